@@ -1,0 +1,267 @@
+//! `Auth`: the runtime for one user resource: issue, verify, authenticate, revoke.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::claims::{Claims, ClaimsContext, ExtraClaims, merge_extra_claims};
+use crate::config::{Lifetime, Purpose};
+use crate::error::{Error, Result};
+use crate::jwt::Jwt;
+use crate::secret::Secret;
+use crate::store::{TokenStore, UserStore};
+use crate::subject::Subject;
+use crate::token::{self, TokenFacts};
+use crate::user::{Authenticated, Settings, UserResource};
+
+/// The runtime of one user resource over one store.
+///
+/// Built once at start-up (the signing secret is resolved then, so a missing
+/// secret fails here, not at the first request), then shared (`Arc<Auth>`).
+pub struct Auth<U, S> {
+    settings: Settings<U>,
+    jwt: Jwt,
+    store: S,
+}
+
+impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("subject_name", &std::any::type_name::<U>())
+            .field("jwt", &self.jwt)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token just issued.
+#[derive(Clone, PartialEq)]
+pub struct IssuedToken {
+    /// The compact JWT. Hand it to the client; never log it.
+    pub token: String,
+    /// Its claims.
+    pub claims: Claims,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"<redacted>")
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
+
+/// The user behind an authenticated request, with the token's claims.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedUser<U> {
+    /// The user, loaded from the store.
+    pub user: U,
+    /// The token's claims. In allow-list mode the extra claims are the ones
+    /// stored with the token.
+    pub claims: Claims,
+}
+
+impl<U: Authenticated, S> Auth<U, S> {
+    /// The runtime configured by `#[derive(Authenticated)]`.
+    pub fn new(store: S) -> Result<Self> {
+        Self::from_settings(U::settings(), store)
+    }
+}
+
+impl<U: UserResource, S> Auth<U, S> {
+    /// A runtime from explicit settings.
+    pub fn from_settings(settings: Settings<U>, store: S) -> Result<Self> {
+        let jwt = Jwt::new(&settings.tokens)?;
+        Ok(Self {
+            settings,
+            jwt,
+            store,
+        })
+    }
+
+    /// A runtime whose signing secret overrides the configured one.
+    pub fn with_secret(settings: Settings<U>, secret: &Secret, store: S) -> Result<Self> {
+        let jwt = Jwt::with_secret(&settings.tokens, secret)?;
+        Ok(Self {
+            settings,
+            jwt,
+            store,
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings<U> {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The signer/verifier.
+    pub fn jwt(&self) -> &Jwt {
+        &self.jwt
+    }
+
+    /// Checks that `claims.sub` names a user of this resource; returns its key.
+    pub fn subject_key(&self, claims: &Claims) -> Result<U::PrimaryKey> {
+        Subject::parse(&claims.sub)?.key(U::SUBJECT_NAME, U::PRIMARY_KEY_FIELD)
+    }
+}
+
+impl<U: UserResource, S: TokenStore> Auth<U, S> {
+    /// Issues a normal (`user`) token with the DSL's and these per-call extra
+    /// claims (Ash: `token_for_user`), storing it when `store_all_tokens`.
+    pub async fn token_for_user(&self, user: &U, extra_claims: ExtraClaims) -> Result<IssuedToken> {
+        let lifetime = self.settings.tokens.token_lifetime;
+        self.issue(user, &Purpose::USER, lifetime, extra_claims)
+            .await
+    }
+
+    /// Issues a token of any purpose and lifetime.
+    pub async fn issue(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        extra_claims: ExtraClaims,
+    ) -> Result<IssuedToken> {
+        let dsl = self
+            .settings
+            .extra_claims
+            .map(|f| f(user, &ClaimsContext::new(purpose.clone())))
+            .unwrap_or_default();
+        let extra = merge_extra_claims(dsl, extra_claims);
+        let claims = self.jwt.claims(
+            user.subject(),
+            purpose,
+            lifetime,
+            extra,
+            Utc::now().timestamp(),
+        );
+        let token = self.jwt.sign(&claims)?;
+        if self.settings.tokens.store_all_tokens {
+            let facts = TokenFacts::try_from(&claims)?;
+            token::store_token(
+                &self.store,
+                &self.settings.token_resource,
+                &facts,
+                purpose,
+                claims.extra_data(),
+            )
+            .await?;
+        }
+        Ok(IssuedToken { token, claims })
+    }
+
+    /// Verifies a token now: every check of SPEC section 4. See [`Auth::verify_at`].
+    pub async fn verify(&self, token: &str) -> Result<Claims> {
+        self.verify_at(token, Utc::now()).await
+    }
+
+    /// Verifies a token at `now`: algorithm, signature, `exp`, `nbf`, `iss`,
+    /// `aud`, subject name, revocation, and in allow-list mode the presence of
+    /// a stored unexpired row with the token's own purpose. A store failure
+    /// rejects the token ([`Error::Store`], logged). In allow-list mode the
+    /// returned extra claims are the stored ones.
+    pub async fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<Claims> {
+        let mut claims = self.jwt.verify_at(token, now.timestamp())?;
+        self.subject_key(&claims)?;
+        let table = &self.settings.token_resource.table;
+        let fail_closed = |e| {
+            tracing::error!(error = %e, "token store failed during verification; token rejected");
+            Error::Store(e)
+        };
+        if self
+            .settings
+            .tokens
+            .require_token_presence_for_authentication
+        {
+            // One lookup decides both checks: jti is the row's key, so a row
+            // with the token's purpose is not a revocation row.
+            let row = self
+                .store
+                .get_token(table, &claims.jti, Some(&claims.purpose), now)
+                .await
+                .map_err(fail_closed)?;
+            match row {
+                Some(row) => {
+                    claims.extra = match row.extra_data {
+                        Some(serde_json::Value::Object(map)) => map,
+                        _ => ExtraClaims::new(),
+                    };
+                }
+                None if self
+                    .store
+                    .is_revoked(table, &claims.jti)
+                    .await
+                    .map_err(fail_closed)? =>
+                {
+                    return Err(Error::Revoked);
+                }
+                None => return Err(Error::NotPresent),
+            }
+        } else if self
+            .store
+            .is_revoked(table, &claims.jti)
+            .await
+            .map_err(fail_closed)?
+        {
+            return Err(Error::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// Signs out with a presented token: its signature, expiry, issuer,
+    /// audience and subject are checked (a forged token revokes nothing), its
+    /// revocation state is not, so signing out twice succeeds twice.
+    pub async fn revoke(&self, token: &str) -> Result<()> {
+        let claims = self.jwt.verify(token)?;
+        self.subject_key(&claims)?;
+        let facts = TokenFacts::try_from(&claims)?;
+        match token::revoke_token(&self.store, &self.settings.token_resource, &facts).await {
+            Ok(()) | Err(Error::AlreadyRevoked) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    /// Authenticates a request's token: [`Auth::verify`], then requires the
+    /// purpose `user` (a sign-in token is refused), then loads the user.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
+        let claims = self.verify(token).await?;
+        if claims.purpose != Purpose::USER.as_str() {
+            return Err(Error::WrongPurpose {
+                expected: Purpose::USER.to_string(),
+                found: crate::error::truncated(&claims.purpose),
+            });
+        }
+        let key = self.subject_key(&claims)?;
+        let user = self.store.get_user(&key).await.map_err(|e| {
+            tracing::error!(error = %e, "user store failed during authentication");
+            Error::Store(e)
+        })?;
+        let user = user.ok_or(Error::UserNotFound)?;
+        Ok(AuthenticatedUser { user, claims })
+    }
+
+    /// Authenticates an `Authorization` header value (`Bearer <token>`).
+    pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
+        self.authenticate(bearer_token(header)?).await
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_token(header: &str) -> Result<&str> {
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(Error::MalformedToken("expected `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(Error::MalformedToken("expected `Bearer <token>`"));
+    }
+    Ok(token.trim())
+}

@@ -1,0 +1,409 @@
+//! Configuration types the macros fill in: algorithms, lifetimes, purposes, settings.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::secret::SigningSecret;
+
+/// A JWT signing algorithm.
+///
+/// HMAC algorithms take a shared secret. The asymmetric ones take a PEM
+/// bundle holding the private key and the public key (see
+/// [`SigningSecret`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// HMAC with SHA-256 (the default).
+    #[default]
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Every supported algorithm, in the order of SPEC rule A12.
+    pub const ALL: [Algorithm; 12] = [
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+    ];
+
+    /// The name used in JWT headers and in the DSL.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Whether the algorithm uses a shared secret (HMAC).
+    pub const fn is_hmac(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+
+    pub(crate) const fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        use jsonwebtoken::Algorithm as J;
+        match self {
+            Self::HS256 => J::HS256,
+            Self::HS384 => J::HS384,
+            Self::HS512 => J::HS512,
+            Self::RS256 => J::RS256,
+            Self::RS384 => J::RS384,
+            Self::RS512 => J::RS512,
+            Self::PS256 => J::PS256,
+            Self::PS384 => J::PS384,
+            Self::PS512 => J::PS512,
+            Self::ES256 => J::ES256,
+            Self::ES384 => J::ES384,
+            Self::EdDSA => J::EdDSA,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+
+    /// Exact, case-sensitive names: a JWT header saying `hs256` is not `HS256`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| Error::Config(format!("unknown signing algorithm `{s}`")))
+    }
+}
+
+/// A span of time written with a unit: `"60s"`, `"15m"`, `"12h"`, `"14d"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lifetime(Duration);
+
+impl Lifetime {
+    /// A lifetime of whole seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(Duration::from_secs(secs))
+    }
+
+    /// Whole seconds.
+    pub const fn as_secs(self) -> u64 {
+        self.0.as_secs()
+    }
+
+    /// As a [`Duration`].
+    pub const fn as_duration(self) -> Duration {
+        self.0
+    }
+
+    /// Parses `<positive integer><unit>` with unit `s`, `m`, `h` or `d`.
+    ///
+    /// Zero is accepted here (a leeway may be zero); callers that need a
+    /// positive lifetime check [`Lifetime::is_zero`].
+    pub fn parse(s: &str) -> Result<Self, LifetimeError> {
+        let s = s.trim();
+        let unit_at = s
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or(LifetimeError::MissingUnit)?;
+        let (digits, unit) = s.split_at(unit_at);
+        if digits.is_empty() {
+            return Err(LifetimeError::NotANumber);
+        }
+        let n: u64 = digits.parse().map_err(|_| LifetimeError::TooLarge)?;
+        let factor = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(LifetimeError::UnknownUnit),
+        };
+        // Keep it within what `i64` seconds since the epoch can add safely.
+        n.checked_mul(factor)
+            .filter(|secs| *secs <= 100 * 365 * 86_400)
+            .map(Self::from_secs)
+            .ok_or(LifetimeError::TooLarge)
+    }
+
+    /// Whether this is zero seconds.
+    pub const fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+impl FromStr for Lifetime {
+    type Err = LifetimeError;
+    fn from_str(s: &str) -> Result<Self, LifetimeError> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for Lifetime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.as_secs();
+        match s {
+            0 => f.write_str("0s"),
+            s if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            s if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            s if s % 60 == 0 => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
+}
+
+/// Why a lifetime string does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LifetimeError {
+    /// `"14"`: a number without `s`, `m`, `h` or `d`.
+    #[error("a unit is required: write it like \"60s\", \"15m\", \"12h\" or \"14d\"")]
+    MissingUnit,
+    /// The unit is not one of `s`, `m`, `h`, `d`.
+    #[error("unknown unit: use s, m, h or d, as in \"14d\"")]
+    UnknownUnit,
+    /// No digits before the unit.
+    #[error("expected a whole number followed by a unit, as in \"14d\"")]
+    NotANumber,
+    /// More than a hundred years.
+    #[error("the value is too large (at most 100 years)")]
+    TooLarge,
+}
+
+/// The role of a token row and of a token's `purpose` claim.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Purpose(Cow<'static, str>);
+
+impl Purpose {
+    /// A normal sign-in token, the only purpose that authenticates requests.
+    pub const USER: Purpose = Purpose(Cow::Borrowed("user"));
+    /// A short-lived token exchanged once for a normal token.
+    pub const SIGN_IN: Purpose = Purpose(Cow::Borrowed("sign_in"));
+    /// A revocation row.
+    pub const REVOCATION: Purpose = Purpose(Cow::Borrowed("revocation"));
+
+    /// A purpose with a static name (for add-ons such as confirmation).
+    pub const fn from_static(name: &'static str) -> Self {
+        Self(Cow::Borrowed(name))
+    }
+
+    /// A purpose with a name known only at run time.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(Cow::Owned(name.into()))
+    }
+
+    /// The purpose's name as stored and as carried in tokens.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Purpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Purpose {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a browser session identifies the user when allow-list mode is off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionIdentifier {
+    /// Not configured: only legal with tokens disabled or allow-list mode on.
+    #[default]
+    Unset,
+    /// The session stores `jti` and subject, so signing out can revoke it.
+    Jti,
+    /// The session stores only the subject and cannot revoke on sign-out.
+    Unsafe,
+}
+
+/// Which token purposes "log out everywhere" revokes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurposeFilter {
+    /// Only these purposes; `None` means every purpose.
+    pub include: Option<Vec<Purpose>>,
+    /// Never these purposes (applied after `include`).
+    pub exclude: Vec<Purpose>,
+}
+
+impl Default for PurposeFilter {
+    fn default() -> Self {
+        Self {
+            include: None,
+            exclude: vec![Purpose::REVOCATION],
+        }
+    }
+}
+
+impl PurposeFilter {
+    /// Every purpose but revocation.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Whether a row with this purpose passes the filter.
+    pub fn matches(&self, purpose: &str) -> bool {
+        let included = self
+            .include
+            .as_ref()
+            .is_none_or(|inc| inc.iter().any(|p| p.as_str() == purpose));
+        included && !self.exclude.iter().any(|p| p.as_str() == purpose)
+    }
+}
+
+/// Settings of a user resource's `tokens(...)` block, ready to run.
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    /// The signing algorithm; verification requires the header to say exactly this.
+    pub algorithm: Algorithm,
+    /// Where the signing key comes from.
+    pub signing_secret: SigningSecret,
+    /// Lifetime of a normal (`user`) token; default 14 days.
+    pub token_lifetime: Lifetime,
+    /// Clock-skew allowance for `exp` and `nbf`; default 0.
+    pub leeway: Lifetime,
+    /// Store a row for every issued token.
+    pub store_all_tokens: bool,
+    /// Allow-list mode: a token authenticates only while its row is present.
+    pub require_token_presence_for_authentication: bool,
+    /// The `iss` claim written and required.
+    pub issuer: String,
+    /// The `aud` claim written and required.
+    pub audience: String,
+}
+
+impl TokenConfig {
+    /// The defaults of SPEC 3.2 with the given secret.
+    pub fn new(signing_secret: SigningSecret) -> Self {
+        Self {
+            algorithm: Algorithm::HS256,
+            signing_secret,
+            token_lifetime: Lifetime::from_secs(14 * 86_400),
+            leeway: Lifetime::from_secs(0),
+            store_all_tokens: false,
+            require_token_presence_for_authentication: false,
+            issuer: DEFAULT_ISSUER.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+        }
+    }
+}
+
+/// The default `iss` claim.
+pub const DEFAULT_ISSUER: &str = "auth-core";
+/// The default `aud` claim. Deliberately not tied to a library version, so
+/// upgrades do not invalidate every token.
+pub const DEFAULT_AUDIENCE: &str = "auth-core";
+
+/// Settings of a `#[token_resource]`, ready to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenResourceConfig {
+    /// The table (or memory-store namespace) holding the rows.
+    pub table: Cow<'static, str>,
+    /// How often the expunger runs.
+    pub expunge_interval: Duration,
+    /// Rows deleted per statement by `expunge_expired`, so no lock is held long.
+    pub expunge_batch_size: usize,
+}
+
+impl TokenResourceConfig {
+    /// The defaults: table `tokens`, every 12 hours, batches of 10 000.
+    pub const fn new(table: &'static str) -> Self {
+        Self {
+            table: Cow::Borrowed(table),
+            expunge_interval: Duration::from_secs(12 * 3_600),
+            expunge_batch_size: 10_000,
+        }
+    }
+}
+
+impl Default for TokenResourceConfig {
+    fn default() -> Self {
+        Self::new("tokens")
+    }
+}
+
+/// Settings of the password strategy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordConfig {
+    /// The field holding the identity (default `email`).
+    pub identity_field: &'static str,
+    /// The field holding the argon2 hash (default `hashed_password`).
+    pub hashed_password_field: &'static str,
+    /// Whether signing in with a password is allowed.
+    pub sign_in_enabled: bool,
+    /// Whether sign-in may return a short-lived sign-in token.
+    pub sign_in_tokens_enabled: bool,
+    /// Lifetime of sign-in tokens (default 60 seconds).
+    pub sign_in_token_lifetime: Lifetime,
+    /// Whether registration requires a matching `password_confirmation`.
+    pub confirmation_required: bool,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            identity_field: "email",
+            hashed_password_field: "hashed_password",
+            sign_in_enabled: true,
+            sign_in_tokens_enabled: true,
+            sign_in_token_lifetime: Lifetime::from_secs(60),
+            confirmation_required: true,
+        }
+    }
+}
+
+/// Settings of the log-out-everywhere add-on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogOutEverywhereConfig {
+    /// Run it from `change_password`.
+    pub apply_on_password_change: bool,
+    /// Which purposes it revokes.
+    pub purposes: PurposeFilter,
+}

@@ -1,0 +1,70 @@
+//! The expunger: a background task deleting expired token rows every interval.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::TokenResourceConfig;
+use crate::store::TokenStore;
+use crate::token::expunge_expired;
+
+/// A running expunger. Dropping it leaves the task running; call
+/// [`ExpungerHandle::shutdown`] for a graceful stop.
+#[derive(Debug)]
+pub struct ExpungerHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ExpungerHandle {
+    /// Stops the task after its current round (a round in progress finishes)
+    /// and waits for it.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "expunger task ended abnormally");
+        }
+    }
+}
+
+/// Spawns an expunger for one token resource on the current tokio runtime,
+/// running `expunge_expired` every `resource.expunge_interval`, the first
+/// time one interval after start. Errors are logged and retried next round.
+pub fn spawn_expunger<S>(store: S, resource: TokenResourceConfig) -> ExpungerHandle
+where
+    S: TokenStore + 'static,
+{
+    spawn_expunger_every(store, resource.expunge_interval, resource)
+}
+
+/// Like [`spawn_expunger`] with an explicit interval (tests, operators).
+pub fn spawn_expunger_every<S>(
+    store: S,
+    interval: Duration,
+    resource: TokenResourceConfig,
+) -> ExpungerHandle
+where
+    S: TokenStore + 'static,
+{
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => break,
+                _ = ticker.tick() => {}
+            }
+            match expunge_expired(&store, &resource).await {
+                Ok(n) => {
+                    tracing::info!(table = %resource.table, removed = n, "expunged expired tokens")
+                }
+                Err(e) => {
+                    tracing::warn!(table = %resource.table, error = %e, "expunge failed; retrying next round")
+                }
+            }
+        }
+    });
+    ExpungerHandle { stop, task }
+}

@@ -1,0 +1,197 @@
+//! JWT signing and verification on jsonwebtoken: header, signature, time, issuer, audience.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Header, Validation};
+use serde_json::Value;
+
+use crate::claims::{Claims, ExtraClaims};
+use crate::config::{Algorithm, Lifetime, Purpose, TokenConfig};
+use crate::error::{Error, truncated};
+use crate::secret::{Keys, Secret};
+
+/// The longest token accepted; anything longer is refused before any parsing.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Signs and verifies tokens for one configuration. Built once; cheap to share.
+#[derive(Debug)]
+pub struct Jwt {
+    algorithm: Algorithm,
+    keys: Keys,
+    leeway: i64,
+    issuer: String,
+    audience: String,
+}
+
+impl Jwt {
+    /// Resolves the configured secret and builds the keys.
+    pub fn new(config: &TokenConfig) -> Result<Self, Error> {
+        Self::with_secret(config, &config.signing_secret.resolve()?)
+    }
+
+    /// Builds the keys from `secret`, overriding the configured one.
+    pub fn with_secret(config: &TokenConfig, secret: &Secret) -> Result<Self, Error> {
+        if config.token_lifetime.is_zero() {
+            return Err(Error::Config("`token_lifetime` must be positive".into()));
+        }
+        Ok(Self {
+            algorithm: config.algorithm,
+            keys: Keys::new(config.algorithm, secret)?,
+            leeway: i64::try_from(config.leeway.as_secs())
+                .map_err(|_| Error::Config("`leeway` is too large".into()))?,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+        })
+    }
+
+    /// The algorithm tokens are signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Fresh claims for `sub`: a new `jti`, `iat = nbf = now`, `exp = now + lifetime`.
+    pub fn claims(
+        &self,
+        sub: String,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        extra: ExtraClaims,
+        now: i64,
+    ) -> Claims {
+        // Lifetimes are capped at 100 years when parsed, so this cannot overflow
+        // for any real clock; saturate anyway rather than panic.
+        let exp = now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+        Claims {
+            sub,
+            jti: new_jti(),
+            iat: now,
+            nbf: now,
+            exp,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            purpose: purpose.as_str().to_owned(),
+            extra,
+        }
+    }
+
+    /// Signs claims into a compact JWT.
+    pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
+        let header = Header::new(self.algorithm.to_jwt());
+        jsonwebtoken::encode(&header, &claims.to_json(), &self.keys.encoding)
+            .map_err(|e| Error::Signing(e.to_string()))
+    }
+
+    /// Verifies a token now. See [`Jwt::verify_at`].
+    pub fn verify(&self, token: &str) -> Result<Claims, Error> {
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// Verifies a token at Unix time `now`, in the order of SPEC section 4:
+    /// header `alg`, signature, `exp`, `nbf`, `iss`, `aud`, then the types of
+    /// the remaining registered claims. Subject, revocation and presence are
+    /// checked by the caller, which knows the resource and the store.
+    pub fn verify_at(&self, token: &str, now: i64) -> Result<Claims, Error> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Error::MalformedToken("token is too long"));
+        }
+        let mut segments = token.split('.');
+        let (Some(header), Some(_), Some(_), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Error::MalformedToken(
+                "expected three dot-separated segments",
+            ));
+        };
+        self.check_header(header)?;
+
+        let mut validation = Validation::new(self.algorithm.to_jwt());
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        let mut map = jsonwebtoken::decode::<ExtraClaims>(token, &self.keys.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => Error::InvalidSignature,
+                ErrorKind::InvalidAlgorithm => Error::AlgorithmMismatch {
+                    expected: self.algorithm,
+                    found: String::new(),
+                },
+                ErrorKind::Json(_) => Error::MalformedToken("payload is not a JSON object"),
+                _ => Error::MalformedToken("token does not decode"),
+            })?
+            .claims;
+
+        let exp = int_claim(&map, "exp")?;
+        if exp <= now.saturating_sub(self.leeway) {
+            return Err(Error::Expired);
+        }
+        let nbf = int_claim(&map, "nbf")?;
+        if nbf > now.saturating_add(self.leeway) {
+            return Err(Error::NotYetValid);
+        }
+        if map.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(Error::InvalidIssuer);
+        }
+        let aud_ok = match map.get("aud") {
+            Some(Value::String(a)) => *a == self.audience,
+            Some(Value::Array(items)) => items.iter().any(|a| a.as_str() == Some(&self.audience)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(Error::InvalidAudience);
+        }
+        map.insert("aud".into(), Value::String(self.audience.clone()));
+        Claims::from_json(map)
+    }
+
+    fn check_header(&self, header: &str) -> Result<(), Error> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| Error::MalformedToken("header is not base64url"))?;
+        let header: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::MalformedToken("header is not a JSON object"))?;
+        match header.get("alg") {
+            Some(Value::String(alg)) if alg == self.algorithm.as_str() => Ok(()),
+            Some(Value::String(alg)) => Err(Error::AlgorithmMismatch {
+                expected: self.algorithm,
+                found: truncated(alg),
+            }),
+            _ => Err(Error::MalformedToken("header has no `alg` string")),
+        }
+    }
+}
+
+fn int_claim(map: &ExtraClaims, name: &'static str) -> Result<i64, Error> {
+    map.get(name)
+        .and_then(Value::as_i64)
+        .ok_or(Error::InvalidClaim(name))
+}
+
+/// A new unique, opaque token id: 128 random bits as 32 lowercase hex digits.
+pub fn new_jti() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Reads a token's claims **without verifying anything**.
+///
+/// Only for tokens this process minted or already verified (for example, to
+/// store or revoke them); never to make a trust decision.
+pub fn peek_claims(token: &str) -> Result<Claims, Error> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Error::MalformedToken("token is too long"));
+    }
+    let payload = token.split('.').nth(1).ok_or(Error::MalformedToken(
+        "expected three dot-separated segments",
+    ))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| Error::MalformedToken("payload is not base64url"))?;
+    let map: ExtraClaims = serde_json::from_slice(&bytes)
+        .map_err(|_| Error::MalformedToken("payload is not a JSON object"))?;
+    Claims::from_json(map)
+}

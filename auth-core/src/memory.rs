@@ -1,0 +1,263 @@
+//! `MemoryStore`: the embedded store for tests and demos, safe under concurrent use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::config::PurposeFilter;
+use crate::error::StoreError;
+use crate::store::{InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, UserStore};
+use crate::subject::SubjectKey;
+use crate::user::UserResource;
+
+/// An in-memory token and user store. Cloning shares the same data.
+///
+/// Every operation takes one lock for its whole duration, which makes each
+/// one atomic as the [`TokenStore`] contract requires. Users are kept as
+/// JSON, so any [`UserResource`] fits.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    tokens: HashMap<String, HashMap<String, TokenRow>>,
+    users: HashMap<&'static str, UserTable>,
+}
+
+#[derive(Debug, Default)]
+struct UserTable {
+    by_key: HashMap<String, Value>,
+    key_by_identity: HashMap<String, String>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written row
+        // (each operation writes at most one map entry last), so a poisoned
+        // lock is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many token rows `table` holds (for tests and the demo).
+    pub fn token_count(&self, table: &str) -> usize {
+        self.lock().tokens.get(table).map_or(0, HashMap::len)
+    }
+}
+
+fn row(new: &NewTokenRow, created_at: DateTime<Utc>) -> TokenRow {
+    TokenRow {
+        jti: new.jti.clone(),
+        subject: new.subject.clone(),
+        expires_at: new.expires_at,
+        purpose: new.purpose.clone(),
+        extra_data: new.extra_data.clone(),
+        created_at,
+        updated_at: Utc::now(),
+    }
+}
+
+impl TokenStore for MemoryStore {
+    async fn upsert_token(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        match rows.get(&new.jti) {
+            Some(existing) if existing.purpose == REVOCATION => Ok(false),
+            existing => {
+                let created = existing.map_or_else(Utc::now, |r| r.created_at);
+                rows.insert(new.jti.clone(), row(new, created));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn get_token(
+        &self,
+        table: &str,
+        jti: &str,
+        purpose: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRow>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .tokens
+            .get(table)
+            .and_then(|rows| rows.get(jti))
+            .filter(|r| r.expires_at > now && purpose.is_none_or(|p| r.purpose == p))
+            .cloned())
+    }
+
+    async fn insert_revocation(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        match rows.get(&new.jti) {
+            Some(existing) if existing.purpose == REVOCATION => Ok(false),
+            existing => {
+                let created = existing.map_or_else(Utc::now, |r| r.created_at);
+                let mut revocation = row(new, created);
+                revocation.purpose = REVOCATION.to_owned();
+                rows.insert(new.jti.clone(), revocation);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .tokens
+            .get(table)
+            .and_then(|rows| rows.get(jti))
+            .is_some_and(|r| r.purpose == REVOCATION))
+    }
+
+    async fn revoke_all_for_subject(
+        &self,
+        table: &str,
+        subject: &str,
+        filter: &PurposeFilter,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let Some(rows) = inner.tokens.get_mut(table) else {
+            return Ok(0);
+        };
+        let now = Utc::now();
+        let mut count = 0;
+        for r in rows.values_mut() {
+            if r.subject == subject && r.purpose != REVOCATION && filter.matches(&r.purpose) {
+                r.purpose = REVOCATION.to_owned();
+                r.updated_at = now;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn read_expired(
+        &self,
+        table: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .tokens
+            .get(table)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .filter(|r| r.expires_at < now)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_expired(
+        &self,
+        table: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let Some(rows) = inner.tokens.get_mut(table) else {
+            return Ok(0);
+        };
+        let doomed: Vec<String> = rows
+            .values()
+            .filter(|r| r.expires_at < now)
+            .take(limit)
+            .map(|r| r.jti.clone())
+            .collect();
+        for jti in &doomed {
+            rows.remove(jti);
+        }
+        Ok(doomed.len() as u64)
+    }
+}
+
+fn to_json<U: UserResource>(user: &U) -> Result<Value, StoreError> {
+    serde_json::to_value(user).map_err(|e| StoreError::new("user does not serialize", e))
+}
+
+fn from_json<U: UserResource>(value: &Value) -> Result<U, StoreError> {
+    U::deserialize(value).map_err(|e| StoreError::new("stored user does not deserialize", e))
+}
+
+impl<U: UserResource> UserStore<U> for MemoryStore {
+    async fn get_user(&self, key: &U::PrimaryKey) -> Result<Option<U>, StoreError> {
+        let inner = self.lock();
+        inner
+            .users
+            .get(U::SUBJECT_NAME)
+            .and_then(|t| t.by_key.get(&key.to_subject_value()))
+            .map(from_json)
+            .transpose()
+    }
+
+    async fn get_user_by_identity(&self, identity: &str) -> Result<Option<U>, StoreError> {
+        let inner = self.lock();
+        let Some(table) = inner.users.get(U::SUBJECT_NAME) else {
+            return Ok(None);
+        };
+        table
+            .key_by_identity
+            .get(identity)
+            .and_then(|key| table.by_key.get(key))
+            .map(from_json)
+            .transpose()
+    }
+
+    async fn insert_user(&self, user: &U) -> Result<(), InsertUserError> {
+        let value = to_json(user)?;
+        let key = user.primary_key().to_subject_value();
+        let mut inner = self.lock();
+        let table = inner.users.entry(U::SUBJECT_NAME).or_default();
+        let identity = user.identity();
+        if table.by_key.contains_key(&key)
+            || identity.is_some_and(|i| table.key_by_identity.contains_key(i))
+        {
+            return Err(InsertUserError::IdentityTaken);
+        }
+        if let Some(identity) = identity {
+            table
+                .key_by_identity
+                .insert(identity.to_owned(), key.clone());
+        }
+        table.by_key.insert(key, value);
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
+        let value = to_json(user)?;
+        let key = user.primary_key().to_subject_value();
+        let mut inner = self.lock();
+        let Some(table) = inner.users.get_mut(U::SUBJECT_NAME) else {
+            return Ok(false);
+        };
+        let Some(old) = table.by_key.get(&key) else {
+            return Ok(false);
+        };
+        let old_identity = from_json::<U>(old)?.identity().map(str::to_owned);
+        let new_identity = user.identity();
+        if old_identity.as_deref() != new_identity {
+            if new_identity.is_some_and(|i| table.key_by_identity.contains_key(i)) {
+                return Err(StoreError::msg("identity is already taken"));
+            }
+            if let Some(old) = old_identity {
+                table.key_by_identity.remove(&old);
+            }
+            if let Some(new) = new_identity {
+                table.key_by_identity.insert(new.to_owned(), key.clone());
+            }
+        }
+        table.by_key.insert(key, value);
+        Ok(true)
+    }
+}

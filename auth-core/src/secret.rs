@@ -1,0 +1,237 @@
+//! Signing secrets: where they come from, how they become keys, and redaction.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::config::Algorithm;
+use crate::error::Error;
+
+/// Secret bytes. `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// Wraps secret bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The secret bytes; keep them out of logs.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// A fresh random 256-bit secret (hex), for demos that have none configured.
+    pub fn random() -> Self {
+        let a = uuid::Uuid::new_v4().simple().to_string();
+        let b = uuid::Uuid::new_v4().simple().to_string();
+        Self((a + &b).into_bytes())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s.as_bytes())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self::new(s.into_bytes())
+    }
+}
+
+/// Where the signing secret comes from (SPEC 3.2 `signing_secret`).
+///
+/// For HMAC algorithms the secret is the shared key. For RS/PS/ES/EdDSA it is
+/// a PEM bundle: the private key block followed by the public key block (as
+/// `openssl genpkey` and `openssl pkey -pubout` print them, concatenated).
+#[derive(Clone)]
+pub enum SigningSecret {
+    /// `signing_secret = "literal"` (discouraged outside tests).
+    Literal(Secret),
+    /// `signing_secret(env = "NAME")`: read when the runtime is built.
+    Env(Cow<'static, str>),
+    /// `signing_secret(with = path::to::fn)`: called when the runtime is built.
+    With(fn() -> Option<String>),
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Literal(_) => f.write_str("SigningSecret::Literal(<redacted>)"),
+            Self::Env(name) => f.debug_tuple("SigningSecret::Env").field(name).finish(),
+            Self::With(_) => f.write_str("SigningSecret::With(<fn>)"),
+        }
+    }
+}
+
+impl SigningSecret {
+    /// Resolves the secret now; a missing or empty secret is a clear error.
+    pub fn resolve(&self) -> Result<Secret, Error> {
+        let secret = match self {
+            Self::Literal(s) => s.clone(),
+            Self::Env(name) => match std::env::var(name.as_ref()) {
+                Ok(v) => Secret::from(v),
+                Err(_) => {
+                    return Err(Error::Config(format!(
+                        "the signing secret environment variable `{name}` is not set"
+                    )));
+                }
+            },
+            Self::With(f) => f().map(Secret::from).ok_or_else(|| {
+                Error::Config("the signing secret function returned no secret".into())
+            })?,
+        };
+        if secret.expose().iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::Config("the signing secret is empty".into()));
+        }
+        Ok(secret)
+    }
+}
+
+/// The keys of one algorithm, built once.
+pub(crate) struct Keys {
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+impl Keys {
+    pub(crate) fn new(algorithm: Algorithm, secret: &Secret) -> Result<Self, Error> {
+        if algorithm.is_hmac() {
+            return Ok(Self {
+                encoding: EncodingKey::from_secret(secret.expose()),
+                decoding: DecodingKey::from_secret(secret.expose()),
+            });
+        }
+        let bad = |what: &str| {
+            Error::Config(format!(
+                "the {algorithm} signing secret must be a PEM bundle with the private and the public key: {what}"
+            ))
+        };
+        let text = std::str::from_utf8(secret.expose()).map_err(|_| bad("not UTF-8"))?;
+        let (private, public) =
+            split_pem(text).ok_or_else(|| bad("expected a private and a public key block"))?;
+        let (encoding, decoding) = match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => (
+                EncodingKey::from_rsa_pem(private.as_bytes()),
+                DecodingKey::from_rsa_pem(public.as_bytes()),
+            ),
+            Algorithm::ES256 | Algorithm::ES384 => (
+                EncodingKey::from_ec_pem(private.as_bytes()),
+                DecodingKey::from_ec_pem(public.as_bytes()),
+            ),
+            Algorithm::EdDSA => (
+                EncodingKey::from_ed_pem(private.as_bytes()),
+                DecodingKey::from_ed_pem(public.as_bytes()),
+            ),
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => unreachable_hmac(),
+        };
+        Ok(Self {
+            encoding: encoding.map_err(|e| bad(&format!("private key: {e}")))?,
+            decoding: decoding.map_err(|e| bad(&format!("public key: {e}")))?,
+        })
+    }
+}
+
+// HMAC returned above; kept as a function so the match stays exhaustive
+// without a panic path.
+fn unreachable_hmac() -> (
+    jsonwebtoken::errors::Result<EncodingKey>,
+    jsonwebtoken::errors::Result<DecodingKey>,
+) {
+    (
+        Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()),
+        Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()),
+    )
+}
+
+/// Splits a bundle into its private-key and public-key PEM blocks.
+fn split_pem(text: &str) -> Option<(String, String)> {
+    let (mut private, mut public) = (None, None);
+    let mut current: Option<(bool, String)> = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(label) = line.strip_prefix("-----BEGIN ") {
+            current = Some((label.contains("PRIVATE KEY"), String::new()));
+        }
+        if let Some((is_private, block)) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+            if line.starts_with("-----END ") {
+                let block = std::mem::take(block);
+                if *is_private {
+                    private = Some(block);
+                } else if line.contains("PUBLIC KEY") {
+                    public = Some(block);
+                }
+                current = None;
+            }
+        }
+    }
+    Some((private?, public?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = SigningSecret::Literal(Secret::from("hunter2-hunter2"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{:?}", Secret::from("hunter2")).contains("hunter2"));
+    }
+
+    #[test]
+    fn missing_env_and_empty_secret_are_config_errors() {
+        let e = SigningSecret::Env("AUTH_CORE_TEST_SURELY_UNSET_VAR".into()).resolve();
+        assert!(
+            matches!(e, Err(Error::Config(m)) if m.contains("AUTH_CORE_TEST_SURELY_UNSET_VAR"))
+        );
+        let e = SigningSecret::Literal(Secret::from("  ")).resolve();
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("empty")));
+        fn none() -> Option<String> {
+            None
+        }
+        assert!(matches!(
+            SigningSecret::With(none).resolve(),
+            Err(Error::Config(_))
+        ));
+        fn some() -> Option<String> {
+            Some("from-fn".into())
+        }
+        assert_eq!(
+            SigningSecret::With(some).resolve().unwrap().expose(),
+            b"from-fn"
+        );
+    }
+
+    #[test]
+    fn split_pem_finds_both_blocks() {
+        let bundle = "-----BEGIN PRIVATE KEY-----\nAAA\n-----END PRIVATE KEY-----\n-----BEGIN PUBLIC KEY-----\nBBB\n-----END PUBLIC KEY-----\n";
+        let (a, b) = split_pem(bundle).unwrap();
+        assert!(a.contains("AAA") && a.ends_with("-----END PRIVATE KEY-----\n"));
+        assert!(b.contains("BBB"));
+        assert!(split_pem("-----BEGIN PRIVATE KEY-----\nAAA\n-----END PRIVATE KEY-----").is_none());
+        assert!(split_pem("garbage").is_none());
+    }
+}

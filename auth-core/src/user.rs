@@ -1,0 +1,96 @@
+//! User resources: what the runtime needs to know about a user struct.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::claims::{ClaimsContext, ExtraClaims};
+use crate::config::{
+    LogOutEverywhereConfig, PasswordConfig, SessionIdentifier, TokenConfig, TokenResourceConfig,
+};
+use crate::subject::{Subject, SubjectKey};
+
+/// A user struct the runtime can put in tokens and load back.
+///
+/// `#[derive(Authenticated)]` implements it; implementing it by hand is fine
+/// too. Users are stored through their serde form (one JSON field, or one
+/// column, per struct field).
+pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The primary key's type.
+    type PrimaryKey: SubjectKey + Clone;
+    /// The subject name (`user` in `user?id=...`).
+    const SUBJECT_NAME: &'static str;
+    /// The primary key field's name.
+    const PRIMARY_KEY_FIELD: &'static str;
+
+    /// This user's primary key.
+    fn primary_key(&self) -> Self::PrimaryKey;
+
+    /// This user's identity (e.g. email) when it has one; stores keep it unique.
+    fn identity(&self) -> Option<&str> {
+        None
+    }
+
+    /// This user's subject, as written into `sub`.
+    fn subject(&self) -> String {
+        Subject::new(
+            Self::SUBJECT_NAME,
+            Self::PRIMARY_KEY_FIELD,
+            &self.primary_key(),
+        )
+        .to_string()
+    }
+}
+
+/// A function computing a user's extra claims (SPEC 3.2 `extra_claims`).
+pub type ExtraClaimsFn<U> = fn(&U, &ClaimsContext) -> ExtraClaims;
+
+/// Everything `#[authentication(...)]` configures for a user resource.
+#[derive(Debug)]
+pub struct Settings<U> {
+    /// The `tokens(...)` block.
+    pub tokens: TokenConfig,
+    /// The token resource's settings.
+    pub token_resource: TokenResourceConfig,
+    /// `session_identifier`.
+    pub session_identifier: SessionIdentifier,
+    /// The DSL's extra claims (static ones compile to a function too).
+    pub extra_claims: Option<ExtraClaimsFn<U>>,
+    /// The password strategy, when configured.
+    pub password: Option<PasswordConfig>,
+    /// The log-out-everywhere add-on, when configured.
+    pub log_out_everywhere: Option<LogOutEverywhereConfig>,
+}
+
+impl<U> Clone for Settings<U> {
+    fn clone(&self) -> Self {
+        Self {
+            tokens: self.tokens.clone(),
+            token_resource: self.token_resource.clone(),
+            session_identifier: self.session_identifier,
+            extra_claims: self.extra_claims,
+            password: self.password.clone(),
+            log_out_everywhere: self.log_out_everywhere.clone(),
+        }
+    }
+}
+
+impl<U> Settings<U> {
+    /// Token settings with a token resource, and nothing else configured.
+    pub fn new(tokens: TokenConfig, token_resource: TokenResourceConfig) -> Self {
+        Self {
+            tokens,
+            token_resource,
+            session_identifier: SessionIdentifier::Jti,
+            extra_claims: None,
+            password: None,
+            log_out_everywhere: None,
+        }
+    }
+}
+
+/// A user resource with an `#[authentication(...)]` configuration.
+/// `#[derive(Authenticated)]` implements it.
+pub trait Authenticated: UserResource {
+    /// The configuration.
+    fn settings() -> Settings<Self>;
+}

@@ -1,0 +1,1 @@
+//! Procedural macros for `auth-core`. Use them through `auth_core`, which re-exports them.
