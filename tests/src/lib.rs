@@ -1,1 +1,114 @@
-//! Shared fixtures for the behaviour tests.
+//! Shared fixtures for the behaviour tests: a user resource, settings, token forging,
+//! and the storage conformance suite every backend runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod conformance;
+
+use auth_core::{
+    Algorithm, Auth, Claims, ClaimsContext, ExtraClaims, Secret, Settings, SigningSecret,
+    TokenConfig, TokenResourceConfig, UserResource,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs512-0123456789";
+
+/// The user of SPEC 3.2, implemented by hand (the derive is tested elsewhere).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub role: String,
+}
+
+impl UserResource for User {
+    type PrimaryKey = uuid::Uuid;
+    const SUBJECT_NAME: &'static str = "user";
+    const PRIMARY_KEY_FIELD: &'static str = "id";
+    fn primary_key(&self) -> uuid::Uuid {
+        self.id
+    }
+    fn identity(&self) -> Option<&str> {
+        Some(&self.email)
+    }
+}
+
+impl User {
+    pub fn new(email: &str) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4(),
+            email: email.into(),
+            hashed_password: String::new(),
+            role: "member".into(),
+        }
+    }
+}
+
+pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
+    let mut m = ExtraClaims::new();
+    m.insert("role".into(), user.role.clone().into());
+    m
+}
+
+/// Token settings: HS256, the test secret; deny-list or store-all + allow-list.
+pub fn settings(allow_list: bool) -> Settings<User> {
+    let mut tokens = TokenConfig::new(SigningSecret::Literal(Secret::from(SECRET)));
+    tokens.store_all_tokens = allow_list;
+    tokens.require_token_presence_for_authentication = allow_list;
+    let mut s = Settings::new(tokens, TokenResourceConfig::default());
+    s.extra_claims = Some(role_claims);
+    s
+}
+
+pub fn auth<S>(allow_list: bool, store: S) -> Auth<User, S> {
+    Auth::from_settings(settings(allow_list), store).unwrap()
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Valid claims for `user` as the default configuration would mint them.
+pub fn claims_for(user: &User) -> Claims {
+    let now = now();
+    Claims {
+        sub: user.subject(),
+        jti: auth_core::new_jti(),
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+        iss: auth_core::DEFAULT_ISSUER.into(),
+        aud: auth_core::DEFAULT_AUDIENCE.into(),
+        purpose: "user".into(),
+        extra: ExtraClaims::new(),
+    }
+}
+
+/// Signs any header and payload JSON with an HMAC algorithm and a secret.
+pub fn forge(header: &Value, payload: &Value, alg: Algorithm, secret: &str) -> String {
+    let head = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).unwrap());
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload).unwrap());
+    let message = format!("{head}.{body}");
+    let jalg = match alg {
+        Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+        Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
+        Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
+        other => panic!("forge only signs HMAC, not {other}"),
+    };
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &key, jalg).unwrap();
+    format!("{message}.{sig}")
+}
+
+/// Signs `claims` with the test secret under a header saying `alg`.
+pub fn sign_claims(claims: &Claims) -> String {
+    forge(
+        &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+        &Value::Object(claims.to_json()),
+        Algorithm::HS256,
+        SECRET,
+    )
+}

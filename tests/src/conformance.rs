@@ -1,0 +1,456 @@
+//! The storage conformance suite: every store behaviour, written once, generic
+//! over the store. A backend runs it with [`conformance_suite!`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::token::{self, TokenFacts};
+use auth_core::{
+    Error, InsertUserError, Purpose, PurposeFilter, TokenResourceConfig, TokenStore, UserStore,
+};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::User;
+
+/// What a backend must be to run the suite.
+pub trait ConformanceStore: TokenStore + UserStore<User> + Clone + 'static {}
+impl<S: TokenStore + UserStore<User> + Clone + 'static> ConformanceStore for S {}
+
+const RES: TokenResourceConfig = TokenResourceConfig::new("tokens");
+
+pub fn facts(subject: &str, expires_in_secs: i64) -> TokenFacts {
+    TokenFacts {
+        jti: auth_core::new_jti(),
+        subject: subject.into(),
+        expires_at: at(expires_in_secs),
+    }
+}
+
+fn at(secs_from_now: i64) -> DateTime<Utc> {
+    // Whole seconds, as token `exp` claims are.
+    let t = Utc::now().timestamp() + secs_from_now;
+    DateTime::from_timestamp(t, 0).unwrap()
+}
+
+pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
+    let f = facts("user?id=1", 600);
+    token::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"role": "admin"})))
+        .await
+        .unwrap();
+    let row = token::get_token(&s, &RES, &f.jti, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.jti, f.jti);
+    assert_eq!(row.subject, "user?id=1");
+    assert_eq!(row.purpose, "user");
+    assert_eq!(row.expires_at, f.expires_at);
+    assert_eq!(row.extra_data, Some(json!({"role": "admin"})));
+    assert!(row.created_at <= row.updated_at);
+    assert!(
+        token::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        token::get_token(&s, &RES, &f.jti, Some(&Purpose::SIGN_IN))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        token::get_token(&s, &RES, "no-such-jti", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another table is another namespace.
+    let other = TokenResourceConfig::new("other_tokens");
+    assert!(
+        token::get_token(&s, &other, &f.jti, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn get_token_hides_expired_rows<S: ConformanceStore>(s: S) {
+    let f = facts("user?id=1", -5);
+    token::store_token(&s, &RES, &f, &Purpose::USER, None)
+        .await
+        .unwrap();
+    assert!(
+        token::get_token(&s, &RES, &f.jti, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: ConformanceStore>(s: S) {
+    let f = facts("user?id=1", 600);
+    token::store_token(&s, &RES, &f, &Purpose::SIGN_IN, None)
+        .await
+        .unwrap();
+    token::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"a": 1})))
+        .await
+        .unwrap();
+    let row = token::get_token(&s, &RES, &f.jti, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.purpose.as_str(), row.extra_data),
+        ("user", Some(json!({"a": 1})))
+    );
+
+    token::revoke_token(&s, &RES, &f).await.unwrap();
+    let again = token::store_token(&s, &RES, &f, &Purpose::USER, None).await;
+    assert!(matches!(again, Err(Error::Revoked)), "{again:?}");
+    assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    let row = token::get_token(&s, &RES, &f.jti, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.purpose, "revocation");
+}
+
+pub async fn revoke_token_twice_is_already_revoked<S: ConformanceStore>(s: S) {
+    let f = facts("user?id=1", 600);
+    assert!(!token::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    token::revoke_token(&s, &RES, &f).await.unwrap();
+    assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    let second = token::revoke_token(&s, &RES, &f).await;
+    assert!(matches!(second, Err(Error::AlreadyRevoked)), "{second:?}");
+    // The revocation row keeps the token's own expiry, so it can be expunged later.
+    let row = token::get_token(&s, &RES, &f.jti, Some(&Purpose::REVOCATION))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.expires_at, f.expires_at);
+    assert_eq!(row.subject, "user?id=1");
+}
+
+pub async fn revoke_token_flips_a_stored_row<S: ConformanceStore>(s: S) {
+    let f = facts("user?id=1", 600);
+    token::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"r": 1})))
+        .await
+        .unwrap();
+    token::revoke_token(&s, &RES, &f).await.unwrap();
+    assert!(
+        token::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
+}
+
+pub async fn concurrent_revokes_have_exactly_one_winner<S: ConformanceStore>(s: S) {
+    for stored_first in [false, true] {
+        let f = facts("user?id=1", 600);
+        if stored_first {
+            token::store_token(&s, &RES, &f, &Purpose::USER, None)
+                .await
+                .unwrap();
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(32));
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (s, f, barrier) = (s.clone(), f.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    token::revoke_token(&s, &RES, &f).await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(Error::AlreadyRevoked) => {}
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(ok, 1, "stored first: {stored_first}");
+    }
+}
+
+pub async fn revoke_jti_without_the_token<S: ConformanceStore>(s: S) {
+    token::revoke_jti(&s, &RES, "lost-jti", "user?id=9")
+        .await
+        .unwrap();
+    assert!(token::is_revoked(&s, &RES, "lost-jti").await.unwrap());
+    let again = token::revoke_jti(&s, &RES, "lost-jti", "user?id=9").await;
+    assert!(matches!(again, Err(Error::AlreadyRevoked)));
+    let row = token::get_token(&s, &RES, "lost-jti", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        row.expires_at > Utc::now() + chrono::Duration::days(365 * 100),
+        "never expunged"
+    );
+    assert_eq!(token::expunge_expired(&s, &RES).await.unwrap(), 0);
+}
+
+pub async fn revoke_all_stored_for_subject_honours_filters<S: ConformanceStore>(s: S) {
+    let mine = "user?id=1";
+    let user = facts(mine, 600);
+    let sign_in = facts(mine, 600);
+    let confirm = facts(mine, 600);
+    let theirs = facts("user?id=2", 600);
+    token::store_token(&s, &RES, &user, &Purpose::USER, None)
+        .await
+        .unwrap();
+    token::store_token(&s, &RES, &sign_in, &Purpose::SIGN_IN, None)
+        .await
+        .unwrap();
+    token::store_token(&s, &RES, &confirm, &Purpose::from_static("confirm"), None)
+        .await
+        .unwrap();
+    token::store_token(&s, &RES, &theirs, &Purpose::USER, None)
+        .await
+        .unwrap();
+
+    let only_sign_in = PurposeFilter {
+        include: Some(vec![Purpose::SIGN_IN]),
+        exclude: vec![Purpose::REVOCATION],
+    };
+    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &only_sign_in)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(token::is_revoked(&s, &RES, &sign_in.jti).await.unwrap());
+    assert!(!token::is_revoked(&s, &RES, &user.jti).await.unwrap());
+
+    let not_confirm = PurposeFilter {
+        include: None,
+        exclude: vec![Purpose::REVOCATION, Purpose::from_static("confirm")],
+    };
+    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &not_confirm)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "only the user row is left to flip");
+    assert!(token::is_revoked(&s, &RES, &user.jti).await.unwrap());
+    assert!(!token::is_revoked(&s, &RES, &confirm.jti).await.unwrap());
+    assert!(
+        !token::is_revoked(&s, &RES, &theirs.jti).await.unwrap(),
+        "another subject"
+    );
+
+    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &PurposeFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &PurposeFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "revocations are not counted again");
+}
+
+pub async fn read_and_expunge_only_expired_rows<S: ConformanceStore>(s: S) {
+    let res = TokenResourceConfig {
+        expunge_batch_size: 7,
+        ..RES
+    };
+    let mut live = Vec::new();
+    for i in 0..50 {
+        let f = facts(&format!("user?id={i}"), -10 - i);
+        token::store_token(&s, &res, &f, &Purpose::USER, None)
+            .await
+            .unwrap();
+        if i % 5 == 0 {
+            token::revoke_token(&s, &res, &f).await.unwrap();
+        }
+    }
+    for i in 0..20 {
+        let f = facts(&format!("user?id={i}"), 600 + i);
+        token::store_token(&s, &res, &f, &Purpose::USER, None)
+            .await
+            .unwrap();
+        live.push(f);
+    }
+    token::revoke_jti(&s, &res, "forever", "user?id=1")
+        .await
+        .unwrap();
+
+    let expired = token::read_expired(&s, &res, 1000).await.unwrap();
+    assert_eq!(expired.len(), 50);
+    assert!(expired.iter().all(|r| r.expires_at < Utc::now()));
+    assert_eq!(token::read_expired(&s, &res, 3).await.unwrap().len(), 3);
+
+    assert_eq!(token::expunge_expired(&s, &res).await.unwrap(), 50);
+    assert!(
+        token::read_expired(&s, &res, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for f in &live {
+        assert!(
+            token::get_token(&s, &res, &f.jti, None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert!(token::is_revoked(&s, &res, "forever").await.unwrap());
+    assert_eq!(token::expunge_expired(&s, &res).await.unwrap(), 0);
+}
+
+pub async fn confirmation_changes_round_trip<S: ConformanceStore>(s: S) {
+    let confirm = Purpose::from_static("confirm");
+    let f = facts("user?id=1", 600);
+    let mut changes = serde_json::Map::new();
+    changes.insert("email".into(), json!("new@example.com"));
+    token::store_confirmation_changes(&s, &RES, &f, &confirm, changes.clone())
+        .await
+        .unwrap();
+    let got = token::get_confirmation_changes(&s, &RES, &f.jti, &confirm)
+        .await
+        .unwrap();
+    assert_eq!(got, Some(changes.clone()));
+    let other = Purpose::from_static("reset");
+    assert_eq!(
+        token::get_confirmation_changes(&s, &RES, &f.jti, &other)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let old = facts("user?id=1", -1);
+    token::store_confirmation_changes(&s, &RES, &old, &confirm, changes)
+        .await
+        .unwrap();
+    assert_eq!(
+        token::get_confirmation_changes(&s, &RES, &old.jti, &confirm)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn users_by_key_and_identity<S: ConformanceStore>(s: S) {
+    let ada = User::new("ada@example.com");
+    s.insert_user(&ada).await.unwrap();
+    let got: Option<User> = s.get_user(&ada.id).await.unwrap();
+    assert_eq!(got.as_ref(), Some(&ada));
+    let got: Option<User> = s.get_user_by_identity("ada@example.com").await.unwrap();
+    assert_eq!(got.as_ref(), Some(&ada));
+    let none: Option<User> = s.get_user(&uuid::Uuid::new_v4()).await.unwrap();
+    assert!(none.is_none());
+
+    let twin = User::new("ada@example.com");
+    assert!(matches!(
+        s.insert_user(&twin).await,
+        Err(InsertUserError::IdentityTaken)
+    ));
+    let none: Option<User> = s.get_user(&twin.id).await.unwrap();
+    assert!(none.is_none(), "no partial write");
+
+    let mut changed = ada.clone();
+    changed.role = "admin".into();
+    assert!(s.update_user(&changed).await.unwrap());
+    let got: Option<User> = s.get_user(&ada.id).await.unwrap();
+    assert_eq!(got.unwrap().role, "admin");
+    assert!(
+        !s.update_user(&User::new("ghost@example.com"))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn concurrent_registrations_of_one_identity_have_one_winner<S: ConformanceStore>(s: S) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let u = User::new("race@example.com");
+                barrier.wait().await;
+                s.insert_user(&u).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(InsertUserError::IdentityTaken) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceStore>(s: S) {
+    for _ in 0..10 {
+        token::store_token(&s, &RES, &facts("user?id=1", -5), &Purpose::USER, None)
+            .await
+            .unwrap();
+    }
+    let live = facts("user?id=1", 600);
+    token::store_token(&s, &RES, &live, &Purpose::USER, None)
+        .await
+        .unwrap();
+
+    let handle = auth_core::spawn_expunger_every(s.clone(), Duration::from_millis(50), RES);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !token::read_expired(&s, &RES, 100).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "expunger never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        token::get_token(&s, &RES, &live.jti, None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    tokio::time::timeout(Duration::from_secs(5), handle.shutdown())
+        .await
+        .expect("shutdown is prompt");
+    let late = facts("user?id=1", -5);
+    token::store_token(&s, &RES, &late, &Purpose::USER, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        token::read_expired(&s, &RES, 100).await.unwrap().len(),
+        1,
+        "stopped"
+    );
+}
+
+/// Expands to one `#[tokio::test]` per conformance case, each on a fresh
+/// store from `$make` (an async expression).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            store_and_get_token,
+            get_token_hides_expired_rows,
+            store_token_upserts_but_never_resurrects_a_revocation,
+            revoke_token_twice_is_already_revoked,
+            revoke_token_flips_a_stored_row,
+            concurrent_revokes_have_exactly_one_winner,
+            revoke_jti_without_the_token,
+            revoke_all_stored_for_subject_honours_filters,
+            read_and_expunge_only_expired_rows,
+            confirmation_changes_round_trip,
+            users_by_key_and_identity,
+            concurrent_registrations_of_one_identity_have_one_winner,
+            expunger_runs_on_its_interval_and_stops_on_shutdown,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let store = $make.await;
+            $crate::conformance::$case(store).await;
+        }
+    )*};
+}
