@@ -71,3 +71,7 @@ pub use store::{InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, 
 pub use subject::{Subject, SubjectKey};
 pub use token::{TokenFacts, TokenResource};
 pub use user::{Authenticated, ExtraClaimsFn, Settings, UserResource};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
