@@ -43,7 +43,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     auth.store().insert_user(&ada).await?;
 
     let issued = auth.token_for_user(&ada, ExtraClaims::new()).await?;
-    println!("issued a token for {} (jti {})", issued.claims.sub, issued.claims.jti);
+    println!(
+        "issued a token for {} (jti {})",
+        issued.claims.sub, issued.claims.jti
+    );
 
     let me = auth
         .authenticate_bearer(&format!("Bearer {}", issued.token))
