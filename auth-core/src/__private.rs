@@ -2,9 +2,35 @@
 
 pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::config::*;
+pub use crate::error::{Error, Result};
 pub use crate::secret::{Secret, SigningSecret};
+pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{self as actions, TokenFacts, TokenResource};
 pub use crate::user::{Authenticated, Settings, UserResource};
 pub use ::chrono;
 pub use ::serde_json;
+pub use ::std::borrow::Cow;
+pub use ::std::vec::Vec;
+
+/// A type that can hold a standard token field of type `T`: `T` itself or `Option<T>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold the standard token field of type `{T}`",
+    label = "use `{T}` or `Option<{T}>`"
+)]
+pub trait StandardField<T>: Sized {
+    /// Wraps the standard value.
+    fn from_standard(value: T) -> Self;
+}
+
+impl<T> StandardField<T> for T {
+    fn from_standard(value: T) -> Self {
+        value
+    }
+}
+
+impl<T> StandardField<T> for ::core::option::Option<T> {
+    fn from_standard(value: T) -> Self {
+        ::core::option::Option::Some(value)
+    }
+}

@@ -56,6 +56,9 @@ mod user;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "macros")]
+pub use auth_macros::{Authenticated, token_resource};
+
 pub use auth::{Auth, AuthenticatedUser, IssuedToken, bearer_token};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{

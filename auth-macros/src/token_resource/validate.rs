@@ -1,0 +1,354 @@
+//! Rules T1–T7 of SPEC 3.3 for `#[token_resource]`; each one a function, all errors collected.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use quote::{ToTokens, quote};
+use syn::spanned::Spanned;
+
+use super::args::Args;
+use super::model::{Action, Field, TokenResource};
+use crate::common::{Errors, private_path};
+
+/// Checks the arguments and the struct; returns the model or every error found.
+pub fn validate(args: Args, item: syn::Item) -> Result<TokenResource, Errors> {
+    let mut errors = Errors::default();
+    let item = t1_struct_shape(item, &mut errors);
+    let expunge_interval_hours = t2_expunge_interval(args.expunge_interval.as_ref(), &mut errors);
+    let actions = t3_t4_action_names(&args, &mut errors);
+    let created_at = args
+        .created_at_attribute_name
+        .as_ref()
+        .and_then(|lit| t4_ident(lit, "created_at_attribute_name", &mut errors))
+        .unwrap_or_else(|| syn::Ident::new("created_at", Span::call_site()));
+    let private = private_path(args.krate.as_ref());
+    let fields = item
+        .as_ref()
+        .map(|item| t7_standard_fields(item, &created_at, &private, &mut errors))
+        .unwrap_or_default();
+    match item {
+        Some(item) if errors.is_empty() => Ok(TokenResource {
+            private,
+            table: args
+                .table
+                .map_or_else(|| "tokens".to_owned(), |t| (*t).clone()),
+            item,
+            expunge_interval_hours,
+            fields,
+            actions,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// T1: only unit structs or structs with named fields (not tuple structs, enums, unions, generics).
+fn t1_struct_shape(item: syn::Item, errors: &mut Errors) -> Option<syn::ItemStruct> {
+    let syn::Item::Struct(s) = item else {
+        let span = match &item {
+            syn::Item::Enum(e) => e.enum_token.span(),
+            syn::Item::Union(u) => u.union_token.span(),
+            other => other.span(),
+        };
+        errors.push_span(
+            span,
+            "`#[token_resource]` goes on a struct: write `pub struct Token;`",
+        );
+        return None;
+    };
+    if let syn::Fields::Unnamed(fields) = &s.fields {
+        errors.push(
+            fields,
+            "`#[token_resource]` needs a unit struct or named fields, not a tuple struct: write `pub struct Token;`",
+        );
+    }
+    if !s.generics.params.is_empty() {
+        errors.push(
+            &s.generics,
+            "a token resource cannot be generic: remove the parameters",
+        );
+    }
+    Some(s)
+}
+
+/// T2: `expunge_interval` must be a positive integer (hours).
+fn t2_expunge_interval(expr: Option<&syn::Expr>, errors: &mut Errors) -> u64 {
+    let Some(expr) = expr else { return 12 };
+    let value = match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) if int.suffix().is_empty() || int.suffix() == "u64" => int.base10_parse::<u64>().ok(),
+        _ => None,
+    };
+    match value {
+        Some(hours) if hours > 0 && hours <= 24 * 365 => hours,
+        _ => {
+            errors.push(
+                expr,
+                "`expunge_interval` must be a positive whole number of hours, as in `expunge_interval = 12`",
+            );
+            12
+        }
+    }
+}
+
+/// T3: two actions configured with the same name. T4: a name that is not a Rust identifier.
+fn t3_t4_action_names(args: &Args, errors: &mut Errors) -> Vec<(Action, syn::Ident)> {
+    let rev = args.revocation.as_ref();
+    let conf = args.confirmation.as_ref();
+    let written = |action: Action| -> Option<(&'static str, &syn::LitStr)> {
+        let (option, lit) = match action {
+            Action::StoreToken => (
+                "store_token_action_name",
+                args.store_token_action_name.as_ref(),
+            ),
+            Action::GetToken => ("get_token_action_name", args.get_token_action_name.as_ref()),
+            Action::ReadExpired => (
+                "read_expired_action_name",
+                args.read_expired_action_name.as_ref(),
+            ),
+            Action::ExpungeExpired => (
+                "expunge_expired_action_name",
+                args.expunge_expired_action_name.as_ref(),
+            ),
+            Action::RevokeToken => (
+                "revoke_token_action_name",
+                rev.and_then(|r| r.revoke_token_action_name.as_ref()),
+            ),
+            Action::RevokeJti => (
+                "revoke_jti_action_name",
+                rev.and_then(|r| r.revoke_jti_action_name.as_ref()),
+            ),
+            Action::RevokeAllStoredForSubject => (
+                "revoke_all_stored_for_subject_action_name",
+                rev.and_then(|r| r.revoke_all_stored_for_subject_action_name.as_ref()),
+            ),
+            Action::IsRevoked => (
+                "is_revoked_action_name",
+                rev.and_then(|r| r.is_revoked_action_name.as_ref()),
+            ),
+            Action::StoreConfirmationChanges => (
+                "store_changes_action_name",
+                conf.and_then(|c| c.store_changes_action_name.as_ref()),
+            ),
+            Action::GetConfirmationChanges => (
+                "get_changes_action_name",
+                conf.and_then(|c| c.get_changes_action_name.as_ref()),
+            ),
+        };
+        lit.map(|lit| (option, lit))
+    };
+
+    let mut actions = Vec::new();
+    let mut seen: HashMap<String, (Action, Option<&'static str>)> = HashMap::new();
+    for action in Action::ALL {
+        let (ident, option) = match written(action) {
+            Some((option, lit)) => match t4_ident(lit, option, errors) {
+                Some(ident) => (ident, Some((option, lit))),
+                None => continue,
+            },
+            None => (
+                syn::Ident::new(action.default_name(), Span::call_site()),
+                None,
+            ),
+        };
+        let name = ident.to_string();
+        if let Some((other, other_option)) = seen.get(&name) {
+            let (span, this) = match option {
+                Some((opt, lit)) => (lit.span(), opt.to_owned()),
+                None => (
+                    Span::call_site(),
+                    format!("the default of `{}`", action.default_name()),
+                ),
+            };
+            let that = other_option.map_or_else(
+                || format!("the default name of `{}`", other.default_name()),
+                |o| format!("`{o}`"),
+            );
+            errors.push_span(
+                span,
+                format!(
+                    "`{this}` names the action `{name}`, which {that} already uses: choose another name"
+                ),
+            );
+            continue;
+        }
+        seen.insert(name, (action, option.map(|(o, _)| o)));
+        actions.push((action, ident));
+    }
+    actions
+}
+
+/// T4: the value must be a Rust identifier (and not a keyword).
+fn t4_ident(lit: &syn::LitStr, option: &str, errors: &mut Errors) -> Option<syn::Ident> {
+    let value = lit.value();
+    match syn::parse_str::<syn::Ident>(&value) {
+        // `syn::Ident`'s parser refuses keywords; raw identifiers are refused too.
+        Ok(_) if !value.starts_with("r#") => Some(syn::Ident::new(&value, lit.span())),
+        _ => {
+            errors.push(
+                lit,
+                format!(
+                    "`{option}` must be a Rust identifier such as \"my_action\", not {}",
+                    lit.to_token_stream()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// T7: every declared field must be a standard field (T5, its type, is checked by rustc
+/// through the generated `StandardField` bound spanned on the type).
+fn t7_standard_fields(
+    item: &syn::ItemStruct,
+    created_at: &syn::Ident,
+    p: &proc_macro2::TokenStream,
+    errors: &mut Errors,
+) -> Vec<Field> {
+    let standard: [(String, &'static str, proc_macro2::TokenStream); 7] = [
+        ("jti".into(), "jti", quote!(::std::string::String)),
+        ("subject".into(), "subject", quote!(::std::string::String)),
+        (
+            "expires_at".into(),
+            "expires_at",
+            quote!(#p::chrono::DateTime<#p::chrono::Utc>),
+        ),
+        ("purpose".into(), "purpose", quote!(::std::string::String)),
+        (
+            "extra_data".into(),
+            "extra_data",
+            quote!(::core::option::Option<#p::serde_json::Value>),
+        ),
+        (
+            created_at.to_string(),
+            "created_at",
+            quote!(#p::chrono::DateTime<#p::chrono::Utc>),
+        ),
+        (
+            "updated_at".into(),
+            "updated_at",
+            quote!(#p::chrono::DateTime<#p::chrono::Utc>),
+        ),
+    ];
+    let declared: Vec<&syn::Field> = match &item.fields {
+        syn::Fields::Named(named) => named.named.iter().collect(),
+        _ => Vec::new(),
+    };
+    let names: Vec<&str> = standard.iter().map(|(n, _, _)| n.as_str()).collect();
+    for field in &declared {
+        let Some(ident) = &field.ident else { continue };
+        if !names.contains(&ident.to_string().as_str()) {
+            errors.push(
+                ident,
+                format!(
+                    "`{ident}` is not a standard token field: a token resource has only {}; remove it",
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+    standard
+        .into_iter()
+        .map(|(name, row_field, standard_ty)| Field {
+            declared: declared
+                .iter()
+                .find(|f| f.ident.as_ref().is_some_and(|i| *i == name))
+                .map(|f| (*f).clone()),
+            name: syn::Ident::new(&name, created_at.span()),
+            row_field,
+            standard_ty,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use darling::FromMeta;
+    use darling::ast::NestedMeta;
+    use syn::parse_quote;
+
+    fn run(args: proc_macro2::TokenStream, item: syn::Item) -> Result<TokenResource, Vec<String>> {
+        let list = NestedMeta::parse_meta_list(args).unwrap();
+        let args = Args::from_list(&list).unwrap();
+        validate(args, item).map_err(|e| e.messages())
+    }
+
+    #[test]
+    fn defaults() {
+        let m = run(
+            quote!(),
+            parse_quote!(
+                pub struct Token;
+            ),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(m.table, "tokens");
+        assert_eq!(m.expunge_interval_hours, 12);
+        assert_eq!(m.actions.len(), 10);
+        assert_eq!(m.fields.len(), 7);
+    }
+
+    #[test]
+    fn rules_report_every_mistake() {
+        let errs = run(
+            quote!(
+                expunge_interval = 0,
+                store_token_action_name = "get_token",
+                get_token_action_name = "fn"
+            ),
+            parse_quote!(
+                pub struct Token {
+                    pub id: i64,
+                }
+            ),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(errs[0].contains("expunge_interval"));
+        assert!(errs.iter().any(|e| e.contains("Rust identifier")));
+        assert!(errs.iter().any(|e| e.contains("already uses")));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("`id` is not a standard token field"))
+        );
+    }
+
+    #[test]
+    fn tuple_structs_and_enums_are_refused() {
+        assert!(
+            run(
+                quote!(),
+                parse_quote!(
+                    struct T(String);
+                )
+            )
+            .is_err()
+        );
+        assert!(
+            run(
+                quote!(),
+                parse_quote!(
+                    enum T {
+                        A,
+                    }
+                )
+            )
+            .is_err()
+        );
+        assert!(
+            run(
+                quote!(),
+                parse_quote!(
+                    pub struct Token {
+                        subject: Option<String>,
+                    }
+                )
+            )
+            .is_ok()
+        );
+    }
+}
