@@ -34,3 +34,7 @@ impl<T> StandardField<T> for ::core::option::Option<T> {
         ::core::option::Option::Some(value)
     }
 }
+pub use crate::claims::merge_extra_claims;
+pub use crate::config::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+pub use crate::user::ExtraClaimsFn;
+pub use ::std::vec;

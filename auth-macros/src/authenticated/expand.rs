@@ -1,0 +1,151 @@
+//! Generates `UserResource` and `Authenticated` for a validated user. Cannot fail.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::model::{ExtraClaims, SessionIdentifier, SigningSecret, User};
+
+pub fn expand(user: User) -> TokenStream {
+    let User {
+        ident,
+        private: p,
+        subject_name,
+        primary_key: (pk, pk_ty),
+        session_identifier,
+        tokens,
+        password,
+        log_out_everywhere,
+    } = user;
+    let pk_name = pk.to_string();
+    let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
+
+    let identity = password.as_ref().map(|pw| {
+        let field = &pw.identity_field;
+        quote! {
+            fn identity(&self) -> ::core::option::Option<&str> {
+                ::core::option::Option::Some(::core::convert::AsRef::<str>::as_ref(&self.#field))
+            }
+        }
+    });
+
+    let authenticated = tokens.map(|t| {
+        let tr = &t.token_resource;
+        // Spanned on the user's path: a type that is not a `#[token_resource]`
+        // fails right there (rule A10).
+        let token_config = quote_spanned!(tr.span()=> <#tr as __p::TokenResource>::CONFIG);
+        let alg = &t.algorithm;
+        let secret = match &t.secret {
+            SigningSecret::Literal(lit) => quote!(__p::SigningSecret::Literal(__p::Secret::from(#lit))),
+            SigningSecret::Env(name) => quote!(__p::SigningSecret::Env(__p::Cow::Borrowed(#name))),
+            SigningSecret::With(path) => {
+                quote_spanned!(path.span()=> __p::SigningSecret::With(#path))
+            }
+        };
+        let (lifetime, leeway) = (t.lifetime_secs, t.leeway_secs);
+        let (store_all, presence) = (t.store_all_tokens, t.require_token_presence);
+        let issuer = t.issuer.as_ref().map_or_else(|| quote!(__p::DEFAULT_ISSUER), |l| quote!(#l));
+        let audience = t.audience.as_ref().map_or_else(|| quote!(__p::DEFAULT_AUDIENCE), |l| quote!(#l));
+        let extra_claims = match &t.extra_claims {
+            None => quote!(::core::option::Option::None),
+            Some(ExtraClaims::Fn(path)) => quote_spanned! {path.span()=>
+                ::core::option::Option::Some(#path as __p::ExtraClaimsFn<Self>)
+            },
+            Some(ExtraClaims::Static(claims)) => {
+                let inserts = claims.iter().map(|(name, value)| {
+                    quote_spanned! {value.span()=>
+                        claims.insert(::std::string::String::from(#name), __p::serde_json::Value::from(#value));
+                    }
+                });
+                quote! {
+                    ::core::option::Option::Some(|_: &Self, _: &__p::ClaimsContext| {
+                        let mut claims = __p::ExtraClaims::new();
+                        #(#inserts)*
+                        claims
+                    })
+                }
+            }
+        };
+        let session = match session_identifier {
+            SessionIdentifier::Unset => quote!(__p::SessionIdentifier::Unset),
+            SessionIdentifier::Jti => quote!(__p::SessionIdentifier::Jti),
+            SessionIdentifier::Unsafe => quote!(__p::SessionIdentifier::Unsafe),
+        };
+        let password = match &password {
+            None => quote!(::core::option::Option::None),
+            Some(pw) => {
+                let identity = pw.identity_field.to_string();
+                let hashed = pw.hashed_password_field.to_string();
+                let (sign_in, sign_in_tokens, confirm) =
+                    (pw.sign_in_enabled, pw.sign_in_tokens_enabled, pw.confirmation_required);
+                let secs = pw.sign_in_token_lifetime_secs;
+                quote!(::core::option::Option::Some(__p::PasswordConfig {
+                    identity_field: #identity,
+                    hashed_password_field: #hashed,
+                    sign_in_enabled: #sign_in,
+                    sign_in_tokens_enabled: #sign_in_tokens,
+                    sign_in_token_lifetime: __p::Lifetime::from_secs(#secs),
+                    confirmation_required: #confirm,
+                }))
+            }
+        };
+        let log_out = match &log_out_everywhere {
+            None => quote!(::core::option::Option::None),
+            Some(l) => {
+                let apply = l.apply_on_password_change;
+                let include = match &l.include_purposes {
+                    None => quote!(::core::option::Option::None),
+                    Some(list) => quote!(::core::option::Option::Some(__p::vec![#(__p::Purpose::new(#list)),*])),
+                };
+                let exclude = &l.exclude_purposes;
+                quote!(::core::option::Option::Some(__p::LogOutEverywhereConfig {
+                    apply_on_password_change: #apply,
+                    purposes: __p::PurposeFilter {
+                        include: #include,
+                        exclude: __p::vec![#(__p::Purpose::new(#exclude)),*],
+                    },
+                }))
+            }
+        };
+        quote! {
+            impl __p::Authenticated for #ident {
+                fn settings() -> __p::Settings<Self> {
+                    let mut tokens = __p::TokenConfig::new(#secret);
+                    tokens.algorithm = __p::Algorithm::#alg;
+                    tokens.token_lifetime = __p::Lifetime::from_secs(#lifetime);
+                    tokens.leeway = __p::Lifetime::from_secs(#leeway);
+                    tokens.store_all_tokens = #store_all;
+                    tokens.require_token_presence_for_authentication = #presence;
+                    tokens.issuer = ::std::string::String::from(#issuer);
+                    tokens.audience = ::std::string::String::from(#audience);
+                    let mut settings = __p::Settings::new(tokens, #token_config);
+                    settings.session_identifier = #session;
+                    settings.extra_claims = #extra_claims;
+                    settings.password = #password;
+                    settings.log_out_everywhere = #log_out;
+                    settings
+                }
+            }
+        }
+    });
+
+    quote! {
+        const _: () = {
+            use #p as __p;
+
+            impl __p::UserResource for #ident {
+                type PrimaryKey = #pk_ty_spanned;
+                const SUBJECT_NAME: &'static str = #subject_name;
+                const PRIMARY_KEY_FIELD: &'static str = #pk_name;
+
+                fn primary_key(&self) -> #pk_ty {
+                    ::core::clone::Clone::clone(&self.#pk)
+                }
+
+                #identity
+            }
+
+            #authenticated
+        };
+    }
+}

@@ -1,0 +1,182 @@
+//! The `#[authentication(...)]` receivers, mirroring SPEC 3.2 one option per field.
+
+use darling::ast::NestedMeta;
+use darling::util::{Flag, Ignored};
+use darling::{FromDeriveInput, FromField, FromMeta};
+use syn::spanned::Spanned;
+
+use crate::common::spanned::Opt;
+
+#[derive(Debug, FromDeriveInput)]
+#[darling(attributes(authentication))]
+pub struct Input {
+    pub ident: syn::Ident,
+    pub generics: syn::Generics,
+    pub data: darling::ast::Data<Ignored, Field>,
+    /// Path to `auth_core` for crates that re-export it.
+    #[darling(rename = "crate")]
+    pub krate: Option<syn::Path>,
+    /// The name in subjects; default: the struct name in snake_case.
+    pub subject_name: Option<Opt<syn::LitStr>>,
+    /// `"jti"` or `"unsafe"` (rule A9).
+    pub session_identifier: Option<Opt<syn::LitStr>>,
+    /// The `tokens(...)` block.
+    pub tokens: Option<Opt<Tokens>>,
+    /// The `strategies(...)` block.
+    pub strategies: Option<Strategies>,
+    /// The `add_ons(...)` block.
+    pub add_ons: Option<AddOns>,
+}
+
+#[derive(Debug, FromField)]
+#[darling(attributes(authentication))]
+pub struct Field {
+    pub ident: Option<syn::Ident>,
+    pub ty: syn::Type,
+    /// `#[authentication(primary_key)]`.
+    pub primary_key: Flag,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Tokens {
+    /// Default true once the block is written.
+    pub enabled: Option<Opt<bool>>,
+    /// The `#[token_resource]` type; required when tokens are enabled.
+    pub token_resource: Option<syn::Path>,
+    /// Default HS256.
+    pub signing_algorithm: Option<syn::LitStr>,
+    /// A literal, `(env = "...")` or `(with = path)`; default `(env = "TOKEN_SIGNING_SECRET")`.
+    pub signing_secret: Option<Opt<SigningSecret>>,
+    /// Default `"14d"`.
+    pub token_lifetime: Option<syn::LitStr>,
+    /// Default `"0s"`.
+    pub leeway: Option<syn::LitStr>,
+    /// Default false.
+    pub store_all_tokens: Option<Opt<bool>>,
+    /// Default false; needs `store_all_tokens`.
+    pub require_token_presence_for_authentication: Option<Opt<bool>>,
+    /// A function path or a static list.
+    pub extra_claims: Option<ExtraClaims>,
+    /// The `iss` claim; default `"auth-core"`.
+    pub issuer: Option<syn::LitStr>,
+    /// The `aud` claim; default `"auth-core"`.
+    pub audience: Option<syn::LitStr>,
+}
+
+#[derive(Debug)]
+pub enum SigningSecret {
+    Literal(syn::LitStr),
+    Env(syn::LitStr),
+    With(syn::Path),
+}
+
+#[derive(Debug, Default, FromMeta)]
+struct SigningSecretForms {
+    env: Option<syn::LitStr>,
+    with: Option<syn::Path>,
+}
+
+impl FromMeta for SigningSecret {
+    fn from_value(value: &syn::Lit) -> darling::Result<Self> {
+        match value {
+            syn::Lit::Str(s) => Ok(Self::Literal(s.clone())),
+            other => Err(darling::Error::custom(
+                "`signing_secret` takes a string, `(env = \"NAME\")` or `(with = path::to::fn)`",
+            )
+            .with_span(other)),
+        }
+    }
+
+    /// Rule A16: exactly one of the forms.
+    fn from_list(items: &[NestedMeta]) -> darling::Result<Self> {
+        let forms = SigningSecretForms::from_list(items)?;
+        match (forms.env, forms.with) {
+            (Some(env), None) => Ok(Self::Env(env)),
+            (None, Some(with)) => Ok(Self::With(with)),
+            (Some(_), Some(with)) => Err(darling::Error::custom(
+                "`signing_secret` takes one form: `env = \"...\"` or `with = path`, not both",
+            )
+            .with_span(&with)),
+            (None, None) => Err(darling::Error::custom(
+                "`signing_secret(...)` needs `env = \"NAME\"` or `with = path::to::fn`",
+            )),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ExtraClaims {
+    /// `extra_claims = path::to::fn`.
+    Fn(syn::Path),
+    /// `extra_claims(name = value, ...)`.
+    Static(Vec<(syn::Ident, syn::Expr)>),
+}
+
+impl FromMeta for ExtraClaims {
+    fn from_expr(expr: &syn::Expr) -> darling::Result<Self> {
+        match expr {
+            syn::Expr::Path(p) => Ok(Self::Fn(p.path.clone())),
+            other => Err(darling::Error::custom(
+                "`extra_claims` takes a function path or a list like `extra_claims(tier = 3)`",
+            )
+            .with_span(other)),
+        }
+    }
+
+    fn from_list(items: &[NestedMeta]) -> darling::Result<Self> {
+        let mut errors = darling::Error::accumulator();
+        let mut claims = Vec::new();
+        for item in items {
+            match item {
+                NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.get_ident().is_some() => {
+                    if let Some(ident) = nv.path.get_ident() {
+                        claims.push((ident.clone(), nv.value.clone()));
+                    }
+                }
+                other => errors.push(
+                    darling::Error::custom("write each static claim as `name = value`")
+                        .with_span(&other.span()),
+                ),
+            }
+        }
+        errors.finish_with(Self::Static(claims))
+    }
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Strategies {
+    /// `password(...)`.
+    pub password: Option<Opt<Password>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Password {
+    /// Default `"email"`.
+    pub identity_field: Option<syn::LitStr>,
+    /// Default `"hashed_password"`.
+    pub hashed_password_field: Option<syn::LitStr>,
+    /// Default true.
+    pub sign_in_enabled: Option<Opt<bool>>,
+    /// Default true; needs tokens and `sign_in_enabled`.
+    pub sign_in_tokens_enabled: Option<Opt<bool>>,
+    /// Default `"60s"`.
+    pub sign_in_token_lifetime: Option<syn::LitStr>,
+    /// Default true.
+    pub confirmation_required: Option<Opt<bool>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct AddOns {
+    /// `log_out_everywhere(...)`.
+    pub log_out_everywhere: Option<Opt<LogOutEverywhere>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct LogOutEverywhere {
+    /// Default false; needs a password strategy.
+    pub apply_on_password_change: Option<Opt<bool>>,
+    /// Default: every purpose.
+    pub include_purposes: Option<Vec<syn::LitStr>>,
+    /// Default `["revocation"]`.
+    pub exclude_purposes: Option<Vec<syn::LitStr>>,
+}

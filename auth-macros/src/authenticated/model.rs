@@ -1,0 +1,60 @@
+//! The validated user resource: what expansion needs, with every default applied.
+
+use proc_macro2::TokenStream;
+
+pub struct User {
+    pub ident: syn::Ident,
+    pub private: TokenStream,
+    pub subject_name: String,
+    pub primary_key: (syn::Ident, syn::Type),
+    pub session_identifier: SessionIdentifier,
+    pub tokens: Option<Tokens>,
+    pub password: Option<Password>,
+    pub log_out_everywhere: Option<LogOutEverywhere>,
+}
+
+#[derive(Clone, Copy)]
+pub enum SessionIdentifier {
+    Unset,
+    Jti,
+    Unsafe,
+}
+
+pub struct Tokens {
+    pub token_resource: syn::Path,
+    pub algorithm: syn::Ident,
+    pub secret: SigningSecret,
+    pub lifetime_secs: u64,
+    pub leeway_secs: u64,
+    pub store_all_tokens: bool,
+    pub require_token_presence: bool,
+    pub extra_claims: Option<ExtraClaims>,
+    pub issuer: Option<syn::LitStr>,
+    pub audience: Option<syn::LitStr>,
+}
+
+pub enum SigningSecret {
+    Literal(syn::LitStr),
+    Env(String),
+    With(syn::Path),
+}
+
+pub enum ExtraClaims {
+    Fn(syn::Path),
+    Static(Vec<(String, syn::Expr)>),
+}
+
+pub struct Password {
+    pub identity_field: syn::Ident,
+    pub hashed_password_field: syn::Ident,
+    pub sign_in_enabled: bool,
+    pub sign_in_tokens_enabled: bool,
+    pub sign_in_token_lifetime_secs: u64,
+    pub confirmation_required: bool,
+}
+
+pub struct LogOutEverywhere {
+    pub apply_on_password_change: bool,
+    pub include_purposes: Option<Vec<String>>,
+    pub exclude_purposes: Vec<String>,
+}

@@ -1,0 +1,472 @@
+//! Rules A1–A16 of SPEC 3.3 for `#[derive(Authenticated)]`: one function per rule,
+//! each opened by the rule's sentence; every error is collected, none stops the others.
+
+use proc_macro2::Span;
+
+use super::input::{self, Input};
+use super::model::{
+    ExtraClaims, LogOutEverywhere, Password, SessionIdentifier, SigningSecret, Tokens, User,
+};
+use crate::common::lifetime::parse_secs;
+use crate::common::spanned::Opt;
+use crate::common::{Errors, private_path, snake_case};
+
+const ALGORITHMS: [&str; 12] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
+
+const REGISTERED_CLAIMS: [&str; 8] = ["sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose"];
+
+/// Fields of the struct: name, type, `primary_key` flag span.
+struct Fields(Vec<(syn::Ident, syn::Type, Option<Span>)>);
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&(syn::Ident, syn::Type, Option<Span>)> {
+        self.0.iter().find(|(i, _, _)| i == name)
+    }
+}
+
+pub fn validate(input: Input) -> Result<User, Errors> {
+    let mut errors = Errors::default();
+    let fields = a1_named_fields(&input, &mut errors);
+    let primary_key = fields
+        .as_ref()
+        .and_then(|f| a2_primary_key(&input, f, &mut errors));
+
+    let tokens_block = input.tokens.as_ref();
+    let tokens_enabled = tokens_block.is_some_and(|t| t.enabled.as_ref().is_none_or(|e| **e));
+    let session_identifier = a9_session_identifier(&input, tokens_enabled, &mut errors);
+    let tokens = match tokens_block {
+        Some(block) if tokens_enabled => tokens(block, &mut errors),
+        _ => None,
+    };
+    a4_presence_needs_store_all(tokens_block, &mut errors);
+
+    let password_input = input.strategies.as_ref().and_then(|s| s.password.as_ref());
+    let password = password_input.and_then(|p| {
+        a6_password_needs_tokens(p, tokens_enabled, &mut errors);
+        a7_sign_in_tokens_need_sign_in(p, &mut errors);
+        password(p, fields.as_ref(), &mut errors)
+    });
+    let log_out = input
+        .add_ons
+        .as_ref()
+        .and_then(|a| a.log_out_everywhere.as_ref())
+        .map(|l| {
+            a5_a6_log_out_everywhere_needs_allow_list(l, tokens_block, tokens_enabled, &mut errors);
+            a14_apply_on_password_change_needs_password(l, password_input.is_some(), &mut errors);
+            log_out_everywhere(l)
+        });
+
+    let subject_name = input
+        .subject_name
+        .as_ref()
+        .map(|s| subject_name(s, &mut errors))
+        .unwrap_or_else(|| snake_case(&input.ident.to_string()));
+
+    match primary_key {
+        Some(primary_key) if errors.is_empty() => Ok(User {
+            private: private_path(input.krate.as_ref()),
+            ident: input.ident,
+            subject_name,
+            primary_key,
+            session_identifier,
+            tokens,
+            password,
+            log_out_everywhere: log_out,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A1: only on structs with named fields (and not generic ones).
+fn a1_named_fields(input: &Input, errors: &mut Errors) -> Option<Fields> {
+    if !input.generics.params.is_empty() {
+        errors.push(
+            &input.generics,
+            "`Authenticated` cannot be derived for a generic struct: remove the parameters",
+        );
+    }
+    match &input.data {
+        darling::ast::Data::Struct(fields) if fields.style == darling::ast::Style::Struct => {
+            Some(Fields(
+                fields
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        let span = f.primary_key.is_present().then(|| f.primary_key.span());
+                        f.ident.clone().map(|i| (i, f.ty.clone(), span))
+                    })
+                    .collect(),
+            ))
+        }
+        _ => {
+            errors.push(
+                &input.ident,
+                "`Authenticated` can only be derived for a struct with named fields, like `struct User { id: Uuid, .. }`",
+            );
+            None
+        }
+    }
+}
+
+/// A2: exactly one primary key: a field marked `#[authentication(primary_key)]`, else a field named `id`.
+fn a2_primary_key(
+    input: &Input,
+    fields: &Fields,
+    errors: &mut Errors,
+) -> Option<(syn::Ident, syn::Type)> {
+    let marked: Vec<_> = fields
+        .0
+        .iter()
+        .filter(|(_, _, flag)| flag.is_some())
+        .collect();
+    match marked.as_slice() {
+        [one] => Some((one.0.clone(), one.1.clone())),
+        [] => match fields.get("id") {
+            Some((ident, ty, _)) => Some((ident.clone(), ty.clone())),
+            None => {
+                errors.push(
+                    &input.ident,
+                    "no primary key: name a field `id` or mark one with `#[authentication(primary_key)]`",
+                );
+                None
+            }
+        },
+        [_, rest @ ..] => {
+            for (_, _, span) in rest {
+                errors.push_span(
+                    span.unwrap_or_else(Span::call_site),
+                    "only one field can be the `primary_key`: remove this one",
+                );
+            }
+            None
+        }
+    }
+}
+
+/// A4: `require_token_presence_for_authentication` needs `store_all_tokens`.
+fn a4_presence_needs_store_all(tokens: Option<&Opt<input::Tokens>>, errors: &mut Errors) {
+    let Some(t) = tokens else { return };
+    if let Some(presence) = t
+        .require_token_presence_for_authentication
+        .as_ref()
+        .filter(|p| ***p)
+        && !t.store_all_tokens.as_ref().is_some_and(|s| **s)
+    {
+        errors.push_span(
+            presence.span,
+            "`require_token_presence_for_authentication` needs `store_all_tokens = true`: add it to `tokens(...)`",
+        );
+    }
+}
+
+/// A5: `log_out_everywhere` needs tokens enabled, `store_all_tokens` and
+/// `require_token_presence_for_authentication`. A6 (its half): tokens disabled.
+fn a5_a6_log_out_everywhere_needs_allow_list(
+    l: &Opt<input::LogOutEverywhere>,
+    tokens: Option<&Opt<input::Tokens>>,
+    tokens_enabled: bool,
+    errors: &mut Errors,
+) {
+    if !tokens_enabled {
+        errors.push_span(
+            l.span,
+            "`log_out_everywhere` needs tokens: add `tokens(token_resource = .., store_all_tokens, require_token_presence_for_authentication)`",
+        );
+        return;
+    }
+    let on = |o: Option<&Opt<bool>>| o.is_some_and(|b| **b);
+    let t = tokens.map(|t| &t.value);
+    let store_all = on(t.and_then(|t| t.store_all_tokens.as_ref()));
+    let presence = on(t.and_then(|t| t.require_token_presence_for_authentication.as_ref()));
+    if !store_all || !presence {
+        errors.push_span(
+            l.span,
+            "`log_out_everywhere` needs `store_all_tokens` and `require_token_presence_for_authentication` in `tokens(...)`",
+        );
+    }
+}
+
+/// A6: a strategy that needs tokens (password with `sign_in_tokens_enabled`, the default) while tokens are disabled.
+fn a6_password_needs_tokens(p: &Opt<input::Password>, tokens_enabled: bool, errors: &mut Errors) {
+    let sign_in_tokens = p.sign_in_tokens_enabled.as_ref().is_none_or(|b| **b);
+    if !tokens_enabled && sign_in_tokens {
+        let span = p.sign_in_tokens_enabled.as_ref().map_or(p.span, |o| o.span);
+        errors.push_span(
+            span,
+            "`password` with `sign_in_tokens_enabled` (the default) needs tokens: add a `tokens(...)` block or set `sign_in_tokens_enabled = false`",
+        );
+    }
+}
+
+/// A7: `sign_in_tokens_enabled` needs `sign_in_enabled`.
+fn a7_sign_in_tokens_need_sign_in(p: &Opt<input::Password>, errors: &mut Errors) {
+    let Some(sign_in) = p.sign_in_enabled.as_ref().filter(|b| !***b) else {
+        return;
+    };
+    if p.sign_in_tokens_enabled.as_ref().is_none_or(|b| **b) {
+        let span = p
+            .sign_in_tokens_enabled
+            .as_ref()
+            .map_or(sign_in.span, |o| o.span);
+        errors.push_span(
+            span,
+            "`sign_in_tokens_enabled` needs `sign_in_enabled`: set `sign_in_tokens_enabled = false` or enable sign-in",
+        );
+    }
+}
+
+/// A8 (tokens enabled without `token_resource`), A11 (lifetimes), A12
+/// (algorithm), A15 (static claims setting registered claims); A16 is
+/// enforced while parsing `signing_secret`.
+fn tokens(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<Tokens> {
+    let t = &block.value;
+    let token_resource = match &t.token_resource {
+        Some(path) => Some(path.clone()),
+        None => {
+            errors.push_span(
+                block.span,
+                "`tokens` needs `token_resource = YourToken`, a struct with `#[token_resource]`",
+            );
+            None
+        }
+    };
+    let algorithm = match &t.signing_algorithm {
+        None => Some(syn::Ident::new("HS256", Span::call_site())),
+        Some(lit) if ALGORITHMS.contains(&lit.value().as_str()) => {
+            Some(syn::Ident::new(&lit.value(), lit.span()))
+        }
+        Some(lit) => {
+            errors.push(
+                lit,
+                format!(
+                    "`signing_algorithm` must be one of {}",
+                    ALGORITHMS.map(|a| format!("\"{a}\"")).join(", ")
+                ),
+            );
+            None
+        }
+    };
+    let lifetime_secs = a11_lifetime(
+        t.token_lifetime.as_ref(),
+        "token_lifetime",
+        14 * 86_400,
+        false,
+        errors,
+    );
+    let leeway_secs = a11_lifetime(t.leeway.as_ref(), "leeway", 0, true, errors);
+    let extra_claims = t
+        .extra_claims
+        .as_ref()
+        .map(|c| a15_static_claims(c, errors));
+    let secret = match t.signing_secret.as_ref().map(|s| &s.value) {
+        None => SigningSecret::Env("TOKEN_SIGNING_SECRET".into()),
+        Some(input::SigningSecret::Literal(lit)) => SigningSecret::Literal(lit.clone()),
+        Some(input::SigningSecret::Env(lit)) => {
+            if lit.value().trim().is_empty() {
+                errors.push(lit, "`env` needs the name of an environment variable");
+            }
+            SigningSecret::Env(lit.value())
+        }
+        Some(input::SigningSecret::With(path)) => SigningSecret::With(path.clone()),
+    };
+    Some(Tokens {
+        token_resource: token_resource?,
+        algorithm: algorithm?,
+        secret,
+        lifetime_secs: lifetime_secs?,
+        leeway_secs: leeway_secs?,
+        store_all_tokens: t.store_all_tokens.as_ref().is_some_and(|b| **b),
+        require_token_presence: t
+            .require_token_presence_for_authentication
+            .as_ref()
+            .is_some_and(|b| **b),
+        extra_claims,
+        issuer: t.issuer.clone(),
+        audience: t.audience.clone(),
+    })
+}
+
+/// A9: tokens enabled, no `session_identifier`, and allow-list mode off is an error.
+fn a9_session_identifier(
+    input: &Input,
+    tokens_enabled: bool,
+    errors: &mut Errors,
+) -> SessionIdentifier {
+    let explicit = input
+        .session_identifier
+        .as_ref()
+        .map(|s| match s.value().as_str() {
+            "jti" => SessionIdentifier::Jti,
+            "unsafe" => SessionIdentifier::Unsafe,
+            _ => {
+                errors.push(
+                    &s.value,
+                    "`session_identifier` must be \"jti\" or \"unsafe\"",
+                );
+                SessionIdentifier::Jti
+            }
+        });
+    if let Some(si) = explicit {
+        return si;
+    }
+    let allow_list = input.tokens.as_ref().is_some_and(|t| {
+        t.require_token_presence_for_authentication
+            .as_ref()
+            .is_some_and(|b| **b)
+    });
+    if let Some(t) = input
+        .tokens
+        .as_ref()
+        .filter(|_| tokens_enabled && !allow_list)
+    {
+        errors.push_span(
+            t.span,
+            "tokens without allow-list mode need a `session_identifier`: add `session_identifier = \"jti\"` (or \"unsafe\", which cannot revoke on sign-out), or set `store_all_tokens` and `require_token_presence_for_authentication`",
+        );
+    }
+    SessionIdentifier::Unset
+}
+
+/// A11: a lifetime or leeway that does not parse, has no unit, or is zero (leeway may be zero).
+fn a11_lifetime(
+    lit: Option<&syn::LitStr>,
+    option: &str,
+    default: u64,
+    zero_ok: bool,
+    errors: &mut Errors,
+) -> Option<u64> {
+    let Some(lit) = lit else { return Some(default) };
+    match parse_secs(&lit.value()) {
+        Ok(0) if !zero_ok => {
+            errors.push(
+                lit,
+                format!("`{option}` must be longer than zero, like \"14d\""),
+            );
+            None
+        }
+        Ok(secs) => Some(secs),
+        Err(why) => {
+            errors.push(lit, format!("`{option}` {why}"));
+            None
+        }
+    }
+}
+
+/// A13: `identity_field` or `hashed_password_field` naming a field the struct does not have.
+fn password(
+    p: &Opt<input::Password>,
+    fields: Option<&Fields>,
+    errors: &mut Errors,
+) -> Option<Password> {
+    let mut field = |lit: Option<&syn::LitStr>,
+                     option: &str,
+                     default: &str|
+     -> Option<syn::Ident> {
+        let name = lit.map_or_else(|| default.to_owned(), syn::LitStr::value);
+        let fields = fields?;
+        match fields.get(&name) {
+            Some((ident, _, _)) => Some(ident.clone()),
+            None => {
+                let msg = format!(
+                    "`{option}` names `{name}`, which is not a field of this struct: add the field or name another"
+                );
+                match lit {
+                    Some(lit) => errors.push(lit, msg),
+                    None => errors.push_span(p.span, format!("{msg} with `{option} = \"...\"`")),
+                }
+                None
+            }
+        }
+    };
+    let identity_field = field(p.identity_field.as_ref(), "identity_field", "email");
+    let hashed_password_field = field(
+        p.hashed_password_field.as_ref(),
+        "hashed_password_field",
+        "hashed_password",
+    );
+    let lifetime = a11_lifetime(
+        p.sign_in_token_lifetime.as_ref(),
+        "sign_in_token_lifetime",
+        60,
+        false,
+        errors,
+    );
+    let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
+    Some(Password {
+        identity_field: identity_field?,
+        hashed_password_field: hashed_password_field?,
+        sign_in_enabled: on(&p.sign_in_enabled),
+        sign_in_tokens_enabled: on(&p.sign_in_tokens_enabled),
+        sign_in_token_lifetime_secs: lifetime?,
+        confirmation_required: on(&p.confirmation_required),
+    })
+}
+
+/// A14: `apply_on_password_change` without a password strategy.
+fn a14_apply_on_password_change_needs_password(
+    l: &Opt<input::LogOutEverywhere>,
+    has_password: bool,
+    errors: &mut Errors,
+) {
+    if let Some(apply) = l.apply_on_password_change.as_ref().filter(|b| ***b)
+        && !has_password
+    {
+        errors.push_span(
+            apply.span,
+            "`apply_on_password_change` needs a password strategy: add `strategies(password(...))`",
+        );
+    }
+}
+
+/// A15: static `extra_claims` that set `sub` (or any other registered claim).
+fn a15_static_claims(claims: &input::ExtraClaims, errors: &mut Errors) -> ExtraClaims {
+    match claims {
+        input::ExtraClaims::Fn(path) => ExtraClaims::Fn(path.clone()),
+        input::ExtraClaims::Static(list) => ExtraClaims::Static(
+            list.iter()
+                .filter_map(|(name, value)| {
+                    let n = name.to_string();
+                    if REGISTERED_CLAIMS.contains(&n.as_str()) {
+                        errors.push(
+                            name,
+                            format!("`{n}` is a registered claim that the framework sets: remove it from `extra_claims`"),
+                        );
+                        None
+                    } else {
+                        Some((n, value.clone()))
+                    }
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn log_out_everywhere(l: &Opt<input::LogOutEverywhere>) -> LogOutEverywhere {
+    let values = |v: &Vec<syn::LitStr>| v.iter().map(syn::LitStr::value).collect::<Vec<_>>();
+    LogOutEverywhere {
+        apply_on_password_change: l.apply_on_password_change.as_ref().is_some_and(|b| **b),
+        include_purposes: l.include_purposes.as_ref().map(values),
+        exclude_purposes: l
+            .exclude_purposes
+            .as_ref()
+            .map_or_else(|| vec!["revocation".to_owned()], values),
+    }
+}
+
+fn subject_name(s: &Opt<syn::LitStr>, errors: &mut Errors) -> String {
+    let name = s.value();
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        errors.push(
+            &s.value,
+            "`subject_name` must be non-empty and use only letters, digits, `_` and `-`",
+        );
+    }
+    name
+}
