@@ -92,6 +92,9 @@ fn t2_expunge_interval(expr: Option<&syn::Expr>, errors: &mut Errors) -> u64 {
     }
 }
 
+/// An action name as the user wrote it: the option and its literal.
+type Written<'a> = Option<(&'static str, &'a syn::LitStr)>;
+
 /// T3: two actions configured with the same name. T4: a name that is not a Rust identifier.
 fn t3_t4_action_names(args: &Args, errors: &mut Errors) -> Vec<(Action, syn::Ident)> {
     let rev = args.revocation.as_ref();
@@ -140,40 +143,38 @@ fn t3_t4_action_names(args: &Args, errors: &mut Errors) -> Vec<(Action, syn::Ide
     };
 
     let mut actions = Vec::new();
-    let mut seen: HashMap<String, (Action, Option<&'static str>)> = HashMap::new();
+    // name -> (action, the option and its literal when the user wrote it)
+    let mut seen: HashMap<String, (Action, Written<'_>)> = HashMap::new();
     for action in Action::ALL {
-        let (ident, option) = match written(action) {
-            Some((option, lit)) => match t4_ident(lit, option, errors) {
-                Some(ident) => (ident, Some((option, lit))),
+        let option = written(action);
+        let ident = match option {
+            Some((opt, lit)) => match t4_ident(lit, opt, errors) {
+                Some(ident) => ident,
                 None => continue,
             },
-            None => (
-                syn::Ident::new(action.default_name(), Span::call_site()),
-                None,
-            ),
+            None => syn::Ident::new(action.default_name(), Span::call_site()),
         };
         let name = ident.to_string();
         if let Some((other, other_option)) = seen.get(&name) {
-            let (span, this) = match option {
-                Some((opt, lit)) => (lit.span(), opt.to_owned()),
-                None => (
-                    Span::call_site(),
-                    format!("the default of `{}`", action.default_name()),
-                ),
+            // Underline what the user wrote: this option, else the earlier one.
+            let describe = |a: Action, o: Option<(&str, &syn::LitStr)>| match o {
+                Some((opt, _)) => format!("`{opt}`"),
+                None => format!("the default name of `{}`", a.default_name()),
             };
-            let that = other_option.map_or_else(
-                || format!("the default name of `{}`", other.default_name()),
-                |o| format!("`{o}`"),
-            );
+            let span = option
+                .or(*other_option)
+                .map_or_else(Span::call_site, |(_, lit)| lit.span());
             errors.push_span(
                 span,
                 format!(
-                    "`{this}` names the action `{name}`, which {that} already uses: choose another name"
+                    "{} and {} both name the action `{name}`: choose another name",
+                    describe(*other, *other_option),
+                    describe(action, option),
                 ),
             );
             continue;
         }
-        seen.insert(name, (action, option.map(|(o, _)| o)));
+        seen.insert(name, (action, option));
         actions.push((action, ident));
     }
     actions
@@ -296,7 +297,7 @@ mod tests {
         let errs = run(
             quote!(
                 expunge_interval = 0,
-                store_token_action_name = "get_token",
+                store_token_action_name = "read_expired",
                 get_token_action_name = "fn"
             ),
             parse_quote!(
@@ -310,7 +311,10 @@ mod tests {
         assert_eq!(errs.len(), 4, "{errs:#?}");
         assert!(errs[0].contains("expunge_interval"));
         assert!(errs.iter().any(|e| e.contains("Rust identifier")));
-        assert!(errs.iter().any(|e| e.contains("already uses")));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("both name the action `read_expired`"))
+        );
         assert!(
             errs.iter()
                 .any(|e| e.contains("`id` is not a standard token field"))
