@@ -15,8 +15,8 @@ pub use ::std::vec::Vec;
 
 /// A type that can hold a standard token field of type `T`: `T` itself or `Option<T>`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot hold the standard token field of type `{T}`",
-    label = "use `{T}` or `Option<{T}>`"
+    message = "`{Self}` cannot hold this standard token field",
+    label = "use the standard field's type, or an `Option` of it"
 )]
 pub trait StandardField<T>: Sized {
     /// Wraps the standard value.

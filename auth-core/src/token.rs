@@ -12,6 +12,10 @@ use crate::jwt::peek_claims;
 use crate::store::{NewTokenRow, REVOCATION, TokenRow, TokenStore};
 
 /// A type that is a token resource: the `#[token_resource]` macro implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a token resource",
+    label = "`token_resource` must name a struct with `#[token_resource]`"
+)]
 pub trait TokenResource {
     /// Its settings.
     const CONFIG: TokenResourceConfig;

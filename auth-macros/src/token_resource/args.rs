@@ -8,7 +8,7 @@ pub struct Args {
     /// Table (or memory-store namespace); default `tokens`.
     pub table: Option<SpannedValue<String>>,
     /// Hours between expunger runs; a positive integer, default 12.
-    pub expunge_interval: Option<syn::Expr>,
+    pub expunge_interval: Option<RawExpr>,
     /// Name of the creation timestamp field; default `created_at`.
     pub created_at_attribute_name: Option<syn::LitStr>,
     pub expunge_expired_action_name: Option<syn::LitStr>,
@@ -36,4 +36,15 @@ pub struct RevocationArgs {
 pub struct ConfirmationArgs {
     pub store_changes_action_name: Option<syn::LitStr>,
     pub get_changes_action_name: Option<syn::LitStr>,
+}
+
+/// An option's value exactly as written (darling would parse the contents of
+/// a string literal as an expression, turning `"12"` into `12`).
+#[derive(Debug)]
+pub struct RawExpr(pub syn::Expr);
+
+impl FromMeta for RawExpr {
+    fn from_expr(expr: &syn::Expr) -> darling::Result<Self> {
+        Ok(Self(expr.clone()))
+    }
 }

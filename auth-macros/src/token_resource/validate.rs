@@ -14,7 +14,8 @@ use crate::common::{Errors, private_path};
 pub fn validate(args: Args, item: syn::Item) -> Result<TokenResource, Errors> {
     let mut errors = Errors::default();
     let item = t1_struct_shape(item, &mut errors);
-    let expunge_interval_hours = t2_expunge_interval(args.expunge_interval.as_ref(), &mut errors);
+    let expunge_interval_hours =
+        t2_expunge_interval(args.expunge_interval.as_ref().map(|e| &e.0), &mut errors);
     let actions = t3_t4_action_names(&args, &mut errors);
     let created_at = args
         .created_at_attribute_name

@@ -1,0 +1,13 @@
+use auth_core::{Authenticated, token_resource};
+use serde::{Deserialize, Serialize};
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(subject_name = "user")]
+pub enum User {
+    A,
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use auth_core::{Authenticated, token_resource};
+use serde::{Deserialize, Serialize};
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(subject_name = "user")]
+pub struct User {
+    pub uid: i64,
+    pub email: String,
+}
+
+fn main() {}
