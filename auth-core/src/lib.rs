@@ -1,42 +1,88 @@
 //! Declarative, token-based authentication for Rust web applications.
 //!
-//! Annotate a user struct and a token struct; the runtime in this crate
-//! issues, verifies, stores and revokes JWTs against a storage backend
-//! ([`MemoryStore`] here, `PgStore` in `auth-postgres`).
+//! Declare a token resource and a user resource; the macros check the
+//! configuration at compile time and generate the actions; [`Auth`] runs
+//! them against a store ([`MemoryStore`] here, `PgStore` in `auth-postgres`).
 //!
 //! ```
-//! use auth_core::{Auth, MemoryStore, Purpose, Settings, TokenConfig, TokenResourceConfig,
-//!                 SigningSecret, Secret, UserResource, UserStore};
+//! use auth_core::{Auth, Authenticated, ClaimsContext, Error, ExtraClaims, MemoryStore,
+//!                 Purpose, UserStore, token_resource};
 //! use serde::{Deserialize, Serialize};
+//! use uuid::Uuid;
 //!
-//! #[derive(Clone, Debug, Serialize, Deserialize)]
-//! struct User { id: i64, email: String }
+//! #[token_resource]
+//! pub struct Token;
 //!
-//! impl UserResource for User {
-//!     type PrimaryKey = i64;
-//!     const SUBJECT_NAME: &'static str = "user";
-//!     const PRIMARY_KEY_FIELD: &'static str = "id";
-//!     fn primary_key(&self) -> i64 { self.id }
-//!     fn identity(&self) -> Option<&str> { Some(&self.email) }
+//! mod claims {
+//!     pub fn for_user(user: &super::User, _: &auth_core::ClaimsContext) -> auth_core::ExtraClaims {
+//!         let mut claims = auth_core::ExtraClaims::new();
+//!         claims.insert("role".into(), user.role.clone().into());
+//!         claims
+//!     }
+//! }
+//!
+//! #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+//! #[authentication(
+//!     subject_name = "user",
+//!     session_identifier = "jti",
+//!     tokens(
+//!         enabled = true,
+//!         token_resource = Token,
+//!         signing_algorithm = "HS256",
+//!         signing_secret(env = "TOKEN_SIGNING_SECRET"),
+//!         token_lifetime = "14d",
+//!         leeway = "0s",
+//!         store_all_tokens = true,
+//!         require_token_presence_for_authentication = true,
+//!         extra_claims = crate::claims::for_user,
+//!     ),
+//!     strategies(
+//!         password(
+//!             identity_field = "email",
+//!             hashed_password_field = "hashed_password",
+//!             sign_in_enabled = true,
+//!             sign_in_tokens_enabled = true,
+//!             sign_in_token_lifetime = "60s",
+//!             confirmation_required = true,
+//!         ),
+//!     ),
+//!     add_ons(
+//!         log_out_everywhere(
+//!             apply_on_password_change = true,
+//!             include_purposes = ["user", "sign_in"],
+//!             exclude_purposes = ["revocation"],
+//!         ),
+//!     ),
+//! )]
+//! pub struct User {
+//!     #[authentication(primary_key)]
+//!     pub id: Uuid,
+//!     pub email: String,
+//!     pub hashed_password: String,
+//!     pub role: String,
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut tokens = TokenConfig::new(SigningSecret::Literal(Secret::from("a long random secret")));
-//! tokens.store_all_tokens = true;
-//! tokens.require_token_presence_for_authentication = true;
-//! let auth = Auth::from_settings(Settings::new(tokens, TokenResourceConfig::default()), MemoryStore::new())?;
+//! # unsafe { std::env::set_var("TOKEN_SIGNING_SECRET", "a long random secret") };
+//! // The secret is read here: a missing one is an error now, not at the first request.
+//! let auth = Auth::<User, _>::new(MemoryStore::new())?;
 //!
-//! let user = User { id: 7, email: "ada@example.com".into() };
-//! auth.store().insert_user(&user).await?;
+//! let ada = User { id: Uuid::new_v4(), email: "ada@example.com".into(),
+//!                  hashed_password: String::new(), role: "admin".into() };
+//! auth.store().insert_user(&ada).await?;
 //!
-//! let issued = auth.token_for_user(&user, Default::default()).await?;
+//! let issued = auth.token_for_user(&ada, ExtraClaims::new()).await?;
 //! let me = auth.authenticate_bearer(&format!("Bearer {}", issued.token)).await?;
-//! assert_eq!(me.user.id, 7);
-//! assert_eq!(me.claims.purpose, Purpose::USER.as_str());
+//! assert_eq!(me.user.email, "ada@example.com");
+//! assert_eq!(me.claims.extra["role"], "admin");          // from `extra_claims`
+//!
+//! // The generated token actions are associated functions of `Token`.
+//! let row = Token::get_token(auth.store(), &issued.claims.jti, Some(&Purpose::USER)).await?;
+//! assert!(row.is_some());                                  // `store_all_tokens`
 //!
 //! auth.revoke(&issued.token).await?;                       // sign out
-//! assert!(auth.authenticate(&issued.token).await.is_err()); // revoked
+//! assert!(matches!(auth.authenticate(&issued.token).await, Err(Error::Revoked)));
 //! # Ok(()) }
 //! ```
 

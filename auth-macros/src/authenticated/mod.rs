@@ -7,8 +7,9 @@ mod validate;
 
 use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
+use quote::quote;
 
-use crate::common::{Errors, to_compile_errors};
+use crate::common::{Errors, private_path, to_compile_errors};
 
 pub fn derive(input: TokenStream) -> TokenStream {
     let input: syn::DeriveInput = match syn::parse2(input) {
@@ -20,11 +21,43 @@ pub fn derive(input: TokenStream) -> TokenStream {
         Err(e) => {
             let mut errors = Errors::default();
             errors.extend(to_compile_errors(e));
-            return errors.into_tokens();
+            return fallback(&input, None, errors);
         }
     };
+    let krate = parsed.krate.clone();
     match validate::validate(parsed) {
         Ok(model) => expand::expand(model),
-        Err(errors) => errors.into_tokens(),
+        Err(errors) => fallback(&input, krate.as_ref(), errors),
+    }
+}
+
+/// The errors plus placeholder impls, so code using the type as a user
+/// resource reports these errors only, not a cascade of missing impls. The
+/// placeholders never run: the crate does not compile while errors remain.
+fn fallback(input: &syn::DeriveInput, krate: Option<&syn::Path>, errors: Errors) -> TokenStream {
+    let errors = errors.into_tokens();
+    if !input.generics.params.is_empty() {
+        return errors;
+    }
+    let ident = &input.ident;
+    let p = private_path(krate);
+    quote! {
+        #errors
+        const _: () = {
+            use #p as __p;
+            impl __p::UserResource for #ident {
+                type PrimaryKey = ::std::string::String;
+                const SUBJECT_NAME: &'static str = "";
+                const PRIMARY_KEY_FIELD: &'static str = "";
+                fn primary_key(&self) -> ::std::string::String {
+                    ::core::unreachable!()
+                }
+            }
+            impl __p::Authenticated for #ident {
+                fn settings() -> __p::Settings<Self> {
+                    ::core::unreachable!()
+                }
+            }
+        };
     }
 }

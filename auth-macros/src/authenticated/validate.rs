@@ -470,3 +470,107 @@ fn subject_name(s: &Opt<syn::LitStr>, errors: &mut Errors) -> String {
     }
     name
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use darling::FromDeriveInput;
+    use syn::parse_quote;
+
+    fn run(input: syn::DeriveInput) -> Result<User, Vec<String>> {
+        let input = Input::from_derive_input(&input).map_err(|e| vec![e.to_string()])?;
+        validate(input).map_err(|e| e.messages())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let user = run(parse_quote! {
+            #[authentication(tokens(token_resource = Token, store_all_tokens, require_token_presence_for_authentication))]
+            struct UserAccount { id: i64 }
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(user.subject_name, "user_account");
+        assert_eq!(user.primary_key.0, "id");
+        let t = user.tokens.unwrap();
+        assert_eq!(t.algorithm, "HS256");
+        assert_eq!((t.lifetime_secs, t.leeway_secs), (14 * 86_400, 0));
+        assert!(matches!(t.secret, SigningSecret::Env(ref n) if n == "TOKEN_SIGNING_SECRET"));
+    }
+
+    #[test]
+    fn a2_marked_primary_key_wins_over_id() {
+        let user = run(parse_quote! {
+            struct User { id: i64, #[authentication(primary_key)] email: String }
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(user.primary_key.0, "email");
+    }
+
+    #[test]
+    fn every_rule_violation_is_collected() {
+        let errs = run(parse_quote! {
+            #[authentication(
+                tokens(token_lifetime = "0d", leeway = "5", signing_algorithm = "HS1", require_token_presence_for_authentication,
+                       extra_claims(sub = "x", exp = 1)),
+                strategies(password(sign_in_enabled = false, identity_field = "login")),
+                add_ons(log_out_everywhere(apply_on_password_change)),
+            )]
+            struct User { uid: i64 }
+        })
+        .err()
+        .unwrap();
+        let expect = [
+            "no primary key",
+            "`tokens` needs `token_resource",
+            "`signing_algorithm` must be one of",
+            "`token_lifetime` must be longer than zero",
+            "`leeway` has no unit",
+            "`sub` is a registered claim",
+            "`exp` is a registered claim",
+            "`require_token_presence_for_authentication` needs `store_all_tokens",
+            "`sign_in_tokens_enabled` needs `sign_in_enabled`",
+            "`identity_field` names `login`",
+            "`hashed_password_field` names `hashed_password`",
+            "`log_out_everywhere` needs `store_all_tokens`",
+        ];
+        for e in expect {
+            assert!(
+                errs.iter().any(|m| m.contains(e)),
+                "missing {e:?} in {errs:#?}"
+            );
+        }
+        assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+    }
+
+    #[test]
+    fn a9_allow_list_mode_needs_no_session_identifier() {
+        assert!(run(parse_quote! {
+            #[authentication(tokens(token_resource = T, store_all_tokens, require_token_presence_for_authentication))]
+            struct User { id: i64 }
+        })
+        .is_ok());
+        assert!(
+            run(parse_quote! {
+                #[authentication(tokens(token_resource = T))]
+                struct User { id: i64 }
+            })
+            .is_err()
+        );
+        assert!(
+            run(parse_quote! {
+                #[authentication(session_identifier = "unsafe", tokens(token_resource = T))]
+                struct User { id: i64 }
+            })
+            .is_ok()
+        );
+        assert!(
+            run(parse_quote! {
+                #[authentication(tokens(enabled = false))]
+                struct User { id: i64 }
+            })
+            .is_ok()
+        );
+    }
+}
