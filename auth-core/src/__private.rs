@@ -1,13 +1,16 @@
 //! The only items generated code may name. Not public API: no semver promise.
 
+pub use crate::auth::Auth;
 pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::config::*;
 pub use crate::error::{Error, Result};
 pub use crate::secret::{Secret, SigningSecret};
+pub use crate::store::UserStore;
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{self as actions, TokenFacts, TokenResource};
-pub use crate::user::{Authenticated, Settings, UserResource};
+pub use crate::user::{Authenticated, PasswordUser, Settings, UserResource};
+pub use crate::user_actions::{SignedIn, TokenType};
 pub use ::chrono;
 pub use ::serde_json;
 pub use ::std::borrow::Cow;

@@ -8,6 +8,7 @@ use crate::claims::{Claims, ClaimsContext, ExtraClaims, merge_extra_claims};
 use crate::config::{Lifetime, Purpose};
 use crate::error::{Error, Result};
 use crate::jwt::Jwt;
+use crate::password::{HashCost, PasswordHasher};
 use crate::secret::Secret;
 use crate::store::{TokenStore, UserStore};
 use crate::subject::Subject;
@@ -22,6 +23,7 @@ pub struct Auth<U, S> {
     settings: Settings<U>,
     jwt: Jwt,
     store: S,
+    hasher: PasswordHasher,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
@@ -73,21 +75,34 @@ impl<U: UserResource, S> Auth<U, S> {
     /// A runtime from explicit settings.
     pub fn from_settings(settings: Settings<U>, store: S) -> Result<Self> {
         let jwt = Jwt::new(&settings.tokens)?;
-        Ok(Self {
-            settings,
-            jwt,
-            store,
-        })
+        Ok(Self::assemble(settings, jwt, store))
     }
 
     /// A runtime whose signing secret overrides the configured one.
     pub fn with_secret(settings: Settings<U>, secret: &Secret, store: S) -> Result<Self> {
         let jwt = Jwt::with_secret(&settings.tokens, secret)?;
-        Ok(Self {
+        Ok(Self::assemble(settings, jwt, store))
+    }
+
+    fn assemble(settings: Settings<U>, jwt: Jwt, store: S) -> Self {
+        Self {
             settings,
             jwt,
             store,
-        })
+            hasher: PasswordHasher::default(),
+        }
+    }
+
+    /// Uses these argon2 costs for new password hashes (default
+    /// [`HashCost::OWASP`]; [`HashCost::INSECURE_FAST_FOR_TESTS`] in tests).
+    pub fn with_hash_cost(mut self, cost: HashCost) -> Result<Self> {
+        self.hasher = PasswordHasher::new(cost)?;
+        Ok(self)
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
     }
 
     /// The settings.
@@ -239,13 +254,18 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                 found: crate::error::truncated(&claims.purpose),
             });
         }
-        let key = self.subject_key(&claims)?;
+        let user = self.load_user(&claims).await?;
+        Ok(AuthenticatedUser { user, claims })
+    }
+
+    /// Loads the user a verified token's subject names (Ash: `load_subjects`).
+    pub async fn load_user(&self, claims: &Claims) -> Result<U> {
+        let key = self.subject_key(claims)?;
         let user = self.store.get_user(&key).await.map_err(|e| {
-            tracing::error!(error = %e, "user store failed during authentication");
+            tracing::error!(error = %e, "user store failed while loading a subject");
             Error::Store(e)
         })?;
-        let user = user.ok_or(Error::UserNotFound)?;
-        Ok(AuthenticatedUser { user, claims })
+        user.ok_or(Error::UserNotFound)
     }
 
     /// Authenticates an `Authorization` header value (`Bearer <token>`).

@@ -72,6 +72,22 @@ pub enum Error {
     /// `revoke_token`/`revoke_jti` found the token already revoked.
     #[error("token has already been revoked")]
     AlreadyRevoked,
+    /// Password sign-in failed: unknown identity or wrong password (deliberately
+    /// the same error, and the same time, for both).
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// Registration: another user has this identity.
+    #[error("identity is already taken")]
+    IdentityTaken,
+    /// `password_confirmation` does not match `password`.
+    #[error("password confirmation does not match the password")]
+    PasswordConfirmationMismatch,
+    /// Input that cannot be accepted (too-short password, empty identity...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The operation needs a strategy or option this resource does not configure.
+    #[error("not configured: {0}")]
+    NotConfigured(&'static str),
     /// The subject of a valid token names no user.
     #[error("no user matches the token's subject")]
     UserNotFound,

@@ -93,11 +93,13 @@ mod error;
 mod expunger;
 mod jwt;
 mod memory;
+mod password;
 mod secret;
 mod store;
 mod subject;
 pub mod token;
 mod user;
+mod user_actions;
 
 #[doc(hidden)]
 pub mod __private;
@@ -115,11 +117,13 @@ pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, spawn_expunger, spawn_expunger_every};
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use memory::MemoryStore;
+pub use password::{HashCost, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher};
 pub use secret::{Secret, SigningSecret};
 pub use store::{InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, UserStore};
 pub use subject::{Subject, SubjectKey};
 pub use token::{TokenFacts, TokenResource};
-pub use user::{Authenticated, ExtraClaimsFn, Settings, UserResource};
+pub use user::{Authenticated, ExtraClaimsFn, PasswordUser, Settings, UserResource};
+pub use user_actions::{SignedIn, TokenType};
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -41,6 +41,15 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     }
 }
 
+/// A user resource with a password strategy: `#[derive(Authenticated)]`
+/// implements it when `strategies(password(...))` is configured.
+pub trait PasswordUser: UserResource {
+    /// The stored argon2 hash (the `hashed_password_field`).
+    fn hashed_password(&self) -> &str;
+    /// Replaces the stored hash.
+    fn set_hashed_password(&mut self, hash: String);
+}
+
 /// A function computing a user's extra claims (SPEC 3.2 `extra_claims`).
 pub type ExtraClaimsFn<U> = fn(&U, &ClaimsContext) -> ExtraClaims;
 

@@ -4,7 +4,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::model::{ExtraClaims, SessionIdentifier, SigningSecret, User};
+use super::model::{
+    ExtraClaims, LogOutEverywhere, Password, SessionIdentifier, SigningSecret, User,
+};
 
 pub fn expand(user: User) -> TokenStream {
     let User {
@@ -28,6 +30,23 @@ pub fn expand(user: User) -> TokenStream {
             }
         }
     });
+
+    let password_user = password.as_ref().map(|pw| {
+        let field = &pw.hashed_password_field;
+        quote! {
+            impl __p::PasswordUser for #ident {
+                fn hashed_password(&self) -> &str {
+                    ::core::convert::AsRef::<str>::as_ref(&self.#field)
+                }
+                fn set_hashed_password(&mut self, hash: ::std::string::String) {
+                    self.#field = ::core::convert::From::from(hash);
+                }
+            }
+        }
+    });
+    let actions = tokens
+        .as_ref()
+        .map(|_| user_actions(&ident, password.as_ref(), log_out_everywhere.as_ref()));
 
     let authenticated = tokens.map(|t| {
         let tr = &t.token_resource;
@@ -145,7 +164,100 @@ pub fn expand(user: User) -> TokenStream {
                 #identity
             }
 
+            #password_user
+
             #authenticated
+
+            #actions
         };
+    }
+}
+
+/// The user actions as associated functions: thin calls into `Auth`.
+fn user_actions(
+    ident: &syn::Ident,
+    password: Option<&Password>,
+    log_out: Option<&LogOutEverywhere>,
+) -> TokenStream {
+    let bound = quote!(S: __p::TokenStore + __p::UserStore<Self>);
+    let result = |t: TokenStream| quote!(::core::result::Result<#t, __p::Error>);
+    let signed_in = result(quote!(__p::SignedIn<Self>));
+    let password_fns = password.map(|pw| {
+        let (register, sign_in, with_token, change) = (
+            &pw.register_action,
+            &pw.sign_in_action,
+            &pw.sign_in_with_token_action,
+            &pw.change_password_action,
+        );
+        quote! {
+            /// Registers `user` with a password (argon2id) and issues a token.
+            pub async fn #register<S>(
+                auth: &__p::Auth<Self, S>,
+                user: Self,
+                password: &str,
+                password_confirmation: ::core::option::Option<&str>,
+                extra_claims: __p::ExtraClaims,
+            ) -> #signed_in
+            where #bound
+            {
+                auth.register_with_password(user, password, password_confirmation, extra_claims).await
+            }
+
+            /// Signs in with identity and password; returns a normal or a sign-in token.
+            pub async fn #sign_in<S>(
+                auth: &__p::Auth<Self, S>,
+                identity: &str,
+                password: &str,
+                token_type: __p::TokenType,
+                extra_claims: __p::ExtraClaims,
+            ) -> #signed_in
+            where #bound
+            {
+                auth.sign_in_with_password(identity, password, token_type, extra_claims).await
+            }
+
+            /// Exchanges a sign-in token, once, for a normal token.
+            pub async fn #with_token<S>(
+                auth: &__p::Auth<Self, S>,
+                sign_in_token: &str,
+                extra_claims: __p::ExtraClaims,
+            ) -> #signed_in
+            where #bound
+            {
+                auth.sign_in_with_token(sign_in_token, extra_claims).await
+            }
+
+            /// Changes the password (current one checked) and issues a fresh token.
+            pub async fn #change<S>(
+                auth: &__p::Auth<Self, S>,
+                user: &Self,
+                current_password: &str,
+                password: &str,
+                password_confirmation: ::core::option::Option<&str>,
+            ) -> #signed_in
+            where #bound
+            {
+                auth.change_password(user, current_password, password, password_confirmation).await
+            }
+        }
+    });
+    let log_out_fn = log_out.map(|l| {
+        let name = &l.action;
+        let ret = result(quote!(u64));
+        quote! {
+            /// Revokes every stored token of `user`; returns how many.
+            pub async fn #name<S: __p::TokenStore>(auth: &__p::Auth<Self, S>, user: &Self) -> #ret {
+                auth.log_out_everywhere(user).await
+            }
+        }
+    });
+    if password_fns.is_none() && log_out_fn.is_none() {
+        return TokenStream::new();
+    }
+    quote! {
+        impl #ident {
+            #password_fns
+            #log_out_fn
+        }
     }
 }

@@ -163,6 +163,14 @@ pub struct Password {
     pub sign_in_token_lifetime: Option<syn::LitStr>,
     /// Default true.
     pub confirmation_required: Option<Opt<bool>>,
+    /// Name of the generated registration function; default `register_with_password`.
+    pub register_action_name: Option<syn::LitStr>,
+    /// Default `sign_in_with_password`.
+    pub sign_in_action_name: Option<syn::LitStr>,
+    /// Default `sign_in_with_token`.
+    pub sign_in_with_token_action_name: Option<syn::LitStr>,
+    /// Default `change_password`.
+    pub change_password_action_name: Option<syn::LitStr>,
 }
 
 #[derive(Debug, Default, FromMeta)]
@@ -179,4 +187,6 @@ pub struct LogOutEverywhere {
     pub include_purposes: Option<Vec<syn::LitStr>>,
     /// Default `["revocation"]`.
     pub exclude_purposes: Option<Vec<syn::LitStr>>,
+    /// Name of the generated function; default `log_out_everywhere`.
+    pub action_name: Option<syn::LitStr>,
 }

@@ -51,10 +51,15 @@ pub struct Password {
     pub sign_in_tokens_enabled: bool,
     pub sign_in_token_lifetime_secs: u64,
     pub confirmation_required: bool,
+    pub register_action: syn::Ident,
+    pub sign_in_action: syn::Ident,
+    pub sign_in_with_token_action: syn::Ident,
+    pub change_password_action: syn::Ident,
 }
 
 pub struct LogOutEverywhere {
     pub apply_on_password_change: bool,
     pub include_purposes: Option<Vec<String>>,
     pub exclude_purposes: Vec<String>,
+    pub action: syn::Ident,
 }

@@ -9,7 +9,7 @@ use super::model::{
 };
 use crate::common::lifetime::parse_secs;
 use crate::common::spanned::Opt;
-use crate::common::{Errors, private_path, snake_case};
+use crate::common::{Errors, action_ident, private_path, snake_case};
 
 const ALGORITHMS: [&str; 12] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
@@ -56,7 +56,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .map(|l| {
             a5_a6_log_out_everywhere_needs_allow_list(l, tokens_block, tokens_enabled, &mut errors);
             a14_apply_on_password_change_needs_password(l, password_input.is_some(), &mut errors);
-            log_out_everywhere(l)
+            log_out_everywhere(l, &mut errors)
         });
 
     let subject_name = input
@@ -395,7 +395,35 @@ fn password(
         errors,
     );
     let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
+    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| match lit {
+        Some(lit) => action_ident(lit, option, errors),
+        None => Some(syn::Ident::new(default, Span::call_site())),
+    };
+    let register_action = action(
+        p.register_action_name.as_ref(),
+        "register_action_name",
+        "register_with_password",
+    );
+    let sign_in_action = action(
+        p.sign_in_action_name.as_ref(),
+        "sign_in_action_name",
+        "sign_in_with_password",
+    );
+    let sign_in_with_token_action = action(
+        p.sign_in_with_token_action_name.as_ref(),
+        "sign_in_with_token_action_name",
+        "sign_in_with_token",
+    );
+    let change_password_action = action(
+        p.change_password_action_name.as_ref(),
+        "change_password_action_name",
+        "change_password",
+    );
     Some(Password {
+        register_action: register_action?,
+        sign_in_action: sign_in_action?,
+        sign_in_with_token_action: sign_in_with_token_action?,
+        change_password_action: change_password_action?,
         identity_field: identity_field?,
         hashed_password_field: hashed_password_field?,
         sign_in_enabled: on(&p.sign_in_enabled),
@@ -444,9 +472,15 @@ fn a15_static_claims(claims: &input::ExtraClaims, errors: &mut Errors) -> ExtraC
     }
 }
 
-fn log_out_everywhere(l: &Opt<input::LogOutEverywhere>) -> LogOutEverywhere {
+fn log_out_everywhere(l: &Opt<input::LogOutEverywhere>, errors: &mut Errors) -> LogOutEverywhere {
     let values = |v: &Vec<syn::LitStr>| v.iter().map(syn::LitStr::value).collect::<Vec<_>>();
+    let action = l
+        .action_name
+        .as_ref()
+        .and_then(|lit| action_ident(lit, "action_name", errors))
+        .unwrap_or_else(|| syn::Ident::new("log_out_everywhere", Span::call_site()));
     LogOutEverywhere {
+        action,
         apply_on_password_change: l.apply_on_password_change.as_ref().is_some_and(|b| **b),
         include_purposes: l.include_purposes.as_ref().map(values),
         exclude_purposes: l

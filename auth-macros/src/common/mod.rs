@@ -105,6 +105,26 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
+/// An action name option's value as an identifier (rule T4 and its user-side
+/// twin): a Rust identifier, not a keyword, not raw.
+pub fn action_ident(lit: &syn::LitStr, option: &str, errors: &mut Errors) -> Option<syn::Ident> {
+    let value = lit.value();
+    match syn::parse_str::<syn::Ident>(&value) {
+        // `syn::Ident`'s parser refuses keywords.
+        Ok(_) if !value.starts_with("r#") => Some(syn::Ident::new(&value, lit.span())),
+        _ => {
+            errors.push(
+                lit,
+                format!(
+                    "`{option}` must be a Rust identifier such as \"my_action\", not {}",
+                    quote::ToTokens::to_token_stream(lit)
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// Whether an attribute is ours (`#[authentication(...)]`).
 pub fn is_our_attr(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("authentication")

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use proc_macro2::Span;
-use quote::{ToTokens, quote};
+use quote::quote;
 use syn::spanned::Spanned;
 
 use super::args::Args;
@@ -20,7 +20,7 @@ pub fn validate(args: Args, item: syn::Item) -> Result<TokenResource, Errors> {
     let created_at = args
         .created_at_attribute_name
         .as_ref()
-        .and_then(|lit| t4_ident(lit, "created_at_attribute_name", &mut errors))
+        .and_then(|lit| crate::common::action_ident(lit, "created_at_attribute_name", &mut errors))
         .unwrap_or_else(|| syn::Ident::new("created_at", Span::call_site()));
     let private = private_path(args.krate.as_ref());
     let fields = item
@@ -149,7 +149,7 @@ fn t3_t4_action_names(args: &Args, errors: &mut Errors) -> Vec<(Action, syn::Ide
     for action in Action::ALL {
         let option = written(action);
         let ident = match option {
-            Some((opt, lit)) => match t4_ident(lit, opt, errors) {
+            Some((opt, lit)) => match crate::common::action_ident(lit, opt, errors) {
                 Some(ident) => ident,
                 None => continue,
             },
@@ -179,25 +179,6 @@ fn t3_t4_action_names(args: &Args, errors: &mut Errors) -> Vec<(Action, syn::Ide
         actions.push((action, ident));
     }
     actions
-}
-
-/// T4: the value must be a Rust identifier (and not a keyword).
-fn t4_ident(lit: &syn::LitStr, option: &str, errors: &mut Errors) -> Option<syn::Ident> {
-    let value = lit.value();
-    match syn::parse_str::<syn::Ident>(&value) {
-        // `syn::Ident`'s parser refuses keywords; raw identifiers are refused too.
-        Ok(_) if !value.starts_with("r#") => Some(syn::Ident::new(&value, lit.span())),
-        _ => {
-            errors.push(
-                lit,
-                format!(
-                    "`{option}` must be a Rust identifier such as \"my_action\", not {}",
-                    lit.to_token_stream()
-                ),
-            );
-            None
-        }
-    }
 }
 
 /// T7: every declared field must be a standard field (T5, its type, is checked by rustc
