@@ -185,15 +185,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         let mut claims = self.jwt.verify_at(token, now.timestamp())?;
         self.subject_key(&claims)?;
         let table = &self.settings.token_resource.table;
-        let fail_closed = |e| {
-            tracing::error!(error = %e, "token store failed during verification; token rejected");
-            Error::Store(e)
-        };
-        if self
-            .settings
-            .tokens
-            .require_token_presence_for_authentication
-        {
+        if self.allow_list() {
             // One lookup decides both checks: jti is the row's key, so a row
             // with the token's purpose is not a revocation row.
             let row = self
@@ -202,21 +194,8 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
                 .await
                 .map_err(fail_closed)?;
             match row {
-                Some(row) => {
-                    claims.extra = match row.extra_data {
-                        Some(serde_json::Value::Object(map)) => map,
-                        _ => ExtraClaims::new(),
-                    };
-                }
-                None if self
-                    .store
-                    .is_revoked(table, &claims.jti)
-                    .await
-                    .map_err(fail_closed)? =>
-                {
-                    return Err(Error::Revoked);
-                }
-                None => return Err(Error::NotPresent),
+                Some(row) => restore_claims(&mut claims, row.extra_data),
+                None => return Err(self.absent(&claims.jti).await),
             }
         } else if self
             .store
@@ -227,6 +206,22 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             return Err(Error::Revoked);
         }
         Ok(claims)
+    }
+
+    fn allow_list(&self) -> bool {
+        self.settings
+            .tokens
+            .require_token_presence_for_authentication
+    }
+
+    /// Why an allow-listed token has no row: revoked, or never stored/expired.
+    async fn absent(&self, jti: &str) -> Error {
+        let table = &self.settings.token_resource.table;
+        match self.store.is_revoked(table, jti).await {
+            Ok(true) => Error::Revoked,
+            Ok(false) => Error::NotPresent,
+            Err(e) => fail_closed(e),
+        }
     }
 
     /// Signs out with a presented token: its signature, expiry, issuer,
@@ -244,17 +239,32 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
 }
 
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
-    /// Authenticates a request's token: [`Auth::verify`], then requires the
-    /// purpose `user` (a sign-in token is refused), then loads the user.
+    /// Authenticates a request's token: every check of [`Auth::verify`],
+    /// purpose `user` (a sign-in token is refused), and the user loaded. In
+    /// allow-list mode the presence check and the user load are one store
+    /// call ([`UserStore::get_user_and_token`]).
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
-        let claims = self.verify(token).await?;
-        if claims.purpose != Purpose::USER.as_str() {
-            return Err(Error::WrongPurpose {
-                expected: Purpose::USER.to_string(),
-                found: crate::error::truncated(&claims.purpose),
-            });
+        let now = Utc::now();
+        if !self.allow_list() {
+            let claims = self.verify_at(token, now).await?;
+            require_user_purpose(&claims)?;
+            let user = self.load_user(&claims).await?;
+            return Ok(AuthenticatedUser { user, claims });
         }
-        let user = self.load_user(&claims).await?;
+        let mut claims = self.jwt.verify_at(token, now.timestamp())?;
+        let key = self.subject_key(&claims)?;
+        require_user_purpose(&claims)?;
+        let table = &self.settings.token_resource.table;
+        let (row, user) = self
+            .store
+            .get_user_and_token(&key, table, &claims.jti, Purpose::USER.as_str(), now)
+            .await
+            .map_err(fail_closed)?;
+        let Some(row) = row else {
+            return Err(self.absent(&claims.jti).await);
+        };
+        restore_claims(&mut claims, row.extra_data);
+        let user = user.ok_or(Error::UserNotFound)?;
         Ok(AuthenticatedUser { user, claims })
     }
 
@@ -271,6 +281,30 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// Authenticates an `Authorization` header value (`Bearer <token>`).
     pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
         self.authenticate(bearer_token(header)?).await
+    }
+}
+
+fn fail_closed(e: crate::error::StoreError) -> Error {
+    tracing::error!(error = %e, "token store failed during verification; token rejected");
+    Error::Store(e)
+}
+
+/// Allow-list mode: the stored extra claims are the token's claims.
+fn restore_claims(claims: &mut Claims, extra_data: Option<serde_json::Value>) {
+    claims.extra = match extra_data {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => ExtraClaims::new(),
+    };
+}
+
+fn require_user_purpose(claims: &Claims) -> Result<()> {
+    if claims.purpose == Purpose::USER.as_str() {
+        Ok(())
+    } else {
+        Err(Error::WrongPurpose {
+            expected: Purpose::USER.to_string(),
+            found: crate::error::truncated(&claims.purpose),
+        })
     }
 }
 

@@ -148,4 +148,29 @@ pub trait UserStore<U: UserResource>: Send + Sync {
 
     /// Replaces the stored user with the same primary key; `false` if none.
     fn update_user(&self, user: &U) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The allow-list lookup of an authenticated request: the unexpired row
+    /// for `jti` with `purpose`, and the user with `key`. A store that can
+    /// answer both in one round trip overrides this; the default asks twice
+    /// (and skips the user when there is no row).
+    fn get_user_and_token(
+        &self,
+        key: &U::PrimaryKey,
+        table: &str,
+        jti: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(Option<TokenRow>, Option<U>), StoreError>> + Send
+    where
+        Self: TokenStore,
+    {
+        async move {
+            let row = self.get_token(table, jti, Some(purpose), now).await?;
+            let user = match row {
+                Some(_) => self.get_user(key).await?,
+                None => None,
+            };
+            Ok((row, user))
+        }
+    }
 }

@@ -4,6 +4,9 @@ use crate::error::{Error, truncated};
 
 /// A primary-key type that can live in a subject (`Uuid`, `String`, `i64`, `i32`).
 pub trait SubjectKey: Sized + Send + Sync + 'static {
+    /// The SQL type a text parameter is cast to when looking the key up
+    /// (`uuid`, `text`, `bigint`, `integer`), so an index on the column is used.
+    const SQL_TYPE: &'static str;
     /// The key as the text written into the subject (before URL-encoding).
     fn to_subject_value(&self) -> String;
     /// Parses the (already URL-decoded) text back.
@@ -11,6 +14,7 @@ pub trait SubjectKey: Sized + Send + Sync + 'static {
 }
 
 impl SubjectKey for uuid::Uuid {
+    const SQL_TYPE: &'static str = "uuid";
     fn to_subject_value(&self) -> String {
         self.hyphenated().to_string()
     }
@@ -20,6 +24,7 @@ impl SubjectKey for uuid::Uuid {
 }
 
 impl SubjectKey for String {
+    const SQL_TYPE: &'static str = "text";
     fn to_subject_value(&self) -> String {
         self.clone()
     }
@@ -29,8 +34,9 @@ impl SubjectKey for String {
 }
 
 macro_rules! int_subject_key {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $sql:literal),*) => {$(
         impl SubjectKey for $t {
+            const SQL_TYPE: &'static str = $sql;
             fn to_subject_value(&self) -> String {
                 self.to_string()
             }
@@ -42,7 +48,7 @@ macro_rules! int_subject_key {
         }
     )*};
 }
-int_subject_key!(i64, i32);
+int_subject_key!(i64 => "bigint", i32 => "integer");
 
 /// A parsed subject.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,6 +21,12 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     const SUBJECT_NAME: &'static str;
     /// The primary key field's name.
     const PRIMARY_KEY_FIELD: &'static str;
+    /// The identity field's name (password strategy), kept unique by stores;
+    /// [`UserResource::identity`] must return that field's value.
+    const IDENTITY_FIELD: Option<&'static str> = None;
+    /// Every field: name and Rust type as written, for printing a table
+    /// definition. Empty when implemented by hand.
+    const FIELDS: &'static [(&'static str, &'static str)] = &[];
 
     /// This user's primary key.
     fn primary_key(&self) -> Self::PrimaryKey;

@@ -1,2 +1,24 @@
-//! PostgreSQL storage backend for auth-core. Not built yet: see the README's
-//! known gaps. The crate exists so the workspace layout is final.
+//! PostgreSQL storage for auth-core: `PgStore` implements the token and user
+//! stores with one SQL statement per operation, owns its schema (versioned,
+//! applied under an advisory lock), and expunges in `SKIP LOCKED` batches.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use auth_postgres::PgStore;
+//!
+//! let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/app").await?;
+//! store.migrate(&["tokens"]).await?;          // idempotent, safe from several nodes
+//! println!("{}", PgStore::token_table_sql("tokens")?); // for teams with their own migrations
+//! # Ok(()) }
+//! ```
+
+mod schema;
+mod store;
+mod tokens;
+mod users;
+
+pub use schema::user_table_sql;
+pub use store::PgStore;
+
+/// Re-exported so applications need not depend on sqlx directly for the pool.
+pub use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -13,6 +13,27 @@ use serde_json::json;
 
 use crate::User;
 
+/// What a test makes: the store, and whatever must live as long as the test
+/// (a `TestDb` drops its schema when the test ends).
+pub trait Fixture {
+    type Store: ConformanceStore;
+    fn store(&self) -> Self::Store;
+}
+
+impl Fixture for auth_core::MemoryStore {
+    type Store = Self;
+    fn store(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Fixture for crate::pg::TestDb {
+    type Store = auth_postgres::PgStore;
+    fn store(&self) -> auth_postgres::PgStore {
+        self.store.clone()
+    }
+}
+
 /// What a backend must be to run the suite.
 pub trait ConformanceStore: TokenStore + UserStore<User> + Clone + 'static {}
 impl<S: TokenStore + UserStore<User> + Clone + 'static> ConformanceStore for S {}
@@ -426,7 +447,7 @@ pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceS
 }
 
 /// Expands to one `#[tokio::test]` per conformance case, each on a fresh
-/// store from `$make` (an async expression).
+/// [`Fixture`] from `$make` (an async expression).
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -449,8 +470,8 @@ macro_rules! conformance_suite {
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
-            let store = $make.await;
-            $crate::conformance::$case(store).await;
+            let fixture = $make.await;
+            $crate::conformance::$case($crate::conformance::Fixture::store(&fixture)).await;
         }
     )*};
 }

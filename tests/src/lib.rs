@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod conformance;
+pub mod pg;
 
 use auth_core::{
     Algorithm, Auth, Claims, ClaimsContext, ExtraClaims, Secret, Settings, SigningSecret,
@@ -28,6 +29,7 @@ impl UserResource for User {
     type PrimaryKey = uuid::Uuid;
     const SUBJECT_NAME: &'static str = "user";
     const PRIMARY_KEY_FIELD: &'static str = "id";
+    const IDENTITY_FIELD: Option<&'static str> = Some("email");
     fn primary_key(&self) -> uuid::Uuid {
         self.id
     }

@@ -14,6 +14,7 @@ pub fn expand(user: User) -> TokenStream {
         private: p,
         subject_name,
         primary_key: (pk, pk_ty),
+        fields,
         session_identifier,
         tokens,
         password,
@@ -22,9 +23,14 @@ pub fn expand(user: User) -> TokenStream {
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
 
+    let field_consts = fields.iter().map(|(name, ty)| quote!((#name, #ty)));
     let identity = password.as_ref().map(|pw| {
         let field = &pw.identity_field;
+        let name = field.to_string();
         quote! {
+            const IDENTITY_FIELD: ::core::option::Option<&'static str> =
+                ::core::option::Option::Some(#name);
+
             fn identity(&self) -> ::core::option::Option<&str> {
                 ::core::option::Option::Some(::core::convert::AsRef::<str>::as_ref(&self.#field))
             }
@@ -156,6 +162,7 @@ pub fn expand(user: User) -> TokenStream {
                 type PrimaryKey = #pk_ty_spanned;
                 const SUBJECT_NAME: &'static str = #subject_name;
                 const PRIMARY_KEY_FIELD: &'static str = #pk_name;
+                const FIELDS: &'static [(&'static str, &'static str)] = &[#(#field_consts),*];
 
                 fn primary_key(&self) -> #pk_ty {
                     ::core::clone::Clone::clone(&self.#pk)

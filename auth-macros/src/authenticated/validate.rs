@@ -67,6 +67,14 @@ pub fn validate(input: Input) -> Result<User, Errors> {
 
     match primary_key {
         Some(primary_key) if errors.is_empty() => Ok(User {
+            fields: fields.as_ref().map_or_else(Vec::new, |f| {
+                f.0.iter()
+                    .map(|(name, ty, _)| {
+                        let ty = quote::ToTokens::to_token_stream(ty).to_string();
+                        (name.to_string(), ty.replace(' ', ""))
+                    })
+                    .collect()
+            }),
             private: private_path(input.krate.as_ref()),
             ident: input.ident,
             subject_name,

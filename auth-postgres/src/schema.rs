@@ -1,0 +1,205 @@
+//! The schema auth-postgres owns: versioned steps per token table, applied
+//! under an advisory lock, printable for teams that run their own migrations.
+
+use auth_core::{Error, StoreError, UserResource};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use crate::store::{PgStore, db_err, quote_column, quote_table};
+
+/// The advisory lock every `migrate` takes, so nodes starting together apply
+/// each step once.
+const MIGRATION_LOCK: i64 = 0x6175_7468_5f70_6721; // "auth_pg!"
+
+/// Steps of a token table, in order; a step is never edited once released,
+/// only appended to. `{t}` is the quoted table, `{n}` its bare name.
+const TOKEN_TABLE_STEPS: &[&str] = &["\
+CREATE TABLE IF NOT EXISTS {t} (
+    jti text PRIMARY KEY,
+    subject text NOT NULL,
+    expires_at timestamptz NOT NULL,
+    purpose text NOT NULL,
+    extra_data jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS \"{n}_expires_at_idx\" ON {t} (expires_at);
+CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose);
+"];
+
+const VERSIONS_TABLE: &str = "\
+CREATE TABLE IF NOT EXISTS auth_postgres_schema (
+    object text PRIMARY KEY,
+    version integer NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)";
+
+fn steps(table: &str) -> Result<Vec<String>, Error> {
+    let quoted = quote_table(table)?;
+    let bare = table.replace('.', "_");
+    Ok(TOKEN_TABLE_STEPS
+        .iter()
+        .map(|s| s.replace("{t}", &quoted).replace("{n}", &bare))
+        .collect())
+}
+
+impl PgStore {
+    /// The SQL of every step for a token table, for teams that run their own
+    /// migrations. (Without `migrate`, nothing records which steps ran.)
+    pub fn token_table_sql(table: &str) -> Result<String, Error> {
+        Ok(steps(table)?.join("\n"))
+    }
+
+    /// Brings the token tables up to date: idempotent, and safe when several
+    /// nodes call it at once (one transaction under an advisory lock; the
+    /// applied version is recorded in `auth_postgres_schema`). Coexists with
+    /// the application's own migrations: it touches only these tables.
+    pub async fn migrate(&self, token_tables: &[&str]) -> Result<(), Error> {
+        let err = |e: sqlx::Error| Error::Store(db_err("migrate")(e));
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let mut tx = conn.begin().await.map_err(err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(VERSIONS_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        for table in token_tables {
+            let object = format!("token_table:{table}");
+            let steps = steps(table)?;
+            let done: i32 =
+                sqlx::query("SELECT version FROM auth_postgres_schema WHERE object = $1")
+                    .bind(&object)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(err)?
+                    .map(|r| r.try_get::<i32, _>("version"))
+                    .transpose()
+                    .map_err(err)?
+                    .unwrap_or(0);
+            let done = usize::try_from(done).unwrap_or(0);
+            for (i, step) in steps.iter().enumerate().skip(done) {
+                // A step is several statements: the simple protocol runs them all.
+                sqlx::raw_sql(AssertSqlSafe(step.clone()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                tracing::info!(table = %table, version = i + 1, "applied token table migration");
+            }
+            let version = i32::try_from(steps.len()).unwrap_or(i32::MAX);
+            sqlx::query(
+                "INSERT INTO auth_postgres_schema (object, version) VALUES ($1, $2) \
+                 ON CONFLICT (object) DO UPDATE SET version = EXCLUDED.version, applied_at = now()",
+            )
+            .bind(&object)
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    /// Runs [`user_table_sql`] for `U` (`CREATE TABLE IF NOT EXISTS`): for
+    /// new projects, demos and tests; production schemas usually live in the
+    /// application's own migrations.
+    pub async fn create_user_table<U: UserResource>(&self) -> Result<(), Error> {
+        let table = self.user_table(U::SUBJECT_NAME).map_err(Error::Store)?;
+        let sql = user_table_sql::<U>(&table).map_err(Error::Store)?;
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Store(db_err("create user table")(e)))
+    }
+}
+
+/// A `CREATE TABLE` for a derived user struct, from the derive's metadata:
+/// the primary key, the identity field `UNIQUE`, Rust types mapped to SQL
+/// (`Uuid` uuid, `String` text, `i64` bigint, `i32` integer, `bool`,
+/// `DateTime<Utc>` timestamptz, `f64`, `Option<T>` nullable, others jsonb).
+/// `table` may be quoted already.
+pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError> {
+    if U::FIELDS.is_empty() {
+        return Err(StoreError::msg(
+            "this user type has no field metadata: derive `Authenticated`, or write the table by hand",
+        ));
+    }
+    let table = if table.starts_with('"') {
+        table.to_owned()
+    } else {
+        quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?
+    };
+    let columns: Vec<String> = U::FIELDS
+        .iter()
+        .map(|(name, ty)| {
+            let (sql, nullable) = sql_type(ty);
+            let mut col = format!("    {} {sql}", quote_column(name));
+            if *name == U::PRIMARY_KEY_FIELD {
+                col.push_str(" PRIMARY KEY");
+            } else {
+                if !nullable {
+                    col.push_str(" NOT NULL");
+                }
+                if U::IDENTITY_FIELD == Some(name) {
+                    col.push_str(" UNIQUE");
+                }
+            }
+            col
+        })
+        .collect();
+    Ok(format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\n{}\n);\n",
+        columns.join(",\n")
+    ))
+}
+
+fn sql_type(ty: &str) -> (&'static str, bool) {
+    if let Some(inner) = ty
+        .strip_prefix("Option<")
+        .or_else(|| ty.strip_prefix("::core::option::Option<"))
+        .or_else(|| ty.strip_prefix("std::option::Option<"))
+        .and_then(|t| t.strip_suffix('>'))
+    {
+        return (sql_type(inner).0, true);
+    }
+    let last = ty.rsplit("::").next().unwrap_or(ty);
+    let sql = match last {
+        "Uuid" => "uuid",
+        "String" | "str" => "text",
+        "i64" | "u32" => "bigint",
+        "i32" | "u16" | "i16" => "integer",
+        "bool" => "boolean",
+        "f64" | "f32" => "double precision",
+        t if t.starts_with("DateTime<") => "timestamptz",
+        "NaiveDateTime" => "timestamp",
+        _ => "jsonb",
+    };
+    (sql, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_types_map_to_sql() {
+        assert_eq!(sql_type("Uuid"), ("uuid", false));
+        assert_eq!(sql_type("uuid::Uuid"), ("uuid", false));
+        assert_eq!(sql_type("Option<String>"), ("text", true));
+        assert_eq!(sql_type("DateTime<Utc>"), ("timestamptz", false));
+        assert_eq!(
+            sql_type("chrono::DateTime<chrono::Utc>"),
+            ("timestamptz", false)
+        );
+        assert_eq!(sql_type("Vec<String>"), ("jsonb", false));
+        assert!(
+            PgStore::token_table_sql("tokens")
+                .unwrap()
+                .contains("\"tokens_expires_at_idx\"")
+        );
+        assert!(PgStore::token_table_sql("bad name").is_err());
+    }
+}
