@@ -446,6 +446,68 @@ pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceS
     );
 }
 
+/// Writes `n` rows for `subject`, expiring `expires_in_secs` from now, from 32 tasks.
+async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expires_in_secs: i64) {
+    let tasks: Vec<_> = (0..32)
+        .map(|t| {
+            let (s, subject) = (s.clone(), subject.to_owned());
+            tokio::spawn(async move {
+                for _ in (t..n).step_by(32) {
+                    let f = facts(&subject, expires_in_secs);
+                    token::store_token(&s, &RES, &f, &Purpose::USER, None)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+pub async fn expunge_100_000_expired_rows_beside_live_ones<S: ConformanceStore>(s: S) {
+    insert_many(&s, 100_000, "user?id=old", -60).await;
+    insert_many(&s, 1_000, "user?id=live", 3600).await;
+    let removed = token::expunge_expired(&s, &RES).await.unwrap();
+    assert_eq!(removed, 100_000);
+    assert!(token::read_expired(&s, &RES, 10).await.unwrap().is_empty());
+    let n = token::revoke_all_stored_for_subject(&s, &RES, "user?id=live", &PurposeFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(n, 1_000, "every live row is still there");
+}
+
+pub async fn two_expungers_at_once_remove_each_row_once<S: ConformanceStore>(s: S) {
+    insert_many(&s, 20_000, "user?id=old", -60).await;
+    insert_many(&s, 100, "user?id=live", 3600).await;
+    let small = TokenResourceConfig {
+        expunge_batch_size: 500,
+        ..RES
+    };
+    let a = tokio::spawn({
+        let (s, r) = (s.clone(), small.clone());
+        async move { token::expunge_expired(&s, &r).await }
+    });
+    let b = tokio::spawn({
+        let (s, r) = (s.clone(), small.clone());
+        async move { token::expunge_expired(&s, &r).await }
+    });
+    let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+    // Each stops when it sees a short batch; whatever one left, a third run finds.
+    let rest = token::expunge_expired(&s, &small).await.unwrap();
+    assert_eq!(
+        a + b + rest,
+        20_000,
+        "each expired row removed exactly once ({a} + {b} + {rest})"
+    );
+    assert!(token::read_expired(&s, &RES, 10).await.unwrap().is_empty());
+    let n = token::revoke_all_stored_for_subject(&s, &RES, "user?id=live", &PurposeFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(n, 100);
+}
+
 /// Expands to one `#[tokio::test]` per conformance case, each on a fresh
 /// [`Fixture`] from `$make` (an async expression).
 #[macro_export]
@@ -465,6 +527,8 @@ macro_rules! conformance_suite {
             users_by_key_and_identity,
             concurrent_registrations_of_one_identity_have_one_winner,
             expunger_runs_on_its_interval_and_stops_on_shutdown,
+            expunge_100_000_expired_rows_beside_live_ones,
+            two_expungers_at_once_remove_each_row_once,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

@@ -1,0 +1,558 @@
+// Included by user_actions.rs once per backend (`backend()`, `Store`, `Guard`).
+
+
+use std::sync::Arc;
+
+use auth_core::{
+    Auth, Authenticated, ClaimsContext, Error, ExtraClaims, HashCost, Purpose, Secret,
+    SignedIn, TokenType, UserStore, token_resource,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+#[token_resource]
+pub struct Token;
+
+fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
+    let mut m = ExtraClaims::new();
+    m.insert("role".into(), user.role.clone().into());
+    m.insert("sub".into(), json!("user?id=forged"));
+    m
+}
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tokens(
+        token_resource = Token,
+        signing_secret(env = "USER_ACTIONS_TEST_SECRET_UNSET"),
+        store_all_tokens,
+        require_token_presence_for_authentication,
+        extra_claims = role_claims,
+    ),
+    strategies(password()),
+    add_ons(log_out_everywhere(apply_on_password_change, exclude_purposes = ["revocation", "confirm"])),
+)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub role: String,
+}
+
+/// The same user with renamed actions, deny-list mode and no confirmation.
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    session_identifier = "jti",
+    tokens(token_resource = Token, signing_secret = "renamed-secret"),
+    strategies(password(
+        identity_field = "login",
+        hashed_password_field = "hash",
+        confirmation_required = false,
+        sign_in_token_lifetime = "5m",
+        register_action_name = "sign_up",
+        sign_in_action_name = "log_in",
+        sign_in_with_token_action_name = "redeem",
+        change_password_action_name = "rotate_password",
+    )),
+)]
+pub struct Member {
+    pub id: i64,
+    pub login: String,
+    pub hash: String,
+}
+
+type A = Auth<User, Store>;
+
+async fn auth() -> (Guard, A) {
+    let (guard, store) = backend().await;
+    let auth = Auth::with_secret(User::settings(), &Secret::from("user-actions-secret"), store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    (guard, auth)
+}
+
+fn new_user(email: &str) -> User {
+    User {
+        id: Uuid::new_v4(),
+        email: email.into(),
+        hashed_password: String::new(),
+        role: "member".into(),
+    }
+}
+
+async fn register(auth: &A, email: &str) -> SignedIn<User> {
+    User::register_with_password(
+        auth,
+        new_user(email),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn register_hashes_stores_and_signs_in() {
+    let (_guard, auth) = auth().await;
+    let s = register(&auth, "ada@example.com").await;
+    assert!(s.user.hashed_password.starts_with("$argon2id$"));
+    assert_ne!(s.user.hashed_password, "password-1");
+    let stored: User = auth.store().get_user(&s.user.id).await.unwrap().unwrap();
+    assert_eq!(stored.hashed_password, s.user.hashed_password);
+    let me = auth.authenticate(&s.token.token).await.unwrap();
+    assert_eq!(me.user.email, "ada@example.com");
+}
+
+#[tokio::test]
+async fn registration_checks_write_nothing_when_they_fail() {
+    let (_guard, auth) = auth().await;
+    let u = new_user("bob@example.com");
+    let id = u.id;
+    let e = User::register_with_password(
+        &auth,
+        u.clone(),
+        "password-1",
+        Some("password-2"),
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::PasswordConfirmationMismatch)));
+    let e = User::register_with_password(&auth, u.clone(), "password-1", None, ExtraClaims::new())
+        .await;
+    assert!(
+        matches!(e, Err(Error::InvalidInput(_))),
+        "confirmation required"
+    );
+    let e =
+        User::register_with_password(&auth, u.clone(), "short", Some("short"), ExtraClaims::new())
+            .await;
+    assert!(matches!(e, Err(Error::InvalidInput(_))));
+    let e = User::register_with_password(
+        &auth,
+        new_user(" "),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::InvalidInput(_))));
+    let none: Option<User> = auth.store().get_user(&id).await.unwrap();
+    assert!(none.is_none());
+    assert_eq!(token_count(auth.store()).await, 0);
+
+    register(&auth, "bob@example.com").await;
+    let e = User::register_with_password(
+        &auth,
+        new_user("bob@example.com"),
+        "password-9",
+        Some("password-9"),
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::IdentityTaken)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_registrations_of_one_identity_have_one_winner() {
+    let (_guard, auth) = auth().await;
+    let auth = Arc::new(auth);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                User::register_with_password(
+                    &auth,
+                    new_user("race@example.com"),
+                    "password-1",
+                    Some("password-1"),
+                    ExtraClaims::new(),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(Error::IdentityTaken) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong() {
+    let (_guard, auth) = auth().await;
+    let s = register(&auth, "ada@example.com").await;
+    let signed = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed.user.id, s.user.id);
+    assert_eq!(signed.token.claims.purpose, "user");
+    assert!(auth.authenticate(&signed.token.token).await.is_ok());
+
+    let wrong = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-2",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await;
+    let unknown = User::sign_in_with_password(
+        &auth,
+        "nobody@example.com",
+        "password-1",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(wrong, Err(Error::AuthenticationFailed)));
+    assert!(matches!(unknown, Err(Error::AuthenticationFailed)));
+    assert_eq!(
+        wrong.unwrap_err().to_string(),
+        unknown.unwrap_err().to_string()
+    );
+}
+
+#[tokio::test]
+async fn sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens() {
+    let (_guard, auth) = auth().await;
+    let s = register(&auth, "ada@example.com").await;
+    let signed = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::SignIn,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    let t = signed.token;
+    assert_eq!(t.claims.purpose, "sign_in");
+    assert_eq!(t.claims.exp - t.claims.iat, 60, "60 s by default");
+    let row = Token::get_token(auth.store(), &t.claims.jti, Some(&Purpose::SIGN_IN))
+        .await
+        .unwrap();
+    assert!(row.is_some(), "stored with purpose sign_in");
+    assert!(matches!(
+        auth.authenticate(&t.token).await,
+        Err(Error::WrongPurpose { .. })
+    ));
+
+    let mut per_call = ExtraClaims::new();
+    per_call.insert("device".into(), json!("phone"));
+    let exchanged = User::sign_in_with_token(&auth, &t.token, per_call)
+        .await
+        .unwrap();
+    assert_eq!(exchanged.user.id, s.user.id);
+    assert_eq!(exchanged.token.claims.purpose, "user");
+    assert_eq!(exchanged.token.claims.extra["device"], "phone");
+    let me = auth.authenticate(&exchanged.token.token).await.unwrap();
+    assert_eq!(
+        me.claims.extra["device"], "phone",
+        "restored from the store"
+    );
+
+    let again = User::sign_in_with_token(&auth, &t.token, ExtraClaims::new()).await;
+    assert!(matches!(again, Err(Error::Revoked)), "{again:?}");
+    // A normal token cannot be exchanged.
+    let e = User::sign_in_with_token(&auth, &exchanged.token.token, ExtraClaims::new()).await;
+    assert!(matches!(e, Err(Error::WrongPurpose { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_exchanges_have_exactly_one_success() {
+    let (_guard, auth) = auth().await;
+    {
+        register(&auth, "ada@example.com").await;
+        let t = User::sign_in_with_password(
+            &auth,
+            "ada@example.com",
+            "password-1",
+            TokenType::SignIn,
+            ExtraClaims::new(),
+        )
+        .await
+        .unwrap()
+        .token
+        .token;
+        let auth = Arc::new(auth);
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (auth, t, barrier) = (auth.clone(), t.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    User::sign_in_with_token(&auth, &t, ExtraClaims::new()).await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(Error::Revoked) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(ok, 1);
+    }
+}
+
+#[tokio::test]
+async fn extra_claims_precedence_and_storage() {
+    let (_guard, auth) = auth().await;
+    let s = register(&auth, "ada@example.com").await;
+    let c = &s.token.claims;
+    assert_eq!(c.extra["role"], "member", "from the DSL function");
+    assert_eq!(
+        c.sub,
+        format!("user?id={}", s.user.id),
+        "the DSL cannot set sub"
+    );
+
+    let mut per_call = ExtraClaims::new();
+    per_call.insert("role".into(), json!("auditor"));
+    per_call.insert("sub".into(), json!("user?id=someone"));
+    let signed = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        per_call,
+    )
+    .await
+    .unwrap();
+    let c = &signed.token.claims;
+    assert_eq!(
+        c.extra["role"], "auditor",
+        "per-call claims win over the DSL's"
+    );
+    assert_eq!(c.sub, format!("user?id={}", s.user.id), "never sub");
+    let row = Token::get_token(auth.store(), &c.jti, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.extra_data, Some(json!({"role": "auditor"})));
+    let me = auth.authenticate(&signed.token.token).await.unwrap();
+    assert_eq!(
+        serde_json::Value::Object(me.claims.extra),
+        json!({"role": "auditor"})
+    );
+}
+
+#[tokio::test]
+async fn log_out_everywhere_respects_subjects_and_purposes() {
+    let (_guard, auth) = auth().await;
+    let ada = register(&auth, "ada@example.com").await;
+    let bob = register(&auth, "bob@example.com").await;
+    let sign_in = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::SignIn,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let confirm = auth
+        .issue(
+            &ada.user,
+            &Purpose::from_static("confirm"),
+            auth_core::Lifetime::from_secs(600),
+            ExtraClaims::new(),
+        )
+        .await
+        .unwrap();
+
+    let n = User::log_out_everywhere(&auth, &ada.user).await.unwrap();
+    assert_eq!(
+        n, 2,
+        "the user token and the sign-in token; `confirm` is excluded"
+    );
+    assert!(matches!(
+        auth.authenticate(&ada.token.token).await,
+        Err(Error::Revoked)
+    ));
+    assert!(matches!(
+        User::sign_in_with_token(&auth, &sign_in.token, ExtraClaims::new()).await,
+        Err(Error::Revoked)
+    ));
+    assert!(
+        auth.verify(&confirm.token).await.is_ok(),
+        "excluded purpose survives"
+    );
+    assert!(
+        auth.authenticate(&bob.token.token).await.is_ok(),
+        "another user's tokens are untouched"
+    );
+}
+
+#[tokio::test]
+async fn change_password_kills_every_earlier_token() {
+    let (_guard, auth) = auth().await;
+    let ada = register(&auth, "ada@example.com").await;
+    let other_session = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    let me = auth.authenticate(&ada.token.token).await.unwrap().user;
+
+    let e = User::change_password(
+        &auth,
+        &me,
+        "wrong-password",
+        "password-2",
+        Some("password-2"),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::AuthenticationFailed)));
+    let e = User::change_password(&auth, &me, "password-1", "password-2", Some("password-3")).await;
+    assert!(matches!(e, Err(Error::PasswordConfirmationMismatch)));
+    assert!(
+        auth.authenticate(&ada.token.token).await.is_ok(),
+        "failed attempts change nothing"
+    );
+
+    let fresh = User::change_password(&auth, &me, "password-1", "password-2", Some("password-2"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            auth.authenticate(&ada.token.token).await,
+            Err(Error::Revoked)
+        ),
+        "the calling token"
+    );
+    assert!(matches!(
+        auth.authenticate(&other_session.token.token).await,
+        Err(Error::Revoked)
+    ));
+    assert!(
+        auth.authenticate(&fresh.token.token).await.is_ok(),
+        "the new token works"
+    );
+    let old = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(old, Err(Error::AuthenticationFailed)));
+    User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-2",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn renamed_actions_in_deny_list_mode() {
+    let (_guard, store) = backend().await;
+    create_user_table::<Member>(&store).await;
+    let auth = Auth::<Member, _>::new(store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    let m = Member {
+        id: 1,
+        login: "neo".into(),
+        hash: String::new(),
+    };
+    let s = Member::sign_up(&auth, m, "password-1", None, ExtraClaims::new())
+        .await
+        .unwrap();
+    assert!(s.user.hash.starts_with("$argon2id$"));
+    let t = Member::log_in(
+        &auth,
+        "neo",
+        "password-1",
+        TokenType::SignIn,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap()
+    .token;
+    assert_eq!(t.claims.exp - t.claims.iat, 300);
+    let normal = Member::redeem(&auth, &t.token, ExtraClaims::new())
+        .await
+        .unwrap();
+    assert!(matches!(
+        Member::redeem(&auth, &t.token, ExtraClaims::new()).await,
+        Err(Error::Revoked)
+    ));
+    let me = auth.authenticate(&normal.token.token).await.unwrap().user;
+    Member::rotate_password(&auth, &me, "password-1", "password-2", None)
+        .await
+        .unwrap();
+    // Without log-out-everywhere the old token still works (deny-list mode).
+    assert!(auth.authenticate(&normal.token.token).await.is_ok());
+}
+
+#[tokio::test]
+async fn password_actions_need_a_password_strategy_and_enabled_options() {
+    #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+    #[authentication(
+        session_identifier = "jti",
+        tokens(token_resource = Token, signing_secret = "s"),
+        strategies(password(sign_in_tokens_enabled = false)),
+    )]
+    pub struct NoSignInTokens {
+        pub id: i64,
+        pub email: String,
+        pub hashed_password: String,
+    }
+    let (_guard, store) = backend().await;
+    create_user_table::<NoSignInTokens>(&store).await;
+    let auth = Auth::<NoSignInTokens, _>::new(store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    let u = NoSignInTokens {
+        id: 1,
+        email: "a@b.c".into(),
+        hashed_password: String::new(),
+    };
+    NoSignInTokens::register_with_password(
+        &auth,
+        u,
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    let e = NoSignInTokens::sign_in_with_password(
+        &auth,
+        "a@b.c",
+        "password-1",
+        TokenType::SignIn,
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::NotConfigured(_))));
+}
