@@ -11,6 +11,8 @@ mod memory {
         ((), auth_core::MemoryStore::new())
     }
 
+    /// Memory tables need no schema.
+    #[allow(clippy::extra_unused_type_parameters)]
     async fn create_user_table<U>(_: &Store) {}
 
     async fn token_count(store: &Store) -> usize {
