@@ -165,7 +165,9 @@ fn sql_type(ty: &str) -> (&'static str, bool) {
     {
         return (sql_type(inner).0, true);
     }
-    let last = ty.rsplit("::").next().unwrap_or(ty);
+    // The last path segment of the type, generics aside: `chrono::DateTime<Utc>` → `DateTime`.
+    let path = ty.split('<').next().unwrap_or(ty);
+    let last = path.rsplit("::").next().unwrap_or(path);
     let sql = match last {
         "Uuid" => "uuid",
         "String" | "str" => "text",
@@ -173,7 +175,7 @@ fn sql_type(ty: &str) -> (&'static str, bool) {
         "i32" | "u16" | "i16" => "integer",
         "bool" => "boolean",
         "f64" | "f32" => "double precision",
-        t if t.starts_with("DateTime<") => "timestamptz",
+        "DateTime" => "timestamptz",
         "NaiveDateTime" => "timestamp",
         _ => "jsonb",
     };

@@ -1,0 +1,115 @@
+//! Verify + authenticate a bearer token against raw baselines in the same run.
+//! `cargo bench -p auth-tests --bench authenticate` (PostgreSQL: DATABASE_URL
+//! or a throwaway cluster, as for the tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashMap;
+
+use auth_core::{Auth, ExtraClaims, MemoryStore, UserResource, UserStore};
+use auth_tests::{SECRET, User, settings};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, Validation};
+
+fn baseline_validation() -> Validation {
+    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_audience(&["auth-core"]);
+    v.set_issuer(&["auth-core"]);
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let key = DecodingKey::from_secret(SECRET.as_bytes());
+    let validation = baseline_validation();
+
+    let mut g = c.benchmark_group("authenticate/memory");
+    for allow_list in [false, true] {
+        let auth = Auth::from_settings(settings(allow_list), MemoryStore::new()).unwrap();
+        let user = User::new("ada@example.com");
+        rt.block_on(auth.store().insert_user(&user)).unwrap();
+        let token = rt
+            .block_on(auth.token_for_user(&user, ExtraClaims::new()))
+            .unwrap()
+            .token;
+        let mode = if allow_list {
+            "allow-list"
+        } else {
+            "deny-list"
+        };
+        g.bench_function(format!("ours ({mode})"), |b| {
+            b.to_async(&rt).iter(|| auth.authenticate(&token))
+        });
+        let users: HashMap<String, User> = HashMap::from([(user.subject(), user.clone())]);
+        g.bench_function(
+            format!("baseline: jsonwebtoken::decode + HashMap ({mode})"),
+            |b| {
+                b.iter(|| {
+                    let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
+                        .unwrap();
+                    users.get(data.claims["sub"].as_str().unwrap()).cloned()
+                })
+            },
+        );
+    }
+    g.finish();
+
+    let db = rt.block_on(auth_tests::pg::fresh_db());
+    let store = db.store.clone();
+    let auth = Auth::from_settings(settings(true), store.clone()).unwrap();
+    let user = User::new("ada@example.com");
+    rt.block_on(auth.store().insert_user(&user)).unwrap();
+    let token = rt
+        .block_on(auth.token_for_user(&user, ExtraClaims::new()))
+        .unwrap()
+        .token;
+    let pool = store.pool().clone();
+
+    let mut g = c.benchmark_group("authenticate/postgres");
+    g.bench_function("ours (allow-list, user loaded)", |b| {
+        b.to_async(&rt).iter(|| auth.authenticate(&token))
+    });
+    g.bench_function("baseline: decode + presence SELECT + user SELECT (2 round trips)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
+            let jti = data.claims["jti"].as_str().unwrap();
+            let present: Option<(String,)> = sqlx::query_as(
+                "SELECT purpose FROM tokens WHERE jti = $1 AND expires_at > now() AND purpose = 'user'",
+            )
+            .bind(jti)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            assert!(present.is_some());
+            let id = user.id.to_string();
+            let row: (String, String) = sqlx::query_as(
+                "SELECT email, role FROM users WHERE id = $1::uuid",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            row
+        })
+    });
+    g.bench_function("baseline: decode + one joined SELECT (1 round trip)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
+            let jti = data.claims["jti"].as_str().unwrap();
+            let row: (String, String, Option<serde_json::Value>) = sqlx::query_as(
+                "SELECT u.email, u.role, t.extra_data FROM tokens t JOIN users u ON u.id = $2::uuid \
+                 WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'",
+            )
+            .bind(jti)
+            .bind(user.id.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            row
+        })
+    });
+    g.finish();
+    drop(db);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

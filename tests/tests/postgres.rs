@@ -1,0 +1,138 @@
+//! Postgres-only behaviour: schema migration (idempotent, concurrent), SQL
+//! printing, user tables from the derive's metadata.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use auth_core::{Authenticated, Purpose, UserStore, token::TokenFacts, token_resource};
+use auth_postgres::{PgStore, user_table_sql};
+use serde::{Deserialize, Serialize};
+
+#[token_resource(table = "auth.session_tokens")]
+pub struct SessionToken;
+
+#[derive(Authenticated, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[authentication(
+    subject_name = "account",
+    session_identifier = "jti",
+    tokens(token_resource = SessionToken, signing_secret = "s"),
+    strategies(password(identity_field = "login")),
+)]
+pub struct Account {
+    #[authentication(primary_key)]
+    pub handle: String,
+    pub login: String,
+    pub hashed_password: String,
+    pub age: Option<i32>,
+    pub tags: Vec<String>,
+    pub joined: chrono::DateTime<chrono::Utc>,
+}
+
+#[test]
+fn the_user_table_comes_from_the_derive() {
+    let sql = user_table_sql::<Account>("accounts").unwrap();
+    assert_eq!(
+        sql,
+        "CREATE TABLE IF NOT EXISTS \"accounts\" (\n    \"handle\" text PRIMARY KEY,\n    \"login\" text NOT NULL UNIQUE,\n    \"hashed_password\" text NOT NULL,\n    \"age\" integer,\n    \"tags\" jsonb NOT NULL,\n    \"joined\" timestamptz NOT NULL\n);\n"
+    );
+    let tokens = PgStore::token_table_sql("tokens").unwrap();
+    for part in [
+        "jti text PRIMARY KEY",
+        "subject text NOT NULL",
+        "extra_data jsonb",
+        "(expires_at)",
+        "(subject, purpose)",
+    ] {
+        assert!(tokens.contains(part), "{part} in {tokens}");
+    }
+    assert!(
+        !tokens.contains("REFERENCES"),
+        "no cascading foreign key: revocations outlive users"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
+    let db = auth_tests::pg::fresh_db().await;
+    sqlx::raw_sql("CREATE SCHEMA auth")
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    let nodes: Vec<_> = (0..6)
+        .map(|_| {
+            let store = db.store.clone();
+            tokio::spawn(async move { store.migrate(&["auth.session_tokens", "tokens"]).await })
+        })
+        .collect();
+    for n in nodes {
+        n.await.unwrap().unwrap();
+    }
+    db.store.migrate(&["auth.session_tokens"]).await.unwrap();
+    let version: i32 = sqlx::query_scalar(
+        "SELECT version FROM auth_postgres_schema WHERE object = 'token_table:auth.session_tokens'",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(version, 1);
+    let indexes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'auth' AND tablename = 'session_tokens'",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(indexes, 3, "primary key, expires_at, (subject, purpose)");
+
+    // The schema-qualified token table works end to end.
+    let f = TokenFacts {
+        jti: "j1".into(),
+        subject: "account?handle=neo".into(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    SessionToken::store_token(&db.store, &f, &Purpose::USER, None)
+        .await
+        .unwrap();
+    assert!(
+        SessionToken::get_token(&db.store, "j1", None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn derived_users_round_trip_through_their_columns() {
+    let db = auth_tests::pg::fresh_db().await;
+    let store = db
+        .store
+        .clone()
+        .with_user_table("account", "accounts")
+        .unwrap();
+    store.create_user_table::<Account>().await.unwrap();
+    let neo = Account {
+        handle: "neo".into(),
+        login: "neo@example.com".into(),
+        hashed_password: "x".into(),
+        age: None,
+        tags: vec!["a".into(), "b c".into()],
+        joined: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+    };
+    store.insert_user(&neo).await.unwrap();
+    let got: Option<Account> = store.get_user(&"neo".to_owned()).await.unwrap();
+    assert_eq!(got.as_ref(), Some(&neo));
+    let got: Option<Account> = store.get_user_by_identity("neo@example.com").await.unwrap();
+    assert_eq!(got.as_ref(), Some(&neo));
+    let mut older = neo.clone();
+    older.age = Some(40);
+    assert!(store.update_user(&older).await.unwrap());
+    let got: Option<Account> = store.get_user(&"neo".to_owned()).await.unwrap();
+    assert_eq!(got.unwrap().age, Some(40));
+    let tags: serde_json::Value = sqlx::query_scalar("SELECT tags FROM accounts")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(tags, serde_json::json!(["a", "b c"]));
+    assert!(
+        PgStore::new(store.pool().clone())
+            .with_user_table("account", "bad name")
+            .is_err()
+    );
+}
