@@ -280,7 +280,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
 
     /// Authenticates an `Authorization` header value (`Bearer <token>`).
     pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
-        self.authenticate(bearer_token(header)?).await
+        self.authenticate(crate::http::bearer_token(header)?).await
     }
 }
 
@@ -306,16 +306,4 @@ fn require_user_purpose(claims: &Claims) -> Result<()> {
             found: crate::error::truncated(&claims.purpose),
         })
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header value.
-pub fn bearer_token(header: &str) -> Result<&str> {
-    let (scheme, token) = header
-        .trim()
-        .split_once(' ')
-        .ok_or(Error::MalformedToken("expected `Bearer <token>`"))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(Error::MalformedToken("expected `Bearer <token>`"));
-    }
-    Ok(token.trim())
 }

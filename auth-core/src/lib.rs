@@ -91,6 +91,7 @@ mod claims;
 mod config;
 mod error;
 mod expunger;
+pub mod http;
 mod jwt;
 mod memory;
 mod password;
@@ -107,7 +108,7 @@ pub mod __private;
 #[cfg(feature = "macros")]
 pub use auth_macros::{Authenticated, token_resource};
 
-pub use auth::{Auth, AuthenticatedUser, IssuedToken, bearer_token};
+pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
     Algorithm, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Lifetime, LifetimeError, LogOutEverywhereConfig,
@@ -115,6 +116,9 @@ pub use config::{
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, spawn_expunger, spawn_expunger_every};
+#[cfg(feature = "axum")]
+pub use http::axum;
+pub use http::bearer_token;
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use memory::MemoryStore;
 pub use password::{HashCost, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher};

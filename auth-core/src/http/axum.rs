@@ -1,0 +1,244 @@
+//! axum/tower integration (feature `axum`): [`AuthLayer`] authenticates the
+//! bearer token of every request and puts the [`AuthenticatedUser`] in the
+//! request's extensions (Ash's `retrieve_from_bearer` + `set_actor`);
+//! [`CurrentUser`] hands it to handlers; [`BearerToken`] gives sign-out
+//! handlers the presented token.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use auth_core::axum::{AuthLayer, CurrentUser};
+//! use auth_core::{Auth, MemoryStore, UserResource};
+//! use axum::{Json, Router, routing::get};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Clone, Debug, Serialize, Deserialize)]
+//! # struct User { id: i64 }
+//! # impl UserResource for User {
+//! #     type PrimaryKey = i64;
+//! #     const SUBJECT_NAME: &'static str = "user";
+//! #     const PRIMARY_KEY_FIELD: &'static str = "id";
+//! #     fn primary_key(&self) -> i64 { self.id }
+//! # }
+//!
+//! async fn me(CurrentUser(me): CurrentUser<User>) -> Json<i64> {
+//!     Json(me.user.id)
+//! }
+//!
+//! fn router(auth: Arc<Auth<User, MemoryStore>>) -> Router {
+//!     Router::new()
+//!         .route("/me", get(me))                 // 401 with a JSON body if absent
+//!         .layer(AuthLayer::optional(auth))      // or `required`: 401 before any handler
+//! }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{Auth, AuthenticatedUser};
+use crate::http::bearer_token;
+use crate::store::{TokenStore, UserStore};
+use crate::user::UserResource;
+
+/// The response to a request without a valid token: 401,
+/// `{"error":"unauthorized"}` and `WWW-Authenticate: Bearer`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unauthorized;
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let mut res = (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "unauthorized"})),
+        )
+            .into_response();
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        res
+    }
+}
+
+/// Authenticates `Authorization: Bearer` on every request (every check of
+/// [`Auth::authenticate`]); on success the request carries the
+/// [`AuthenticatedUser`]. `optional` lets requests without a valid token
+/// through (handlers decide with [`CurrentUser`]); `required` answers them
+/// with [`Unauthorized`].
+pub struct AuthLayer<U, S> {
+    auth: Arc<Auth<U, S>>,
+    required: bool,
+}
+
+impl<U, S> Clone for AuthLayer<U, S> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            required: self.required,
+        }
+    }
+}
+
+impl<U, S> std::fmt::Debug for AuthLayer<U, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("required", &self.required)
+            .finish()
+    }
+}
+
+impl<U, S> AuthLayer<U, S> {
+    /// Sets the user when the token is valid; lets other requests through.
+    pub fn optional(auth: Arc<Auth<U, S>>) -> Self {
+        Self {
+            auth,
+            required: false,
+        }
+    }
+
+    /// Answers 401 unless the token is valid.
+    pub fn required(auth: Arc<Auth<U, S>>) -> Self {
+        Self {
+            auth,
+            required: true,
+        }
+    }
+}
+
+impl<I, U, S> tower_layer::Layer<I> for AuthLayer<U, S> {
+    type Service = AuthService<I, U, S>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+            required: self.required,
+        }
+    }
+}
+
+/// The service of [`AuthLayer`].
+pub struct AuthService<I, U, S> {
+    inner: I,
+    auth: Arc<Auth<U, S>>,
+    required: bool,
+}
+
+impl<I: Clone, U, S> Clone for AuthService<I, U, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            auth: self.auth.clone(),
+            required: self.required,
+        }
+    }
+}
+
+impl<I, U, S> std::fmt::Debug for AuthService<I, U, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("required", &self.required)
+            .finish()
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<I, U, S> tower_service::Service<Request> for AuthService<I, U, S>
+where
+    I: tower_service::Service<Request, Response = Response> + Clone + Send + 'static,
+    I::Future: Send + 'static,
+    U: UserResource,
+    S: TokenStore + UserStore<U> + 'static,
+{
+    type Response = Response;
+    type Error = I::Error;
+    type Future = BoxFuture<Result<Response, I::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // The clone that was polled ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (auth, required) = (self.auth.clone(), self.required);
+        Box::pin(async move {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            let result = match header {
+                Some(h) => auth.authenticate_bearer(&h).await.map_err(Some),
+                None => Err(None),
+            };
+            match result {
+                Ok(user) => {
+                    req.extensions_mut().insert(user);
+                }
+                Err(e) => {
+                    if let Some(e) = &e {
+                        // Which check failed goes to the log, never to the client.
+                        tracing::debug!(error = %e, "bearer token refused");
+                    }
+                    if required {
+                        return Ok(Unauthorized.into_response());
+                    }
+                }
+            }
+            inner.call(req).await
+        })
+    }
+}
+
+/// The authenticated user of a request that went through [`AuthLayer`];
+/// [`Unauthorized`] when there is none.
+#[derive(Clone, Debug)]
+pub struct CurrentUser<U>(pub AuthenticatedUser<U>);
+
+impl<U, St> FromRequestParts<St> for CurrentUser<U>
+where
+    U: Clone + Send + Sync + 'static,
+    St: Send + Sync,
+{
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Unauthorized> {
+        parts
+            .extensions
+            .get::<AuthenticatedUser<U>>()
+            .cloned()
+            .map(CurrentUser)
+            .ok_or(Unauthorized)
+    }
+}
+
+/// The raw token of `Authorization: Bearer <token>`, unverified: for sign-out
+/// handlers, which pass it to [`Auth::revoke`] (that checks the signature).
+#[derive(Clone)]
+pub struct BearerToken(pub String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for BearerToken {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Unauthorized> {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| bearer_token(h).ok())
+            .map(|t| BearerToken(t.to_owned()))
+            .ok_or(Unauthorized)
+    }
+}

@@ -1,0 +1,84 @@
+//! HTTP helpers, framework-agnostic: bearer parsing, status codes and public
+//! error codes that never say which check failed. The `axum` feature adds a
+//! tower layer and extractors on top (`auth_core::axum`).
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+use crate::auth::Auth;
+use crate::error::{Error, Result};
+use crate::store::TokenStore;
+use crate::user::UserResource;
+
+/// The token of an `Authorization: Bearer <token>` header value (the scheme
+/// is case-insensitive).
+pub fn bearer_token(header: &str) -> Result<&str> {
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(Error::MalformedToken("expected `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(Error::MalformedToken("expected `Bearer <token>`"));
+    }
+    Ok(token.trim())
+}
+
+/// The HTTP status an error maps to: 401 for every token and sign-in
+/// failure, 409 for a taken identity, 422 for invalid input, 503 when the
+/// store is down, 500 for configuration faults.
+pub fn status_code(error: &Error) -> u16 {
+    match error {
+        Error::IdentityTaken => 409,
+        Error::PasswordConfirmationMismatch | Error::InvalidInput(_) => 422,
+        Error::Store(_) => 503,
+        Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => 500,
+        _ => 401,
+    }
+}
+
+/// A stable, public error code for a response body. Token failures are all
+/// `unauthorized` and sign-in failures `authentication_failed`: clients are
+/// not told which check refused them (logs are).
+pub fn public_code(error: &Error) -> &'static str {
+    match error {
+        Error::AuthenticationFailed => "authentication_failed",
+        Error::IdentityTaken => "identity_taken",
+        Error::PasswordConfirmationMismatch => "password_confirmation_mismatch",
+        Error::InvalidInput(_) => "invalid_input",
+        Error::Store(_) => "unavailable",
+        Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => "internal_error",
+        _ => "unauthorized",
+    }
+}
+
+impl<U: UserResource, S: TokenStore> Auth<U, S> {
+    /// Signs out with an `Authorization` header value (Ash's
+    /// `revoke_bearer_tokens`): the signature and expiry are checked first,
+    /// an already revoked token is fine.
+    pub async fn revoke_bearer(&self, header: &str) -> Result<()> {
+        self.revoke(bearer_token(header)?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_codes_reveal_no_check() {
+        for e in [
+            Error::Expired,
+            Error::Revoked,
+            Error::InvalidSignature,
+            Error::NotPresent,
+        ] {
+            assert_eq!((status_code(&e), public_code(&e)), (401, "unauthorized"));
+        }
+        assert_eq!(status_code(&Error::IdentityTaken), 409);
+        assert_eq!(status_code(&Error::InvalidInput("x".into())), 422);
+        assert_eq!(
+            public_code(&Error::AuthenticationFailed),
+            "authentication_failed"
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! The routes of SPEC section 7, generic over the store.
+
+use std::sync::Arc;
+
+use auth_core::axum::{AuthLayer, BearerToken, CurrentUser};
+use auth_core::http::{public_code, status_code};
+use auth_core::{Auth, Error, ExtraClaims, TokenStore, TokenType, UserStore};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::model::{PublicUser, User};
+
+/// Request bodies larger than this are refused (413).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+type App<S> = Arc<Auth<User, S>>;
+
+/// Every route, with the bearer layer and the body limit.
+pub fn router<S>(auth: App<S>) -> Router
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/auth/user/password/register", post(register::<S>))
+        .route("/auth/user/password/sign_in", post(sign_in::<S>))
+        .route(
+            "/auth/user/password/sign_in_with_token",
+            get(sign_in_with_token::<S>),
+        )
+        .route("/auth/user/password/change", post(change_password::<S>))
+        .route("/auth/sign_out", post(sign_out::<S>))
+        .route("/auth/log_out_everywhere", post(log_out_everywhere::<S>))
+        .route("/me", get(me))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None) })
+        .layer(AuthLayer::optional(auth.clone()))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(auth)
+}
+
+/// A JSON error response: `{"error": code, "message"?: ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: Option<String>) -> Self {
+        Self {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status =
+            StatusCode::from_u16(status_code(&e)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // Input problems are the client's to fix and safe to describe; token
+        // and sign-in failures are not described (the log has the reason).
+        let message = match &e {
+            Error::InvalidInput(m) => Some(m.clone()),
+            Error::PasswordConfirmationMismatch => Some(e.to_string()),
+            _ => None,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+        } else {
+            tracing::debug!(error = %e, "request refused");
+        }
+        Self::new(status, public_code(&e), message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match self.message {
+            Some(m) => json!({"error": self.code, "message": m}),
+            None => json!({"error": self.code}),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// `Json<T>` whose rejections are JSON too: 400 for malformed JSON, 422 for
+/// wrong types or missing fields, 415 without a JSON content type, 413 too large.
+pub struct Body<T>(T);
+
+impl<T, St> FromRequest<St> for Body<T>
+where
+    Json<T>: FromRequest<St, Rejection = JsonRejection>,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &St) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => {
+                let (status, code) = match &rejection {
+                    JsonRejection::JsonSyntaxError(_) => {
+                        (StatusCode::BAD_REQUEST, "malformed_json")
+                    }
+                    JsonRejection::JsonDataError(_) => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+                    }
+                    JsonRejection::MissingJsonContentType(_) => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_json")
+                    }
+                    _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+                    }
+                    _ => (StatusCode::BAD_REQUEST, "bad_request"),
+                };
+                Err(ApiError::new(status, code, Some(rejection.body_text())))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    email: String,
+    password: String,
+    password_confirmation: Option<String>,
+    role: Option<String>,
+}
+
+fn check_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    let ok = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
+    if ok {
+        Ok(email.to_owned())
+    } else {
+        Err(Error::InvalidInput("`email` is not an email address".into()).into())
+    }
+}
+
+async fn register<S>(
+    State(auth): State<App<S>>,
+    Body(b): Body<RegisterBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    let role = b.role.unwrap_or_else(|| "member".into());
+    if role.is_empty() || role.len() > 64 {
+        return Err(Error::InvalidInput("`role` must be 1 to 64 characters".into()).into());
+    }
+    let user = User {
+        id: uuid::Uuid::new_v4(),
+        email: check_email(&b.email)?,
+        hashed_password: String::new(),
+        role,
+    };
+    let signed = User::register_with_password(
+        &auth,
+        user,
+        &b.password,
+        b.password_confirmation.as_deref(),
+        ExtraClaims::new(),
+    )
+    .await?;
+    let body = json!({"user": PublicUser::from(&signed.user), "token": signed.token.token});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+struct SignInBody {
+    email: String,
+    password: String,
+    token_type: Option<String>,
+}
+
+async fn sign_in<S>(
+    State(auth): State<App<S>>,
+    Body(b): Body<SignInBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    let token_type = match b.token_type.as_deref() {
+        None | Some("user") => TokenType::User,
+        Some("sign_in") => TokenType::SignIn,
+        Some(_) => {
+            return Err(
+                Error::InvalidInput("`token_type` must be \"user\" or \"sign_in\"".into()).into(),
+            );
+        }
+    };
+    let signed = User::sign_in_with_password(
+        &auth,
+        b.email.trim(),
+        &b.password,
+        token_type,
+        ExtraClaims::new(),
+    )
+    .await?;
+    Ok(
+        Json(json!({"user": PublicUser::from(&signed.user), "token": signed.token.token}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: String,
+}
+
+async fn sign_in_with_token<S>(
+    State(auth): State<App<S>>,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            None,
+        ));
+    };
+    let signed = User::sign_in_with_token(&auth, &q.token, ExtraClaims::new()).await?;
+    Ok(
+        Json(json!({"user": PublicUser::from(&signed.user), "token": signed.token.token}))
+            .into_response(),
+    )
+}
+
+async fn me(CurrentUser(me): CurrentUser<User>) -> Json<serde_json::Value> {
+    Json(json!({"user": PublicUser::from(&me.user), "token_claims": me.claims.to_json()}))
+}
+
+#[derive(Deserialize)]
+struct ChangeBody {
+    current_password: String,
+    password: String,
+    password_confirmation: Option<String>,
+}
+
+async fn change_password<S>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+    Body(b): Body<ChangeBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    let signed = User::change_password(
+        &auth,
+        &me.user,
+        &b.current_password,
+        &b.password,
+        b.password_confirmation.as_deref(),
+    )
+    .await?;
+    Ok(Json(json!({"token": signed.token.token})).into_response())
+}
+
+async fn sign_out<S>(
+    State(auth): State<App<S>>,
+    BearerToken(token): BearerToken,
+) -> Result<StatusCode, ApiError>
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    auth.revoke(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn log_out_everywhere<S>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+) -> Result<StatusCode, ApiError>
+where
+    S: TokenStore + UserStore<User> + 'static,
+{
+    User::log_out_everywhere(&auth, &me.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

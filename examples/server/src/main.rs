@@ -1,0 +1,151 @@
+//! The demo HTTP API (SPEC section 7).
+//!
+//! ```text
+//! cargo run -p server                 # serve (in-memory store unless DATABASE_URL is set)
+//! cargo run -p server -- migrate      # apply the PostgreSQL schema
+//! cargo run -p server -- expunge      # delete expired token rows once, print how many
+//! ```
+//!
+//! Environment: `BIND` (default `127.0.0.1:3000`), `DATABASE_URL`,
+//! `TOKEN_SIGNING_SECRET` (required with PostgreSQL; random with a warning
+//! on the in-memory store), `RUST_LOG`.
+
+mod app;
+mod model;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use auth_core::{
+    Auth, Authenticated, MemoryStore, Secret, TokenResource, TokenStore, UserStore, spawn_expunger,
+};
+use auth_postgres::PgStore;
+
+use crate::model::{Token, User};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let result = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => match connect(&url).await {
+            Ok(store) => run(&command, store, true).await,
+            Err(e) => Err(e),
+        },
+        None => run(&command, MemoryStore::new(), false).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<PgStore, String> {
+    let store = PgStore::connect(url).await.map_err(|e| e.to_string())?;
+    store
+        .migrate(&[&Token::CONFIG.table])
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .create_user_table::<User>()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+async fn run<S>(command: &str, store: S, persistent: bool) -> Result<(), String>
+where
+    S: TokenStore + UserStore<User> + Clone + 'static,
+{
+    match command {
+        "serve" => serve(store, persistent).await,
+        "migrate" => {
+            if persistent {
+                println!("schema is up to date");
+            } else {
+                println!("in-memory store: nothing to migrate (set DATABASE_URL)");
+            }
+            Ok(())
+        }
+        "expunge" => {
+            let n = Token::expunge_expired(&store)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("removed {n} expired token rows");
+            Ok(())
+        }
+        other => Err(format!(
+            "unknown command `{other}`: use serve, migrate or expunge"
+        )),
+    }
+}
+
+fn secret(persistent: bool) -> Result<Secret, String> {
+    match std::env::var("TOKEN_SIGNING_SECRET") {
+        Ok(s) if !s.trim().is_empty() => Ok(Secret::from(s)),
+        _ if !persistent => {
+            tracing::warn!(
+                "TOKEN_SIGNING_SECRET is not set: using a random secret; tokens die with this process"
+            );
+            Ok(Secret::random())
+        }
+        _ => Err("TOKEN_SIGNING_SECRET must be set when using PostgreSQL".into()),
+    }
+}
+
+async fn serve<S>(store: S, persistent: bool) -> Result<(), String>
+where
+    S: TokenStore + UserStore<User> + Clone + 'static,
+{
+    let auth = Auth::with_secret(User::settings(), &secret(persistent)?, store.clone())
+        .map_err(|e| e.to_string())?;
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let expunger = spawn_expunger(store, Token::CONFIG);
+    let store_name = if persistent {
+        "PostgreSQL"
+    } else {
+        "in-memory"
+    };
+    println!("listening on http://{addr} ({store_name} store)");
+    tracing::info!(%addr, store = store_name, "serving");
+    let served = axum::serve(listener, app::router(Arc::new(auth)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    expunger.shutdown().await;
+    tracing::info!("stopped");
+    served.map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,54 @@
+//! The demo's user and token resources: the user of SPEC 3.2.
+
+use auth_core::{Authenticated, ClaimsContext, ExtraClaims, token_resource};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[token_resource]
+pub struct Token;
+
+/// `extra_claims`: the user's role travels in every token.
+pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
+    let mut claims = ExtraClaims::new();
+    claims.insert("role".into(), user.role.clone().into());
+    claims
+}
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    subject_name = "user",
+    tokens(
+        token_resource = Token,
+        signing_secret(env = "TOKEN_SIGNING_SECRET"),
+        token_lifetime = "14d",
+        store_all_tokens,
+        require_token_presence_for_authentication,
+        extra_claims = crate::model::role_claims,
+    ),
+    strategies(password(identity_field = "email", hashed_password_field = "hashed_password")),
+    add_ons(log_out_everywhere(apply_on_password_change)),
+)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub role: String,
+}
+
+/// A user as responses show it: never the password hash.
+#[derive(Debug, Serialize)]
+pub struct PublicUser {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+}
+
+impl From<&User> for PublicUser {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            role: u.role.clone(),
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! End to end: the real server binary on a free loopback port, driven over
+//! HTTP, once on the in-memory store and once on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use auth_core::Algorithm;
+use serde_json::{Value, json};
+
+const SECRET: &str = "e2e-secret-known-to-the-test-so-it-can-forge-expired-tokens";
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(database_url: Option<&str>) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        cmd.env("BIND", "127.0.0.1:0")
+            .env("TOKEN_SIGNING_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let mut child = cmd.spawn().expect("start the server binary");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .strip_prefix("listening on http://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Self { child, addr }
+    }
+
+    /// One HTTP/1.1 request; returns the status and the JSON body (Null if none).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut headers = String::new();
+        if let Some(t) = bearer {
+            headers.push_str(&format!("authorization: Bearer {t}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() {
+            headers.push_str("content-type: application/json\r\n");
+        }
+        self.raw(&format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        ))
+    }
+
+    fn raw(&self, request: &str) -> (u16, Value) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let json = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body)
+                .unwrap_or_else(|_| panic!("non-JSON body {body:?} for {request:.60}"))
+        };
+        assert!(
+            status < 500,
+            "no 5xx on input: {status} {json} for {request:.80}"
+        );
+        (status, json)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn post(s: &Server, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+    s.call("POST", path, bearer, Some(&body.to_string()))
+}
+
+fn token(v: &Value) -> String {
+    v["token"].as_str().unwrap().to_owned()
+}
+
+fn sign_in(s: &Server, email: &str, password: &str) -> String {
+    let (st, v) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": email, "password": password}),
+    );
+    assert_eq!(st, 200, "{v}");
+    token(&v)
+}
+
+fn scenario(s: &Server) {
+    assert_eq!(s.call("GET", "/health", None, None).0, 200);
+
+    // Registration.
+    let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse", "role": "admin"});
+    let (st, v) = post(s, "/auth/user/password/register", None, reg.clone());
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["user"]["email"], "ada@example.com");
+    assert_eq!(v["user"]["role"], "admin");
+    assert!(v["user"]["id"].is_string());
+    assert!(v["user"].get("hashed_password").is_none(), "never the hash");
+    let first = token(&v);
+    let (st, v) = post(s, "/auth/user/password/register", None, reg);
+    assert_eq!((st, v["error"].as_str()), (409, Some("identity_taken")));
+
+    // Bad input: 4xx with a JSON error, never a 5xx or a panic.
+    for (body, want) in [
+        (
+            r#"{"email":"b@example.com","password":"correct horse","password_confirmation":"other horse"}"#,
+            422,
+        ),
+        (
+            r#"{"email":"b@example.com","password":"short","password_confirmation":"short"}"#,
+            422,
+        ),
+        (
+            r#"{"email":"not-an-email","password":"correct horse","password_confirmation":"correct horse"}"#,
+            422,
+        ),
+        (
+            r#"{"email":"b@example.com","password":"correct horse"}"#,
+            422,
+        ),
+        (r#"{"email":"b@example.com"}"#, 422),
+        (r#"{"email":5,"password":true}"#, 422),
+        (r#"[1,2,3]"#, 422),
+        (r#"{"email":"#, 400),
+        ("not json at all", 400),
+    ] {
+        let (st, v) = s.call("POST", "/auth/user/password/register", None, Some(body));
+        assert_eq!(st, want, "{body} -> {v}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+    let (st, v) = s.raw(
+        "POST /auth/user/password/register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}",
+    );
+    assert_eq!(st, 415, "{v}");
+    let huge = format!(r#"{{"email":"{}","password":"x"}}"#, "a".repeat(64 * 1024));
+    let (st, _) = s.call("POST", "/auth/user/password/register", None, Some(&huge));
+    assert_eq!(st, 413);
+    assert_eq!(s.call("GET", "/no/such/route", None, None).0, 404);
+
+    // Password sign-in: the same answer for a wrong password and an unknown user.
+    let (st, wrong) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "ada@example.com", "password": "wrong horse"}),
+    );
+    assert_eq!(st, 401);
+    let (st, unknown) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "nobody@example.com", "password": "correct horse"}),
+    );
+    assert_eq!(st, 401);
+    assert_eq!(wrong, json!({"error": "authentication_failed"}));
+    assert_eq!(wrong, unknown);
+    let (st, _) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "ada@example.com", "password": "correct horse", "token_type": "bogus"}),
+    );
+    assert_eq!(st, 422);
+
+    // /me.
+    let t = sign_in(s, "ada@example.com", "correct horse");
+    let (st, v) = s.call("GET", "/me", Some(&t), None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["user"]["email"], "ada@example.com");
+    assert_eq!(
+        v["token_claims"]["role"], "admin",
+        "extra claims restored from the store"
+    );
+    assert_eq!(v["token_claims"]["purpose"], "user");
+    assert_eq!(
+        s.call("GET", "/me", None, None),
+        (401, json!({"error": "unauthorized"}))
+    );
+    assert_eq!(s.call("GET", "/me", Some("garbage"), None).0, 401);
+
+    // Forged, tampered and expired tokens.
+    let mut tampered = t.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(s.call("GET", "/me", Some(&tampered), None).0, 401);
+    let claims = &v["token_claims"];
+    let forged = auth_tests::forge(
+        &json!({"alg": "HS256"}),
+        claims,
+        Algorithm::HS256,
+        "not the server's secret",
+    );
+    assert_eq!(s.call("GET", "/me", Some(&forged), None).0, 401);
+    let body = t.split('.').nth(1).unwrap();
+    let none = format!("eyJhbGciOiJub25lIn0.{body}.");
+    assert_eq!(s.call("GET", "/me", Some(&none), None).0, 401);
+    let mut expired = claims.clone();
+    expired["exp"] = json!(1_000_000_000);
+    let expired = auth_tests::forge(&json!({"alg": "HS256"}), &expired, Algorithm::HS256, SECRET);
+    assert_eq!(s.call("GET", "/me", Some(&expired), None).0, 401);
+
+    // Sign-in token: not a bearer token, exchanged once.
+    let (st, v) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "ada@example.com", "password": "correct horse", "token_type": "sign_in"}),
+    );
+    assert_eq!(st, 200);
+    let sit = token(&v);
+    assert_eq!(
+        s.call("GET", "/me", Some(&sit), None).0,
+        401,
+        "a sign-in token is not a bearer token"
+    );
+    let (st, v) = s.call(
+        "GET",
+        &format!("/auth/user/password/sign_in_with_token?token={sit}"),
+        None,
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    let exchanged = token(&v);
+    assert_eq!(s.call("GET", "/me", Some(&exchanged), None).0, 200);
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/auth/user/password/sign_in_with_token?token={sit}"),
+            None,
+            None
+        )
+        .0,
+        401,
+        "reuse"
+    );
+    assert_eq!(
+        s.call("GET", "/auth/user/password/sign_in_with_token", None, None)
+            .0,
+        401
+    );
+
+    // Sign out: idempotent, signature checked.
+    assert_eq!(s.call("POST", "/auth/sign_out", Some(&t), None).0, 204);
+    assert_eq!(s.call("GET", "/me", Some(&t), None).0, 401);
+    assert_eq!(
+        s.call("POST", "/auth/sign_out", Some(&t), None).0,
+        204,
+        "already revoked is fine"
+    );
+    assert_eq!(s.call("POST", "/auth/sign_out", Some(&forged), None).0, 401);
+    assert_eq!(s.call("POST", "/auth/sign_out", None, None).0, 401);
+    assert_eq!(
+        s.call("GET", "/me", Some(&exchanged), None).0,
+        200,
+        "other sessions live on"
+    );
+
+    // Log out everywhere.
+    let (a, b) = (
+        sign_in(s, "ada@example.com", "correct horse"),
+        sign_in(s, "ada@example.com", "correct horse"),
+    );
+    assert_eq!(
+        s.call("POST", "/auth/log_out_everywhere", Some(&a), None).0,
+        204
+    );
+    for dead in [&a, &b, &exchanged, &first] {
+        assert_eq!(s.call("GET", "/me", Some(dead), None).0, 401);
+    }
+    assert_eq!(
+        s.call("POST", "/auth/log_out_everywhere", None, None).0,
+        401
+    );
+
+    // Password change.
+    let (c, d) = (
+        sign_in(s, "ada@example.com", "correct horse"),
+        sign_in(s, "ada@example.com", "correct horse"),
+    );
+    let change = |cur: &str, new: &str, conf: &str| {
+        post(
+            s,
+            "/auth/user/password/change",
+            Some(&c),
+            json!({"current_password": cur, "password": new, "password_confirmation": conf}),
+        )
+    };
+    assert_eq!(
+        change("wrong horse", "battery staple", "battery staple").0,
+        401
+    );
+    assert_eq!(
+        change("correct horse", "battery staple", "other staple").0,
+        422
+    );
+    assert_eq!(change("correct horse", "short", "short").0, 422);
+    let (st, v) = change("correct horse", "battery staple", "battery staple");
+    assert_eq!(st, 200, "{v}");
+    let fresh = token(&v);
+    assert_eq!(
+        s.call("GET", "/me", Some(&c), None).0,
+        401,
+        "the calling token died"
+    );
+    assert_eq!(
+        s.call("GET", "/me", Some(&d), None).0,
+        401,
+        "every earlier token died"
+    );
+    assert_eq!(s.call("GET", "/me", Some(&fresh), None).0, 200);
+    assert_eq!(
+        post(
+            s,
+            "/auth/user/password/sign_in",
+            None,
+            json!({"email": "ada@example.com", "password": "correct horse"})
+        )
+        .0,
+        401
+    );
+    sign_in(s, "ada@example.com", "battery staple");
+    let (st, _) = post(
+        s,
+        "/auth/user/password/change",
+        None,
+        json!({"current_password": "a", "password": "b", "password_confirmation": "b"}),
+    );
+    assert_eq!(st, 401);
+}
+
+#[test]
+fn the_demo_server_on_the_in_memory_store() {
+    let server = Server::start(None);
+    scenario(&server);
+}
+
+fn pg_url(db: &auth_tests::pg::TestDb) -> String {
+    let url = auth_tests::pg::database_url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{}", db.schema)
+}
+
+#[test]
+fn the_demo_server_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(auth_tests::pg::fresh_db());
+    let url = pg_url(&db);
+    let server = Server::start(Some(&url));
+    scenario(&server);
+    drop(server);
+
+    // The operator subcommands.
+    let run = |cmd: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg(cmd)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run("migrate"), "schema is up to date\n");
+    rt.block_on(async {
+        sqlx::raw_sql(
+            "INSERT INTO tokens (jti, subject, expires_at, purpose) VALUES \
+             ('e1', 'user?id=x', now() - interval '1 hour', 'user'), \
+             ('e2', 'user?id=x', now() - interval '1 day', 'revocation'), \
+             ('e3', 'user?id=x', now() - interval '1 minute', 'sign_in')",
+        )
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    });
+    assert_eq!(run("expunge"), "removed 3 expired token rows\n");
+    assert_eq!(run("expunge"), "removed 0 expired token rows\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("bogus")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
