@@ -242,3 +242,97 @@ impl<St: Send + Sync> FromRequestParts<St> for BearerToken {
             .ok_or(Unauthorized)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ExtraClaims, MemoryStore, Secret, Settings, SigningSecret, TokenConfig};
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct User {
+        id: i64,
+    }
+
+    impl UserResource for User {
+        type PrimaryKey = i64;
+        const SUBJECT_NAME: &'static str = "user";
+        const PRIMARY_KEY_FIELD: &'static str = "id";
+        fn primary_key(&self) -> i64 {
+            self.id
+        }
+    }
+
+    async fn send(router: Router, bearer: Option<&str>) -> (StatusCode, Option<String>) {
+        let mut req = axum::http::Request::builder().uri("/me");
+        if let Some(t) = bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let mut svc = router.into_service::<Body>();
+        std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut svc, cx))
+            .await
+            .unwrap();
+        let res = tower_service::Service::call(&mut svc, req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let www = res
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (res.status(), www)
+    }
+
+    #[tokio::test]
+    async fn optional_and_required_layers() {
+        let tokens = TokenConfig::new(SigningSecret::Literal(Secret::from("layer-secret")));
+        let auth = Arc::new(
+            Auth::from_settings(
+                Settings::new(tokens, Default::default()),
+                MemoryStore::new(),
+            )
+            .unwrap(),
+        );
+        auth.store().insert_user(&User { id: 1 }).await.unwrap();
+        let token = auth
+            .token_for_user(&User { id: 1 }, ExtraClaims::new())
+            .await
+            .unwrap()
+            .token;
+        async fn me(CurrentUser(me): CurrentUser<User>) -> String {
+            me.user.id.to_string()
+        }
+        async fn open() -> &'static str {
+            "anyone"
+        }
+        let optional = Router::new()
+            .route("/me", get(me))
+            .layer(AuthLayer::optional(auth.clone()));
+        assert_eq!(send(optional.clone(), Some(&token)).await.0, StatusCode::OK);
+        let (status, www) = send(optional.clone(), None).await;
+        assert_eq!(
+            (status, www.as_deref()),
+            (StatusCode::UNAUTHORIZED, Some("Bearer"))
+        );
+        assert_eq!(
+            send(optional, Some("junk")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+
+        let required = Router::new()
+            .route("/me", get(open))
+            .layer(AuthLayer::required(auth.clone()));
+        assert_eq!(send(required.clone(), Some(&token)).await.0, StatusCode::OK);
+        assert_eq!(
+            send(required.clone(), None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        auth.revoke(&token).await.unwrap();
+        assert_eq!(
+            send(required, Some(&token)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
