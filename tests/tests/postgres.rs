@@ -6,7 +6,7 @@ use auth_core::{Authenticated, Purpose, UserStore, token::TokenFacts, token_reso
 use auth_postgres::{PgStore, user_table_sql};
 use serde::{Deserialize, Serialize};
 
-#[token_resource(table = "auth.session_tokens")]
+#[token_resource(table = "session_tokens")]
 pub struct SessionToken;
 
 #[derive(Authenticated, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,44 +52,54 @@ fn the_user_table_comes_from_the_derive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
     let db = auth_tests::pg::fresh_db().await;
-    sqlx::raw_sql("CREATE SCHEMA auth")
-        .execute(db.store.pool())
-        .await
-        .unwrap();
+    // A schema-qualified table, in this test's own schema.
+    let table = format!("{}.session_tokens", db.schema);
     let nodes: Vec<_> = (0..6)
         .map(|_| {
-            let store = db.store.clone();
-            tokio::spawn(async move { store.migrate(&["auth.session_tokens", "tokens"]).await })
+            let (store, table) = (db.store.clone(), table.clone());
+            tokio::spawn(async move { store.migrate(&[&table, "tokens"]).await })
         })
         .collect();
     for n in nodes {
         n.await.unwrap().unwrap();
     }
-    db.store.migrate(&["auth.session_tokens"]).await.unwrap();
-    let version: i32 = sqlx::query_scalar(
-        "SELECT version FROM auth_postgres_schema WHERE object = 'token_table:auth.session_tokens'",
-    )
-    .fetch_one(db.store.pool())
-    .await
-    .unwrap();
+    db.store.migrate(&[&table]).await.unwrap();
+    let version: i32 =
+        sqlx::query_scalar("SELECT version FROM auth_postgres_schema WHERE object = $1")
+            .bind(format!("token_table:{table}"))
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
     assert_eq!(version, 1);
     let indexes: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'auth' AND tablename = 'session_tokens'",
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'session_tokens'",
     )
+    .bind(&db.schema)
     .fetch_one(db.store.pool())
     .await
     .unwrap();
     assert_eq!(indexes, 3, "primary key, expires_at, (subject, purpose)");
 
     // The schema-qualified token table works end to end.
+    let res = auth_core::TokenResourceConfig {
+        table: table.clone().into(),
+        ..auth_core::TokenResourceConfig::default()
+    };
     let f = TokenFacts {
         jti: "j1".into(),
         subject: "account?handle=neo".into(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
-    SessionToken::store_token(&db.store, &f, &Purpose::USER, None)
+    auth_core::token::store_token(&db.store, &res, &f, &Purpose::USER, None)
         .await
         .unwrap();
+    assert!(
+        auth_core::token::get_token(&db.store, &res, "j1", None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The generated action names the same table through the search path.
     assert!(
         SessionToken::get_token(&db.store, "j1", None)
             .await
