@@ -242,7 +242,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// Authenticates a request's token: every check of [`Auth::verify`],
     /// purpose `user` (a sign-in token is refused), and the user loaded. In
     /// allow-list mode the presence check and the user load are one store
-    /// call ([`UserStore::get_user_and_token`]).
+    /// call ([`UserStore::get_presence_and_user`]).
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
         let now = Utc::now();
         if !self.allow_list() {
@@ -255,16 +255,16 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let key = self.subject_key(&claims)?;
         require_user_purpose(&claims)?;
         let table = &self.settings.token_resource.table;
-        let (row, user) = self
+        let presence = self
             .store
-            .get_user_and_token(&key, table, &claims.jti, Purpose::USER.as_str(), now)
+            .get_presence_and_user(&key, table, &claims.jti, Purpose::USER.as_str(), now)
             .await
             .map_err(fail_closed)?;
-        let Some(row) = row else {
+        let Some(presence) = presence else {
             return Err(self.absent(&claims.jti).await);
         };
-        restore_claims(&mut claims, row.extra_data);
-        let user = user.ok_or(Error::UserNotFound)?;
+        restore_claims(&mut claims, presence.extra_data);
+        let user = presence.user.ok_or(Error::UserNotFound)?;
         Ok(AuthenticatedUser { user, claims })
     }
 

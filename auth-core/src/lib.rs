@@ -123,7 +123,9 @@ pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use memory::MemoryStore;
 pub use password::{HashCost, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher};
 pub use secret::{Secret, SigningSecret};
-pub use store::{InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, UserStore};
+pub use store::{
+    InsertUserError, NewTokenRow, Presence, REVOCATION, TokenRow, TokenStore, UserStore,
+};
 pub use subject::{Subject, SubjectKey};
 pub use token::{TokenFacts, TokenResource};
 pub use user::{Authenticated, ExtraClaimsFn, PasswordUser, Settings, UserResource};

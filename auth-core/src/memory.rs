@@ -1,10 +1,10 @@
 //! `MemoryStore`: the embedded store for tests and demos, safe under concurrent use.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use crate::config::PurposeFilter;
 use crate::error::StoreError;
@@ -16,22 +16,64 @@ use crate::user::UserResource;
 ///
 /// Every operation takes one lock for its whole duration, which makes each
 /// one atomic as the [`TokenStore`] contract requires. Users are kept as
-/// JSON, so any [`UserResource`] fits.
+/// values, one table per subject name, so any [`UserResource`] fits.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     tokens: HashMap<String, HashMap<String, TokenRow>>,
-    users: HashMap<&'static str, UserTable>,
+    /// `UserTable<U>` per subject name.
+    users: HashMap<&'static str, Box<dyn Any + Send>>,
 }
 
-#[derive(Debug, Default)]
-struct UserTable {
-    by_key: HashMap<String, Value>,
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("token_tables", &self.tokens.len())
+            .field("user_tables", &self.users.len())
+            .finish()
+    }
+}
+
+struct UserTable<U> {
+    by_key: HashMap<String, U>,
     key_by_identity: HashMap<String, String>,
+}
+
+impl<U> Default for UserTable<U> {
+    fn default() -> Self {
+        Self {
+            by_key: HashMap::new(),
+            key_by_identity: HashMap::new(),
+        }
+    }
+}
+
+impl Inner {
+    fn users<U: UserResource>(&self) -> Result<Option<&UserTable<U>>, StoreError> {
+        match self.users.get(U::SUBJECT_NAME) {
+            None => Ok(None),
+            Some(t) => t.downcast_ref().map(Some).ok_or_else(clash::<U>),
+        }
+    }
+
+    fn users_mut<U: UserResource>(&mut self) -> Result<&mut UserTable<U>, StoreError> {
+        self.users
+            .entry(U::SUBJECT_NAME)
+            .or_insert_with(|| Box::new(UserTable::<U>::default()))
+            .downcast_mut()
+            .ok_or_else(clash::<U>)
+    }
+}
+
+fn clash<U: UserResource>() -> StoreError {
+    StoreError::msg(format!(
+        "two user types share the subject name `{}`",
+        U::SUBJECT_NAME
+    ))
 }
 
 impl MemoryStore {
@@ -182,43 +224,29 @@ impl TokenStore for MemoryStore {
     }
 }
 
-fn to_json<U: UserResource>(user: &U) -> Result<Value, StoreError> {
-    serde_json::to_value(user).map_err(|e| StoreError::new("user does not serialize", e))
-}
-
-fn from_json<U: UserResource>(value: &Value) -> Result<U, StoreError> {
-    U::deserialize(value).map_err(|e| StoreError::new("stored user does not deserialize", e))
-}
-
 impl<U: UserResource> UserStore<U> for MemoryStore {
     async fn get_user(&self, key: &U::PrimaryKey) -> Result<Option<U>, StoreError> {
         let inner = self.lock();
-        inner
-            .users
-            .get(U::SUBJECT_NAME)
+        Ok(inner
+            .users::<U>()?
             .and_then(|t| t.by_key.get(&key.to_subject_value()))
-            .map(from_json)
-            .transpose()
+            .cloned())
     }
 
     async fn get_user_by_identity(&self, identity: &str) -> Result<Option<U>, StoreError> {
         let inner = self.lock();
-        let Some(table) = inner.users.get(U::SUBJECT_NAME) else {
-            return Ok(None);
-        };
-        table
-            .key_by_identity
-            .get(identity)
-            .and_then(|key| table.by_key.get(key))
-            .map(from_json)
-            .transpose()
+        Ok(inner.users::<U>()?.and_then(|t| {
+            t.key_by_identity
+                .get(identity)
+                .and_then(|key| t.by_key.get(key))
+                .cloned()
+        }))
     }
 
     async fn insert_user(&self, user: &U) -> Result<(), InsertUserError> {
-        let value = to_json(user)?;
         let key = user.primary_key().to_subject_value();
         let mut inner = self.lock();
-        let table = inner.users.entry(U::SUBJECT_NAME).or_default();
+        let table = inner.users_mut::<U>()?;
         let identity = user.identity();
         if table.by_key.contains_key(&key)
             || identity.is_some_and(|i| table.key_by_identity.contains_key(i))
@@ -230,21 +258,18 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
                 .key_by_identity
                 .insert(identity.to_owned(), key.clone());
         }
-        table.by_key.insert(key, value);
+        table.by_key.insert(key, user.clone());
         Ok(())
     }
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
-        let value = to_json(user)?;
         let key = user.primary_key().to_subject_value();
         let mut inner = self.lock();
-        let Some(table) = inner.users.get_mut(U::SUBJECT_NAME) else {
-            return Ok(false);
-        };
+        let table = inner.users_mut::<U>()?;
         let Some(old) = table.by_key.get(&key) else {
             return Ok(false);
         };
-        let old_identity = from_json::<U>(old)?.identity().map(str::to_owned);
+        let old_identity = old.identity().map(str::to_owned);
         let new_identity = user.identity();
         if old_identity.as_deref() != new_identity {
             if new_identity.is_some_and(|i| table.key_by_identity.contains_key(i)) {
@@ -257,7 +282,7 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
                 table.key_by_identity.insert(new.to_owned(), key.clone());
             }
         }
-        table.by_key.insert(key, value);
+        table.by_key.insert(key, user.clone());
         Ok(true)
     }
 }

@@ -118,6 +118,15 @@ pub trait TokenStore: Send + Sync {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
+/// What [`UserStore::get_presence_and_user`] finds for a present token.
+#[derive(Clone, Debug)]
+pub struct Presence<U> {
+    /// The stored token's `extra_data` (its extra claims).
+    pub extra_data: Option<Value>,
+    /// The user the token's subject names, if it exists.
+    pub user: Option<U>,
+}
+
 /// Why a user could not be inserted.
 #[derive(Debug, thiserror::Error)]
 pub enum InsertUserError {
@@ -149,28 +158,30 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     /// Replaces the stored user with the same primary key; `false` if none.
     fn update_user(&self, user: &U) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The allow-list lookup of an authenticated request: the unexpired row
-    /// for `jti` with `purpose`, and the user with `key`. A store that can
-    /// answer both in one round trip overrides this; the default asks twice
-    /// (and skips the user when there is no row).
-    fn get_user_and_token(
+    /// The allow-list lookup of an authenticated request: `None` when there
+    /// is no unexpired row for `jti` with `purpose`; else that row's
+    /// `extra_data` and the user with `key`. A store that can answer in one
+    /// round trip overrides this; the default asks twice.
+    fn get_presence_and_user(
         &self,
         key: &U::PrimaryKey,
         table: &str,
         jti: &str,
         purpose: &str,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(Option<TokenRow>, Option<U>), StoreError>> + Send
+    ) -> impl Future<Output = Result<Option<Presence<U>>, StoreError>> + Send
     where
         Self: TokenStore,
     {
         async move {
-            let row = self.get_token(table, jti, Some(purpose), now).await?;
-            let user = match row {
-                Some(_) => self.get_user(key).await?,
-                None => None,
+            let Some(row) = self.get_token(table, jti, Some(purpose), now).await? else {
+                return Ok(None);
             };
-            Ok((row, user))
+            let user = self.get_user(key).await?;
+            Ok(Some(Presence {
+                extra_data: row.extra_data,
+                user,
+            }))
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct PgStore {
 struct Inner {
     token_queries: RwLock<HashMap<String, Arc<TokenQueries>>>,
     user_tables: RwLock<HashMap<&'static str, Arc<str>>>,
+    /// Per (token table, subject name) statements, e.g. the authenticate query.
+    sql: RwLock<HashMap<(String, &'static str), Arc<str>>>,
 }
 
 impl fmt::Debug for PgStore {
@@ -105,6 +107,25 @@ impl PgStore {
             .unwrap_or_else(|e| e.into_inner())
             .insert(table.to_owned(), q.clone());
         Ok(q)
+    }
+}
+
+impl PgStore {
+    pub(crate) fn cached_sql(&self, key: &(String, &'static str)) -> Option<Arc<str>> {
+        self.inner
+            .sql
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    pub(crate) fn cache_sql(&self, key: (String, &'static str), sql: Arc<str>) {
+        self.inner
+            .sql
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, sql);
     }
 }
 

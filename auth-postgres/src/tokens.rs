@@ -81,7 +81,7 @@ impl TokenQueries {
     }
 }
 
-pub(crate) fn token_row(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
+fn token_row(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
     Ok(TokenRow {
         jti: row.try_get("jti")?,
         subject: row.try_get("subject")?,

@@ -2,14 +2,14 @@
 //! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
 
 use auth_core::{
-    InsertUserError, StoreError, SubjectKey, TokenRow, TokenStore, UserResource, UserStore,
+    InsertUserError, Presence, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{PgStore, db_err, quote_column};
-use crate::tokens::token_row;
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
     serde_json::from_value(value)
@@ -30,6 +30,30 @@ fn by_key<U: UserResource>(table: &str, param: usize) -> String {
         quote_column(U::PRIMARY_KEY_FIELD),
         <U::PrimaryKey as SubjectKey>::SQL_TYPE
     )
+}
+
+impl PgStore {
+    /// The allow-list authenticate query for `U` and a token table, built once.
+    fn authenticate_sql<U: UserResource>(
+        &self,
+        table: &str,
+    ) -> Result<std::sync::Arc<str>, StoreError> {
+        let key = (table.to_owned(), U::SUBJECT_NAME);
+        if let Some(sql) = self.cached_sql(&key) {
+            return Ok(sql);
+        }
+        let q = self.token_queries(table)?;
+        let users = self.user_table(U::SUBJECT_NAME)?;
+        let sql: std::sync::Arc<str> = format!(
+            "SELECT t.extra_data, ({}) AS \"user\" FROM {} t \
+             WHERE t.jti = $1 AND t.expires_at > $2 AND t.purpose = $3",
+            by_key::<U>(&users, 4),
+            q.table
+        )
+        .into();
+        self.cache_sql(key, sql.clone());
+        Ok(sql)
+    }
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -116,47 +140,37 @@ impl<U: UserResource> UserStore<U> for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// One round trip: the token row (left-joined, so its absence is a NULL
-    /// row) and the user as a scalar subquery.
-    async fn get_user_and_token(
+    /// One round trip: the token's `extra_data` and, in the same query, the
+    /// user as a scalar subquery decoded straight into `U`. No row: no token.
+    async fn get_presence_and_user(
         &self,
         key: &U::PrimaryKey,
         table: &str,
         jti: &str,
         purpose: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Option<TokenRow>, Option<U>), StoreError>
+    ) -> Result<Option<Presence<U>>, StoreError>
     where
         Self: TokenStore,
     {
-        let q = self.token_queries(table)?;
-        let users = self.user_table(U::SUBJECT_NAME)?;
-        let sql = format!(
-            "SELECT t.jti, t.subject, t.expires_at, t.purpose, t.extra_data, t.created_at, t.updated_at, \
-             ({}) AS \"user\" \
-             FROM (SELECT 1) AS one LEFT JOIN {} t ON t.jti = $1 AND t.expires_at > $2 AND t.purpose = $3",
-            by_key::<U>(&users, 4),
-            q.table
-        );
+        let sql = self.authenticate_sql::<U>(table)?;
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(jti)
             .bind(now)
             .bind(purpose)
             .bind(key.to_subject_value())
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(db_err("authenticate"))?;
-        let decode = db_err("decode authenticate row");
-        let present: Option<String> = row
-            .try_get("jti")
-            .map_err(db_err("decode authenticate row"))?;
-        let token = match present {
-            Some(_) => Some(token_row(&row).map_err(decode)?),
-            None => None,
+        let Some(row) = row else {
+            return Ok(None);
         };
-        let user: Option<Value> = row
-            .try_get("user")
-            .map_err(db_err("decode authenticate row"))?;
-        Ok((token, user.map(from_json).transpose()?))
+        let decode = || db_err("decode authenticate row");
+        let extra_data: Option<Value> = row.try_get("extra_data").map_err(decode())?;
+        let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
+        Ok(Some(Presence {
+            extra_data,
+            user: user.map(|Json(u)| u),
+        }))
     }
 }

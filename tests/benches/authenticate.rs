@@ -53,16 +53,8 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
-    let db = rt.block_on(auth_tests::pg::fresh_db());
-    let store = db.store.clone();
-    let auth = Auth::from_settings(settings(true), store.clone()).unwrap();
-    let user = User::new("ada@example.com");
-    rt.block_on(auth.store().insert_user(&user)).unwrap();
-    let token = rt
-        .block_on(auth.token_for_user(&user, ExtraClaims::new()))
-        .unwrap()
-        .token;
-    let pool = store.pool().clone();
+    let (db, auth, user, token) = rt.block_on(auth_tests::bench::pg_auth());
+    let pool = db.store.pool().clone();
 
     let mut g = c.benchmark_group("authenticate/postgres");
     g.bench_function("ours (allow-list, user loaded)", |b| {
@@ -80,23 +72,25 @@ fn bench(c: &mut Criterion) {
             .await
             .unwrap();
             assert!(present.is_some());
-            let id = user.id.to_string();
-            let row: (String, String) = sqlx::query_as(
-                "SELECT email, role FROM users WHERE id = $1::uuid",
+            let (id, email, hashed_password, role): (String, String, String, String) = sqlx::query_as(
+                "SELECT id::text, email, hashed_password, role FROM users WHERE id = $1::uuid",
             )
-            .bind(id)
+            .bind(user.id.to_string())
             .fetch_one(&pool)
             .await
             .unwrap();
-            row
+            User { id: id.parse().unwrap(), email, hashed_password, role }
         })
     });
     g.bench_function("baseline: decode + one joined SELECT (1 round trip)", |b| {
         b.to_async(&rt).iter(|| async {
-            let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
+            let data =
+                jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
             let jti = data.claims["jti"].as_str().unwrap();
-            let row: (String, String, Option<serde_json::Value>) = sqlx::query_as(
-                "SELECT u.email, u.role, t.extra_data FROM tokens t JOIN users u ON u.id = $2::uuid \
+            type Row = (String, String, String, String, Option<serde_json::Value>);
+            let (id, email, hashed_password, role, extra): Row = sqlx::query_as(
+                "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data \
+                 FROM tokens t JOIN users u ON u.id = $2::uuid \
                  WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'",
             )
             .bind(jti)
@@ -104,9 +98,35 @@ fn bench(c: &mut Criterion) {
             .fetch_one(&pool)
             .await
             .unwrap();
-            row
+            (
+                User {
+                    id: id.parse().unwrap(),
+                    email,
+                    hashed_password,
+                    role,
+                },
+                extra,
+            )
         })
     });
+    g.finish();
+
+    // Scaling: the lookup is by primary key, so latency should not depend on
+    // how many rows the token table holds.
+    let mut g = c.benchmark_group("authenticate/postgres/rows-in-table");
+    let mut filled = 0;
+    for n in [10_000u64, 100_000, 1_000_000] {
+        rt.block_on(auth_tests::bench::fill_tokens(
+            &db.store,
+            n - filled,
+            "1 hour",
+            &format!("s{n}"),
+        ));
+        filled = n;
+        g.bench_function(format!("{n}"), |b| {
+            b.to_async(&rt).iter(|| auth.authenticate(&token))
+        });
+    }
     g.finish();
     drop(db);
 }

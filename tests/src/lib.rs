@@ -2,6 +2,7 @@
 //! and the storage conformance suite every backend runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod bench;
 pub mod conformance;
 pub mod pg;
 
