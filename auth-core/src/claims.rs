@@ -113,6 +113,37 @@ impl Claims {
     }
 }
 
+/// A JSON object that refuses duplicate keys: a payload saying `sub` twice
+/// is ambiguous (parsers disagree on which one wins), so it is malformed.
+pub(crate) struct StrictObject(pub(crate) ExtraClaims);
+
+impl<'de> serde::Deserialize<'de> for StrictObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object without duplicate keys")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StrictObject, A::Error> {
+                let mut out = ExtraClaims::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom("duplicate key"));
+                    }
+                    let value: Value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(StrictObject(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// Merges extra claims with the precedence of SPEC section 4: the DSL's
 /// claims, then the per-call claims over them. Registered claims (`sub`,
 /// `exp`, `purpose`, ...) are the framework's and are dropped from both,

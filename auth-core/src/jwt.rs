@@ -2,11 +2,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Header;
 use serde_json::Value;
 
-use crate::claims::{Claims, ExtraClaims};
+use crate::claims::{Claims, ExtraClaims, StrictObject};
 use crate::config::{Algorithm, Lifetime, Purpose, TokenConfig};
 use crate::error::{Error, truncated};
 use crate::secret::{Keys, Secret};
@@ -96,7 +95,7 @@ impl Jwt {
             return Err(Error::MalformedToken("token is too long"));
         }
         let mut segments = token.split('.');
-        let (Some(header), Some(_), Some(_), None) = (
+        let (Some(header), Some(payload), Some(signature), None) = (
             segments.next(),
             segments.next(),
             segments.next(),
@@ -107,24 +106,26 @@ impl Jwt {
             ));
         };
         self.check_header(header)?;
-
-        let mut validation = Validation::new(self.algorithm.to_jwt());
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        let mut map = jsonwebtoken::decode::<ExtraClaims>(token, &self.keys.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => Error::InvalidSignature,
-                ErrorKind::InvalidAlgorithm => Error::AlgorithmMismatch {
-                    expected: self.algorithm,
-                    found: String::new(),
-                },
-                ErrorKind::Json(_) => Error::MalformedToken("payload is not a JSON object"),
-                _ => Error::MalformedToken("token does not decode"),
+        // The signature covers the header and payload segments as sent.
+        let message = &token[..header.len() + 1 + payload.len()];
+        let valid = jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            &self.keys.decoding,
+            self.algorithm.to_jwt(),
+        )
+        .unwrap_or(false);
+        if !valid {
+            return Err(Error::InvalidSignature);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| Error::MalformedToken("payload is not base64url"))?;
+        let mut map = serde_json::from_slice::<StrictObject>(&bytes)
+            .map_err(|_| {
+                Error::MalformedToken("payload is not a JSON object without duplicate keys")
             })?
-            .claims;
+            .0;
 
         let exp = int_claim(&map, "exp")?;
         if exp <= now.saturating_sub(self.leeway) {
@@ -153,8 +154,11 @@ impl Jwt {
         let bytes = URL_SAFE_NO_PAD
             .decode(header)
             .map_err(|_| Error::MalformedToken("header is not base64url"))?;
-        let header: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::MalformedToken("header is not a JSON object"))?;
+        let header = serde_json::from_slice::<StrictObject>(&bytes)
+            .map_err(|_| {
+                Error::MalformedToken("header is not a JSON object without duplicate keys")
+            })?
+            .0;
         match header.get("alg") {
             Some(Value::String(alg)) if alg == self.algorithm.as_str() => Ok(()),
             Some(Value::String(alg)) => Err(Error::AlgorithmMismatch {
