@@ -175,13 +175,35 @@ pub(crate) fn check_password(password: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// A password hash with a `Debug` that does not show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HashedPassword(pub String);
+/// A password hash with a `Debug` that does not show it: use it as the type
+/// of the `hashed_password_field` so `{:?}` of a user never prints the hash.
+/// Serializes as the plain string (a `text` column).
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct HashedPassword(String);
+
+impl HashedPassword {
+    /// The PHC string (`$argon2id$...`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Debug for HashedPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("HashedPassword(<redacted>)")
+    }
+}
+
+impl AsRef<str> for HashedPassword {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for HashedPassword {
+    fn from(hash: String) -> Self {
+        Self(hash)
     }
 }
 
@@ -209,6 +231,11 @@ mod tests {
         assert!(check_password("short").is_err());
         assert!(check_password("long enough").is_ok());
         assert!(check_password(&"x".repeat(MAX_PASSWORD_LEN + 1)).is_err());
-        assert!(!format!("{:?}", HashedPassword("$argon2id$secret".into())).contains("secret"));
+        let h = HashedPassword::from("$argon2id$secret".to_owned());
+        assert!(!format!("{h:?}").contains("secret"));
+        assert_eq!(
+            serde_json::to_value(&h).unwrap(),
+            serde_json::json!("$argon2id$secret")
+        );
     }
 }

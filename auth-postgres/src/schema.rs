@@ -170,7 +170,7 @@ fn sql_type(ty: &str) -> (&'static str, bool) {
     let last = path.rsplit("::").next().unwrap_or(path);
     let sql = match last {
         "Uuid" => "uuid",
-        "String" | "str" => "text",
+        "String" | "str" | "HashedPassword" => "text",
         "i64" | "u32" => "bigint",
         "i32" | "u16" | "i16" => "integer",
         "bool" => "boolean",

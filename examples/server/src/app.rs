@@ -164,7 +164,7 @@ where
     let user = User {
         id: uuid::Uuid::new_v4(),
         email: check_email(&b.email)?,
-        hashed_password: String::new(),
+        hashed_password: auth_core::HashedPassword::default(),
         role,
     };
     let signed = User::register_with_password(

@@ -1,6 +1,6 @@
 //! The demo's user and token resources: the user of SPEC 3.2.
 
-use auth_core::{Authenticated, ClaimsContext, ExtraClaims, token_resource};
+use auth_core::{Authenticated, ClaimsContext, ExtraClaims, HashedPassword, token_resource};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -31,7 +31,8 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
 pub struct User {
     pub id: Uuid,
     pub email: String,
-    pub hashed_password: String,
+    /// Redacted in `Debug`, so logging a user never prints the hash.
+    pub hashed_password: HashedPassword,
     pub role: String,
 }
 
