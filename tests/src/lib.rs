@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod conformance;
 pub mod pg;
+pub mod proxy;
 
 use auth_core::{
     Algorithm, Auth, Claims, ClaimsContext, ExtraClaims, Secret, Settings, SigningSecret,
