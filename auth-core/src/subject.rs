@@ -66,20 +66,29 @@ impl Subject {
         }
     }
 
-    /// Parses `<name>?<pairs>`; the name must be non-empty and there must be pairs.
+    /// Parses `<name>?<pairs>`: the name is letters, digits, `_` and `-`
+    /// (as `subject_name` allows), and there is at least one pair.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let (name, query) = s
-            .split_once('?')
-            .ok_or_else(|| Error::InvalidSubject(format!("no `?` in `{}`", truncated(s))))?;
-        if name.is_empty() || query.is_empty() {
-            return Err(Error::InvalidSubject(format!(
+        let malformed = || {
+            Error::InvalidSubject(format!(
                 "expected `<name>?<key>=<value>`, got `{}`",
                 truncated(s)
-            )));
+            ))
+        };
+        let (name, query) = s.split_once('?').ok_or_else(malformed)?;
+        let name_ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(malformed());
         }
         let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        if pairs.is_empty() {
+            return Err(malformed());
+        }
         Ok(Self {
             name: name.to_owned(),
             pairs,
