@@ -159,7 +159,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         let token = self.jwt.sign(&claims)?;
         if self.settings.tokens.store_all_tokens {
             let facts = TokenFacts::try_from(&claims)?;
-            token::store_token(
+            token::store_new_token(
                 &self.store,
                 &self.settings.token_resource,
                 &facts,

@@ -124,7 +124,8 @@ pub use memory::MemoryStore;
 pub use password::{HashCost, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher};
 pub use secret::{Secret, SigningSecret};
 pub use store::{
-    InsertUserError, NewTokenRow, Presence, REVOCATION, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, Presence, REVOCATION, TokenRow, TokenStore,
+    UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{TokenFacts, TokenResource};

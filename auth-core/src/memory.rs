@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::PurposeFilter;
 use crate::error::StoreError;
-use crate::store::{InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, UserStore};
+use crate::store::{
+    ExpungedBatch, InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, UserStore,
+};
 use crate::subject::SubjectKey;
 use crate::user::UserResource;
 
@@ -121,6 +123,16 @@ impl TokenStore for MemoryStore {
         }
     }
 
+    async fn insert_token(&self, table: &str, new: &NewTokenRow) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        if rows.contains_key(&new.jti) {
+            return Err(StoreError::msg("a token row with this jti already exists"));
+        }
+        rows.insert(new.jti.clone(), row(new, Utc::now()));
+        Ok(())
+    }
+
     async fn get_token(
         &self,
         table: &str,
@@ -205,22 +217,27 @@ impl TokenStore for MemoryStore {
         &self,
         table: &str,
         now: DateTime<Utc>,
+        from: DateTime<Utc>,
         limit: usize,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<ExpungedBatch, StoreError> {
         let mut inner = self.lock();
         let Some(rows) = inner.tokens.get_mut(table) else {
-            return Ok(0);
+            return Ok(ExpungedBatch::default());
         };
-        let doomed: Vec<String> = rows
+        let mut doomed: Vec<(DateTime<Utc>, String)> = rows
             .values()
-            .filter(|r| r.expires_at < now)
-            .take(limit)
-            .map(|r| r.jti.clone())
+            .filter(|r| r.expires_at < now && r.expires_at >= from)
+            .map(|r| (r.expires_at, r.jti.clone()))
             .collect();
-        for jti in &doomed {
+        doomed.sort_unstable();
+        doomed.truncate(limit);
+        for (_, jti) in &doomed {
             rows.remove(jti);
         }
-        Ok(doomed.len() as u64)
+        Ok(ExpungedBatch {
+            deleted: doomed.len() as u64,
+            last_expires_at: doomed.last().map(|(at, _)| *at),
+        })
     }
 }
 

@@ -62,6 +62,14 @@ pub trait TokenStore: Send + Sync {
         row: &NewTokenRow,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Inserts a row for a `jti` just minted (so it cannot exist yet): a plain
+    /// insert, cheaper than the upsert. A conflict is an error.
+    fn insert_token(
+        &self,
+        table: &str,
+        row: &NewTokenRow,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The row for `jti` whose `expires_at` is after `now`, and whose purpose
     /// is `purpose` when one is given.
     fn get_token(
@@ -107,15 +115,19 @@ pub trait TokenStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
 
-    /// Deletes at most `limit` rows whose `expires_at` is before `now`;
-    /// returns how many. Never touches other rows. Several callers at once
-    /// must not delete a row twice or wait on each other long.
+    /// Deletes, in `expires_at` order, at most `limit` rows whose
+    /// `expires_at` is before `now` and not before `from`; returns how many
+    /// and the last `expires_at` deleted (the next batch's `from`, so a batch
+    /// never rescans what earlier batches deleted). Never touches other rows.
+    /// Several callers at once must not delete a row twice or wait on each
+    /// other long.
     fn delete_expired(
         &self,
         table: &str,
         now: DateTime<Utc>,
+        from: DateTime<Utc>,
         limit: usize,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ExpungedBatch, StoreError>> + Send;
 }
 
 /// What [`UserStore::get_presence_and_user`] finds for a present token.
@@ -125,6 +137,15 @@ pub struct Presence<U> {
     pub extra_data: Option<Value>,
     /// The user the token's subject names, if it exists.
     pub user: Option<U>,
+}
+
+/// What one [`TokenStore::delete_expired`] call removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpungedBatch {
+    /// Rows deleted.
+    pub deleted: u64,
+    /// The latest `expires_at` among them.
+    pub last_expires_at: Option<DateTime<Utc>>,
 }
 
 /// Why a user could not be inserted.

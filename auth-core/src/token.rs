@@ -97,6 +97,22 @@ pub async fn store_token<S: TokenStore>(
     }
 }
 
+/// Records a token this process just minted: a plain insert (its `jti` is
+/// fresh), used when issuing with `store_all_tokens`.
+pub(crate) async fn store_new_token<S: TokenStore>(
+    store: &S,
+    resource: &TokenResourceConfig,
+    facts: &TokenFacts,
+    purpose: &Purpose,
+    extra_data: Option<Value>,
+) -> Result<()> {
+    let row = new_row(facts, purpose.as_str(), extra_data);
+    store
+        .insert_token(&resource.table, &row)
+        .await
+        .map_err(store_err("store_token"))
+}
+
 /// `get_token`: the unexpired row for `jti`, of `purpose` when given.
 pub async fn get_token<S: TokenStore>(
     store: &S,
@@ -200,16 +216,19 @@ pub async fn expunge_expired<S: TokenStore>(
 ) -> Result<u64> {
     let now = Utc::now();
     let batch = resource.expunge_batch_size.max(1);
+    // Batches walk forward in `expires_at` order from the oldest possible row.
+    let mut from = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or(now); // 0001-01-01
     let mut total = 0;
     loop {
-        let deleted = store
-            .delete_expired(&resource.table, now, batch)
+        let done = store
+            .delete_expired(&resource.table, now, from, batch)
             .await
             .map_err(store_err("expunge_expired"))?;
-        total += deleted;
-        if deleted < batch as u64 {
+        total += done.deleted;
+        if done.deleted < batch as u64 {
             return Ok(total);
         }
+        from = done.last_expires_at.unwrap_or(from);
     }
 }
 

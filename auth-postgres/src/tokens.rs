@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use auth_core::{NewTokenRow, PurposeFilter, StoreError, TokenRow, TokenStore};
+use auth_core::{ExpungedBatch, NewTokenRow, PurposeFilter, StoreError, TokenRow, TokenStore};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -19,6 +19,7 @@ pub(crate) struct TokenQueries {
     revoke_all: Arc<str>,
     read_expired: Arc<str>,
     delete_expired: Arc<str>,
+    insert: Arc<str>,
     pub(crate) table: String,
 }
 
@@ -69,11 +70,19 @@ impl TokenQueries {
                 "SELECT {COLUMNS} FROM {t} WHERE expires_at < $1 ORDER BY expires_at LIMIT $2"
             )
             .into(),
-            // Several expungers at once take disjoint batches and never wait
-            // on each other's locks.
+            // Batches walk the expires_at index from the previous batch's
+            // last value, so none rescans the dead entries of the ones before;
+            // several expungers at once take disjoint rows and never wait on
+            // each other's locks.
             delete_expired: format!(
-                "DELETE FROM {t} WHERE jti IN (SELECT jti FROM {t} WHERE expires_at < $1 \
-                 LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                "WITH batch AS (SELECT jti FROM {t} WHERE expires_at < $1 AND expires_at >= $2 \
+                 ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+                 gone AS (DELETE FROM {t} d USING batch WHERE d.jti = batch.jti RETURNING d.expires_at) \
+                 SELECT count(*) AS deleted, max(expires_at) AS last FROM gone"
+            )
+            .into(),
+            insert: format!(
+                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) VALUES ($1, $2, $3, $4, $5)"
             )
             .into(),
             table: t.to_owned(),
@@ -115,6 +124,20 @@ impl TokenStore for PgStore {
             .await
             .map_err(db_err("store token"))?;
         Ok(written.is_some())
+    }
+
+    async fn insert_token(&self, table: &str, row: &NewTokenRow) -> Result<(), StoreError> {
+        let q = self.token_queries(table)?;
+        sqlx::query(sql(&q.insert))
+            .bind(&row.jti)
+            .bind(&row.subject)
+            .bind(row.expires_at)
+            .bind(&row.purpose)
+            .bind(&row.extra_data)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("insert token"))?;
+        Ok(())
     }
 
     async fn get_token(
@@ -208,16 +231,26 @@ impl TokenStore for PgStore {
         &self,
         table: &str,
         now: DateTime<Utc>,
+        from: DateTime<Utc>,
         limit_to: usize,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<ExpungedBatch, StoreError> {
         let q = self.token_queries(table)?;
-        let done = sqlx::query(sql(&q.delete_expired))
+        let row = sqlx::query(sql(&q.delete_expired))
             .bind(now)
+            .bind(from)
             .bind(limit(limit_to))
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(db_err("delete expired"))?;
-        tracing::debug!(table = %q.table, removed = done.rows_affected(), "expunged a batch");
-        Ok(done.rows_affected())
+        let deleted: i64 = row
+            .try_get("deleted")
+            .map_err(db_err("decode expunge row"))?;
+        let last: Option<DateTime<Utc>> =
+            row.try_get("last").map_err(db_err("decode expunge row"))?;
+        tracing::debug!(table = %q.table, removed = deleted, "expunged a batch");
+        Ok(ExpungedBatch {
+            deleted: u64::try_from(deleted).unwrap_or(0),
+            last_expires_at: last,
+        })
     }
 }

@@ -44,6 +44,20 @@ fn bench(c: &mut Criterion) {
             t
         })
     });
+    g.bench_function("reference: the same INSERT as the store_token upsert (ON CONFLICT … RETURNING)", |b| {
+        b.to_async(&rt).iter(|| async {
+            sqlx::query(
+                "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data) VALUES ($1, $2, now(), 'user', $3) \
+                 ON CONFLICT (jti) DO UPDATE SET purpose = EXCLUDED.purpose WHERE tokens.purpose <> 'revocation' RETURNING 1",
+            )
+            .bind(auth_core::new_jti())
+            .bind(user.subject())
+            .bind(json!({"role": user.role}))
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        })
+    });
     g.finish();
 
     let fresh = || TokenFacts {

@@ -479,7 +479,16 @@ impl TokenStore for BrokenStore {
     ) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
-    async fn delete_expired(&self, _: &str, _: DateTime<Utc>, _: usize) -> Result<u64, StoreError> {
+    async fn delete_expired(
+        &self,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+        _: usize,
+    ) -> Result<auth_core::ExpungedBatch, StoreError> {
+        broken()
+    }
+    async fn insert_token(&self, _: &str, _: &NewTokenRow) -> Result<(), StoreError> {
         broken()
     }
 }
