@@ -1,6 +1,6 @@
 //! PostgreSQL storage for auth-core: `PgStore` implements the token and user
 //! stores with one SQL statement per operation, owns its schema (versioned,
-//! applied under an advisory lock), and expunges in `SKIP LOCKED` batches.
+//! applied under an advisory lock), and expunges in batches, one node at a time per table.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,5 +1,5 @@
 //! The token store in SQL: every operation one statement, the conditional
-//! writes atomic through `ON CONFLICT ... WHERE` and `SKIP LOCKED`.
+//! writes atomic through `ON CONFLICT ... WHERE`; the expunger one node at a time (advisory try-lock).
 
 use std::sync::Arc;
 
@@ -70,14 +70,16 @@ impl TokenQueries {
                 "SELECT {COLUMNS} FROM {t} WHERE expires_at < $1 ORDER BY expires_at LIMIT $2"
             )
             .into(),
-            // Batches walk the expires_at index from the previous batch's
-            // last value, so none rescans the dead entries of the ones before;
-            // several expungers at once take disjoint rows and never wait on
-            // each other's locks.
+            // One expunger per table at a time (a transaction-scoped advisory
+            // try-lock: the others delete nothing and never wait). Batches walk
+            // the expires_at index from the previous batch's last value and
+            // delete by ctid, so no batch rescans the table or the rows of
+            // earlier batches.
             delete_expired: format!(
-                "WITH batch AS (SELECT jti FROM {t} WHERE expires_at < $1 AND expires_at >= $2 \
-                 ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-                 gone AS (DELETE FROM {t} d USING batch WHERE d.jti = batch.jti RETURNING d.expires_at) \
+                "WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('auth_postgres_expunge:' || $4)) AS got), \
+                 batch AS (SELECT ctid FROM {t} WHERE (SELECT got FROM lock) AND expires_at < $1 \
+                 AND expires_at >= $2 ORDER BY expires_at LIMIT $3), \
+                 gone AS (DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING expires_at) \
                  SELECT count(*) AS deleted, max(expires_at) AS last FROM gone"
             )
             .into(),
@@ -239,6 +241,7 @@ impl TokenStore for PgStore {
             .bind(now)
             .bind(from)
             .bind(limit(limit_to))
+            .bind(table)
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("delete expired"))?;

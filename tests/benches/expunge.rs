@@ -46,7 +46,7 @@ async fn expunge(ours: bool, store: &PgStore) -> u64 {
 const CASES: [(bool, &str); 2] = [
     (
         true,
-        "ours: expunge_expired (batches of 10 000, SKIP LOCKED)",
+        "ours: expunge_expired (batches of 50 000, advisory try-lock)",
     ),
     (false, "baseline: one DELETE … WHERE expires_at < now()"),
 ];

@@ -58,7 +58,7 @@ pub fn expand(model: TokenResource) -> TokenStream {
                 const CONFIG: __p::TokenResourceConfig = __p::TokenResourceConfig {
                     table: __p::Cow::Borrowed(#table),
                     expunge_interval: ::core::time::Duration::from_secs(#seconds),
-                    expunge_batch_size: 10_000,
+                    expunge_batch_size: 50_000,
                 };
             }
 
