@@ -91,6 +91,24 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Writes `new` with `purpose` (keeping the row's creation time) unless
+    /// the `jti` already is a revocation row: the one conditional write both
+    /// upsert and revocation rest on. `false` when a revocation blocked it.
+    fn write_unless_revoked(&self, table: &str, new: &NewTokenRow, purpose: &str) -> bool {
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        match rows.get(&new.jti) {
+            Some(existing) if existing.purpose == REVOCATION => false,
+            existing => {
+                let created = existing.map_or_else(Utc::now, |r| r.created_at);
+                let mut written = row(new, created);
+                written.purpose = purpose.to_owned();
+                rows.insert(new.jti.clone(), written);
+                true
+            }
+        }
+    }
+
     /// How many token rows `table` holds (for tests and the demo).
     pub fn token_count(&self, table: &str) -> usize {
         self.lock().tokens.get(table).map_or(0, HashMap::len)
@@ -111,16 +129,7 @@ fn row(new: &NewTokenRow, created_at: DateTime<Utc>) -> TokenRow {
 
 impl TokenStore for MemoryStore {
     async fn upsert_token(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        let rows = inner.tokens.entry(table.to_owned()).or_default();
-        match rows.get(&new.jti) {
-            Some(existing) if existing.purpose == REVOCATION => Ok(false),
-            existing => {
-                let created = existing.map_or_else(Utc::now, |r| r.created_at);
-                rows.insert(new.jti.clone(), row(new, created));
-                Ok(true)
-            }
-        }
+        Ok(self.write_unless_revoked(table, new, &new.purpose))
     }
 
     async fn insert_token(&self, table: &str, new: &NewTokenRow) -> Result<(), StoreError> {
@@ -150,18 +159,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn insert_revocation(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        let rows = inner.tokens.entry(table.to_owned()).or_default();
-        match rows.get(&new.jti) {
-            Some(existing) if existing.purpose == REVOCATION => Ok(false),
-            existing => {
-                let created = existing.map_or_else(Utc::now, |r| r.created_at);
-                let mut revocation = row(new, created);
-                revocation.purpose = REVOCATION.to_owned();
-                rows.insert(new.jti.clone(), revocation);
-                Ok(true)
-            }
-        }
+        Ok(self.write_unless_revoked(table, new, REVOCATION))
     }
 
     async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
