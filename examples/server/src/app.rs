@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use auth_core::axum::{AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
-use auth_core::{Auth, Error, ExtraClaims, TokenStore, TokenType, UserStore};
+use auth_core::{Auth, Error, ExtraClaims, SignedIn, TokenStore, TokenType, UserStore};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
 use axum::http::StatusCode;
@@ -128,6 +128,11 @@ where
     }
 }
 
+/// `{user, token}`, the body of every route that signs a user in.
+fn signed_in_body(signed: &SignedIn<User>) -> serde_json::Value {
+    json!({"user": PublicUser::from(&signed.user), "token": signed.token.token})
+}
+
 #[derive(Deserialize)]
 struct RegisterBody {
     email: String,
@@ -175,7 +180,7 @@ where
         ExtraClaims::new(),
     )
     .await?;
-    let body = json!({"user": PublicUser::from(&signed.user), "token": signed.token.token});
+    let body = signed_in_body(&signed);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -210,10 +215,7 @@ where
         ExtraClaims::new(),
     )
     .await?;
-    Ok(
-        Json(json!({"user": PublicUser::from(&signed.user), "token": signed.token.token}))
-            .into_response(),
-    )
+    Ok(Json(signed_in_body(&signed)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -236,10 +238,7 @@ where
         ));
     };
     let signed = User::sign_in_with_token(&auth, &q.token, ExtraClaims::new()).await?;
-    Ok(
-        Json(json!({"user": PublicUser::from(&signed.user), "token": signed.token.token}))
-            .into_response(),
-    )
+    Ok(Json(signed_in_body(&signed)).into_response())
 }
 
 async fn me(CurrentUser(me): CurrentUser<User>) -> Json<serde_json::Value> {
