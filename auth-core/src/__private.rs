@@ -5,7 +5,7 @@ pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::config::*;
 pub use crate::error::{Error, Result};
 pub use crate::secret::{Secret, SigningSecret};
-pub use crate::store::UserStore;
+pub use crate::store::{PasswordStore, UserStore};
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{self as actions, TokenFacts, TokenResource};
@@ -38,6 +38,5 @@ impl<T> StandardField<T> for ::core::option::Option<T> {
     }
 }
 pub use crate::claims::merge_extra_claims;
-pub use crate::config::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 pub use crate::user::ExtraClaimsFn;
 pub use ::std::vec;

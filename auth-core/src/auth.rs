@@ -8,10 +8,9 @@ use crate::claims::{Claims, ClaimsContext, ExtraClaims, merge_extra_claims};
 use crate::config::{Lifetime, Purpose};
 use crate::error::{Error, Result};
 use crate::jwt::Jwt;
-use crate::password::{HashCost, PasswordHasher};
+use crate::password::{HashCost, HashLimits, PasswordHasher};
 use crate::secret::Secret;
-use crate::store::{TokenStore, UserStore};
-use crate::subject::Subject;
+use crate::store::{TokenLookup, TokenStore, UserStore};
 use crate::token::{self, TokenFacts};
 use crate::user::{Authenticated, Settings, UserResource};
 
@@ -94,9 +93,19 @@ impl<U: UserResource, S> Auth<U, S> {
     }
 
     /// Uses these argon2 costs for new password hashes (default
-    /// [`HashCost::OWASP`]; [`HashCost::INSECURE_FAST_FOR_TESTS`] in tests).
+    /// [`HashCost::OWASP`]; [`HashCost::INSECURE_FAST_FOR_TESTS`] in tests),
+    /// keeping the current limits.
     pub fn with_hash_cost(mut self, cost: HashCost) -> Result<Self> {
-        self.hasher = PasswordHasher::new(cost)?;
+        self.hasher = PasswordHasher::with_limits(cost, self.hasher.limits())?;
+        Ok(self)
+    }
+
+    /// Bounds password hashing: at most `limits.max_concurrent` at once
+    /// (default: the number of cores), each waiting at most
+    /// `limits.max_wait` for its turn, else [`Error::Unavailable`] (503 over
+    /// HTTP). Peak argon2 memory is `max_concurrent` × the cost's memory.
+    pub fn with_hash_limits(mut self, limits: HashLimits) -> Result<Self> {
+        self.hasher = PasswordHasher::with_limits(self.hasher.cost(), limits)?;
         Ok(self)
     }
 
@@ -122,7 +131,7 @@ impl<U: UserResource, S> Auth<U, S> {
 
     /// Checks that `claims.sub` names a user of this resource; returns its key.
     pub fn subject_key(&self, claims: &Claims) -> Result<U::PrimaryKey> {
-        Subject::parse(&claims.sub)?.key(U::SUBJECT_NAME, U::PRIMARY_KEY_FIELD)
+        crate::subject::canonical_key(&claims.sub, U::SUBJECT_NAME, U::PRIMARY_KEY_FIELD)
     }
 }
 
@@ -143,32 +152,71 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         lifetime: Lifetime,
         extra_claims: ExtraClaims,
     ) -> Result<IssuedToken> {
+        let issued = self.mint(user, purpose, lifetime, extra_claims)?;
+        if let Some(row) = self.row_to_store(&issued)? {
+            token::insert_new_row(&self.store, &self.settings.token_resource, &row).await?;
+        }
+        Ok(issued)
+    }
+
+    /// Signs a token for `user` (claims merged, `cred` set from the user's
+    /// password hash) without storing anything.
+    pub(crate) fn mint(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        extra_claims: ExtraClaims,
+    ) -> Result<IssuedToken> {
         let dsl = self
             .settings
             .extra_claims
             .map(|f| f(user, &ClaimsContext::new(purpose.clone())))
             .unwrap_or_default();
         let extra = merge_extra_claims(dsl, extra_claims);
-        let claims = self.jwt.claims(
+        let mut claims = self.jwt.claims(
             user.subject(),
             purpose,
             lifetime,
             extra,
             Utc::now().timestamp(),
         );
+        claims.cred = user
+            .credential_hash()
+            .map(crate::claims::credential_fingerprint);
         let token = self.jwt.sign(&claims)?;
-        if self.settings.tokens.store_all_tokens {
-            let facts = TokenFacts::try_from(&claims)?;
-            token::store_new_token(
-                &self.store,
-                &self.settings.token_resource,
-                &facts,
-                purpose,
-                claims.extra_data(),
-            )
-            .await?;
-        }
         Ok(IssuedToken { token, claims })
+    }
+
+    /// The row to record for a token just minted, when `store_all_tokens`.
+    pub(crate) fn row_to_store(
+        &self,
+        issued: &IssuedToken,
+    ) -> Result<Option<crate::store::NewTokenRow>> {
+        if !self.settings.tokens.store_all_tokens {
+            return Ok(None);
+        }
+        let facts = TokenFacts::try_from(&issued.claims)?;
+        Ok(Some(token::new_token_row(
+            &facts,
+            &issued.claims.purpose,
+            issued.claims.extra_data(),
+        )))
+    }
+
+    /// The verifier's leeway.
+    pub(crate) fn leeway(&self) -> std::time::Duration {
+        self.settings.tokens.leeway.as_duration()
+    }
+
+    /// The earliest expiry a stored row may have and still count at `now`:
+    /// the token itself passes the expiry check until `exp + leeway`, so
+    /// its row must count as long.
+    fn presence_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.leeway())
+            .ok()
+            .and_then(|l| now.checked_sub_signed(l))
+            .unwrap_or(now)
     }
 
     /// Verifies a token now: every check of SPEC section 4. See [`Auth::verify_at`].
@@ -190,10 +238,17 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             // with the token's purpose is not a revocation row.
             let row = self
                 .store
-                .get_token(table, &claims.jti, Some(&claims.purpose), now)
+                .get_token(
+                    table,
+                    &claims.jti,
+                    Some(&claims.purpose),
+                    self.presence_time(now),
+                )
                 .await
                 .map_err(fail_closed)?;
-            match row {
+            // A row is bound to its token's subject: another user's stored
+            // `jti` is no row for this token.
+            match row.filter(|r| r.subject == claims.sub) {
                 Some(row) => restore_claims(&mut claims, row.extra_data),
                 None => return Err(self.absent(&claims.jti).await),
             }
@@ -230,11 +285,24 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub async fn revoke(&self, token: &str) -> Result<()> {
         let claims = self.jwt.verify(token)?;
         self.subject_key(&claims)?;
-        let facts = TokenFacts::try_from(&claims)?;
-        match token::revoke_token(&self.store, &self.settings.token_resource, &facts).await {
+        match self.revoke_verified(&claims).await {
             Ok(()) | Err(Error::AlreadyRevoked) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Revokes a verified token, keeping the row as long as the token could
+    /// still pass the expiry check anywhere ([`Error::AlreadyRevoked`] when
+    /// it already was).
+    pub(crate) async fn revoke_verified(&self, claims: &Claims) -> Result<()> {
+        let facts = TokenFacts::try_from(claims)?;
+        token::revoke_token_keeping(
+            &self.store,
+            &self.settings.token_resource,
+            &facts,
+            self.leeway(),
+        )
+        .await
     }
 }
 
@@ -249,15 +317,22 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             let claims = self.verify_at(token, now).await?;
             require_user_purpose(&claims)?;
             let user = self.load_user(&claims).await?;
+            check_credential(&claims, &user)?;
             return Ok(AuthenticatedUser { user, claims });
         }
         let mut claims = self.jwt.verify_at(token, now.timestamp())?;
         let key = self.subject_key(&claims)?;
         require_user_purpose(&claims)?;
         let table = &self.settings.token_resource.table;
+        let lookup = TokenLookup {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            purpose: Purpose::USER.as_str(),
+            now: self.presence_time(now),
+        };
         let presence = self
             .store
-            .get_presence_and_user(&key, table, &claims.jti, Purpose::USER.as_str(), now)
+            .get_presence_and_user(&key, table, lookup)
             .await
             .map_err(fail_closed)?;
         let Some(presence) = presence else {
@@ -265,6 +340,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         };
         restore_claims(&mut claims, presence.extra_data);
         let user = presence.user.ok_or(Error::UserNotFound)?;
+        check_credential(&claims, &user)?;
         Ok(AuthenticatedUser { user, claims })
     }
 
@@ -281,6 +357,20 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// Authenticates an `Authorization` header value (`Bearer <token>`).
     pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
         self.authenticate(crate::http::bearer_token(header)?).await
+    }
+}
+
+/// A token is bound to the password hash its user had at issue (`cred`): a
+/// token whose sign-in verified a password that has since changed is
+/// refused, even one minted while the change was being made.
+pub(crate) fn check_credential<U: UserResource>(claims: &Claims, user: &U) -> Result<()> {
+    let current = user
+        .credential_hash()
+        .map(crate::claims::credential_fingerprint);
+    if current == claims.cred {
+        Ok(())
+    } else {
+        Err(Error::CredentialChanged)
     }
 }
 

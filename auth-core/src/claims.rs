@@ -9,8 +9,9 @@ use crate::error::Error;
 pub type ExtraClaims = Map<String, Value>;
 
 /// Claims that the framework writes itself; extra claims never override them.
-pub const REGISTERED_CLAIMS: [&str; 8] =
-    ["sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose"];
+pub const REGISTERED_CLAIMS: [&str; 9] = [
+    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred",
+];
 
 /// What an `extra_claims` function is told about the token being minted.
 #[derive(Clone, Debug)]
@@ -46,6 +47,9 @@ pub struct Claims {
     pub aud: String,
     /// Purpose: `user` for normal tokens, `sign_in` for sign-in tokens.
     pub purpose: String,
+    /// Fingerprint of the password hash the user had when the token was
+    /// issued (users with a password only): the token dies when it changes.
+    pub cred: Option<String>,
     /// Every other claim.
     pub extra: ExtraClaims,
 }
@@ -62,6 +66,9 @@ impl Claims {
         map.insert("iss".into(), self.iss.clone().into());
         map.insert("aud".into(), self.aud.clone().into());
         map.insert("purpose".into(), self.purpose.clone().into());
+        if let Some(cred) = &self.cred {
+            map.insert("cred".into(), cred.clone().into());
+        }
         map
     }
 
@@ -102,6 +109,11 @@ impl Claims {
             sub: string(&mut map, "sub")?,
             jti: string(&mut map, "jti")?,
             purpose: string(&mut map, "purpose")?,
+            cred: match map.remove("cred") {
+                None => None,
+                Some(Value::String(s)) => Some(s),
+                Some(_) => return Err(Error::InvalidClaim("cred")),
+            },
             extra: map,
         })
     }
@@ -111,6 +123,20 @@ impl Claims {
     pub fn extra_data(&self) -> Option<Value> {
         (!self.extra.is_empty()).then(|| Value::Object(self.extra.clone()))
     }
+}
+
+/// The `cred` claim for a password hash: 96 bits of SHA-256 over the PHC
+/// string (which holds a random salt, so the fingerprint reveals nothing
+/// that helps guess the password), base64url. It only needs to change when
+/// the hash changes; the token's signature protects it.
+pub(crate) fn credential_fingerprint(hash: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"auth-core credential v1\0")
+        .chain_update(hash.as_bytes())
+        .finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
 /// A JSON object that refuses duplicate keys: a payload saying `sub` twice
@@ -195,6 +221,7 @@ mod tests {
             iss: "i".into(),
             aud: "a".into(),
             purpose: "user".into(),
+            cred: Some("c".into()),
             extra: obj(json!({"role": "x"})),
         };
         assert_eq!(Claims::from_json(c.to_json()).unwrap(), c);
@@ -206,6 +233,7 @@ mod tests {
             ("jti", Value::Null),
             ("purpose", json!(["user"])),
             ("aud", json!(1)),
+            ("cred", json!(1)),
         ] {
             let mut m = c.to_json();
             m.insert(name.into(), bad);

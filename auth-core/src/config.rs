@@ -83,6 +83,25 @@ impl Algorithm {
         matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
     }
 
+    /// Whether the algorithm is RSA (PKCS#1 v1.5 or PSS).
+    pub const fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512
+        )
+    }
+
+    /// For HMAC, the shortest secret accepted: the hash's length (RFC 7518
+    /// section 3.2). `None` for the asymmetric algorithms.
+    pub const fn min_hmac_secret_len(self) -> Option<usize> {
+        match self {
+            Self::HS256 => Some(32),
+            Self::HS384 => Some(48),
+            Self::HS512 => Some(64),
+            _ => None,
+        }
+    }
+
     pub(crate) const fn to_jwt(self) -> jsonwebtoken::Algorithm {
         use jsonwebtoken::Algorithm as J;
         match self {
@@ -320,8 +339,14 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
-    /// The defaults of SPEC 3.2 with the given secret.
+    /// The defaults with the given secret. The issuer and audience default
+    /// to [`application_name`] (the running executable's name), so two
+    /// applications that happen to share a secret do not accept each
+    /// other's tokens; `#[derive(Authenticated)]` uses the crate's package
+    /// name instead. Set both explicitly when several programs must accept
+    /// one another's tokens.
     pub fn new(signing_secret: SigningSecret) -> Self {
+        let app = application_name();
         Self {
             algorithm: Algorithm::HS256,
             signing_secret,
@@ -329,17 +354,22 @@ impl TokenConfig {
             leeway: Lifetime::from_secs(0),
             store_all_tokens: false,
             require_token_presence_for_authentication: false,
-            issuer: DEFAULT_ISSUER.to_owned(),
-            audience: DEFAULT_AUDIENCE.to_owned(),
+            issuer: app.clone(),
+            audience: app,
         }
     }
 }
 
-/// The default `iss` claim.
-pub const DEFAULT_ISSUER: &str = "auth-core";
-/// The default `aud` claim. Deliberately not tied to a library version, so
-/// upgrades do not invalidate every token.
-pub const DEFAULT_AUDIENCE: &str = "auth-core";
+/// The name of the running executable (its file stem), the default `iss`
+/// and `aud` of a [`TokenConfig`] built by hand; `auth-core-app` when the
+/// operating system does not tell.
+pub fn application_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "auth-core-app".to_owned())
+}
 
 /// Settings of a `#[token_resource]`, ready to run.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -91,9 +91,17 @@ pub enum Error {
     /// The subject of a valid token names no user.
     #[error("no user matches the token's subject")]
     UserNotFound,
+    /// The user's password has changed since the token was issued (its
+    /// `cred` claim no longer matches the stored hash).
+    #[error("the password has changed since this token was issued")]
+    CredentialChanged,
+    /// The server is at capacity for this operation (e.g. every password
+    /// hashing permit stayed busy past the bounded wait): try again later.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     /// The storage backend failed; token checks fail closed on it.
     #[error("storage error: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// The configuration cannot work (missing secret, bad key, bad lifetime...).
     #[error("configuration error: {0}")]
     Config(String),
@@ -102,15 +110,29 @@ pub enum Error {
     Signing(String),
 }
 
+impl From<StoreError> for Error {
+    /// A store refusing a value it cannot hold is the caller's input
+    /// problem ([`Error::InvalidInput`]); every other store error is
+    /// [`Error::Store`].
+    fn from(e: StoreError) -> Self {
+        if e.invalid_input {
+            Error::InvalidInput(e.message)
+        } else {
+            Error::Store(e)
+        }
+    }
+}
+
 /// A failure inside a storage backend.
 ///
 /// Stores wrap their own errors in it; auth-core treats any of them as
 /// "cannot decide", which fails closed wherever a token is being checked.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+/// Its `Display` includes the whole chain of causes, so a log line of it
+/// says why.
+#[derive(Debug)]
 pub struct StoreError {
     message: String,
-    #[source]
+    invalid_input: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -119,6 +141,7 @@ impl StoreError {
     pub fn msg(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            invalid_input: false,
             source: None,
         }
     }
@@ -130,16 +153,66 @@ impl StoreError {
     ) -> Self {
         Self {
             message: message.into(),
+            invalid_input: false,
             source: Some(Box::new(source)),
         }
     }
+
+    /// A value the store cannot hold (a NUL byte in PostgreSQL text, say):
+    /// the input's fault, not the store's, so it becomes
+    /// [`Error::InvalidInput`] (422), not an outage (503).
+    pub fn invalid_input(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            invalid_input: true,
+            ..Self::new(message, source)
+        }
+    }
+
+    /// Whether the store refused a value it cannot hold.
+    pub fn is_invalid_input(&self) -> bool {
+        self.invalid_input
+    }
 }
 
-/// Cuts attacker-supplied text before it goes into an error message.
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        let mut cause = self.source.as_deref().map(|e| e as &dyn std::error::Error);
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Makes attacker-supplied text safe for an error message and a log line:
+/// cut to 64 characters, control characters (newlines included) and
+/// backslashes escaped, so it cannot forge a second log line.
 pub(crate) fn truncated(s: &str) -> String {
     const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
+    let mut out = String::with_capacity(s.len().min(MAX * 2));
+    for (n, c) in s.chars().enumerate() {
+        if n == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }

@@ -38,7 +38,12 @@ where
     spawn_expunger_every(store, resource.expunge_interval, resource)
 }
 
+/// The shortest interval an expunger runs at: a zero interval (which would
+/// spin, and panics tokio's timer) is raised to it.
+pub const MIN_EXPUNGE_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Like [`spawn_expunger`] with an explicit interval (tests, operators).
+/// Intervals below [`MIN_EXPUNGE_INTERVAL`] are raised to it, with a warning.
 pub fn spawn_expunger_every<S>(
     store: S,
     interval: Duration,
@@ -47,6 +52,14 @@ pub fn spawn_expunger_every<S>(
 where
     S: TokenStore + 'static,
 {
+    if interval < MIN_EXPUNGE_INTERVAL {
+        tracing::warn!(
+            ?interval,
+            min = ?MIN_EXPUNGE_INTERVAL,
+            "expunge interval too short; using the minimum"
+        );
+    }
+    let interval = interval.max(MIN_EXPUNGE_INTERVAL);
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);

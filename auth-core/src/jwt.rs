@@ -70,6 +70,7 @@ impl Jwt {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             purpose: purpose.as_str().to_owned(),
+            cred: None,
             extra,
         }
     }
@@ -160,12 +161,28 @@ impl Jwt {
             })?
             .0;
         match header.get("alg") {
-            Some(Value::String(alg)) if alg == self.algorithm.as_str() => Ok(()),
-            Some(Value::String(alg)) => Err(Error::AlgorithmMismatch {
-                expected: self.algorithm,
-                found: truncated(alg),
-            }),
-            _ => Err(Error::MalformedToken("header has no `alg` string")),
+            Some(Value::String(alg)) if alg == self.algorithm.as_str() => {}
+            Some(Value::String(alg)) => {
+                return Err(Error::AlgorithmMismatch {
+                    expected: self.algorithm,
+                    found: truncated(alg),
+                });
+            }
+            _ => return Err(Error::MalformedToken("header has no `alg` string")),
+        }
+        // RFC 7515 section 4.1.11: a recipient must refuse a token whose
+        // `crit` names an extension it does not understand; we understand none.
+        if header.contains_key("crit") {
+            return Err(Error::MalformedToken(
+                "header has a `crit` extension this verifier does not support",
+            ));
+        }
+        // `typ` is optional; when present it must say this is a JWT (media
+        // type names are case-insensitive, RFC 7519 section 5.1).
+        match header.get("typ") {
+            None => Ok(()),
+            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(()),
+            Some(_) => Err(Error::MalformedToken("header `typ` is not `JWT`")),
         }
     }
 }

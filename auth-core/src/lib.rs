@@ -64,7 +64,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # unsafe { std::env::set_var("TOKEN_SIGNING_SECRET", "a long random secret") };
+//! # unsafe { std::env::set_var("TOKEN_SIGNING_SECRET", "a long random secret, at least 32 bytes") };
 //! // The secret is read here: a missing one is an error now, not at the first request.
 //! let auth = Auth::<User, _>::new(MemoryStore::new())?;
 //!
@@ -111,26 +111,28 @@ pub use auth_macros::{Authenticated, token_resource};
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
-    Algorithm, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Lifetime, LifetimeError, LogOutEverywhereConfig,
-    PasswordConfig, Purpose, PurposeFilter, SessionIdentifier, TokenConfig, TokenResourceConfig,
+    Algorithm, Lifetime, LifetimeError, LogOutEverywhereConfig, PasswordConfig, Purpose,
+    PurposeFilter, SessionIdentifier, TokenConfig, TokenResourceConfig, application_name,
 };
 pub use error::{Error, Result, StoreError};
-pub use expunger::{ExpungerHandle, spawn_expunger, spawn_expunger_every};
+pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};
 #[cfg(feature = "axum")]
 pub use http::axum;
 pub use http::bearer_token;
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use memory::MemoryStore;
-pub use password::{HashCost, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher};
+pub use password::{
+    HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,
+};
 pub use secret::{Secret, SigningSecret};
 pub use store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, Presence, REVOCATION, TokenRow, TokenStore,
-    UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Presence,
+    REVOCATION, RevokeAll, TokenLookup, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
-pub use token::{TokenFacts, TokenResource};
+pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
 pub use user::{Authenticated, ExtraClaimsFn, PasswordUser, Settings, UserResource};
-pub use user_actions::{SignedIn, TokenType};
+pub use user_actions::{MAX_IDENTITY_LEN, SignedIn, TokenType, normalize_identity};
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

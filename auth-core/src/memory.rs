@@ -3,16 +3,18 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::PurposeFilter;
 use crate::error::StoreError;
 use crate::store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, REVOCATION, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, REVOCATION,
+    RevokeAll, TokenRow, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
-use crate::user::UserResource;
+use crate::user::{PasswordUser, UserResource};
 
 /// An in-memory token and user store. Cloning shares the same data.
 ///
@@ -69,6 +71,59 @@ impl Inner {
             .downcast_mut()
             .ok_or_else(clash::<U>)
     }
+}
+
+impl<U: UserResource> UserTable<U> {
+    fn check_insert(&self, user: &U) -> Result<String, InsertUserError> {
+        let key = user.primary_key().to_subject_value();
+        if self.by_key.contains_key(&key)
+            || user
+                .identity()
+                .is_some_and(|i| self.key_by_identity.contains_key(i))
+        {
+            return Err(InsertUserError::IdentityTaken);
+        }
+        Ok(key)
+    }
+
+    /// Inserts a user [`UserTable::check_insert`] accepted.
+    fn insert(&mut self, key: String, user: &U) {
+        if let Some(identity) = user.identity() {
+            self.key_by_identity
+                .insert(identity.to_owned(), key.clone());
+        }
+        self.by_key.insert(key, user.clone());
+    }
+}
+
+/// A fresh row for a `jti` that must not exist yet.
+fn insert_fresh(rows: &mut HashMap<String, TokenRow>, new: &NewTokenRow) -> Result<(), StoreError> {
+    if rows.contains_key(&new.jti) {
+        return Err(StoreError::msg("a token row with this jti already exists"));
+    }
+    rows.insert(new.jti.clone(), row(new, Utc::now()));
+    Ok(())
+}
+
+fn revoke_all(rows: &mut HashMap<String, TokenRow>, revoke: &RevokeAll<'_>) -> u64 {
+    let now = Utc::now();
+    let keep_for = chrono::Duration::from_std(revoke.keep_for).unwrap_or(chrono::Duration::MAX);
+    let mut count = 0;
+    for r in rows.values_mut() {
+        if r.subject == revoke.subject
+            && r.purpose != REVOCATION
+            && revoke.filter.matches(&r.purpose)
+        {
+            r.purpose = REVOCATION.to_owned();
+            r.expires_at = r
+                .expires_at
+                .checked_add_signed(keep_for)
+                .unwrap_or(r.expires_at);
+            r.updated_at = now;
+            count += 1;
+        }
+    }
+    count
 }
 
 fn clash<U: UserResource>() -> StoreError {
@@ -134,12 +189,7 @@ impl TokenStore for MemoryStore {
 
     async fn insert_token(&self, table: &str, new: &NewTokenRow) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let rows = inner.tokens.entry(table.to_owned()).or_default();
-        if rows.contains_key(&new.jti) {
-            return Err(StoreError::msg("a token row with this jti already exists"));
-        }
-        rows.insert(new.jti.clone(), row(new, Utc::now()));
-        Ok(())
+        insert_fresh(inner.tokens.entry(table.to_owned()).or_default(), new)
     }
 
     async fn get_token(
@@ -176,29 +226,24 @@ impl TokenStore for MemoryStore {
         table: &str,
         subject: &str,
         filter: &PurposeFilter,
+        keep_for: Duration,
     ) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         let Some(rows) = inner.tokens.get_mut(table) else {
             return Ok(0);
         };
-        let now = Utc::now();
-        let mut count = 0;
-        for r in rows.values_mut() {
-            if r.subject == subject && r.purpose != REVOCATION && filter.matches(&r.purpose) {
-                r.purpose = REVOCATION.to_owned();
-                r.updated_at = now;
-                count += 1;
-            }
-        }
-        Ok(count)
+        Ok(revoke_all(
+            rows,
+            &RevokeAll {
+                subject,
+                filter,
+                keep_for,
+            },
+        ))
     }
 
-    async fn read_expired(
-        &self,
-        table: &str,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<TokenRow>, StoreError> {
+    async fn read_expired(&self, table: &str, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
+        let now = Utc::now();
         let inner = self.lock();
         Ok(inner
             .tokens
@@ -214,10 +259,10 @@ impl TokenStore for MemoryStore {
     async fn delete_expired(
         &self,
         table: &str,
-        now: DateTime<Utc>,
         from: DateTime<Utc>,
         limit: usize,
     ) -> Result<ExpungedBatch, StoreError> {
+        let now = Utc::now();
         let mut inner = self.lock();
         let Some(rows) = inner.tokens.get_mut(table) else {
             return Ok(ExpungedBatch::default());
@@ -259,21 +304,25 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
     }
 
     async fn insert_user(&self, user: &U) -> Result<(), InsertUserError> {
-        let key = user.primary_key().to_subject_value();
         let mut inner = self.lock();
         let table = inner.users_mut::<U>()?;
-        let identity = user.identity();
-        if table.by_key.contains_key(&key)
-            || identity.is_some_and(|i| table.key_by_identity.contains_key(i))
-        {
-            return Err(InsertUserError::IdentityTaken);
-        }
-        if let Some(identity) = identity {
-            table
-                .key_by_identity
-                .insert(identity.to_owned(), key.clone());
-        }
-        table.by_key.insert(key, user.clone());
+        let key = table.check_insert(user)?;
+        table.insert(key, user);
+        Ok(())
+    }
+
+    async fn insert_user_with_token(
+        &self,
+        user: &U,
+        token_table: &str,
+        token: &NewTokenRow,
+    ) -> Result<(), InsertUserError> {
+        let mut inner = self.lock();
+        let key = inner.users_mut::<U>()?.check_insert(user)?;
+        // Both writes are checked before either is made: all or nothing.
+        let rows = inner.tokens.entry(token_table.to_owned()).or_default();
+        insert_fresh(rows, token)?;
+        inner.users_mut::<U>()?.insert(key, user);
         Ok(())
     }
 
@@ -298,6 +347,40 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
             }
         }
         table.by_key.insert(key, user.clone());
+        Ok(true)
+    }
+}
+
+impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
+    async fn change_password(
+        &self,
+        change: &PasswordChange<'_, U::PrimaryKey>,
+    ) -> Result<bool, StoreError> {
+        let key = change.key.to_subject_value();
+        let mut inner = self.lock();
+        let table = inner.users_mut::<U>()?;
+        let Some(user) = table.by_key.get_mut(&key) else {
+            return Ok(false);
+        };
+        if user.hashed_password() != change.current_hash {
+            return Ok(false);
+        }
+        let rows = inner
+            .tokens
+            .entry(change.token_table.to_owned())
+            .or_default();
+        if change.new_token.is_some_and(|t| rows.contains_key(&t.jti)) {
+            return Err(StoreError::msg("a token row with this jti already exists"));
+        }
+        if let Some(revoke) = &change.revoke {
+            revoke_all(rows, revoke);
+        }
+        if let Some(token) = change.new_token {
+            insert_fresh(rows, token)?;
+        }
+        if let Some(user) = inner.users_mut::<U>()?.by_key.get_mut(&key) {
+            user.set_hashed_password(change.new_hash.to_owned());
+        }
         Ok(true)
     }
 }

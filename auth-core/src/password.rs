@@ -1,11 +1,14 @@
-//! Password hashing: argon2id off the async executor, with a dummy hash so an
-//! unknown identity costs what a wrong password costs.
+//! Password hashing: argon2id off the async executor, a bounded number at
+//! once over reused memory, and a dummy hash so an unknown identity costs
+//! what a wrong password costs.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Error;
 
@@ -13,6 +16,10 @@ use crate::error::Error;
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longest password accepted (bytes): bounds the work an attacker can ask for.
 pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// The largest argon2 memory a stored hash may ask for at verification
+/// (1 GiB): a hash from elsewhere with a larger cost counts as unverifiable.
+const MAX_VERIFY_MEMORY_KIB: usize = 1024 * 1024;
 
 /// Argon2id cost parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +54,38 @@ impl Default for HashCost {
     }
 }
 
-/// Hashes and verifies passwords with argon2id. Cheap to clone.
+/// How many hashes or verifications run at once, and how long one waits
+/// for its turn before it is refused with [`Error::Unavailable`].
+///
+/// Each running hash holds `memory_kib` of argon2 memory, so the hasher's
+/// memory is at most `max_concurrent` × the cost's memory (19 MiB each at
+/// [`HashCost::OWASP`]), however many requests arrive: the rest wait,
+/// holding no memory, and past `max_wait` they are turned away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashLimits {
+    /// Hashes at once (default: the number of CPU cores).
+    pub max_concurrent: usize,
+    /// The longest wait for a permit (default 5 s).
+    pub max_wait: Duration,
+}
+
+impl Default for HashLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Hashes and verifies passwords with argon2id. Cheap to clone; clones
+/// share the limit and the memory.
+///
+/// The argon2 memory of the running hashes is allocated once per permit and
+/// reused: it is never returned to the system, and it never grows past
+/// `max_concurrent` blocks of the cost's size (a general-purpose allocator,
+/// asked for 19 MiB per request, keeps freed blocks in per-thread arenas
+/// instead, so a burst could leave hundreds of MiB behind).
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -56,6 +94,10 @@ pub struct PasswordHasher {
 struct Inner {
     cost: HashCost,
     params: Params,
+    limits: HashLimits,
+    permits: Arc<Semaphore>,
+    /// Idle argon2 memory, one buffer per permit at most.
+    memory: Mutex<Vec<Box<[Block]>>>,
     dummy: OnceLock<String>,
 }
 
@@ -63,30 +105,45 @@ impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("cost", &self.inner.cost)
+            .field("limits", &self.inner.limits)
             .finish()
     }
 }
 
 impl Default for PasswordHasher {
-    /// argon2's defaults, which are OWASP's recommendation.
+    /// argon2's defaults (OWASP's recommendation) and the default limits.
     fn default() -> Self {
-        Self::from_params(HashCost::OWASP, Params::DEFAULT)
+        Self::from_params(HashCost::OWASP, Params::DEFAULT, HashLimits::default())
     }
 }
 
 impl PasswordHasher {
-    /// A hasher with these costs; invalid parameters are [`Error::Config`].
+    /// A hasher with these costs and the default limits; invalid parameters
+    /// are [`Error::Config`].
     pub fn new(cost: HashCost) -> Result<Self, Error> {
-        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-            .map_err(|e| Error::Config(format!("invalid argon2 parameters: {e}")))?;
-        Ok(Self::from_params(cost, params))
+        Self::with_limits(cost, HashLimits::default())
     }
 
-    fn from_params(cost: HashCost, params: Params) -> Self {
+    /// A hasher with these costs and limits.
+    pub fn with_limits(cost: HashCost, limits: HashLimits) -> Result<Self, Error> {
+        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            .map_err(|e| Error::Config(format!("invalid argon2 parameters: {e}")))?;
+        if limits.max_concurrent == 0 || limits.max_concurrent > Semaphore::MAX_PERMITS {
+            return Err(Error::Config(
+                "`max_concurrent` password hashes must be at least 1".into(),
+            ));
+        }
+        Ok(Self::from_params(cost, params, limits))
+    }
+
+    fn from_params(cost: HashCost, params: Params, limits: HashLimits) -> Self {
         Self {
             inner: Arc::new(Inner {
                 cost,
                 params,
+                limits,
+                permits: Arc::new(Semaphore::new(limits.max_concurrent)),
+                memory: Mutex::new(Vec::new()),
                 dummy: OnceLock::new(),
             }),
         }
@@ -97,6 +154,115 @@ impl PasswordHasher {
         self.inner.cost
     }
 
+    /// The concurrency limits.
+    pub fn limits(&self) -> HashLimits {
+        self.inner.limits
+    }
+
+    /// The most argon2 memory this hasher holds at once, in bytes:
+    /// `max_concurrent` × the cost's memory.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.inner.limits.max_concurrent * self.inner.params.block_count() * Block::SIZE
+    }
+
+    /// Hashes synchronously (blocking: call from a blocking thread). Not
+    /// counted against the limit: [`PasswordHasher::hash`] is.
+    pub fn hash_blocking(&self, password: &str) -> Result<String, Error> {
+        self.with_memory(|memory| self.hash_into(password, memory))
+    }
+
+    /// Verifies synchronously (blocking, not counted against the limit).
+    /// A stored hash that does not parse costs a dummy verification and is
+    /// no match.
+    pub fn verify_blocking(&self, password: &str, hash: &str) -> bool {
+        self.with_memory(|memory| match PasswordHash::new(hash) {
+            Ok(phc) => verify_into(password, &phc, memory),
+            Err(_) => {
+                self.verify_dummy(password, memory);
+                false
+            }
+        })
+    }
+
+    /// Hashes on a blocking thread, never on the async executor, once a
+    /// permit is free ([`Error::Unavailable`] past the bounded wait).
+    pub async fn hash(&self, password: &str) -> Result<String, Error> {
+        let password = password.to_owned();
+        self.run(move |this| this.hash_blocking(&password)).await?
+    }
+
+    /// Verifies on a blocking thread once a permit is free. With
+    /// `hash = None` (no such user), or a stored hash that does not parse,
+    /// it verifies against a dummy hash of the same cost and answers
+    /// `false`, so every case takes the same time.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Error> {
+        let password = password.to_owned();
+        let hash = hash.map(str::to_owned);
+        self.run(move |this| match hash {
+            Some(hash) => this.verify_blocking(&password, &hash),
+            None => this.with_memory(|memory| {
+                this.verify_dummy(&password, memory);
+                false
+            }),
+        })
+        .await
+    }
+
+    /// Runs `work` on a blocking thread under a permit. The permit moves
+    /// into the blocking task, so a caller that gives up (a client that
+    /// disconnects) does not free it while argon2 still runs.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let permit = self.permit().await?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = work(&this);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing task failed");
+            Error::Unavailable("password hashing failed")
+        })
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, Error> {
+        let wait = self.inner.permits.clone().acquire_owned();
+        match tokio::time::timeout(self.inner.limits.max_wait, wait).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; a timeout is the real case.
+            _ => {
+                tracing::warn!(
+                    max_concurrent = self.inner.limits.max_concurrent,
+                    "password hashing at capacity: request refused"
+                );
+                Err(Error::Unavailable("password hashing is at capacity"))
+            }
+        }
+    }
+
+    /// Lends `f` an argon2 buffer of this cost's size: an idle one, or a new
+    /// one. At most `max_concurrent` are kept for later.
+    fn with_memory<T>(&self, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let idle = self
+            .inner
+            .memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let mut memory =
+            idle.unwrap_or_else(|| vec![Block::default(); self.inner.params.block_count()].into());
+        let out = f(&mut memory);
+        let mut pool = self.inner.memory.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < self.inner.limits.max_concurrent {
+            pool.push(memory);
+        }
+        out
+    }
+
     fn argon2(&self) -> Argon2<'static> {
         Argon2::new(
             Algorithm::Argon2id,
@@ -105,58 +271,67 @@ impl PasswordHasher {
         )
     }
 
-    /// Hashes synchronously (blocking: call from a blocking thread).
-    pub fn hash_blocking(&self, password: &str) -> Result<String, Error> {
+    fn hash_into(&self, password: &str, memory: &mut [Block]) -> Result<String, Error> {
+        let failed = |e: &dyn fmt::Display| Error::Config(format!("password hashing failed: {e}"));
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| failed(&e))?;
+        let mut out = [0u8; 32];
         self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Config(format!("password hashing failed: {e}")))
+            .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+            .map_err(|e| failed(&e))?;
+        let phc = PasswordHash {
+            algorithm: ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.inner.params).map_err(|e| failed(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+            hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+        };
+        Ok(phc.to_string())
     }
 
-    /// Verifies synchronously; a malformed stored hash is simply "no match".
-    pub fn verify_blocking(&self, password: &str, hash: &str) -> bool {
-        // Parameters come from the stored hash, so old hashes keep verifying
-        // after the cost changes.
-        self.argon2()
-            .verify_password(password.as_bytes(), hash)
-            .is_ok()
-    }
-
-    /// Hashes on a blocking thread, never on the async executor.
-    pub async fn hash(&self, password: &str) -> Result<String, Error> {
-        let (this, password) = (self.clone(), password.to_owned());
-        tokio::task::spawn_blocking(move || this.hash_blocking(&password))
-            .await
-            .map_err(|e| Error::Config(format!("password hashing task failed: {e}")))?
-    }
-
-    /// Verifies on a blocking thread. With `hash = None` (no such user) it
-    /// verifies against a dummy hash of the same cost and returns `false`,
-    /// so both cases take the same time.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
-        let this = self.clone();
-        let password = password.to_owned();
-        let hash = hash.map(str::to_owned);
-        let task = tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => this.verify_blocking(&password, &hash),
-            None => {
-                let dummy = this.dummy_hash();
-                let _ = this.verify_blocking(&password, &dummy);
-                false
-            }
+    fn verify_dummy(&self, password: &str, memory: &mut [Block]) {
+        let dummy = self.inner.dummy.get_or_init(|| {
+            let random = crate::jwt::new_jti();
+            self.hash_into(&random, memory).unwrap_or_default()
         });
-        task.await.unwrap_or(false)
+        if let Ok(phc) = PasswordHash::new(dummy) {
+            let _ = verify_into(password, &phc, memory);
+        }
     }
+}
 
-    fn dummy_hash(&self) -> String {
-        self.inner
-            .dummy
-            .get_or_init(|| {
-                let random = crate::jwt::new_jti();
-                self.hash_blocking(&random).unwrap_or_default()
-            })
-            .clone()
-    }
+/// Verifies against a parsed PHC hash, in `memory` when it is large enough
+/// (a hash made with a larger cost gets its own, bounded, buffer). The
+/// outputs are compared in constant time (`Output`'s equality).
+fn verify_into(password: &str, phc: &PasswordHash, memory: &mut [Block]) -> bool {
+    let verified = || -> Option<bool> {
+        let algorithm = Algorithm::try_from(phc.algorithm.as_str()).ok()?;
+        let version = phc
+            .version
+            .map(Version::try_from)
+            .transpose()
+            .ok()?
+            .unwrap_or_default();
+        let params = Params::try_from(phc).ok()?;
+        let (salt, expected) = (phc.salt.as_ref()?, phc.hash.as_ref()?);
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let needed = params.block_count();
+        if needed <= memory.len() {
+            argon2
+                .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+                .ok()?;
+        } else if needed * Block::SIZE / 1024 <= MAX_VERIFY_MEMORY_KIB {
+            let mut own = vec![Block::default(); needed];
+            argon2
+                .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut own[..])
+                .ok()?;
+        } else {
+            return None;
+        }
+        Some(Output::new(&out).ok()? == *expected)
+    };
+    verified().unwrap_or(false)
 }
 
 /// Checks a new password's length.
@@ -216,14 +391,23 @@ mod tests {
         let h = PasswordHasher::new(HashCost::INSECURE_FAST_FOR_TESTS).unwrap();
         let hash = h.hash("correct horse").await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
-        assert!(h.verify("correct horse", Some(&hash)).await);
-        assert!(!h.verify("wrong horse", Some(&hash)).await);
-        assert!(!h.verify("correct horse", None).await);
-        assert!(!h.verify("x", Some("not a hash")).await);
-        // Hashes made with other costs still verify.
+        assert!(h.verify("correct horse", Some(&hash)).await.unwrap());
+        assert!(!h.verify("wrong horse", Some(&hash)).await.unwrap());
+        assert!(!h.verify("correct horse", None).await.unwrap());
+        assert!(!h.verify("x", Some("not a hash")).await.unwrap());
+        // Hashes made with other costs still verify, both ways.
         let owasp = PasswordHasher::default();
         assert_eq!(owasp.cost(), HashCost::OWASP);
-        assert!(owasp.verify("correct horse", Some(&hash)).await);
+        assert!(owasp.verify("correct horse", Some(&hash)).await.unwrap());
+        let big = owasp.hash("correct horse").await.unwrap();
+        assert!(h.verify("correct horse", Some(&big)).await.unwrap());
+        // The argon2 crate's own verifier agrees with ours.
+        use argon2::password_hash::PasswordVerifier as _;
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", hash.as_str())
+                .is_ok()
+        );
     }
 
     #[test]

@@ -23,11 +23,14 @@ impl Secret {
         &self.0
     }
 
-    /// A fresh random 256-bit secret (hex), for demos that have none configured.
-    pub fn random() -> Self {
-        let a = uuid::Uuid::new_v4().simple().to_string();
-        let b = uuid::Uuid::new_v4().simple().to_string();
-        Self((a + &b).into_bytes())
+    /// A fresh secret of 64 bytes from the operating system's random source:
+    /// long enough for every HMAC algorithm (HS512 needs 64), for demos that
+    /// have none configured.
+    pub fn random() -> Result<Self, Error> {
+        let mut bytes = vec![0u8; 64];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::Config(format!("the system random source failed: {e}")))?;
+        Ok(Self(bytes))
     }
 }
 
@@ -111,8 +114,21 @@ impl fmt::Debug for Keys {
 }
 
 impl Keys {
+    /// Builds and validates the keys: an HMAC secret at least as long as its
+    /// hash; for the asymmetric algorithms, a private and a public key of
+    /// one pair, of the algorithm's curve, RSA at least 2048 bits, proven by
+    /// signing and verifying a probe. A bad key fails here, at start-up,
+    /// never at the first request.
     pub(crate) fn new(algorithm: Algorithm, secret: &Secret) -> Result<Self, Error> {
-        if algorithm.is_hmac() {
+        if let Some(min) = algorithm.min_hmac_secret_len() {
+            let len = secret.expose().len();
+            if len < min {
+                return Err(Error::Config(format!(
+                    "the {algorithm} signing secret is {len} bytes; it must be at least {min} \
+                     (the hash length), or it can be guessed from one token: generate one with \
+                     `openssl rand -base64 {min}`"
+                )));
+            }
             return Ok(Self {
                 encoding: EncodingKey::from_secret(secret.expose()),
                 decoding: DecodingKey::from_secret(secret.expose()),
@@ -146,12 +162,53 @@ impl Keys {
             ),
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => unreachable_hmac(),
         };
-        Ok(Self {
+        let keys = Self {
             encoding: encoding.map_err(|e| bad(&format!("private key: {e}")))?,
             decoding: decoding.map_err(|e| bad(&format!("public key: {e}")))?,
-        })
+        };
+        keys.probe(algorithm)?;
+        Ok(keys)
+    }
+
+    /// Signs and verifies a probe: catches a private key of another curve
+    /// (signing fails), halves of two different pairs (verification fails)
+    /// and short RSA keys (an RSA signature is as long as the modulus).
+    fn probe(&self, algorithm: Algorithm) -> Result<(), Error> {
+        const PROBE: &[u8] = b"auth-core key probe";
+        let bad =
+            |why: String| Error::Config(format!("the {algorithm} key pair is unusable: {why}"));
+        let signature = jsonwebtoken::crypto::sign(PROBE, &self.encoding, algorithm.to_jwt())
+            .map_err(|e| {
+                bad(format!(
+                    "signing a probe failed ({e}): is the private key of the algorithm's type and curve?"
+                ))
+            })?;
+        let verified =
+            jsonwebtoken::crypto::verify(&signature, PROBE, &self.decoding, algorithm.to_jwt())
+                .unwrap_or(false);
+        if !verified {
+            return Err(bad(
+                "the public key does not verify the private key's signature: they are not one pair, or not of this algorithm"
+                    .into(),
+            ));
+        }
+        if algorithm.is_rsa() {
+            use base64::Engine as _;
+            let bits = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&signature)
+                .map_or(0, |s| s.len() * 8);
+            if bits < MIN_RSA_BITS {
+                return Err(bad(format!(
+                    "the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
+                )));
+            }
+        }
+        Ok(())
     }
 }
+
+/// The smallest RSA modulus accepted.
+pub const MIN_RSA_BITS: usize = 2048;
 
 // HMAC returned above; kept as a function so the match stays exhaustive
 // without a panic path.

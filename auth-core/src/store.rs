@@ -2,13 +2,14 @@
 //! semantics (what a revocation is, when a row counts) live in auth-core.
 
 use std::future::Future;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::PurposeFilter;
 use crate::error::StoreError;
-use crate::user::UserResource;
+use crate::user::{PasswordUser, UserResource};
 
 /// One row of a token resource: facts about a token, never the token itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,24 +100,28 @@ pub trait TokenStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Flips every row of `subject` whose purpose passes `filter` (and is not
-    /// already a revocation) to a revocation row. Returns how many.
+    /// already a revocation) to a revocation row whose `expires_at` moves
+    /// `keep_for` later (so it outlives the token's leeway and clock skew).
+    /// Returns how many.
     fn revoke_all_for_subject(
         &self,
         table: &str,
         subject: &str,
         filter: &PurposeFilter,
+        keep_for: Duration,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Rows whose `expires_at` is before `now`, at most `limit`.
+    /// Rows expired by the store's clock, at most `limit`.
     fn read_expired(
         &self,
         table: &str,
-        now: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
 
-    /// Deletes, in `expires_at` order, at most `limit` rows whose
-    /// `expires_at` is before `now` and not before `from`; returns how many
+    /// Deletes, in `expires_at` order, at most `limit` rows expired by the
+    /// store's clock (a SQL store's: the database's `now()`, so an
+    /// application node whose clock runs fast never deletes a live
+    /// revocation) whose `expires_at` is not before `from`; returns how many
     /// and the last `expires_at` deleted (the next batch's `from`, so a batch
     /// never rescans what earlier batches deleted). Never touches other rows.
     /// Several callers at once must not delete a row twice or wait on each
@@ -124,10 +129,40 @@ pub trait TokenStore: Send + Sync {
     fn delete_expired(
         &self,
         table: &str,
-        now: DateTime<Utc>,
         from: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<ExpungedBatch, StoreError>> + Send;
+}
+
+/// "Log out everywhere" as part of another write: flip the rows of `subject`
+/// passing `filter` to revocations kept `keep_for` past their expiry.
+#[derive(Clone, Copy, Debug)]
+pub struct RevokeAll<'a> {
+    /// Whose rows.
+    pub subject: &'a str,
+    /// Which purposes.
+    pub filter: &'a PurposeFilter,
+    /// How much longer than the token a revocation row is kept.
+    pub keep_for: Duration,
+}
+
+/// A password change as one atomic store write ([`UserStore::change_password`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordChange<'a, K> {
+    /// The user's primary key.
+    pub key: &'a K,
+    /// The hash the caller proved the current password against: the write
+    /// happens only while it is still the stored hash (compare-and-swap).
+    pub current_hash: &'a str,
+    /// The new hash; the only user column written.
+    pub new_hash: &'a str,
+    /// The token table of the two token writes below.
+    pub token_table: &'a str,
+    /// Earlier tokens to revoke in the same write (log out everywhere).
+    pub revoke: Option<RevokeAll<'a>>,
+    /// A freshly minted token to record in the same write (not revoked by
+    /// `revoke`).
+    pub new_token: Option<&'a NewTokenRow>,
 }
 
 /// What [`UserStore::get_presence_and_user`] finds for a present token.
@@ -179,23 +214,36 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     /// Replaces the stored user with the same primary key; `false` if none.
     fn update_user(&self, user: &U) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Inserts a new user and, in the same atomic write, a row for the
+    /// token just minted for it: both or neither (registration never leaves
+    /// a user without its token row, or a row without its user). A taken
+    /// identity or primary key is [`InsertUserError::IdentityTaken`], and
+    /// nothing is written.
+    fn insert_user_with_token(
+        &self,
+        user: &U,
+        token_table: &str,
+        token: &NewTokenRow,
+    ) -> impl Future<Output = Result<(), InsertUserError>> + Send;
+
     /// The allow-list lookup of an authenticated request: `None` when there
-    /// is no unexpired row for `jti` with `purpose`; else that row's
-    /// `extra_data` and the user with `key`. A store that can answer in one
-    /// round trip overrides this; the default asks twice.
+    /// is no row for `jti` with `subject` and `purpose` expiring after `now`;
+    /// else that row's `extra_data` and the user with `key`. A store that can
+    /// answer in one round trip overrides this; the default asks twice.
     fn get_presence_and_user(
         &self,
         key: &U::PrimaryKey,
         table: &str,
-        jti: &str,
-        purpose: &str,
-        now: DateTime<Utc>,
+        token: TokenLookup<'_>,
     ) -> impl Future<Output = Result<Option<Presence<U>>, StoreError>> + Send
     where
         Self: TokenStore,
     {
         async move {
-            let Some(row) = self.get_token(table, jti, Some(purpose), now).await? else {
+            let row = self
+                .get_token(table, token.jti, Some(token.purpose), token.now)
+                .await?;
+            let Some(row) = row.filter(|r| r.subject == token.subject) else {
                 return Ok(None);
             };
             let user = self.get_user(key).await?;
@@ -205,4 +253,32 @@ pub trait UserStore<U: UserResource>: Send + Sync {
             }))
         }
     }
+}
+
+/// Which row an allow-list lookup wants: the token's own `jti`, bound to its
+/// subject (a row is never found for another user's token) and purpose.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenLookup<'a> {
+    /// The token's `jti`.
+    pub jti: &'a str,
+    /// The token's `sub`.
+    pub subject: &'a str,
+    /// The token's purpose.
+    pub purpose: &'a str,
+    /// Rows expiring at or before this are absent (the verifier's time,
+    /// minus its leeway).
+    pub now: DateTime<Utc>,
+}
+
+/// Storage of users with a password: the writes the password strategy needs
+/// beyond [`UserStore`].
+pub trait PasswordStore<U: PasswordUser>: UserStore<U> {
+    /// Changes a password in one atomic write: only if the stored hash is
+    /// still `change.current_hash` (else `false` and nothing is written),
+    /// sets the hash column alone (other columns changed meanwhile are kept),
+    /// revokes the earlier tokens and records the new one, all together.
+    fn change_password(
+        &self,
+        change: &PasswordChange<'_, U::PrimaryKey>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

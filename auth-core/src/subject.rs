@@ -128,6 +128,21 @@ impl Subject {
     }
 }
 
+/// Reads the key of a subject string that must be in canonical form: the
+/// spelling this framework writes (`Subject::new(..).to_string()`). Another
+/// spelling of the same key (an upper-case UUID, `urn:uuid:`, `%69d` for
+/// `id`) is refused, so one user has exactly one subject.
+pub(crate) fn canonical_key<K: SubjectKey>(sub: &str, name: &str, field: &str) -> Result<K, Error> {
+    let key: K = Subject::parse(sub)?.key(name, field)?;
+    if Subject::new(name, field, &key).to_string() != sub {
+        return Err(Error::InvalidSubject(format!(
+            "subject is not in canonical form: `{}`",
+            truncated(sub)
+        )));
+    }
+    Ok(key)
+}
+
 impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let query = form_urlencoded::Serializer::new(String::new())

@@ -54,6 +54,13 @@ impl TryFrom<&Claims> for TokenFacts {
     }
 }
 
+/// How much longer than the token it revokes a revocation row is kept, on
+/// top of the verifier's leeway: room for application clocks that disagree
+/// with the store's (the expunger deletes by the store's clock). A
+/// revocation deleted while its token still verifies anywhere would bring
+/// the token back.
+pub const REVOCATION_SKEW_MARGIN: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// How long a jti-only revocation is kept: the token's expiry is unknown,
 /// so the row must outlive any token (it is never expunged in practice).
 const JTI_REVOCATION_LIFETIME_DAYS: i64 = 365 * 1000;
@@ -71,7 +78,7 @@ fn new_row(facts: &TokenFacts, purpose: &str, extra_data: Option<Value>) -> NewT
 fn store_err(action: &'static str) -> impl FnOnce(crate::error::StoreError) -> Error {
     move |e| {
         tracing::error!(action, error = %e, "token store failed");
-        Error::Store(e)
+        Error::from(e)
     }
 }
 
@@ -99,18 +106,24 @@ pub async fn store_token<S: TokenStore>(
 
 /// Records a token this process just minted: a plain insert (its `jti` is
 /// fresh), used when issuing with `store_all_tokens`.
-pub(crate) async fn store_new_token<S: TokenStore>(
+pub(crate) async fn insert_new_row<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
-    facts: &TokenFacts,
-    purpose: &Purpose,
-    extra_data: Option<Value>,
+    row: &NewTokenRow,
 ) -> Result<()> {
-    let row = new_row(facts, purpose.as_str(), extra_data);
     store
-        .insert_token(&resource.table, &row)
+        .insert_token(&resource.table, row)
         .await
         .map_err(store_err("store_token"))
+}
+
+/// The row of a freshly issued token.
+pub(crate) fn new_token_row(
+    facts: &TokenFacts,
+    purpose: &str,
+    extra_data: Option<Value>,
+) -> NewTokenRow {
+    new_row(facts, purpose, extra_data)
 }
 
 /// `get_token`: the unexpired row for `jti`, of `purpose` when given.
@@ -131,15 +144,41 @@ pub async fn get_token<S: TokenStore>(
         .map_err(store_err("get_token"))
 }
 
-/// `revoke_token`: makes the token a revocation row that keeps its own
-/// expiry. Revoking it again is [`Error::AlreadyRevoked`]; of concurrent
-/// revocations exactly one succeeds.
+/// `revoke_token`: makes the token a revocation row kept until its own
+/// expiry plus [`REVOCATION_SKEW_MARGIN`]. Revoking it again is
+/// [`Error::AlreadyRevoked`]; of concurrent revocations exactly one succeeds.
 pub async fn revoke_token<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
     facts: &TokenFacts,
 ) -> Result<()> {
-    revoke_row(store, resource, &new_row(facts, REVOCATION, None)).await
+    revoke_token_keeping(store, resource, facts, std::time::Duration::ZERO).await
+}
+
+/// [`revoke_token`] for a verifier with this leeway: the row is kept for the
+/// leeway too, as long as the token can still pass the expiry check.
+pub(crate) async fn revoke_token_keeping<S: TokenStore>(
+    store: &S,
+    resource: &TokenResourceConfig,
+    facts: &TokenFacts,
+    leeway: std::time::Duration,
+) -> Result<()> {
+    let mut row = new_row(facts, REVOCATION, None);
+    row.expires_at = kept_until(row.expires_at, leeway);
+    revoke_row(store, resource, &row).await
+}
+
+/// How long past `expires_at` a revocation row must be kept for a verifier
+/// with `leeway`.
+pub(crate) fn revocation_keep_for(leeway: std::time::Duration) -> std::time::Duration {
+    leeway.saturating_add(REVOCATION_SKEW_MARGIN)
+}
+
+fn kept_until(expires_at: DateTime<Utc>, leeway: std::time::Duration) -> DateTime<Utc> {
+    Duration::from_std(revocation_keep_for(leeway))
+        .ok()
+        .and_then(|d| expires_at.checked_add_signed(d))
+        .unwrap_or(expires_at)
 }
 
 /// `revoke_jti`: revokes by `jti` and subject when the token itself is gone.
@@ -171,15 +210,32 @@ async fn revoke_row<S: TokenStore>(
 }
 
 /// `revoke_all_stored_for_subject`: flips every stored row of `subject`
-/// whose purpose passes `filter` to a revocation; returns how many.
+/// whose purpose passes `filter` to a revocation (kept until the token's
+/// expiry plus [`REVOCATION_SKEW_MARGIN`]); returns how many.
 pub async fn revoke_all_stored_for_subject<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
     subject: &str,
     filter: &PurposeFilter,
 ) -> Result<u64> {
+    revoke_all_keeping(store, resource, subject, filter, std::time::Duration::ZERO).await
+}
+
+/// [`revoke_all_stored_for_subject`] for a verifier with this leeway.
+pub(crate) async fn revoke_all_keeping<S: TokenStore>(
+    store: &S,
+    resource: &TokenResourceConfig,
+    subject: &str,
+    filter: &PurposeFilter,
+    leeway: std::time::Duration,
+) -> Result<u64> {
     store
-        .revoke_all_for_subject(&resource.table, subject, filter)
+        .revoke_all_for_subject(
+            &resource.table,
+            subject,
+            filter,
+            revocation_keep_for(leeway),
+        )
         .await
         .map_err(store_err("revoke_all_stored_for_subject"))
 }
@@ -203,25 +259,26 @@ pub async fn read_expired<S: TokenStore>(
     limit: usize,
 ) -> Result<Vec<TokenRow>> {
     store
-        .read_expired(&resource.table, Utc::now(), limit)
+        .read_expired(&resource.table, limit)
         .await
         .map_err(store_err("read_expired"))
 }
 
-/// `expunge_expired`: deletes every row expired now, in batches of
-/// `expunge_batch_size`, and returns how many. Never touches unexpired rows.
+/// `expunge_expired`: deletes every row expired by the store's clock, in
+/// batches of `expunge_batch_size`, and returns how many. Never touches
+/// unexpired rows.
 pub async fn expunge_expired<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
 ) -> Result<u64> {
-    let now = Utc::now();
     let batch = resource.expunge_batch_size.max(1);
     // Batches walk forward in `expires_at` order from the oldest possible row.
-    let mut from = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or(now); // 0001-01-01
+    // 0001-01-01: older than any row, and within every database's range.
+    let mut from = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or_default();
     let mut total = 0;
     loop {
         let done = store
-            .delete_expired(&resource.table, now, from, batch)
+            .delete_expired(&resource.table, from, batch)
             .await
             .map_err(store_err("expunge_expired"))?;
         total += done.deleted;

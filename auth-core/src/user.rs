@@ -36,6 +36,16 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
         None
     }
 
+    /// The stored password hash, for a user with a password: every token
+    /// issued for the user carries a fingerprint of it (claim `cred`), and
+    /// authentication refuses the token once the stored hash differs, so a
+    /// password change ends every sign-in made with the old password (even
+    /// one racing the change). `#[derive(Authenticated)]` returns the
+    /// hashed password field; the default is `None` (no such check).
+    fn credential_hash(&self) -> Option<&str> {
+        None
+    }
+
     /// This user's subject, as written into `sub`.
     fn subject(&self) -> String {
         Subject::new(
@@ -50,10 +60,15 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
 /// A user resource with a password strategy: `#[derive(Authenticated)]`
 /// implements it when `strategies(password(...))` is configured.
 pub trait PasswordUser: UserResource {
+    /// The name of the hashed password field (its column in SQL stores).
+    const HASHED_PASSWORD_FIELD: &'static str;
     /// The stored argon2 hash (the `hashed_password_field`).
     fn hashed_password(&self) -> &str;
     /// Replaces the stored hash.
     fn set_hashed_password(&mut self, hash: String);
+    /// Replaces the identity (the `identity_field`), e.g. with its
+    /// normalised form.
+    fn set_identity(&mut self, identity: String);
 }
 
 /// A function computing a user's extra claims (SPEC 3.2 `extra_claims`).

@@ -2,13 +2,14 @@
 //! tokens, password change, log out everywhere. `#[derive(Authenticated)]`
 //! generates associated functions that call these.
 
-use crate::auth::{Auth, IssuedToken};
+use crate::auth::{Auth, IssuedToken, check_credential};
 use crate::claims::ExtraClaims;
 use crate::config::{PasswordConfig, Purpose, PurposeFilter};
+use crate::error::StoreError;
 use crate::error::{Error, Result, truncated};
 use crate::password::check_password;
-use crate::store::{InsertUserError, TokenStore, UserStore};
-use crate::token::{self, TokenFacts};
+use crate::store::{InsertUserError, PasswordChange, PasswordStore, RevokeAll, TokenStore};
+use crate::token;
 use crate::user::{PasswordUser, UserResource};
 
 /// A user with a freshly issued token.
@@ -55,11 +56,13 @@ fn check_confirmation(
     }
 }
 
-impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
-    /// `register_with_password`: checks the confirmation and the password,
-    /// hashes it (argon2id, off the executor), inserts `user` with the hash,
-    /// atomically refusing a taken identity ([`Error::IdentityTaken`]), and
-    /// issues a token. Nothing is written when a check fails.
+impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
+    /// `register_with_password`: normalises the identity, checks the
+    /// confirmation and the password, hashes it (argon2id, off the
+    /// executor), and inserts `user` with the hash together with its first
+    /// token's row (one atomic write: both or neither), refusing a taken
+    /// identity ([`Error::IdentityTaken`]). Nothing is written when a check
+    /// fails.
     pub async fn register_with_password(
         &self,
         mut user: U,
@@ -68,28 +71,39 @@ impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
         extra_claims: ExtraClaims,
     ) -> Result<SignedIn<U>> {
         let config = self.password_config()?;
-        if user.identity().is_none_or(|i| i.trim().is_empty()) {
-            return Err(Error::InvalidInput(format!(
-                "`{}` must not be empty",
-                config.identity_field
-            )));
-        }
+        let identity = normalize_identity(config, user.identity().unwrap_or_default())?;
+        user.set_identity(identity);
         check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         user.set_hashed_password(self.hasher().hash(password).await?);
-        match self.store().insert_user(&user).await {
-            Ok(()) => {}
-            Err(InsertUserError::IdentityTaken) => return Err(Error::IdentityTaken),
-            Err(InsertUserError::Store(e)) => return Err(Error::Store(e)),
+        let token = self.mint(
+            &user,
+            &Purpose::USER,
+            self.settings().tokens.token_lifetime,
+            extra_claims,
+        )?;
+        let inserted = match self.row_to_store(&token)? {
+            Some(row) => {
+                let table = &self.settings().token_resource.table;
+                self.store()
+                    .insert_user_with_token(&user, table, &row)
+                    .await
+            }
+            None => self.store().insert_user(&user).await,
+        };
+        match inserted {
+            Ok(()) => Ok(SignedIn { user, token }),
+            Err(InsertUserError::IdentityTaken) => Err(Error::IdentityTaken),
+            Err(InsertUserError::Store(e)) => Err(logged("register", e)),
         }
-        let token = self.token_for_user(&user, extra_claims).await?;
-        Ok(SignedIn { user, token })
     }
 
     /// `sign_in_with_password`: the user and a token, or with
     /// [`TokenType::SignIn`] a short-lived sign-in token. An unknown identity
     /// and a wrong password are the same [`Error::AuthenticationFailed`] and
-    /// cost the same argon2 verification.
+    /// cost the same argon2 verification. The token carries a fingerprint
+    /// of the hash that was verified, so it dies if the password changes,
+    /// even while this sign-in is still running.
     pub async fn sign_in_with_password(
         &self,
         identity: &str,
@@ -105,21 +119,19 @@ impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
             return Err(Error::NotConfigured("sign-in tokens are disabled"));
         }
         let lifetime = config.sign_in_token_lifetime;
+        let identity = normalize_identity(config, identity)?;
         let found = if password.len() > crate::password::MAX_PASSWORD_LEN {
             None
         } else {
             self.store()
-                .get_user_by_identity(identity)
+                .get_user_by_identity(&identity)
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "user store failed during sign-in");
-                    Error::Store(e)
-                })?
+                .map_err(|e| logged("sign in", e))?
         };
         let ok = self
             .hasher()
             .verify(password, found.as_ref().map(PasswordUser::hashed_password))
-            .await;
+            .await?;
         let user = match found {
             Some(user) if ok => user,
             _ => return Err(Error::AuthenticationFailed),
@@ -136,8 +148,9 @@ impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
 
     /// `sign_in_with_token`: verifies a sign-in token (every check, purpose
     /// `sign_in`), revokes it atomically so it works once even under
-    /// concurrent requests, and issues a normal token for the same user with
-    /// these per-call claims.
+    /// concurrent requests, checks the password has not changed since it
+    /// was issued, and issues a normal token for the same user with these
+    /// per-call claims.
     pub async fn sign_in_with_token(
         &self,
         sign_in_token: &str,
@@ -150,21 +163,26 @@ impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
                 found: truncated(&claims.purpose),
             });
         }
-        let facts = TokenFacts::try_from(&claims)?;
-        match token::revoke_token(self.store(), &self.settings().token_resource, &facts).await {
+        match self.revoke_verified(&claims).await {
             Ok(()) => {}
             // Another request redeemed it first.
             Err(Error::AlreadyRevoked) => return Err(Error::Revoked),
             Err(e) => return Err(e),
         }
         let user = self.load_user(&claims).await?;
+        check_credential(&claims, &user)?;
         let token = self.token_for_user(&user, extra_claims).await?;
         Ok(SignedIn { user, token })
     }
 
     /// `change_password`: checks the current password against the stored
-    /// hash, saves the new hash, then (with `apply_on_password_change`) logs
-    /// out everywhere, so every earlier token dies, and returns a fresh token.
+    /// hash, then in one atomic store write replaces that hash (only if it
+    /// is still the stored one: of two changes proving the same password,
+    /// one wins and the other is [`Error::AuthenticationFailed`]; no other
+    /// column is written), revokes every earlier token (with
+    /// `apply_on_password_change`) and records the fresh token it returns.
+    /// Tokens issued under the old password stop authenticating either way
+    /// (their `cred` no longer matches).
     pub async fn change_password(
         &self,
         user: &U,
@@ -176,12 +194,14 @@ impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
         let stored = self
             .store()
             .get_user(&user.primary_key())
-            .await?
+            .await
+            .map_err(|e| logged("change password", e))?
             .ok_or(Error::UserNotFound)?;
+        let proved = stored.hashed_password().to_owned();
         if !self
             .hasher()
-            .verify(current_password, Some(stored.hashed_password()))
-            .await
+            .verify(current_password, Some(&proved))
+            .await?
         {
             return Err(Error::AuthenticationFailed);
         }
@@ -189,22 +209,91 @@ impl<U: PasswordUser, S: TokenStore + UserStore<U>> Auth<U, S> {
         check_password(password)?;
         let mut updated = stored;
         updated.set_hashed_password(self.hasher().hash(password).await?);
-        if !self.store().update_user(&updated).await? {
-            return Err(Error::UserNotFound);
-        }
+        let token = self.mint(
+            &updated,
+            &Purpose::USER,
+            self.settings().tokens.token_lifetime,
+            ExtraClaims::new(),
+        )?;
+        let new_row = self.row_to_store(&token)?;
+        let subject = updated.subject();
+        let filter = self.log_out_filter();
         let apply = self
             .settings()
             .log_out_everywhere
             .as_ref()
             .is_some_and(|l| l.apply_on_password_change);
-        if apply {
-            self.log_out_everywhere(&updated).await?;
+        let change = PasswordChange {
+            key: &updated.primary_key(),
+            current_hash: &proved,
+            new_hash: updated.hashed_password(),
+            token_table: &self.settings().token_resource.table,
+            revoke: apply.then_some(RevokeAll {
+                subject: &subject,
+                filter: &filter,
+                keep_for: crate::token::revocation_keep_for(self.leeway()),
+            }),
+            new_token: new_row.as_ref(),
+        };
+        if !self
+            .store()
+            .change_password(&change)
+            .await
+            .map_err(|e| logged("change password", e))?
+        {
+            // The hash changed (or the user went) since it was proved.
+            return Err(Error::AuthenticationFailed);
         }
-        let token = self.token_for_user(&updated, ExtraClaims::new()).await?;
         Ok(SignedIn {
             user: updated,
             token,
         })
+    }
+}
+
+/// Normalises an identity before every insert and lookup: trimmed, Unicode
+/// NFC, lower-cased (so `Ada@Example.com` and `ada@example.com` are one
+/// identity in every store), control characters (NUL included) refused.
+pub fn normalize_identity(config: &PasswordConfig, identity: &str) -> Result<String> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let field = config.identity_field;
+    let trimmed = identity.trim();
+    if trimmed.is_empty() {
+        return Err(Error::InvalidInput(format!("`{field}` must not be empty")));
+    }
+    if trimmed.len() > MAX_IDENTITY_LEN {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` must be at most {MAX_IDENTITY_LEN} bytes"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(trimmed.nfc().collect::<String>().to_lowercase())
+}
+
+/// The longest identity accepted (bytes).
+pub const MAX_IDENTITY_LEN: usize = 320;
+
+/// Logs a store failure with its causes and converts it (a value the store
+/// cannot hold becomes [`Error::InvalidInput`], not an outage).
+fn logged(action: &'static str, e: StoreError) -> Error {
+    if e.is_invalid_input() {
+        tracing::debug!(action, error = %e, "store refused the input");
+    } else {
+        tracing::error!(action, error = %e, "user store failed");
+    }
+    Error::from(e)
+}
+
+impl<U: UserResource, S> Auth<U, S> {
+    fn log_out_filter(&self) -> PurposeFilter {
+        self.settings()
+            .log_out_everywhere
+            .as_ref()
+            .map_or_else(PurposeFilter::all, |l| l.purposes.clone())
     }
 }
 
@@ -213,16 +302,12 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// revocation, filtered by the add-on's purposes (default: every purpose
     /// but revocation). Returns how many rows it revoked.
     pub async fn log_out_everywhere(&self, user: &U) -> Result<u64> {
-        let filter = self
-            .settings()
-            .log_out_everywhere
-            .as_ref()
-            .map_or_else(PurposeFilter::all, |l| l.purposes.clone());
-        token::revoke_all_stored_for_subject(
+        token::revoke_all_keeping(
             self.store(),
             &self.settings().token_resource,
             &user.subject(),
-            &filter,
+            &self.log_out_filter(),
+            self.leeway(),
         )
         .await
     }

@@ -127,11 +127,18 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
             "this user type has no field metadata: derive `Authenticated`, or write the table by hand",
         ));
     }
-    let table = if table.starts_with('"') {
-        table.to_owned()
-    } else {
-        quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?
-    };
+    // A name may come quoted already (as `PgStore` keeps it), but only in
+    // the exact form `quote_table` writes: anything else is refused.
+    let bare = table.replace('"', "");
+    let quoted = quote_table(&bare).map_err(|e| StoreError::msg(e.to_string()))?;
+    if table.starts_with('"') && table != quoted {
+        return Err(StoreError::msg(format!(
+            "table name `{table}` must be `name` or `schema.name` of letters, digits and `_`, \
+             optionally quoted as `\"schema\".\"name\"`"
+        )));
+    }
+    let table = quoted;
+    let short = bare.rsplit('.').next().unwrap_or(&bare).to_owned();
     let columns: Vec<String> = U::FIELDS
         .iter()
         .map(|(name, ty)| {
@@ -150,10 +157,20 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
             col
         })
         .collect();
-    Ok(format!(
+    let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {table} (\n{}\n);\n",
         columns.join(",\n")
-    ))
+    );
+    // Identities are stored normalised (lower case) by auth-core; this index
+    // keeps them unique case-insensitively even for rows written around it.
+    if let Some(identity) = U::IDENTITY_FIELD {
+        let index = quote_column(&format!("{short}_{identity}_lower_key"));
+        sql.push_str(&format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} (lower({}));\n",
+            quote_column(identity)
+        ));
+    }
+    Ok(sql)
 }
 
 fn sql_type(ty: &str) -> (&'static str, bool) {

@@ -157,7 +157,20 @@ pub(crate) fn quote_column(name: &str) -> String {
 }
 
 pub(crate) fn db_err(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| StoreError::new(format!("postgres: {context}"), e)
+    move |e| {
+        // A value PostgreSQL cannot hold (a NUL byte in text or jsonb) is the
+        // input's fault: invalid input (422), not an outage.
+        let unholdable = matches!(&e, sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("22P05" | "22021")));
+        if unholdable {
+            StoreError::invalid_input(
+                format!("postgres: {context}: a value holds characters PostgreSQL cannot store"),
+                e,
+            )
+        } else {
+            StoreError::new(format!("postgres: {context}"), e)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! writes atomic through `ON CONFLICT ... WHERE`; the expunger one node at a time (advisory try-lock).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth_core::{ExpungedBatch, NewTokenRow, PurposeFilter, StoreError, TokenRow, TokenStore};
 use chrono::{DateTime, Utc};
@@ -24,6 +25,14 @@ pub(crate) struct TokenQueries {
 }
 
 const COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
+
+/// Log out everywhere, shared by its own statement and the password change:
+/// `$1` subject, `$2` included purposes (NULL: all), `$3` excluded purposes,
+/// `$4` seconds a revocation is kept past the token's expiry.
+pub(crate) const REVOKE_ALL_SET: &str = "purpose = 'revocation', \
+     expires_at = expires_at + make_interval(secs => $4), updated_at = now()";
+pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocation' \
+     AND ($2::text[] IS NULL OR purpose = ANY($2)) AND NOT (purpose = ANY($3))";
 
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
@@ -60,14 +69,9 @@ impl TokenQueries {
                 "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND purpose = 'revocation')"
             )
             .into(),
-            revoke_all: format!(
-                "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
-                 WHERE subject = $1 AND purpose <> 'revocation' \
-                 AND ($2::text[] IS NULL OR purpose = ANY($2)) AND NOT (purpose = ANY($3))"
-            )
-            .into(),
+            revoke_all: format!("UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE}").into(),
             read_expired: format!(
-                "SELECT {COLUMNS} FROM {t} WHERE expires_at < $1 ORDER BY expires_at LIMIT $2"
+                "SELECT {COLUMNS} FROM {t} WHERE expires_at < now() ORDER BY expires_at LIMIT $1"
             )
             .into(),
             // One expunger per table at a time (a transaction-scoped advisory
@@ -76,9 +80,9 @@ impl TokenQueries {
             // delete by ctid, so no batch rescans the table or the rows of
             // earlier batches.
             delete_expired: format!(
-                "WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('auth_postgres_expunge:' || $4)) AS got), \
-                 batch AS (SELECT ctid FROM {t} WHERE (SELECT got FROM lock) AND expires_at < $1 \
-                 AND expires_at >= $2 ORDER BY expires_at LIMIT $3), \
+                "WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('auth_postgres_expunge:' || $3)) AS got), \
+                 batch AS (SELECT ctid FROM {t} WHERE (SELECT got FROM lock) AND expires_at < now() \
+                 AND expires_at >= $1 ORDER BY expires_at LIMIT $2), \
                  gone AS (DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING expires_at) \
                  SELECT count(*) AS deleted, max(expires_at) AS last FROM gone"
             )
@@ -102,6 +106,21 @@ fn token_row(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// The bind values of a [`PurposeFilter`]: included purposes (`None`: all)
+/// and excluded ones.
+pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<Vec<String>>, Vec<String>) {
+    let include = filter
+        .include
+        .as_ref()
+        .map(|v| v.iter().map(|p| p.as_str().to_owned()).collect());
+    let exclude = filter
+        .exclude
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    (include, exclude)
 }
 
 fn limit(n: usize) -> i64 {
@@ -189,21 +208,15 @@ impl TokenStore for PgStore {
         table: &str,
         subject: &str,
         filter: &PurposeFilter,
+        keep_for: Duration,
     ) -> Result<u64, StoreError> {
         let q = self.token_queries(table)?;
-        let include: Option<Vec<String>> = filter
-            .include
-            .as_ref()
-            .map(|v| v.iter().map(|p| p.as_str().to_owned()).collect());
-        let exclude: Vec<String> = filter
-            .exclude
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect();
+        let (include, exclude) = filter_params(filter);
         let done = sqlx::query(sql(&q.revoke_all))
             .bind(subject)
             .bind(include)
             .bind(exclude)
+            .bind(keep_for.as_secs_f64())
             .execute(&self.pool)
             .await
             .map_err(db_err("revoke all for subject"))?;
@@ -213,12 +226,10 @@ impl TokenStore for PgStore {
     async fn read_expired(
         &self,
         table: &str,
-        now: DateTime<Utc>,
         limit_to: usize,
     ) -> Result<Vec<TokenRow>, StoreError> {
         let q = self.token_queries(table)?;
         let rows = sqlx::query(sql(&q.read_expired))
-            .bind(now)
             .bind(limit(limit_to))
             .fetch_all(&self.pool)
             .await
@@ -232,13 +243,12 @@ impl TokenStore for PgStore {
     async fn delete_expired(
         &self,
         table: &str,
-        now: DateTime<Utc>,
         from: DateTime<Utc>,
         limit_to: usize,
     ) -> Result<ExpungedBatch, StoreError> {
         let q = self.token_queries(table)?;
+        // Expiry is decided by the database's `now()`, not this node's clock.
         let row = sqlx::query(sql(&q.delete_expired))
-            .bind(now)
             .bind(from)
             .bind(limit(limit_to))
             .bind(table)

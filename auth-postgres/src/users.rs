@@ -2,14 +2,15 @@
 //! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
 
 use auth_core::{
-    InsertUserError, Presence, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
+    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Presence,
+    StoreError, SubjectKey, TokenLookup, TokenStore, UserResource, UserStore,
 };
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{PgStore, db_err, quote_column};
+use crate::tokens::{REVOKE_ALL_SET, REVOKE_ALL_WHERE, filter_params};
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
     serde_json::from_value(value)
@@ -46,13 +47,36 @@ impl PgStore {
         let users = self.user_table(U::SUBJECT_NAME)?;
         let sql: std::sync::Arc<str> = format!(
             "SELECT t.extra_data, ({}) AS \"user\" FROM {} t \
-             WHERE t.jti = $1 AND t.expires_at > $2 AND t.purpose = $3",
+             WHERE t.jti = $1 AND t.expires_at > $2 AND t.purpose = $3 AND t.subject = $5",
             by_key::<U>(&users, 4),
             q.table
         )
         .into();
         self.cache_sql(key, sql.clone());
         Ok(sql)
+    }
+}
+
+/// The user insert (`$1`: the user as JSON) and the JSON object it binds.
+fn insert_user_sql<U: UserResource>(
+    table: &str,
+    user: &U,
+) -> Result<(String, serde_json::Map<String, Value>), StoreError> {
+    let row = to_json(user)?;
+    let columns: Vec<String> = row.keys().map(|k| quote_column(k)).collect();
+    let columns = columns.join(", ");
+    let sql = format!(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_record(NULL::{table}, $1)"
+    );
+    Ok((sql, row))
+}
+
+/// A user insert's outcome: a unique violation is a taken identity.
+fn inserted(done: Result<(), sqlx::Error>) -> Result<(), InsertUserError> {
+    match done {
+        Ok(()) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(InsertUserError::IdentityTaken),
+        Err(e) => Err(InsertUserError::Store(db_err("insert user")(e))),
     }
 }
 
@@ -88,23 +112,41 @@ impl<U: UserResource> UserStore<U> for PgStore {
     }
 
     async fn insert_user(&self, user: &U) -> Result<(), InsertUserError> {
-        let table = self.user_table(U::SUBJECT_NAME)?;
-        let row = to_json(user)?;
-        let columns: Vec<String> = row.keys().map(|k| quote_column(k)).collect();
-        let columns = columns.join(", ");
+        let (insert, row) = insert_user_sql(&self.user_table(U::SUBJECT_NAME)?, user)?;
         // One statement: the unique indexes decide races between registrations.
-        let sql = format!(
-            "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_record(NULL::{table}, $1)"
-        );
-        match sqlx::query(AssertSqlSafe(sql))
+        let done = sqlx::query(AssertSqlSafe(insert))
             .bind(Value::Object(row))
             .execute(&self.pool)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(InsertUserError::IdentityTaken),
-            Err(e) => Err(InsertUserError::Store(db_err("insert user")(e))),
-        }
+            .await;
+        inserted(done.map(|_| ()))
+    }
+
+    async fn insert_user_with_token(
+        &self,
+        user: &U,
+        token_table: &str,
+        token: &NewTokenRow,
+    ) -> Result<(), InsertUserError> {
+        let (insert, row) = insert_user_sql(&self.user_table(U::SUBJECT_NAME)?, user)?;
+        let tokens = self.token_queries(token_table)?;
+        // One statement: the token row is inserted from the user insert's
+        // RETURNING, so both land or neither does.
+        let sql = format!(
+            "WITH u AS ({insert} RETURNING 1) \
+             INSERT INTO {} (jti, subject, expires_at, purpose, extra_data) \
+             SELECT $2, $3, $4, $5, $6 FROM u",
+            tokens.table
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(Value::Object(row))
+            .bind(&token.jti)
+            .bind(&token.subject)
+            .bind(token.expires_at)
+            .bind(&token.purpose)
+            .bind(&token.extra_data)
+            .execute(&self.pool)
+            .await;
+        inserted(done.map(|_| ()))
     }
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
@@ -146,19 +188,18 @@ impl<U: UserResource> UserStore<U> for PgStore {
         &self,
         key: &U::PrimaryKey,
         table: &str,
-        jti: &str,
-        purpose: &str,
-        now: DateTime<Utc>,
+        token: TokenLookup<'_>,
     ) -> Result<Option<Presence<U>>, StoreError>
     where
         Self: TokenStore,
     {
         let sql = self.authenticate_sql::<U>(table)?;
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(jti)
-            .bind(now)
-            .bind(purpose)
+            .bind(token.jti)
+            .bind(token.now)
+            .bind(token.purpose)
             .bind(key.to_subject_value())
+            .bind(token.subject)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("authenticate"))?;
@@ -172,5 +213,56 @@ impl<U: UserResource> UserStore<U> for PgStore {
             extra_data,
             user: user.map(|Json(u)| u),
         }))
+    }
+}
+
+impl<U: PasswordUser> PasswordStore<U> for PgStore {
+    async fn change_password(
+        &self,
+        change: &PasswordChange<'_, U::PrimaryKey>,
+    ) -> Result<bool, StoreError> {
+        let users = self.user_table(U::SUBJECT_NAME)?;
+        let tokens = self.token_queries(change.token_table)?;
+        let (hash, pk) = (
+            quote_column(U::HASHED_PASSWORD_FIELD),
+            quote_column(U::PRIMARY_KEY_FIELD),
+        );
+        let key_type = <U::PrimaryKey as SubjectKey>::SQL_TYPE;
+        let t = &tokens.table;
+        // One statement: the compare-and-swap on the proved hash (only that
+        // column), then, only if it happened, log out everywhere and the new
+        // token's row. The CTEs share one snapshot, so the revocation does
+        // not see the row inserted beside it.
+        let sql = format!(
+            "WITH changed AS (UPDATE {users} u SET {hash} = $7 \
+                 WHERE u.{pk} = $5::{key_type} AND u.{hash} = $6 RETURNING 1), \
+             revoked AS (UPDATE {t} SET {REVOKE_ALL_SET} \
+                 WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE}), \
+             issued AS (INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
+                 SELECT $8, $9, $10, $11, $12 FROM changed WHERE $8::text IS NOT NULL) \
+             SELECT EXISTS (SELECT 1 FROM changed)"
+        );
+        let (include, exclude) = change
+            .revoke
+            .map(|r| filter_params(r.filter))
+            .unwrap_or_default();
+        let token = change.new_token;
+        let changed: bool = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(change.revoke.map(|r| r.subject))
+            .bind(include)
+            .bind(exclude)
+            .bind(change.revoke.map_or(0.0, |r| r.keep_for.as_secs_f64()))
+            .bind(change.key.to_subject_value())
+            .bind(change.current_hash)
+            .bind(change.new_hash)
+            .bind(token.map(|t| t.jti.as_str()))
+            .bind(token.map(|t| t.subject.as_str()))
+            .bind(token.map(|t| t.expires_at))
+            .bind(token.map(|t| t.purpose.as_str()))
+            .bind(token.and_then(|t| t.extra_data.as_ref()))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("change password"))?;
+        Ok(changed)
     }
 }

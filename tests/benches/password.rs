@@ -37,10 +37,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| hasher.hash_blocking("correct horse battery"))
         });
 
-        let auth = Auth::with_secret(User::settings(), &Secret::from("bench"), MemoryStore::new())
-            .unwrap()
-            .with_hash_cost(cost)
-            .unwrap();
+        let auth = Auth::with_secret(
+            User::settings(),
+            &Secret::from("bench-secret-0123456789abcdef0123456789abcdef"),
+            MemoryStore::new(),
+        )
+        .unwrap()
+        .with_hash_cost(cost)
+        .unwrap();
         let user = User {
             id: 1,
             email: "ada@example.com".into(),

@@ -145,12 +145,16 @@ pub async fn revoke_token_twice_is_already_revoked<S: ConformanceStore>(s: S) {
     assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
     let second = token::revoke_token(&s, &RES, &f).await;
     assert!(matches!(second, Err(Error::AlreadyRevoked)), "{second:?}");
-    // The revocation row keeps the token's own expiry, so it can be expunged later.
+    // The revocation row outlives the token by the skew margin (so no
+    // verifier still accepting the token finds it gone), then is expunged.
     let row = token::get_token(&s, &RES, &f.jti, Some(&Purpose::REVOCATION))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.expires_at, f.expires_at);
+    assert_eq!(
+        row.expires_at,
+        f.expires_at + chrono::Duration::from_std(auth_core::REVOCATION_SKEW_MARGIN).unwrap()
+    );
     assert_eq!(row.subject, "user?id=1");
 }
 
@@ -277,7 +281,7 @@ pub async fn read_and_expunge_only_expired_rows<S: ConformanceStore>(s: S) {
         expunge_batch_size: 7,
         ..RES
     };
-    let mut live = Vec::new();
+    let (mut live, mut revoked) = (Vec::new(), Vec::new());
     for i in 0..50 {
         let f = facts(&format!("user?id={i}"), -10 - i);
         token::store_token(&s, &res, &f, &Purpose::USER, None)
@@ -285,6 +289,7 @@ pub async fn read_and_expunge_only_expired_rows<S: ConformanceStore>(s: S) {
             .unwrap();
         if i % 5 == 0 {
             token::revoke_token(&s, &res, &f).await.unwrap();
+            revoked.push(f.jti.clone());
         }
     }
     for i in 0..20 {
@@ -298,12 +303,18 @@ pub async fn read_and_expunge_only_expired_rows<S: ConformanceStore>(s: S) {
         .await
         .unwrap();
 
+    // The 10 revoked ones expired under a minute ago: their revocation rows
+    // are kept for the skew margin, so 40 rows are expired.
     let expired = token::read_expired(&s, &res, 1000).await.unwrap();
-    assert_eq!(expired.len(), 50);
+    assert_eq!(expired.len(), 40);
     assert!(expired.iter().all(|r| r.expires_at < Utc::now()));
+    assert!(expired.iter().all(|r| r.purpose != "revocation"));
     assert_eq!(token::read_expired(&s, &res, 3).await.unwrap().len(), 3);
 
-    assert_eq!(token::expunge_expired(&s, &res).await.unwrap(), 50);
+    assert_eq!(token::expunge_expired(&s, &res).await.unwrap(), 40);
+    for jti in &revoked {
+        assert!(token::is_revoked(&s, &res, jti).await.unwrap());
+    }
     assert!(
         token::read_expired(&s, &res, 1000)
             .await

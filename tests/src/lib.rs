@@ -84,9 +84,10 @@ pub fn claims_for(user: &User) -> Claims {
         iat: now,
         nbf: now,
         exp: now + 3600,
-        iss: auth_core::DEFAULT_ISSUER.into(),
-        aud: auth_core::DEFAULT_AUDIENCE.into(),
+        iss: auth_core::application_name(),
+        aud: auth_core::application_name(),
         purpose: "user".into(),
+        cred: None,
         extra: ExtraClaims::new(),
     }
 }

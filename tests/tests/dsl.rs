@@ -66,7 +66,7 @@ pub struct User {
 #[authentication(
     tokens(
         token_resource = Token,
-        signing_secret = "literal-secret-for-tests",
+        signing_secret = "literal-secret-for-tests-0123456789abcdef0123456789abcdef0123456789abcdef",
         signing_algorithm = "HS512",
         token_lifetime = "2h",
         leeway = "30s",
@@ -137,7 +137,7 @@ async fn the_derived_user_runs_end_to_end() {
     // secret overrides it.
     let e = Auth::<User, _>::new(MemoryStore::new()).unwrap_err();
     assert!(matches!(e, Error::Config(ref m) if m.contains("DSL_TEST_TOKEN_SIGNING_SECRET")));
-    let secret = auth_core::Secret::from("from-the-vault");
+    let secret = auth_core::Secret::from("from-the-vault-0123456789abcdef0123456789abcdef");
     let auth = Auth::with_secret(User::settings(), &secret, MemoryStore::new()).unwrap();
     let ada = User {
         id: Uuid::new_v4(),

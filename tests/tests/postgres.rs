@@ -13,7 +13,7 @@ pub struct SessionToken;
 #[authentication(
     subject_name = "account",
     session_identifier = "jti",
-    tokens(token_resource = SessionToken, signing_secret = "s"),
+    tokens(token_resource = SessionToken, signing_secret = "s-0123456789abcdef0123456789abcdef"),
     strategies(password(identity_field = "login")),
 )]
 pub struct Account {
@@ -31,7 +31,8 @@ fn the_user_table_comes_from_the_derive() {
     let sql = user_table_sql::<Account>("accounts").unwrap();
     assert_eq!(
         sql,
-        "CREATE TABLE IF NOT EXISTS \"accounts\" (\n    \"handle\" text PRIMARY KEY,\n    \"login\" text NOT NULL UNIQUE,\n    \"hashed_password\" text NOT NULL,\n    \"age\" integer,\n    \"tags\" jsonb NOT NULL,\n    \"joined\" timestamptz NOT NULL\n);\n"
+        "CREATE TABLE IF NOT EXISTS \"accounts\" (\n    \"handle\" text PRIMARY KEY,\n    \"login\" text NOT NULL UNIQUE,\n    \"hashed_password\" text NOT NULL,\n    \"age\" integer,\n    \"tags\" jsonb NOT NULL,\n    \"joined\" timestamptz NOT NULL\n);\n\
+CREATE UNIQUE INDEX IF NOT EXISTS \"accounts_login_lower_key\" ON \"accounts\" (lower(\"login\"));\n"
     );
     let tokens = PgStore::token_table_sql("tokens").unwrap();
     for part in [

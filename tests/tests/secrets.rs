@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use auth_core::{
-    Auth, Authenticated, ExtraClaims, HashCost, HashedPassword, MemoryStore, Secret, SigningSecret,
-    TokenConfig, TokenResource, TokenStore, TokenType, UserStore, spawn_expunger_every,
+    Auth, Authenticated, ExtraClaims, HashCost, HashedPassword, MemoryStore, PasswordStore, Secret,
+    SigningSecret, TokenConfig, TokenResource, TokenStore, TokenType, spawn_expunger_every,
     token_resource,
 };
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ fn claims(_: &User, _: &auth_core::ClaimsContext) -> ExtraClaims {
 #[authentication(
     tokens(
         token_resource = Token,
-        signing_secret = "overridden-at-runtime",
+        signing_secret = "overridden-at-runtime-0123456789abcdef0123456789abcdef",
         store_all_tokens,
         require_token_presence_for_authentication,
         extra_claims = claims,
@@ -103,7 +103,7 @@ fn debug_output_is_redacted() {
 
 async fn full_flow<S>(auth: &Auth<User, S>) -> Vec<String>
 where
-    S: TokenStore + UserStore<User> + Clone + 'static,
+    S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
     let mut tokens = Vec::new();
     let ada = User {

@@ -22,7 +22,7 @@ pub struct Token;
 
 #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
 #[authentication(
-    tokens(token_resource = Token, signing_secret = "soak", store_all_tokens, require_token_presence_for_authentication),
+    tokens(token_resource = Token, signing_secret = "soak-0123456789abcdef0123456789abcdef", store_all_tokens, require_token_presence_for_authentication),
     strategies(password()),
     add_ons(log_out_everywhere()),
 )]

@@ -34,10 +34,10 @@ async fn a_fresh_token_verifies_and_authenticates() {
         assert_eq!(claims.purpose, "user");
         assert_eq!(claims.exp - claims.iat, 14 * 86_400);
         assert_eq!(claims.nbf, claims.iat);
-        assert_eq!(
-            (claims.iss.as_str(), claims.aud.as_str()),
-            ("auth-core", "auth-core")
-        );
+        // Not a constant shared by every deployment: the application's name.
+        let app = auth_core::application_name();
+        assert_eq!((claims.iss.as_str(), claims.aud.as_str()), (&*app, &*app));
+        assert_ne!(app, "auth-core");
         let me = auth.authenticate(&issued.token).await.unwrap();
         assert_eq!(me.user, user);
     }
@@ -205,7 +205,10 @@ async fn issuer_and_audience_are_checked() {
 
     let c = claims_for(&user);
     let mut p = c.to_json();
-    p.insert("aud".into(), json!(["other", "auth-core"]));
+    p.insert(
+        "aud".into(),
+        json!(["other", auth_core::application_name()]),
+    );
     let t = forge(
         &json!({"alg": "HS256"}),
         &Value::Object(p.clone()),
@@ -468,21 +471,16 @@ impl TokenStore for BrokenStore {
         _: &str,
         _: &str,
         _: &PurposeFilter,
+        _: std::time::Duration,
     ) -> Result<u64, StoreError> {
         broken()
     }
-    async fn read_expired(
-        &self,
-        _: &str,
-        _: DateTime<Utc>,
-        _: usize,
-    ) -> Result<Vec<TokenRow>, StoreError> {
+    async fn read_expired(&self, _: &str, _: usize) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
     async fn delete_expired(
         &self,
         _: &str,
-        _: DateTime<Utc>,
         _: DateTime<Utc>,
         _: usize,
     ) -> Result<auth_core::ExpungedBatch, StoreError> {
@@ -505,6 +503,14 @@ impl UserStore<User> for BrokenStore {
     }
     async fn update_user(&self, _: &User) -> Result<bool, StoreError> {
         broken()
+    }
+    async fn insert_user_with_token(
+        &self,
+        _: &User,
+        _: &str,
+        _: &NewTokenRow,
+    ) -> Result<(), auth_core::InsertUserError> {
+        Err(broken::<()>().unwrap_err().into())
     }
 }
 
@@ -545,7 +551,7 @@ async fn a_missing_secret_fails_at_construction() {
     let tokens = TokenConfig::new(SigningSecret::Env("AUTH_TESTS_NO_SUCH_SECRET_VAR".into()));
     let auth = Auth::<User, _>::with_secret(
         Settings::new(tokens, TokenResourceConfig::default()),
-        &Secret::from("override"),
+        &Secret::from("override-0123456789abcdef0123456789abcdef"),
         MemoryStore::new(),
     );
     assert!(auth.is_ok());

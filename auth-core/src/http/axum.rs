@@ -287,7 +287,9 @@ mod tests {
 
     #[tokio::test]
     async fn optional_and_required_layers() {
-        let tokens = TokenConfig::new(SigningSecret::Literal(Secret::from("layer-secret")));
+        let tokens = TokenConfig::new(SigningSecret::Literal(Secret::from(
+            "layer-secret-0123456789abcdef0123456789abcdef",
+        )));
         let auth = Arc::new(
             Auth::from_settings(
                 Settings::new(tokens, Default::default()),

@@ -25,12 +25,13 @@ pub fn bearer_token(header: &str) -> Result<&str> {
 
 /// The HTTP status an error maps to: 401 for every token and sign-in
 /// failure, 409 for a taken identity, 422 for invalid input, 503 when the
-/// store is down, 500 for configuration faults.
+/// store is down or the server is at capacity ([`Error::Unavailable`]: the
+/// password hashing limit), 500 for configuration faults.
 pub fn status_code(error: &Error) -> u16 {
     match error {
         Error::IdentityTaken => 409,
         Error::PasswordConfirmationMismatch | Error::InvalidInput(_) => 422,
-        Error::Store(_) => 503,
+        Error::Store(_) | Error::Unavailable(_) => 503,
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => 500,
         _ => 401,
     }
@@ -45,7 +46,7 @@ pub fn public_code(error: &Error) -> &'static str {
         Error::IdentityTaken => "identity_taken",
         Error::PasswordConfirmationMismatch => "password_confirmation_mismatch",
         Error::InvalidInput(_) => "invalid_input",
-        Error::Store(_) => "unavailable",
+        Error::Store(_) | Error::Unavailable(_) => "unavailable",
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => "internal_error",
         _ => "unauthorized",
     }

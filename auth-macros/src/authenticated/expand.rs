@@ -34,18 +34,28 @@ pub fn expand(user: User) -> TokenStream {
             fn identity(&self) -> ::core::option::Option<&str> {
                 ::core::option::Option::Some(::core::convert::AsRef::<str>::as_ref(&self.#field))
             }
+
+            fn credential_hash(&self) -> ::core::option::Option<&str> {
+                ::core::option::Option::Some(__p::PasswordUser::hashed_password(self))
+            }
         }
     });
 
     let password_user = password.as_ref().map(|pw| {
         let field = &pw.hashed_password_field;
+        let field_name = field.to_string();
+        let identity = &pw.identity_field;
         quote! {
             impl __p::PasswordUser for #ident {
+                const HASHED_PASSWORD_FIELD: &'static str = #field_name;
                 fn hashed_password(&self) -> &str {
                     ::core::convert::AsRef::<str>::as_ref(&self.#field)
                 }
                 fn set_hashed_password(&mut self, hash: ::std::string::String) {
                     self.#field = ::core::convert::From::from(hash);
+                }
+                fn set_identity(&mut self, identity: ::std::string::String) {
+                    self.#identity = ::core::convert::From::from(identity);
                 }
             }
         }
@@ -69,8 +79,11 @@ pub fn expand(user: User) -> TokenStream {
         };
         let (lifetime, leeway) = (t.lifetime_secs, t.leeway_secs);
         let (store_all, presence) = (t.store_all_tokens, t.require_token_presence);
-        let issuer = t.issuer.as_ref().map_or_else(|| quote!(__p::DEFAULT_ISSUER), |l| quote!(#l));
-        let audience = t.audience.as_ref().map_or_else(|| quote!(__p::DEFAULT_AUDIENCE), |l| quote!(#l));
+        // Unless configured, `iss` and `aud` name the user's own package
+        // (`env!` expands in the user's crate), never a constant every
+        // deployment shares.
+        let issuer = t.issuer.as_ref().map_or_else(|| quote!(::core::env!("CARGO_PKG_NAME")), |l| quote!(#l));
+        let audience = t.audience.as_ref().map_or_else(|| quote!(::core::env!("CARGO_PKG_NAME")), |l| quote!(#l));
         let extra_claims = match &t.extra_claims {
             None => quote!(::core::option::Option::None),
             Some(ExtraClaims::Fn(path)) => quote_spanned! {path.span()=>
@@ -186,7 +199,7 @@ fn user_actions(
     password: Option<&Password>,
     log_out: Option<&LogOutEverywhere>,
 ) -> TokenStream {
-    let bound = quote!(S: __p::TokenStore + __p::UserStore<Self>);
+    let bound = quote!(S: __p::TokenStore + __p::PasswordStore<Self>);
     let result = |t: TokenStream| quote!(::core::result::Result<#t, __p::Error>);
     let signed_in = result(quote!(__p::SignedIn<Self>));
     let password_fns = password.map(|pw| {

@@ -16,7 +16,10 @@ const ALGORITHMS: [&str; 12] = [
     "ES384", "EdDSA",
 ];
 
-const REGISTERED_CLAIMS: [&str; 8] = ["sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose"];
+/// Must equal `auth_core::REGISTERED_CLAIMS` (a test in auth-core ties them).
+pub const REGISTERED_CLAIMS: [&str; 9] = [
+    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred",
+];
 
 /// Fields of the struct: name, type, `primary_key` flag span.
 struct Fields(Vec<(syn::Ident, syn::Type, Option<Span>)>);

@@ -30,7 +30,7 @@ impl UserResource for User {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A real application reads the secret from the environment
     // (`SigningSecret::Env("TOKEN_SIGNING_SECRET".into())`).
-    let mut tokens = TokenConfig::new(SigningSecret::Literal(Secret::random()));
+    let mut tokens = TokenConfig::new(SigningSecret::Literal(Secret::random()?));
     tokens.store_all_tokens = true;
     tokens.require_token_presence_for_authentication = true;
     let settings = Settings::new(tokens, TokenResourceConfig::default());

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use auth_core::axum::{AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
-use auth_core::{Auth, Error, ExtraClaims, SignedIn, TokenStore, TokenType, UserStore};
+use auth_core::{Auth, Error, ExtraClaims, PasswordStore, SignedIn, TokenStore, TokenType};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
 use axum::http::StatusCode;
@@ -24,7 +24,7 @@ type App<S> = Arc<Auth<User, S>>;
 /// Every route, with the bearer layer and the body limit.
 pub fn router<S>(auth: App<S>) -> Router
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
@@ -160,7 +160,7 @@ async fn register<S>(
     Body(b): Body<RegisterBody>,
 ) -> Result<Response, ApiError>
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     let role = b.role.unwrap_or_else(|| "member".into());
     if role.is_empty() || role.len() > 64 {
@@ -196,7 +196,7 @@ async fn sign_in<S>(
     Body(b): Body<SignInBody>,
 ) -> Result<Response, ApiError>
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     let token_type = match b.token_type.as_deref() {
         None | Some("user") => TokenType::User,
@@ -228,7 +228,7 @@ async fn sign_in_with_token<S>(
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError>
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     let Ok(Query(q)) = query else {
         return Err(ApiError::new(
@@ -258,7 +258,7 @@ async fn change_password<S>(
     Body(b): Body<ChangeBody>,
 ) -> Result<Response, ApiError>
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     let signed = User::change_password(
         &auth,
@@ -276,7 +276,7 @@ async fn sign_out<S>(
     BearerToken(token): BearerToken,
 ) -> Result<StatusCode, ApiError>
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     auth.revoke(&token).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -287,7 +287,7 @@ async fn log_out_everywhere<S>(
     CurrentUser(me): CurrentUser<User>,
 ) -> Result<StatusCode, ApiError>
 where
-    S: TokenStore + UserStore<User> + 'static,
+    S: TokenStore + PasswordStore<User> + 'static,
 {
     User::log_out_everywhere(&auth, &me.user).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use auth_core::{
-    Auth, Authenticated, MemoryStore, Secret, TokenResource, TokenStore, UserStore, spawn_expunger,
+    Auth, Authenticated, MemoryStore, PasswordStore, Secret, TokenResource, TokenStore,
+    spawn_expunger,
 };
 use auth_postgres::PgStore;
 
@@ -64,7 +65,7 @@ async fn connect(url: &str) -> Result<PgStore, String> {
 
 async fn run<S>(command: &str, store: S, persistent: bool) -> Result<(), String>
 where
-    S: TokenStore + UserStore<User> + Clone + 'static,
+    S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
     match command {
         "serve" => serve(store, persistent).await,
@@ -96,7 +97,7 @@ fn secret(persistent: bool) -> Result<Secret, String> {
             tracing::warn!(
                 "TOKEN_SIGNING_SECRET is not set: using a random secret; tokens die with this process"
             );
-            Ok(Secret::random())
+            Secret::random().map_err(|e| e.to_string())
         }
         _ => Err("TOKEN_SIGNING_SECRET must be set when using PostgreSQL".into()),
     }
@@ -104,7 +105,7 @@ fn secret(persistent: bool) -> Result<Secret, String> {
 
 async fn serve<S>(store: S, persistent: bool) -> Result<(), String>
 where
-    S: TokenStore + UserStore<User> + Clone + 'static,
+    S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
     let auth = Auth::with_secret(User::settings(), &secret(persistent)?, store.clone())
         .map_err(|e| e.to_string())?;

@@ -44,7 +44,7 @@ pub struct User {
 #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
 #[authentication(
     session_identifier = "jti",
-    tokens(token_resource = Token, signing_secret = "renamed-secret"),
+    tokens(token_resource = Token, signing_secret = "renamed-secret-0123456789abcdef0123456789abcdef"),
     strategies(password(
         identity_field = "login",
         hashed_password_field = "hash",
@@ -66,7 +66,7 @@ type A = Auth<User, Store>;
 
 async fn auth() -> (Guard, A) {
     let (guard, store) = backend().await;
-    let auth = Auth::with_secret(User::settings(), &Secret::from("user-actions-secret"), store)
+    let auth = Auth::with_secret(User::settings(), &Secret::from("user-actions-secret-0123456789abcdef0123456789abcdef"), store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
         .unwrap();
@@ -509,8 +509,12 @@ async fn renamed_actions_in_deny_list_mode() {
     Member::rotate_password(&auth, &me, "password-1", "password-2", None)
         .await
         .unwrap();
-    // Without log-out-everywhere the old token still works (deny-list mode).
-    assert!(auth.authenticate(&normal.token.token).await.is_ok());
+    // Even without log-out-everywhere, a token issued under the old password
+    // no longer authenticates: it carries the old hash's fingerprint.
+    assert!(matches!(
+        auth.authenticate(&normal.token.token).await,
+        Err(Error::CredentialChanged)
+    ));
 }
 
 #[tokio::test]
@@ -518,7 +522,7 @@ async fn password_actions_need_a_password_strategy_and_enabled_options() {
     #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
     #[authentication(
         session_identifier = "jti",
-        tokens(token_resource = Token, signing_secret = "s"),
+        tokens(token_resource = Token, signing_secret = "s-0123456789abcdef0123456789abcdef"),
         strategies(password(sign_in_tokens_enabled = false)),
     )]
     pub struct NoSignInTokens {
