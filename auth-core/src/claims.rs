@@ -210,6 +210,17 @@ mod tests {
         );
     }
 
+    /// The derive refuses registered claims in static `extra_claims`; its
+    /// list must be this one.
+    #[test]
+    fn the_macro_knows_the_same_registered_claims() {
+        let source = include_str!("../../auth-macros/src/authenticated/validate.rs");
+        let start = source.find("pub const REGISTERED_CLAIMS").unwrap();
+        let end = start + source[start..].find("];").unwrap();
+        let list: Vec<&str> = source[start..end].split('"').skip(1).step_by(2).collect();
+        assert_eq!(list, REGISTERED_CLAIMS);
+    }
+
     #[test]
     fn claims_round_trip_and_type_checks() {
         let c = Claims {

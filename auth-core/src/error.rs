@@ -216,3 +216,31 @@ pub(crate) fn truncated(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 11: store errors were logged as "postgres: insert user",
+    /// without the cause. Their `Display` now carries the whole chain.
+    #[test]
+    fn f11_store_errors_display_their_causes() {
+        let io = std::io::Error::other("connection reset by peer");
+        let e = StoreError::new("postgres: insert user", io);
+        assert_eq!(
+            e.to_string(),
+            "postgres: insert user: connection reset by peer"
+        );
+        assert!(!e.is_invalid_input());
+        assert!(matches!(Error::from(e), Error::Store(_)));
+        let nul = StoreError::invalid_input("a NUL byte", std::io::Error::other("22021"));
+        assert!(matches!(Error::from(nul), Error::InvalidInput(m) if m == "a NUL byte"));
+    }
+
+    #[test]
+    fn f13_untrusted_text_is_cut_and_escaped() {
+        assert_eq!(truncated("HS256\nERROR forged"), "HS256\\nERROR forged");
+        assert_eq!(truncated("a\\b\u{1b}"), "a\\\\b\\u{1b}");
+        assert_eq!(truncated(&"x".repeat(100)).chars().count(), 65);
+    }
+}

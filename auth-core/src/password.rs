@@ -99,6 +99,8 @@ struct Inner {
     /// Idle argon2 memory, one buffer per permit at most.
     memory: Mutex<Vec<Box<[Block]>>>,
     dummy: OnceLock<String>,
+    #[cfg(test)]
+    running: test_gauge::Gauge,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -145,6 +147,8 @@ impl PasswordHasher {
                 permits: Arc::new(Semaphore::new(limits.max_concurrent)),
                 memory: Mutex::new(Vec::new()),
                 dummy: OnceLock::new(),
+                #[cfg(test)]
+                running: test_gauge::Gauge::default(),
             }),
         }
     }
@@ -218,7 +222,11 @@ impl PasswordHasher {
         let permit = self.permit().await?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let out = work(&this);
+            let out = {
+                #[cfg(test)]
+                let _running = this.inner.running.enter();
+                work(&this)
+            };
             drop(permit);
             out
         })
@@ -383,8 +391,137 @@ impl From<String> for HashedPassword {
 }
 
 #[cfg(test)]
+mod test_gauge {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// How many hashes run now, and the most that ever ran at once.
+    #[derive(Default)]
+    pub(super) struct Gauge {
+        now: AtomicUsize,
+        pub(super) peak: AtomicUsize,
+    }
+
+    pub(super) struct Entered<'a>(&'a Gauge);
+
+    impl Gauge {
+        pub(super) fn enter(&self) -> Entered<'_> {
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            Entered(self)
+        }
+    }
+
+    impl Drop for Entered<'_> {
+        fn drop(&mut self) {
+            self.0.now.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Finding 1: 150 concurrent sign-ins ran 150 argon2 hashes at once
+    /// (19 MiB each). Now at most `max_concurrent` run; the rest wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn f01_concurrent_hashes_never_exceed_the_permits() {
+        let limits = HashLimits {
+            max_concurrent: 2,
+            max_wait: Duration::from_secs(60),
+        };
+        let h = PasswordHasher::with_limits(HashCost::INSECURE_FAST_FOR_TESTS, limits).unwrap();
+        let hash = h.hash("correct horse").await.unwrap();
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let (h, hash) = (h.clone(), hash.clone());
+                tokio::spawn(async move {
+                    let known = (i % 2 == 0).then_some(hash.as_str());
+                    h.verify("correct horse", known).await
+                })
+            })
+            .collect();
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap().unwrap(), i % 2 == 0);
+        }
+        let peak = h
+            .inner
+            .running
+            .peak
+            .load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=2).contains(&peak), "peak {peak}");
+        // The memory kept is one buffer per permit at most.
+        assert!(h.inner.memory.lock().unwrap().len() <= 2);
+        assert_eq!(h.peak_memory_bytes(), 2 * 1024 * 1024);
+    }
+
+    /// Finding 1: past the bounded wait a request is refused as unavailable
+    /// instead of queueing without bound.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn f01_past_the_bounded_wait_hashing_is_unavailable() {
+        let limits = HashLimits {
+            max_concurrent: 1,
+            max_wait: Duration::from_millis(1),
+        };
+        let h = PasswordHasher::with_limits(HashCost::OWASP, limits).unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.verify("pw", None).await })
+            })
+            .collect();
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(matched) => assert!(!matched),
+                Err(Error::Unavailable(_)) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused > 0, "16 OWASP hashes, 1 permit, 1 ms wait");
+        // And once the burst is over, hashing works again.
+        assert!(h.hash("afterwards").await.is_ok());
+        assert!(
+            PasswordHasher::with_limits(
+                HashCost::OWASP,
+                HashLimits {
+                    max_concurrent: 0,
+                    ..limits
+                }
+            )
+            .is_err()
+        );
+    }
+
+    /// Finding 10: a stored hash that does not parse costs the same argon2
+    /// verification as an unknown identity (it answered in 80 µs, not 20 ms,
+    /// which told an attacker which accounts have no usable password).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn f10_an_unparsable_stored_hash_costs_a_dummy_verification() {
+        let h = PasswordHasher::new(HashCost::OWASP).unwrap();
+        async fn fastest(h: &PasswordHasher, hash: Option<&str>) -> Duration {
+            let mut best = Duration::MAX;
+            for _ in 0..3 {
+                let start = std::time::Instant::now();
+                assert!(!h.verify("guess", hash).await.unwrap());
+                best = best.min(start.elapsed());
+            }
+            best
+        }
+        let unknown = fastest(&h, None).await;
+        for broken in [
+            "",
+            "not a hash",
+            "$argon2id$v=19$m=1024,t=1,p=1$bad",
+            "$2b$12$bcrypt",
+        ] {
+            let took = fastest(&h, Some(broken)).await;
+            assert!(
+                took * 5 >= unknown,
+                "{broken:?}: {took:?} against {unknown:?} for an unknown identity"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {
