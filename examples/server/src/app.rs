@@ -7,7 +7,7 @@ use auth_core::http::{public_code, status_code};
 use auth_core::{Auth, Error, ExtraClaims, PasswordStore, SignedIn, TokenStore, TokenType};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -41,7 +41,23 @@ where
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None) })
         .layer(AuthLayer::optional(auth.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(auth)
+}
+
+/// Responses carry tokens and user data: no cache keeps them, and no
+/// `Referer` leaks the sign-in token of a `?token=` URL.
+async fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// A JSON error response: `{"error": code, "message"?: ...}`.
@@ -73,7 +89,9 @@ impl From<Error> for ApiError {
             Error::PasswordConfirmationMismatch => Some(e.to_string()),
             _ => None,
         };
-        if status.is_server_error() {
+        if matches!(e, Error::Unavailable(_)) {
+            tracing::warn!(error = %e, "request refused: at capacity");
+        } else if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         } else {
             tracing::debug!(error = %e, "request refused");
@@ -88,7 +106,14 @@ impl IntoResponse for ApiError {
             Some(m) => json!({"error": self.code, "message": m}),
             None => json!({"error": self.code}),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -163,8 +188,11 @@ where
     S: TokenStore + PasswordStore<User> + 'static,
 {
     let role = b.role.unwrap_or_else(|| "member".into());
-    if role.is_empty() || role.len() > 64 {
-        return Err(Error::InvalidInput("`role` must be 1 to 64 characters".into()).into());
+    if role.is_empty() || role.len() > 64 || role.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(
+            "`role` must be 1 to 64 characters, none of them control characters".into(),
+        )
+        .into());
     }
     let user = User {
         id: uuid::Uuid::new_v4(),

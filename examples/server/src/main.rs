@@ -7,17 +7,21 @@
 //! ```
 //!
 //! Environment: `BIND` (default `127.0.0.1:3000`), `DATABASE_URL`,
-//! `TOKEN_SIGNING_SECRET` (required with PostgreSQL; random with a warning
-//! on the in-memory store), `RUST_LOG`.
+//! `TOKEN_SIGNING_SECRET` (at least 32 bytes; required with PostgreSQL;
+//! random with a warning on the in-memory store), `RUST_LOG`, and the
+//! limits of [`serve::Limits`]: `HEADER_READ_TIMEOUT` (30s),
+//! `REQUEST_TIMEOUT` (30s), `MAX_CONNECTIONS` (1024), `SHUTDOWN_DEADLINE`
+//! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores).
 
 mod app;
 mod model;
+mod serve;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use auth_core::{
-    Auth, Authenticated, MemoryStore, PasswordStore, Secret, TokenResource, TokenStore,
+    Auth, Authenticated, HashLimits, MemoryStore, PasswordStore, Secret, TokenResource, TokenStore,
     spawn_expunger,
 };
 use auth_postgres::PgStore;
@@ -107,8 +111,16 @@ async fn serve<S>(store: S, persistent: bool) -> Result<(), String>
 where
     S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
+    let limits = serve::Limits::from_env()?;
     let auth = Auth::with_secret(User::settings(), &secret(persistent)?, store.clone())
+        .and_then(|a| a.with_hash_limits(hash_limits()?))
         .map_err(|e| e.to_string())?;
+    let hasher = auth.hasher();
+    tracing::info!(
+        max_concurrent = hasher.limits().max_concurrent,
+        peak_argon2_mib = hasher.peak_memory_bytes() / (1024 * 1024),
+        "password hashing bounded"
+    );
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -121,13 +133,22 @@ where
         "in-memory"
     };
     println!("listening on http://{addr} ({store_name} store)");
-    tracing::info!(%addr, store = store_name, "serving");
-    let served = axum::serve(listener, app::router(Arc::new(auth)))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    tracing::info!(%addr, store = store_name, ?limits, "serving");
+    serve::serve(listener, app::router(Arc::new(auth)), limits, shutdown_signal()).await;
     expunger.shutdown().await;
     tracing::info!("stopped");
-    served.map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// `HASH_CONCURRENCY`: password hashes at once (default: the cores).
+fn hash_limits() -> auth_core::Result<HashLimits> {
+    let mut limits = HashLimits::default();
+    if let Ok(v) = std::env::var("HASH_CONCURRENCY") {
+        limits.max_concurrent = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            auth_core::Error::Config("HASH_CONCURRENCY must be a positive integer".into())
+        })?;
+    }
+    Ok(limits)
 }
 
 async fn shutdown_signal() {

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use auth_core::Algorithm;
 use serde_json::{Value, json};
@@ -18,7 +19,12 @@ struct Server {
 
 impl Server {
     fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    fn start_with(database_url: Option<&str>, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        cmd.envs(env.iter().copied());
         cmd.env("BIND", "127.0.0.1:0")
             .env("TOKEN_SIGNING_SECRET", SECRET)
             .env("RUST_LOG", "warn")
@@ -65,13 +71,20 @@ impl Server {
     }
 
     fn raw(&self, request: &str) -> (u16, Value) {
+        let (status, _, json) = self.raw_with_headers(request);
+        (status, json)
+    }
+
+    /// Status, lower-cased header lines, JSON body.
+    fn raw_with_headers(&self, request: &str) -> (u16, Vec<String>, Value) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.write_all(request.as_bytes()).unwrap();
         let mut out = Vec::new();
         s.read_to_end(&mut out).unwrap();
         let text = String::from_utf8_lossy(&out);
         let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let headers = head.lines().skip(1).map(str::to_ascii_lowercase).collect();
         let json = if body.is_empty() {
             Value::Null
         } else {
@@ -82,7 +95,11 @@ impl Server {
             status < 500,
             "no 5xx on input: {status} {json} for {request:.80}"
         );
-        (status, json)
+        (status, headers, json)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
@@ -114,6 +131,16 @@ fn sign_in(s: &Server, email: &str, password: &str) -> String {
 
 fn scenario(s: &Server) {
     assert_eq!(s.call("GET", "/health", None, None).0, 200);
+
+    // Finding 11: a NUL byte (which PostgreSQL cannot hold) is invalid
+    // input, not a 503; finding 9: so is any control character.
+    for (email, role) in [("nul\0@example.com", "member"), ("nul@example.com", "ad\0min"), ("bell\u{7}@example.com", "member")] {
+        let body = json!({"email": email, "password": "correct horse", "password_confirmation": "correct horse", "role": role});
+        let (st, v) = post(s, "/auth/user/password/register", None, body);
+        assert_eq!(st, 422, "{email:?} {role:?}: {v}");
+        let (st, v) = post(s, "/auth/user/password/sign_in", None, json!({"email": email, "password": "correct horse"}));
+        assert!(st == 422 || st == 401, "{email:?}: {st} {v}");
+    }
 
     // Registration.
     let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse", "role": "admin"});
@@ -411,4 +438,104 @@ fn the_demo_server_on_postgres() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+/// Finding 14: responses carrying tokens were cacheable, and the GET
+/// sign-in-with-token route (token in the URL) sent a `Referer`.
+#[test]
+fn f14_token_responses_are_not_stored_and_send_no_referrer() {
+    let s = Server::start(None);
+    let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse"}).to_string();
+    let (st, headers, v) = s.raw_with_headers(&format!(
+        "POST /auth/user/password/register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reg}",
+        reg.len()
+    ));
+    assert_eq!(st, 201, "{v}");
+    assert!(headers.contains(&"cache-control: no-store".to_owned()), "{headers:?}");
+    let (st, v) = post(&s, "/auth/user/password/sign_in", None, json!({"email": "ada@example.com", "password": "correct horse", "token_type": "sign_in"}));
+    assert_eq!(st, 200, "{v}");
+    let (st, headers, v) = s.raw_with_headers(&format!(
+        "GET /auth/user/password/sign_in_with_token?token={} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        token(&v)
+    ));
+    assert_eq!(st, 200, "{v}");
+    assert!(headers.contains(&"referrer-policy: no-referrer".to_owned()), "{headers:?}");
+    assert!(headers.contains(&"cache-control: no-store".to_owned()), "{headers:?}");
+}
+
+/// Opens a connection and sends half a request's headers.
+fn half_open(s: &Server) -> TcpStream {
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n").unwrap();
+    c
+}
+
+/// Finding 8: a half-sent header kept a connection open past 45 s. The
+/// server now drops a client that has not sent its headers in time
+/// (`HEADER_READ_TIMEOUT`, 30 s by default; 1 s here).
+#[test]
+fn f08_a_client_that_never_finishes_its_headers_is_disconnected() {
+    let s = Server::start_with(None, &[("HEADER_READ_TIMEOUT", "1s")]);
+    let mut c = half_open(&s);
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    let read = c.read_to_end(&mut buf);
+    let took = start.elapsed();
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    assert!(took < Duration::from_secs(10), "closed after {took:?}");
+    assert!(took >= Duration::from_millis(900), "not before the timeout: {took:?}");
+    // And the server still serves.
+    assert_eq!(s.call("GET", "/health", None, None).0, 200);
+}
+
+/// Finding 8: with one slow client connected, SIGTERM took 41 s to stop
+/// the server. Its graceful shutdown now has a deadline
+/// (`SHUTDOWN_DEADLINE`, 10 s by default; 2 s here).
+#[test]
+fn f08_sigterm_stops_the_server_within_the_deadline_whatever_its_clients_do() {
+    let mut s = Server::start_with(
+        None,
+        &[("HEADER_READ_TIMEOUT", "10m"), ("SHUTDOWN_DEADLINE", "2s")],
+    );
+    let _slow = half_open(&s);
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = start.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(6), "exited after {took:?}");
+}
+
+/// Finding 8: a connection limit. With `MAX_CONNECTIONS=2` held by two
+/// slow clients, a third waits; it is served once a slot frees.
+#[test]
+fn f08_connections_beyond_the_limit_wait_for_a_free_slot() {
+    let s = Server::start_with(None, &[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT", "10m")]);
+    let first = half_open(&s);
+    let _second = half_open(&s);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(&s.addr).unwrap();
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    third.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(third.read(&mut buf).is_err(), "served beyond the limit");
+    drop(first);
+    third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = Vec::new();
+    third.read_to_end(&mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"), "{out:?}");
 }
