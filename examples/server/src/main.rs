@@ -134,7 +134,13 @@ where
     };
     println!("listening on http://{addr} ({store_name} store)");
     tracing::info!(%addr, store = store_name, ?limits, "serving");
-    serve::serve(listener, app::router(Arc::new(auth)), limits, shutdown_signal()).await;
+    serve::serve(
+        listener,
+        app::router(Arc::new(auth)),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     expunger.shutdown().await;
     tracing::info!("stopped");
     Ok(())

@@ -2,113 +2,17 @@
 //! HTTP, once on the in-memory store and once on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::{SECRET, Server};
 
 use auth_core::Algorithm;
 use serde_json::{Value, json};
-
-const SECRET: &str = "e2e-secret-known-to-the-test-so-it-can-forge-expired-tokens";
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(database_url: Option<&str>) -> Self {
-        Self::start_with(database_url, &[])
-    }
-
-    fn start_with(database_url: Option<&str>, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-        cmd.envs(env.iter().copied());
-        cmd.env("BIND", "127.0.0.1:0")
-            .env("TOKEN_SIGNING_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(url) = database_url {
-            cmd.env("DATABASE_URL", url);
-        }
-        let mut child = cmd.spawn().expect("start the server binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .strip_prefix("listening on http://")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
-        Self { child, addr }
-    }
-
-    /// One HTTP/1.1 request; returns the status and the JSON body (Null if none).
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let mut headers = String::new();
-        if let Some(t) = bearer {
-            headers.push_str(&format!("authorization: Bearer {t}\r\n"));
-        }
-        let body = body.unwrap_or("");
-        if !body.is_empty() {
-            headers.push_str("content-type: application/json\r\n");
-        }
-        self.raw(&format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        ))
-    }
-
-    fn raw(&self, request: &str) -> (u16, Value) {
-        let (status, _, json) = self.raw_with_headers(request);
-        (status, json)
-    }
-
-    /// Status, lower-cased header lines, JSON body.
-    fn raw_with_headers(&self, request: &str) -> (u16, Vec<String>, Value) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out);
-        let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let headers = head.lines().skip(1).map(str::to_ascii_lowercase).collect();
-        let json = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(body)
-                .unwrap_or_else(|_| panic!("non-JSON body {body:?} for {request:.60}"))
-        };
-        assert!(
-            status < 500,
-            "no 5xx on input: {status} {json} for {request:.80}"
-        );
-        (status, headers, json)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn post(s: &Server, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
     s.call("POST", path, bearer, Some(&body.to_string()))
@@ -134,11 +38,20 @@ fn scenario(s: &Server) {
 
     // Finding 11: a NUL byte (which PostgreSQL cannot hold) is invalid
     // input, not a 503; finding 9: so is any control character.
-    for (email, role) in [("nul\0@example.com", "member"), ("nul@example.com", "ad\0min"), ("bell\u{7}@example.com", "member")] {
+    for (email, role) in [
+        ("nul\0@example.com", "member"),
+        ("nul@example.com", "ad\0min"),
+        ("bell\u{7}@example.com", "member"),
+    ] {
         let body = json!({"email": email, "password": "correct horse", "password_confirmation": "correct horse", "role": role});
         let (st, v) = post(s, "/auth/user/password/register", None, body);
         assert_eq!(st, 422, "{email:?} {role:?}: {v}");
-        let (st, v) = post(s, "/auth/user/password/sign_in", None, json!({"email": email, "password": "correct horse"}));
+        let (st, v) = post(
+            s,
+            "/auth/user/password/sign_in",
+            None,
+            json!({"email": email, "password": "correct horse"}),
+        );
         assert!(st == 422 || st == 401, "{email:?}: {st} {v}");
     }
 
@@ -451,16 +364,30 @@ fn f14_token_responses_are_not_stored_and_send_no_referrer() {
         reg.len()
     ));
     assert_eq!(st, 201, "{v}");
-    assert!(headers.contains(&"cache-control: no-store".to_owned()), "{headers:?}");
-    let (st, v) = post(&s, "/auth/user/password/sign_in", None, json!({"email": "ada@example.com", "password": "correct horse", "token_type": "sign_in"}));
+    assert!(
+        headers.contains(&"cache-control: no-store".to_owned()),
+        "{headers:?}"
+    );
+    let (st, v) = post(
+        &s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "ada@example.com", "password": "correct horse", "token_type": "sign_in"}),
+    );
     assert_eq!(st, 200, "{v}");
     let (st, headers, v) = s.raw_with_headers(&format!(
         "GET /auth/user/password/sign_in_with_token?token={} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
         token(&v)
     ));
     assert_eq!(st, 200, "{v}");
-    assert!(headers.contains(&"referrer-policy: no-referrer".to_owned()), "{headers:?}");
-    assert!(headers.contains(&"cache-control: no-store".to_owned()), "{headers:?}");
+    assert!(
+        headers.contains(&"referrer-policy: no-referrer".to_owned()),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&"cache-control: no-store".to_owned()),
+        "{headers:?}"
+    );
 }
 
 /// Opens a connection and sends half a request's headers.
@@ -484,7 +411,10 @@ fn f08_a_client_that_never_finishes_its_headers_is_disconnected() {
     let took = start.elapsed();
     assert!(read.is_ok(), "the server closed the connection: {read:?}");
     assert!(took < Duration::from_secs(10), "closed after {took:?}");
-    assert!(took >= Duration::from_millis(900), "not before the timeout: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "not before the timeout: {took:?}"
+    );
     // And the server still serves.
     assert_eq!(s.call("GET", "/health", None, None).0, 200);
 }
@@ -522,7 +452,10 @@ fn f08_sigterm_stops_the_server_within_the_deadline_whatever_its_clients_do() {
 /// slow clients, a third waits; it is served once a slot frees.
 #[test]
 fn f08_connections_beyond_the_limit_wait_for_a_free_slot() {
-    let s = Server::start_with(None, &[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT", "10m")]);
+    let s = Server::start_with(
+        None,
+        &[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT", "10m")],
+    );
     let first = half_open(&s);
     let _second = half_open(&s);
     std::thread::sleep(Duration::from_millis(200));
@@ -530,12 +463,19 @@ fn f08_connections_beyond_the_limit_wait_for_a_free_slot() {
     third
         .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
         .unwrap();
-    third.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
     let mut buf = [0u8; 64];
     assert!(third.read(&mut buf).is_err(), "served beyond the limit");
     drop(first);
-    third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut out = Vec::new();
     third.read_to_end(&mut out).unwrap();
-    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"),
+        "{out:?}"
+    );
 }
