@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::jwt::Jwt;
 use crate::password::{HashCost, HashLimits, PasswordHasher};
 use crate::secret::Secret;
-use crate::store::{TokenLookup, TokenStore, UserStore};
+use crate::session::SessionRef;
+use crate::store::{Rows, TokenStore, UserStore};
 use crate::token::{self, TokenFacts};
 use crate::user::{Authenticated, Settings, UserResource};
 
@@ -152,7 +153,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         lifetime: Lifetime,
         extra_claims: ExtraClaims,
     ) -> Result<IssuedToken> {
-        let issued = self.mint(user, purpose, lifetime, extra_claims)?;
+        let issued = self.mint(user, purpose, lifetime, extra_claims, None)?;
         if let Some(row) = self.row_to_store(&issued)? {
             token::insert_new_row(&self.store, &self.settings.token_resource, &row).await?;
         }
@@ -160,20 +161,49 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     }
 
     /// Signs a token for `user` (claims merged, `cred` set from the user's
-    /// password hash) without storing anything.
+    /// password hash; in a session, `sid` set and `exp` capped at the
+    /// session's end) without storing anything.
     pub(crate) fn mint(
         &self,
         user: &U,
         purpose: &Purpose,
         lifetime: Lifetime,
         extra_claims: ExtraClaims,
+        session: Option<&SessionRef>,
     ) -> Result<IssuedToken> {
         let dsl = self
             .settings
             .extra_claims
             .map(|f| f(user, &ClaimsContext::new(purpose.clone())))
             .unwrap_or_default();
-        let extra = merge_extra_claims(dsl, extra_claims);
+        self.sign_for(
+            user,
+            purpose,
+            lifetime,
+            merge_extra_claims(dsl, extra_claims),
+            session,
+        )
+    }
+
+    /// Like [`Auth::mint`] without extra claims (refresh tokens).
+    pub(crate) fn mint_plain(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        session: Option<&SessionRef>,
+    ) -> Result<IssuedToken> {
+        self.sign_for(user, purpose, lifetime, ExtraClaims::new(), session)
+    }
+
+    fn sign_for(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        extra: ExtraClaims,
+        session: Option<&SessionRef>,
+    ) -> Result<IssuedToken> {
         let mut claims = self.jwt.claims(
             user.subject(),
             purpose,
@@ -184,6 +214,11 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         claims.cred = user
             .credential_hash()
             .map(crate::claims::credential_fingerprint);
+        if let Some(session) = session {
+            // No token outlives its session.
+            claims.exp = claims.exp.min(session.expires_at);
+            claims.sid = Some(session.id.clone());
+        }
         let token = self.jwt.sign(&claims)?;
         Ok(IssuedToken { token, claims })
     }
@@ -225,41 +260,24 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     }
 
     /// Verifies a token at `now`: algorithm, signature, `exp`, `nbf`, `iss`,
-    /// `aud`, subject name, revocation, and in allow-list mode the presence of
-    /// a stored unexpired row with the token's own purpose. A store failure
-    /// rejects the token ([`Error::Store`], logged). In allow-list mode the
-    /// returned extra claims are the stored ones.
+    /// `aud`, subject name, revocation, in allow-list mode the presence of a
+    /// stored row of the token's subject with the token's own purpose, and
+    /// for a token with `sid` a live session, all from one store lookup. A
+    /// store failure rejects the token ([`Error::Store`], logged). In
+    /// allow-list mode the returned extra claims are the stored ones.
     pub async fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<Claims> {
         let mut claims = self.jwt.verify_at(token, now.timestamp())?;
         self.subject_key(&claims)?;
-        let table = &self.settings.token_resource.table;
-        if self.allow_list() {
-            // One lookup decides both checks: jti is the row's key, so a row
-            // with the token's purpose is not a revocation row.
-            let row = self
-                .store
-                .get_token(
-                    table,
-                    &claims.jti,
-                    Some(&claims.purpose),
-                    self.presence_time(now),
-                )
-                .await
-                .map_err(fail_closed)?;
-            // A row is bound to its token's subject: another user's stored
-            // `jti` is no row for this token.
-            match row.filter(|r| r.subject == claims.sub) {
-                Some(row) => restore_claims(&mut claims, row.extra_data),
-                None => return Err(self.absent(&claims.jti).await),
-            }
-        } else if self
+        let rows = self
             .store
-            .is_revoked(table, &claims.jti)
+            .lookup(
+                &self.settings.token_resource.table,
+                &claims.jti,
+                claims.sid.as_deref(),
+            )
             .await
-            .map_err(fail_closed)?
-        {
-            return Err(Error::Revoked);
-        }
+            .map_err(fail_closed)?;
+        self.judge(&mut claims, &rows, now)?;
         Ok(claims)
     }
 
@@ -269,22 +287,51 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             .require_token_presence_for_authentication
     }
 
-    /// Why an allow-listed token has no row: revoked, or never stored/expired.
-    async fn absent(&self, jti: &str) -> Error {
-        let table = &self.settings.token_resource.table;
-        match self.store.is_revoked(table, jti).await {
-            Ok(true) => Error::Revoked,
-            Ok(false) => Error::NotPresent,
-            Err(e) => fail_closed(e),
+    /// The store's side of verification, decided here from the rows the
+    /// store found: not revoked; in allow-list mode present (a row of the
+    /// token's subject and purpose, unexpired within the leeway), its stored
+    /// extra claims restored; for a token with `sid`, a live session of the
+    /// same subject.
+    fn judge(&self, claims: &mut Claims, rows: &Rows, now: DateTime<Utc>) -> Result<()> {
+        let alive = self.presence_time(now);
+        let token = rows.token.as_ref();
+        if token.is_some_and(|r| r.purpose == Purpose::REVOCATION.as_str()) {
+            return Err(Error::Revoked);
         }
+        if self.allow_list() {
+            // A row is bound to its token's subject: another user's stored
+            // `jti` is no row for this token.
+            match token.filter(|r| {
+                r.purpose == claims.purpose && r.subject == claims.sub && r.expires_at > alive
+            }) {
+                Some(row) => restore_claims(claims, row.extra_data.clone()),
+                None => return Err(Error::NotPresent),
+            }
+        }
+        if claims.sid.is_some() {
+            let live = rows.session.as_ref().is_some_and(|s| {
+                s.purpose == Purpose::SESSION.as_str()
+                    && s.subject == claims.sub
+                    && s.expires_at > alive
+            });
+            if !live {
+                return Err(Error::SessionEnded);
+            }
+        }
+        Ok(())
     }
 
     /// Signs out with a presented token: its signature, expiry, issuer,
     /// audience and subject are checked (a forged token revokes nothing), its
-    /// revocation state is not, so signing out twice succeeds twice.
+    /// revocation state is not, so signing out twice succeeds twice. A token
+    /// of a session ends the session: every token of it (its refresh token
+    /// included) stops working.
     pub async fn revoke(&self, token: &str) -> Result<()> {
         let claims = self.jwt.verify(token)?;
         self.subject_key(&claims)?;
+        if let Some(sid) = &claims.sid {
+            return self.end_session_of(&claims, sid).await;
+        }
         match self.revoke_verified(&claims).await {
             Ok(()) | Err(Error::AlreadyRevoked) => Ok(()),
             Err(e) => Err(e),
@@ -308,38 +355,27 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
 
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// Authenticates a request's token: every check of [`Auth::verify`],
-    /// purpose `user` (a sign-in token is refused), and the user loaded. In
-    /// allow-list mode the presence check and the user load are one store
-    /// call ([`UserStore::get_presence_and_user`]).
+    /// purpose `user` (a sign-in token or refresh token is refused), the
+    /// user loaded, and the password unchanged since the token was issued.
+    /// The token's row, its session's row and the user are one store call
+    /// ([`UserStore::authenticate_lookup`]): one round trip in every mode.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
         let now = Utc::now();
-        if !self.allow_list() {
-            let claims = self.verify_at(token, now).await?;
-            require_user_purpose(&claims)?;
-            let user = self.load_user(&claims).await?;
-            check_credential(&claims, &user)?;
-            return Ok(AuthenticatedUser { user, claims });
-        }
         let mut claims = self.jwt.verify_at(token, now.timestamp())?;
         let key = self.subject_key(&claims)?;
         require_user_purpose(&claims)?;
-        let table = &self.settings.token_resource.table;
-        let lookup = TokenLookup {
-            jti: &claims.jti,
-            subject: &claims.sub,
-            purpose: Purpose::USER.as_str(),
-            now: self.presence_time(now),
-        };
-        let presence = self
+        let (rows, user) = self
             .store
-            .get_presence_and_user(&key, table, lookup)
+            .authenticate_lookup(
+                &key,
+                &self.settings.token_resource.table,
+                &claims.jti,
+                claims.sid.as_deref(),
+            )
             .await
             .map_err(fail_closed)?;
-        let Some(presence) = presence else {
-            return Err(self.absent(&claims.jti).await);
-        };
-        restore_claims(&mut claims, presence.extra_data);
-        let user = presence.user.ok_or(Error::UserNotFound)?;
+        self.judge(&mut claims, &rows, now)?;
+        let user = user.ok_or(Error::UserNotFound)?;
         check_credential(&claims, &user)?;
         Ok(AuthenticatedUser { user, claims })
     }
@@ -374,7 +410,7 @@ pub(crate) fn check_credential<U: UserResource>(claims: &Claims, user: &U) -> Re
     }
 }
 
-fn fail_closed(e: crate::error::StoreError) -> Error {
+pub(crate) fn fail_closed(e: crate::error::StoreError) -> Error {
     tracing::error!(error = %e, "token store failed during verification; token rejected");
     Error::Store(e)
 }

@@ -9,8 +9,8 @@ use crate::error::Error;
 pub type ExtraClaims = Map<String, Value>;
 
 /// Claims that the framework writes itself; extra claims never override them.
-pub const REGISTERED_CLAIMS: [&str; 9] = [
-    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred",
+pub const REGISTERED_CLAIMS: [&str; 10] = [
+    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred", "sid",
 ];
 
 /// What an `extra_claims` function is told about the token being minted.
@@ -50,6 +50,9 @@ pub struct Claims {
     /// Fingerprint of the password hash the user had when the token was
     /// issued (users with a password only): the token dies when it changes.
     pub cred: Option<String>,
+    /// The session the token belongs to (sessions add-on): the token dies
+    /// with it.
+    pub sid: Option<String>,
     /// Every other claim.
     pub extra: ExtraClaims,
 }
@@ -69,6 +72,9 @@ impl Claims {
         if let Some(cred) = &self.cred {
             map.insert("cred".into(), cred.clone().into());
         }
+        if let Some(sid) = &self.sid {
+            map.insert("sid".into(), sid.clone().into());
+        }
         map
     }
 
@@ -82,6 +88,16 @@ impl Claims {
             match map.remove(name) {
                 Some(Value::String(s)) => Ok(s),
                 _ => Err(Error::InvalidClaim(name)),
+            }
+        }
+        fn optional_string(
+            map: &mut ExtraClaims,
+            name: &'static str,
+        ) -> Result<Option<String>, Error> {
+            match map.remove(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(Error::InvalidClaim(name)),
             }
         }
         fn int(map: &mut ExtraClaims, name: &'static str) -> Result<i64, Error> {
@@ -109,11 +125,8 @@ impl Claims {
             sub: string(&mut map, "sub")?,
             jti: string(&mut map, "jti")?,
             purpose: string(&mut map, "purpose")?,
-            cred: match map.remove("cred") {
-                None => None,
-                Some(Value::String(s)) => Some(s),
-                Some(_) => return Err(Error::InvalidClaim("cred")),
-            },
+            cred: optional_string(&mut map, "cred")?,
+            sid: optional_string(&mut map, "sid")?,
             extra: map,
         })
     }
@@ -233,6 +246,7 @@ mod tests {
             aud: "a".into(),
             purpose: "user".into(),
             cred: Some("c".into()),
+            sid: Some("s".into()),
             extra: obj(json!({"role": "x"})),
         };
         assert_eq!(Claims::from_json(c.to_json()).unwrap(), c);
@@ -245,6 +259,7 @@ mod tests {
             ("purpose", json!(["user"])),
             ("aud", json!(1)),
             ("cred", json!(1)),
+            ("sid", json!(["s"])),
         ] {
             let mut m = c.to_json();
             m.insert(name.into(), bad);

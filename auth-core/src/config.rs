@@ -242,6 +242,12 @@ impl Purpose {
     pub const SIGN_IN: Purpose = Purpose(Cow::Borrowed("sign_in"));
     /// A revocation row.
     pub const REVOCATION: Purpose = Purpose(Cow::Borrowed("revocation"));
+    /// A session row: its `jti` is the session id (`sid`) its tokens carry.
+    pub const SESSION: Purpose = Purpose(Cow::Borrowed("session"));
+    /// A refresh token (always stored), unused.
+    pub const REFRESH: Purpose = Purpose(Cow::Borrowed("refresh"));
+    /// A refresh token already exchanged (`updated_at` is when).
+    pub const REFRESH_USED: Purpose = Purpose(Cow::Borrowed("refresh_used"));
 
     /// A purpose with a static name (for add-ons such as confirmation).
     pub const fn from_static(name: &'static str) -> Self {
@@ -439,4 +445,39 @@ pub struct LogOutEverywhereConfig {
     pub apply_on_password_change: bool,
     /// Which purposes it revokes.
     pub purposes: PurposeFilter,
+}
+
+/// Settings of the sessions add-on: every sign-in opens a session, every
+/// token carries its id (`sid`) and dies with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionsConfig {
+    /// The absolute cap of one sign-in, refreshes included (default 30 days).
+    pub lifetime: Lifetime,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            lifetime: Lifetime::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// Settings of rotating refresh tokens (needs sessions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshConfig {
+    /// Idle timeout: a refresh token unused this long dies (default 7 days).
+    pub lifetime: Lifetime,
+    /// A second use this soon after the first is answered with a sibling
+    /// pair instead of ending the session (default 0: never).
+    pub reuse_grace: Lifetime,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            lifetime: Lifetime::from_secs(7 * 86_400),
+            reuse_grace: Lifetime::from_secs(0),
+        }
+    }
 }

@@ -61,6 +61,18 @@ pub enum Error {
     /// Allow-list mode: no stored, unexpired row for the token with its purpose.
     #[error("token is not present in the token store")]
     NotPresent,
+    /// The token belongs to a session that has ended (signed out, ended
+    /// from the device list, log out everywhere, password change, refresh
+    /// token reuse) or expired.
+    #[error("the token's session has ended")]
+    SessionEnded,
+    /// A refresh token was presented again after its reuse grace: the
+    /// session it belongs to has been ended.
+    #[error("refresh token reused; its session has been ended")]
+    RefreshTokenReused,
+    /// No live session with this id belongs to this user.
+    #[error("no such session")]
+    SessionNotFound,
     /// The token's purpose is not the one this operation accepts.
     #[error("token purpose is `{found}`, expected `{expected}`")]
     WrongPurpose {
@@ -201,10 +213,14 @@ impl std::error::Error for StoreError {
 /// cut to 64 characters, control characters (newlines included) and
 /// backslashes escaped, so it cannot forge a second log line.
 pub(crate) fn truncated(s: &str) -> String {
-    const MAX: usize = 64;
-    let mut out = String::with_capacity(s.len().min(MAX * 2));
+    truncated_to(s, 64)
+}
+
+/// [`truncated`] to `max` characters.
+pub(crate) fn truncated_to(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 2));
     for (n, c) in s.chars().enumerate() {
-        if n == MAX {
+        if n == max {
             out.push('…');
             break;
         }

@@ -71,6 +71,7 @@ impl Jwt {
             aud: self.audience.clone(),
             purpose: purpose.as_str().to_owned(),
             cred: None,
+            sid: None,
             extra,
         }
     }

@@ -96,6 +96,7 @@ mod jwt;
 mod memory;
 mod password;
 mod secret;
+mod session;
 mod store;
 mod subject;
 pub mod token;
@@ -112,7 +113,8 @@ pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
     Algorithm, Lifetime, LifetimeError, LogOutEverywhereConfig, PasswordConfig, Purpose,
-    PurposeFilter, SessionIdentifier, TokenConfig, TokenResourceConfig, application_name,
+    PurposeFilter, RefreshConfig, SessionIdentifier, SessionsConfig, TokenConfig,
+    TokenResourceConfig, application_name,
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};
@@ -125,9 +127,10 @@ pub use password::{
     HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,
 };
 pub use secret::{Secret, SigningSecret};
+pub use session::{ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext};
 pub use store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Presence,
-    REVOCATION, RevokeAll, TokenLookup, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, REVOCATION,
+    RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

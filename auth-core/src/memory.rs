@@ -11,7 +11,7 @@ use crate::config::PurposeFilter;
 use crate::error::StoreError;
 use crate::store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, REVOCATION,
-    RevokeAll, TokenRow, TokenStore, UserStore,
+    RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -96,13 +96,29 @@ impl<U: UserResource> UserTable<U> {
     }
 }
 
-/// A fresh row for a `jti` that must not exist yet.
-fn insert_fresh(rows: &mut HashMap<String, TokenRow>, new: &NewTokenRow) -> Result<(), StoreError> {
-    if rows.contains_key(&new.jti) {
+/// Fresh rows for `jti`s that must not exist yet: all inserted, or none
+/// (each is checked before any is written).
+fn insert_fresh(
+    rows: &mut HashMap<String, TokenRow>,
+    new: &[NewTokenRow],
+) -> Result<(), StoreError> {
+    let mut jtis = std::collections::HashSet::new();
+    if new
+        .iter()
+        .any(|n| rows.contains_key(&n.jti) || !jtis.insert(&n.jti))
+    {
         return Err(StoreError::msg("a token row with this jti already exists"));
     }
-    rows.insert(new.jti.clone(), row(new, Utc::now()));
+    let now = Utc::now();
+    for n in new {
+        rows.insert(n.jti.clone(), row(n, now));
+    }
     Ok(())
+}
+
+/// Whether `row` is a live session of `subject` at `now`.
+fn live_session(row: Option<&TokenRow>, subject: &str, now: DateTime<Utc>) -> bool {
+    row.is_some_and(|r| r.purpose == SESSION && r.subject == subject && r.expires_at > now)
 }
 
 fn revoke_all(rows: &mut HashMap<String, TokenRow>, revoke: &RevokeAll<'_>) -> u64 {
@@ -189,7 +205,10 @@ impl TokenStore for MemoryStore {
 
     async fn insert_token(&self, table: &str, new: &NewTokenRow) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        insert_fresh(inner.tokens.entry(table.to_owned()).or_default(), new)
+        insert_fresh(
+            inner.tokens.entry(table.to_owned()).or_default(),
+            std::slice::from_ref(new),
+        )
     }
 
     async fn get_token(
@@ -282,7 +301,113 @@ impl TokenStore for MemoryStore {
             last_expires_at: doomed.last().map(|(at, _)| *at),
         })
     }
+
+    async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
+        let inner = self.lock();
+        let rows = inner.tokens.get(table);
+        let get = |jti: &str| rows.and_then(|r| r.get(jti)).cloned();
+        Ok(Rows {
+            token: get(jti),
+            session: sid.and_then(get),
+        })
+    }
+
+    async fn insert_tokens(&self, table: &str, new: &[NewTokenRow]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        insert_fresh(inner.tokens.entry(table.to_owned()).or_default(), new)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        table: &str,
+        rotation: &Rotation<'_>,
+    ) -> Result<Rotated, StoreError> {
+        let now = Utc::now();
+        let grace =
+            chrono::Duration::from_std(rotation.reuse_grace).unwrap_or(chrono::Duration::MAX);
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        let session_live = live_session(rows.get(rotation.sid), rotation.subject, now);
+        let old = rows
+            .get(rotation.old_jti)
+            .filter(|r| r.subject == rotation.subject);
+        let mut seen = Rotated {
+            old_purpose: old.map(|r| r.purpose.clone()),
+            session_live,
+            ..Rotated::default()
+        };
+        if !session_live {
+            return Ok(seen);
+        }
+        match old {
+            Some(r) if r.purpose == REFRESH && r.expires_at > now => seen.rotated = true,
+            Some(r) if r.purpose == REFRESH_USED && now - r.updated_at <= grace => {
+                seen.sibling = true
+            }
+            _ => return Ok(seen),
+        }
+        insert_fresh(rows, rotation.new_rows)?;
+        if seen.rotated
+            && let Some(old) = rows.get_mut(rotation.old_jti)
+        {
+            old.purpose = REFRESH_USED.to_owned();
+            old.updated_at = now;
+        }
+        if let Some(session) = rows.get_mut(rotation.sid) {
+            let extra = session
+                .extra_data
+                .get_or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if let serde_json::Value::Object(map) = extra {
+                map.insert("last_seen_at".into(), serde_json::json!(now));
+            }
+            session.updated_at = now;
+        }
+        Ok(seen)
+    }
+
+    async fn list_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .tokens
+            .get(table)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .filter(|r| live_session(Some(r), subject, now))
+            .cloned()
+            .collect())
+    }
+
+    async fn end_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        which: Sessions<'_>,
+    ) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let Some(rows) = inner.tokens.get_mut(table) else {
+            return Ok(0);
+        };
+        let mut ended = 0;
+        for r in rows.values_mut() {
+            if r.purpose == SESSION && r.subject == subject && which.includes(&r.jti) {
+                r.purpose = REVOCATION.to_owned();
+                r.updated_at = now;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
 }
+
+const SESSION: &str = "session";
+const REFRESH: &str = "refresh";
+const REFRESH_USED: &str = "refresh_used";
 
 impl<U: UserResource> UserStore<U> for MemoryStore {
     async fn get_user(&self, key: &U::PrimaryKey) -> Result<Option<U>, StoreError> {
@@ -311,17 +436,17 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         Ok(())
     }
 
-    async fn insert_user_with_token(
+    async fn insert_user_with_tokens(
         &self,
         user: &U,
         token_table: &str,
-        token: &NewTokenRow,
+        new: &[NewTokenRow],
     ) -> Result<(), InsertUserError> {
         let mut inner = self.lock();
         let key = inner.users_mut::<U>()?.check_insert(user)?;
         // Both writes are checked before either is made: all or nothing.
         let rows = inner.tokens.entry(token_table.to_owned()).or_default();
-        insert_fresh(rows, token)?;
+        insert_fresh(rows, new)?;
         inner.users_mut::<U>()?.insert(key, user);
         Ok(())
     }
@@ -369,15 +494,13 @@ impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
             .tokens
             .entry(change.token_table.to_owned())
             .or_default();
-        if change.new_token.is_some_and(|t| rows.contains_key(&t.jti)) {
+        if change.new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
             return Err(StoreError::msg("a token row with this jti already exists"));
         }
         if let Some(revoke) = &change.revoke {
             revoke_all(rows, revoke);
         }
-        if let Some(token) = change.new_token {
-            insert_fresh(rows, token)?;
-        }
+        insert_fresh(rows, change.new_rows)?;
         if let Some(user) = inner.users_mut::<U>()?.by_key.get_mut(&key) {
             user.set_hashed_password(change.new_hash.to_owned());
         }

@@ -132,6 +132,115 @@ pub trait TokenStore: Send + Sync {
         from: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<ExpungedBatch, StoreError>> + Send;
+
+    // Sessions and refresh tokens.
+
+    /// The rows whose `jti` is `jti` and `sid` (when given), whatever their
+    /// purpose or expiry, in one round trip: the verifier judges them.
+    fn lookup(
+        &self,
+        table: &str,
+        jti: &str,
+        sid: Option<&str>,
+    ) -> impl Future<Output = Result<Rows, StoreError>> + Send;
+
+    /// Inserts rows for `jti`s just minted, all or none (one statement).
+    fn insert_tokens(
+        &self,
+        table: &str,
+        rows: &[NewTokenRow],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The refresh rotation, one atomic write. When the session `sid` of
+    /// `subject` is a live `session` row, and the row `old_jti` of `subject`
+    /// is an unexpired `refresh` row, it becomes `refresh_used` (its
+    /// `updated_at`: now); or, when it is a `refresh_used` row first used no
+    /// longer than `reuse_grace` ago, it stays (a sibling). In both cases
+    /// `new_rows` are inserted and the session's `extra_data.last_seen_at`
+    /// is set to now. Otherwise nothing is written. See [`Rotated`].
+    fn rotate_refresh(
+        &self,
+        table: &str,
+        rotation: &Rotation<'_>,
+    ) -> impl Future<Output = Result<Rotated, StoreError>> + Send;
+
+    /// The live session rows of `subject` (purpose `session`, expiring after `now`).
+    fn list_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
+
+    /// Flips session rows of `subject` to revocations (keeping their
+    /// expiry): one, all but one, or all. Returns how many.
+    fn end_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        which: Sessions<'_>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// The rows [`TokenStore::lookup`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rows {
+    /// The row of the token's `jti`, if any.
+    pub token: Option<TokenRow>,
+    /// The row of its session, if asked for and found.
+    pub session: Option<TokenRow>,
+}
+
+/// Which sessions [`TokenStore::end_sessions`] ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sessions<'a> {
+    /// This one.
+    One(&'a str),
+    /// Every one but this one.
+    AllBut(&'a str),
+    /// Every one.
+    All,
+}
+
+impl Sessions<'_> {
+    /// Whether the session `sid` is one of these.
+    pub fn includes(&self, sid: &str) -> bool {
+        match self {
+            Self::One(one) => *one == sid,
+            Self::AllBut(but) => *but != sid,
+            Self::All => true,
+        }
+    }
+}
+
+/// A refresh rotation to attempt ([`TokenStore::rotate_refresh`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Rotation<'a> {
+    /// The presented refresh token's `jti`.
+    pub old_jti: &'a str,
+    /// Its session.
+    pub sid: &'a str,
+    /// Its subject (every row involved must be this subject's).
+    pub subject: &'a str,
+    /// How long after its first use a refresh token still buys a sibling pair.
+    pub reuse_grace: Duration,
+    /// The rows of the new pair (refresh, and the access token when stored).
+    pub new_rows: &'a [NewTokenRow],
+}
+
+/// What [`TokenStore::rotate_refresh`] did and saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rotated {
+    /// The old token was unused and is now used; the new rows are in.
+    pub rotated: bool,
+    /// The old token was used within the grace; the new rows are in.
+    pub sibling: bool,
+    /// The old row's purpose as the operation saw it (`None`: no row). A
+    /// SQL store may report `refresh` with neither flag set when a
+    /// concurrent rotation won the row: the caller asks again.
+    pub old_purpose: Option<String>,
+    /// Whether the session was live.
+    pub session_live: bool,
 }
 
 /// "Log out everywhere" as part of another write: flip the rows of `subject`
@@ -160,18 +269,9 @@ pub struct PasswordChange<'a, K> {
     pub token_table: &'a str,
     /// Earlier tokens to revoke in the same write (log out everywhere).
     pub revoke: Option<RevokeAll<'a>>,
-    /// A freshly minted token to record in the same write (not revoked by
-    /// `revoke`).
-    pub new_token: Option<&'a NewTokenRow>,
-}
-
-/// What [`UserStore::get_presence_and_user`] finds for a present token.
-#[derive(Clone, Debug)]
-pub struct Presence<U> {
-    /// The stored token's `extra_data` (its extra claims).
-    pub extra_data: Option<Value>,
-    /// The user the token's subject names, if it exists.
-    pub user: Option<U>,
+    /// Rows minted for the caller (a new session and its tokens) to record
+    /// in the same write (not revoked by `revoke`).
+    pub new_rows: &'a [NewTokenRow],
 }
 
 /// What one [`TokenStore::delete_expired`] call removed.
@@ -214,60 +314,39 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     /// Replaces the stored user with the same primary key; `false` if none.
     fn update_user(&self, user: &U) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Inserts a new user and, in the same atomic write, a row for the
-    /// token just minted for it: both or neither (registration never leaves
-    /// a user without its token row, or a row without its user). A taken
-    /// identity or primary key is [`InsertUserError::IdentityTaken`], and
-    /// nothing is written.
-    fn insert_user_with_token(
+    /// Inserts a new user and, in the same atomic write, the rows of what
+    /// was just minted for it (its first token, its session): all or
+    /// nothing, so registration never leaves a user without its rows or
+    /// rows without their user. A taken identity or primary key is
+    /// [`InsertUserError::IdentityTaken`], and nothing is written.
+    fn insert_user_with_tokens(
         &self,
         user: &U,
         token_table: &str,
-        token: &NewTokenRow,
+        rows: &[NewTokenRow],
     ) -> impl Future<Output = Result<(), InsertUserError>> + Send;
 
-    /// The allow-list lookup of an authenticated request: `None` when there
-    /// is no row for `jti` with `subject` and `purpose` expiring after `now`;
-    /// else that row's `extra_data` and the user with `key`. A store that can
-    /// answer in one round trip overrides this; the default asks twice.
-    fn get_presence_and_user(
+    /// What authenticating a request needs, in one round trip: the rows of
+    /// the token's `jti` and of its session `sid` (whatever their purpose or
+    /// expiry: the verifier judges them) and the user with `key`. A store
+    /// that can answer in one round trip overrides this; the default asks
+    /// twice.
+    fn authenticate_lookup(
         &self,
         key: &U::PrimaryKey,
         table: &str,
-        token: TokenLookup<'_>,
-    ) -> impl Future<Output = Result<Option<Presence<U>>, StoreError>> + Send
+        jti: &str,
+        sid: Option<&str>,
+    ) -> impl Future<Output = Result<(Rows, Option<U>), StoreError>> + Send
     where
         Self: TokenStore,
     {
         async move {
-            let row = self
-                .get_token(table, token.jti, Some(token.purpose), token.now)
-                .await?;
-            let Some(row) = row.filter(|r| r.subject == token.subject) else {
-                return Ok(None);
-            };
+            let rows = self.lookup(table, jti, sid).await?;
             let user = self.get_user(key).await?;
-            Ok(Some(Presence {
-                extra_data: row.extra_data,
-                user,
-            }))
+            Ok((rows, user))
         }
     }
-}
-
-/// Which row an allow-list lookup wants: the token's own `jti`, bound to its
-/// subject (a row is never found for another user's token) and purpose.
-#[derive(Clone, Copy, Debug)]
-pub struct TokenLookup<'a> {
-    /// The token's `jti`.
-    pub jti: &'a str,
-    /// The token's `sub`.
-    pub subject: &'a str,
-    /// The token's purpose.
-    pub purpose: &'a str,
-    /// Rows expiring at or before this are absent (the verifier's time,
-    /// minus its leeway).
-    pub now: DateTime<Utc>,
 }
 
 /// Storage of users with a password: the writes the password strategy needs

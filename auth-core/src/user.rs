@@ -5,7 +5,8 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::{ClaimsContext, ExtraClaims};
 use crate::config::{
-    LogOutEverywhereConfig, PasswordConfig, SessionIdentifier, TokenConfig, TokenResourceConfig,
+    LogOutEverywhereConfig, PasswordConfig, RefreshConfig, SessionIdentifier, SessionsConfig,
+    TokenConfig, TokenResourceConfig,
 };
 use crate::subject::{Subject, SubjectKey};
 
@@ -89,6 +90,10 @@ pub struct Settings<U> {
     pub password: Option<PasswordConfig>,
     /// The log-out-everywhere add-on, when configured.
     pub log_out_everywhere: Option<LogOutEverywhereConfig>,
+    /// The sessions add-on, when configured.
+    pub sessions: Option<SessionsConfig>,
+    /// Rotating refresh tokens, when configured (needs `sessions`).
+    pub refresh_tokens: Option<RefreshConfig>,
 }
 
 impl<U> Clone for Settings<U> {
@@ -100,6 +105,8 @@ impl<U> Clone for Settings<U> {
             extra_claims: self.extra_claims,
             password: self.password.clone(),
             log_out_everywhere: self.log_out_everywhere.clone(),
+            sessions: self.sessions,
+            refresh_tokens: self.refresh_tokens,
         }
     }
 }
@@ -114,6 +121,8 @@ impl<U> Settings<U> {
             extra_claims: None,
             password: None,
             log_out_everywhere: None,
+            sessions: None,
+            refresh_tokens: None,
         }
     }
 }

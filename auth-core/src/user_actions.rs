@@ -3,11 +3,11 @@
 //! generates associated functions that call these.
 
 use crate::auth::{Auth, IssuedToken, check_credential};
-use crate::claims::ExtraClaims;
 use crate::config::{PasswordConfig, Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::error::{Error, Result, truncated};
 use crate::password::check_password;
+use crate::session::SignInContext;
 use crate::store::{InsertUserError, PasswordChange, PasswordStore, RevokeAll, TokenStore};
 use crate::token;
 use crate::user::{PasswordUser, UserResource};
@@ -19,6 +19,10 @@ pub struct SignedIn<U> {
     pub user: U,
     /// The token (a sign-in token when one was asked for).
     pub token: IssuedToken,
+    /// With `refresh_tokens`: the refresh token of the new session.
+    pub refresh_token: Option<IssuedToken>,
+    /// With the sessions add-on: the id of the new session (`sid`).
+    pub session: Option<String>,
 }
 
 /// Which token a password sign-in returns.
@@ -68,7 +72,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         mut user: U,
         password: &str,
         password_confirmation: Option<&str>,
-        extra_claims: ExtraClaims,
+        context: impl Into<SignInContext>,
     ) -> Result<SignedIn<U>> {
         let config = self.password_config()?;
         let identity = normalize_identity(config, user.identity().unwrap_or_default())?;
@@ -76,23 +80,17 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         user.set_hashed_password(self.hasher().hash(password).await?);
-        let token = self.mint(
-            &user,
-            &Purpose::USER,
-            self.settings().tokens.token_lifetime,
-            extra_claims,
-        )?;
-        let inserted = match self.row_to_store(&token)? {
-            Some(row) => {
-                let table = &self.settings().token_resource.table;
-                self.store()
-                    .insert_user_with_token(&user, table, &row)
-                    .await
-            }
-            None => self.store().insert_user(&user).await,
+        let minted = self.mint_sign_in(&user, context.into())?;
+        let inserted = if minted.rows.is_empty() {
+            self.store().insert_user(&user).await
+        } else {
+            let table = &self.settings().token_resource.table;
+            self.store()
+                .insert_user_with_tokens(&user, table, &minted.rows)
+                .await
         };
         match inserted {
-            Ok(()) => Ok(SignedIn { user, token }),
+            Ok(()) => Ok(minted.signed_in(user)),
             Err(InsertUserError::IdentityTaken) => Err(Error::IdentityTaken),
             Err(InsertUserError::Store(e)) => Err(logged("register", e)),
         }
@@ -109,8 +107,9 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         identity: &str,
         password: &str,
         token_type: TokenType,
-        extra_claims: ExtraClaims,
+        context: impl Into<SignInContext>,
     ) -> Result<SignedIn<U>> {
+        let context = context.into();
         let config = self.password_config()?;
         if !config.sign_in_enabled {
             return Err(Error::NotConfigured("password sign-in is disabled"));
@@ -136,14 +135,20 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             Some(user) if ok => user,
             _ => return Err(Error::AuthenticationFailed),
         };
-        let token = match token_type {
-            TokenType::User => self.token_for_user(&user, extra_claims).await?,
+        match token_type {
+            TokenType::User => self.sign_in(user, context).await,
             TokenType::SignIn => {
-                self.issue(&user, &Purpose::SIGN_IN, lifetime, extra_claims)
-                    .await?
+                let token = self
+                    .issue(&user, &Purpose::SIGN_IN, lifetime, context.extra_claims)
+                    .await?;
+                Ok(SignedIn {
+                    user,
+                    token,
+                    refresh_token: None,
+                    session: None,
+                })
             }
-        };
-        Ok(SignedIn { user, token })
+        }
     }
 
     /// `sign_in_with_token`: verifies a sign-in token (every check, purpose
@@ -154,7 +159,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
     pub async fn sign_in_with_token(
         &self,
         sign_in_token: &str,
-        extra_claims: ExtraClaims,
+        context: impl Into<SignInContext>,
     ) -> Result<SignedIn<U>> {
         let claims = self.verify(sign_in_token).await?;
         if claims.purpose != Purpose::SIGN_IN.as_str() {
@@ -171,8 +176,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         }
         let user = self.load_user(&claims).await?;
         check_credential(&claims, &user)?;
-        let token = self.token_for_user(&user, extra_claims).await?;
-        Ok(SignedIn { user, token })
+        self.sign_in(user, context).await
     }
 
     /// `change_password`: checks the current password against the stored
@@ -189,6 +193,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         current_password: &str,
         password: &str,
         password_confirmation: Option<&str>,
+        context: impl Into<SignInContext>,
     ) -> Result<SignedIn<U>> {
         let config = self.password_config()?;
         let stored = self
@@ -209,31 +214,36 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         check_password(password)?;
         let mut updated = stored;
         updated.set_hashed_password(self.hasher().hash(password).await?);
-        let token = self.mint(
-            &updated,
-            &Purpose::USER,
-            self.settings().tokens.token_lifetime,
-            ExtraClaims::new(),
-        )?;
-        let new_row = self.row_to_store(&token)?;
+        let minted = self.mint_sign_in(&updated, context.into())?;
         let subject = updated.subject();
-        let filter = self.log_out_filter();
+        // Every earlier session ends with the old password (their tokens
+        // are dead anyway: `cred`); with `apply_on_password_change`, every
+        // stored token row is revoked too.
         let apply = self
             .settings()
             .log_out_everywhere
             .as_ref()
             .is_some_and(|l| l.apply_on_password_change);
+        let filter = if apply {
+            self.log_out_filter()
+        } else {
+            PurposeFilter {
+                include: Some(vec![Purpose::SESSION, Purpose::REFRESH]),
+                exclude: Vec::new(),
+            }
+        };
+        let revoke = (apply || self.settings().sessions.is_some()).then_some(RevokeAll {
+            subject: &subject,
+            filter: &filter,
+            keep_for: crate::token::revocation_keep_for(self.leeway()),
+        });
         let change = PasswordChange {
             key: &updated.primary_key(),
             current_hash: &proved,
             new_hash: updated.hashed_password(),
             token_table: &self.settings().token_resource.table,
-            revoke: apply.then_some(RevokeAll {
-                subject: &subject,
-                filter: &filter,
-                keep_for: crate::token::revocation_keep_for(self.leeway()),
-            }),
-            new_token: new_row.as_ref(),
+            revoke,
+            new_rows: &minted.rows,
         };
         if !self
             .store()
@@ -244,10 +254,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             // The hash changed (or the user went) since it was proved.
             return Err(Error::AuthenticationFailed);
         }
-        Ok(SignedIn {
-            user: updated,
-            token,
-        })
+        Ok(minted.signed_in(updated))
     }
 }
 
@@ -289,11 +296,19 @@ fn logged(action: &'static str, e: StoreError) -> Error {
 }
 
 impl<U: UserResource, S> Auth<U, S> {
+    /// What log out everywhere revokes: the add-on's purposes, and with the
+    /// sessions add-on every session and refresh token too.
     fn log_out_filter(&self) -> PurposeFilter {
-        self.settings()
+        let filter = self
+            .settings()
             .log_out_everywhere
             .as_ref()
-            .map_or_else(PurposeFilter::all, |l| l.purposes.clone())
+            .map_or_else(PurposeFilter::all, |l| l.purposes.clone());
+        if self.settings().sessions.is_some() {
+            crate::session::session_filter(filter)
+        } else {
+            filter
+        }
     }
 }
 

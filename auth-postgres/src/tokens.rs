@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{ExpungedBatch, NewTokenRow, PurposeFilter, StoreError, TokenRow, TokenStore};
+use auth_core::{
+    ExpungedBatch, NewTokenRow, PurposeFilter, Rotated, Rotation, Rows, Sessions, StoreError,
+    TokenRow, TokenStore,
+};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -13,6 +16,11 @@ use crate::store::{PgStore, db_err};
 
 /// The statements for one token table, built once.
 pub(crate) struct TokenQueries {
+    lookup: Arc<str>,
+    insert_many: Arc<str>,
+    rotate: Arc<str>,
+    list_sessions: Arc<str>,
+    end_sessions: Arc<str>,
     upsert: Arc<str>,
     get: Arc<str>,
     revoke: Arc<str>,
@@ -37,6 +45,49 @@ pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocati
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
         Self {
+            lookup: format!("SELECT {} FROM {}", lookup_columns(), lookup_from(t)).into(),
+            insert_many: format!("INSERT INTO {t} ({NEW_COLUMNS}) {}", unnest_rows(1)).into(),
+            // The refresh rotation, one statement: the used row is marked
+            // (or, within the grace, left for a sibling), the new rows are
+            // inserted and the session's last_seen_at moves, all only while
+            // the session is live. The outer SELECT reports what was seen
+            // (its snapshot is the statement's start: a concurrent winner's
+            // write shows as `refresh` with nothing done, and the caller asks
+            // again). $1 old jti, $2 sid, $3 subject, $4 grace seconds, $5-$9
+            // the new rows.
+            rotate: format!(
+                "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND purpose = 'session' \
+                     AND subject = $3 AND expires_at > now()), \
+                 used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now() \
+                     WHERE jti = $1 AND purpose = 'refresh' AND subject = $3 AND expires_at > now() \
+                     AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
+                 sibling AS (SELECT 1 FROM {t} WHERE jti = $1 AND purpose = 'refresh_used' \
+                     AND subject = $3 AND updated_at >= now() - make_interval(secs => $4) \
+                     AND EXISTS (SELECT 1 FROM session)), \
+                 ok AS (SELECT 1 FROM used UNION ALL SELECT 1 FROM sibling), \
+                 inserted AS (INSERT INTO {t} ({NEW_COLUMNS}) {} \
+                     WHERE EXISTS (SELECT 1 FROM ok)), \
+                 touched AS (UPDATE {t} SET updated_at = now(), extra_data = \
+                     jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{last_seen_at}}', to_jsonb(now())) \
+                     WHERE jti = $2 AND EXISTS (SELECT 1 FROM ok)) \
+                 SELECT EXISTS (SELECT 1 FROM used) AS rotated, \
+                     EXISTS (SELECT 1 FROM sibling) AS sibling, \
+                     (SELECT purpose FROM {t} WHERE jti = $1 AND subject = $3) AS old_purpose, \
+                     EXISTS (SELECT 1 FROM session) AS session_live",
+                unnest_rows(5)
+            )
+            .into(),
+            list_sessions: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = 'session' AND expires_at > $2"
+            )
+            .into(),
+            // $2: only this one; $3: all but this one; both NULL: all.
+            end_sessions: format!(
+                "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
+                 WHERE subject = $1 AND purpose = 'session' \
+                 AND ($2::text IS NULL OR jti = $2) AND ($3::text IS NULL OR jti <> $3)"
+            )
+            .into(),
             // A revocation row is never turned back into a live one: the
             // update's WHERE skips it and RETURNING yields no row.
             upsert: format!(
@@ -108,6 +159,93 @@ fn token_row(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
     })
 }
 
+const NEW_COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data";
+
+/// `SELECT` of new rows bound as five arrays from parameter `$first` on.
+pub(crate) fn unnest_rows(first: usize) -> String {
+    let [a, b, c, d, e] = [first, first + 1, first + 2, first + 3, first + 4];
+    format!(
+        "SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::timestamptz[], ${d}::text[], ${e}::jsonb[])"
+    )
+}
+
+/// New rows as the five arrays [`unnest_rows`] binds.
+pub(crate) struct RowArrays {
+    jti: Vec<String>,
+    subject: Vec<String>,
+    expires_at: Vec<DateTime<Utc>>,
+    purpose: Vec<String>,
+    extra_data: Vec<Option<serde_json::Value>>,
+}
+
+impl RowArrays {
+    pub(crate) fn new(rows: &[NewTokenRow]) -> Self {
+        Self {
+            jti: rows.iter().map(|r| r.jti.clone()).collect(),
+            subject: rows.iter().map(|r| r.subject.clone()).collect(),
+            expires_at: rows.iter().map(|r| r.expires_at).collect(),
+            purpose: rows.iter().map(|r| r.purpose.clone()).collect(),
+            extra_data: rows.iter().map(|r| r.extra_data.clone()).collect(),
+        }
+    }
+
+    pub(crate) fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        q.bind(self.jti)
+            .bind(self.subject)
+            .bind(self.expires_at)
+            .bind(self.purpose)
+            .bind(self.extra_data)
+    }
+}
+
+/// The columns of a token's row (`t_…`) and of its session's (`s_…`).
+pub(crate) fn lookup_columns() -> String {
+    let cols = [
+        "jti",
+        "subject",
+        "expires_at",
+        "purpose",
+        "extra_data",
+        "created_at",
+        "updated_at",
+    ];
+    cols.iter()
+        .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One row whatever is found: `$1` the token's jti, `$2` its sid (or NULL).
+pub(crate) fn lookup_from(t: &str) -> String {
+    format!("(SELECT 1) one LEFT JOIN {t} t ON t.jti = $1 LEFT JOIN {t} s ON s.jti = $2")
+}
+
+/// Reads the token and session rows of a lookup row.
+pub(crate) fn lookup_rows(row: &PgRow) -> Result<auth_core::Rows, sqlx::Error> {
+    let side = |p: &str| -> Result<Option<TokenRow>, sqlx::Error> {
+        let col = |c: &str| format!("{p}_{c}");
+        let Some(jti) = row.try_get::<Option<String>, _>(col("jti").as_str())? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenRow {
+            jti,
+            subject: row.try_get(col("subject").as_str())?,
+            expires_at: row.try_get(col("expires_at").as_str())?,
+            purpose: row.try_get(col("purpose").as_str())?,
+            extra_data: row.try_get(col("extra_data").as_str())?,
+            created_at: row.try_get(col("created_at").as_str())?,
+            updated_at: row.try_get(col("updated_at").as_str())?,
+        }))
+    };
+    Ok(auth_core::Rows {
+        token: side("t")?,
+        session: side("s")?,
+    })
+}
+
 /// The bind values of a [`PurposeFilter`]: included purposes (`None`: all)
 /// and excluded ones.
 pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<Vec<String>>, Vec<String>) {
@@ -133,6 +271,96 @@ fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
 }
 
 impl TokenStore for PgStore {
+    async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
+        let q = self.token_queries(table)?;
+        let row = sqlx::query(sql(&q.lookup))
+            .bind(jti)
+            .bind(sid)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("lookup"))?;
+        lookup_rows(&row).map_err(db_err("decode lookup row"))
+    }
+
+    async fn insert_tokens(&self, table: &str, rows: &[NewTokenRow]) -> Result<(), StoreError> {
+        let q = self.token_queries(table)?;
+        RowArrays::new(rows)
+            .bind(sqlx::query(sql(&q.insert_many)))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("insert tokens"))?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        table: &str,
+        rotation: &Rotation<'_>,
+    ) -> Result<Rotated, StoreError> {
+        let q = self.token_queries(table)?;
+        let query = sqlx::query(sql(&q.rotate))
+            .bind(rotation.old_jti)
+            .bind(rotation.sid)
+            .bind(rotation.subject)
+            .bind(rotation.reuse_grace.as_secs_f64());
+        let row = RowArrays::new(rotation.new_rows)
+            .bind(query)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("rotate refresh token"))?;
+        let decode = db_err("decode rotation row");
+        let seen = (|| {
+            Ok::<_, sqlx::Error>(Rotated {
+                rotated: row.try_get("rotated")?,
+                sibling: row.try_get("sibling")?,
+                old_purpose: row.try_get("old_purpose")?,
+                session_live: row.try_get("session_live")?,
+            })
+        })();
+        seen.map_err(decode)
+    }
+
+    async fn list_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let q = self.token_queries(table)?;
+        let rows = sqlx::query(sql(&q.list_sessions))
+            .bind(subject)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list sessions"))?;
+        rows.iter()
+            .map(token_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("decode session row"))
+    }
+
+    async fn end_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        which: Sessions<'_>,
+    ) -> Result<u64, StoreError> {
+        let q = self.token_queries(table)?;
+        let (one, all_but) = match which {
+            Sessions::One(sid) => (Some(sid), None),
+            Sessions::AllBut(sid) => (None, Some(sid)),
+            Sessions::All => (None, None),
+        };
+        let done = sqlx::query(sql(&q.end_sessions))
+            .bind(subject)
+            .bind(one)
+            .bind(all_but)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("end sessions"))?;
+        Ok(done.rows_affected())
+    }
+
     async fn upsert_token(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
         let q = self.token_queries(table)?;
         let written = sqlx::query(sql(&q.upsert))

@@ -2,15 +2,18 @@
 //! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
 
 use auth_core::{
-    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Presence,
-    StoreError, SubjectKey, TokenLookup, TokenStore, UserResource, UserStore,
+    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Rows, StoreError,
+    SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{PgStore, db_err, quote_column};
-use crate::tokens::{REVOKE_ALL_SET, REVOKE_ALL_WHERE, filter_params};
+use crate::tokens::{
+    REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_columns, lookup_from,
+    lookup_rows, unnest_rows,
+};
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
     serde_json::from_value(value)
@@ -34,7 +37,8 @@ fn by_key<U: UserResource>(table: &str, param: usize) -> String {
 }
 
 impl PgStore {
-    /// The allow-list authenticate query for `U` and a token table, built once.
+    /// The authenticate query for `U` and a token table, built once: the
+    /// token's row, its session's row and the user (`$3`), one row always.
     fn authenticate_sql<U: UserResource>(
         &self,
         table: &str,
@@ -46,10 +50,10 @@ impl PgStore {
         let q = self.token_queries(table)?;
         let users = self.user_table(U::SUBJECT_NAME)?;
         let sql: std::sync::Arc<str> = format!(
-            "SELECT t.extra_data, ({}) AS \"user\" FROM {} t \
-             WHERE t.jti = $1 AND t.expires_at > $2 AND t.purpose = $3 AND t.subject = $5",
-            by_key::<U>(&users, 4),
-            q.table
+            "SELECT {}, ({}) AS \"user\" FROM {}",
+            lookup_columns(),
+            by_key::<U>(&users, 3),
+            lookup_from(&q.table)
         )
         .into();
         self.cache_sql(key, sql.clone());
@@ -121,31 +125,25 @@ impl<U: UserResource> UserStore<U> for PgStore {
         inserted(done.map(|_| ()))
     }
 
-    async fn insert_user_with_token(
+    async fn insert_user_with_tokens(
         &self,
         user: &U,
         token_table: &str,
-        token: &NewTokenRow,
+        rows: &[NewTokenRow],
     ) -> Result<(), InsertUserError> {
         let (insert, row) = insert_user_sql(&self.user_table(U::SUBJECT_NAME)?, user)?;
         let tokens = self.token_queries(token_table)?;
-        // One statement: the token row is inserted from the user insert's
-        // RETURNING, so both land or neither does.
+        // One statement: the token rows are inserted only from the user
+        // insert's RETURNING, so all land or none does.
         let sql = format!(
             "WITH u AS ({insert} RETURNING 1) \
              INSERT INTO {} (jti, subject, expires_at, purpose, extra_data) \
-             SELECT $2, $3, $4, $5, $6 FROM u",
-            tokens.table
+             SELECT r.* FROM ({}) r, u",
+            tokens.table,
+            unnest_rows(2)
         );
-        let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(Value::Object(row))
-            .bind(&token.jti)
-            .bind(&token.subject)
-            .bind(token.expires_at)
-            .bind(&token.purpose)
-            .bind(&token.extra_data)
-            .execute(&self.pool)
-            .await;
+        let query = sqlx::query(AssertSqlSafe(sql)).bind(Value::Object(row));
+        let done = RowArrays::new(rows).bind(query).execute(&self.pool).await;
         inserted(done.map(|_| ()))
     }
 
@@ -182,37 +180,30 @@ impl<U: UserResource> UserStore<U> for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// One round trip: the token's `extra_data` and, in the same query, the
-    /// user as a scalar subquery decoded straight into `U`. No row: no token.
-    async fn get_presence_and_user(
+    /// One round trip: the token's row, its session's row and the user
+    /// (decoded straight into `U`), in one query that always returns a row.
+    async fn authenticate_lookup(
         &self,
         key: &U::PrimaryKey,
         table: &str,
-        token: TokenLookup<'_>,
-    ) -> Result<Option<Presence<U>>, StoreError>
+        jti: &str,
+        sid: Option<&str>,
+    ) -> Result<(Rows, Option<U>), StoreError>
     where
         Self: TokenStore,
     {
         let sql = self.authenticate_sql::<U>(table)?;
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(token.jti)
-            .bind(token.now)
-            .bind(token.purpose)
+            .bind(jti)
+            .bind(sid)
             .bind(key.to_subject_value())
-            .bind(token.subject)
-            .fetch_optional(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(db_err("authenticate"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
         let decode = || db_err("decode authenticate row");
-        let extra_data: Option<Value> = row.try_get("extra_data").map_err(decode())?;
+        let rows = lookup_rows(&row).map_err(decode())?;
         let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
-        Ok(Some(Presence {
-            extra_data,
-            user: user.map(|Json(u)| u),
-        }))
+        Ok((rows, user.map(|Json(u)| u)))
     }
 }
 
@@ -239,30 +230,28 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
              revoked AS (UPDATE {t} SET {REVOKE_ALL_SET} \
                  WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE}), \
              issued AS (INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
-                 SELECT $8, $9, $10, $11, $12 FROM changed WHERE $8::text IS NOT NULL) \
-             SELECT EXISTS (SELECT 1 FROM changed)"
+                 SELECT r.* FROM ({}) r WHERE EXISTS (SELECT 1 FROM changed)) \
+             SELECT EXISTS (SELECT 1 FROM changed)",
+            unnest_rows(8)
         );
         let (include, exclude) = change
             .revoke
             .map(|r| filter_params(r.filter))
             .unwrap_or_default();
-        let token = change.new_token;
-        let changed: bool = sqlx::query_scalar(AssertSqlSafe(sql))
+        let query = sqlx::query(AssertSqlSafe(sql))
             .bind(change.revoke.map(|r| r.subject))
             .bind(include)
             .bind(exclude)
             .bind(change.revoke.map_or(0.0, |r| r.keep_for.as_secs_f64()))
             .bind(change.key.to_subject_value())
             .bind(change.current_hash)
-            .bind(change.new_hash)
-            .bind(token.map(|t| t.jti.as_str()))
-            .bind(token.map(|t| t.subject.as_str()))
-            .bind(token.map(|t| t.expires_at))
-            .bind(token.map(|t| t.purpose.as_str()))
-            .bind(token.and_then(|t| t.extra_data.as_ref()))
+            .bind(change.new_hash);
+        let row = RowArrays::new(change.new_rows)
+            .bind(query)
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("change password"))?;
-        Ok(changed)
+        row.try_get::<bool, _>(0)
+            .map_err(db_err("decode password change row"))
     }
 }

@@ -12,8 +12,8 @@ use jsonwebtoken::{DecodingKey, Validation};
 
 fn baseline_validation() -> Validation {
     let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
-    v.set_audience(&["auth-core"]);
-    v.set_issuer(&["auth-core"]);
+    v.set_audience(&[auth_core::application_name()]);
+    v.set_issuer(&[auth_core::application_name()]);
     v
 }
 
@@ -91,10 +91,11 @@ fn bench(c: &mut Criterion) {
             let (id, email, hashed_password, role, extra): Row = sqlx::query_as(
                 "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data \
                  FROM tokens t JOIN users u ON u.id = $2::uuid \
-                 WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'",
+                 WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user' AND t.subject = $3",
             )
             .bind(jti)
             .bind(user.id.to_string())
+            .bind(data.claims["sub"].as_str().unwrap())
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -26,7 +26,7 @@ fn main() {
     let pool = db.store.pool().clone();
     let key = Arc::new(DecodingKey::from_secret(SECRET.as_bytes()));
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.set_audience(&["auth-core"]);
+    validation.set_audience(&[auth_core::application_name()]);
     let validation = Arc::new(validation);
 
     for ours in [true, false] {
@@ -49,10 +49,11 @@ fn main() {
                             let _row: Row = sqlx::query_as(
                                 "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data \
                                  FROM tokens t JOIN users u ON u.id = $2::uuid \
-                                 WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'",
+                                 WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user' AND t.subject = $3",
                             )
                             .bind(jti)
                             .bind(&id)
+                            .bind(data.claims["sub"].as_str().unwrap())
                             .fetch_one(&pool)
                             .await
                             .unwrap();

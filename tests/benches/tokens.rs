@@ -14,6 +14,7 @@ fn bench(c: &mut Criterion) {
     let (db, auth, user, _) = rt.block_on(auth_tests::bench::pg_auth());
     let pool = db.store.pool().clone();
     let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let app = auth_core::application_name();
     let res = TokenResourceConfig::default();
 
     let mut g = c.benchmark_group("issue/postgres (store_all_tokens)");
@@ -27,7 +28,7 @@ fn bench(c: &mut Criterion) {
             let jti = auth_core::new_jti();
             let claims = json!({
                 "sub": user.subject(), "jti": jti, "iat": now, "nbf": now, "exp": now + 14 * 86_400,
-                "iss": "auth-core", "aud": "auth-core", "purpose": "user", "role": user.role,
+                "iss": app, "aud": app, "purpose": "user", "role": user.role,
             });
             let t = jsonwebtoken::encode(&Header::default(), &claims, &key).unwrap();
             sqlx::query(

@@ -88,6 +88,7 @@ pub fn claims_for(user: &User) -> Claims {
         aud: auth_core::application_name(),
         purpose: "user".into(),
         cred: None,
+        sid: None,
         extra: ExtraClaims::new(),
     }
 }

@@ -81,6 +81,7 @@ mod postgres {
             "old-password",
             "new-password",
             Some("new-password"),
+            auth_core::ExtraClaims::new(),
         )
         .await;
         assert!(matches!(e, Err(Error::Store(_))), "{e:?}");

@@ -169,9 +169,16 @@ where
     );
     auth.revoke(&s.token.token).await.unwrap();
     assert!(auth.authenticate(&s.token.token).await.is_err());
-    let fresh = User::change_password(auth, &ex.user, PASSWORD, NEW_PASSWORD, Some(NEW_PASSWORD))
-        .await
-        .unwrap();
+    let fresh = User::change_password(
+        auth,
+        &ex.user,
+        PASSWORD,
+        NEW_PASSWORD,
+        Some(NEW_PASSWORD),
+        auth_core::ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
     tokens.push(fresh.token.token.clone());
     let stored: User = auth.store().get_user(&s.user.id).await.unwrap().unwrap();
     tokens.push(stored.hashed_password.as_str().to_owned());

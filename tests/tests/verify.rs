@@ -489,6 +489,40 @@ impl TokenStore for BrokenStore {
     async fn insert_token(&self, _: &str, _: &NewTokenRow) -> Result<(), StoreError> {
         broken()
     }
+    async fn lookup(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<auth_core::Rows, StoreError> {
+        broken()
+    }
+    async fn insert_tokens(&self, _: &str, _: &[NewTokenRow]) -> Result<(), StoreError> {
+        broken()
+    }
+    async fn rotate_refresh(
+        &self,
+        _: &str,
+        _: &auth_core::Rotation<'_>,
+    ) -> Result<auth_core::Rotated, StoreError> {
+        broken()
+    }
+    async fn list_sessions(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        broken()
+    }
+    async fn end_sessions(
+        &self,
+        _: &str,
+        _: &str,
+        _: auth_core::Sessions<'_>,
+    ) -> Result<u64, StoreError> {
+        broken()
+    }
 }
 
 impl UserStore<User> for BrokenStore {
@@ -504,11 +538,11 @@ impl UserStore<User> for BrokenStore {
     async fn update_user(&self, _: &User) -> Result<bool, StoreError> {
         broken()
     }
-    async fn insert_user_with_token(
+    async fn insert_user_with_tokens(
         &self,
         _: &User,
         _: &str,
-        _: &NewTokenRow,
+        _: &[NewTokenRow],
     ) -> Result<(), auth_core::InsertUserError> {
         Err(broken::<()>().unwrap_err().into())
     }

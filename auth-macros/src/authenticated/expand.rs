@@ -5,7 +5,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{
-    ExtraClaims, LogOutEverywhere, Password, SessionIdentifier, SigningSecret, User,
+    ExtraClaims, LogOutEverywhere, Password, Refresh, SessionIdentifier, Sessions, SigningSecret,
+    User,
 };
 
 pub fn expand(user: User) -> TokenStream {
@@ -19,6 +20,8 @@ pub fn expand(user: User) -> TokenStream {
         tokens,
         password,
         log_out_everywhere,
+        sessions,
+        refresh,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -60,9 +63,34 @@ pub fn expand(user: User) -> TokenStream {
             }
         }
     });
-    let actions = tokens
-        .as_ref()
-        .map(|_| user_actions(&ident, password.as_ref(), log_out_everywhere.as_ref()));
+    let actions = tokens.as_ref().map(|_| {
+        user_actions(
+            &ident,
+            password.as_ref(),
+            log_out_everywhere.as_ref(),
+            sessions.as_ref(),
+            refresh.as_ref(),
+        )
+    });
+    let sessions_config = match &sessions {
+        None => quote!(::core::option::Option::None),
+        Some(s) => {
+            let secs = s.lifetime_secs;
+            quote!(::core::option::Option::Some(__p::SessionsConfig {
+                lifetime: __p::Lifetime::from_secs(#secs),
+            }))
+        }
+    };
+    let refresh_config = match &refresh {
+        None => quote!(::core::option::Option::None),
+        Some(r) => {
+            let (secs, grace) = (r.lifetime_secs, r.reuse_grace_secs);
+            quote!(::core::option::Option::Some(__p::RefreshConfig {
+                lifetime: __p::Lifetime::from_secs(#secs),
+                reuse_grace: __p::Lifetime::from_secs(#grace),
+            }))
+        }
+    };
 
     let authenticated = tokens.map(|t| {
         let tr = &t.token_resource;
@@ -161,6 +189,8 @@ pub fn expand(user: User) -> TokenStream {
                     settings.extra_claims = #extra_claims;
                     settings.password = #password;
                     settings.log_out_everywhere = #log_out;
+                    settings.sessions = #sessions_config;
+                    settings.refresh_tokens = #refresh_config;
                     settings
                 }
             }
@@ -198,10 +228,16 @@ fn user_actions(
     ident: &syn::Ident,
     password: Option<&Password>,
     log_out: Option<&LogOutEverywhere>,
+    sessions: Option<&Sessions>,
+    refresh: Option<&Refresh>,
 ) -> TokenStream {
     let bound = quote!(S: __p::TokenStore + __p::PasswordStore<Self>);
     let result = |t: TokenStream| quote!(::core::result::Result<#t, __p::Error>);
     let signed_in = result(quote!(__p::SignedIn<Self>));
+    let context = quote!(context: impl ::core::convert::Into<__p::SignInContext>);
+    let result_sessions = result(quote!(__p::Vec<__p::Session>));
+    let result_unit = result(quote!(()));
+    let result_count = result(quote!(u64));
     let password_fns = password.map(|pw| {
         let (register, sign_in, with_token, change) = (
             &pw.register_action,
@@ -216,11 +252,11 @@ fn user_actions(
                 user: Self,
                 password: &str,
                 password_confirmation: ::core::option::Option<&str>,
-                extra_claims: __p::ExtraClaims,
+                #context,
             ) -> #signed_in
             where #bound
             {
-                auth.register_with_password(user, password, password_confirmation, extra_claims).await
+                auth.register_with_password(user, password, password_confirmation, context).await
             }
 
             /// Signs in with identity and password; returns a normal or a sign-in token.
@@ -229,35 +265,37 @@ fn user_actions(
                 identity: &str,
                 password: &str,
                 token_type: __p::TokenType,
-                extra_claims: __p::ExtraClaims,
+                #context,
             ) -> #signed_in
             where #bound
             {
-                auth.sign_in_with_password(identity, password, token_type, extra_claims).await
+                auth.sign_in_with_password(identity, password, token_type, context).await
             }
 
             /// Exchanges a sign-in token, once, for a normal token.
             pub async fn #with_token<S>(
                 auth: &__p::Auth<Self, S>,
                 sign_in_token: &str,
-                extra_claims: __p::ExtraClaims,
+                #context,
             ) -> #signed_in
             where #bound
             {
-                auth.sign_in_with_token(sign_in_token, extra_claims).await
+                auth.sign_in_with_token(sign_in_token, context).await
             }
 
-            /// Changes the password (current one checked) and issues a fresh token.
+            /// Changes the password (current one checked), ends every earlier
+            /// sign-in, and signs the caller in again.
             pub async fn #change<S>(
                 auth: &__p::Auth<Self, S>,
                 user: &Self,
                 current_password: &str,
                 password: &str,
                 password_confirmation: ::core::option::Option<&str>,
+                #context,
             ) -> #signed_in
             where #bound
             {
-                auth.change_password(user, current_password, password, password_confirmation).await
+                auth.change_password(user, current_password, password, password_confirmation, context).await
             }
         }
     });
@@ -271,13 +309,65 @@ fn user_actions(
             }
         }
     });
-    if password_fns.is_none() && log_out_fn.is_none() {
+    let session_fns = sessions.map(|s| {
+        let (list, revoke, others) = (&s.list_action, &s.revoke_action, &s.revoke_others_action);
+        let opt_str = quote!(::core::option::Option<&str>);
+        quote! {
+            /// The user's live sessions, newest first (the device list);
+            /// `current` marks the session of the token that asks.
+            pub async fn #list<S: __p::TokenStore>(
+                auth: &__p::Auth<Self, S>,
+                user: &Self,
+                current: #opt_str,
+            ) -> #result_sessions {
+                auth.list_sessions(user, current).await
+            }
+
+            /// Ends one of the user's sessions (`SessionNotFound` if it is not theirs).
+            pub async fn #revoke<S: __p::TokenStore>(
+                auth: &__p::Auth<Self, S>,
+                user: &Self,
+                session_id: &str,
+            ) -> #result_unit {
+                auth.revoke_session(user, session_id).await
+            }
+
+            /// Ends every session of the user but `current`; returns how many.
+            pub async fn #others<S: __p::TokenStore>(
+                auth: &__p::Auth<Self, S>,
+                user: &Self,
+                current: &str,
+            ) -> #result_count {
+                auth.revoke_other_sessions(user, current).await
+            }
+        }
+    });
+    let refresh_fn = refresh.map(|r| {
+        let name = &r.action;
+        let ret = result(quote!(__p::Refreshed));
+        quote! {
+            /// Exchanges a refresh token for a new pair in the same session
+            /// (rotation, with reuse detection).
+            pub async fn #name<S>(auth: &__p::Auth<Self, S>, refresh_token: &str) -> #ret
+            where S: __p::TokenStore + __p::UserStore<Self>
+            {
+                auth.refresh(refresh_token).await
+            }
+        }
+    });
+    if password_fns.is_none()
+        && log_out_fn.is_none()
+        && session_fns.is_none()
+        && refresh_fn.is_none()
+    {
         return TokenStream::new();
     }
     quote! {
         impl #ident {
             #password_fns
             #log_out_fn
+            #session_fns
+            #refresh_fn
         }
     }
 }

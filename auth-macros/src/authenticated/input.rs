@@ -57,10 +57,34 @@ pub struct Tokens {
     pub require_token_presence_for_authentication: Option<Opt<bool>>,
     /// A function path or a static list.
     pub extra_claims: Option<ExtraClaims>,
-    /// The `iss` claim; default `"auth-core"`.
+    /// The `iss` claim; default: the package name.
     pub issuer: Option<syn::LitStr>,
-    /// The `aud` claim; default `"auth-core"`.
+    /// The `aud` claim; default: the package name.
     pub audience: Option<syn::LitStr>,
+    /// `refresh_tokens(...)`: rotating refresh tokens; needs `add_ons(sessions(...))`.
+    pub refresh_tokens: Option<Opt<RefreshTokens>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct RefreshTokens {
+    /// Idle timeout of a refresh token; default `"7d"`.
+    pub lifetime: Option<syn::LitStr>,
+    /// How soon a second use is answered instead of punished; default `"0s"`.
+    pub reuse_grace: Option<syn::LitStr>,
+    /// Name of the generated function; default `refresh`.
+    pub action_name: Option<syn::LitStr>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Sessions {
+    /// The absolute cap of one sign-in; default `"30d"`.
+    pub lifetime: Option<syn::LitStr>,
+    /// Default `list_sessions`.
+    pub list_action_name: Option<syn::LitStr>,
+    /// Default `revoke_session`.
+    pub revoke_action_name: Option<syn::LitStr>,
+    /// Default `revoke_other_sessions`.
+    pub revoke_others_action_name: Option<syn::LitStr>,
 }
 
 #[derive(Debug)]
@@ -177,6 +201,8 @@ pub struct Password {
 pub struct AddOns {
     /// `log_out_everywhere(...)`.
     pub log_out_everywhere: Option<Opt<LogOutEverywhere>>,
+    /// `sessions(...)`: every sign-in opens a session.
+    pub sessions: Option<Opt<Sessions>>,
 }
 
 #[derive(Debug, Default, FromMeta)]

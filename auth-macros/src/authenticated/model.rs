@@ -13,6 +13,21 @@ pub struct User {
     pub tokens: Option<Tokens>,
     pub password: Option<Password>,
     pub log_out_everywhere: Option<LogOutEverywhere>,
+    pub sessions: Option<Sessions>,
+    pub refresh: Option<Refresh>,
+}
+
+pub struct Sessions {
+    pub lifetime_secs: u64,
+    pub list_action: syn::Ident,
+    pub revoke_action: syn::Ident,
+    pub revoke_others_action: syn::Ident,
+}
+
+pub struct Refresh {
+    pub lifetime_secs: u64,
+    pub reuse_grace_secs: u64,
+    pub action: syn::Ident,
 }
 
 #[derive(Clone, Copy)]

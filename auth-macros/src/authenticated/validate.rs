@@ -5,7 +5,8 @@ use proc_macro2::Span;
 
 use super::input::{self, Input};
 use super::model::{
-    ExtraClaims, LogOutEverywhere, Password, SessionIdentifier, SigningSecret, Tokens, User,
+    ExtraClaims, LogOutEverywhere, Password, Refresh, SessionIdentifier, Sessions, SigningSecret,
+    Tokens, User,
 };
 use crate::common::lifetime::parse_secs;
 use crate::common::spanned::Opt;
@@ -17,8 +18,8 @@ const ALGORITHMS: [&str; 12] = [
 ];
 
 /// Must equal `auth_core::REGISTERED_CLAIMS` (a test in auth-core ties them).
-pub const REGISTERED_CLAIMS: [&str; 9] = [
-    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred",
+pub const REGISTERED_CLAIMS: [&str; 10] = [
+    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred", "sid",
 ];
 
 /// Fields of the struct: name, type, `primary_key` flag span.
@@ -62,6 +63,21 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             log_out_everywhere(l, &mut errors)
         });
 
+    let sessions_input = input.add_ons.as_ref().and_then(|a| a.sessions.as_ref());
+    let refresh_input = tokens_block.and_then(|t| t.refresh_tokens.as_ref());
+    s1_refresh_tokens_need_sessions(refresh_input, sessions_input, &mut errors);
+    s2_sessions_need_tokens(sessions_input, refresh_input, tokens_enabled, &mut errors);
+    let sessions = sessions_input.and_then(|s| sessions(s, &mut errors));
+    let refresh = refresh_input.and_then(|r| refresh_tokens(r, &mut errors));
+    if let Some(t) = &tokens {
+        s3_lifetimes_nest(
+            t.lifetime_secs,
+            sessions_input.zip(sessions.as_ref()),
+            refresh_input.zip(refresh.as_ref()),
+            &mut errors,
+        );
+    }
+
     let subject_name = input
         .subject_name
         .as_ref()
@@ -86,9 +102,129 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             tokens,
             password,
             log_out_everywhere: log_out,
+            sessions: sessions.filter(|_| tokens_enabled),
+            refresh: refresh.filter(|_| tokens_enabled),
         }),
         _ => Err(errors),
     }
+}
+
+/// S1: `refresh_tokens` without `add_ons(sessions(...))`.
+fn s1_refresh_tokens_need_sessions(
+    refresh: Option<&Opt<input::RefreshTokens>>,
+    sessions: Option<&Opt<input::Sessions>>,
+    errors: &mut Errors,
+) {
+    if let (Some(r), None) = (refresh, sessions) {
+        errors.push_span(
+            r.span,
+            "`refresh_tokens` needs the sessions add-on: add `add_ons(sessions(lifetime = \"30d\"))`",
+        );
+    }
+}
+
+/// S2: `refresh_tokens` or `sessions` while tokens are disabled.
+fn s2_sessions_need_tokens(
+    sessions: Option<&Opt<input::Sessions>>,
+    refresh: Option<&Opt<input::RefreshTokens>>,
+    tokens_enabled: bool,
+    errors: &mut Errors,
+) {
+    if tokens_enabled {
+        return;
+    }
+    if let Some(s) = sessions {
+        errors.push_span(
+            s.span,
+            "`sessions` needs tokens: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
+        );
+    }
+    if let Some(r) = refresh {
+        errors.push_span(
+            r.span,
+            "`refresh_tokens` needs tokens enabled: remove `enabled = false` or remove `refresh_tokens`",
+        );
+    }
+}
+
+/// S3: `sessions(lifetime)` shorter than `refresh_tokens(lifetime)` or than
+/// `token_lifetime`; `refresh_tokens(lifetime)` not longer than `token_lifetime`.
+fn s3_lifetimes_nest(
+    token_secs: u64,
+    sessions: Option<(&Opt<input::Sessions>, &Sessions)>,
+    refresh: Option<(&Opt<input::RefreshTokens>, &Refresh)>,
+    errors: &mut Errors,
+) {
+    let span_of = |lit: Option<&syn::LitStr>, option: Span| lit.map_or(option, syn::LitStr::span);
+    if let Some((input, s)) = sessions {
+        let span = span_of(input.lifetime.as_ref(), input.span);
+        if s.lifetime_secs < token_secs {
+            errors.push_span(
+                span,
+                "`sessions(lifetime)` is shorter than `token_lifetime`: a session must outlive its tokens; lengthen it or shorten `token_lifetime`",
+            );
+        } else if let Some((_, r)) = refresh
+            && s.lifetime_secs < r.lifetime_secs
+        {
+            errors.push_span(
+                span,
+                "`sessions(lifetime)` is shorter than `refresh_tokens(lifetime)`: the session is the absolute cap; lengthen it or shorten the refresh lifetime",
+            );
+        }
+    }
+    if let Some((input, r)) = refresh
+        && r.lifetime_secs <= token_secs
+    {
+        errors.push_span(
+            span_of(input.lifetime.as_ref(), input.span),
+            "`refresh_tokens(lifetime)` must be longer than `token_lifetime`, or refreshing buys nothing",
+        );
+    }
+}
+
+/// S4 (sessions): the lifetime parses and is not zero; action names.
+fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
+    let lifetime = a11_lifetime(s.lifetime.as_ref(), "lifetime", 30 * 86_400, false, errors);
+    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| match lit {
+        Some(lit) => action_ident(lit, option, errors),
+        None => Some(syn::Ident::new(default, Span::call_site())),
+    };
+    let list = action(
+        s.list_action_name.as_ref(),
+        "list_action_name",
+        "list_sessions",
+    );
+    let revoke = action(
+        s.revoke_action_name.as_ref(),
+        "revoke_action_name",
+        "revoke_session",
+    );
+    let others = action(
+        s.revoke_others_action_name.as_ref(),
+        "revoke_others_action_name",
+        "revoke_other_sessions",
+    );
+    Some(Sessions {
+        lifetime_secs: lifetime?,
+        list_action: list?,
+        revoke_action: revoke?,
+        revoke_others_action: others?,
+    })
+}
+
+/// S4 (refresh tokens): lifetimes parse; `lifetime` not zero (`reuse_grace` may be).
+fn refresh_tokens(r: &Opt<input::RefreshTokens>, errors: &mut Errors) -> Option<Refresh> {
+    let lifetime = a11_lifetime(r.lifetime.as_ref(), "lifetime", 7 * 86_400, false, errors);
+    let grace = a11_lifetime(r.reuse_grace.as_ref(), "reuse_grace", 0, true, errors);
+    let action = match &r.action_name {
+        Some(lit) => action_ident(lit, "action_name", errors),
+        None => Some(syn::Ident::new("refresh", Span::call_site())),
+    };
+    Some(Refresh {
+        lifetime_secs: lifetime?,
+        reuse_grace_secs: grace?,
+        action: action?,
+    })
 }
 
 /// A1: only on structs with named fields (and not generic ones).

@@ -293,6 +293,7 @@ where
         &b.current_password,
         &b.password,
         b.password_confirmation.as_deref(),
+        auth_core::ExtraClaims::new(),
     )
     .await?;
     Ok(Json(json!({"token": signed.token.token})).into_response())

@@ -93,7 +93,7 @@ async fn f02_a_sign_in_racing_a_password_change_never_survives_it() {
             let changer = {
                 let (auth, me) = (auth.clone(), me.clone());
                 tokio::spawn(async move {
-                    User::change_password(&auth, &me, "old-password", "new-password", Some("new-password")).await
+                    User::change_password(&auth, &me, "old-password", "new-password", Some("new-password"), auth_core::ExtraClaims::new()).await
                 })
             };
             let signer = {
@@ -133,7 +133,7 @@ async fn f02_a_sign_in_token_from_the_old_password_dies_with_it() {
         .await
         .unwrap()
         .token;
-        User::change_password(&auth, &me, "old-password", "new-password", Some("new-password"))
+        User::change_password(&auth, &me, "old-password", "new-password", Some("new-password"), auth_core::ExtraClaims::new())
             .await
             .unwrap();
         let e = User::sign_in_with_token(&auth, &exchange.token, ExtraClaims::new()).await;
@@ -158,7 +158,7 @@ async fn f03_concurrent_password_changes_have_one_winner_and_keep_other_fields()
         let me = register(&auth, &email, "old-password").await.user;
         let change = |new: &'static str| {
             let (auth, me) = (auth.clone(), me.clone());
-            tokio::spawn(async move { User::change_password(&auth, &me, "old-password", new, Some(new)).await })
+            tokio::spawn(async move { User::change_password(&auth, &me, "old-password", new, Some(new), auth_core::ExtraClaims::new()).await })
         };
         let (a, b) = (change("password-a"), change("password-b"));
         // A role change made beside the password changes, as a column

@@ -421,18 +421,18 @@ async fn change_password_kills_every_earlier_token() {
         &me,
         "wrong-password",
         "password-2",
-        Some("password-2"),
+        Some("password-2"), auth_core::ExtraClaims::new(),
     )
     .await;
     assert!(matches!(e, Err(Error::AuthenticationFailed)));
-    let e = User::change_password(&auth, &me, "password-1", "password-2", Some("password-3")).await;
+    let e = User::change_password(&auth, &me, "password-1", "password-2", Some("password-3"), auth_core::ExtraClaims::new()).await;
     assert!(matches!(e, Err(Error::PasswordConfirmationMismatch)));
     assert!(
         auth.authenticate(&ada.token.token).await.is_ok(),
         "failed attempts change nothing"
     );
 
-    let fresh = User::change_password(&auth, &me, "password-1", "password-2", Some("password-2"))
+    let fresh = User::change_password(&auth, &me, "password-1", "password-2", Some("password-2"), auth_core::ExtraClaims::new())
         .await
         .unwrap();
     assert!(
@@ -506,7 +506,7 @@ async fn renamed_actions_in_deny_list_mode() {
         Err(Error::Revoked)
     ));
     let me = auth.authenticate(&normal.token.token).await.unwrap().user;
-    Member::rotate_password(&auth, &me, "password-1", "password-2", None)
+    Member::rotate_password(&auth, &me, "password-1", "password-2", None, auth_core::ExtraClaims::new())
         .await
         .unwrap();
     // Even without log-out-everywhere, a token issued under the old password

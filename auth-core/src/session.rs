@@ -1,0 +1,501 @@
+//! Sessions: every sign-in opens one, every token carries its id (`sid`) and
+//! dies with it; rotating refresh tokens with reuse detection; the device list.
+//!
+//! # Refresh tokens, reuse, and siblings
+//!
+//! A refresh token is single use. Presenting it marks it `refresh_used` and
+//! returns a new access token and a new refresh token in the same session
+//! (one atomic store write, which also checks the session is live). Presenting
+//! a used one again means one of two things: the client lost the response
+//! (or two tabs raced), or someone else holds a copy. Within `reuse_grace` of
+//! the first use the framework assumes the first and answers with a
+//! *sibling* pair: another live refresh token of the same session. After
+//! the grace it assumes theft (RFC 9700 section 4.14.2) and ends the whole
+//! session: every access and refresh token of that `sid` stops working at
+//! once, because every check of a token with `sid` checks the session row.
+//!
+//! What siblings mean for the family: the session is the family. Siblings
+//! are branches of it, each single use on its own, each reused-detected on
+//! its own, and all of them die together when the session ends (sign-out,
+//! reuse, log out everywhere, password change, the device list) or reaches
+//! its absolute expiry, which no rotation and no sibling ever extends. The
+//! grace is therefore a window in which a stolen copy can branch the family
+//! undetected; keep it to seconds (0, the default, allows no sibling: of N
+//! concurrent refreshes exactly one succeeds and the session ends).
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::auth::{Auth, IssuedToken, check_credential, fail_closed};
+use crate::claims::{Claims, ExtraClaims};
+use crate::config::{Lifetime, Purpose, PurposeFilter};
+use crate::error::{Error, Result, truncated_to};
+use crate::jwt::new_jti;
+use crate::store::{NewTokenRow, Rotation, Sessions, TokenRow, TokenStore, UserStore};
+use crate::user::UserResource;
+use crate::user_actions::SignedIn;
+
+/// The longest user agent kept in a session row (characters).
+pub const MAX_USER_AGENT_LEN: usize = 256;
+
+/// Who is signing in, as the HTTP request tells: its user agent and IP.
+/// Build it with [`ClientInfo::new`] (or the axum extractor); it is stored in
+/// the session row and shown in the device list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The `User-Agent` header, cut to [`MAX_USER_AGENT_LEN`] characters,
+    /// control characters escaped.
+    pub user_agent: Option<String>,
+    /// The client's address.
+    pub ip: Option<IpAddr>,
+}
+
+impl ClientInfo {
+    /// From a request's `User-Agent` header value and peer address.
+    pub fn new(user_agent: Option<&str>, ip: Option<IpAddr>) -> Self {
+        Self {
+            user_agent: user_agent
+                .map(str::trim)
+                .filter(|ua| !ua.is_empty())
+                .map(|ua| truncated_to(ua, MAX_USER_AGENT_LEN)),
+            ip,
+        }
+    }
+}
+
+/// How a session was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionKind {
+    /// Tokens handed to the client (an API or mobile client).
+    #[default]
+    Bearer,
+    /// A browser cookie session.
+    Cookie,
+    /// A browser signed in again from its remember-me cookie.
+    RememberMe,
+}
+
+impl SessionKind {
+    /// The name stored in the session row.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Cookie => "cookie",
+            Self::RememberMe => "remember_me",
+        }
+    }
+}
+
+/// What a sign-in carries besides the credentials: per-call extra claims
+/// for its token, and the client it comes from (for its session row).
+///
+/// Every sign-in action takes `impl Into<SignInContext>`, so passing
+/// `ExtraClaims::new()` or a [`ClientInfo`] alone works.
+#[derive(Clone, Debug, Default)]
+pub struct SignInContext {
+    /// Claims for the access token, over the DSL's `extra_claims`.
+    pub extra_claims: ExtraClaims,
+    /// The client, recorded in the session row.
+    pub client: ClientInfo,
+    /// The kind of session to open.
+    pub kind: SessionKind,
+}
+
+impl SignInContext {
+    /// A context with these per-call claims.
+    pub fn claims(mut self, extra_claims: ExtraClaims) -> Self {
+        self.extra_claims = extra_claims;
+        self
+    }
+
+    /// A context for this client.
+    pub fn client(mut self, client: ClientInfo) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// A context opening a session of this kind.
+    pub fn kind(mut self, kind: SessionKind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+impl From<ExtraClaims> for SignInContext {
+    fn from(extra_claims: ExtraClaims) -> Self {
+        Self::default().claims(extra_claims)
+    }
+}
+
+impl From<ClientInfo> for SignInContext {
+    fn from(client: ClientInfo) -> Self {
+        Self::default().client(client)
+    }
+}
+
+/// One live session of a user, as the device list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Session {
+    /// The session id (`sid` of its tokens).
+    pub id: String,
+    /// `bearer`, `cookie`, `remember_me`.
+    pub kind: String,
+    /// When the sign-in happened.
+    pub created_at: DateTime<Utc>,
+    /// When its refresh token was last used (the sign-in time before that).
+    pub last_seen_at: DateTime<Utc>,
+    /// The absolute end of the session.
+    pub expires_at: DateTime<Utc>,
+    /// The user agent of the sign-in.
+    pub user_agent: Option<String>,
+    /// The IP of the sign-in.
+    pub ip: Option<String>,
+    /// Whether it is the session of the token that asked.
+    pub current: bool,
+}
+
+impl Session {
+    fn from_row(row: TokenRow, current: Option<&str>) -> Self {
+        let extra = row.extra_data.unwrap_or(Value::Null);
+        let text = |name: &str| extra.get(name).and_then(Value::as_str).map(str::to_owned);
+        let last_seen_at = extra
+            .get("last_seen_at")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or(row.created_at);
+        Self {
+            current: current == Some(row.jti.as_str()),
+            id: row.jti,
+            kind: text("kind").unwrap_or_else(|| SessionKind::Bearer.as_str().to_owned()),
+            created_at: row.created_at,
+            last_seen_at,
+            expires_at: row.expires_at,
+            user_agent: text("user_agent"),
+            ip: text("ip"),
+        }
+    }
+}
+
+/// A new access token and a new refresh token, from [`Auth::refresh`].
+#[derive(Clone, Debug)]
+pub struct Refreshed {
+    /// The access token.
+    pub token: IssuedToken,
+    /// The refresh token replacing the one presented.
+    pub refresh_token: IssuedToken,
+}
+
+/// The session new tokens are minted in: its id and absolute end.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionRef {
+    pub(crate) id: String,
+    pub(crate) expires_at: i64,
+}
+
+/// A sign-in's tokens and the rows to store with them, all in one write.
+pub(crate) struct Minted {
+    pub(crate) token: IssuedToken,
+    pub(crate) refresh_token: Option<IssuedToken>,
+    pub(crate) session: Option<String>,
+    pub(crate) rows: Vec<NewTokenRow>,
+}
+
+impl Minted {
+    pub(crate) fn signed_in<U>(self, user: U) -> SignedIn<U> {
+        SignedIn {
+            user,
+            token: self.token,
+            refresh_token: self.refresh_token,
+            session: self.session,
+        }
+    }
+}
+
+impl<U: UserResource, S: TokenStore> Auth<U, S> {
+    /// Mints what a sign-in hands out: with the sessions add-on, a session
+    /// row and tokens carrying its `sid` (and a refresh token with
+    /// `refresh_tokens`); the rows to store (session, refresh, and the access
+    /// token when `store_all_tokens`). Nothing is stored yet.
+    pub(crate) fn mint_sign_in(&self, user: &U, context: SignInContext) -> Result<Minted> {
+        let now = Utc::now();
+        let subject = user.subject();
+        let mut rows = Vec::new();
+        let session = self.settings().sessions.map(|config| {
+            let id = new_jti();
+            let expires_at = now + config.lifetime.as_duration();
+            let ip = context.client.ip.map(|ip| ip.to_string());
+            rows.push(NewTokenRow {
+                jti: id.clone(),
+                subject: subject.clone(),
+                expires_at,
+                purpose: Purpose::SESSION.as_str().to_owned(),
+                extra_data: Some(json!({
+                    "kind": context.kind.as_str(),
+                    "user_agent": context.client.user_agent,
+                    "ip": ip,
+                    "last_seen_at": now,
+                })),
+            });
+            SessionRef {
+                id,
+                expires_at: expires_at.timestamp(),
+            }
+        });
+        let lifetime = self.settings().tokens.token_lifetime;
+        let token = self.mint(
+            user,
+            &Purpose::USER,
+            lifetime,
+            context.extra_claims,
+            session.as_ref(),
+        )?;
+        rows.extend(self.row_to_store(&token)?);
+        let refresh_token = match (self.settings().refresh_tokens, &session) {
+            (Some(config), Some(session)) => {
+                let refresh = self.mint_refresh(user, config.lifetime, session)?;
+                rows.push(refresh_row(&refresh)?);
+                Some(refresh)
+            }
+            _ => None,
+        };
+        Ok(Minted {
+            token,
+            refresh_token,
+            session: session.map(|s| s.id),
+            rows,
+        })
+    }
+
+    fn mint_refresh(
+        &self,
+        user: &U,
+        lifetime: Lifetime,
+        session: &SessionRef,
+    ) -> Result<IssuedToken> {
+        // A refresh token carries no extra claims: it is read only by us.
+        self.mint_plain(user, &Purpose::REFRESH, lifetime, Some(session))
+    }
+
+    /// Signs a user in after the application checked who they are by its
+    /// own means (single sign-on, a passkey...): opens a session (with the
+    /// sessions add-on) and issues its tokens, storing what must be stored
+    /// in one write. The password strategy's actions end here too.
+    pub async fn sign_in(&self, user: U, context: impl Into<SignInContext>) -> Result<SignedIn<U>> {
+        let minted = self.mint_sign_in(&user, context.into())?;
+        self.store_rows(&minted.rows).await?;
+        Ok(minted.signed_in(user))
+    }
+
+    pub(crate) async fn store_rows(&self, rows: &[NewTokenRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.store()
+            .insert_tokens(&self.settings().token_resource.table, rows)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "token store failed while signing in");
+                Error::from(e)
+            })
+    }
+
+    /// Ends the session of a verified token (sign-out): idempotent.
+    pub(crate) async fn end_session_of(&self, claims: &Claims, sid: &str) -> Result<()> {
+        self.store()
+            .end_sessions(
+                &self.settings().token_resource.table,
+                &claims.sub,
+                Sessions::One(sid),
+            )
+            .await
+            .map(|_| ())
+            .map_err(fail_closed)
+    }
+
+    /// The user's live sessions, newest first; `current` marks the one of
+    /// the token that asks (the device list).
+    pub async fn list_sessions(&self, user: &U, current: Option<&str>) -> Result<Vec<Session>> {
+        let mut rows = self
+            .store()
+            .list_sessions(
+                &self.settings().token_resource.table,
+                &user.subject(),
+                Utc::now(),
+            )
+            .await
+            .map_err(fail_closed)?;
+        rows.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Ok(rows
+            .into_iter()
+            .map(|row| Session::from_row(row, current))
+            .collect())
+    }
+
+    /// Ends one of the user's sessions: every token of it stops working.
+    /// [`Error::SessionNotFound`] when no live session with this id is the
+    /// user's (another user's session is not found either).
+    pub async fn revoke_session(&self, user: &U, session_id: &str) -> Result<()> {
+        let ended = self
+            .store()
+            .end_sessions(
+                &self.settings().token_resource.table,
+                &user.subject(),
+                Sessions::One(session_id),
+            )
+            .await
+            .map_err(fail_closed)?;
+        if ended == 0 {
+            return Err(Error::SessionNotFound);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the user but `current`; returns how many.
+    pub async fn revoke_other_sessions(&self, user: &U, current: &str) -> Result<u64> {
+        self.store()
+            .end_sessions(
+                &self.settings().token_resource.table,
+                &user.subject(),
+                Sessions::AllBut(current),
+            )
+            .await
+            .map_err(fail_closed)
+    }
+}
+
+impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    /// Exchanges a refresh token for a new access token and a new refresh
+    /// token in the same session (rotation), in one atomic store write that
+    /// also checks the session is live. A used refresh token presented
+    /// again within `reuse_grace` gets a sibling pair; after it, the whole
+    /// session ends ([`Error::RefreshTokenReused`], and a `warn` event
+    /// `refresh_token_reused` naming the subject and `sid`). New tokens
+    /// never outlive the session: no refresh extends it.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed> {
+        let config = self
+            .settings()
+            .refresh_tokens
+            .ok_or(Error::NotConfigured("this resource has no refresh tokens"))?;
+        let now = Utc::now();
+        let claims = self.jwt().verify_at(refresh_token, now.timestamp())?;
+        let key = self.subject_key(&claims)?;
+        if claims.purpose != Purpose::REFRESH.as_str() {
+            return Err(Error::WrongPurpose {
+                expected: Purpose::REFRESH.to_string(),
+                found: crate::error::truncated(&claims.purpose),
+            });
+        }
+        let sid = claims.sid.clone().ok_or(Error::InvalidClaim("sid"))?;
+        let table = &self.settings().token_resource.table;
+        let (rows, user) = self
+            .store()
+            .authenticate_lookup(&key, table, &claims.jti, Some(&sid))
+            .await
+            .map_err(fail_closed)?;
+        let session = rows
+            .session
+            .filter(|s| {
+                s.purpose == Purpose::SESSION.as_str()
+                    && s.subject == claims.sub
+                    && s.expires_at > now
+            })
+            .ok_or(Error::SessionEnded)?;
+        match rows.token.as_ref().map(|r| r.purpose.as_str()) {
+            None => return Err(Error::NotPresent),
+            Some(p) if p == Purpose::REVOCATION.as_str() => return Err(Error::Revoked),
+            Some(_) => {}
+        }
+        let user = user.ok_or(Error::UserNotFound)?;
+        check_credential(&claims, &user)?;
+
+        let session = SessionRef {
+            id: sid.clone(),
+            expires_at: session.expires_at.timestamp(),
+        };
+        let lifetime = self.settings().tokens.token_lifetime;
+        let token = self.mint(
+            &user,
+            &Purpose::USER,
+            lifetime,
+            ExtraClaims::new(),
+            Some(&session),
+        )?;
+        let next = self.mint_refresh(&user, config.lifetime, &session)?;
+        let mut new_rows = vec![refresh_row(&next)?];
+        new_rows.extend(self.row_to_store(&token)?);
+        let rotation = Rotation {
+            old_jti: &claims.jti,
+            sid: &sid,
+            subject: &claims.sub,
+            reuse_grace: config.reuse_grace.as_duration(),
+            new_rows: &new_rows,
+        };
+        // A SQL store that lost a race for the row reports the row as it
+        // was before; asking once more sees the winner's write.
+        for attempt in 0..2 {
+            let seen = self
+                .store()
+                .rotate_refresh(table, &rotation)
+                .await
+                .map_err(fail_closed)?;
+            if seen.rotated || seen.sibling {
+                return Ok(Refreshed {
+                    token,
+                    refresh_token: next,
+                });
+            }
+            if !seen.session_live {
+                return Err(Error::SessionEnded);
+            }
+            match seen.old_purpose.as_deref() {
+                Some("refresh_used") => return Err(self.reused(&claims, &sid).await),
+                Some("refresh") if attempt == 0 => continue,
+                Some("refresh") => return Err(Error::Expired),
+                Some("revocation") => return Err(Error::Revoked),
+                _ => return Err(Error::NotPresent),
+            }
+        }
+        Err(Error::NotPresent)
+    }
+
+    /// A used refresh token came back after its grace: assume theft and
+    /// end the whole session.
+    async fn reused(&self, claims: &Claims, sid: &str) -> Error {
+        tracing::warn!(
+            subject = %crate::error::truncated(&claims.sub),
+            sid = %crate::error::truncated(sid),
+            "refresh_token_reused: the session has been ended"
+        );
+        match self.end_session_of(claims, sid).await {
+            Ok(()) => Error::RefreshTokenReused,
+            Err(e) => e,
+        }
+    }
+}
+
+/// The purposes a password change or log out everywhere revokes: the
+/// log-out-everywhere filter, plus sessions and refresh tokens always (those
+/// must end with it).
+pub(crate) fn session_filter(mut filter: PurposeFilter) -> PurposeFilter {
+    let always = [Purpose::SESSION, Purpose::REFRESH];
+    filter.exclude.retain(|p| !always.contains(p));
+    if let Some(include) = filter.include.as_mut() {
+        for p in always {
+            if !include.contains(&p) {
+                include.push(p);
+            }
+        }
+    }
+    filter
+}
+
+/// The stored row of a refresh token: the session id in `extra_data`.
+fn refresh_row(refresh: &IssuedToken) -> Result<NewTokenRow> {
+    let facts = crate::token::TokenFacts::try_from(&refresh.claims)?;
+    Ok(crate::token::new_token_row(
+        &facts,
+        Purpose::REFRESH.as_str(),
+        Some(json!({ "sid": refresh.claims.sid })),
+    ))
+}
