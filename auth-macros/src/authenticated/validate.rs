@@ -184,7 +184,13 @@ fn s3_lifetimes_nest(
 
 /// S4 (sessions): the lifetime parses and is not zero; action names.
 fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
-    let lifetime = a11_lifetime(s.lifetime.as_ref(), "lifetime", 30 * 86_400, false, errors);
+    let lifetime = a11_lifetime(
+        s.lifetime.as_ref(),
+        "sessions(lifetime)",
+        30 * 86_400,
+        false,
+        errors,
+    );
     let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| match lit {
         Some(lit) => action_ident(lit, option, errors),
         None => Some(syn::Ident::new(default, Span::call_site())),
@@ -214,8 +220,20 @@ fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
 
 /// S4 (refresh tokens): lifetimes parse; `lifetime` not zero (`reuse_grace` may be).
 fn refresh_tokens(r: &Opt<input::RefreshTokens>, errors: &mut Errors) -> Option<Refresh> {
-    let lifetime = a11_lifetime(r.lifetime.as_ref(), "lifetime", 7 * 86_400, false, errors);
-    let grace = a11_lifetime(r.reuse_grace.as_ref(), "reuse_grace", 0, true, errors);
+    let lifetime = a11_lifetime(
+        r.lifetime.as_ref(),
+        "refresh_tokens(lifetime)",
+        7 * 86_400,
+        false,
+        errors,
+    );
+    let grace = a11_lifetime(
+        r.reuse_grace.as_ref(),
+        "refresh_tokens(reuse_grace)",
+        0,
+        true,
+        errors,
+    );
     let action = match &r.action_name {
         Some(lit) => action_ident(lit, "action_name", errors),
         None => Some(syn::Ident::new("refresh", Span::call_site())),
