@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use auth_core::token::{self, TokenFacts};
 use auth_core::{
-    Error, InsertUserError, Purpose, PurposeFilter, TokenResourceConfig, TokenStore, UserStore,
+    Error, InsertUserError, NewTokenRow, Purpose, PurposeFilter, Rotation, Rows, Sessions,
+    TokenResourceConfig, TokenStore, UserStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -521,6 +522,315 @@ pub async fn two_expungers_at_once_remove_each_row_once<S: ConformanceStore>(s: 
 
 /// Expands to one `#[tokio::test]` per conformance case, each on a fresh
 /// [`Fixture`] from `$make` (an async expression).
+fn new_row(jti: &str, subject: &str, purpose: &str, expires_in_secs: i64) -> NewTokenRow {
+    NewTokenRow {
+        jti: jti.into(),
+        subject: subject.into(),
+        expires_at: at(expires_in_secs),
+        purpose: purpose.into(),
+        extra_data: Some(json!({"k": jti})),
+    }
+}
+
+pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
+    let (a, b) = (auth_core::new_jti(), auth_core::new_jti());
+    let rows = [
+        new_row(&a, "user?id=1", "session", 600),
+        new_row(&b, "user?id=1", "user", 600),
+    ];
+    s.insert_tokens("tokens", &rows).await.unwrap();
+    let found = s.lookup("tokens", &b, Some(&a)).await.unwrap();
+    assert_eq!(found.token.as_ref().unwrap().purpose, "user");
+    assert_eq!(found.session.as_ref().unwrap().purpose, "session");
+    assert_eq!(found.session.unwrap().extra_data, Some(json!({"k": a})));
+    // One of these clashes: none is written.
+    let c = auth_core::new_jti();
+    let clash = [
+        new_row(&c, "user?id=1", "user", 600),
+        new_row(&a, "user?id=1", "user", 600),
+    ];
+    assert!(s.insert_tokens("tokens", &clash).await.is_err());
+    assert!(s.lookup("tokens", &c, None).await.unwrap().token.is_none());
+    // Lookup reports rows whatever their purpose or expiry; absent ones are None.
+    let old = auth_core::new_jti();
+    s.insert_tokens("tokens", &[new_row(&old, "user?id=1", "revocation", -600)])
+        .await
+        .unwrap();
+    let found = s.lookup("tokens", &old, Some("nope")).await.unwrap();
+    assert_eq!(found.token.unwrap().purpose, "revocation");
+    assert!(found.session.is_none());
+    assert_eq!(
+        s.lookup("tokens", "nope", None).await.unwrap(),
+        Rows::default()
+    );
+}
+
+async fn session_with_refresh<S: ConformanceStore>(s: &S, subject: &str) -> (String, String) {
+    let (sid, refresh) = (auth_core::new_jti(), auth_core::new_jti());
+    let rows = [
+        new_row(&sid, subject, "session", 3600),
+        new_row(&refresh, subject, "refresh", 600),
+    ];
+    s.insert_tokens("tokens", &rows).await.unwrap();
+    (sid, refresh)
+}
+
+fn rotation<'a>(
+    old: &'a str,
+    sid: &'a str,
+    subject: &'a str,
+    grace: u64,
+    new: &'a [NewTokenRow],
+) -> Rotation<'a> {
+    Rotation {
+        old_jti: old,
+        sid,
+        subject,
+        reuse_grace: Duration::from_secs(grace),
+        new_rows: new,
+    }
+}
+
+pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceStore>(s: S) {
+    let subject = "user?id=1";
+    let (sid, old) = session_with_refresh(&s, subject).await;
+    let next = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
+    let seen = s
+        .rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &next))
+        .await
+        .unwrap();
+    assert!(
+        seen.rotated && !seen.sibling && seen.session_live,
+        "{seen:?}"
+    );
+    let rows = s.lookup("tokens", &old, Some(&sid)).await.unwrap();
+    assert_eq!(rows.token.unwrap().purpose, "refresh_used");
+    let session = rows.session.unwrap();
+    assert!(session.extra_data.unwrap().get("last_seen_at").is_some());
+    assert_eq!(
+        s.lookup("tokens", &next[0].jti, None)
+            .await
+            .unwrap()
+            .token
+            .unwrap()
+            .purpose,
+        "refresh"
+    );
+    // Again, grace 0: nothing written, reported as used.
+    let again = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
+    let seen = s
+        .rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &again))
+        .await
+        .unwrap();
+    assert!(!seen.rotated && !seen.sibling, "{seen:?}");
+    assert_eq!(seen.old_purpose.as_deref(), Some("refresh_used"));
+    assert!(
+        s.lookup("tokens", &again[0].jti, None)
+            .await
+            .unwrap()
+            .token
+            .is_none()
+    );
+    // Within a grace: a sibling, inserted, the used row left as it was.
+    let sibling = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
+    let seen = s
+        .rotate_refresh("tokens", &rotation(&old, &sid, subject, 60, &sibling))
+        .await
+        .unwrap();
+    assert!(seen.sibling && !seen.rotated, "{seen:?}");
+    assert!(
+        s.lookup("tokens", &sibling[0].jti, None)
+            .await
+            .unwrap()
+            .token
+            .is_some()
+    );
+    // Another subject's token, or an ended session: nothing.
+    let (sid2, old2) = session_with_refresh(&s, "user?id=2").await;
+    let other = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
+    let seen = s
+        .rotate_refresh("tokens", &rotation(&old2, &sid2, subject, 0, &other))
+        .await
+        .unwrap();
+    assert!(
+        !seen.rotated && !seen.sibling && !seen.session_live,
+        "{seen:?}"
+    );
+    assert_eq!(
+        s.end_sessions("tokens", "user?id=2", Sessions::One(&sid2))
+            .await
+            .unwrap(),
+        1
+    );
+    let seen = s
+        .rotate_refresh("tokens", &rotation(&old2, &sid2, "user?id=2", 0, &other))
+        .await
+        .unwrap();
+    assert!(!seen.rotated && !seen.session_live);
+    assert!(
+        s.lookup("tokens", &other[0].jti, None)
+            .await
+            .unwrap()
+            .token
+            .is_none()
+    );
+    assert_eq!(
+        s.lookup("tokens", &old2, None)
+            .await
+            .unwrap()
+            .token
+            .unwrap()
+            .purpose,
+        "refresh"
+    );
+}
+
+pub async fn concurrent_rotations_of_one_refresh_token_have_one_winner<S: ConformanceStore>(s: S) {
+    let subject = "user?id=1";
+    let (sid, old) = session_with_refresh(&s, subject).await;
+    let (sid, old) = (Arc::new(sid), Arc::new(old));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (s, sid, old) = (s.clone(), sid.clone(), old.clone());
+            tokio::spawn(async move {
+                let next = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
+                s.rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &next))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut rotated = 0;
+    for t in tasks {
+        let seen = t.await.unwrap();
+        assert!(!seen.sibling);
+        rotated += usize::from(seen.rotated);
+    }
+    assert_eq!(rotated, 1);
+}
+
+pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S) {
+    let (a, _) = session_with_refresh(&s, "user?id=1").await;
+    let (b, _) = session_with_refresh(&s, "user?id=1").await;
+    let (c, _) = session_with_refresh(&s, "user?id=1").await;
+    let (other, _) = session_with_refresh(&s, "user?id=2").await;
+    let expired = auth_core::new_jti();
+    s.insert_tokens("tokens", &[new_row(&expired, "user?id=1", "session", -5)])
+        .await
+        .unwrap();
+    let ids = |rows: Vec<auth_core::TokenRow>| {
+        let mut ids: Vec<String> = rows.into_iter().map(|r| r.jti).collect();
+        ids.sort();
+        ids
+    };
+    let mut want = vec![a.clone(), b.clone(), c.clone()];
+    want.sort();
+    assert_eq!(
+        ids(s
+            .list_sessions("tokens", "user?id=1", Utc::now())
+            .await
+            .unwrap()),
+        want
+    );
+    // Another subject's session is not ended by this subject.
+    assert_eq!(
+        s.end_sessions("tokens", "user?id=1", Sessions::One(&other))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.end_sessions("tokens", "user?id=1", Sessions::One(&a))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.end_sessions("tokens", "user?id=1", Sessions::One(&a))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.end_sessions("tokens", "user?id=1", Sessions::AllBut(&b))
+            .await
+            .unwrap(),
+        2,
+        "c and the expired one"
+    );
+    assert_eq!(
+        ids(s
+            .list_sessions("tokens", "user?id=1", Utc::now())
+            .await
+            .unwrap()),
+        vec![b.clone()]
+    );
+    let ended = s.lookup("tokens", &a, None).await.unwrap().token.unwrap();
+    assert_eq!(ended.purpose, "revocation");
+    assert_eq!(
+        s.end_sessions("tokens", "user?id=1", Sessions::All)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.list_sessions("tokens", "user?id=2", Utc::now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: S) {
+    let user = User::new("ada@example.com");
+    let rows = [new_row(
+        &auth_core::new_jti(),
+        &auth_core::UserResource::subject(&user),
+        "session",
+        600,
+    )];
+    s.insert_user_with_tokens(&user, "tokens", &rows)
+        .await
+        .unwrap();
+    assert!(
+        s.lookup("tokens", &rows[0].jti, None)
+            .await
+            .unwrap()
+            .token
+            .is_some()
+    );
+    // A taken identity: neither the user nor its rows.
+    let twin = User::new("ada@example.com");
+    let more = [new_row(
+        &auth_core::new_jti(),
+        &auth_core::UserResource::subject(&twin),
+        "session",
+        600,
+    )];
+    let e = s.insert_user_with_tokens(&twin, "tokens", &more).await;
+    assert!(matches!(e, Err(InsertUserError::IdentityTaken)));
+    assert!(
+        s.lookup("tokens", &more[0].jti, None)
+            .await
+            .unwrap()
+            .token
+            .is_none()
+    );
+    let nobody: Option<User> = s.get_user(&twin.id).await.unwrap();
+    assert!(nobody.is_none());
+    // A clashing row: neither the user nor its rows.
+    let third = User::new("bob@example.com");
+    let clash = [new_row(&rows[0].jti, "user?id=x", "session", 600)];
+    assert!(
+        s.insert_user_with_tokens(&third, "tokens", &clash)
+            .await
+            .is_err()
+    );
+    let nobody: Option<User> = s.get_user(&third.id).await.unwrap();
+    assert!(nobody.is_none());
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -540,6 +850,11 @@ macro_rules! conformance_suite {
             expunger_runs_on_its_interval_and_stops_on_shutdown,
             expunge_100_000_expired_rows_beside_live_ones,
             two_expungers_at_once_remove_each_row_once,
+            insert_tokens_is_all_or_nothing,
+            rotate_refresh_marks_used_inserts_and_detects_reuse,
+            concurrent_rotations_of_one_refresh_token_have_one_winner,
+            sessions_are_listed_and_ended_per_subject,
+            registration_writes_user_and_rows_together,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

@@ -1,0 +1,396 @@
+// Included by sessions.rs once per backend (`backend()`, `Store`, `Guard`).
+
+use std::sync::Arc;
+
+use auth_core::{
+    Auth, Authenticated, ClientInfo, Error, ExtraClaims, HashCost, Lifetime, Secret, SignInContext,
+    SignedIn, TokenType, token_resource,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[token_resource]
+pub struct Token;
+
+// The pinned example of the sessions add-on, verbatim.
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tokens(
+        token_resource = Token,
+        token_lifetime = "15m",                 // access tokens: short
+        store_all_tokens,
+        require_token_presence_for_authentication,
+        refresh_tokens(
+            lifetime = "7d",                    // idle timeout: a refresh token unused this long dies
+            reuse_grace = "30s",                // a second use this soon after the first is answered, not punished (default 0s)
+        ),
+    ),
+    strategies(password()),
+    add_ons(
+        sessions(lifetime = "30d"),             // absolute cap of one sign-in, refreshes included
+        log_out_everywhere(apply_on_password_change),
+    ),
+)]
+pub struct User { pub id: Uuid, pub email: String, pub hashed_password: String, pub role: String }
+
+type A = Auth<User, Store>;
+
+const SECRET: &str = "sessions-secret-0123456789abcdef0123456789abcdef";
+
+/// Allow-list mode (the example), or deny-list mode with only what sessions
+/// and refresh tokens need stored; `grace` overrides the reuse grace.
+async fn auth_with(allow_list: bool, grace: Option<u64>) -> (Guard, A) {
+    let (guard, store) = backend().await;
+    let mut settings = User::settings();
+    if !allow_list {
+        settings.tokens.store_all_tokens = false;
+        settings.tokens.require_token_presence_for_authentication = false;
+    }
+    if let (Some(secs), Some(refresh)) = (grace, settings.refresh_tokens.as_mut()) {
+        refresh.reuse_grace = Lifetime::from_secs(secs);
+    }
+    let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    (guard, auth)
+}
+
+async fn register(auth: &A, email: &str) -> SignedIn<User> {
+    let user = User { id: Uuid::new_v4(), email: email.into(), hashed_password: String::new(), role: "member".into() };
+    let client = ClientInfo::new(Some("curl/8.5"), Some("192.0.2.7".parse().unwrap()));
+    User::register_with_password(auth, user, "password-1", Some("password-1"), client)
+        .await
+        .unwrap()
+}
+
+async fn sign_in(auth: &A, email: &str) -> SignedIn<User> {
+    let client = ClientInfo::new(Some("Firefox\nFake"), Some("198.51.100.1".parse().unwrap()));
+    User::sign_in_with_password(auth, email, "password-1", TokenType::User, client)
+        .await
+        .unwrap()
+}
+
+fn refresh_of(s: &SignedIn<User>) -> String {
+    s.refresh_token.as_ref().expect("a refresh token").token.clone()
+}
+
+async fn works(auth: &A, token: &str) -> bool {
+    auth.authenticate(token).await.is_ok()
+}
+
+#[tokio::test]
+async fn the_pinned_example_signs_in_refreshes_and_lists_sessions() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, None).await;
+        let ada = register(&auth, "ada@example.com").await;
+        let sid = ada.session.clone().expect("registration opens a session");
+        assert_eq!(ada.token.claims.sid.as_deref(), Some(sid.as_str()));
+        assert_eq!(ada.token.claims.exp - ada.token.claims.iat, 15 * 60);
+        let refresh = ada.refresh_token.as_ref().unwrap();
+        assert_eq!(refresh.claims.sid.as_deref(), Some(sid.as_str()));
+        assert_eq!(refresh.claims.exp - refresh.claims.iat, 7 * 86_400);
+        assert!(works(&auth, &ada.token.token).await, "allow_list={allow_list}");
+
+        let sessions = User::list_sessions(&auth, &ada.user, Some(&sid)).await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        let s = &sessions[0];
+        assert_eq!((s.id.as_str(), s.kind.as_str(), s.current), (sid.as_str(), "bearer", true));
+        assert_eq!(s.user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(s.ip.as_deref(), Some("192.0.2.7"));
+        assert!(s.expires_at > chrono::Utc::now() + chrono::Duration::days(29));
+
+        let pair = User::refresh(&auth, &refresh.token).await.unwrap();
+        assert_eq!(pair.token.claims.sid.as_deref(), Some(sid.as_str()));
+        assert!(works(&auth, &pair.token.token).await);
+        let later = User::list_sessions(&auth, &ada.user, None).await.unwrap();
+        assert!(later[0].last_seen_at >= s.last_seen_at);
+        assert!(!later[0].current);
+    }
+}
+
+#[tokio::test]
+async fn a_user_agent_is_cut_and_escaped() {
+    let (_guard, auth) = auth_with(true, None).await;
+    let ada = register(&auth, "ada@example.com").await;
+    let long = "x".repeat(1000);
+    let signed = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        SignInContext::default().client(ClientInfo::new(Some(&long), None)),
+    )
+    .await
+    .unwrap();
+    let _ = ada;
+    let list = User::list_sessions(&auth, &signed.user, signed.session.as_deref()).await.unwrap();
+    let mine = list.iter().find(|s| s.current).unwrap();
+    assert_eq!(mine.user_agent.as_ref().unwrap().chars().count(), 257, "256 and an ellipsis");
+    let other = sign_in(&auth, "ada@example.com").await;
+    let list = User::list_sessions(&auth, &other.user, other.session.as_deref()).await.unwrap();
+    let mine = list.iter().find(|s| s.current).unwrap();
+    assert_eq!(mine.user_agent.as_deref(), Some("Firefox\\nFake"));
+}
+
+#[tokio::test]
+async fn rotation_returns_a_working_pair_and_spends_the_old_refresh_token() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, Some(0)).await;
+        let ada = register(&auth, "ada@example.com").await;
+        let first = refresh_of(&ada);
+        let pair = User::refresh(&auth, &first).await.unwrap();
+        assert!(works(&auth, &pair.token.token).await);
+        let next = User::refresh(&auth, &pair.refresh_token.token).await.unwrap();
+        assert!(works(&auth, &next.token.token).await);
+        // The first one is spent: presenting it again (grace 0) is reuse.
+        let again = User::refresh(&auth, &first).await;
+        assert!(matches!(again, Err(Error::RefreshTokenReused)), "{again:?}");
+    }
+}
+
+#[tokio::test]
+async fn reuse_past_the_grace_ends_the_session_and_every_token_of_it() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, Some(0)).await;
+        let ada = register(&auth, "ada@example.com").await;
+        let other = sign_in(&auth, "ada@example.com").await;
+        let stolen = refresh_of(&ada);
+        let pair = User::refresh(&auth, &stolen).await.unwrap();
+        assert!(matches!(User::refresh(&auth, &stolen).await, Err(Error::RefreshTokenReused)));
+        for token in [&ada.token.token, &pair.token.token] {
+            let e = auth.authenticate(token).await;
+            assert!(matches!(e, Err(Error::SessionEnded)), "allow_list={allow_list}: {e:?}");
+        }
+        let e = User::refresh(&auth, &pair.refresh_token.token).await;
+        assert!(matches!(e, Err(Error::SessionEnded)), "{e:?}");
+        // Another session of the same user is untouched.
+        assert!(works(&auth, &other.token.token).await);
+        assert!(User::refresh(&auth, &refresh_of(&other)).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn within_the_grace_a_sibling_pair_works() {
+    let (_guard, auth) = auth_with(true, Some(30)).await;
+    let ada = register(&auth, "ada@example.com").await;
+    let used = refresh_of(&ada);
+    let first = User::refresh(&auth, &used).await.unwrap();
+    let sibling = User::refresh(&auth, &used).await.unwrap();
+    assert_ne!(first.refresh_token.claims.jti, sibling.refresh_token.claims.jti);
+    assert_eq!(first.token.claims.sid, sibling.token.claims.sid);
+    for pair in [&first, &sibling] {
+        assert!(works(&auth, &pair.token.token).await);
+    }
+    // Both branches rotate on their own, and die together.
+    let a = User::refresh(&auth, &first.refresh_token.token).await.unwrap();
+    let b = User::refresh(&auth, &sibling.refresh_token.token).await.unwrap();
+    auth.revoke(&a.token.token).await.unwrap();
+    for token in [&a.token.token, &b.token.token] {
+        assert!(matches!(auth.authenticate(token).await, Err(Error::SessionEnded)));
+    }
+    assert!(matches!(User::refresh(&auth, &b.refresh_token.token).await, Err(Error::SessionEnded)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the_session() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, Some(0)).await;
+        let auth = Arc::new(auth);
+        let ada = register(&auth, "ada@example.com").await;
+        let token = refresh_of(&ada);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (auth, token) = (auth.clone(), token.clone());
+                tokio::spawn(async move { User::refresh(&auth, &token).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(pair) => winners.push(pair),
+                Err(Error::RefreshTokenReused | Error::SessionEnded) => {}
+                Err(e) => panic!("allow_list={allow_list}: {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "allow_list={allow_list}");
+        // The losers were reuse: the session, and the winner's pair, are dead.
+        assert!(matches!(auth.authenticate(&winners[0].token.token).await, Err(Error::SessionEnded)));
+        assert!(User::list_sessions(&auth, &ada.user, None).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_and_access_tokens_are_not_each_other() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, None).await;
+        let ada = register(&auth, "ada@example.com").await;
+        let e = auth.authenticate(&refresh_of(&ada)).await;
+        assert!(matches!(e, Err(Error::WrongPurpose { .. })), "{e:?}");
+        let e = User::refresh(&auth, &ada.token.token).await;
+        assert!(matches!(e, Err(Error::WrongPurpose { .. })), "{e:?}");
+        let sign_in_token = User::sign_in_with_password(&auth, "ada@example.com", "password-1", TokenType::SignIn, ExtraClaims::new())
+            .await
+            .unwrap()
+            .token;
+        assert!(matches!(User::refresh(&auth, &sign_in_token.token).await, Err(Error::WrongPurpose { .. })));
+    }
+}
+
+#[tokio::test]
+async fn rotation_never_extends_the_session() {
+    let (_guard, store) = backend().await;
+    let mut settings = User::settings();
+    settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(3 * 3600);
+    settings.refresh_tokens.as_mut().unwrap().lifetime = Lifetime::from_secs(2 * 3600);
+    settings.tokens.token_lifetime = Lifetime::from_secs(3600);
+    let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    let ada = register(&auth, "ada@example.com").await;
+    let session = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
+    let cap = session.expires_at.timestamp();
+    let mut refresh = refresh_of(&ada);
+    for _ in 0..3 {
+        let pair = User::refresh(&auth, &refresh).await.unwrap();
+        assert!(pair.token.claims.exp <= cap && pair.refresh_token.claims.exp <= cap);
+        refresh = pair.refresh_token.token;
+    }
+    let after = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
+    assert_eq!(after.expires_at, session.expires_at);
+}
+
+#[tokio::test]
+async fn no_token_outlives_its_session() {
+    let (_guard, store) = backend().await;
+    let mut settings = User::settings();
+    // A session shorter than the tokens would be: the tokens are cut to it.
+    settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(600);
+    let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    let ada = register(&auth, "ada@example.com").await;
+    let session = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
+    let cap = session.expires_at.timestamp();
+    assert!(ada.token.claims.exp <= cap);
+    assert_eq!(ada.refresh_token.unwrap().claims.exp, cap);
+}
+
+#[tokio::test]
+async fn ending_one_session_leaves_the_others_working() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, None).await;
+        let phone = register(&auth, "ada@example.com").await;
+        let laptop = sign_in(&auth, "ada@example.com").await;
+        let tablet = sign_in(&auth, "ada@example.com").await;
+        let bob = register(&auth, "bob@example.com").await;
+        // Another user's session is not found, and nothing ends.
+        let e = User::revoke_session(&auth, &bob.user, phone.session.as_deref().unwrap()).await;
+        assert!(matches!(e, Err(Error::SessionNotFound)), "{e:?}");
+        assert!(works(&auth, &phone.token.token).await);
+
+        User::revoke_session(&auth, &phone.user, phone.session.as_deref().unwrap()).await.unwrap();
+        assert!(matches!(auth.authenticate(&phone.token.token).await, Err(Error::SessionEnded)));
+        assert!(matches!(User::refresh(&auth, &refresh_of(&phone)).await, Err(Error::SessionEnded)));
+        assert!(works(&auth, &laptop.token.token).await && works(&auth, &tablet.token.token).await);
+        // Ending it again: not found.
+        let e = User::revoke_session(&auth, &phone.user, phone.session.as_deref().unwrap()).await;
+        assert!(matches!(e, Err(Error::SessionNotFound)));
+
+        let ended = User::revoke_other_sessions(&auth, &laptop.user, laptop.session.as_deref().unwrap()).await.unwrap();
+        assert_eq!(ended, 1, "the tablet");
+        assert!(works(&auth, &laptop.token.token).await);
+        assert!(matches!(auth.authenticate(&tablet.token.token).await, Err(Error::SessionEnded)));
+        assert!(works(&auth, &bob.token.token).await, "other users untouched");
+        let left = User::list_sessions(&auth, &laptop.user, None).await.unwrap();
+        assert_eq!(left.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_its_refresh_token() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, None).await;
+        let ada = register(&auth, "ada@example.com").await;
+        let other = sign_in(&auth, "ada@example.com").await;
+        auth.revoke(&ada.token.token).await.unwrap();
+        auth.revoke(&ada.token.token).await.unwrap(); // twice is fine
+        assert!(matches!(auth.authenticate(&ada.token.token).await, Err(Error::SessionEnded)));
+        assert!(matches!(User::refresh(&auth, &refresh_of(&ada)).await, Err(Error::SessionEnded)));
+        assert!(works(&auth, &other.token.token).await);
+    }
+}
+
+#[tokio::test]
+async fn log_out_everywhere_ends_every_session() {
+    let (_guard, auth) = auth_with(true, None).await;
+    let a = register(&auth, "ada@example.com").await;
+    let b = sign_in(&auth, "ada@example.com").await;
+    User::log_out_everywhere(&auth, &a.user).await.unwrap();
+    for s in [&a, &b] {
+        assert!(auth.authenticate(&s.token.token).await.is_err());
+        assert!(User::refresh(&auth, &refresh_of(s)).await.is_err());
+    }
+    assert!(User::list_sessions(&auth, &a.user, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_session_and_opens_one_for_the_caller() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, None).await;
+        let a = register(&auth, "ada@example.com").await;
+        let b = sign_in(&auth, "ada@example.com").await;
+        let changed = User::change_password(&auth, &a.user, "password-1", "password-2", Some("password-2"), ClientInfo::new(Some("ua"), None))
+            .await
+            .unwrap();
+        for s in [&a, &b] {
+            assert!(auth.authenticate(&s.token.token).await.is_err());
+            assert!(User::refresh(&auth, &refresh_of(s)).await.is_err());
+        }
+        assert!(works(&auth, &changed.token.token).await);
+        let pair = User::refresh(&auth, &refresh_of(&changed)).await.unwrap();
+        assert!(works(&auth, &pair.token.token).await);
+        let sessions = User::list_sessions(&auth, &changed.user, changed.session.as_deref()).await.unwrap();
+        assert_eq!(sessions.len(), 1, "allow_list={allow_list}");
+        assert!(sessions[0].current);
+    }
+}
+
+#[tokio::test]
+async fn a_token_minted_before_its_session_ended_fails_with_session_ended() {
+    for allow_list in [true, false] {
+        let (_guard, auth) = auth_with(allow_list, None).await;
+        let ada = register(&auth, "ada@example.com").await;
+        let pair = User::refresh(&auth, &refresh_of(&ada)).await.unwrap();
+        User::revoke_session(&auth, &ada.user, ada.session.as_deref().unwrap()).await.unwrap();
+        for token in [&ada.token.token, &pair.token.token] {
+            assert!(matches!(auth.authenticate(token).await, Err(Error::SessionEnded)));
+            assert!(matches!(auth.verify(token).await, Err(Error::SessionEnded)));
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_in_token_exchange_opens_a_session() {
+    let (_guard, auth) = auth_with(true, None).await;
+    register(&auth, "ada@example.com").await;
+    let exchange = User::sign_in_with_password(&auth, "ada@example.com", "password-1", TokenType::SignIn, ExtraClaims::new())
+        .await
+        .unwrap();
+    assert!(exchange.session.is_none() && exchange.refresh_token.is_none());
+    let signed = User::sign_in_with_token(&auth, &exchange.token.token, ExtraClaims::new()).await.unwrap();
+    assert!(signed.session.is_some() && signed.refresh_token.is_some());
+    assert!(works(&auth, &signed.token.token).await);
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused() {
+    let (_guard, auth) = auth_with(true, None).await;
+    let ada = register(&auth, "ada@example.com").await;
+    let mut claims = ada.refresh_token.as_ref().unwrap().claims.clone();
+    claims.exp = chrono::Utc::now().timestamp() - 1;
+    let stale = auth.jwt().sign(&claims).unwrap();
+    assert!(matches!(User::refresh(&auth, &stale).await, Err(Error::Expired)));
+}
