@@ -2,7 +2,10 @@
 //! bearer token of every request and puts the [`AuthenticatedUser`] in the
 //! request's extensions (Ash's `retrieve_from_bearer` + `set_actor`);
 //! [`CurrentUser`] hands it to handlers; [`BearerToken`] gives sign-out
-//! handlers the presented token.
+//! handlers the presented token; [`ClientInfo`](crate::ClientInfo) is an
+//! extractor too (the `User-Agent` header and the peer address of
+//! [`ConnectInfo`](axum::extract::ConnectInfo)), for the session row a
+//! sign-in opens.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,6 +44,7 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Auth, AuthenticatedUser};
+use crate::session::ClientInfo;
 use crate::http::bearer_token;
 use crate::store::{TokenStore, UserStore};
 use crate::user::UserResource;
@@ -337,4 +341,30 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
     }
+}
+
+/// The client of a request, for the session a sign-in opens: its
+/// `User-Agent` header and its peer address, from the
+/// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) extension that
+/// `into_make_service_with_connect_info` (or your own server loop) sets.
+/// Forwarded headers are not trusted: behind a proxy, build the
+/// [`ClientInfo`] yourself from the address your proxy vouches for.
+impl<St: Send + Sync> FromRequestParts<St> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        Ok(client_info(parts))
+    }
+}
+
+fn client_info(parts: &Parts) -> ClientInfo {
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|h| h.to_str().ok());
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    ClientInfo::new(user_agent, ip)
 }

@@ -7,6 +7,7 @@ pub mod axum;
 
 use crate::auth::Auth;
 use crate::error::{Error, Result};
+use crate::session::ClientInfo;
 use crate::store::TokenStore;
 use crate::user::UserResource;
 
@@ -23,6 +24,13 @@ pub fn bearer_token(header: &str) -> Result<&str> {
     Ok(token.trim())
 }
 
+/// The client of a request, from its `User-Agent` header value and peer
+/// address, for the session row a sign-in opens (any framework: pass what
+/// it gives you; with axum, [`ClientInfo`] is an extractor).
+pub fn client_info(user_agent: Option<&str>, peer: Option<std::net::IpAddr>) -> ClientInfo {
+    ClientInfo::new(user_agent, peer)
+}
+
 /// The HTTP status an error maps to: 401 for every token and sign-in
 /// failure, 409 for a taken identity, 422 for invalid input, 503 when the
 /// store is down or the server is at capacity ([`Error::Unavailable`]: the
@@ -30,6 +38,7 @@ pub fn bearer_token(header: &str) -> Result<&str> {
 pub fn status_code(error: &Error) -> u16 {
     match error {
         Error::IdentityTaken => 409,
+        Error::SessionNotFound => 404,
         Error::PasswordConfirmationMismatch | Error::InvalidInput(_) => 422,
         Error::Store(_) | Error::Unavailable(_) => 503,
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => 500,
@@ -44,6 +53,7 @@ pub fn public_code(error: &Error) -> &'static str {
     match error {
         Error::AuthenticationFailed => "authentication_failed",
         Error::IdentityTaken => "identity_taken",
+        Error::SessionNotFound => "not_found",
         Error::PasswordConfirmationMismatch => "password_confirmation_mismatch",
         Error::InvalidInput(_) => "invalid_input",
         Error::Store(_) | Error::Unavailable(_) => "unavailable",

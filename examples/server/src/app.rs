@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use auth_core::axum::{AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
-use auth_core::{Auth, Error, ExtraClaims, PasswordStore, SignedIn, TokenStore, TokenType};
+use auth_core::{
+    Auth, ClientInfo, Error, PasswordStore, SignInContext, SignedIn, TokenStore, TokenType,
+};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -36,6 +38,9 @@ where
         )
         .route("/auth/user/password/change", post(change_password::<S>))
         .route("/auth/sign_out", post(sign_out::<S>))
+        .route("/auth/refresh", post(refresh::<S>))
+        .route("/auth/sessions", get(list_sessions::<S>))
+        .route("/auth/sessions/{id}", delete(end_session::<S>))
         .route("/auth/log_out_everywhere", post(log_out_everywhere::<S>))
         .route("/me", get(me))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None) })
@@ -152,9 +157,14 @@ where
     }
 }
 
-/// `{user, token}`, the body of every route that signs a user in.
+/// `{user, token, refresh_token}`, the body of every route that signs a
+/// user in (`refresh_token` is absent for a sign-in token).
 fn signed_in_body(signed: &SignedIn<User>) -> serde_json::Value {
-    json!({"user": PublicUser::from(&signed.user), "token": signed.token.token})
+    let mut body = json!({"user": PublicUser::from(&signed.user), "token": signed.token.token});
+    if let Some(refresh) = &signed.refresh_token {
+        body["refresh_token"] = json!(refresh.token);
+    }
+    body
 }
 
 #[derive(Deserialize)]
@@ -181,6 +191,7 @@ fn check_email(email: &str) -> Result<String, ApiError> {
 
 async fn register<S>(
     State(auth): State<App<S>>,
+    client: ClientInfo,
     Body(b): Body<RegisterBody>,
 ) -> Result<Response, ApiError>
 where
@@ -204,7 +215,7 @@ where
         user,
         &b.password,
         b.password_confirmation.as_deref(),
-        ExtraClaims::new(),
+        client,
     )
     .await?;
     let body = signed_in_body(&signed);
@@ -220,6 +231,7 @@ struct SignInBody {
 
 async fn sign_in<S>(
     State(auth): State<App<S>>,
+    client: ClientInfo,
     Body(b): Body<SignInBody>,
 ) -> Result<Response, ApiError>
 where
@@ -239,7 +251,7 @@ where
         b.email.trim(),
         &b.password,
         token_type,
-        ExtraClaims::new(),
+        client,
     )
     .await?;
     Ok(Json(signed_in_body(&signed)).into_response())
@@ -252,6 +264,7 @@ struct TokenQuery {
 
 async fn sign_in_with_token<S>(
     State(auth): State<App<S>>,
+    client: ClientInfo,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError>
 where
@@ -264,7 +277,7 @@ where
             None,
         ));
     };
-    let signed = User::sign_in_with_token(&auth, &q.token, ExtraClaims::new()).await?;
+    let signed = User::sign_in_with_token(&auth, &q.token, client).await?;
     Ok(Json(signed_in_body(&signed)).into_response())
 }
 
@@ -281,6 +294,7 @@ struct ChangeBody {
 
 async fn change_password<S>(
     State(auth): State<App<S>>,
+    client: ClientInfo,
     CurrentUser(me): CurrentUser<User>,
     Body(b): Body<ChangeBody>,
 ) -> Result<Response, ApiError>
@@ -293,10 +307,12 @@ where
         &b.current_password,
         &b.password,
         b.password_confirmation.as_deref(),
-        auth_core::ExtraClaims::new(),
+        SignInContext::default().client(client),
     )
     .await?;
-    Ok(Json(json!({"token": signed.token.token})).into_response())
+    let mut body = signed_in_body(&signed);
+    body.as_object_mut().map(|b| b.remove("user"));
+    Ok(Json(body).into_response())
 }
 
 async fn sign_out<S>(
@@ -318,5 +334,44 @@ where
     S: TokenStore + PasswordStore<User> + 'static,
 {
     User::log_out_everywhere(&auth, &me.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh<S>(
+    State(auth): State<App<S>>,
+    Body(b): Body<RefreshBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let pair = User::refresh(&auth, &b.refresh_token).await?;
+    Ok(Json(json!({"token": pair.token.token, "refresh_token": pair.refresh_token.token})).into_response())
+}
+
+async fn list_sessions<S>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let sessions = User::list_sessions(&auth, &me.user, me.claims.sid.as_deref()).await?;
+    Ok(Json(json!({ "sessions": sessions })).into_response())
+}
+
+async fn end_session<S>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    User::revoke_session(&auth, &me.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,13 +20,17 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
     tokens(
         token_resource = Token,
         signing_secret(env = "TOKEN_SIGNING_SECRET"),
-        token_lifetime = "14d",
+        token_lifetime = "15m",
         store_all_tokens,
         require_token_presence_for_authentication,
         extra_claims = crate::model::role_claims,
+        refresh_tokens(lifetime = "7d", reuse_grace = "30s"),
     ),
     strategies(password(identity_field = "email", hashed_password_field = "hashed_password")),
-    add_ons(log_out_everywhere(apply_on_password_change)),
+    add_ons(
+        sessions(lifetime = "30d"),
+        log_out_everywhere(apply_on_password_change),
+    ),
 )]
 pub struct User {
     pub id: Uuid,
