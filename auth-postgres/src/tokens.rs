@@ -55,14 +55,19 @@ impl TokenQueries {
             // write shows as `refresh` with nothing done, and the caller asks
             // again). $1 old jti, $2 sid, $3 subject, $4 grace seconds, $5-$9
             // the new rows.
+            // Every row is found by its primary key: the other conditions
+            // sit inside `(…) IS TRUE`, which no index serves, so the
+            // planner cannot trade the key for the (subject, purpose) index
+            // (a subject with thousands of used refresh rows made that
+            // O(rows)); a concurrent update still re-checks all of them.
             rotate: format!(
-                "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND purpose = 'session' \
-                     AND subject = $3 AND expires_at > now()), \
+                "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
+                     AND subject = $3 AND expires_at > now()) IS TRUE), \
                  used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now() \
-                     WHERE jti = $1 AND purpose = 'refresh' AND subject = $3 AND expires_at > now() \
+                     WHERE jti = $1 AND (purpose = 'refresh' AND subject = $3 AND expires_at > now()) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
-                 sibling AS (SELECT 1 FROM {t} WHERE jti = $1 AND purpose = 'refresh_used' \
-                     AND subject = $3 AND updated_at >= now() - make_interval(secs => $4) \
+                 sibling AS (SELECT 1 FROM {t} WHERE jti = $1 AND (purpose = 'refresh_used' \
+                     AND subject = $3 AND updated_at >= now() - make_interval(secs => $4)) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session)), \
                  ok AS (SELECT 1 FROM used UNION ALL SELECT 1 FROM sibling), \
                  inserted AS (INSERT INTO {t} ({NEW_COLUMNS}) {} \
@@ -72,7 +77,7 @@ impl TokenQueries {
                      WHERE jti = $2 AND EXISTS (SELECT 1 FROM ok)) \
                  SELECT EXISTS (SELECT 1 FROM used) AS rotated, \
                      EXISTS (SELECT 1 FROM sibling) AS sibling, \
-                     (SELECT purpose FROM {t} WHERE jti = $1 AND subject = $3) AS old_purpose, \
+                     (SELECT purpose FROM {t} WHERE jti = $1 AND (subject = $3) IS TRUE) AS old_purpose, \
                      EXISTS (SELECT 1 FROM session) AS session_live",
                 unnest_rows(5)
             )
