@@ -71,7 +71,10 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter_custom(|iters| {
             let (auth, user) = (&auth, &user);
             async move {
-                let signed = auth.sign_in(user.clone(), ClientInfo::default()).await.unwrap();
+                let signed = auth
+                    .sign_in(user.clone(), ClientInfo::default())
+                    .await
+                    .unwrap();
                 let mut current = signed.refresh_token.unwrap().token;
                 let start = Instant::now();
                 for _ in 0..iters {

@@ -44,8 +44,8 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Auth, AuthenticatedUser};
-use crate::session::ClientInfo;
 use crate::http::bearer_token;
+use crate::session::ClientInfo;
 use crate::store::{TokenStore, UserStore};
 use crate::user::UserResource;
 
@@ -247,6 +247,32 @@ impl<St: Send + Sync> FromRequestParts<St> for BearerToken {
     }
 }
 
+/// The client of a request, for the session a sign-in opens: its
+/// `User-Agent` header and its peer address, from the
+/// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) extension that
+/// `into_make_service_with_connect_info` (or your own server loop) sets.
+/// Forwarded headers are not trusted: behind a proxy, build the
+/// [`ClientInfo`] yourself from the address your proxy vouches for.
+impl<St: Send + Sync> FromRequestParts<St> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        Ok(client_info(parts))
+    }
+}
+
+fn client_info(parts: &Parts) -> ClientInfo {
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|h| h.to_str().ok());
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    ClientInfo::new(user_agent, ip)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,30 +367,41 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
     }
-}
 
-/// The client of a request, for the session a sign-in opens: its
-/// `User-Agent` header and its peer address, from the
-/// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) extension that
-/// `into_make_service_with_connect_info` (or your own server loop) sets.
-/// Forwarded headers are not trusted: behind a proxy, build the
-/// [`ClientInfo`] yourself from the address your proxy vouches for.
-impl<St: Send + Sync> FromRequestParts<St> for ClientInfo {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts))
+    #[tokio::test]
+    async fn client_info_comes_from_the_user_agent_and_the_peer() {
+        let mut req = axum::http::Request::builder()
+            .header(
+                header::USER_AGENT,
+                format!("Mozilla/5.0 {}", "x".repeat(400)),
+            )
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [203, 0, 113, 9],
+                4711,
+            ))));
+        let (mut parts, ()) = req.into_parts();
+        let client = ClientInfo::from_request_parts(&mut parts, &())
+            .await
+            .unwrap();
+        assert_eq!(client.ip, Some([203, 0, 113, 9].into()));
+        let ua = client.user_agent.unwrap();
+        assert!(
+            ua.starts_with("Mozilla/5.0 ") && ua.chars().count() == 257,
+            "cut: {ua}"
+        );
+        // Without the header or the peer: nothing.
+        let (mut bare, ()) = axum::http::Request::builder()
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert_eq!(
+            ClientInfo::from_request_parts(&mut bare, &())
+                .await
+                .unwrap(),
+            ClientInfo::default()
+        );
     }
-}
-
-fn client_info(parts: &Parts) -> ClientInfo {
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|h| h.to_str().ok());
-    let ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    ClientInfo::new(user_agent, ip)
 }

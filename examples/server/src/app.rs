@@ -246,14 +246,8 @@ where
             );
         }
     };
-    let signed = User::sign_in_with_password(
-        &auth,
-        b.email.trim(),
-        &b.password,
-        token_type,
-        client,
-    )
-    .await?;
+    let signed =
+        User::sign_in_with_password(&auth, b.email.trim(), &b.password, token_type, client).await?;
     Ok(Json(signed_in_body(&signed)).into_response())
 }
 
@@ -350,7 +344,10 @@ where
     S: TokenStore + PasswordStore<User> + 'static,
 {
     let pair = User::refresh(&auth, &b.refresh_token).await?;
-    Ok(Json(json!({"token": pair.token.token, "refresh_token": pair.refresh_token.token})).into_response())
+    Ok(
+        Json(json!({"token": pair.token.token, "refresh_token": pair.refresh_token.token}))
+            .into_response(),
+    )
 }
 
 async fn list_sessions<S>(

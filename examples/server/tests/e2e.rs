@@ -304,11 +304,19 @@ fn sessions_scenario(s: &Server) {
     let (st, me) = s.call("GET", "/me", Some(&phone), None);
     assert_eq!(st, 200);
     let claims = &me["token_claims"];
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 15 * 60);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        15 * 60
+    );
     let phone_sid = claims["sid"].as_str().unwrap().to_owned();
 
     // A second device.
-    let (st, v) = post(s, "/auth/user/password/sign_in", None, json!({"email": "sam@example.com", "password": "correct horse"}));
+    let (st, v) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "sam@example.com", "password": "correct horse"}),
+    );
     assert_eq!(st, 200, "{v}");
     let (laptop, laptop_refresh) = (token(&v), v["refresh_token"].as_str().unwrap().to_owned());
 
@@ -318,18 +326,40 @@ fn sessions_scenario(s: &Server) {
     let sessions = v["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|x| x["current"] == true).count(), 1);
-    assert!(sessions.iter().all(|x| x["ip"] == "127.0.0.1" && x["kind"] == "bearer"), "{v}");
+    assert!(
+        sessions
+            .iter()
+            .all(|x| x["ip"] == "127.0.0.1" && x["kind"] == "bearer"),
+        "{v}"
+    );
     assert_eq!(s.call("GET", "/auth/sessions", None, None).0, 401);
 
     // Refresh: a new pair; the old refresh token is spent; a refresh token is no bearer token.
-    let (st, pair) = post(s, "/auth/refresh", None, json!({"refresh_token": phone_refresh}));
+    let (st, pair) = post(
+        s,
+        "/auth/refresh",
+        None,
+        json!({"refresh_token": phone_refresh}),
+    );
     assert_eq!(st, 200, "{pair}");
     let phone2 = token(&pair);
     assert_eq!(s.call("GET", "/me", Some(&phone2), None).0, 200);
     let next_refresh = pair["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(s.call("GET", "/me", Some(&next_refresh), None).0, 401);
-    assert_eq!(post(s, "/auth/refresh", None, json!({"refresh_token": phone2})).0, 401);
-    assert_eq!(post(s, "/auth/refresh", None, json!({"refresh_token": "garbage"})).0, 401);
+    assert_eq!(
+        post(s, "/auth/refresh", None, json!({"refresh_token": phone2})).0,
+        401
+    );
+    assert_eq!(
+        post(
+            s,
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": "garbage"})
+        )
+        .0,
+        401
+    );
     assert_eq!(post(s, "/auth/refresh", None, json!({})).0, 422);
 
     // Another user cannot end this user's session: 404, and nothing ends.
@@ -339,18 +369,45 @@ fn sessions_scenario(s: &Server) {
     let path = format!("/auth/sessions/{phone_sid}");
     assert_eq!(s.call("DELETE", &path, Some(&eve), None).0, 404);
     assert_eq!(s.call("GET", "/me", Some(&phone2), None).0, 200);
-    assert_eq!(s.call("DELETE", "/auth/sessions/unknown", Some(&laptop), None).0, 404);
+    assert_eq!(
+        s.call("DELETE", "/auth/sessions/unknown", Some(&laptop), None)
+            .0,
+        404
+    );
 
     // The laptop ends the phone's session: every token of it dies.
     assert_eq!(s.call("DELETE", &path, Some(&laptop), None).0, 204);
     assert_eq!(s.call("GET", "/me", Some(&phone2), None).0, 401);
-    assert_eq!(post(s, "/auth/refresh", None, json!({"refresh_token": next_refresh})).0, 401);
+    assert_eq!(
+        post(
+            s,
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": next_refresh})
+        )
+        .0,
+        401
+    );
     assert_eq!(s.call("GET", "/me", Some(&laptop), None).0, 200);
 
     // Sign-out ends the laptop's session, its refresh token included.
     assert_eq!(s.call("POST", "/auth/sign_out", Some(&laptop), None).0, 204);
-    assert_eq!(post(s, "/auth/refresh", None, json!({"refresh_token": laptop_refresh})).0, 401);
-    let (_, v) = post(s, "/auth/user/password/sign_in", None, json!({"email": "sam@example.com", "password": "correct horse"}));
+    assert_eq!(
+        post(
+            s,
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": laptop_refresh})
+        )
+        .0,
+        401
+    );
+    let (_, v) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "sam@example.com", "password": "correct horse"}),
+    );
     let (st, v) = s.call("GET", "/auth/sessions", Some(&token(&v)), None);
     assert_eq!((st, v["sessions"].as_array().unwrap().len()), (200, 1));
 }
