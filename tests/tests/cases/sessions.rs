@@ -394,3 +394,29 @@ async fn an_expired_refresh_token_is_refused() {
     let stale = auth.jwt().sign(&claims).unwrap();
     assert!(matches!(User::refresh(&auth, &stale).await, Err(Error::Expired)));
 }
+
+#[tokio::test]
+async fn sessions_work_without_refresh_tokens() {
+    for allow_list in [true, false] {
+        let (_guard, store) = backend().await;
+        let mut settings = User::settings();
+        settings.refresh_tokens = None;
+        if !allow_list {
+            settings.tokens.store_all_tokens = false;
+            settings.tokens.require_token_presence_for_authentication = false;
+        }
+        let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
+            .unwrap()
+            .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+            .unwrap();
+        let ada = register(&auth, "ada@example.com").await;
+        assert!(ada.refresh_token.is_none());
+        let sid = ada.session.clone().unwrap();
+        assert_eq!(ada.token.claims.sid.as_deref(), Some(sid.as_str()));
+        assert!(works(&auth, &ada.token.token).await);
+        assert!(matches!(User::refresh(&auth, &ada.token.token).await, Err(Error::NotConfigured(_))));
+        assert_eq!(User::list_sessions(&auth, &ada.user, None).await.unwrap().len(), 1);
+        auth.revoke(&ada.token.token).await.unwrap();
+        assert!(matches!(auth.authenticate(&ada.token.token).await, Err(Error::SessionEnded)));
+    }
+}
