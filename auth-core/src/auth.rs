@@ -8,6 +8,7 @@ use crate::claims::{Claims, ClaimsContext, ExtraClaims, merge_extra_claims};
 use crate::config::{Lifetime, Purpose};
 use crate::error::{Error, Result};
 use crate::jwt::Jwt;
+use crate::keys::KeySet;
 use crate::password::{HashCost, HashLimits, PasswordHasher};
 use crate::secret::Secret;
 use crate::session::SessionRef;
@@ -82,6 +83,23 @@ impl<U: UserResource, S> Auth<U, S> {
     pub fn with_secret(settings: Settings<U>, secret: &Secret, store: S) -> Result<Self> {
         let jwt = Jwt::with_secret(&settings.tokens, secret)?;
         Ok(Self::assemble(settings, jwt, store))
+    }
+
+    /// A runtime that signs with the key set's active key and verifies a
+    /// token with the key its `kid` names (rotation: keep the old key listed
+    /// until its tokens expire). A token without `kid`, issued before the
+    /// key set, is verified with the secret the DSL configures
+    /// (`signing_secret`) when that resolves, and refused otherwise.
+    pub fn with_keys(settings: Settings<U>, keys: &KeySet, store: S) -> Result<Self> {
+        let legacy = settings.tokens.signing_secret.resolve().ok();
+        let jwt = Jwt::with_keys(&settings.tokens, keys, legacy.as_ref())?;
+        Ok(Self::assemble(settings, jwt, store))
+    }
+
+    /// The public keys of the asymmetric keys as a JWK Set, for other
+    /// services to verify these tokens (serve it at `/.well-known/jwks.json`).
+    pub fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.jwt.jwks()
     }
 
     fn assemble(settings: Settings<U>, jwt: Jwt, store: S) -> Self {

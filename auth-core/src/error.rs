@@ -26,6 +26,10 @@ pub enum Error {
         /// What the token's header claimed (truncated).
         found: String,
     },
+    /// The header's `kid` names no key of the key set (or the token has no
+    /// `kid` and there is no legacy key for such tokens).
+    #[error("token key `{0}` is not known")]
+    UnknownKey(String),
     /// The signature does not match the header and payload.
     #[error("token signature is invalid")]
     InvalidSignature,

@@ -2,22 +2,33 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use jsonwebtoken::Header;
+use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 
 use crate::claims::{Claims, ExtraClaims, StrictObject};
 use crate::config::{Algorithm, Lifetime, Purpose, TokenConfig};
 use crate::error::{Error, truncated};
-use crate::secret::{Keys, Secret};
+use crate::keys::{KeySet, SigningKey};
+use crate::secret::Secret;
 
 /// The longest token accepted; anything longer is refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Signs and verifies tokens for one configuration. Built once; cheap to share.
+///
+/// It signs with one key and verifies with the key a token's `kid` names (a
+/// map lookup), requiring the header's `alg` to be that key's algorithm. A
+/// token without `kid` (issued before key sets) is verified with the legacy
+/// key, the one the DSL's `signing_secret` configures, when there is one.
 #[derive(Debug)]
 pub struct Jwt {
-    algorithm: Algorithm,
-    keys: Keys,
+    signing: Arc<SigningKey>,
+    by_kid: HashMap<String, Arc<SigningKey>>,
+    legacy: Option<Arc<SigningKey>>,
     leeway: i64,
     issuer: String,
     audience: String,
@@ -29,14 +40,53 @@ impl Jwt {
         Self::with_secret(config, &config.signing_secret.resolve()?)
     }
 
-    /// Builds the keys from `secret`, overriding the configured one.
+    /// Builds the keys from `secret`, overriding the configured one. The key
+    /// gets a `kid` derived from it, and also verifies tokens without `kid`.
     pub fn with_secret(config: &TokenConfig, secret: &Secret) -> Result<Self, Error> {
+        let key = Arc::new(Self::dsl_key(config, secret)?);
+        let by_kid = HashMap::from([(key.kid().to_owned(), key.clone())]);
+        Self::assemble(config, key.clone(), by_kid, Some(key))
+    }
+
+    /// Signs with the key set's active key and verifies with any of its
+    /// keys; tokens without `kid` are verified with `legacy` (the secret the
+    /// DSL configures, for tokens issued before the key set) or refused.
+    pub fn with_keys(
+        config: &TokenConfig,
+        keys: &KeySet,
+        legacy: Option<&Secret>,
+    ) -> Result<Self, Error> {
+        let legacy = legacy
+            .map(|secret| Self::dsl_key(config, secret).map(Arc::new))
+            .transpose()?;
+        Self::assemble(config, keys.active_arc(), keys.map().clone(), legacy)
+    }
+
+    fn dsl_key(config: &TokenConfig, secret: &Secret) -> Result<SigningKey, Error> {
+        let kid = crate::keys::derived_kid(config.algorithm, secret);
+        SigningKey::new(kid, config.algorithm, secret).map_err(|e| match e {
+            // The DSL key has no name the user gave: say where it comes from.
+            Error::Config(m) => Error::Config(
+                m.split_once(": ")
+                    .map_or(m.clone(), |(_, rest)| format!("signing_secret: {rest}")),
+            ),
+            other => other,
+        })
+    }
+
+    fn assemble(
+        config: &TokenConfig,
+        signing: Arc<SigningKey>,
+        by_kid: HashMap<String, Arc<SigningKey>>,
+        legacy: Option<Arc<SigningKey>>,
+    ) -> Result<Self, Error> {
         if config.token_lifetime.is_zero() {
             return Err(Error::Config("`token_lifetime` must be positive".into()));
         }
         Ok(Self {
-            algorithm: config.algorithm,
-            keys: Keys::new(config.algorithm, secret)?,
+            signing,
+            by_kid,
+            legacy,
             leeway: i64::try_from(config.leeway.as_secs())
                 .map_err(|_| Error::Config("`leeway` is too large".into()))?,
             issuer: config.issuer.clone(),
@@ -46,7 +96,21 @@ impl Jwt {
 
     /// The algorithm tokens are signed with.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.signing.algorithm()
+    }
+
+    /// The `kid` tokens are signed with.
+    pub fn kid(&self) -> &str {
+        self.signing.kid()
+    }
+
+    /// The public keys of the asymmetric verification keys, as a JWK Set.
+    pub fn jwks(&self) -> JwkSet {
+        let mut keys: Vec<&Arc<SigningKey>> = self.by_kid.values().collect();
+        keys.sort_by(|a, b| a.kid().cmp(b.kid()));
+        JwkSet {
+            keys: keys.into_iter().filter_map(|k| k.public_jwk()).collect(),
+        }
     }
 
     /// Fresh claims for `sub`: a new `jti`, `iat = nbf = now`, `exp = now + lifetime`.
@@ -78,8 +142,9 @@ impl Jwt {
 
     /// Signs claims into a compact JWT.
     pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
-        let header = Header::new(self.algorithm.to_jwt());
-        jsonwebtoken::encode(&header, &claims.to_json(), &self.keys.encoding)
+        let mut header = Header::new(self.signing.algorithm().to_jwt());
+        header.kid = Some(self.signing.kid().to_owned());
+        jsonwebtoken::encode(&header, &claims.to_json(), &self.signing.keys.encoding)
             .map_err(|e| Error::Signing(e.to_string()))
     }
 
@@ -107,14 +172,14 @@ impl Jwt {
                 "expected three dot-separated segments",
             ));
         };
-        self.check_header(header)?;
+        let key = self.check_header(header)?;
         // The signature covers the header and payload segments as sent.
         let message = &token[..header.len() + 1 + payload.len()];
         let valid = jsonwebtoken::crypto::verify(
             signature,
             message.as_bytes(),
-            &self.keys.decoding,
-            self.algorithm.to_jwt(),
+            &key.keys.decoding,
+            key.algorithm().to_jwt(),
         )
         .unwrap_or(false);
         if !valid {
@@ -152,7 +217,11 @@ impl Jwt {
         Claims::from_json(map)
     }
 
-    fn check_header(&self, header: &str) -> Result<(), Error> {
+    /// Reads the header and picks the key: by `kid` (a map lookup), or the
+    /// legacy key for a token without one; the header's `alg` must be that
+    /// key's algorithm (so `none` and algorithm confusion fail); `crit` is
+    /// refused; `typ`, when present, must be `JWT`.
+    fn check_header(&self, header: &str) -> Result<&SigningKey, Error> {
         let bytes = URL_SAFE_NO_PAD
             .decode(header)
             .map_err(|_| Error::MalformedToken("header is not base64url"))?;
@@ -161,11 +230,22 @@ impl Jwt {
                 Error::MalformedToken("header is not a JSON object without duplicate keys")
             })?
             .0;
+        let key = match header.get("kid") {
+            None => self.legacy.as_deref().ok_or(Error::UnknownKey(
+                "(none: a token without `kid` and no legacy key)".into(),
+            ))?,
+            Some(Value::String(kid)) => self
+                .by_kid
+                .get(kid.as_str())
+                .map(|k| &**k)
+                .ok_or_else(|| Error::UnknownKey(truncated(kid)))?,
+            Some(_) => return Err(Error::MalformedToken("header `kid` is not a string")),
+        };
         match header.get("alg") {
-            Some(Value::String(alg)) if alg == self.algorithm.as_str() => {}
+            Some(Value::String(alg)) if alg == key.algorithm().as_str() => {}
             Some(Value::String(alg)) => {
                 return Err(Error::AlgorithmMismatch {
-                    expected: self.algorithm,
+                    expected: key.algorithm(),
                     found: truncated(alg),
                 });
             }
@@ -181,8 +261,8 @@ impl Jwt {
         // `typ` is optional; when present it must say this is a JWT (media
         // type names are case-insensitive, RFC 7519 section 5.1).
         match header.get("typ") {
-            None => Ok(()),
-            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(()),
+            None => Ok(key),
+            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(key),
             Some(_) => Err(Error::MalformedToken("header `typ` is not `JWT`")),
         }
     }

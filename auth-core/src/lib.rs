@@ -93,6 +93,7 @@ mod error;
 mod expunger;
 pub mod http;
 mod jwt;
+mod keys;
 mod memory;
 mod password;
 mod secret;
@@ -122,6 +123,7 @@ pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_e
 pub use http::axum;
 pub use http::bearer_token;
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
+pub use keys::{KeySet, MAX_KID_LEN, SigningKey};
 pub use memory::MemoryStore;
 pub use password::{
     HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,
