@@ -37,7 +37,11 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// A key from secret material: the shared secret for HMAC, or a PEM
     /// bundle (private key block, then public key block) for RS/PS/ES/EdDSA.
-    pub fn new(kid: impl Into<String>, algorithm: Algorithm, secret: &Secret) -> Result<Self, Error> {
+    pub fn new(
+        kid: impl Into<String>,
+        algorithm: Algorithm,
+        secret: &Secret,
+    ) -> Result<Self, Error> {
         let kid = kid.into();
         check_kid(&kid)?;
         let keys = Keys::new(algorithm, secret).map_err(|e| in_key(&kid, e))?;
@@ -82,7 +86,8 @@ impl SigningKey {
         if self.algorithm.is_hmac() {
             return None;
         }
-        let mut jwk = Jwk::from_decoding_key(&self.keys.decoding, Some(self.algorithm.to_jwt())).ok()?;
+        let mut jwk =
+            Jwk::from_decoding_key(&self.keys.decoding, Some(self.algorithm.to_jwt())).ok()?;
         jwk.common.key_id = Some(self.kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         Some(jwk)
@@ -90,9 +95,8 @@ impl SigningKey {
 }
 
 fn check_kid(kid: &str) -> Result<(), Error> {
-    let ok = !kid.is_empty()
-        && kid.len() <= MAX_KID_LEN
-        && kid.chars().all(|c| c.is_ascii_graphic());
+    let ok =
+        !kid.is_empty() && kid.len() <= MAX_KID_LEN && kid.chars().all(|c| c.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
@@ -238,8 +242,9 @@ impl KeySet {
     /// [`KeySet::from_json`] of a file.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("cannot read the key set {}: {e}", path.display())))?;
+        let json = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("cannot read the key set {}: {e}", path.display()))
+        })?;
         Self::from_json(&json)
     }
 }

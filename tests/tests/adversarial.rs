@@ -23,6 +23,7 @@ enum Want {
     InvalidSubject,
     Revoked,
     WrongPurpose,
+    UnknownKey,
 }
 
 fn matches(e: &Error, want: Want) -> bool {
@@ -36,6 +37,7 @@ fn matches(e: &Error, want: Want) -> bool {
         Want::InvalidSubject => matches!(e, Error::InvalidSubject(_)),
         Want::Revoked => matches!(e, Error::Revoked),
         Want::WrongPurpose => matches!(e, Error::WrongPurpose { .. }),
+        Want::UnknownKey => matches!(e, Error::UnknownKey(_)),
     }
 }
 
@@ -379,6 +381,53 @@ async fn every_wrong_token_is_refused_by_the_right_check() {
         "empty sub",
         hs256(&with(&claims, "sub", json!(""))),
         Want::InvalidSubject,
+    );
+
+    // `kid`: only the keys of this resource, by exact id; anything else is
+    // an unknown key or a malformed header, before any signature check.
+    let with_kid = |kid: Value| {
+        forge(
+            &json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
+            &claims,
+            Algorithm::HS256,
+            SECRET,
+        )
+    };
+    for (name, kid) in [
+        ("kid unknown", json!("another-key")),
+        ("kid empty", json!("")),
+        (
+            "kid huge (within the 16 KiB token limit)",
+            json!("k".repeat(8_000)),
+        ),
+        ("kid path-like", json!("../../etc/passwd")),
+        ("kid with a NUL", json!("a\0b")),
+        (
+            "kid of the legacy key, upper-cased",
+            json!(auth.jwt().kid().to_uppercase()),
+        ),
+    ] {
+        case(name, with_kid(kid), Want::UnknownKey);
+    }
+    for (name, kid) in [
+        ("kid a number", json!(1)),
+        ("kid null", Value::Null),
+        ("kid an array", json!([auth.jwt().kid()])),
+        ("kid an object", json!({"kid": auth.jwt().kid()})),
+        ("kid true", json!(true)),
+    ] {
+        case(name, with_kid(kid), Want::Malformed);
+    }
+    let right_kid_wrong_secret = forge(
+        &json!({"alg": "HS256", "kid": auth.jwt().kid()}),
+        &claims,
+        Algorithm::HS256,
+        "another-secret-of-at-least-32-bytes-long",
+    );
+    case(
+        "the right kid over another key's signature",
+        right_kid_wrong_secret,
+        Want::Signature,
     );
 
     // Stored state and purpose.
