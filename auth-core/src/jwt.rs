@@ -49,8 +49,9 @@ impl Jwt {
     }
 
     /// Signs with the key set's active key and verifies with any of its
-    /// keys; tokens without `kid` are verified with `legacy` (the secret the
-    /// DSL configures, for tokens issued before the key set) or refused.
+    /// keys. `legacy` (the secret the DSL configures) keeps verifying the
+    /// tokens it signed before the key set: those without `kid`, and those
+    /// naming its derived `kid`. Without it, such tokens are refused.
     pub fn with_keys(
         config: &TokenConfig,
         keys: &KeySet,
@@ -59,7 +60,14 @@ impl Jwt {
         let legacy = legacy
             .map(|secret| Self::dsl_key(config, secret).map(Arc::new))
             .transpose()?;
-        Self::assemble(config, keys.active_arc(), keys.map().clone(), legacy)
+        let mut by_kid = keys.map().clone();
+        if let Some(legacy) = &legacy {
+            // Tokens the DSL key signed name its derived kid.
+            by_kid
+                .entry(legacy.kid().to_owned())
+                .or_insert_with(|| legacy.clone());
+        }
+        Self::assemble(config, keys.active_arc(), by_kid, legacy)
     }
 
     fn dsl_key(config: &TokenConfig, secret: &Secret) -> Result<SigningKey, Error> {

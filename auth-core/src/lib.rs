@@ -122,6 +122,7 @@ pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_e
 #[cfg(feature = "axum")]
 pub use http::axum;
 pub use http::bearer_token;
+pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use keys::{KeySet, MAX_KID_LEN, SigningKey};
 pub use memory::MemoryStore;

@@ -30,6 +30,7 @@ where
 {
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/.well-known/jwks.json", get(jwks::<S>))
         .route("/auth/user/password/register", post(register::<S>))
         .route("/auth/user/password/sign_in", post(sign_in::<S>))
         .route(
@@ -371,4 +372,12 @@ where
 {
     User::revoke_session(&auth, &me.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The public keys of the key set, for other services to verify our tokens.
+async fn jwks<S>(State(auth): State<App<S>>) -> Json<auth_core::JwkSet>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    Json(auth.jwks())
 }

@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Environment: `BIND` (default `127.0.0.1:3000`), `DATABASE_URL`,
-//! `TOKEN_SIGNING_SECRET` (at least 32 bytes; required with PostgreSQL;
-//! random with a warning on the in-memory store), `RUST_LOG`, and the
+//! `TOKEN_SIGNING_SECRET` (at least 32 bytes; required with PostgreSQL
+//! unless `TOKEN_KEYS_FILE` names a key set; random with a warning on the
+//! in-memory store), `RUST_LOG`, and the
 //! limits of [`serve::Limits`]: `HEADER_READ_TIMEOUT` (30s),
 //! `REQUEST_TIMEOUT` (30s), `MAX_CONNECTIONS` (1024), `SHUTDOWN_DEADLINE`
 //! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores).
@@ -21,8 +22,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use auth_core::{
-    Auth, Authenticated, HashLimits, MemoryStore, PasswordStore, Secret, TokenResource, TokenStore,
-    spawn_expunger,
+    Auth, Authenticated, HashLimits, KeySet, MemoryStore, PasswordStore, Secret, TokenResource,
+    TokenStore, spawn_expunger,
 };
 use auth_postgres::PgStore;
 
@@ -103,7 +104,9 @@ fn secret(persistent: bool) -> Result<Secret, String> {
             );
             Secret::random().map_err(|e| e.to_string())
         }
-        _ => Err("TOKEN_SIGNING_SECRET must be set when using PostgreSQL".into()),
+        _ => Err(
+            "TOKEN_SIGNING_SECRET (or TOKEN_KEYS_FILE) must be set when using PostgreSQL".into(),
+        ),
     }
 }
 
@@ -112,9 +115,21 @@ where
     S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
     let limits = serve::Limits::from_env()?;
-    let auth = Auth::with_secret(User::settings(), &secret(persistent)?, store.clone())
-        .and_then(|a| a.with_hash_limits(hash_limits()?))
-        .map_err(|e| e.to_string())?;
+    let auth = match std::env::var("TOKEN_KEYS_FILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        // A key set overrides TOKEN_SIGNING_SECRET, which (when set) still
+        // verifies the tokens without `kid` issued before the key file.
+        Some(path) => {
+            let keys = KeySet::from_file(&path).map_err(|e| e.to_string())?;
+            tracing::info!(path = %path, active = keys.active().kid(), "signing with a key set");
+            Auth::with_keys(User::settings(), &keys, store.clone())
+        }
+        None => Auth::with_secret(User::settings(), &secret(persistent)?, store.clone()),
+    }
+    .and_then(|a| a.with_hash_limits(hash_limits()?))
+    .map_err(|e| e.to_string())?;
     let hasher = auth.hasher();
     tracing::info!(
         max_concurrent = hasher.limits().max_concurrent,

@@ -598,3 +598,106 @@ fn f08_connections_beyond_the_limit_wait_for_a_free_slot() {
         "{out:?}"
     );
 }
+
+/// Key rotation over HTTP, on PostgreSQL (rows survive the restarts):
+/// the secret alone → key A (HMAC) with the secret as legacy → key B
+/// (ES256) active with A listed → B alone. JWKS checked by jsonwebtoken.
+#[test]
+fn keys_rotate_over_http_without_logging_anyone_out() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(auth_tests::pg::fresh_db());
+    let url = pg_url(&db);
+    let dir = std::env::temp_dir().join(format!("keys-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys.json");
+    let p256 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/keys/p256.pem"
+    ))
+    .unwrap();
+    let (private, public) = p256.split_at(p256.find("-----BEGIN PUBLIC KEY-----").unwrap());
+    let key_a =
+        json!({"kid": "A", "alg": "HS256", "secret": "key-a-secret-of-at-least-32-bytes!!"});
+    let key_b =
+        json!({"kid": "B", "alg": "ES256", "private_key_pem": private, "public_key_pem": public});
+    let start = |keys: Option<Value>| match keys {
+        Some(k) => {
+            std::fs::write(&file, k.to_string()).unwrap();
+            Server::start_with(Some(&url), &[("TOKEN_KEYS_FILE", file.to_str().unwrap())])
+        }
+        None => Server::start(Some(&url)),
+    };
+    let me = |s: &Server, t: &str| s.call("GET", "/me", Some(t), None).0;
+    let kid = |t: &str| -> Value {
+        use base64::Engine as _;
+        let h = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.split('.').next().unwrap())
+            .unwrap();
+        serde_json::from_slice::<Value>(&h).unwrap()["kid"].clone()
+    };
+
+    let s = start(None);
+    let reg = json!({"email": "kim@example.com", "password": "correct horse", "password_confirmation": "correct horse"});
+    let (st, v) = post(&s, "/auth/user/password/register", None, reg);
+    assert_eq!(st, 201, "{v}");
+    let t0 = token(&v);
+    drop(s);
+
+    let s = start(Some(json!({"active": "A", "keys": [key_a]})));
+    assert_eq!(me(&s, &t0), 200, "the secret's tokens survive the key file");
+    let ta = sign_in(&s, "kim@example.com", "correct horse");
+    assert_eq!(kid(&ta), "A");
+    let (st, jwks) = s.call("GET", "/.well-known/jwks.json", None, None);
+    assert_eq!(
+        (st, jwks),
+        (200, json!({"keys": []})),
+        "HMAC keys are not published"
+    );
+    drop(s);
+
+    let s = start(Some(json!({"active": "B", "keys": [key_b, key_a]})));
+    assert_eq!(me(&s, &ta), 200, "A still verifies");
+    let tb = sign_in(&s, "kim@example.com", "correct horse");
+    assert_eq!(kid(&tb), "B");
+    assert_eq!(me(&s, &tb), 200);
+    let (st, jwks) = s.call("GET", "/.well-known/jwks.json", None, None);
+    assert_eq!(st, 200);
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+    assert_eq!(set.keys.len(), 1, "{jwks}");
+    assert_eq!(jwks["keys"][0]["use"], "sig");
+    let key = jsonwebtoken::DecodingKey::from_jwk(set.find("B").unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["server"]);
+    validation.set_issuer(&["server"]);
+    let claims = jsonwebtoken::decode::<Value>(&tb, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["purpose"], "user");
+    drop(s);
+
+    let s = start(Some(json!({"active": "B", "keys": [key_b]})));
+    assert_eq!(me(&s, &ta), 401, "A removed: its tokens are retired");
+    assert_eq!(me(&s, &tb), 200);
+    drop(s);
+
+    // A broken key file stops the server at start-up, saying which key.
+    std::fs::write(
+        &file,
+        json!({"active": "A", "keys": [{"kid": "A", "alg": "HS256", "secret": "short"}]})
+            .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("DATABASE_URL", &url)
+        .env("TOKEN_KEYS_FILE", &file)
+        .env("BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("key `A`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
