@@ -108,7 +108,11 @@ mod user_actions;
 pub mod __private;
 
 #[cfg(feature = "macros")]
-pub use auth_macros::{Authenticated, token_resource};
+#[doc = include_str!("../docs/authenticated.md")]
+pub use auth_macros::Authenticated;
+#[cfg(feature = "macros")]
+#[doc = include_str!("../docs/token_resource.md")]
+pub use auth_macros::token_resource;
 
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};

@@ -255,7 +255,7 @@ pub struct RevokeAll<'a> {
     pub keep_for: Duration,
 }
 
-/// A password change as one atomic store write ([`UserStore::change_password`]).
+/// A password change as one atomic store write ([`PasswordStore::change_password`]).
 #[derive(Clone, Copy, Debug)]
 pub struct PasswordChange<'a, K> {
     /// The user's primary key.

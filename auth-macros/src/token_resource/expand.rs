@@ -78,7 +78,10 @@ pub fn expand(model: TokenResource) -> TokenStream {
 fn action_fn(action: Action, name: &syn::Ident) -> TokenStream {
     let runtime = format_ident!("{}", action.default_name());
     let config = quote!(&<Self as __p::TokenResource>::CONFIG);
-    let doc = format!("The `{}` action (SPEC 3.1).", action.default_name());
+    let doc = format!(
+        "The `{}` action of this token resource (see `auth_core::token_resource`).",
+        action.default_name()
+    );
     let (params, ret, call): (TokenStream, TokenStream, TokenStream) = match action {
         Action::StoreToken => (
             quote!(facts: &__p::TokenFacts, purpose: &__p::Purpose, extra_data: ::core::option::Option<__p::serde_json::Value>),
