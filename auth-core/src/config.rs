@@ -260,8 +260,11 @@ impl Purpose {
     }
 
     /// The purpose's name as stored and as carried in tokens.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub const fn as_str(&self) -> &str {
+        match &self.0 {
+            Cow::Borrowed(s) => s,
+            Cow::Owned(s) => s.as_str(),
+        }
     }
 }
 
@@ -392,7 +395,10 @@ impl TokenResourceConfig {
     /// The defaults: table `tokens`, every 12 hours, batches of 50 000
     /// (measured in BENCHMARKS.md: per-statement overhead dominates smaller
     /// batches, and expired rows are read by no request, so their row locks
-    /// block nobody).
+    /// block nobody). `#[token_resource]` starts from these.
+    pub const DEFAULT: Self = Self::new("tokens");
+
+    /// The defaults with another table.
     pub const fn new(table: &'static str) -> Self {
         Self {
             table: Cow::Borrowed(table),
@@ -400,11 +406,17 @@ impl TokenResourceConfig {
             expunge_batch_size: 50_000,
         }
     }
+
+    /// With the expunger running every `hours` hours.
+    pub const fn with_expunge_interval_hours(mut self, hours: u64) -> Self {
+        self.expunge_interval = Duration::from_secs(hours * 3_600);
+        self
+    }
 }
 
 impl Default for TokenResourceConfig {
     fn default() -> Self {
-        Self::new("tokens")
+        Self::DEFAULT
     }
 }
 
@@ -478,6 +490,24 @@ impl Default for RefreshConfig {
         Self {
             lifetime: Lifetime::from_secs(7 * 86_400),
             reuse_grace: Lifetime::from_secs(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cases shared with the macros' compile-time parser.
+    #[test]
+    fn lifetimes_parse_as_the_macros_parse_them() {
+        let cases = include_str!("../../auth-macros/src/common/lifetime_cases.txt");
+        for line in cases.lines().filter(|l| !l.starts_with('#')) {
+            let Some((input, want)) = line.split_once("=>") else {
+                continue;
+            };
+            let got = Lifetime::parse(input).ok().map(Lifetime::as_secs);
+            assert_eq!(got, want.trim().parse::<u64>().ok(), "{input:?}");
         }
     }
 }

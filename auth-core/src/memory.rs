@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::PurposeFilter;
+use crate::config::{Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, REVOCATION,
-    RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, RevokeAll, Rotated,
+    Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -405,9 +405,10 @@ impl TokenStore for MemoryStore {
     }
 }
 
-const SESSION: &str = "session";
-const REFRESH: &str = "refresh";
-const REFRESH_USED: &str = "refresh_used";
+const REVOCATION: &str = Purpose::REVOCATION.as_str();
+const SESSION: &str = Purpose::SESSION.as_str();
+const REFRESH: &str = Purpose::REFRESH.as_str();
+const REFRESH_USED: &str = Purpose::REFRESH_USED.as_str();
 
 impl<U: UserResource> UserStore<U> for MemoryStore {
     async fn get_user(&self, key: &U::PrimaryKey) -> Result<Option<U>, StoreError> {

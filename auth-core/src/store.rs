@@ -45,9 +45,6 @@ pub struct NewTokenRow {
     pub extra_data: Option<Value>,
 }
 
-/// The purpose string that marks a revocation row.
-pub const REVOCATION: &str = "revocation";
-
 /// Storage of token rows, one namespace (`table`) per token resource.
 ///
 /// Every method is one atomic operation: the conditional writes below must
@@ -81,7 +78,7 @@ pub trait TokenStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<TokenRow>, StoreError>> + Send;
 
-    /// Makes `jti` a revocation row (purpose [`REVOCATION`], `subject` and
+    /// Makes `jti` a revocation row (purpose [`Purpose::REVOCATION`](crate::Purpose::REVOCATION), `subject` and
     /// `expires_at` from `row`): inserts it, or flips an existing row of
     /// another purpose. Returns `false`, writing nothing, when it already is
     /// a revocation row. Of concurrent calls for one `jti`, exactly one

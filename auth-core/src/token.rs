@@ -9,7 +9,9 @@ use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Purpose, PurposeFilter, TokenResourceConfig};
 use crate::error::{Error, Result};
 use crate::jwt::peek_claims;
-use crate::store::{NewTokenRow, REVOCATION, TokenRow, TokenStore};
+use crate::store::{NewTokenRow, TokenRow, TokenStore};
+
+const REVOCATION: &str = Purpose::REVOCATION.as_str();
 
 /// A type that is a token resource: the `#[token_resource]` macro implements it.
 #[diagnostic::on_unimplemented(

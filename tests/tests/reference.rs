@@ -77,3 +77,92 @@ fn no_user_facing_text_cites_the_spec() {
         assert!(!read(path).contains("SPEC"), "{path} cites SPEC");
     }
 }
+
+/// The algorithm list the derive accepts is auth-core's.
+#[test]
+fn the_derive_accepts_exactly_auth_cores_algorithms() {
+    let source = read("auth-macros/src/authenticated/validate.rs");
+    let start = source.find("const ALGORITHMS").unwrap();
+    let end = start + source[start..].find("];").unwrap();
+    let listed: Vec<&str> = source[start..end].split('"').skip(1).step_by(2).collect();
+    let core: Vec<&str> = auth_core::Algorithm::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(listed, core);
+}
+
+mod defaults {
+    use auth_core::{
+        Authenticated, LogOutEverywhereConfig, PasswordConfig, PurposeFilter, RefreshConfig,
+        SessionsConfig, SigningSecret, TokenConfig, TokenResource, TokenResourceConfig,
+        token_resource,
+    };
+    use serde::{Deserialize, Serialize};
+
+    #[token_resource]
+    pub struct Token;
+
+    // Every option left to its default (but the token lifetime, which must
+    // be shorter than the default refresh lifetime).
+    #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+    #[authentication(
+        tokens(
+            token_resource = Token,
+            token_lifetime = "15m",
+            store_all_tokens,
+            require_token_presence_for_authentication,
+            refresh_tokens(),
+        ),
+        strategies(password()),
+        add_ons(log_out_everywhere(), sessions()),
+    )]
+    pub struct User {
+        pub id: i64,
+        pub email: String,
+        pub hashed_password: String,
+    }
+
+    /// What the macros generate for options left out is the runtime's own
+    /// defaults: the knowledge duplicated across the proc-macro boundary is
+    /// tied here.
+    #[test]
+    fn the_macros_defaults_are_the_runtimes() {
+        let s = User::settings();
+        let runtime = TokenConfig::new(SigningSecret::Env("TOKEN_SIGNING_SECRET".into()));
+        assert_eq!(s.tokens.algorithm, runtime.algorithm);
+        assert_eq!(s.tokens.leeway, runtime.leeway);
+        assert_eq!(
+            format!("{:?}", s.tokens.signing_secret),
+            format!("{:?}", runtime.signing_secret)
+        );
+        assert_eq!(s.tokens.issuer, env!("CARGO_PKG_NAME"));
+        assert_eq!(s.tokens.audience, env!("CARGO_PKG_NAME"));
+        assert_eq!(s.password, Some(PasswordConfig::default()));
+        assert_eq!(
+            s.log_out_everywhere,
+            Some(LogOutEverywhereConfig {
+                apply_on_password_change: false,
+                purposes: PurposeFilter::default(),
+            })
+        );
+        assert_eq!(s.sessions, Some(SessionsConfig::default()));
+        assert_eq!(s.refresh_tokens, Some(RefreshConfig::default()));
+        assert_eq!(Token::CONFIG, TokenResourceConfig::default());
+    }
+
+    #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+    #[authentication(session_identifier = "jti", tokens(token_resource = Token))]
+    pub struct Bare {
+        pub id: i64,
+    }
+
+    #[test]
+    fn the_default_token_lifetime_is_the_runtimes() {
+        let runtime = TokenConfig::new(SigningSecret::Env("X".into()));
+        assert_eq!(
+            Bare::settings().tokens.token_lifetime,
+            runtime.token_lifetime
+        );
+    }
+}

@@ -30,6 +30,22 @@ pub fn parse_secs(s: &str) -> Result<u64, &'static str> {
 mod tests {
     use super::parse_secs;
 
+    /// The cases shared with `auth_core::Lifetime::parse`.
+    #[test]
+    fn shared_cases() {
+        for line in include_str!("lifetime_cases.txt").lines() {
+            let Some((input, want)) = line.split_once("=>") else {
+                continue;
+            };
+            if line.starts_with('#') {
+                continue;
+            }
+            let got = parse_secs(input).ok();
+            let want = want.trim().parse::<u64>().ok();
+            assert_eq!(got, want, "{input:?}");
+        }
+    }
+
     #[test]
     fn grammar() {
         assert_eq!(parse_secs("14d"), Ok(14 * 86_400));

@@ -43,7 +43,15 @@ pub fn expand(model: TokenResource) -> TokenStream {
     let action_fns = actions
         .iter()
         .map(|(action, name)| action_fn(*action, name));
-    let seconds = expunge_interval_hours * 3600;
+    // Only what the user wrote is generated; every default is the runtime's.
+    let config = match &table {
+        Some(table) => quote!(__p::TokenResourceConfig::new(#table)),
+        None => quote!(__p::TokenResourceConfig::DEFAULT),
+    };
+    let config = match expunge_interval_hours {
+        Some(hours) => quote!(#config.with_expunge_interval_hours(#hours)),
+        None => config,
+    };
 
     quote! {
         #(#attrs)*
@@ -55,11 +63,7 @@ pub fn expand(model: TokenResource) -> TokenStream {
             use #p as __p;
 
             impl __p::TokenResource for #ident {
-                const CONFIG: __p::TokenResourceConfig = __p::TokenResourceConfig {
-                    table: __p::Cow::Borrowed(#table),
-                    expunge_interval: ::core::time::Duration::from_secs(#seconds),
-                    expunge_batch_size: 50_000,
-                };
+                const CONFIG: __p::TokenResourceConfig = #config;
             }
 
             impl ::core::convert::From<__p::TokenRow> for #ident {

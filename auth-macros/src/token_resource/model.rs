@@ -60,8 +60,10 @@ pub struct Field {
 pub struct TokenResource {
     pub item: syn::ItemStruct,
     pub private: TokenStream,
-    pub table: String,
-    pub expunge_interval_hours: u64,
+    /// `None`: the runtime's default (`TokenResourceConfig::default`).
+    pub table: Option<String>,
+    /// `None`: the runtime's default.
+    pub expunge_interval_hours: Option<u64>,
     pub fields: Vec<Field>,
     pub actions: Vec<(Action, syn::Ident)>,
 }

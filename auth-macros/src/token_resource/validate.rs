@@ -30,9 +30,7 @@ pub fn validate(args: Args, item: syn::Item) -> Result<TokenResource, Errors> {
     match item {
         Some(item) if errors.is_empty() => Ok(TokenResource {
             private,
-            table: args
-                .table
-                .map_or_else(|| "tokens".to_owned(), |t| (*t).clone()),
+            table: args.table.map(|t| (*t).clone()),
             item,
             expunge_interval_hours,
             fields,
@@ -71,9 +69,10 @@ fn t1_struct_shape(item: syn::Item, errors: &mut Errors) -> Option<syn::ItemStru
     Some(s)
 }
 
-/// T2: `expunge_interval` must be a positive integer (hours).
-fn t2_expunge_interval(expr: Option<&syn::Expr>, errors: &mut Errors) -> u64 {
-    let Some(expr) = expr else { return 12 };
+/// T2: `expunge_interval` must be a positive integer (hours). `None`
+/// when not written: the runtime's default applies.
+fn t2_expunge_interval(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<u64> {
+    let expr = expr?;
     let value = match expr {
         syn::Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(int),
@@ -82,13 +81,13 @@ fn t2_expunge_interval(expr: Option<&syn::Expr>, errors: &mut Errors) -> u64 {
         _ => None,
     };
     match value {
-        Some(hours) if hours > 0 && hours <= 24 * 365 => hours,
+        Some(hours) if hours > 0 && hours <= 24 * 365 => Some(hours),
         _ => {
             errors.push(
                 expr,
                 "`expunge_interval` must be a positive whole number of hours, as in `expunge_interval = 12`",
             );
-            12
+            None
         }
     }
 }
@@ -268,8 +267,11 @@ mod tests {
         )
         .ok()
         .unwrap();
-        assert_eq!(m.table, "tokens");
-        assert_eq!(m.expunge_interval_hours, 12);
+        assert_eq!(m.table, None, "the runtime's default table");
+        assert_eq!(
+            m.expunge_interval_hours, None,
+            "the runtime's default interval"
+        );
         assert_eq!(m.actions.len(), 10);
         assert_eq!(m.fields.len(), 7);
     }
