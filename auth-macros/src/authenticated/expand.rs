@@ -49,6 +49,7 @@ pub fn expand(user: User) -> TokenStream {
         let field_name = field.to_string();
         let identity = &pw.identity_field;
         quote! {
+            #[automatically_derived]
             impl __p::PasswordUser for #ident {
                 const HASHED_PASSWORD_FIELD: &'static str = #field_name;
                 fn hashed_password(&self) -> &str {
@@ -120,14 +121,14 @@ pub fn expand(user: User) -> TokenStream {
             Some(ExtraClaims::Static(claims)) => {
                 let inserts = claims.iter().map(|(name, value)| {
                     quote_spanned! {value.span()=>
-                        claims.insert(::std::string::String::from(#name), __p::serde_json::Value::from(#value));
+                        __auth_claims.insert(::std::string::String::from(#name), __p::serde_json::Value::from(#value));
                     }
                 });
                 quote! {
                     ::core::option::Option::Some(|_: &Self, _: &__p::ClaimsContext| {
-                        let mut claims = __p::ExtraClaims::new();
+                        let mut __auth_claims = __p::ExtraClaims::new();
                         #(#inserts)*
-                        claims
+                        __auth_claims
                     })
                 }
             }
@@ -174,6 +175,7 @@ pub fn expand(user: User) -> TokenStream {
             }
         };
         quote! {
+            #[automatically_derived]
             impl __p::Authenticated for #ident {
                 fn settings() -> __p::Settings<Self> {
                     let mut tokens = __p::TokenConfig::new(#secret);
@@ -201,6 +203,7 @@ pub fn expand(user: User) -> TokenStream {
         const _: () = {
             use #p as __p;
 
+            #[automatically_derived]
             impl __p::UserResource for #ident {
                 type PrimaryKey = #pk_ty_spanned;
                 const SUBJECT_NAME: &'static str = #subject_name;

@@ -21,7 +21,12 @@ pub fn derive(input: TokenStream) -> TokenStream {
         Err(e) => {
             let mut errors = Errors::default();
             errors.extend(to_compile_errors(e));
-            return fallback(&input, None, errors);
+            // Keep `crate = ...` for the placeholders even when another
+            // option failed to parse.
+            let krate = CrateOnly::from_derive_input(&input)
+                .ok()
+                .and_then(|c| c.krate);
+            return fallback(&input, krate.as_ref(), errors);
         }
     };
     let krate = parsed.krate.clone();
@@ -29,6 +34,14 @@ pub fn derive(input: TokenStream) -> TokenStream {
         Ok(model) => expand::expand(model),
         Err(errors) => fallback(&input, krate.as_ref(), errors),
     }
+}
+
+/// Only `crate = path`, read leniently when the full attribute does not parse.
+#[derive(FromDeriveInput)]
+#[darling(attributes(authentication), allow_unknown_fields)]
+struct CrateOnly {
+    #[darling(rename = "crate")]
+    krate: Option<syn::Path>,
 }
 
 /// The errors plus placeholder impls, so code using the type as a user
@@ -45,6 +58,7 @@ fn fallback(input: &syn::DeriveInput, krate: Option<&syn::Path>, errors: Errors)
         #errors
         const _: () = {
             use #p as __p;
+            #[automatically_derived]
             impl __p::UserResource for #ident {
                 type PrimaryKey = ::std::string::String;
                 const SUBJECT_NAME: &'static str = "";
@@ -53,6 +67,7 @@ fn fallback(input: &syn::DeriveInput, krate: Option<&syn::Path>, errors: Errors)
                     ::core::unreachable!()
                 }
             }
+            #[automatically_derived]
             impl __p::Authenticated for #ident {
                 fn settings() -> __p::Settings<Self> {
                     ::core::unreachable!()

@@ -65,7 +65,16 @@ impl Errors {
         self.0.is_empty()
     }
 
+    /// The errors as `compile_error!`s. Never empty: a rule that failed
+    /// without reporting must not become a silent fallback.
     pub fn into_tokens(self) -> TokenStream {
+        if self.0.is_empty() {
+            return syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "internal error in auth-macros: a check failed without saying why; please report it",
+            )
+            .to_compile_error();
+        }
         let errs = self.0.into_iter().map(|e| e.to_compile_error());
         quote!(#(#errs)*)
     }

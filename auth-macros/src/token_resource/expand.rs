@@ -62,10 +62,12 @@ pub fn expand(model: TokenResource) -> TokenStream {
         const _: () = {
             use #p as __p;
 
+            #[automatically_derived]
             impl __p::TokenResource for #ident {
                 const CONFIG: __p::TokenResourceConfig = #config;
             }
 
+            #[automatically_derived]
             impl ::core::convert::From<__p::TokenRow> for #ident {
                 fn from(row: __p::TokenRow) -> Self {
                     Self { #(#from_row,)* }
