@@ -41,3 +41,25 @@ impl<T> StandardField<T> for ::core::option::Option<T> {
 pub use crate::claims::merge_extra_claims;
 pub use crate::user::ExtraClaimsFn;
 pub use ::std::vec;
+
+/// A field the password strategy reads and writes as text: the identity and
+/// the hash (`String`, `HashedPassword`, or any `AsRef<str> + From<String>`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold an identity or a password hash: it must be text",
+    label = "use `String` (or `HashedPassword` for the hash)"
+)]
+pub trait StringField {
+    /// The text.
+    fn as_field_str(&self) -> &str;
+    /// From text.
+    fn from_field_string(s: ::std::string::String) -> Self;
+}
+
+impl<T: AsRef<str> + From<::std::string::String>> StringField for T {
+    fn as_field_str(&self) -> &str {
+        self.as_ref()
+    }
+    fn from_field_string(s: ::std::string::String) -> Self {
+        T::from(s)
+    }
+}

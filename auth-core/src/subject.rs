@@ -3,6 +3,10 @@
 use crate::error::{Error, truncated};
 
 /// A primary-key type that can live in a subject (`Uuid`, `String`, `i64`, `i32`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the primary key of a user resource",
+    label = "use `Uuid`, `String`, `i64` or `i32`"
+)]
 pub trait SubjectKey: Sized + Send + Sync + 'static {
     /// The SQL type a text parameter is cast to when looking the key up
     /// (`uuid`, `text`, `bigint`, `integer`), so an index on the column is used.

@@ -28,14 +28,18 @@ pub fn expand(user: User) -> TokenStream {
 
     let field_consts = fields.iter().map(|(name, ty)| quote!((#name, #ty)));
     let identity = password.as_ref().map(|pw| {
-        let field = &pw.identity_field;
+        let (field, ty) = &pw.identity_field;
         let name = field.to_string();
+        // Spanned on the user's field type: a non-string identity fails there,
+        // once, with the trait's message.
+        let read =
+            quote_spanned!(ty.span()=> <#ty as __p::StringField>::as_field_str(&self.#field));
         quote! {
             const IDENTITY_FIELD: ::core::option::Option<&'static str> =
                 ::core::option::Option::Some(#name);
 
             fn identity(&self) -> ::core::option::Option<&str> {
-                ::core::option::Option::Some(::core::convert::AsRef::<str>::as_ref(&self.#field))
+                ::core::option::Option::Some(#read)
             }
 
             fn credential_hash(&self) -> ::core::option::Option<&str> {
@@ -45,21 +49,26 @@ pub fn expand(user: User) -> TokenStream {
     });
 
     let password_user = password.as_ref().map(|pw| {
-        let field = &pw.hashed_password_field;
+        let (field, ty) = &pw.hashed_password_field;
         let field_name = field.to_string();
-        let identity = &pw.identity_field;
+        let (identity, identity_ty) = &pw.identity_field;
+        let read =
+            quote_spanned!(ty.span()=> <#ty as __p::StringField>::as_field_str(&self.#field));
+        let write = quote_spanned!(ty.span()=> <#ty as __p::StringField>::from_field_string(hash));
+        let write_identity = quote_spanned!(identity_ty.span()=>
+            <#identity_ty as __p::StringField>::from_field_string(identity));
         quote! {
             #[automatically_derived]
             impl __p::PasswordUser for #ident {
                 const HASHED_PASSWORD_FIELD: &'static str = #field_name;
                 fn hashed_password(&self) -> &str {
-                    ::core::convert::AsRef::<str>::as_ref(&self.#field)
+                    #read
                 }
                 fn set_hashed_password(&mut self, hash: ::std::string::String) {
-                    self.#field = ::core::convert::From::from(hash);
+                    self.#field = #write;
                 }
                 fn set_identity(&mut self, identity: ::std::string::String) {
-                    self.#identity = ::core::convert::From::from(identity);
+                    self.#identity = #write_identity;
                 }
             }
         }
@@ -141,8 +150,8 @@ pub fn expand(user: User) -> TokenStream {
         let password = match &password {
             None => quote!(::core::option::Option::None),
             Some(pw) => {
-                let identity = pw.identity_field.to_string();
-                let hashed = pw.hashed_password_field.to_string();
+                let identity = pw.identity_field.0.to_string();
+                let hashed = pw.hashed_password_field.0.to_string();
                 let (sign_in, sign_in_tokens, confirm) =
                     (pw.sign_in_enabled, pw.sign_in_tokens_enabled, pw.confirmation_required);
                 let secs = pw.sign_in_token_lifetime_secs;

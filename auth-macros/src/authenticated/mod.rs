@@ -49,7 +49,11 @@ struct CrateOnly {
 /// placeholders never run: the crate does not compile while errors remain.
 fn fallback(input: &syn::DeriveInput, krate: Option<&syn::Path>, errors: Errors) -> TokenStream {
     let errors = errors.into_tokens();
-    if !input.generics.params.is_empty() {
+    // A generic type, an enum or a tuple struct can never be a user
+    // resource: placeholder impls would only add errors about their bounds.
+    let named_struct =
+        matches!(&input.data, syn::Data::Struct(s) if matches!(s.fields, syn::Fields::Named(_)));
+    if !input.generics.params.is_empty() || !named_struct {
         return errors;
     }
     let ident = &input.ident;

@@ -62,8 +62,10 @@ pub enum ExtraClaims {
 }
 
 pub struct Password {
-    pub identity_field: syn::Ident,
-    pub hashed_password_field: syn::Ident,
+    /// The identity field and its type.
+    pub identity_field: (syn::Ident, syn::Type),
+    /// The hash field and its type.
+    pub hashed_password_field: (syn::Ident, syn::Type),
     pub sign_in_enabled: bool,
     pub sign_in_tokens_enabled: bool,
     pub sign_in_token_lifetime_secs: u64,

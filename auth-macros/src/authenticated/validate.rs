@@ -407,7 +407,8 @@ fn tokens(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<Tokens> {
             errors.push(
                 lit,
                 format!(
-                    "`signing_algorithm` must be one of {}",
+                    "`signing_algorithm = \"{}\"` is not a supported algorithm: use one of {} (exactly so spelled)",
+                    lit.value().escape_default(),
                     ALGORITHMS.map(|a| format!("\"{a}\"")).join(", ")
                 ),
             );
@@ -529,11 +530,11 @@ fn password(
     let mut field = |lit: Option<&syn::LitStr>,
                      option: &str,
                      default: &str|
-     -> Option<syn::Ident> {
+     -> Option<(syn::Ident, syn::Type)> {
         let name = lit.map_or_else(|| default.to_owned(), syn::LitStr::value);
         let fields = fields?;
         match fields.get(&name) {
-            Some((ident, _, _)) => Some(ident.clone()),
+            Some((ident, ty, _)) => Some((ident.clone(), ty.clone())),
             None => {
                 let msg = format!(
                     "`{option}` names `{name}`, which is not a field of this struct: add the field or name another"
@@ -723,7 +724,7 @@ mod tests {
         let expect = [
             "no primary key",
             "`tokens` needs `token_resource",
-            "`signing_algorithm` must be one of",
+            "`signing_algorithm = \"HS1\"` is not a supported algorithm",
             "`token_lifetime` must be longer than zero",
             "`leeway` has no unit",
             "`sub` is a registered claim",

@@ -1,0 +1,8 @@
+use auth_core::Authenticated;
+
+#[derive(Authenticated)]
+pub enum User {
+    A,
+}
+
+fn main() {}

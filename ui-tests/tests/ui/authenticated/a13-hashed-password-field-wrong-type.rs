@@ -1,0 +1,15 @@
+use auth_core::{Authenticated, token_resource};
+use serde::{Deserialize, Serialize};
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(tokens(token_resource = Token, signing_secret = "s", store_all_tokens, require_token_presence_for_authentication), strategies(password()))]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub hashed_password: Vec<u8>,
+}
+
+fn main() {}
