@@ -110,6 +110,32 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+
+    // Deny-list mode: the token's row (a revocation?) and the user, one round trip.
+    let deny = Auth::from_settings(settings(false), db.store.clone()).unwrap();
+    let deny_token = rt
+        .block_on(deny.token_for_user(&user, ExtraClaims::new()))
+        .unwrap()
+        .token;
+    g.bench_function("ours (deny-list, user loaded)", |b| {
+        b.to_async(&rt).iter(|| deny.authenticate(&deny_token))
+    });
+    g.bench_function("baseline: decode + one SELECT of the user unless revoked (deny-list)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let data = jsonwebtoken::decode::<serde_json::Value>(&deny_token, &key, &validation).unwrap();
+            let jti = data.claims["jti"].as_str().unwrap();
+            let (id, email, hashed_password, role): (String, String, String, String) = sqlx::query_as(
+                "SELECT id::text, email, hashed_password, role FROM users WHERE id = $2::uuid \
+                 AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = $1 AND purpose = 'revocation')",
+            )
+            .bind(jti)
+            .bind(user.id.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            User { id: id.parse().unwrap(), email, hashed_password, role }
+        })
+    });
     g.finish();
 
     // Scaling: the lookup is by primary key, so latency should not depend on
