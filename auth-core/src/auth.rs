@@ -407,11 +407,6 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         })?;
         user.ok_or(Error::UserNotFound)
     }
-
-    /// Authenticates an `Authorization` header value (`Bearer <token>`).
-    pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
-        self.authenticate(crate::http::bearer_token(header)?).await
-    }
 }
 
 /// A token is bound to the password hash its user had at issue (`cred`): a

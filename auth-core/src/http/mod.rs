@@ -5,10 +5,10 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthenticatedUser};
 use crate::error::{Error, Result};
 use crate::session::ClientInfo;
-use crate::store::TokenStore;
+use crate::store::{TokenStore, UserStore};
 use crate::user::UserResource;
 
 /// The token of an `Authorization: Bearer <token>` header value (the scheme
@@ -36,13 +36,33 @@ pub fn client_info(user_agent: Option<&str>, peer: Option<std::net::IpAddr>) -> 
 /// store is down or the server is at capacity ([`Error::Unavailable`]: the
 /// password hashing limit), 500 for configuration faults.
 pub fn status_code(error: &Error) -> u16 {
+    // Exhaustive (no `_`): a new variant must be given its status here.
     match error {
         Error::IdentityTaken => 409,
         Error::SessionNotFound => 404,
         Error::PasswordConfirmationMismatch | Error::InvalidInput(_) => 422,
         Error::Store(_) | Error::Unavailable(_) => 503,
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => 500,
-        _ => 401,
+        Error::MalformedToken(_)
+        | Error::AlgorithmMismatch { .. }
+        | Error::UnknownKey(_)
+        | Error::InvalidSignature
+        | Error::Expired
+        | Error::NotYetValid
+        | Error::InvalidIssuer
+        | Error::InvalidAudience
+        | Error::InvalidClaim(_)
+        | Error::WrongSubject { .. }
+        | Error::InvalidSubject(_)
+        | Error::Revoked
+        | Error::NotPresent
+        | Error::SessionEnded
+        | Error::RefreshTokenReused
+        | Error::WrongPurpose { .. }
+        | Error::AlreadyRevoked
+        | Error::AuthenticationFailed
+        | Error::UserNotFound
+        | Error::CredentialChanged => 401,
     }
 }
 
@@ -58,7 +78,25 @@ pub fn public_code(error: &Error) -> &'static str {
         Error::InvalidInput(_) => "invalid_input",
         Error::Store(_) | Error::Unavailable(_) => "unavailable",
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => "internal_error",
-        _ => "unauthorized",
+        Error::MalformedToken(_)
+        | Error::AlgorithmMismatch { .. }
+        | Error::UnknownKey(_)
+        | Error::InvalidSignature
+        | Error::Expired
+        | Error::NotYetValid
+        | Error::InvalidIssuer
+        | Error::InvalidAudience
+        | Error::InvalidClaim(_)
+        | Error::WrongSubject { .. }
+        | Error::InvalidSubject(_)
+        | Error::Revoked
+        | Error::NotPresent
+        | Error::SessionEnded
+        | Error::RefreshTokenReused
+        | Error::WrongPurpose { .. }
+        | Error::AlreadyRevoked
+        | Error::UserNotFound
+        | Error::CredentialChanged => "unauthorized",
     }
 }
 
@@ -68,6 +106,14 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// an already revoked token is fine.
     pub async fn revoke_bearer(&self, header: &str) -> Result<()> {
         self.revoke(bearer_token(header)?).await
+    }
+}
+
+impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    /// Authenticates an `Authorization` header value (`Bearer <token>`):
+    /// every check of [`Auth::authenticate`] (Ash's `retrieve_from_bearer`).
+    pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
+        self.authenticate(bearer_token(header)?).await
     }
 }
 
