@@ -65,24 +65,24 @@ pub struct AuthenticatedUser<U> {
     pub claims: Claims,
 }
 
-impl<U: Authenticated, S> Auth<U, S> {
+impl<U: Authenticated, S: TokenStore> Auth<U, S> {
     /// The runtime configured by `#[derive(Authenticated)]`.
     pub fn new(store: S) -> Result<Self> {
         Self::from_settings(U::settings(), store)
     }
 }
 
-impl<U: UserResource, S> Auth<U, S> {
+impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// A runtime from explicit settings.
     pub fn from_settings(settings: Settings<U>, store: S) -> Result<Self> {
         let jwt = Jwt::new(&settings.tokens)?;
-        Ok(Self::assemble(settings, jwt, store))
+        Self::assemble(settings, jwt, store)
     }
 
     /// A runtime whose signing secret overrides the configured one.
     pub fn with_secret(settings: Settings<U>, secret: &Secret, store: S) -> Result<Self> {
         let jwt = Jwt::with_secret(&settings.tokens, secret)?;
-        Ok(Self::assemble(settings, jwt, store))
+        Self::assemble(settings, jwt, store)
     }
 
     /// A runtime that signs with the key set's active key and verifies a
@@ -93,7 +93,7 @@ impl<U: UserResource, S> Auth<U, S> {
     pub fn with_keys(settings: Settings<U>, keys: &KeySet, store: S) -> Result<Self> {
         let legacy = settings.tokens.signing_secret.resolve().ok();
         let jwt = Jwt::with_keys(&settings.tokens, keys, legacy.as_ref())?;
-        Ok(Self::assemble(settings, jwt, store))
+        Self::assemble(settings, jwt, store)
     }
 
     /// The public keys of the asymmetric keys as a JWK Set, for other
@@ -102,15 +102,22 @@ impl<U: UserResource, S> Auth<U, S> {
         self.jwt.jwks()
     }
 
-    fn assemble(settings: Settings<U>, jwt: Jwt, store: S) -> Self {
-        Self {
+    /// Checks the store can hold the token table (a bad table name is an
+    /// error here, at start-up, not a failure at the first request).
+    fn assemble(settings: Settings<U>, jwt: Jwt, store: S) -> Result<Self> {
+        store
+            .check_table(&settings.token_resource.table)
+            .map_err(|e| Error::Config(format!("the token table: {e}")))?;
+        Ok(Self {
             settings,
             jwt,
             store,
             hasher: PasswordHasher::default(),
-        }
+        })
     }
+}
 
+impl<U: UserResource, S> Auth<U, S> {
     /// Uses these argon2 costs for new password hashes (default
     /// [`HashCost::OWASP`]; [`HashCost::INSECURE_FAST_FOR_TESTS`] in tests),
     /// keeping the current limits.

@@ -52,6 +52,14 @@ pub struct NewTokenRow {
 /// race-safe revocation and single-use sign-in tokens rest on them. Time is
 /// passed in, so the whole framework runs on one clock.
 pub trait TokenStore: Send + Sync {
+    /// Whether this store can hold the token table `table` (a SQL store
+    /// checks the name). Called once when the runtime is built; the default
+    /// accepts any.
+    fn check_table(&self, table: &str) -> Result<(), StoreError> {
+        let _ = table;
+        Ok(())
+    }
+
     /// Inserts `row`, or overwrites the row with the same `jti` unless that
     /// row is a revocation. Returns `false` when a revocation row blocked it.
     fn upsert_token(

@@ -276,6 +276,10 @@ fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
 }
 
 impl TokenStore for PgStore {
+    fn check_table(&self, table: &str) -> Result<(), StoreError> {
+        self.token_queries(table).map(|_| ())
+    }
+
     async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
         let q = self.token_queries(table)?;
         let row = sqlx::query(sql(&q.lookup))

@@ -67,7 +67,7 @@ pub fn settings(allow_list: bool) -> Settings<User> {
     s
 }
 
-pub fn auth<S>(allow_list: bool, store: S) -> Auth<User, S> {
+pub fn auth<S: auth_core::TokenStore>(allow_list: bool, store: S) -> Auth<User, S> {
     Auth::from_settings(settings(allow_list), store).unwrap()
 }
 

@@ -147,3 +147,21 @@ async fn derived_users_round_trip_through_their_columns() {
             .is_err()
     );
 }
+
+/// A token table PostgreSQL cannot hold is refused when the runtime is
+/// built, not with a 503 at the first request.
+#[tokio::test]
+async fn a_bad_token_table_name_fails_at_start_up() {
+    let db = auth_tests::pg::fresh_db().await;
+    let mut settings = auth_tests::settings(true);
+    settings.token_resource.table = "bad name; drop table users".into();
+    let e = auth_core::Auth::<auth_tests::User, _>::from_settings(settings, db.store.clone())
+        .unwrap_err();
+    assert!(
+        matches!(&e, auth_core::Error::Config(m) if m.contains("token table")),
+        "{e}"
+    );
+    let mut fine = auth_tests::settings(true);
+    fine.token_resource.table = "other_tokens".into();
+    assert!(auth_core::Auth::<auth_tests::User, _>::from_settings(fine, db.store.clone()).is_ok());
+}
