@@ -831,6 +831,59 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
     assert!(nobody.is_none());
 }
 
+pub async fn authenticate_lookup_returns_both_rows_and_the_user<S: ConformanceStore>(s: S) {
+    let user = User::new("ada@example.com");
+    s.insert_user(&user).await.unwrap();
+    let subject = auth_core::UserResource::subject(&user);
+    let (sid, token) = (auth_core::new_jti(), auth_core::new_jti());
+    s.insert_tokens(
+        "tokens",
+        &[
+            new_row(&sid, &subject, "session", 600),
+            new_row(&token, &subject, "user", 600),
+        ],
+    )
+    .await
+    .unwrap();
+    let (rows, found) = s
+        .authenticate_lookup(&user.id, "tokens", &token, Some(&sid))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(user.clone()));
+    assert_eq!(rows.token.unwrap().jti, token);
+    assert_eq!(rows.session.unwrap().jti, sid);
+    // Unknown token and session, unknown user: one answer, all absent.
+    let stranger = User::new("nobody@example.com");
+    let (rows, found) = s
+        .authenticate_lookup(&stranger.id, "tokens", "nope", Some("nope"))
+        .await
+        .unwrap();
+    assert_eq!((rows, found), (Rows::default(), None));
+    // Without a sid, no session is read.
+    let (rows, _) = s
+        .authenticate_lookup(&user.id, "tokens", &token, None)
+        .await
+        .unwrap();
+    assert!(rows.session.is_none() && rows.token.is_some());
+}
+
+pub async fn insert_token_refuses_an_existing_jti<S: ConformanceStore>(s: S) {
+    let row = new_row(&auth_core::new_jti(), "user?id=1", "user", 600);
+    s.insert_token("tokens", &row).await.unwrap();
+    let mut again = row.clone();
+    again.purpose = "sign_in".into();
+    assert!(s.insert_token("tokens", &again).await.is_err());
+    assert_eq!(
+        s.lookup("tokens", &row.jti, None)
+            .await
+            .unwrap()
+            .token
+            .unwrap()
+            .purpose,
+        "user"
+    );
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -855,6 +908,8 @@ macro_rules! conformance_suite {
             concurrent_rotations_of_one_refresh_token_have_one_winner,
             sessions_are_listed_and_ended_per_subject,
             registration_writes_user_and_rows_together,
+            authenticate_lookup_returns_both_rows_and_the_user,
+            insert_token_refuses_an_existing_jti,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(
