@@ -279,7 +279,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             .unwrap_or(now)
     }
 
-    /// Verifies a token now: every check of SPEC section 4. See [`Auth::verify_at`].
+    /// Verifies a token now: every check of [`Auth::verify_at`].
     pub async fn verify(&self, token: &str) -> Result<Claims> {
         self.verify_at(token, Utc::now()).await
     }

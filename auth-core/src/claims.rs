@@ -183,7 +183,7 @@ impl<'de> serde::Deserialize<'de> for StrictObject {
     }
 }
 
-/// Merges extra claims with the precedence of SPEC section 4: the DSL's
+/// Merges extra claims with the documented precedence: the DSL's
 /// claims, then the per-call claims over them. Registered claims (`sub`,
 /// `exp`, `purpose`, ...) are the framework's and are dropped from both,
 /// with a warning naming the claim (never its value).

@@ -44,7 +44,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// Every supported algorithm, in the order of SPEC rule A12.
+    /// Every supported algorithm, in the order `signing_algorithm` lists them.
     pub const ALL: [Algorithm; 12] = [
         Self::HS256,
         Self::HS384,

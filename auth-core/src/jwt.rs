@@ -161,7 +161,7 @@ impl Jwt {
         self.verify_at(token, chrono::Utc::now().timestamp())
     }
 
-    /// Verifies a token at Unix time `now`, in the order of SPEC section 4:
+    /// Verifies a token at Unix time `now`, in this order:
     /// header `alg`, signature, `exp`, `nbf`, `iss`, `aud`, then the types of
     /// the remaining registered claims. Subject, revocation and presence are
     /// checked by the caller, which knows the resource and the store.

@@ -52,7 +52,7 @@ impl From<String> for Secret {
     }
 }
 
-/// Where the signing secret comes from (SPEC 3.2 `signing_secret`).
+/// Where the signing secret comes from (the DSL's `signing_secret`).
 ///
 /// For HMAC algorithms the secret is the shared key. For RS/PS/ES/EdDSA it is
 /// a PEM bundle: the private key block followed by the public key block (as

@@ -1,4 +1,4 @@
-//! The token-resource actions of SPEC 3.1, written once and generic over the store.
+//! The token-resource actions (see [`token_resource`](crate::token_resource)), written once and generic over the store.
 //!
 //! `#[token_resource]` generates associated functions that call these.
 

@@ -72,7 +72,7 @@ pub trait PasswordUser: UserResource {
     fn set_identity(&mut self, identity: String);
 }
 
-/// A function computing a user's extra claims (SPEC 3.2 `extra_claims`).
+/// A function computing a user's extra claims (the DSL's `extra_claims = path`).
 pub type ExtraClaimsFn<U> = fn(&U, &ClaimsContext) -> ExtraClaims;
 
 /// Everything `#[authentication(...)]` configures for a user resource.

@@ -1,4 +1,4 @@
-//! The user actions of SPEC 5: password registration and sign-in, sign-in
+//! The user actions: password registration and sign-in, sign-in
 //! tokens, password change, log out everywhere. `#[derive(Authenticated)]`
 //! generates associated functions that call these.
 

@@ -1,4 +1,4 @@
-//! The `#[authentication(...)]` receivers, mirroring SPEC 3.2 one option per field.
+//! The `#[authentication(...)]` receivers, mirroring the DSL one option per field.
 
 use darling::ast::NestedMeta;
 use darling::util::{Flag, Ignored};

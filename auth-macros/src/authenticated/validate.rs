@@ -1,4 +1,4 @@
-//! Rules A1–A16 of SPEC 3.3 for `#[derive(Authenticated)]`: one function per rule,
+//! Rules A1–A16 and S1–S4 for `#[derive(Authenticated)]`: one function per rule,
 //! each opened by the rule's sentence; every error is collected, none stops the others.
 
 use proc_macro2::Span;

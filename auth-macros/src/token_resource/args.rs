@@ -1,4 +1,4 @@
-//! The `#[token_resource(...)]` arguments, mirroring SPEC 3.1 one option per field.
+//! The `#[token_resource(...)]` arguments, mirroring the DSL one option per field.
 
 use darling::FromMeta;
 use darling::util::SpannedValue;

@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 
-/// One of the ten actions of SPEC 3.1.
+/// One of the ten generated actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     StoreToken,

@@ -1,4 +1,4 @@
-//! Rules T1–T7 of SPEC 3.3 for `#[token_resource]`; each one a function, all errors collected.
+//! Rules T1–T7 for `#[token_resource]`; each one a function, all errors collected.
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! The routes of SPEC section 7, generic over the store.
+//! The demo's routes (listed in the README), generic over the store.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The demo HTTP API (SPEC section 7).
+//! The demo HTTP API (its routes are listed in the README).
 //!
 //! ```text
 //! cargo run -p server                 # serve (in-memory store unless DATABASE_URL is set)

@@ -1,4 +1,4 @@
-//! The demo's user and token resources: the user of SPEC 3.2.
+//! The demo's user and token resources: the documented example user, with sessions and refresh tokens.
 
 use auth_core::{Authenticated, ClaimsContext, ExtraClaims, HashedPassword, token_resource};
 use serde::{Deserialize, Serialize};
