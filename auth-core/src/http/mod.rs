@@ -31,18 +31,29 @@ pub fn client_info(user_agent: Option<&str>, peer: Option<std::net::IpAddr>) -> 
     ClientInfo::new(user_agent, peer)
 }
 
-/// The HTTP status an error maps to: 401 for every token and sign-in
-/// failure, 409 for a taken identity, 422 for invalid input, 503 when the
-/// store is down or the server is at capacity ([`Error::Unavailable`]: the
-/// password hashing limit), 500 for configuration faults.
-pub fn status_code(error: &Error) -> u16 {
-    // Exhaustive (no `_`): a new variant must be given its status here.
+/// What an error means to an HTTP client: the one place every variant is
+/// classified (exhaustive, no `_`: a new variant must be placed here).
+#[derive(Clone, Copy)]
+enum Class {
+    Unauthorized,
+    AuthenticationFailed,
+    IdentityTaken,
+    NotFound,
+    ConfirmationMismatch,
+    InvalidInput,
+    Unavailable,
+    Internal,
+}
+
+fn class(error: &Error) -> Class {
     match error {
-        Error::IdentityTaken => 409,
-        Error::SessionNotFound => 404,
-        Error::PasswordConfirmationMismatch | Error::InvalidInput(_) => 422,
-        Error::Store(_) | Error::Unavailable(_) => 503,
-        Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => 500,
+        Error::AuthenticationFailed => Class::AuthenticationFailed,
+        Error::IdentityTaken => Class::IdentityTaken,
+        Error::SessionNotFound => Class::NotFound,
+        Error::PasswordConfirmationMismatch => Class::ConfirmationMismatch,
+        Error::InvalidInput(_) => Class::InvalidInput,
+        Error::Store(_) | Error::Unavailable(_) => Class::Unavailable,
+        Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => Class::Internal,
         Error::MalformedToken(_)
         | Error::AlgorithmMismatch { .. }
         | Error::UnknownKey(_)
@@ -60,9 +71,24 @@ pub fn status_code(error: &Error) -> u16 {
         | Error::RefreshTokenReused
         | Error::WrongPurpose { .. }
         | Error::AlreadyRevoked
-        | Error::AuthenticationFailed
         | Error::UserNotFound
-        | Error::CredentialChanged => 401,
+        | Error::CredentialChanged => Class::Unauthorized,
+    }
+}
+
+/// The HTTP status an error maps to: 401 for every token and sign-in
+/// failure, 409 for a taken identity, 404 for an unknown session, 422 for
+/// invalid input, 503 when the store is down or the server is at capacity
+/// ([`Error::Unavailable`]: the password hashing limit), 500 for
+/// configuration faults.
+pub fn status_code(error: &Error) -> u16 {
+    match class(error) {
+        Class::Unauthorized | Class::AuthenticationFailed => 401,
+        Class::IdentityTaken => 409,
+        Class::NotFound => 404,
+        Class::ConfirmationMismatch | Class::InvalidInput => 422,
+        Class::Unavailable => 503,
+        Class::Internal => 500,
     }
 }
 
@@ -70,33 +96,15 @@ pub fn status_code(error: &Error) -> u16 {
 /// `unauthorized` and sign-in failures `authentication_failed`: clients are
 /// not told which check refused them (logs are).
 pub fn public_code(error: &Error) -> &'static str {
-    match error {
-        Error::AuthenticationFailed => "authentication_failed",
-        Error::IdentityTaken => "identity_taken",
-        Error::SessionNotFound => "not_found",
-        Error::PasswordConfirmationMismatch => "password_confirmation_mismatch",
-        Error::InvalidInput(_) => "invalid_input",
-        Error::Store(_) | Error::Unavailable(_) => "unavailable",
-        Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => "internal_error",
-        Error::MalformedToken(_)
-        | Error::AlgorithmMismatch { .. }
-        | Error::UnknownKey(_)
-        | Error::InvalidSignature
-        | Error::Expired
-        | Error::NotYetValid
-        | Error::InvalidIssuer
-        | Error::InvalidAudience
-        | Error::InvalidClaim(_)
-        | Error::WrongSubject { .. }
-        | Error::InvalidSubject(_)
-        | Error::Revoked
-        | Error::NotPresent
-        | Error::SessionEnded
-        | Error::RefreshTokenReused
-        | Error::WrongPurpose { .. }
-        | Error::AlreadyRevoked
-        | Error::UserNotFound
-        | Error::CredentialChanged => "unauthorized",
+    match class(error) {
+        Class::Unauthorized => "unauthorized",
+        Class::AuthenticationFailed => "authentication_failed",
+        Class::IdentityTaken => "identity_taken",
+        Class::NotFound => "not_found",
+        Class::ConfirmationMismatch => "password_confirmation_mismatch",
+        Class::InvalidInput => "invalid_input",
+        Class::Unavailable => "unavailable",
+        Class::Internal => "internal_error",
     }
 }
 
