@@ -2,8 +2,9 @@
 //! naming the subject and the session, never a token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use common::CapturedLog;
 
 use auth_core::{
     Auth, Authenticated, ClientInfo, Error, HashCost, MemoryStore, Secret, token_resource,
@@ -26,29 +27,9 @@ pub struct User {
     pub hashed_password: String,
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_reused_refresh_token_is_a_warn_event_without_the_token() {
-    let buf = Captured::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let buf = CapturedLog::install("warn");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (signed, pair) = rt.block_on(async {
         let secret = Secret::from("refresh-event-secret-0123456789abcdef0123456789");
@@ -78,7 +59,7 @@ fn a_reused_refresh_token_is_a_warn_event_without_the_token() {
         ));
         (signed, pair)
     });
-    let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let log = buf.contents();
     let events: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("refresh_token_reused"))

@@ -2,8 +2,9 @@
 //! signing secret in the logs of a full flow (every level, every crate).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use common::CapturedLog;
 
 use auth_core::{
     Auth, Authenticated, ExtraClaims, HashCost, HashedPassword, MemoryStore, PasswordStore, Secret,
@@ -42,19 +43,6 @@ pub struct User {
     pub email: String,
     pub hashed_password: HashedPassword,
     pub role: String,
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]
@@ -195,21 +183,12 @@ where
 
 #[test]
 fn a_full_flow_logs_no_secrets() {
-    let buf = Captured::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let buf = CapturedLog::install("trace");
     let mut secrets = vec![
         SIGNING_SECRET.to_owned(),
         PASSWORD.to_owned(),
         NEW_PASSWORD.to_owned(),
     ];
-    // Global, so blocking and worker threads are captured too (and no callsite
-    // interest is cached against a thread-local subscriber).
-    tracing::subscriber::set_global_default(subscriber).unwrap();
     {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
@@ -228,7 +207,7 @@ fn a_full_flow_logs_no_secrets() {
             secrets.extend(full_flow(&pg).await);
         });
     }
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.contents();
     // The capture works: the flow did log, at several levels and from sqlx.
     assert!(logs.contains("extra claim ignored"), "{logs}");
     assert!(logs.contains("expunged expired tokens"), "{logs}");
