@@ -126,6 +126,18 @@ pub enum Error {
     Signing(String),
 }
 
+/// Logs a store failure of `action` with its causes and converts it: a
+/// value the store cannot hold is the caller's input ([`Error::InvalidInput`],
+/// logged at debug), anything else an outage ([`Error::Store`], at error).
+pub(crate) fn store_failure(action: &'static str, e: StoreError) -> Error {
+    if e.is_invalid_input() {
+        tracing::debug!(action, error = %e, "store refused the input");
+    } else {
+        tracing::error!(action, error = %e, "store failed");
+    }
+    Error::from(e)
+}
+
 impl From<StoreError> for Error {
     /// A store refusing a value it cannot hold is the caller's input
     /// problem ([`Error::InvalidInput`]); every other store error is

@@ -114,11 +114,7 @@ impl Jwt {
 
     /// The public keys of the asymmetric verification keys, as a JWK Set.
     pub fn jwks(&self) -> JwkSet {
-        let mut keys: Vec<&Arc<SigningKey>> = self.by_kid.values().collect();
-        keys.sort_by(|a, b| a.kid().cmp(b.kid()));
-        JwkSet {
-            keys: keys.into_iter().filter_map(|k| k.public_jwk()).collect(),
-        }
+        crate::keys::jwks_of(self.by_kid.values())
     }
 
     /// Fresh claims for `sub`: a new `jti`, `iat = nbf = now`, `exp = now + lifetime`.

@@ -178,11 +178,7 @@ impl KeySet {
     /// `use: "sig"`), for other services to verify these tokens without a
     /// shared secret. Empty when every key is HMAC.
     pub fn jwks(&self) -> JwkSet {
-        let mut keys: Vec<&Arc<SigningKey>> = self.by_kid.values().collect();
-        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
-        JwkSet {
-            keys: keys.into_iter().filter_map(|k| k.public_jwk()).collect(),
-        }
+        jwks_of(self.by_kid.values())
     }
 
     /// A key set from its JSON form:
@@ -246,6 +242,15 @@ impl KeySet {
             Error::Config(format!("cannot read the key set {}: {e}", path.display()))
         })?;
         Self::from_json(&json)
+    }
+}
+
+/// The public JWKs of `keys`, in `kid` order (HMAC keys have none).
+pub(crate) fn jwks_of<'a>(keys: impl Iterator<Item = &'a Arc<SigningKey>>) -> JwkSet {
+    let mut keys: Vec<&Arc<SigningKey>> = keys.collect();
+    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    JwkSet {
+        keys: keys.into_iter().filter_map(|k| k.public_jwk()).collect(),
     }
 }
 

@@ -294,10 +294,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.store()
             .insert_tokens(&self.settings().token_resource.table, rows)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "token store failed while signing in");
-                Error::from(e)
-            })
+            .map_err(|e| crate::error::store_failure("sign in", e))
     }
 
     /// Ends the session of a verified token (sign-out): idempotent.

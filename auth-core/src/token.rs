@@ -78,10 +78,7 @@ fn new_row(facts: &TokenFacts, purpose: &str, extra_data: Option<Value>) -> NewT
 }
 
 fn store_err(action: &'static str) -> impl FnOnce(crate::error::StoreError) -> Error {
-    move |e| {
-        tracing::error!(action, error = %e, "token store failed");
-        Error::from(e)
-    }
+    move |e| crate::error::store_failure(action, e)
 }
 
 /// `store_token`: records an issued token. Upserts on `jti`, but never turns

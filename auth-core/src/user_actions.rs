@@ -4,7 +4,7 @@
 
 use crate::auth::{Auth, IssuedToken, check_credential};
 use crate::config::{PasswordConfig, Purpose, PurposeFilter};
-use crate::error::StoreError;
+use crate::error::store_failure;
 use crate::error::{Error, Result, truncated};
 use crate::password::check_password;
 use crate::session::SignInContext;
@@ -92,7 +92,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         match inserted {
             Ok(()) => Ok(minted.signed_in(user)),
             Err(InsertUserError::IdentityTaken) => Err(Error::IdentityTaken),
-            Err(InsertUserError::Store(e)) => Err(logged("register", e)),
+            Err(InsertUserError::Store(e)) => Err(store_failure("register", e)),
         }
     }
 
@@ -125,7 +125,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             self.store()
                 .get_user_by_identity(&identity)
                 .await
-                .map_err(|e| logged("sign in", e))?
+                .map_err(|e| store_failure("sign in", e))?
         };
         let ok = self
             .hasher()
@@ -200,7 +200,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             .store()
             .get_user(&user.primary_key())
             .await
-            .map_err(|e| logged("change password", e))?
+            .map_err(|e| store_failure("change password", e))?
             .ok_or(Error::UserNotFound)?;
         let proved = stored.hashed_password().to_owned();
         if !self
@@ -249,7 +249,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             .store()
             .change_password(&change)
             .await
-            .map_err(|e| logged("change password", e))?
+            .map_err(|e| store_failure("change password", e))?
         {
             // The hash changed (or the user went) since it was proved.
             return Err(Error::AuthenticationFailed);
@@ -283,17 +283,6 @@ pub fn normalize_identity(config: &PasswordConfig, identity: &str) -> Result<Str
 
 /// The longest identity accepted (bytes).
 pub const MAX_IDENTITY_LEN: usize = 320;
-
-/// Logs a store failure with its causes and converts it (a value the store
-/// cannot hold becomes [`Error::InvalidInput`], not an outage).
-fn logged(action: &'static str, e: StoreError) -> Error {
-    if e.is_invalid_input() {
-        tracing::debug!(action, error = %e, "store refused the input");
-    } else {
-        tracing::error!(action, error = %e, "user store failed");
-    }
-    Error::from(e)
-}
 
 impl<U: UserResource, S> Auth<U, S> {
     /// What log out everywhere revokes: the add-on's purposes, and with the

@@ -49,11 +49,14 @@ async fn auth_with(allow_list: bool, grace: Option<u64>) -> (Guard, A) {
     if let (Some(secs), Some(refresh)) = (grace, settings.refresh_tokens.as_mut()) {
         refresh.reuse_grace = Lifetime::from_secs(secs);
     }
-    let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
+    (guard, auth_from(settings, store))
+}
+
+fn auth_from(settings: auth_core::Settings<User>, store: Store) -> A {
+    Auth::with_secret(settings, &Secret::from(SECRET), store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
-        .unwrap();
-    (guard, auth)
+        .unwrap()
 }
 
 async fn register(auth: &A, email: &str) -> SignedIn<User> {
@@ -244,10 +247,7 @@ async fn rotation_never_extends_the_session() {
     settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(3 * 3600);
     settings.refresh_tokens.as_mut().unwrap().lifetime = Lifetime::from_secs(2 * 3600);
     settings.tokens.token_lifetime = Lifetime::from_secs(3600);
-    let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
-        .unwrap()
-        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
-        .unwrap();
+    let auth = auth_from(settings, store);
     let ada = register(&auth, "ada@example.com").await;
     let session = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
     let cap = session.expires_at.timestamp();
@@ -267,10 +267,7 @@ async fn no_token_outlives_its_session() {
     let mut settings = User::settings();
     // A session shorter than the tokens would be: the tokens are cut to it.
     settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(600);
-    let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
-        .unwrap()
-        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
-        .unwrap();
+    let auth = auth_from(settings, store);
     let ada = register(&auth, "ada@example.com").await;
     let session = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
     let cap = session.expires_at.timestamp();
@@ -405,10 +402,7 @@ async fn sessions_work_without_refresh_tokens() {
             settings.tokens.store_all_tokens = false;
             settings.tokens.require_token_presence_for_authentication = false;
         }
-        let auth = Auth::with_secret(settings, &Secret::from(SECRET), store)
-            .unwrap()
-            .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
-            .unwrap();
+        let auth = auth_from(settings, store);
         let ada = register(&auth, "ada@example.com").await;
         assert!(ada.refresh_token.is_none());
         let sid = ada.session.clone().unwrap();
