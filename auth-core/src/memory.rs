@@ -116,11 +116,6 @@ fn insert_fresh(
     Ok(())
 }
 
-/// Whether `row` is a live session of `subject` at `now`.
-fn live_session(row: Option<&TokenRow>, subject: &str, now: DateTime<Utc>) -> bool {
-    row.is_some_and(|r| r.purpose == SESSION && r.subject == subject && r.expires_at > now)
-}
-
 fn revoke_all(rows: &mut HashMap<String, TokenRow>, revoke: &RevokeAll<'_>) -> u64 {
     let now = Utc::now();
     let keep_for = chrono::Duration::from_std(revoke.keep_for).unwrap_or(chrono::Duration::MAX);
@@ -323,28 +318,11 @@ impl TokenStore for MemoryStore {
         rotation: &Rotation<'_>,
     ) -> Result<Rotated, StoreError> {
         let now = Utc::now();
-        let grace =
-            chrono::Duration::from_std(rotation.reuse_grace).unwrap_or(chrono::Duration::MAX);
         let mut inner = self.lock();
         let rows = inner.tokens.entry(table.to_owned()).or_default();
-        let session_live = live_session(rows.get(rotation.sid), rotation.subject, now);
-        let old = rows
-            .get(rotation.old_jti)
-            .filter(|r| r.subject == rotation.subject);
-        let mut seen = Rotated {
-            old_purpose: old.map(|r| r.purpose.clone()),
-            session_live,
-            ..Rotated::default()
-        };
-        if !session_live {
+        let seen = rotation.decide(rows.get(rotation.sid), rows.get(rotation.old_jti), now);
+        if !(seen.rotated || seen.sibling) {
             return Ok(seen);
-        }
-        match old {
-            Some(r) if r.purpose == REFRESH && r.expires_at > now => seen.rotated = true,
-            Some(r) if r.purpose == REFRESH_USED && now - r.updated_at <= grace => {
-                seen.sibling = true
-            }
-            _ => return Ok(seen),
         }
         insert_fresh(rows, rotation.new_rows)?;
         if seen.rotated
@@ -377,7 +355,7 @@ impl TokenStore for MemoryStore {
             .get(table)
             .into_iter()
             .flat_map(HashMap::values)
-            .filter(|r| live_session(Some(r), subject, now))
+            .filter(|r| r.is_live_session(subject, now))
             .cloned()
             .collect())
     }
@@ -407,7 +385,6 @@ impl TokenStore for MemoryStore {
 
 const REVOCATION: &str = Purpose::REVOCATION.as_str();
 const SESSION: &str = Purpose::SESSION.as_str();
-const REFRESH: &str = Purpose::REFRESH.as_str();
 const REFRESH_USED: &str = Purpose::REFRESH_USED.as_str();
 
 impl<U: UserResource> UserStore<U> for MemoryStore {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::config::PurposeFilter;
+use crate::config::{Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::user::{PasswordUser, UserResource};
 
@@ -28,6 +28,15 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     /// When the row was last written.
     pub updated_at: DateTime<Utc>,
+}
+
+impl TokenRow {
+    /// Whether this is a session row of `subject` still live at `now`.
+    pub fn is_live_session(&self, subject: &str, now: DateTime<Utc>) -> bool {
+        self.purpose == Purpose::SESSION.as_str()
+            && self.subject == subject
+            && self.expires_at > now
+    }
 }
 
 /// A row to write; the store sets the timestamps.
@@ -231,6 +240,45 @@ pub struct Rotation<'a> {
     pub reuse_grace: Duration,
     /// The rows of the new pair (refresh, and the access token when stored).
     pub new_rows: &'a [NewTokenRow],
+}
+
+impl Rotation<'_> {
+    /// The rotation's decision for a store that reads the rows and then
+    /// writes under one lock (or one write transaction): `session` and `old`
+    /// are the rows of `sid` and `old_jti` as found. When the result has
+    /// `rotated` or `sibling` set, the store inserts `new_rows`, touches the
+    /// session, and (when `rotated`) marks the old row `refresh_used`;
+    /// otherwise it writes nothing.
+    pub fn decide(
+        &self,
+        session: Option<&TokenRow>,
+        old: Option<&TokenRow>,
+        now: DateTime<Utc>,
+    ) -> Rotated {
+        let session_live = session.is_some_and(|r| r.is_live_session(self.subject, now));
+        let old = old.filter(|r| r.subject == self.subject);
+        let grace = chrono::Duration::from_std(self.reuse_grace).unwrap_or(chrono::Duration::MAX);
+        let mut seen = Rotated {
+            old_purpose: old.map(|r| r.purpose.clone()),
+            session_live,
+            ..Rotated::default()
+        };
+        if session_live {
+            match old {
+                Some(r) if r.purpose == Purpose::REFRESH.as_str() && r.expires_at > now => {
+                    seen.rotated = true;
+                }
+                Some(r)
+                    if r.purpose == Purpose::REFRESH_USED.as_str()
+                        && now - r.updated_at <= grace =>
+                {
+                    seen.sibling = true;
+                }
+                _ => {}
+            }
+        }
+        seen
+    }
 }
 
 /// What [`TokenStore::rotate_refresh`] did and saw.

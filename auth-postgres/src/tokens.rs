@@ -131,12 +131,13 @@ impl TokenQueries {
             )
             .into(),
             // One expunger per table at a time (a transaction-scoped advisory
-            // try-lock: the others delete nothing and never wait). Batches walk
+            // try-lock on the table's oid, so same-named tables in other
+            // schemas do not share it: the others delete nothing and never wait). Batches walk
             // the expires_at index from the previous batch's last value and
             // delete by ctid, so no batch rescans the table or the rows of
             // earlier batches.
             delete_expired: format!(
-                "WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('auth_postgres_expunge:' || $3)) AS got), \
+                "WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('auth_postgres_expunge:' || $3::regclass::oid::text)) AS got), \
                  batch AS (SELECT ctid FROM {t} WHERE (SELECT got FROM lock) AND expires_at < now() \
                  AND expires_at >= $1 ORDER BY expires_at LIMIT $2), \
                  gone AS (DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING expires_at) \
@@ -488,7 +489,7 @@ impl TokenStore for PgStore {
         let row = sqlx::query(sql(&q.delete_expired))
             .bind(from)
             .bind(limit(limit_to))
-            .bind(table)
+            .bind(&q.table)
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("delete expired"))?;

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod conformance;
 pub mod pg;
 pub mod proxy;
+pub mod sqlite;
 
 use auth_core::{
     Algorithm, Auth, Claims, ClaimsContext, ExtraClaims, Secret, Settings, SigningSecret,

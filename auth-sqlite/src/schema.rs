@@ -1,0 +1,196 @@
+//! The schema auth-sqlite owns: versioned steps per token table, applied in
+//! one write transaction, printable for teams that run their own migrations.
+
+use auth_core::{Error, StoreError, UserResource};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::store::{SqliteStore, db_err, quote_column, quote_table};
+
+/// Steps of a token table, in order; a step is never edited once released,
+/// only appended to. `{t}` is the quoted table, `{n}` its bare name. The
+/// shape and indexes are PostgreSQL's; times are microseconds since the Unix
+/// epoch (UTC), `extra_data` JSON text. No foreign key: a revocation row
+/// outlives whatever it revokes and never cascades.
+const TOKEN_TABLE_STEPS: &[&str] = &["\
+CREATE TABLE IF NOT EXISTS {t} (
+    jti TEXT PRIMARY KEY NOT NULL,
+    subject TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    extra_data TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS \"{n}_expires_at_idx\" ON {t} (expires_at);
+CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose);
+"];
+
+const VERSIONS_TABLE: &str = "\
+CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
+    object TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT";
+
+fn steps(table: &str) -> Result<Vec<String>, Error> {
+    let quoted = quote_table(table)?;
+    Ok(TOKEN_TABLE_STEPS
+        .iter()
+        .map(|s| s.replace("{t}", &quoted).replace("{n}", table))
+        .collect())
+}
+
+impl SqliteStore {
+    /// The SQL of every step for a token table, for teams that run their own
+    /// migrations. (Without `migrate`, nothing records which steps ran.)
+    pub fn token_table_sql(table: &str) -> Result<String, Error> {
+        Ok(steps(table)?.join("\n"))
+    }
+
+    /// Brings the token tables up to date: idempotent, and safe when several
+    /// processes call it at once (one `BEGIN IMMEDIATE` transaction; the
+    /// applied version is recorded in `auth_sqlite_schema`). Coexists with
+    /// the application's own migrations: it touches only these tables.
+    pub async fn migrate(&self, token_tables: &[&str]) -> Result<(), Error> {
+        let err = |e: sqlx::Error| Error::Store(db_err("migrate")(e));
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
+        sqlx::query(VERSIONS_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        for table in token_tables {
+            let object = format!("token_table:{table}");
+            let steps = steps(table)?;
+            let done: i64 = sqlx::query("SELECT version FROM auth_sqlite_schema WHERE object = ?1")
+                .bind(&object)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?
+                .map(|r| r.try_get::<i64, _>("version"))
+                .transpose()
+                .map_err(err)?
+                .unwrap_or(0);
+            let done = usize::try_from(done).unwrap_or(0);
+            for (i, step) in steps.iter().enumerate().skip(done) {
+                sqlx::raw_sql(AssertSqlSafe(step.clone()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                tracing::info!(table = %table, version = i + 1, "applied token table migration");
+            }
+            sqlx::query(
+                "INSERT INTO auth_sqlite_schema (object, version) VALUES (?1, ?2) \
+                 ON CONFLICT (object) DO UPDATE SET version = excluded.version, \
+                 applied_at = excluded.applied_at",
+            )
+            .bind(&object)
+            .bind(i64::try_from(steps.len()).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    /// Runs [`user_table_sql`] for `U` (`CREATE TABLE IF NOT EXISTS`): for
+    /// new projects, demos and tests; production schemas usually live in the
+    /// application's own migrations.
+    pub async fn create_user_table<U: UserResource>(&self) -> Result<(), Error> {
+        let table = self
+            .user_table_name(U::SUBJECT_NAME)
+            .map_err(Error::Store)?;
+        let sql = user_table_sql::<U>(table.trim_matches('"')).map_err(Error::Store)?;
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Store(db_err("create user table")(e)))
+    }
+}
+
+/// A `CREATE TABLE` for a derived user struct, from the derive's metadata:
+/// the primary key, the identity field `UNIQUE` (case-insensitively), Rust
+/// types mapped to SQLite (`String`, `Uuid` and `DateTime<Utc>` as `TEXT`,
+/// integers `INTEGER`, floats `REAL`, `bool` `BOOLEAN` (0/1), `Option<T>`
+/// nullable, anything else `JSON` text).
+pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError> {
+    if U::FIELDS.is_empty() {
+        return Err(StoreError::msg(
+            "this user type has no field metadata: derive `Authenticated`, or write the table by hand",
+        ));
+    }
+    let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
+    let columns: Vec<String> = U::FIELDS
+        .iter()
+        .map(|(name, ty)| {
+            let (sql, nullable) = sql_type(ty);
+            let mut col = format!("    {} {sql}", quote_column(name));
+            if *name == U::PRIMARY_KEY_FIELD {
+                col.push_str(" PRIMARY KEY NOT NULL");
+            } else if !nullable {
+                col.push_str(" NOT NULL");
+            }
+            col
+        })
+        .collect();
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {quoted} (\n{}\n);\n",
+        columns.join(",\n")
+    );
+    // Identities are stored normalised (lower case) by auth-core; this index
+    // keeps them unique case-insensitively even for rows written around it.
+    if let Some(identity) = U::IDENTITY_FIELD {
+        let index = quote_column(&format!("{table}_{identity}_lower_key"));
+        sql.push_str(&format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {quoted} (lower({}));\n",
+            quote_column(identity)
+        ));
+    }
+    Ok(sql)
+}
+
+fn sql_type(ty: &str) -> (&'static str, bool) {
+    if let Some(inner) = ty
+        .strip_prefix("Option<")
+        .or_else(|| ty.strip_prefix("::core::option::Option<"))
+        .or_else(|| ty.strip_prefix("std::option::Option<"))
+        .and_then(|t| t.strip_suffix('>'))
+    {
+        return (sql_type(inner).0, true);
+    }
+    // The last path segment of the type, generics aside: `chrono::DateTime<Utc>` → `DateTime`.
+    let path = ty.split('<').next().unwrap_or(ty);
+    let last = path.rsplit("::").next().unwrap_or(path).trim();
+    let sql = match last {
+        "Uuid" | "String" | "str" | "HashedPassword" | "DateTime" | "NaiveDateTime" => "TEXT",
+        "i64" | "u32" | "i32" | "u16" | "i16" | "u8" | "i8" => "INTEGER",
+        "bool" => "BOOLEAN",
+        "f64" | "f32" => "REAL",
+        _ => "JSON",
+    };
+    (sql, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_types_map_to_sqlite() {
+        assert_eq!(sql_type("Uuid"), ("TEXT", false));
+        assert_eq!(sql_type("Option<String>"), ("TEXT", true));
+        assert_eq!(sql_type("chrono::DateTime<chrono::Utc>"), ("TEXT", false));
+        assert_eq!(sql_type("bool"), ("BOOLEAN", false));
+        assert_eq!(sql_type("Vec<String>"), ("JSON", false));
+        assert!(
+            SqliteStore::token_table_sql("tokens")
+                .unwrap()
+                .contains("\"tokens_expires_at_idx\"")
+        );
+        assert!(SqliteStore::token_table_sql("bad name").is_err());
+    }
+}

@@ -1,0 +1,288 @@
+//! `SqliteStore`: one writer connection, a pool of readers, the quoted table
+//! names, and the SQL built once per table.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use auth_core::{Error, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::tokens::TokenQueries;
+use crate::users::UserTable;
+
+/// How long a writer waits for the database lock held by another process
+/// before its operation fails (writers of this process queue for the one
+/// writer connection instead).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A SQLite token and user store over one database file. Cloning shares the
+/// connections.
+///
+/// SQLite runs one writer at a time. The store keeps one writer connection,
+/// so this process's writes queue for it instead of retrying on a busy
+/// database, and a pool of readers, which never wait for the writer (WAL
+/// mode). Another process writing the same file waits up to the busy
+/// timeout.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    token_queries: RwLock<HashMap<String, Arc<TokenQueries>>>,
+    user_table_names: RwLock<HashMap<&'static str, String>>,
+    user_tables: RwLock<HashMap<&'static str, Arc<UserTable>>>,
+    /// Per (token table, subject name) statements, e.g. the authenticate query.
+    sql: RwLock<HashMap<(String, &'static str), Arc<str>>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("readers", &self.reader.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database file at `path`: WAL
+    /// journal, `synchronous = FULL` (a committed revocation survives a
+    /// power cut), the [`DEFAULT_BUSY_TIMEOUT`], one writer and four readers.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .busy_timeout(DEFAULT_BUSY_TIMEOUT);
+        Self::connect_with(options, 4).await
+    }
+
+    /// Opens the database a `sqlite://<path>` URL names (created when
+    /// missing), as [`open`](Self::open) does. Options in the URL
+    /// (`?mode=ro`, ...) are sqlx's.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("`{url}` is not a SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .busy_timeout(DEFAULT_BUSY_TIMEOUT);
+        Self::connect_with(options, 4).await
+    }
+
+    /// Opens the database with your own options (file, busy timeout,
+    /// pragmas) and `readers` reading connections. The store sets WAL mode
+    /// and, unless the options say otherwise, `synchronous = FULL`; an
+    /// in-memory database is refused (each connection would see its own).
+    pub async fn connect_with(options: SqliteConnectOptions, readers: u32) -> Result<Self, Error> {
+        if options.get_filename() == Path::new(":memory:")
+            || options.get_filename().as_os_str().is_empty()
+        {
+            return Err(Error::Config(
+                "SqliteStore needs a database file (an in-memory database is private to one \
+                 connection): use MemoryStore for a store that lives in memory"
+                    .into(),
+            ));
+        }
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let connect =
+            |e: sqlx::Error| Error::Store(StoreError::new("cannot open the SQLite database", e));
+        // The writer first: it creates the file and switches it to WAL.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(connect)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers.max(1))
+            .connect_with(options.create_if_missing(false))
+            .await
+            .map_err(connect)?;
+        Ok(Self {
+            writer,
+            reader,
+            inner: Arc::default(),
+        })
+    }
+
+    /// The writer's pool (one connection): for the application's own writes
+    /// to the same file, so they queue with the store's.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The readers' pool.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Closes every connection (checkpointing the WAL into the file).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Stores users of the resource named `subject_name` in `table`
+    /// (default: the subject name plus `s`, e.g. `users`).
+    pub fn with_user_table(self, subject_name: &'static str, table: &str) -> Result<Self, Error> {
+        let quoted = quote_table(table)?;
+        self.inner
+            .user_table_names
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(subject_name, quoted);
+        Ok(self)
+    }
+
+    /// The quoted name of the user table of `subject_name`.
+    pub(crate) fn user_table_name(&self, subject_name: &'static str) -> Result<String, StoreError> {
+        if let Some(t) = self
+            .inner
+            .user_table_names
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subject_name)
+        {
+            return Ok(t.clone());
+        }
+        quote_table(&format!("{subject_name}s")).map_err(|e| StoreError::msg(e.to_string()))
+    }
+
+    pub(crate) fn cached_user_table(&self, subject_name: &'static str) -> Option<Arc<UserTable>> {
+        self.inner
+            .user_tables
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subject_name)
+            .cloned()
+    }
+
+    pub(crate) fn cache_user_table(&self, subject_name: &'static str, table: Arc<UserTable>) {
+        self.inner
+            .user_tables
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(subject_name, table);
+    }
+
+    pub(crate) fn token_queries(&self, table: &str) -> Result<Arc<TokenQueries>, StoreError> {
+        if let Some(q) = self
+            .inner
+            .token_queries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(table)
+        {
+            return Ok(q.clone());
+        }
+        let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
+        let q = Arc::new(TokenQueries::new(&quoted));
+        self.inner
+            .token_queries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(table.to_owned(), q.clone());
+        Ok(q)
+    }
+
+    pub(crate) fn cached_sql(&self, key: &(String, &'static str)) -> Option<Arc<str>> {
+        self.inner
+            .sql
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    pub(crate) fn cache_sql(&self, key: (String, &'static str), sql: Arc<str>) {
+        self.inner
+            .sql
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, sql);
+    }
+}
+
+/// Quotes a table name for SQL: ASCII letters, digits and `_` (not leading
+/// digit), at most 63 bytes; anything else is refused, so names cannot
+/// inject SQL.
+pub(crate) fn quote_table(table: &str) -> Result<String, Error> {
+    let valid = !table.is_empty()
+        && table.len() <= 63
+        && !table.starts_with(|c: char| c.is_ascii_digit())
+        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(Error::Config(format!(
+            "table name `{table}` must be letters, digits and `_` (not starting with a digit)"
+        )));
+    }
+    Ok(format!("\"{table}\""))
+}
+
+/// Quotes a column name (any text): doubles `"`.
+pub(crate) fn quote_column(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal: doubles `'`.
+pub(crate) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+pub(crate) fn db_err(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| StoreError::new(format!("sqlite: {context}"), e)
+}
+
+/// A time as the token table stores it: microseconds since the Unix epoch.
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// A stored time back (out-of-range values clamp, they cannot come from us).
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A duration in microseconds, saturating.
+pub(crate) fn duration_micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_quoted_or_refused() {
+        assert_eq!(quote_table("tokens").unwrap(), "\"tokens\"");
+        for bad in [
+            "",
+            "a.b",
+            "to\"kens",
+            "tokens; drop table x",
+            "1tokens",
+            "t-x",
+        ] {
+            assert!(quote_table(bad).is_err(), "{bad}");
+        }
+        assert_eq!(quote_column("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn times_round_trip_in_microseconds() {
+        let at = DateTime::from_timestamp(1_800_000_000, 123_456_000).unwrap();
+        assert_eq!(from_micros(micros(at)), at);
+        assert_eq!(duration_micros(Duration::from_secs(2)), 2_000_000);
+    }
+}

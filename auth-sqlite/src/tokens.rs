@@ -1,0 +1,498 @@
+//! The token store in SQLite: each operation one statement (conditional
+//! writes through `ON CONFLICT ... WHERE ... RETURNING`), except the refresh
+//! rotation, one `BEGIN IMMEDIATE` transaction. Every write runs on the one
+//! writer connection; times are bound from this process's clock (the
+//! database is on the same machine).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{
+    ExpungedBatch, NewTokenRow, PurposeFilter, Rotated, Rotation, Rows, Sessions, StoreError,
+    TokenRow, TokenStore,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use crate::store::{SqliteStore, db_err, duration_micros, from_micros, micros};
+
+/// The statements for one token table, built once.
+pub(crate) struct TokenQueries {
+    pub(crate) lookup: Arc<str>,
+    pub(crate) insert_many: Arc<str>,
+    get_row: Arc<str>,
+    mark_used: Arc<str>,
+    touch_session: Arc<str>,
+    list_sessions: Arc<str>,
+    end_sessions: Arc<str>,
+    upsert: Arc<str>,
+    get: Arc<str>,
+    revoke: Arc<str>,
+    is_revoked: Arc<str>,
+    pub(crate) revoke_all: Arc<str>,
+    read_expired: Arc<str>,
+    delete_expired: Arc<str>,
+    insert: Arc<str>,
+    pub(crate) table: String,
+}
+
+const COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
+const COLUMN_NAMES: [&str; 7] = [
+    "jti",
+    "subject",
+    "expires_at",
+    "purpose",
+    "extra_data",
+    "created_at",
+    "updated_at",
+];
+
+impl TokenQueries {
+    pub(crate) fn new(t: &str) -> Self {
+        let lookup_columns = COLUMN_NAMES
+            .iter()
+            .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            // One row whatever is found: ?1 the token's jti, ?2 its sid (or NULL).
+            lookup: format!(
+                "SELECT {lookup_columns} FROM (SELECT 1) one \
+                 LEFT JOIN {t} t ON t.jti = ?1 LEFT JOIN {t} s ON s.jti = ?2"
+            )
+            .into(),
+            // ?1 the rows as a JSON array (see `rows_json`), ?2 now: one
+            // statement, so all rows land or none does.
+            insert_many: format!(
+                "INSERT INTO {t} ({COLUMNS}) \
+                 SELECT value ->> 'j', value ->> 's', value ->> 'e', value ->> 'p', value -> 'x', ?2, ?2 \
+                 FROM json_each(?1)"
+            )
+            .into(),
+            get_row: format!("SELECT {COLUMNS} FROM {t} WHERE jti = ?1").into(),
+            mark_used: format!(
+                "UPDATE {t} SET purpose = 'refresh_used', updated_at = ?2 WHERE jti = ?1"
+            )
+            .into(),
+            touch_session: format!(
+                "UPDATE {t} SET updated_at = ?2, \
+                 extra_data = json_set(coalesce(extra_data, '{{}}'), '$.last_seen_at', ?3) \
+                 WHERE jti = ?1"
+            )
+            .into(),
+            list_sessions: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE subject = ?1 AND purpose = 'session' AND expires_at > ?2"
+            )
+            .into(),
+            // ?2: only this one; ?3: all but this one; both NULL: all.
+            end_sessions: format!(
+                "UPDATE {t} SET purpose = 'revocation', updated_at = ?4 \
+                 WHERE subject = ?1 AND purpose = 'session' \
+                 AND (?2 IS NULL OR jti = ?2) AND (?3 IS NULL OR jti <> ?3)"
+            )
+            .into(),
+            // A revocation row is never turned back into a live one: the
+            // update's WHERE skips it and RETURNING yields no row.
+            upsert: format!(
+                "INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+                 ON CONFLICT (jti) DO UPDATE SET subject = excluded.subject, \
+                 expires_at = excluded.expires_at, purpose = excluded.purpose, \
+                 extra_data = excluded.extra_data, updated_at = excluded.updated_at \
+                 WHERE {t}.purpose <> 'revocation' RETURNING 1"
+            )
+            .into(),
+            get: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE jti = ?1 AND expires_at > ?2 \
+                 AND (?3 IS NULL OR purpose = ?3)"
+            )
+            .into(),
+            // Writers are serialised: the first of concurrent revocations
+            // inserts or flips the row, the others find a revocation.
+            revoke: format!(
+                "INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, 'revocation', NULL, ?4, ?4) \
+                 ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', \
+                 subject = excluded.subject, expires_at = excluded.expires_at, \
+                 extra_data = NULL, updated_at = excluded.updated_at \
+                 WHERE {t}.purpose <> 'revocation' RETURNING 1"
+            )
+            .into(),
+            is_revoked: format!(
+                "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = ?1 AND purpose = 'revocation')"
+            )
+            .into(),
+            // ?1 subject, ?2 included purposes (JSON array, or NULL: all),
+            // ?3 excluded purposes (JSON array), ?4 microseconds a revocation
+            // is kept past the token's expiry, ?5 now.
+            revoke_all: format!(
+                "UPDATE {t} SET purpose = 'revocation', expires_at = expires_at + ?4, updated_at = ?5 \
+                 WHERE subject = ?1 AND purpose <> 'revocation' \
+                 AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2))) \
+                 AND purpose NOT IN (SELECT value FROM json_each(?3))"
+            )
+            .into(),
+            read_expired: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE expires_at < ?2 ORDER BY expires_at LIMIT ?1"
+            )
+            .into(),
+            // Batches walk the expires_at index from the previous batch's
+            // last value and delete by rowid, so no batch rescans the rows
+            // of earlier batches.
+            delete_expired: format!(
+                "DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} \
+                 WHERE expires_at < ?1 AND expires_at >= ?2 ORDER BY expires_at LIMIT ?3) \
+                 RETURNING expires_at"
+            )
+            .into(),
+            insert: format!("INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")
+                .into(),
+            table: t.to_owned(),
+        }
+    }
+}
+
+pub(crate) fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+    // Built from a table name checked by `quote_table`; values are bound.
+    AssertSqlSafe(s.clone())
+}
+
+/// Reads the token row whose columns carry `prefix` (`t_`, `s_`, or none);
+/// `None` when its `jti` is NULL (a LEFT JOIN found nothing).
+fn read_row(row: &SqliteRow, prefix: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let Some(jti) = row.try_get::<Option<String>, _>(col("jti").as_str())? else {
+        return Ok(None);
+    };
+    let extra: Option<String> = row.try_get(col("extra_data").as_str())?;
+    let extra_data = extra
+        .map(|text| serde_json::from_str::<Value>(&text))
+        .transpose()
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Some(TokenRow {
+        jti,
+        subject: row.try_get(col("subject").as_str())?,
+        expires_at: from_micros(row.try_get(col("expires_at").as_str())?),
+        purpose: row.try_get(col("purpose").as_str())?,
+        extra_data,
+        created_at: from_micros(row.try_get(col("created_at").as_str())?),
+        updated_at: from_micros(row.try_get(col("updated_at").as_str())?),
+    }))
+}
+
+fn token_row(row: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
+    read_row(row, "")?.ok_or_else(|| sqlx::Error::ColumnNotFound("jti".into()))
+}
+
+/// Reads the token and session rows of a lookup row.
+pub(crate) fn lookup_rows(row: &SqliteRow) -> Result<Rows, sqlx::Error> {
+    Ok(Rows {
+        token: read_row(row, "t_")?,
+        session: read_row(row, "s_")?,
+    })
+}
+
+/// New rows as the JSON array `insert_many` reads.
+pub(crate) fn rows_json(rows: &[NewTokenRow]) -> String {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut o = serde_json::Map::new();
+            o.insert("j".into(), r.jti.clone().into());
+            o.insert("s".into(), r.subject.clone().into());
+            o.insert("e".into(), micros(r.expires_at).into());
+            o.insert("p".into(), r.purpose.clone().into());
+            if let Some(x) = &r.extra_data {
+                o.insert("x".into(), x.clone());
+            }
+            Value::Object(o)
+        })
+        .collect();
+    Value::Array(rows).to_string()
+}
+
+/// The bind values of a [`PurposeFilter`]: included purposes (`None`: all)
+/// and excluded ones, as JSON arrays.
+pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<String>, String) {
+    let names = |v: &[auth_core::Purpose]| {
+        Value::Array(v.iter().map(|p| p.as_str().into()).collect()).to_string()
+    };
+    (filter.include.as_deref().map(names), names(&filter.exclude))
+}
+
+/// Inserts `rows` on `conn` (inside the caller's transaction, or alone).
+pub(crate) async fn insert_rows(
+    conn: &mut SqliteConnection,
+    q: &TokenQueries,
+    rows: &[NewTokenRow],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sql(&q.insert_many))
+        .bind(rows_json(rows))
+        .bind(micros(now))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl TokenStore for SqliteStore {
+    fn check_table(&self, table: &str) -> Result<(), StoreError> {
+        self.token_queries(table).map(|_| ())
+    }
+
+    async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
+        let q = self.token_queries(table)?;
+        let row = sqlx::query(sql(&q.lookup))
+            .bind(jti)
+            .bind(sid)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err("lookup"))?;
+        lookup_rows(&row).map_err(db_err("decode lookup row"))
+    }
+
+    async fn insert_tokens(&self, table: &str, rows: &[NewTokenRow]) -> Result<(), StoreError> {
+        let q = self.token_queries(table)?;
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .map_err(db_err("insert tokens"))?;
+        insert_rows(&mut conn, &q, rows, Utc::now())
+            .await
+            .map_err(db_err("insert tokens"))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        table: &str,
+        rotation: &Rotation<'_>,
+    ) -> Result<Rotated, StoreError> {
+        let q = self.token_queries(table)?;
+        let err = db_err("rotate refresh token");
+        // The write lock first (BEGIN IMMEDIATE): nothing changes between
+        // the reads and the writes below.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("rotate refresh token"))?;
+        let now = Utc::now();
+        let mut get = async |jti: &str| -> Result<Option<TokenRow>, sqlx::Error> {
+            let row = sqlx::query(sql(&q.get_row))
+                .bind(jti)
+                .fetch_optional(&mut *tx)
+                .await?;
+            row.as_ref().map(token_row).transpose()
+        };
+        let (session, old) = match (get(rotation.sid).await, get(rotation.old_jti).await) {
+            (Ok(s), Ok(o)) => (s, o),
+            (Err(e), _) | (_, Err(e)) => return Err(err(e)),
+        };
+        let seen = rotation.decide(session.as_ref(), old.as_ref(), now);
+        if !(seen.rotated || seen.sibling) {
+            return Ok(seen);
+        }
+        let write = async {
+            insert_rows(&mut tx, &q, rotation.new_rows, now).await?;
+            if seen.rotated {
+                sqlx::query(sql(&q.mark_used))
+                    .bind(rotation.old_jti)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(sql(&q.touch_session))
+                .bind(rotation.sid)
+                .bind(micros(now))
+                .bind(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        write.await.map_err(err)?;
+        Ok(seen)
+    }
+
+    async fn list_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let q = self.token_queries(table)?;
+        let rows = sqlx::query(sql(&q.list_sessions))
+            .bind(subject)
+            .bind(micros(now))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err("list sessions"))?;
+        rows.iter()
+            .map(token_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("decode session row"))
+    }
+
+    async fn end_sessions(
+        &self,
+        table: &str,
+        subject: &str,
+        which: Sessions<'_>,
+    ) -> Result<u64, StoreError> {
+        let q = self.token_queries(table)?;
+        let (one, all_but) = match which {
+            Sessions::One(sid) => (Some(sid), None),
+            Sessions::AllBut(sid) => (None, Some(sid)),
+            Sessions::All => (None, None),
+        };
+        let done = sqlx::query(sql(&q.end_sessions))
+            .bind(subject)
+            .bind(one)
+            .bind(all_but)
+            .bind(micros(Utc::now()))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err("end sessions"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn upsert_token(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
+        let q = self.token_queries(table)?;
+        let written = sqlx::query(sql(&q.upsert))
+            .bind(&row.jti)
+            .bind(&row.subject)
+            .bind(micros(row.expires_at))
+            .bind(&row.purpose)
+            .bind(row.extra_data.as_ref().map(Value::to_string))
+            .bind(micros(Utc::now()))
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err("store token"))?;
+        Ok(written.is_some())
+    }
+
+    async fn insert_token(&self, table: &str, row: &NewTokenRow) -> Result<(), StoreError> {
+        let q = self.token_queries(table)?;
+        sqlx::query(sql(&q.insert))
+            .bind(&row.jti)
+            .bind(&row.subject)
+            .bind(micros(row.expires_at))
+            .bind(&row.purpose)
+            .bind(row.extra_data.as_ref().map(Value::to_string))
+            .bind(micros(Utc::now()))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err("insert token"))?;
+        Ok(())
+    }
+
+    async fn get_token(
+        &self,
+        table: &str,
+        jti: &str,
+        purpose: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRow>, StoreError> {
+        let q = self.token_queries(table)?;
+        let row = sqlx::query(sql(&q.get))
+            .bind(jti)
+            .bind(micros(now))
+            .bind(purpose)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err("get token"))?;
+        row.as_ref()
+            .map(token_row)
+            .transpose()
+            .map_err(db_err("decode token row"))
+    }
+
+    async fn insert_revocation(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
+        let q = self.token_queries(table)?;
+        let written = sqlx::query(sql(&q.revoke))
+            .bind(&row.jti)
+            .bind(&row.subject)
+            .bind(micros(row.expires_at))
+            .bind(micros(Utc::now()))
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err("revoke token"))?;
+        Ok(written.is_some())
+    }
+
+    async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
+        let q = self.token_queries(table)?;
+        sqlx::query_scalar(sql(&q.is_revoked))
+            .bind(jti)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err("is revoked"))
+    }
+
+    async fn revoke_all_for_subject(
+        &self,
+        table: &str,
+        subject: &str,
+        filter: &PurposeFilter,
+        keep_for: Duration,
+    ) -> Result<u64, StoreError> {
+        let q = self.token_queries(table)?;
+        let (include, exclude) = filter_params(filter);
+        let done = sqlx::query(sql(&q.revoke_all))
+            .bind(subject)
+            .bind(include)
+            .bind(exclude)
+            .bind(duration_micros(keep_for))
+            .bind(micros(Utc::now()))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err("revoke all for subject"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn read_expired(
+        &self,
+        table: &str,
+        limit_to: usize,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        let q = self.token_queries(table)?;
+        let rows = sqlx::query(sql(&q.read_expired))
+            .bind(limit(limit_to))
+            .bind(micros(Utc::now()))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err("read expired"))?;
+        rows.iter()
+            .map(token_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("decode token row"))
+    }
+
+    async fn delete_expired(
+        &self,
+        table: &str,
+        from: DateTime<Utc>,
+        limit_to: usize,
+    ) -> Result<ExpungedBatch, StoreError> {
+        let q = self.token_queries(table)?;
+        let gone: Vec<i64> = sqlx::query_scalar(sql(&q.delete_expired))
+            .bind(micros(Utc::now()))
+            .bind(micros(from))
+            .bind(limit(limit_to))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(db_err("delete expired"))?;
+        tracing::debug!(table = %q.table, removed = gone.len(), "expunged a batch");
+        Ok(ExpungedBatch {
+            deleted: gone.len() as u64,
+            last_expires_at: gone.iter().max().map(|us| from_micros(*us)),
+        })
+    }
+}

@@ -1,0 +1,405 @@
+//! The user store in SQLite, for any user struct: rows go in and out through
+//! the struct's serde form, one column per field. The table's columns are
+//! read once (`pragma_table_info`) and their declared types decide the
+//! conversion: `BOOLEAN` columns hold 0/1 and come back as JSON booleans,
+//! `JSON` columns hold JSON text, every other column holds the value itself.
+
+use std::sync::Arc;
+
+use auth_core::{
+    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Rows, StoreError,
+    SubjectKey, TokenStore, UserResource, UserStore,
+};
+use chrono::Utc;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::store::{SqliteStore, db_err, duration_micros, micros, quote_column, quote_literal};
+use crate::tokens::{filter_params, insert_rows, lookup_rows, sql};
+
+/// How a column's value converts to and from the user's JSON form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Stored as is (text, integer, real).
+    Plain,
+    /// `BOOLEAN`: 0/1.
+    Bool,
+    /// `JSON`: JSON text.
+    Json,
+}
+
+impl Kind {
+    fn of_declared(declared: &str) -> Self {
+        let declared = declared.to_ascii_uppercase();
+        if declared.contains("BOOL") {
+            Self::Bool
+        } else if declared.contains("JSON") {
+            Self::Json
+        } else {
+            Self::Plain
+        }
+    }
+
+    /// The column's value as JSON, for `json_object`.
+    fn read(self, column: &str) -> String {
+        match self {
+            Self::Plain => column.to_owned(),
+            Self::Bool => format!(
+                "json(CASE WHEN {column} IS NULL THEN NULL WHEN {column} THEN 'true' ELSE 'false' END)"
+            ),
+            Self::Json => format!("json({column})"),
+        }
+    }
+
+    /// The value to store from the field at JSON path `path` of `?1`.
+    fn write(self, path: &str) -> String {
+        match self {
+            Self::Plain | Self::Bool => format!("json_extract(?1, {path})"),
+            Self::Json => format!(
+                "CASE WHEN json_type(?1, {path}) IN ('null') THEN NULL ELSE ?1 -> {path} END"
+            ),
+        }
+    }
+}
+
+/// A user table as the store found it, with its statements.
+#[derive(Debug)]
+pub(crate) struct UserTable {
+    name: String,
+    columns: Vec<(String, Kind)>,
+    /// `json_object(...)` of a row aliased `u`.
+    pub(crate) as_json: String,
+}
+
+impl UserTable {
+    fn new(name: String, columns: Vec<(String, Kind)>) -> Self {
+        let pairs: Vec<String> = columns
+            .iter()
+            .map(|(c, kind)| {
+                format!(
+                    "{}, {}",
+                    quote_literal(c),
+                    kind.read(&format!("u.{}", quote_column(c)))
+                )
+            })
+            .collect();
+        let as_json = format!("json_object({})", pairs.join(", "));
+        Self {
+            name,
+            columns,
+            as_json,
+        }
+    }
+
+    fn kind(&self, column: &str) -> Option<Kind> {
+        self.columns
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, k)| *k)
+    }
+
+    /// `SELECT` of the user whose primary key is `?{param}`.
+    pub(crate) fn by_key<U: UserResource>(&self, param: usize) -> String {
+        format!(
+            "SELECT {} FROM {} u WHERE u.{} = ?{param}",
+            self.as_json,
+            self.name,
+            quote_column(U::PRIMARY_KEY_FIELD)
+        )
+    }
+
+    /// The columns of `user` (its serialized keys) and the values written
+    /// from `?1` (the user as JSON); a key without a column is an error.
+    fn assignments(
+        &self,
+        user: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        user.keys()
+            .map(|k| {
+                let kind = self.kind(k).ok_or_else(|| {
+                    StoreError::msg(format!(
+                        "the user table {} has no column `{k}` for the user's field",
+                        self.name
+                    ))
+                })?;
+                let path = quote_literal(&format!("$.\"{}\"", k.replace('"', "\\\"")));
+                Ok((quote_column(k), kind.write(&path)))
+            })
+            .collect()
+    }
+
+    fn insert_sql(&self, user: &serde_json::Map<String, Value>) -> Result<String, StoreError> {
+        let (columns, values): (Vec<String>, Vec<String>) =
+            self.assignments(user)?.into_iter().unzip();
+        Ok(format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.name,
+            columns.join(", "),
+            values.join(", ")
+        ))
+    }
+}
+
+fn from_json<U: UserResource>(text: &str) -> Result<U, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::new("stored user does not deserialize", e))
+}
+
+fn to_json<U: UserResource>(user: &U) -> Result<serde_json::Map<String, Value>, StoreError> {
+    match serde_json::to_value(user) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StoreError::msg("a user must serialize to a JSON object")),
+        Err(e) => Err(StoreError::new("user does not serialize", e)),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A user insert's outcome: a unique violation is a taken identity.
+fn inserted(done: Result<(), sqlx::Error>) -> Result<(), InsertUserError> {
+    match done {
+        Ok(()) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(InsertUserError::IdentityTaken),
+        Err(e) => Err(InsertUserError::Store(db_err("insert user")(e))),
+    }
+}
+
+impl SqliteStore {
+    /// The user table of `U`, read from the database once.
+    pub(crate) async fn user_table<U: UserResource>(&self) -> Result<Arc<UserTable>, StoreError> {
+        if let Some(t) = self.cached_user_table(U::SUBJECT_NAME) {
+            return Ok(t);
+        }
+        let name = self.user_table_name(U::SUBJECT_NAME)?;
+        let bare = name.trim_matches('"').to_owned();
+        let rows = sqlx::query("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+            .bind(&bare)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err("read the user table's columns"))?;
+        let columns = rows
+            .iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let declared: String = r.try_get("type")?;
+                Ok((name, Kind::of_declared(&declared)))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db_err("read the user table's columns"))?;
+        if columns.is_empty() {
+            return Err(StoreError::msg(format!(
+                "the user table {name} does not exist: create it (`SqliteStore::create_user_table`, \
+                 or your own migration)"
+            )));
+        }
+        let table = Arc::new(UserTable::new(name, columns));
+        self.cache_user_table(U::SUBJECT_NAME, table.clone());
+        Ok(table)
+    }
+
+    /// The authenticate query for `U` and a token table, built once: the
+    /// token's row, its session's row and the user (`?3`), one row always.
+    async fn authenticate_sql<U: UserResource>(&self, table: &str) -> Result<Arc<str>, StoreError> {
+        let key = (table.to_owned(), U::SUBJECT_NAME);
+        if let Some(sql) = self.cached_sql(&key) {
+            return Ok(sql);
+        }
+        let q = self.token_queries(table)?;
+        let users = self.user_table::<U>().await?;
+        let lookup = q.lookup.replacen(
+            " FROM (SELECT 1) one",
+            &format!(", ({}) AS user FROM (SELECT 1) one", users.by_key::<U>(3)),
+            1,
+        );
+        let sql: Arc<str> = lookup.into();
+        self.cache_sql(key, sql.clone());
+        Ok(sql)
+    }
+}
+
+impl<U: UserResource> UserStore<U> for SqliteStore {
+    async fn get_user(&self, key: &U::PrimaryKey) -> Result<Option<U>, StoreError> {
+        let table = self.user_table::<U>().await?;
+        let text: Option<String> = sqlx::query_scalar(AssertSqlSafe(table.by_key::<U>(1)))
+            .bind(key.to_subject_value())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err("get user"))?;
+        text.as_deref().map(from_json).transpose()
+    }
+
+    async fn get_user_by_identity(&self, identity: &str) -> Result<Option<U>, StoreError> {
+        let field = U::IDENTITY_FIELD
+            .ok_or_else(|| StoreError::msg("this user resource has no identity field"))?;
+        let table = self.user_table::<U>().await?;
+        let sql = format!(
+            "SELECT {} FROM {} u WHERE u.{} = ?1",
+            table.as_json,
+            table.name,
+            quote_column(field)
+        );
+        let text: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(identity)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err("get user by identity"))?;
+        text.as_deref().map(from_json).transpose()
+    }
+
+    async fn insert_user(&self, user: &U) -> Result<(), InsertUserError> {
+        let table = self.user_table::<U>().await?;
+        let row = to_json(user)?;
+        // One statement: the unique indexes decide races between registrations.
+        let done = sqlx::query(AssertSqlSafe(table.insert_sql(&row)?))
+            .bind(Value::Object(row).to_string())
+            .execute(&self.writer)
+            .await;
+        inserted(done.map(|_| ()))
+    }
+
+    async fn insert_user_with_tokens(
+        &self,
+        user: &U,
+        token_table: &str,
+        rows: &[NewTokenRow],
+    ) -> Result<(), InsertUserError> {
+        let table = self.user_table::<U>().await?;
+        let tokens = self.token_queries(token_table)?;
+        let row = to_json(user)?;
+        let insert = table.insert_sql(&row)?;
+        // One transaction: the user and its rows land together or not at all.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("insert user"))?;
+        let user_done = sqlx::query(AssertSqlSafe(insert))
+            .bind(Value::Object(row).to_string())
+            .execute(&mut *tx)
+            .await;
+        inserted(user_done.map(|_| ()))?;
+        insert_rows(&mut tx, &tokens, rows, Utc::now())
+            .await
+            .map_err(db_err("insert the new user's tokens"))?;
+        tx.commit().await.map_err(db_err("insert user"))?;
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
+        let table = self.user_table::<U>().await?;
+        let row = to_json(user)?;
+        let pk = quote_column(U::PRIMARY_KEY_FIELD);
+        let sets: Vec<String> = table
+            .assignments(&row)?
+            .into_iter()
+            .filter(|(c, _)| *c != pk)
+            .map(|(c, v)| format!("{c} = {v}"))
+            .collect();
+        if sets.is_empty() {
+            return Ok(true);
+        }
+        let sql = format!(
+            "UPDATE {} SET {} WHERE {pk} = ?2",
+            table.name,
+            sets.join(", ")
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(Value::Object(row).to_string())
+            .bind(user.primary_key().to_subject_value())
+            .execute(&self.writer)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::new("identity is already taken", e)
+                } else {
+                    db_err("update user")(e)
+                }
+            })?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// One query: the token's row, its session's row and the user.
+    async fn authenticate_lookup(
+        &self,
+        key: &U::PrimaryKey,
+        table: &str,
+        jti: &str,
+        sid: Option<&str>,
+    ) -> Result<(Rows, Option<U>), StoreError>
+    where
+        Self: TokenStore,
+    {
+        let sql = self.authenticate_sql::<U>(table).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(jti)
+            .bind(sid)
+            .bind(key.to_subject_value())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err("authenticate"))?;
+        let decode = || db_err("decode authenticate row");
+        let rows = lookup_rows(&row).map_err(decode())?;
+        let user: Option<String> = row.try_get("user").map_err(decode())?;
+        Ok((rows, user.as_deref().map(from_json).transpose()?))
+    }
+}
+
+impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
+    async fn change_password(
+        &self,
+        change: &PasswordChange<'_, U::PrimaryKey>,
+    ) -> Result<bool, StoreError> {
+        let users = self.user_table::<U>().await?;
+        let tokens = self.token_queries(change.token_table)?;
+        let (hash, pk) = (
+            quote_column(U::HASHED_PASSWORD_FIELD),
+            quote_column(U::PRIMARY_KEY_FIELD),
+        );
+        let cas = format!(
+            "UPDATE {} SET {hash} = ?3 WHERE {pk} = ?1 AND {hash} = ?2",
+            users.name
+        );
+        let err = db_err("change password");
+        // One transaction: the compare-and-swap on the proved hash (only
+        // that column), then, only if it happened, log out everywhere and
+        // the new rows.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("change password"))?;
+        let now = Utc::now();
+        let work = async {
+            let changed = sqlx::query(AssertSqlSafe(cas))
+                .bind(change.key.to_subject_value())
+                .bind(change.current_hash)
+                .bind(change.new_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if !changed {
+                return Ok(false);
+            }
+            if let Some(revoke) = change.revoke {
+                let (include, exclude) = filter_params(revoke.filter);
+                sqlx::query(sql(&tokens.revoke_all))
+                    .bind(revoke.subject)
+                    .bind(include)
+                    .bind(exclude)
+                    .bind(duration_micros(revoke.keep_for))
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            insert_rows(&mut tx, &tokens, change.new_rows, now).await?;
+            Ok::<_, sqlx::Error>(true)
+        };
+        let changed = work.await.map_err(err)?;
+        if changed {
+            tx.commit().await.map_err(db_err("change password"))?;
+        }
+        Ok(changed)
+    }
+}
