@@ -70,6 +70,11 @@ impl SqliteStore {
     /// missing), as [`open`](Self::open) does. Options in the URL
     /// (`?mode=ro`, ...) are sqlx's.
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        if !url.starts_with("sqlite:") || url.contains("mode=memory") {
+            return Err(Error::Config(format!(
+                "`{url}` is not a SQLite database file URL: write `sqlite://<path>`"
+            )));
+        }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("`{url}` is not a SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -82,9 +87,8 @@ impl SqliteStore {
     /// and, unless the options say otherwise, `synchronous = FULL`; an
     /// in-memory database is refused (each connection would see its own).
     pub async fn connect_with(options: SqliteConnectOptions, readers: u32) -> Result<Self, Error> {
-        if options.get_filename() == Path::new(":memory:")
-            || options.get_filename().as_os_str().is_empty()
-        {
+        let file = options.get_filename().to_string_lossy();
+        if file.is_empty() || file == ":memory:" || file.starts_with("file:sqlx-in-memory") {
             return Err(Error::Config(
                 "SqliteStore needs a database file (an in-memory database is private to one \
                  connection): use MemoryStore for a store that lives in memory"

@@ -1,5 +1,5 @@
 //! Sessions, rotating refresh tokens with reuse detection, and the device
-//! list: the same cases on `MemoryStore` and on `PgStore`.
+//! list: the same cases on `MemoryStore`, `PgStore` and `SqliteStore`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod memory {
@@ -19,6 +19,19 @@ mod postgres {
 
     async fn backend() -> (Guard, Store) {
         let db = auth_tests::pg::fresh_db().await;
+        let store = db.store.clone();
+        (db, store)
+    }
+
+    include!("cases/sessions.rs");
+}
+
+mod sqlite {
+    type Store = auth_sqlite::SqliteStore;
+    type Guard = auth_tests::sqlite::TestSqlite;
+
+    async fn backend() -> (Guard, Store) {
+        let db = auth_tests::sqlite::fresh_db().await;
         let store = db.store.clone();
         (db, store)
     }

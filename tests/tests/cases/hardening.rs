@@ -331,3 +331,68 @@ async fn f11_a_nul_byte_is_invalid_input_not_an_outage() {
         register(&auth, "nul@example.com", "password-1").await;
     }
 }
+
+/// Finding 4: the new hash was saved, then log out everywhere ran; a
+/// failure in between left the new password in force and every earlier
+/// (maybe stolen) token alive. Now one statement: when revoking fails,
+/// nothing changed.
+#[tokio::test]
+async fn f04_a_password_change_is_all_or_nothing() {
+    let (_guard, auth) = auth(true).await;
+    let ada = register(&auth, "ada@example.com", "old-password").await;
+    if !fail_token_writes(auth.store(), "BEFORE UPDATE").await {
+        return; // this store cannot fail half way: it writes under one lock
+    }
+    let e = User::change_password(
+        &auth,
+        &ada.user,
+        "old-password",
+        "new-password",
+        Some("new-password"),
+        auth_core::ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
+    heal(auth.store()).await;
+    assert!(
+        sign_in(&auth, "ada@example.com", "old-password")
+            .await
+            .is_ok()
+    );
+    assert!(
+        sign_in(&auth, "ada@example.com", "new-password")
+            .await
+            .is_err()
+    );
+    assert!(auth.authenticate(&ada.token.token).await.is_ok());
+}
+
+/// Finding 4, registration: the user row and its first token row are
+/// written together; when the token row fails, no user is left behind.
+#[tokio::test]
+async fn f04_registration_is_all_or_nothing() {
+    let (_guard, auth) = auth(true).await;
+    if !fail_token_writes(auth.store(), "BEFORE INSERT").await {
+        return; // this store cannot fail half way: it writes under one lock
+    }
+    let e = User::register_with_password(
+        &auth,
+        new_user("ada@example.com"),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
+    heal(auth.store()).await;
+    let nobody: Option<User> = auth
+        .store()
+        .get_user_by_identity("ada@example.com")
+        .await
+        .unwrap();
+    assert!(
+        nobody.is_none(),
+        "a user without its token row was left behind"
+    );
+    register(&auth, "ada@example.com", "password-1").await;
+}

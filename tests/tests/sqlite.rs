@@ -1,0 +1,347 @@
+//! What only SQLite has: a file that outlives the process, writers that
+//! queue for one lock (and wait for another process's), and users of any
+//! field type stored through declared column types. The suites shared with
+//! the other stores (conformance, user actions, sessions, hardening) run on
+//! SQLite in their own files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::{
+    Auth, Authenticated, Error, ExtraClaims, HashCost, Secret, TokenType, UserStore, token_resource,
+};
+use auth_sqlite::{SqliteConnectOptions, SqliteStore};
+use auth_tests::sqlite::{TestSqlite, fresh_path};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const SECRET: &str = "sqlite-test-secret-0123456789abcdef0123456789abcdef";
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Free,
+    Team,
+}
+
+/// A user with a field of every kind the SQLite table maps.
+#[derive(Authenticated, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[authentication(
+    session_identifier = "jti",
+    tokens(token_resource = Token, signing_secret(env = "SQLITE_TEST_SECRET_UNSET")),
+    strategies(password()),
+)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub active: bool,
+    pub verified: Option<bool>,
+    pub nickname: Option<String>,
+    pub tags: Vec<String>,
+    pub plan: Plan,
+    pub joined_at: DateTime<Utc>,
+    pub balance: f64,
+    pub logins: i64,
+}
+
+type A = Auth<User, SqliteStore>;
+
+fn auth(store: SqliteStore) -> A {
+    Auth::with_secret(User::settings(), &Secret::from(SECRET), store)
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap()
+}
+
+fn new_user(email: &str) -> User {
+    User {
+        id: Uuid::new_v4(),
+        email: email.into(),
+        hashed_password: String::new(),
+        active: true,
+        verified: None,
+        nickname: Some("it's \"quoted\"".into()),
+        tags: vec!["a".into(), "b".into()],
+        plan: Plan::Team,
+        joined_at: DateTime::from_timestamp(1_800_000_000, 123_456_789).unwrap(),
+        balance: 12.5,
+        logins: 7,
+    }
+}
+
+/// A fresh file whose `User`s live in `members` (the fixture's `users`
+/// table is the shared test user's).
+async fn fresh() -> (TestSqlite, A) {
+    let db = auth_tests::sqlite::fresh_db().await;
+    let store = db.store.clone().with_user_table("user", "members").unwrap();
+    store.create_user_table::<User>().await.unwrap();
+    (db, auth(store))
+}
+
+#[tokio::test]
+async fn users_of_every_field_kind_round_trip() {
+    let (_db, auth) = fresh().await;
+    let signed = User::register_with_password(
+        &auth,
+        new_user("kinds@example.com"),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    let mut expected = signed.user.clone();
+    let stored: User = auth.store().get_user(&expected.id).await.unwrap().unwrap();
+    assert_eq!(stored, expected);
+    // Every kind changes, and nulls go both ways.
+    expected.active = false;
+    expected.verified = Some(true);
+    expected.nickname = None;
+    expected.tags = vec![];
+    expected.plan = Plan::Free;
+    expected.balance = -0.25;
+    expected.logins = i64::MAX;
+    assert!(auth.store().update_user(&expected).await.unwrap());
+    let stored: User = auth
+        .store()
+        .get_user_by_identity("kinds@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, expected);
+    // And the authenticate query decodes it the same way.
+    let who = auth.authenticate(&signed.token.token).await.unwrap();
+    assert_eq!(who.user, expected);
+}
+
+#[tokio::test]
+async fn a_missing_user_table_is_a_clear_error() {
+    let db = auth_tests::sqlite::fresh_db().await;
+    let auth = auth(db.store.clone().with_user_table("user", "members").unwrap());
+    let e = User::register_with_password(
+        &auth,
+        new_user("nobody@example.com"),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap_err();
+    let Error::Store(e) = e else { panic!("{e:?}") };
+    assert!(e.to_string().contains("does not exist"), "{e}");
+}
+
+/// The store keeps what it wrote across a close and a reopen of the file,
+/// the way an application restart does.
+#[tokio::test]
+async fn users_and_revocations_survive_a_restart() {
+    let path = fresh_path();
+    let open = || async {
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.migrate(&["tokens"]).await.unwrap();
+        store.create_user_table::<User>().await.unwrap();
+        store
+    };
+    let store = open().await;
+    let before = auth(store.clone());
+    let ada = User::register_with_password(
+        &before,
+        new_user("ada@example.com"),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    let kept = User::sign_in_with_password(
+        &before,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    before.revoke(&ada.token.token).await.unwrap();
+    store.close().await;
+    drop(before);
+
+    let store = open().await;
+    let after = auth(store.clone());
+    assert!(matches!(
+        after.authenticate(&ada.token.token).await,
+        Err(Error::Revoked)
+    ));
+    assert_eq!(
+        after.authenticate(&kept.token.token).await.unwrap().user.id,
+        ada.user.id
+    );
+    User::sign_in_with_password(
+        &after,
+        "ada@example.com",
+        "password-1",
+        TokenType::User,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    // A second migrate of the same file changes nothing.
+    store.migrate(&["tokens"]).await.unwrap();
+    store.close().await;
+    let _cleanup = TestSqlite { store, path };
+}
+
+/// Two stores on one file act as two processes: their writers share
+/// SQLite's one write lock. Concurrent writes wait for it (the busy
+/// timeout) instead of failing, and a conditional write still has one
+/// winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_of_two_processes_wait_for_the_lock_and_one_wins() {
+    let db = auth_tests::sqlite::fresh_db().await;
+    let other = SqliteStore::open(&db.path).await.unwrap();
+    let stores = [db.store.clone(), other.clone()];
+    let res = auth_core::TokenResourceConfig::new("tokens");
+    let mut slowest = Duration::ZERO;
+    for trial in 0..20 {
+        let facts = auth_tests::conformance::facts(&format!("user?id={trial}"), 600);
+        let barrier = Arc::new(tokio::sync::Barrier::new(32));
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let (s, f, b, r) = (
+                    stores[i % 2].clone(),
+                    facts.clone(),
+                    barrier.clone(),
+                    res.clone(),
+                );
+                tokio::spawn(async move {
+                    b.wait().await;
+                    let started = Instant::now();
+                    let done = auth_core::token::revoke_token(&s, &r, &f).await;
+                    (done, started.elapsed())
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for t in tasks {
+            let (done, took) = t.await.unwrap();
+            slowest = slowest.max(took);
+            match done {
+                Ok(()) => winners += 1,
+                Err(Error::AlreadyRevoked) => {}
+                Err(e) => panic!("a writer failed instead of waiting: {e}"),
+            }
+        }
+        assert_eq!(winners, 1, "trial {trial}");
+    }
+    eprintln!("32 concurrent revokes over two processes' stores, 20 trials: slowest {slowest:?}");
+    assert!(slowest < auth_sqlite::DEFAULT_BUSY_TIMEOUT);
+    other.close().await;
+}
+
+/// Another process holding the write lock past the busy timeout: writes
+/// fail with a store error (nothing is half-written), reads go on (WAL),
+/// and the same store recovers once the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_lock_held_past_the_busy_timeout_fails_closed_and_recovers() {
+    let (db, _) = fresh().await;
+    let options = SqliteConnectOptions::new()
+        .filename(&db.path)
+        .busy_timeout(Duration::from_millis(200));
+    let store = SqliteStore::connect_with(options, 2)
+        .await
+        .unwrap()
+        .with_user_table("user", "members")
+        .unwrap();
+    let auth = auth(store.clone());
+    let ada = User::register_with_password(
+        &auth,
+        new_user("ada@example.com"),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+
+    let mut holder = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::new().filename(&db.path))
+        .await
+        .unwrap()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tokens SET updated_at = updated_at")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let e = auth.revoke(&ada.token.token).await;
+    assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "it waited first"
+    );
+    let e = User::register_with_password(
+        &auth,
+        new_user("bob@example.com"),
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
+    // Reads do not wait for the writer.
+    assert!(auth.authenticate(&ada.token.token).await.is_ok());
+
+    holder.rollback().await.unwrap();
+    let bob: Option<User> = auth
+        .store()
+        .get_user_by_identity("bob@example.com")
+        .await
+        .unwrap();
+    assert!(bob.is_none(), "the failed registration left nothing behind");
+    auth.revoke(&ada.token.token).await.unwrap();
+    assert!(matches!(
+        auth.authenticate(&ada.token.token).await,
+        Err(Error::Revoked)
+    ));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_in_memory_database_or_a_bad_url_is_refused_at_start_up() {
+    let e = SqliteStore::connect("sqlite::memory:").await.unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e:?}");
+    let e = SqliteStore::connect("postgres://localhost/db")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e:?}");
+    let db = auth_tests::sqlite::fresh_db().await;
+    assert!(
+        db.store
+            .clone()
+            .with_user_table("user", "bad name")
+            .is_err()
+    );
+    assert!(
+        Auth::<User, _>::with_secret(
+            {
+                let mut s = User::settings();
+                s.token_resource.table = "bad;name".into();
+                s
+            },
+            &Secret::from(SECRET),
+            db.store.clone()
+        )
+        .is_err(),
+        "a bad token table name is a start-up error"
+    );
+}
