@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! cargo run -p server                 # serve (in-memory store unless DATABASE_URL is set)
-//! cargo run -p server -- migrate      # apply the PostgreSQL schema
+//! cargo run -p server -- migrate      # apply the PostgreSQL or SQLite schema
 //! cargo run -p server -- expunge      # delete expired token rows once, print how many
 //! ```
 //!
-//! Environment: `BIND` (default `127.0.0.1:3000`), `DATABASE_URL`,
+//! Environment: `BIND` (default `127.0.0.1:3000`), `DATABASE_URL`
+//! (`postgres://...`, or `sqlite://<file>`, created when missing),
 //! `TOKEN_SIGNING_SECRET` (at least 32 bytes; required with PostgreSQL
-//! unless `TOKEN_KEYS_FILE` names a key set; random with a warning on the
-//! in-memory store), `RUST_LOG`, and the
+//! unless `TOKEN_KEYS_FILE` names a key set; with SQLite, when unset, a
+//! secret is generated once and kept in `<file>.secret`, mode 0600, beside
+//! the database; random with a warning on the in-memory store), `RUST_LOG`, and the
 //! limits of [`serve::Limits`]: `HEADER_READ_TIMEOUT` (30s),
 //! `REQUEST_TIMEOUT` (30s), `MAX_CONNECTIONS` (1024), `SHUTDOWN_DEADLINE`
 //! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores).
@@ -26,6 +28,7 @@ use auth_core::{
     TokenStore, spawn_expunger,
 };
 use auth_postgres::PgStore;
+use auth_sqlite::SqliteStore;
 
 use crate::model::{Token, User};
 
@@ -40,11 +43,15 @@ async fn main() -> ExitCode {
         .init();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     let result = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => match connect(&url).await {
-            Ok(store) => run(&command, store, true).await,
+        Some(url) if url.starts_with("sqlite:") => match connect_sqlite(&url).await {
+            Ok((store, file)) => run(&command, store, Backend::Sqlite(file)).await,
             Err(e) => Err(e),
         },
-        None => run(&command, MemoryStore::new(), false).await,
+        Some(url) => match connect(&url).await {
+            Ok(store) => run(&command, store, Backend::Postgres).await,
+            Err(e) => Err(e),
+        },
+        None => run(&command, MemoryStore::new(), Backend::Memory).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,17 +75,52 @@ async fn connect(url: &str) -> Result<PgStore, String> {
     Ok(store)
 }
 
-async fn run<S>(command: &str, store: S, persistent: bool) -> Result<(), String>
+/// Where users and tokens live.
+enum Backend {
+    Memory,
+    Postgres,
+    /// The database file.
+    Sqlite(std::path::PathBuf),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Memory => "in-memory",
+            Self::Postgres => "PostgreSQL",
+            Self::Sqlite(_) => "SQLite",
+        }
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<(SqliteStore, std::path::PathBuf), String> {
+    let store = SqliteStore::connect(url).await.map_err(|e| e.to_string())?;
+    store
+        .migrate(&[&Token::CONFIG.table])
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .create_user_table::<User>()
+        .await
+        .map_err(|e| e.to_string())?;
+    let file = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let file = file.split('?').next().unwrap_or(file);
+    Ok((store, file.into()))
+}
+
+async fn run<S>(command: &str, store: S, backend: Backend) -> Result<(), String>
 where
     S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
     match command {
-        "serve" => serve(store, persistent).await,
+        "serve" => serve(store, backend).await,
         "migrate" => {
-            if persistent {
-                println!("schema is up to date");
-            } else {
+            if let Backend::Memory = backend {
                 println!("in-memory store: nothing to migrate (set DATABASE_URL)");
+            } else {
+                println!("schema is up to date");
             }
             Ok(())
         }
@@ -95,22 +137,63 @@ where
     }
 }
 
-fn secret(persistent: bool) -> Result<Secret, String> {
+fn secret(backend: &Backend) -> Result<Secret, String> {
     match std::env::var("TOKEN_SIGNING_SECRET") {
         Ok(s) if !s.trim().is_empty() => Ok(Secret::from(s)),
-        _ if !persistent => {
-            tracing::warn!(
-                "TOKEN_SIGNING_SECRET is not set: using a random secret; tokens die with this process"
-            );
-            Secret::random().map_err(|e| e.to_string())
-        }
-        _ => Err(
-            "TOKEN_SIGNING_SECRET (or TOKEN_KEYS_FILE) must be set when using PostgreSQL".into(),
-        ),
+        _ => match backend {
+            Backend::Memory => {
+                tracing::warn!(
+                    "TOKEN_SIGNING_SECRET is not set: using a random secret; tokens die with this process"
+                );
+                Secret::random().map_err(|e| e.to_string())
+            }
+            Backend::Sqlite(file) => secret_beside(file),
+            Backend::Postgres => Err(
+                "TOKEN_SIGNING_SECRET (or TOKEN_KEYS_FILE) must be set when using PostgreSQL"
+                    .into(),
+            ),
+        },
     }
 }
 
-async fn serve<S>(store: S, persistent: bool) -> Result<(), String>
+/// The secret kept beside a SQLite database (`<file>.secret`): generated
+/// once (64 random bytes, hex), readable by this user only, so tokens
+/// outlive a restart as the database does. Several nodes (PostgreSQL) need
+/// the secret from their environment instead.
+fn secret_beside(database: &std::path::Path) -> Result<Secret, String> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".secret");
+    let path = std::path::PathBuf::from(path);
+    let read = |path: &std::path::Path| -> Result<Secret, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(Secret::from(text.trim().to_owned()))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    let fresh = Secret::random().map_err(|e| e.to_string())?;
+    let hex: String = fresh.expose().iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut f) => {
+            use std::io::Write as _;
+            f.write_all(hex.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated the token signing secret");
+            Ok(Secret::from(hex))
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+    }
+}
+
+async fn serve<S>(store: S, backend: Backend) -> Result<(), String>
 where
     S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
@@ -126,7 +209,7 @@ where
             tracing::info!(path = %path, active = keys.active().kid(), "signing with a key set");
             Auth::with_keys(User::settings(), &keys, store.clone())
         }
-        None => Auth::with_secret(User::settings(), &secret(persistent)?, store.clone()),
+        None => Auth::with_secret(User::settings(), &secret(&backend)?, store.clone()),
     }
     .and_then(|a| a.with_hash_limits(hash_limits()?))
     .map_err(|e| e.to_string())?;
@@ -142,11 +225,7 @@ where
         .map_err(|e| format!("cannot bind {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let expunger = spawn_expunger(store, Token::CONFIG);
-    let store_name = if persistent {
-        "PostgreSQL"
-    } else {
-        "in-memory"
-    };
+    let store_name = backend.name();
     println!("listening on http://{addr} ({store_name} store)");
     tracing::info!(%addr, store = store_name, ?limits, "serving");
     serve::serve(

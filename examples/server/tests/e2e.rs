@@ -1,5 +1,5 @@
 //! End to end: the real server binary on a free loopback port, driven over
-//! HTTP, once on the in-memory store and once on PostgreSQL.
+//! HTTP, on the in-memory store, on PostgreSQL and on SQLite.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -470,6 +470,87 @@ fn the_demo_server_on_postgres() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+#[test]
+fn the_demo_server_on_sqlite() {
+    let file = auth_tests::sqlite::fresh_path();
+    let url = format!("sqlite://{}", file.display());
+    let server = Server::start(Some(&url));
+    scenario(&server);
+    sessions_scenario(&server);
+    drop(server);
+    let run = |cmd: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg(cmd)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run("migrate"), "schema is up to date\n");
+    assert!(run("expunge").starts_with("removed "));
+    remove_sqlite_files(&file);
+}
+
+fn remove_sqlite_files(file: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", ".secret"] {
+        let mut p = file.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A SQLite file is the whole state: after the process is killed (no
+/// shutdown) and started again on the same file, with no secret in the
+/// environment, the registered user signs in, a token issued before still
+/// authenticates (the secret generated beside the database persisted), and
+/// a revoked one stays revoked.
+#[test]
+fn the_demo_on_sqlite_keeps_users_tokens_and_revocations_across_a_restart() {
+    let file = auth_tests::sqlite::fresh_path();
+    let url = format!("sqlite://{}", file.display());
+    let no_secret = [("TOKEN_SIGNING_SECRET", "")];
+    let mut first = Server::start_with(Some(&url), &no_secret);
+    let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse"});
+    let (st, v) = post(&first, "/auth/user/password/register", None, reg);
+    assert_eq!(st, 201, "{v}");
+    let kept = token(&v);
+    let revoked = sign_in(&first, "ada@example.com", "correct horse");
+    let (st, _) = post(&first, "/auth/sign_out", Some(&revoked), json!({}));
+    assert_eq!(st, 204);
+    assert_eq!(first.call("GET", "/me", Some(&revoked), None).0, 401);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    drop(first);
+
+    let mut secret = file.as_os_str().to_owned();
+    secret.push(".secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the secret is readable by its owner only"
+        );
+    }
+
+    let second = Server::start_with(Some(&url), &no_secret);
+    let (st, v) = second.call("GET", "/me", Some(&kept), None);
+    assert_eq!(st, 200, "a token from before the restart: {v}");
+    assert_eq!(v["user"]["email"], "ada@example.com");
+    assert_eq!(second.call("GET", "/me", Some(&revoked), None).0, 401);
+    sign_in(&second, "ada@example.com", "correct horse");
+    drop(second);
+    remove_sqlite_files(&file);
 }
 
 /// Finding 14: responses carrying tokens were cacheable, and the GET

@@ -22,13 +22,14 @@ impl Server {
 
     pub fn start_with(database_url: Option<&str>, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-        cmd.envs(env.iter().copied());
         cmd.env("BIND", "127.0.0.1:0")
             .env("TOKEN_SIGNING_SECRET", SECRET)
             .env("RUST_LOG", "warn")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // The caller's environment wins over the defaults above.
+        cmd.envs(env.iter().copied());
         if let Some(url) = database_url {
             cmd.env("DATABASE_URL", url);
         }
