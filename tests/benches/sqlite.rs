@@ -1,0 +1,266 @@
+//! SQLite: authenticate, issue, revoke and expunge 1 000 000 rows, each
+//! against the same work hand-written with jsonwebtoken and sqlx SQLite
+//! statements in the same run, on the same database file and the same
+//! connections (the store's one writer, its readers).
+//! `cargo bench -p auth-tests --bench sqlite`
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use auth_core::token::{self, TokenFacts};
+use auth_core::{Auth, ExtraClaims, TokenResourceConfig, UserResource, UserStore};
+use auth_sqlite::SqliteStore;
+use auth_tests::{SECRET, User, settings};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde_json::json;
+
+const EXPIRED: i64 = 1_000_000;
+const LIVE: i64 = 100_000;
+
+fn validation() -> Validation {
+    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_audience(&[auth_core::application_name()]);
+    v.set_issuer(&[auth_core::application_name()]);
+    v
+}
+
+fn micros_now() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// `n` rows expiring `offset_us` from now, tagged `tag`, in one statement.
+async fn fill(store: &SqliteStore, n: i64, offset_us: i64, tag: &str) {
+    sqlx::query(
+        "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?1) \
+         INSERT INTO tokens (jti, subject, expires_at, purpose, created_at, updated_at) \
+         SELECT ?2 || i, 'user?id=' || i, ?3, 'user', ?4, ?4 FROM g",
+    )
+    .bind(n)
+    .bind(format!("{tag}-"))
+    .bind(micros_now() + offset_us)
+    .bind(micros_now())
+    .execute(store.writer())
+    .await
+    .unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(auth_tests::sqlite::fresh_db());
+    let store = db.store.clone();
+    let (writer, reader) = (store.writer().clone(), store.reader().clone());
+    let key = DecodingKey::from_secret(SECRET.as_bytes());
+    let enc = EncodingKey::from_secret(SECRET.as_bytes());
+    let validation = validation();
+    let app = auth_core::application_name();
+    let res = TokenResourceConfig::default();
+
+    let allow = Auth::from_settings(settings(true), store.clone()).unwrap();
+    let deny = Auth::from_settings(settings(false), store.clone()).unwrap();
+    let user = User::new("ada@example.com");
+    rt.block_on(allow.store().insert_user(&user)).unwrap();
+    let allow_token = rt
+        .block_on(allow.token_for_user(&user, ExtraClaims::new()))
+        .unwrap()
+        .token;
+    let deny_token = rt
+        .block_on(deny.token_for_user(&user, ExtraClaims::new()))
+        .unwrap()
+        .token;
+    // Realistic size: other users' rows beside ours.
+    rt.block_on(fill(&store, LIVE, 3_600_000_000, "live"));
+
+    let mut g = c.benchmark_group("authenticate/sqlite");
+    g.bench_function("ours (allow-list, user loaded)", |b| {
+        b.to_async(&rt).iter(|| allow.authenticate(&allow_token))
+    });
+    g.bench_function("baseline: decode + one joined SELECT (allow-list)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let data =
+                jsonwebtoken::decode::<serde_json::Value>(&allow_token, &key, &validation).unwrap();
+            type Row = (String, String, String, String, Option<String>);
+            let (id, email, hashed_password, role, extra): Row = sqlx::query_as(
+                "SELECT u.id, u.email, u.hashed_password, u.role, t.extra_data \
+                 FROM tokens t JOIN users u ON u.id = ?2 \
+                 WHERE t.jti = ?1 AND t.expires_at > ?4 AND t.purpose = 'user' AND t.subject = ?3",
+            )
+            .bind(data.claims["jti"].as_str().unwrap())
+            .bind(user.id.to_string())
+            .bind(data.claims["sub"].as_str().unwrap())
+            .bind(micros_now())
+            .fetch_one(&reader)
+            .await
+            .unwrap();
+            let extra: Option<serde_json::Value> = extra.map(|e| serde_json::from_str(&e).unwrap());
+            (
+                User {
+                    id: id.parse().unwrap(),
+                    email,
+                    hashed_password,
+                    role,
+                },
+                extra,
+            )
+        })
+    });
+    g.bench_function("ours (deny-list, user loaded)", |b| {
+        b.to_async(&rt).iter(|| deny.authenticate(&deny_token))
+    });
+    g.bench_function("baseline: decode + one SELECT of the user unless revoked (deny-list)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let data = jsonwebtoken::decode::<serde_json::Value>(&deny_token, &key, &validation)
+                .unwrap();
+            let (id, email, hashed_password, role): (String, String, String, String) =
+                sqlx::query_as(
+                    "SELECT id, email, hashed_password, role FROM users WHERE id = ?2 \
+                     AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = ?1 AND purpose = 'revocation')",
+                )
+                .bind(data.claims["jti"].as_str().unwrap())
+                .bind(user.id.to_string())
+                .fetch_one(&reader)
+                .await
+                .unwrap();
+            User { id: id.parse().unwrap(), email, hashed_password, role }
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("issue/sqlite (store_all_tokens)");
+    g.bench_function("ours: token_for_user", |b| {
+        b.to_async(&rt)
+            .iter(|| allow.token_for_user(&user, ExtraClaims::new()))
+    });
+    g.bench_function("baseline: jsonwebtoken::encode + INSERT", |b| {
+        b.to_async(&rt).iter(|| async {
+            let now = chrono::Utc::now().timestamp();
+            let jti = auth_core::new_jti();
+            let claims = json!({
+                "sub": user.subject(), "jti": jti, "iat": now, "nbf": now, "exp": now + 14 * 86_400,
+                "iss": app, "aud": app, "purpose": "user", "role": user.role,
+            });
+            let t = jsonwebtoken::encode(&Header::default(), &claims, &enc).unwrap();
+            sqlx::query(
+                "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?5)",
+            )
+            .bind(&jti)
+            .bind(user.subject())
+            .bind((now + 14 * 86_400) * 1_000_000)
+            .bind(json!({"role": user.role}).to_string())
+            .bind(micros_now())
+            .execute(&writer)
+            .await
+            .unwrap();
+            t
+        })
+    });
+    g.finish();
+
+    let fresh = || TokenFacts {
+        jti: auth_core::new_jti(),
+        subject: user.subject(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    let mut g = c.benchmark_group("revoke/sqlite");
+    g.bench_function("ours: revoke_token action", |b| {
+        b.to_async(&rt).iter_batched(
+            fresh,
+            |f| {
+                let (store, res) = (&store, &res);
+                async move { token::revoke_token(store, res, &f).await.unwrap() }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("baseline: INSERT … ON CONFLICT", |b| {
+        b.to_async(&rt).iter_batched(
+            fresh,
+            |f| {
+                let writer = &writer;
+                async move {
+                    sqlx::query(
+                        "INSERT INTO tokens (jti, subject, expires_at, purpose, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, 'revocation', ?4, ?4) \
+                         ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation'",
+                    )
+                    .bind(&f.jti)
+                    .bind(&f.subject)
+                    .bind(f.expires_at.timestamp_micros())
+                    .bind(micros_now())
+                    .execute(writer)
+                    .await
+                    .unwrap()
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("reference: the store's own upsert (… WHERE purpose <> 'revocation' RETURNING 1)", |b| {
+        b.to_async(&rt).iter_batched(
+            fresh,
+            |f| {
+                let writer = &writer;
+                async move {
+                    sqlx::query(
+                        "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, 'revocation', NULL, ?4, ?4) \
+                         ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', subject = excluded.subject, \
+                         expires_at = excluded.expires_at, extra_data = NULL, updated_at = excluded.updated_at \
+                         WHERE tokens.purpose <> 'revocation' RETURNING 1",
+                    )
+                    .bind(&f.jti)
+                    .bind(&f.subject)
+                    .bind(f.expires_at.timestamp_micros())
+                    .bind(micros_now())
+                    .fetch_optional(writer)
+                    .await
+                    .unwrap()
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    // Expunge: 1 000 000 expired rows beside the live ones, refilled before
+    // each measured run (the refill is not timed).
+    let mut g = c.benchmark_group("expunge 1M/sqlite");
+    g.sample_size(10);
+    for ours in [true, false] {
+        let name = if ours {
+            "ours: expunge_expired (batches of 50 000)"
+        } else {
+            "baseline: one DELETE … WHERE expires_at < now"
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    rt.block_on(fill(&store, EXPIRED, -3_600_000_000, "x"));
+                    let started = Instant::now();
+                    let removed = if ours {
+                        rt.block_on(token::expunge_expired(&store, &res)).unwrap()
+                    } else {
+                        rt.block_on(
+                            sqlx::query("DELETE FROM tokens WHERE expires_at < ?1")
+                                .bind(micros_now())
+                                .execute(&writer),
+                        )
+                        .unwrap()
+                        .rows_affected()
+                    };
+                    total += started.elapsed();
+                    assert_eq!(removed, EXPIRED as u64);
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+    rt.block_on(store.close());
+    drop(db);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
