@@ -1,6 +1,7 @@
 //! Subjects: `<subject_name>?<url-encoded primary key pairs>`, built and parsed.
 
 use crate::error::{Error, truncated};
+use crate::user::FieldKind;
 
 /// A primary-key type that can live in a subject (`Uuid`, `String`, `i64`, `i32`).
 #[diagnostic::on_unimplemented(
@@ -8,9 +9,9 @@ use crate::error::{Error, truncated};
     label = "use `Uuid`, `String`, `i64` or `i32`"
 )]
 pub trait SubjectKey: Sized + Send + Sync + 'static {
-    /// The SQL type a text parameter is cast to when looking the key up
-    /// (`uuid`, `text`, `bigint`, `integer`), so an index on the column is used.
-    const SQL_TYPE: &'static str;
+    /// What the key is, for a store choosing its column type (a SQL store
+    /// casts the text parameter to it, so an index on the column is used).
+    const KIND: FieldKind;
     /// The key as the text written into the subject (before URL-encoding).
     fn to_subject_value(&self) -> String;
     /// Parses the (already URL-decoded) text back.
@@ -18,7 +19,7 @@ pub trait SubjectKey: Sized + Send + Sync + 'static {
 }
 
 impl SubjectKey for uuid::Uuid {
-    const SQL_TYPE: &'static str = "uuid";
+    const KIND: FieldKind = FieldKind::Uuid;
     fn to_subject_value(&self) -> String {
         self.hyphenated().to_string()
     }
@@ -28,7 +29,7 @@ impl SubjectKey for uuid::Uuid {
 }
 
 impl SubjectKey for String {
-    const SQL_TYPE: &'static str = "text";
+    const KIND: FieldKind = FieldKind::Text;
     fn to_subject_value(&self) -> String {
         self.clone()
     }
@@ -38,9 +39,9 @@ impl SubjectKey for String {
 }
 
 macro_rules! int_subject_key {
-    ($($t:ty => $sql:literal),*) => {$(
+    ($($t:ty => $kind:expr),*) => {$(
         impl SubjectKey for $t {
-            const SQL_TYPE: &'static str = $sql;
+            const KIND: FieldKind = $kind;
             fn to_subject_value(&self) -> String {
                 self.to_string()
             }
@@ -52,7 +53,7 @@ macro_rules! int_subject_key {
         }
     )*};
 }
-int_subject_key!(i64 => "bigint", i32 => "integer");
+int_subject_key!(i64 => FieldKind::Int64, i32 => FieldKind::Int32);
 
 /// A parsed subject.
 #[derive(Clone, Debug, PartialEq, Eq)]

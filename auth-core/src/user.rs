@@ -26,7 +26,8 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     /// [`UserResource::identity`] must return that field's value.
     const IDENTITY_FIELD: Option<&'static str> = None;
     /// Every field: name and Rust type as written, for printing a table
-    /// definition. Empty when implemented by hand.
+    /// definition ([`FieldKind::of`] reads the type). Empty when
+    /// implemented by hand.
     const FIELDS: &'static [(&'static str, &'static str)] = &[];
 
     /// This user's primary key.
@@ -132,4 +133,87 @@ impl<U> Settings<U> {
 pub trait Authenticated: UserResource {
     /// The configuration.
     fn settings() -> Settings<Self>;
+}
+
+/// What a field holds, read from its Rust type as written in
+/// [`UserResource::FIELDS`]: what a store needs to choose a column type.
+/// (Each store names the column types; this is the one reading of the Rust
+/// types.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldKind {
+    /// `Uuid`.
+    Uuid,
+    /// `String`, `str`, `HashedPassword`.
+    Text,
+    /// `i64`, `u32`.
+    Int64,
+    /// `i32`, `u16`, `i16`, `u8`, `i8`.
+    Int32,
+    /// `bool`.
+    Bool,
+    /// `f64`, `f32`.
+    Float,
+    /// `DateTime<Tz>` (serialized as RFC 3339 with its offset).
+    DateTime,
+    /// `NaiveDateTime`.
+    NaiveDateTime,
+    /// Anything else: stored as JSON (collections, enums, nested structs).
+    Json,
+}
+
+impl FieldKind {
+    /// The kind of a type as written, and whether it is an `Option` (the
+    /// column is nullable): `chrono::DateTime<chrono::Utc>` is `DateTime`,
+    /// `Option<String>` is `Text` and nullable.
+    pub fn of(ty: &str) -> (Self, bool) {
+        let ty = ty.trim();
+        if let Some(inner) = ty
+            .strip_prefix("Option<")
+            .or_else(|| ty.strip_prefix("::core::option::Option<"))
+            .or_else(|| ty.strip_prefix("core::option::Option<"))
+            .or_else(|| ty.strip_prefix("std::option::Option<"))
+            .or_else(|| ty.strip_prefix("::std::option::Option<"))
+            .and_then(|t| t.strip_suffix('>'))
+        {
+            return (Self::of(inner).0, true);
+        }
+        // The last path segment, generics aside: `chrono::DateTime<Utc>` → `DateTime`.
+        let path = ty.split('<').next().unwrap_or(ty);
+        let last = path.rsplit("::").next().unwrap_or(path).trim();
+        let kind = match last {
+            "Uuid" => Self::Uuid,
+            "String" | "str" | "HashedPassword" => Self::Text,
+            "i64" | "u32" => Self::Int64,
+            "i32" | "u16" | "i16" | "u8" | "i8" => Self::Int32,
+            "bool" => Self::Bool,
+            "f64" | "f32" => Self::Float,
+            "DateTime" => Self::DateTime,
+            "NaiveDateTime" => Self::NaiveDateTime,
+            _ => Self::Json,
+        };
+        (kind, false)
+    }
+}
+
+#[cfg(test)]
+mod field_kind_tests {
+    use super::FieldKind;
+
+    #[test]
+    fn rust_types_are_read_as_written() {
+        assert_eq!(FieldKind::of("Uuid"), (FieldKind::Uuid, false));
+        assert_eq!(FieldKind::of("uuid::Uuid"), (FieldKind::Uuid, false));
+        assert_eq!(FieldKind::of("Option<String>"), (FieldKind::Text, true));
+        assert_eq!(
+            FieldKind::of("::core::option::Option<i64>"),
+            (FieldKind::Int64, true)
+        );
+        assert_eq!(
+            FieldKind::of("chrono::DateTime<chrono::Utc>"),
+            (FieldKind::DateTime, false)
+        );
+        assert_eq!(FieldKind::of("Vec<String>"), (FieldKind::Json, false));
+        assert_eq!(FieldKind::of("bool"), (FieldKind::Bool, false));
+    }
 }

@@ -1,7 +1,7 @@
 //! The schema auth-postgres owns: versioned steps per token table, applied
 //! under an advisory lock, printable for teams that run their own migrations.
 
-use auth_core::{Error, StoreError, UserResource};
+use auth_core::{Error, FieldKind, StoreError, UserResource};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::store::{PgStore, db_err, quote_column, quote_table};
@@ -174,29 +174,23 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
 }
 
 fn sql_type(ty: &str) -> (&'static str, bool) {
-    if let Some(inner) = ty
-        .strip_prefix("Option<")
-        .or_else(|| ty.strip_prefix("::core::option::Option<"))
-        .or_else(|| ty.strip_prefix("std::option::Option<"))
-        .and_then(|t| t.strip_suffix('>'))
-    {
-        return (sql_type(inner).0, true);
-    }
-    // The last path segment of the type, generics aside: `chrono::DateTime<Utc>` → `DateTime`.
-    let path = ty.split('<').next().unwrap_or(ty);
-    let last = path.rsplit("::").next().unwrap_or(path);
-    let sql = match last {
-        "Uuid" => "uuid",
-        "String" | "str" | "HashedPassword" => "text",
-        "i64" | "u32" => "bigint",
-        "i32" | "u16" | "i16" => "integer",
-        "bool" => "boolean",
-        "f64" | "f32" => "double precision",
-        "DateTime" => "timestamptz",
-        "NaiveDateTime" => "timestamp",
+    let (kind, nullable) = FieldKind::of(ty);
+    (pg_type(kind), nullable)
+}
+
+/// The PostgreSQL column type of a field kind.
+pub(crate) fn pg_type(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Uuid => "uuid",
+        FieldKind::Text => "text",
+        FieldKind::Int64 => "bigint",
+        FieldKind::Int32 => "integer",
+        FieldKind::Bool => "boolean",
+        FieldKind::Float => "double precision",
+        FieldKind::DateTime => "timestamptz",
+        FieldKind::NaiveDateTime => "timestamp",
         _ => "jsonb",
-    };
-    (sql, false)
+    }
 }
 
 #[cfg(test)]

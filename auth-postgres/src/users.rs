@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::schema::pg_type;
 use crate::store::{PgStore, db_err, quote_column};
 use crate::tokens::{
     REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_columns, lookup_from,
@@ -32,7 +33,7 @@ fn by_key<U: UserResource>(table: &str, param: usize) -> String {
     format!(
         "SELECT to_jsonb(u) FROM {table} u WHERE u.{} = ${param}::{}",
         quote_column(U::PRIMARY_KEY_FIELD),
-        <U::PrimaryKey as SubjectKey>::SQL_TYPE
+        pg_type(<U::PrimaryKey as SubjectKey>::KIND)
     )
 }
 
@@ -218,7 +219,7 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
             quote_column(U::HASHED_PASSWORD_FIELD),
             quote_column(U::PRIMARY_KEY_FIELD),
         );
-        let key_type = <U::PrimaryKey as SubjectKey>::SQL_TYPE;
+        let key_type = pg_type(<U::PrimaryKey as SubjectKey>::KIND);
         let t = &tokens.table;
         // One statement: the compare-and-swap on the proved hash (only that
         // column), then, only if it happened, log out everywhere and the new

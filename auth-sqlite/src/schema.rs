@@ -1,7 +1,7 @@
 //! The schema auth-sqlite owns: versioned steps per token table, applied in
 //! one write transaction, printable for teams that run their own migrations.
 
-use auth_core::{Error, StoreError, UserResource};
+use auth_core::{Error, FieldKind, StoreError, UserResource};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{SqliteStore, db_err, quote_column, quote_table};
@@ -154,25 +154,17 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
 }
 
 fn sql_type(ty: &str) -> (&'static str, bool) {
-    if let Some(inner) = ty
-        .strip_prefix("Option<")
-        .or_else(|| ty.strip_prefix("::core::option::Option<"))
-        .or_else(|| ty.strip_prefix("std::option::Option<"))
-        .and_then(|t| t.strip_suffix('>'))
-    {
-        return (sql_type(inner).0, true);
-    }
-    // The last path segment of the type, generics aside: `chrono::DateTime<Utc>` → `DateTime`.
-    let path = ty.split('<').next().unwrap_or(ty);
-    let last = path.rsplit("::").next().unwrap_or(path).trim();
-    let sql = match last {
-        "Uuid" | "String" | "str" | "HashedPassword" | "DateTime" | "NaiveDateTime" => "TEXT",
-        "i64" | "u32" | "i32" | "u16" | "i16" | "u8" | "i8" => "INTEGER",
-        "bool" => "BOOLEAN",
-        "f64" | "f32" => "REAL",
+    let (kind, nullable) = FieldKind::of(ty);
+    let sql = match kind {
+        FieldKind::Uuid | FieldKind::Text | FieldKind::DateTime | FieldKind::NaiveDateTime => {
+            "TEXT"
+        }
+        FieldKind::Int64 | FieldKind::Int32 => "INTEGER",
+        FieldKind::Bool => "BOOLEAN",
+        FieldKind::Float => "REAL",
         _ => "JSON",
     };
-    (sql, false)
+    (sql, nullable)
 }
 
 #[cfg(test)]

@@ -345,3 +345,43 @@ async fn an_in_memory_database_or_a_bad_url_is_refused_at_start_up() {
         "a bad token table name is a start-up error"
     );
 }
+
+/// The durability settings the README promises, on the writer and on every
+/// reader, and a migrate that two processes run at once applies each step once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
+    let path = fresh_path();
+    let (a, b) = tokio::join!(SqliteStore::open(&path), SqliteStore::open(&path));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (ra, rb) = tokio::join!(a.migrate(&["tokens"]), b.migrate(&["tokens"]));
+    ra.unwrap();
+    rb.unwrap();
+    let version: i64 = sqlx::query_scalar(
+        "SELECT version FROM auth_sqlite_schema WHERE object = 'token_table:tokens'",
+    )
+    .fetch_one(a.reader())
+    .await
+    .unwrap();
+    assert_eq!(version, 1);
+    for pool in [a.writer(), a.reader(), b.writer(), b.reader()] {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous = FULL");
+    }
+    // The token table has no foreign key: revocations never cascade.
+    let fks: i64 = sqlx::query_scalar("SELECT count(*) FROM pragma_foreign_key_list('tokens')")
+        .fetch_one(a.reader())
+        .await
+        .unwrap();
+    assert_eq!(fks, 0);
+    a.close().await;
+    b.close().await;
+    let _cleanup = TestSqlite { store: a, path };
+}
