@@ -83,9 +83,9 @@ impl SqliteStore {
     }
 
     /// Opens the database with your own options (file, busy timeout,
-    /// pragmas) and `readers` reading connections. The store sets WAL mode
-    /// and, unless the options say otherwise, `synchronous = FULL`; an
-    /// in-memory database is refused (each connection would see its own).
+    /// pragmas) and `readers` reading connections. The store always sets
+    /// WAL mode and `synchronous = FULL` (a revocation that returned is on
+    /// disk); an in-memory database is refused (use `MemoryStore`).
     pub async fn connect_with(options: SqliteConnectOptions, readers: u32) -> Result<Self, Error> {
         let file = options.get_filename().to_string_lossy();
         if file.is_empty() || file == ":memory:" || file.starts_with("file:sqlx-in-memory") {
