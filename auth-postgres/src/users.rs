@@ -31,7 +31,7 @@ fn to_json<U: UserResource>(user: &U) -> Result<serde_json::Map<String, Value>, 
 
 fn by_key<U: UserResource>(table: &str, param: usize) -> String {
     format!(
-        "SELECT to_jsonb(u) FROM {table} u WHERE u.{} = ${param}::{}",
+        "SELECT to_json(u) FROM {table} u WHERE u.{} = ${param}::{}",
         quote_column(U::PRIMARY_KEY_FIELD),
         pg_type(<U::PrimaryKey as SubjectKey>::KIND)
     )

@@ -1,0 +1,149 @@
+//! Authentication on PostgreSQL against its hand-written one-statement floor,
+//! **interleaved**: rounds alternate ours and the floor on the same pool, so
+//! the machine's drift (two cores shared with PostgreSQL) hits both alike;
+//! the ratio reported is the median of the rounds' ratios. 1 and 16 tasks,
+//! deny-list and allow-list mode.
+//! `cargo bench -p auth-tests --bench floor` (prints its table)
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::{Auth, ExtraClaims, UserStore};
+use auth_postgres::{PgPool, PgStore};
+use auth_tests::{SECRET, User, settings};
+use jsonwebtoken::{DecodingKey, Validation};
+
+const ROUNDS: usize = 15;
+const OPS_PER_ROUND: usize = 2_000;
+
+fn validation() -> Validation {
+    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_audience(&[auth_core::application_name()]);
+    v.set_issuer(&[auth_core::application_name()]);
+    v
+}
+
+/// The floor: decode, then one statement returning the user (and, in
+/// allow-list mode, the stored claims).
+async fn floor(
+    pool: &PgPool,
+    key: &DecodingKey,
+    validation: &Validation,
+    token: &str,
+    allow_list: bool,
+    id: &str,
+) -> User {
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, key, validation).unwrap();
+    let jti = data.claims["jti"].as_str().unwrap();
+    // Allow-list mode returns the stored claims too (ours restores them).
+    let sql = if allow_list {
+        "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data FROM tokens t \
+         JOIN users u ON u.id = $2::uuid WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'"
+    } else {
+        "SELECT id::text, email, hashed_password, role, NULL::jsonb FROM users WHERE id = $2::uuid \
+         AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = $1 AND purpose = 'revocation')"
+    };
+    type Row = (String, String, String, String, Option<serde_json::Value>);
+    let (id, email, hashed_password, role, _claims): Row = sqlx::query_as(sql)
+        .bind(jti)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    User {
+        id: id.parse().unwrap(),
+        email,
+        hashed_password,
+        role,
+    }
+}
+
+/// Wall time of `OPS_PER_ROUND` operations spread over `tasks` tasks.
+async fn round<F, Fut>(tasks: usize, op: F) -> Duration
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                for _ in (t..OPS_PER_ROUND).step_by(tasks) {
+                    op().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = auth_tests::pg::fresh_db().await;
+        let store: PgStore = db.store.clone();
+        let pool = store.pool().clone();
+        let user = User::new("ada@example.com");
+        store.insert_user(&user).await.unwrap();
+        let key = Arc::new(DecodingKey::from_secret(SECRET.as_bytes()));
+        let validation = Arc::new(validation());
+        println!("| mode | tasks | ours per op | floor per op | median ratio (min–max of {ROUNDS} rounds) |");
+        println!("|---|---|---|---|---|");
+        for allow_list in [false, true] {
+            let auth = Arc::new(Auth::from_settings(settings(allow_list), store.clone()).unwrap());
+            let token: Arc<str> = auth.token_for_user(&user, ExtraClaims::new()).await.unwrap().token.into();
+            let id: Arc<str> = user.id.to_string().into();
+            for tasks in [1, 16] {
+                let mut ratios = Vec::new();
+                let (mut ours_total, mut floor_total) = (Duration::ZERO, Duration::ZERO);
+                for r in 0..=ROUNDS {
+                    let ours = {
+                        let (auth, token) = (auth.clone(), token.clone());
+                        round(tasks, move || {
+                            let (auth, token) = (auth.clone(), token.clone());
+                            async move {
+                                auth.authenticate(&token).await.unwrap();
+                            }
+                        })
+                        .await
+                    };
+                    let base = {
+                        let (pool, key, validation, token, id) =
+                            (pool.clone(), key.clone(), validation.clone(), token.clone(), id.clone());
+                        round(tasks, move || {
+                            let (pool, key, validation, token, id) =
+                                (pool.clone(), key.clone(), validation.clone(), token.clone(), id.clone());
+                            async move {
+                                floor(&pool, &key, &validation, &token, allow_list, &id).await;
+                            }
+                        })
+                        .await
+                    };
+                    if r == 0 {
+                        continue; // warm-up
+                    }
+                    ours_total += ours;
+                    floor_total += base;
+                    ratios.push(ours.as_secs_f64() / base.as_secs_f64());
+                }
+                ratios.sort_by(f64::total_cmp);
+                let per_op = |d: Duration| d.as_secs_f64() * 1e6 / (ROUNDS * OPS_PER_ROUND) as f64;
+                println!(
+                    "| {} | {tasks} | {:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2}) |",
+                    if allow_list { "allow-list" } else { "deny-list" },
+                    per_op(ours_total),
+                    per_op(floor_total),
+                    ratios[ratios.len() / 2],
+                    ratios[0],
+                    ratios[ratios.len() - 1],
+                );
+            }
+        }
+    });
+}
