@@ -25,6 +25,8 @@ pub struct Auth<U, S> {
     jwt: Jwt,
     store: S,
     hasher: PasswordHasher,
+    #[cfg(feature = "cache")]
+    cache: Option<crate::cache::AuthCache<U>>,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
@@ -113,11 +115,30 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             jwt,
             store,
             hasher: PasswordHasher::default(),
+            #[cfg(feature = "cache")]
+            cache: None,
         })
     }
 }
 
 impl<U: UserResource, S> Auth<U, S> {
+    /// Keeps authentication answers in `cache` (see [`AuthCache`] for when
+    /// an answer is served). A cache serves nothing until a listener for
+    /// the store's invalidations says it is listening.
+    ///
+    /// [`AuthCache`]: crate::AuthCache
+    #[cfg(feature = "cache")]
+    pub fn with_cache(mut self, cache: crate::cache::AuthCache<U>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The attached cache, if any.
+    #[cfg(feature = "cache")]
+    pub fn cache(&self) -> Option<&crate::cache::AuthCache<U>> {
+        self.cache.as_ref()
+    }
+
     /// Uses these argon2 costs for new password hashes (default
     /// [`HashCost::OWASP`]; [`HashCost::INSECURE_FAST_FOR_TESTS`] in tests),
     /// keeping the current limits.
@@ -389,20 +410,42 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let mut claims = self.jwt.verify_at(token, now.timestamp())?;
         let key = self.subject_key(&claims)?;
         require_user_purpose(&claims)?;
-        let (rows, user) = self
-            .store
-            .authenticate_lookup(
-                &key,
-                &self.settings.token_resource.table,
-                &claims.jti,
-                claims.sid.as_deref(),
-            )
-            .await
-            .map_err(fail_closed)?;
+        let (rows, user) = self.authentication_rows(&key, &claims).await?;
         self.judge(&mut claims, &rows, now)?;
         let user = user.ok_or(Error::UserNotFound)?;
         check_credential(&claims, &user)?;
         Ok(AuthenticatedUser { user, claims })
+    }
+
+    /// The token's row, its session's row and the user: from the cache when
+    /// one is attached and holds them, else one store call.
+    async fn authentication_rows(
+        &self,
+        key: &U::PrimaryKey,
+        claims: &Claims,
+    ) -> Result<(crate::store::Rows, Option<U>)> {
+        let (jti, sid) = (claims.jti.as_str(), claims.sid.as_deref());
+        #[cfg(feature = "cache")]
+        let ticket = match &self.cache {
+            Some(cache) => {
+                let k = crate::subject::SubjectKey::to_subject_value(key);
+                match cache.get(&k, jti, sid) {
+                    Ok(hit) => return Ok(hit),
+                    Err(ticket) => ticket.map(|t| (cache, k, t)),
+                }
+            }
+            None => None,
+        };
+        let found = self
+            .store
+            .authenticate_lookup(key, &self.settings.token_resource.table, jti, sid)
+            .await
+            .map_err(fail_closed)?;
+        #[cfg(feature = "cache")]
+        if let Some((cache, k, ticket)) = ticket {
+            cache.put(ticket, &k, jti, sid, &found.0, &found.1);
+        }
+        Ok(found)
     }
 
     /// Loads the user a verified token's subject names (Ash: `load_subjects`).

@@ -87,6 +87,8 @@
 //! ```
 
 mod auth;
+#[cfg(feature = "cache")]
+mod cache;
 mod claims;
 mod config;
 mod error;
@@ -115,6 +117,8 @@ pub use auth_macros::Authenticated;
 pub use auth_macros::token_resource;
 
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
+#[cfg(feature = "cache")]
+pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
     Algorithm, Lifetime, LifetimeError, LogOutEverywhereConfig, PasswordConfig, Purpose,

@@ -12,11 +12,15 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "cache")]
+mod cache;
 mod schema;
 mod store;
 mod tokens;
 mod users;
 
+#[cfg(feature = "cache")]
+pub use cache::{HEARTBEAT, InvalidationListener, invalidation_channel};
 pub use schema::user_table_sql;
 pub use store::PgStore;
 
