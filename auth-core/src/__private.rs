@@ -17,27 +17,89 @@ pub use ::serde_json;
 pub use ::std::borrow::Cow;
 pub use ::std::vec::Vec;
 
-/// A type that can hold a standard token field of type `T`: `T` itself or `Option<T>`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot hold this standard token field",
-    label = "use the standard field's type, or an `Option` of it"
-)]
-pub trait StandardField<T>: Sized {
-    /// Wraps the standard value.
-    fn from_standard(value: T) -> Self;
+/// The standard token fields: for each, its type (`ty::<field>`) and a
+/// trait its declared type must implement (the type itself, or an `Option`
+/// of it), whose error names the field and the type it must have.
+#[allow(non_camel_case_types)]
+pub mod standard {
+    /// The type of each standard field.
+    pub mod ty {
+        /// `jti`.
+        pub type jti = ::std::string::String;
+        /// `subject`.
+        pub type subject = ::std::string::String;
+        /// `expires_at`.
+        pub type expires_at = ::chrono::DateTime<::chrono::Utc>;
+        /// `purpose`.
+        pub type purpose = ::std::string::String;
+        /// `extra_data`.
+        pub type extra_data = ::core::option::Option<::serde_json::Value>;
+        /// `created_at`.
+        pub type created_at = ::chrono::DateTime<::chrono::Utc>;
+        /// `updated_at`.
+        pub type updated_at = ::chrono::DateTime<::chrono::Utc>;
+    }
+
+    macro_rules! standard_field {
+        ($field:ident, $message:literal, $label:literal) => {
+            #[doc = concat!("A type that can hold `", stringify!($field), "`.")]
+            #[diagnostic::on_unimplemented(message = $message, label = $label)]
+            pub trait $field: Sized {
+                /// Wraps the standard value.
+                fn from_standard(value: ty::$field) -> Self;
+            }
+            #[diagnostic::do_not_recommend]
+            impl $field for ty::$field {
+                fn from_standard(value: ty::$field) -> Self {
+                    value
+                }
+            }
+            #[diagnostic::do_not_recommend]
+            impl $field for ::core::option::Option<ty::$field> {
+                fn from_standard(value: ty::$field) -> Self {
+                    ::core::option::Option::Some(value)
+                }
+            }
+        };
+    }
+
+    standard_field!(
+        jti,
+        "the standard field `jti` must be `String`, not `{Self}`",
+        "must be `String` (or `Option<String>`)"
+    );
+    standard_field!(
+        subject,
+        "the standard field `subject` must be `String`, not `{Self}`",
+        "must be `String` (or `Option<String>`)"
+    );
+    standard_field!(
+        expires_at,
+        "the standard field `expires_at` must be `DateTime<Utc>`, not `{Self}`",
+        "must be `chrono::DateTime<chrono::Utc>` (or an `Option` of it)"
+    );
+    standard_field!(
+        purpose,
+        "the standard field `purpose` must be `String`, not `{Self}`",
+        "must be `String` (or `Option<String>`)"
+    );
+    standard_field!(
+        extra_data,
+        "the standard field `extra_data` must be `Option<serde_json::Value>`, not `{Self}`",
+        "must be `Option<serde_json::Value>`"
+    );
+    standard_field!(
+        created_at,
+        "the standard field `created_at` must be `DateTime<Utc>`, not `{Self}`",
+        "must be `chrono::DateTime<chrono::Utc>` (or an `Option` of it)"
+    );
+    standard_field!(
+        updated_at,
+        "the standard field `updated_at` must be `DateTime<Utc>`, not `{Self}`",
+        "must be `chrono::DateTime<chrono::Utc>` (or an `Option` of it)"
+    );
 }
 
-impl<T> StandardField<T> for T {
-    fn from_standard(value: T) -> Self {
-        value
-    }
-}
-
-impl<T> StandardField<T> for ::core::option::Option<T> {
-    fn from_standard(value: T) -> Self {
-        ::core::option::Option::Some(value)
-    }
-}
 pub use crate::claims::merge_extra_claims;
 pub use crate::user::ExtraClaimsFn;
 pub use ::std::vec;

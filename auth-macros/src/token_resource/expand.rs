@@ -32,9 +32,9 @@ pub fn expand(model: TokenResource) -> TokenStream {
         let row_field = format_ident!("{}", f.row_field);
         match &f.declared {
             Some(declared) => {
-                let (ty, std_ty) = (&declared.ty, &f.standard_ty);
+                let ty = &declared.ty;
                 quote_spanned! {declared.ty.span()=>
-                    #name: <#ty as __p::StandardField<#std_ty>>::from_standard(row.#row_field)
+                    #name: <#ty as __p::standard::#row_field>::from_standard(row.#row_field)
                 }
             }
             None => quote!(#name: row.#row_field),

@@ -181,43 +181,30 @@ fn t3_t4_action_names(args: &Args, errors: &mut Errors) -> Vec<(Action, syn::Ide
 }
 
 /// T7: every declared field must be a standard field (T5, its type, is checked by rustc
-/// through the generated `StandardField` bound spanned on the type).
+/// through the generated bound `__private::standard::<field>` spanned on the type,
+/// whose error names the field and the type it must have).
 fn t7_standard_fields(
     item: &syn::ItemStruct,
     created_at: &syn::Ident,
     p: &proc_macro2::TokenStream,
     errors: &mut Errors,
 ) -> Vec<Field> {
-    let standard: [(String, &'static str, proc_macro2::TokenStream); 7] = [
-        ("jti".into(), "jti", quote!(::std::string::String)),
-        ("subject".into(), "subject", quote!(::std::string::String)),
-        (
-            "expires_at".into(),
-            "expires_at",
-            quote!(#p::chrono::DateTime<#p::chrono::Utc>),
-        ),
-        ("purpose".into(), "purpose", quote!(::std::string::String)),
-        (
-            "extra_data".into(),
-            "extra_data",
-            quote!(::core::option::Option<#p::serde_json::Value>),
-        ),
-        (
-            created_at.to_string(),
-            "created_at",
-            quote!(#p::chrono::DateTime<#p::chrono::Utc>),
-        ),
-        (
-            "updated_at".into(),
-            "updated_at",
-            quote!(#p::chrono::DateTime<#p::chrono::Utc>),
-        ),
+    // The standard fields' types and type checks live in auth-core
+    // (`__private::standard`); here only their names.
+    let standard: [(String, &'static str); 7] = [
+        ("jti".into(), "jti"),
+        ("subject".into(), "subject"),
+        ("expires_at".into(), "expires_at"),
+        ("purpose".into(), "purpose"),
+        ("extra_data".into(), "extra_data"),
+        (created_at.to_string(), "created_at"),
+        ("updated_at".into(), "updated_at"),
     ];
     let declared: Vec<&syn::Field> = match &item.fields {
         syn::Fields::Named(named) => named.named.iter().collect(),
         _ => Vec::new(),
     };
-    let names: Vec<&str> = standard.iter().map(|(n, _, _)| n.as_str()).collect();
+    let names: Vec<&str> = standard.iter().map(|(n, _)| n.as_str()).collect();
     for field in &declared {
         let Some(ident) = &field.ident else { continue };
         if !names.contains(&ident.to_string().as_str()) {
@@ -232,14 +219,17 @@ fn t7_standard_fields(
     }
     standard
         .into_iter()
-        .map(|(name, row_field, standard_ty)| Field {
+        .map(|(name, row_field)| Field {
             declared: declared
                 .iter()
                 .find(|f| f.ident.as_ref().is_some_and(|i| *i == name))
                 .map(|f| (*f).clone()),
             name: syn::Ident::new(&name, created_at.span()),
             row_field,
-            standard_ty,
+            standard_ty: {
+                let field = syn::Ident::new(row_field, proc_macro2::Span::call_site());
+                quote!(#p::standard::ty::#field)
+            },
         })
         .collect()
 }
