@@ -102,9 +102,19 @@ mod secret;
 mod session;
 mod store;
 mod subject;
-pub mod token;
+mod token;
 mod user;
 mod user_actions;
+
+/// The token resource's actions over any [`TokenStore`]: what
+/// `#[token_resource]` generates calls into, usable directly.
+pub mod token_actions {
+    pub use crate::token::{
+        expunge_expired, get_confirmation_changes, get_token, is_revoked, read_expired,
+        revoke_all_stored_for_subject, revoke_jti, revoke_token, store_confirmation_changes,
+        store_token,
+    };
+}
 
 #[doc(hidden)]
 pub mod __private;
@@ -127,9 +137,6 @@ pub use config::{
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};
-#[cfg(feature = "axum")]
-pub use http::axum;
-pub use http::bearer_token;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use keys::{KeySet, MAX_KID_LEN, SigningKey};

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use auth_core::TokenResourceConfig;
-use auth_core::token;
+use auth_core::token_actions;
 use auth_postgres::PgStore;
 use auth_tests::bench::{fill_tokens, percentiles};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -71,7 +71,7 @@ enum Way {
 
 async fn expunge(way: Way, store: &PgStore) -> u64 {
     match way {
-        Way::Ours => token::expunge_expired(store, &TokenResourceConfig::default())
+        Way::Ours => token_actions::expunge_expired(store, &TokenResourceConfig::default())
             .await
             .unwrap(),
         Way::TidBatches => tid_batches(store).await,

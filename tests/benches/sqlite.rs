@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use auth_core::token::{self, TokenFacts};
 use auth_core::{Auth, ExtraClaims, TokenResourceConfig, UserResource, UserStore};
+use auth_core::{TokenFacts, token_actions};
 use auth_sqlite::SqliteStore;
 use auth_tests::{SECRET, User, settings};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -168,7 +168,7 @@ fn bench(c: &mut Criterion) {
             fresh,
             |f| {
                 let (store, res) = (&store, &res);
-                async move { token::revoke_token(store, res, &f).await.unwrap() }
+                async move { token_actions::revoke_token(store, res, &f).await.unwrap() }
             },
             BatchSize::SmallInput,
         )
@@ -240,7 +240,8 @@ fn bench(c: &mut Criterion) {
                     rt.block_on(fill(&store, EXPIRED, -3_600_000_000, "x"));
                     let started = Instant::now();
                     let removed = if ours {
-                        rt.block_on(token::expunge_expired(&store, &res)).unwrap()
+                        rt.block_on(token_actions::expunge_expired(&store, &res))
+                            .unwrap()
                     } else {
                         rt.block_on(
                             sqlx::query("DELETE FROM tokens WHERE expires_at < ?1")

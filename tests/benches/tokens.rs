@@ -2,8 +2,8 @@
 //! `cargo bench -p auth-tests --bench tokens`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use auth_core::token::{self, TokenFacts};
 use auth_core::{ExtraClaims, TokenResourceConfig, UserResource};
+use auth_core::{TokenFacts, token_actions};
 use auth_tests::SECRET;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{EncodingKey, Header};
@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
             fresh,
             |f| {
                 let (store, res) = (&db.store, &res);
-                async move { token::revoke_token(store, res, &f).await.unwrap() }
+                async move { token_actions::revoke_token(store, res, &f).await.unwrap() }
             },
             BatchSize::SmallInput,
         )

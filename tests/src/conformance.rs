@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::token::{self, TokenFacts};
 use auth_core::{
     Error, InsertUserError, NewTokenRow, Purpose, PurposeFilter, Rotation, Rows, Sessions,
     TokenResourceConfig, TokenStore, UserStore,
 };
+use auth_core::{TokenFacts, token_actions};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -64,10 +64,10 @@ fn at(secs_from_now: i64) -> DateTime<Utc> {
 
 pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
     let f = facts("user?id=1", 600);
-    token::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"role": "admin"})))
+    token_actions::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"role": "admin"})))
         .await
         .unwrap();
-    let row = token::get_token(&s, &RES, &f.jti, None)
+    let row = token_actions::get_token(&s, &RES, &f.jti, None)
         .await
         .unwrap()
         .unwrap();
@@ -78,19 +78,19 @@ pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
     assert_eq!(row.extra_data, Some(json!({"role": "admin"})));
     assert!(row.created_at <= row.updated_at);
     assert!(
-        token::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
+        token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
             .await
             .unwrap()
             .is_some()
     );
     assert!(
-        token::get_token(&s, &RES, &f.jti, Some(&Purpose::SIGN_IN))
+        token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::SIGN_IN))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        token::get_token(&s, &RES, "no-such-jti", None)
+        token_actions::get_token(&s, &RES, "no-such-jti", None)
             .await
             .unwrap()
             .is_none()
@@ -98,7 +98,7 @@ pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
     // Another table is another namespace.
     let other = TokenResourceConfig::new("other_tokens");
     assert!(
-        token::get_token(&s, &other, &f.jti, None)
+        token_actions::get_token(&s, &other, &f.jti, None)
             .await
             .unwrap()
             .is_none()
@@ -107,11 +107,11 @@ pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
 
 pub async fn get_token_hides_expired_rows<S: ConformanceStore>(s: S) {
     let f = facts("user?id=1", -5);
-    token::store_token(&s, &RES, &f, &Purpose::USER, None)
+    token_actions::store_token(&s, &RES, &f, &Purpose::USER, None)
         .await
         .unwrap();
     assert!(
-        token::get_token(&s, &RES, &f.jti, None)
+        token_actions::get_token(&s, &RES, &f.jti, None)
             .await
             .unwrap()
             .is_none()
@@ -120,13 +120,13 @@ pub async fn get_token_hides_expired_rows<S: ConformanceStore>(s: S) {
 
 pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: ConformanceStore>(s: S) {
     let f = facts("user?id=1", 600);
-    token::store_token(&s, &RES, &f, &Purpose::SIGN_IN, None)
+    token_actions::store_token(&s, &RES, &f, &Purpose::SIGN_IN, None)
         .await
         .unwrap();
-    token::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"a": 1})))
+    token_actions::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"a": 1})))
         .await
         .unwrap();
-    let row = token::get_token(&s, &RES, &f.jti, None)
+    let row = token_actions::get_token(&s, &RES, &f.jti, None)
         .await
         .unwrap()
         .unwrap();
@@ -135,11 +135,11 @@ pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: Conformanc
         ("user", Some(json!({"a": 1})))
     );
 
-    token::revoke_token(&s, &RES, &f).await.unwrap();
-    let again = token::store_token(&s, &RES, &f, &Purpose::USER, None).await;
+    token_actions::revoke_token(&s, &RES, &f).await.unwrap();
+    let again = token_actions::store_token(&s, &RES, &f, &Purpose::USER, None).await;
     assert!(matches!(again, Err(Error::Revoked)), "{again:?}");
-    assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
-    let row = token::get_token(&s, &RES, &f.jti, None)
+    assert!(token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    let row = token_actions::get_token(&s, &RES, &f.jti, None)
         .await
         .unwrap()
         .unwrap();
@@ -148,14 +148,14 @@ pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: Conformanc
 
 pub async fn revoke_token_twice_is_already_revoked<S: ConformanceStore>(s: S) {
     let f = facts("user?id=1", 600);
-    assert!(!token::is_revoked(&s, &RES, &f.jti).await.unwrap());
-    token::revoke_token(&s, &RES, &f).await.unwrap();
-    assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
-    let second = token::revoke_token(&s, &RES, &f).await;
+    assert!(!token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    token_actions::revoke_token(&s, &RES, &f).await.unwrap();
+    assert!(token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    let second = token_actions::revoke_token(&s, &RES, &f).await;
     assert!(matches!(second, Err(Error::AlreadyRevoked)), "{second:?}");
     // The revocation row outlives the token by the skew margin (so no
     // verifier still accepting the token finds it gone), then is expunged.
-    let row = token::get_token(&s, &RES, &f.jti, Some(&Purpose::REVOCATION))
+    let row = token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::REVOCATION))
         .await
         .unwrap()
         .unwrap();
@@ -168,24 +168,24 @@ pub async fn revoke_token_twice_is_already_revoked<S: ConformanceStore>(s: S) {
 
 pub async fn revoke_token_flips_a_stored_row<S: ConformanceStore>(s: S) {
     let f = facts("user?id=1", 600);
-    token::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"r": 1})))
+    token_actions::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"r": 1})))
         .await
         .unwrap();
-    token::revoke_token(&s, &RES, &f).await.unwrap();
+    token_actions::revoke_token(&s, &RES, &f).await.unwrap();
     assert!(
-        token::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
+        token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
             .await
             .unwrap()
             .is_none()
     );
-    assert!(token::is_revoked(&s, &RES, &f.jti).await.unwrap());
+    assert!(token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
 }
 
 pub async fn concurrent_revokes_have_exactly_one_winner<S: ConformanceStore>(s: S) {
     for stored_first in [false, true] {
         let f = facts("user?id=1", 600);
         if stored_first {
-            token::store_token(&s, &RES, &f, &Purpose::USER, None)
+            token_actions::store_token(&s, &RES, &f, &Purpose::USER, None)
                 .await
                 .unwrap();
         }
@@ -195,7 +195,7 @@ pub async fn concurrent_revokes_have_exactly_one_winner<S: ConformanceStore>(s: 
                 let (s, f, barrier) = (s.clone(), f.clone(), barrier.clone());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    token::revoke_token(&s, &RES, &f).await
+                    token_actions::revoke_token(&s, &RES, &f).await
                 })
             })
             .collect();
@@ -212,13 +212,17 @@ pub async fn concurrent_revokes_have_exactly_one_winner<S: ConformanceStore>(s: 
 }
 
 pub async fn revoke_jti_without_the_token<S: ConformanceStore>(s: S) {
-    token::revoke_jti(&s, &RES, "lost-jti", "user?id=9")
+    token_actions::revoke_jti(&s, &RES, "lost-jti", "user?id=9")
         .await
         .unwrap();
-    assert!(token::is_revoked(&s, &RES, "lost-jti").await.unwrap());
-    let again = token::revoke_jti(&s, &RES, "lost-jti", "user?id=9").await;
+    assert!(
+        token_actions::is_revoked(&s, &RES, "lost-jti")
+            .await
+            .unwrap()
+    );
+    let again = token_actions::revoke_jti(&s, &RES, "lost-jti", "user?id=9").await;
     assert!(matches!(again, Err(Error::AlreadyRevoked)));
-    let row = token::get_token(&s, &RES, "lost-jti", None)
+    let row = token_actions::get_token(&s, &RES, "lost-jti", None)
         .await
         .unwrap()
         .unwrap();
@@ -226,7 +230,7 @@ pub async fn revoke_jti_without_the_token<S: ConformanceStore>(s: S) {
         row.expires_at > Utc::now() + chrono::Duration::days(365 * 100),
         "never expunged"
     );
-    assert_eq!(token::expunge_expired(&s, &RES).await.unwrap(), 0);
+    assert_eq!(token_actions::expunge_expired(&s, &RES).await.unwrap(), 0);
 }
 
 pub async fn revoke_all_stored_for_subject_honours_filters<S: ConformanceStore>(s: S) {
@@ -235,16 +239,16 @@ pub async fn revoke_all_stored_for_subject_honours_filters<S: ConformanceStore>(
     let sign_in = facts(mine, 600);
     let confirm = facts(mine, 600);
     let theirs = facts("user?id=2", 600);
-    token::store_token(&s, &RES, &user, &Purpose::USER, None)
+    token_actions::store_token(&s, &RES, &user, &Purpose::USER, None)
         .await
         .unwrap();
-    token::store_token(&s, &RES, &sign_in, &Purpose::SIGN_IN, None)
+    token_actions::store_token(&s, &RES, &sign_in, &Purpose::SIGN_IN, None)
         .await
         .unwrap();
-    token::store_token(&s, &RES, &confirm, &Purpose::from_static("confirm"), None)
+    token_actions::store_token(&s, &RES, &confirm, &Purpose::from_static("confirm"), None)
         .await
         .unwrap();
-    token::store_token(&s, &RES, &theirs, &Purpose::USER, None)
+    token_actions::store_token(&s, &RES, &theirs, &Purpose::USER, None)
         .await
         .unwrap();
 
@@ -252,33 +256,51 @@ pub async fn revoke_all_stored_for_subject_honours_filters<S: ConformanceStore>(
         include: Some(vec![Purpose::SIGN_IN]),
         exclude: vec![Purpose::REVOCATION],
     };
-    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &only_sign_in)
+    let n = token_actions::revoke_all_stored_for_subject(&s, &RES, mine, &only_sign_in)
         .await
         .unwrap();
     assert_eq!(n, 1);
-    assert!(token::is_revoked(&s, &RES, &sign_in.jti).await.unwrap());
-    assert!(!token::is_revoked(&s, &RES, &user.jti).await.unwrap());
+    assert!(
+        token_actions::is_revoked(&s, &RES, &sign_in.jti)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !token_actions::is_revoked(&s, &RES, &user.jti)
+            .await
+            .unwrap()
+    );
 
     let not_confirm = PurposeFilter {
         include: None,
         exclude: vec![Purpose::REVOCATION, Purpose::from_static("confirm")],
     };
-    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &not_confirm)
+    let n = token_actions::revoke_all_stored_for_subject(&s, &RES, mine, &not_confirm)
         .await
         .unwrap();
     assert_eq!(n, 1, "only the user row is left to flip");
-    assert!(token::is_revoked(&s, &RES, &user.jti).await.unwrap());
-    assert!(!token::is_revoked(&s, &RES, &confirm.jti).await.unwrap());
     assert!(
-        !token::is_revoked(&s, &RES, &theirs.jti).await.unwrap(),
+        token_actions::is_revoked(&s, &RES, &user.jti)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !token_actions::is_revoked(&s, &RES, &confirm.jti)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !token_actions::is_revoked(&s, &RES, &theirs.jti)
+            .await
+            .unwrap(),
         "another subject"
     );
 
-    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &PurposeFilter::all())
+    let n = token_actions::revoke_all_stored_for_subject(&s, &RES, mine, &PurposeFilter::all())
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let n = token::revoke_all_stored_for_subject(&s, &RES, mine, &PurposeFilter::all())
+    let n = token_actions::revoke_all_stored_for_subject(&s, &RES, mine, &PurposeFilter::all())
         .await
         .unwrap();
     assert_eq!(n, 0, "revocations are not counted again");
@@ -292,53 +314,63 @@ pub async fn read_and_expunge_only_expired_rows<S: ConformanceStore>(s: S) {
     let (mut live, mut revoked) = (Vec::new(), Vec::new());
     for i in 0..50 {
         let f = facts(&format!("user?id={i}"), -10 - i);
-        token::store_token(&s, &res, &f, &Purpose::USER, None)
+        token_actions::store_token(&s, &res, &f, &Purpose::USER, None)
             .await
             .unwrap();
         if i % 5 == 0 {
-            token::revoke_token(&s, &res, &f).await.unwrap();
+            token_actions::revoke_token(&s, &res, &f).await.unwrap();
             revoked.push(f.jti.clone());
         }
     }
     for i in 0..20 {
         let f = facts(&format!("user?id={i}"), 600 + i);
-        token::store_token(&s, &res, &f, &Purpose::USER, None)
+        token_actions::store_token(&s, &res, &f, &Purpose::USER, None)
             .await
             .unwrap();
         live.push(f);
     }
-    token::revoke_jti(&s, &res, "forever", "user?id=1")
+    token_actions::revoke_jti(&s, &res, "forever", "user?id=1")
         .await
         .unwrap();
 
     // The 10 revoked ones expired under a minute ago: their revocation rows
     // are kept for the skew margin, so 40 rows are expired.
-    let expired = token::read_expired(&s, &res, 1000).await.unwrap();
+    let expired = token_actions::read_expired(&s, &res, 1000).await.unwrap();
     assert_eq!(expired.len(), 40);
     assert!(expired.iter().all(|r| r.expires_at < Utc::now()));
     assert!(expired.iter().all(|r| r.purpose != "revocation"));
-    assert_eq!(token::read_expired(&s, &res, 3).await.unwrap().len(), 3);
+    assert_eq!(
+        token_actions::read_expired(&s, &res, 3)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 
-    assert_eq!(token::expunge_expired(&s, &res).await.unwrap(), 40);
+    assert_eq!(token_actions::expunge_expired(&s, &res).await.unwrap(), 40);
     for jti in &revoked {
-        assert!(token::is_revoked(&s, &res, jti).await.unwrap());
+        assert!(token_actions::is_revoked(&s, &res, jti).await.unwrap());
     }
     assert!(
-        token::read_expired(&s, &res, 1000)
+        token_actions::read_expired(&s, &res, 1000)
             .await
             .unwrap()
             .is_empty()
     );
     for f in &live {
         assert!(
-            token::get_token(&s, &res, &f.jti, None)
+            token_actions::get_token(&s, &res, &f.jti, None)
                 .await
                 .unwrap()
                 .is_some()
         );
     }
-    assert!(token::is_revoked(&s, &res, "forever").await.unwrap());
-    assert_eq!(token::expunge_expired(&s, &res).await.unwrap(), 0);
+    assert!(
+        token_actions::is_revoked(&s, &res, "forever")
+            .await
+            .unwrap()
+    );
+    assert_eq!(token_actions::expunge_expired(&s, &res).await.unwrap(), 0);
 }
 
 pub async fn confirmation_changes_round_trip<S: ConformanceStore>(s: S) {
@@ -346,27 +378,27 @@ pub async fn confirmation_changes_round_trip<S: ConformanceStore>(s: S) {
     let f = facts("user?id=1", 600);
     let mut changes = serde_json::Map::new();
     changes.insert("email".into(), json!("new@example.com"));
-    token::store_confirmation_changes(&s, &RES, &f, &confirm, changes.clone())
+    token_actions::store_confirmation_changes(&s, &RES, &f, &confirm, changes.clone())
         .await
         .unwrap();
-    let got = token::get_confirmation_changes(&s, &RES, &f.jti, &confirm)
+    let got = token_actions::get_confirmation_changes(&s, &RES, &f.jti, &confirm)
         .await
         .unwrap();
     assert_eq!(got, Some(changes.clone()));
     let other = Purpose::from_static("reset");
     assert_eq!(
-        token::get_confirmation_changes(&s, &RES, &f.jti, &other)
+        token_actions::get_confirmation_changes(&s, &RES, &f.jti, &other)
             .await
             .unwrap(),
         None
     );
 
     let old = facts("user?id=1", -1);
-    token::store_confirmation_changes(&s, &RES, &old, &confirm, changes)
+    token_actions::store_confirmation_changes(&s, &RES, &old, &confirm, changes)
         .await
         .unwrap();
     assert_eq!(
-        token::get_confirmation_changes(&s, &RES, &old.jti, &confirm)
+        token_actions::get_confirmation_changes(&s, &RES, &old.jti, &confirm)
             .await
             .unwrap(),
         None
@@ -428,23 +460,27 @@ pub async fn concurrent_registrations_of_one_identity_have_one_winner<S: Conform
 
 pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceStore>(s: S) {
     for _ in 0..10 {
-        token::store_token(&s, &RES, &facts("user?id=1", -5), &Purpose::USER, None)
+        token_actions::store_token(&s, &RES, &facts("user?id=1", -5), &Purpose::USER, None)
             .await
             .unwrap();
     }
     let live = facts("user?id=1", 600);
-    token::store_token(&s, &RES, &live, &Purpose::USER, None)
+    token_actions::store_token(&s, &RES, &live, &Purpose::USER, None)
         .await
         .unwrap();
 
     let handle = auth_core::spawn_expunger_every(s.clone(), Duration::from_millis(50), RES);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !token::read_expired(&s, &RES, 100).await.unwrap().is_empty() {
+    while !token_actions::read_expired(&s, &RES, 100)
+        .await
+        .unwrap()
+        .is_empty()
+    {
         assert!(tokio::time::Instant::now() < deadline, "expunger never ran");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
-        token::get_token(&s, &RES, &live.jti, None)
+        token_actions::get_token(&s, &RES, &live.jti, None)
             .await
             .unwrap()
             .is_some()
@@ -454,12 +490,15 @@ pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceS
         .await
         .expect("shutdown is prompt");
     let late = facts("user?id=1", -5);
-    token::store_token(&s, &RES, &late, &Purpose::USER, None)
+    token_actions::store_token(&s, &RES, &late, &Purpose::USER, None)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        token::read_expired(&s, &RES, 100).await.unwrap().len(),
+        token_actions::read_expired(&s, &RES, 100)
+            .await
+            .unwrap()
+            .len(),
         1,
         "stopped"
     );
@@ -489,12 +528,22 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
 pub async fn expunge_100_000_expired_rows_beside_live_ones<S: ConformanceStore>(s: S) {
     insert_many(&s, 100_000, "user?id=old", -60).await;
     insert_many(&s, 1_000, "user?id=live", 3600).await;
-    let removed = token::expunge_expired(&s, &RES).await.unwrap();
+    let removed = token_actions::expunge_expired(&s, &RES).await.unwrap();
     assert_eq!(removed, 100_000);
-    assert!(token::read_expired(&s, &RES, 10).await.unwrap().is_empty());
-    let n = token::revoke_all_stored_for_subject(&s, &RES, "user?id=live", &PurposeFilter::all())
-        .await
-        .unwrap();
+    assert!(
+        token_actions::read_expired(&s, &RES, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let n = token_actions::revoke_all_stored_for_subject(
+        &s,
+        &RES,
+        "user?id=live",
+        &PurposeFilter::all(),
+    )
+    .await
+    .unwrap();
     assert_eq!(n, 1_000, "every live row is still there");
 }
 
@@ -507,24 +556,34 @@ pub async fn two_expungers_at_once_remove_each_row_once<S: ConformanceStore>(s: 
     };
     let a = tokio::spawn({
         let (s, r) = (s.clone(), small.clone());
-        async move { token::expunge_expired(&s, &r).await }
+        async move { token_actions::expunge_expired(&s, &r).await }
     });
     let b = tokio::spawn({
         let (s, r) = (s.clone(), small.clone());
-        async move { token::expunge_expired(&s, &r).await }
+        async move { token_actions::expunge_expired(&s, &r).await }
     });
     let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
     // Each stops when it sees a short batch; whatever one left, a third run finds.
-    let rest = token::expunge_expired(&s, &small).await.unwrap();
+    let rest = token_actions::expunge_expired(&s, &small).await.unwrap();
     assert_eq!(
         a + b + rest,
         20_000,
         "each expired row removed exactly once ({a} + {b} + {rest})"
     );
-    assert!(token::read_expired(&s, &RES, 10).await.unwrap().is_empty());
-    let n = token::revoke_all_stored_for_subject(&s, &RES, "user?id=live", &PurposeFilter::all())
-        .await
-        .unwrap();
+    assert!(
+        token_actions::read_expired(&s, &RES, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let n = token_actions::revoke_all_stored_for_subject(
+        &s,
+        &RES,
+        "user?id=live",
+        &PurposeFilter::all(),
+    )
+    .await
+    .unwrap();
     assert_eq!(n, 100);
 }
 

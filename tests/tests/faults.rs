@@ -7,11 +7,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auth_core::token::{self, TokenFacts};
 use auth_core::{
     Auth, Error, ExtraClaims, Purpose, PurposeFilter, TokenResourceConfig, TokenStore,
     UserResource, UserStore,
 };
+use auth_core::{TokenFacts, token_actions};
 use auth_postgres::{PgConnectOptions, PgPoolOptions, PgStore};
 use auth_tests::pg::TestDb;
 use auth_tests::proxy::Proxy;
@@ -72,7 +72,7 @@ async fn database_down_fails_closed_and_recovers_without_restart() {
         subject: ada.subject(),
         expires_at: chrono::Utc::now() - chrono::Duration::hours(1),
     };
-    token::store_token(&store, &res, &expired, &Purpose::USER, None)
+    token_actions::store_token(&store, &res, &expired, &Purpose::USER, None)
         .await
         .unwrap();
     let expunger =
@@ -92,7 +92,9 @@ async fn database_down_fails_closed_and_recovers_without_restart() {
         matches!(r, Err(auth_core::InsertUserError::Store(_))),
         "{r:?}"
     );
-    assert!(is_store_error(&token::expunge_expired(&store, &res).await));
+    assert!(is_store_error(
+        &token_actions::expunge_expired(&store, &res).await
+    ));
     assert!(is_store_error(
         &auth.token_for_user(&ada, ExtraClaims::new()).await
     ));
@@ -131,7 +133,7 @@ async fn database_down_fails_closed_and_recovers_without_restart() {
             .unwrap()
             .token
             .is_none()
-            && token::read_expired(&store, &res, 10)
+            && token_actions::read_expired(&store, &res, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -179,7 +181,7 @@ async fn a_connection_killed_mid_statement_leaves_no_partial_write() {
             let store = store.clone();
             let res = res.clone();
             async move {
-                token::revoke_all_stored_for_subject(
+                token_actions::revoke_all_stored_for_subject(
                     &store,
                     &res,
                     "user?id=victim",
@@ -216,10 +218,14 @@ async fn a_connection_killed_mid_statement_leaves_no_partial_write() {
     );
 
     // The store still works afterwards, in the same process.
-    let n =
-        token::revoke_all_stored_for_subject(&store, &res, "user?id=victim", &PurposeFilter::all())
-            .await
-            .unwrap();
+    let n = token_actions::revoke_all_stored_for_subject(
+        &store,
+        &res,
+        "user?id=victim",
+        &PurposeFilter::all(),
+    )
+    .await
+    .unwrap();
     let revoked: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tokens WHERE purpose = 'revocation'")
             .fetch_one(db.store.pool())

@@ -355,9 +355,15 @@ mod verification {
             subject: "user?id=1".into(),
             expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
         };
-        auth_core::token::store_token(&store, &resource, &expired, &auth_core::Purpose::USER, None)
-            .await
-            .unwrap();
+        auth_core::token_actions::store_token(
+            &store,
+            &resource,
+            &expired,
+            &auth_core::Purpose::USER,
+            None,
+        )
+        .await
+        .unwrap();
         let handle =
             auth_core::spawn_expunger_every(store.clone(), std::time::Duration::ZERO, resource);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

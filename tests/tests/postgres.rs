@@ -2,7 +2,7 @@
 //! printing, user tables from the derive's metadata.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use auth_core::{Authenticated, Purpose, UserStore, token::TokenFacts, token_resource};
+use auth_core::{Authenticated, Purpose, TokenFacts, UserStore, token_resource};
 use auth_postgres::{PgStore, user_table_sql};
 use serde::{Deserialize, Serialize};
 
@@ -91,11 +91,11 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
         subject: "account?handle=neo".into(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
-    auth_core::token::store_token(&db.store, &res, &f, &Purpose::USER, None)
+    auth_core::token_actions::store_token(&db.store, &res, &f, &Purpose::USER, None)
         .await
         .unwrap();
     assert!(
-        auth_core::token::get_token(&db.store, &res, "j1", None)
+        auth_core::token_actions::get_token(&db.store, &res, "j1", None)
             .await
             .unwrap()
             .is_some()

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use auth_core::token::{self, TokenFacts};
 use auth_core::{
     Auth, Authenticated, Error, ExtraClaims, HashCost, HashedPassword, Purpose, TokenResource,
     TokenType, UserResource, token_resource,
 };
+use auth_core::{TokenFacts, token_actions};
 use auth_postgres::PgStore;
 use serde::{Deserialize, Serialize};
 
@@ -230,13 +230,22 @@ async fn soak() {
                                     subject: format!("user?id=expired-{t}"),
                                     expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
                                 };
-                                token::store_token(auth.store(), &res, &f, &Purpose::USER, None)
-                                    .await
-                                    .unwrap();
-                            }
-                            timed("expunge", token::expunge_expired(auth.store(), &res))
+                                token_actions::store_token(
+                                    auth.store(),
+                                    &res,
+                                    &f,
+                                    &Purpose::USER,
+                                    None,
+                                )
                                 .await
                                 .unwrap();
+                            }
+                            timed(
+                                "expunge",
+                                token_actions::expunge_expired(auth.store(), &res),
+                            )
+                            .await
+                            .unwrap();
                             counts.expunges.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -293,7 +302,7 @@ async fn soak() {
     // An expunge that finds another node holding the expunge lock skips its
     // round by design, so the last rounds' rows may wait for the next one:
     // run it, and nothing expired may be left.
-    token::expunge_expired(&store, &Token::CONFIG)
+    token_actions::expunge_expired(&store, &Token::CONFIG)
         .await
         .unwrap();
     let leftover_expired: i64 = sqlx::query_scalar(

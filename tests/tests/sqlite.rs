@@ -222,7 +222,7 @@ async fn writers_of_two_processes_wait_for_the_lock_and_one_wins() {
                 tokio::spawn(async move {
                     b.wait().await;
                     let started = Instant::now();
-                    let done = auth_core::token::revoke_token(&s, &r, &f).await;
+                    let done = auth_core::token_actions::revoke_token(&s, &r, &f).await;
                     (done, started.elapsed())
                 })
             })

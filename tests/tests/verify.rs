@@ -301,7 +301,7 @@ async fn allow_list_mode_requires_a_stored_row_of_the_tokens_own_purpose() {
     // Stored under another purpose: absent for its own purpose.
     let c = claims_for(&user);
     let facts = auth_core::TokenFacts::try_from(&c).unwrap();
-    auth_core::token::store_token(
+    auth_core::token_actions::store_token(
         auth.store(),
         &TokenResourceConfig::default(),
         &facts,
@@ -320,7 +320,7 @@ async fn allow_list_mode_requires_a_stored_row_of_the_tokens_own_purpose() {
         .token_for_user(&user, ExtraClaims::new())
         .await
         .unwrap();
-    auth_core::token::revoke_all_stored_for_subject(
+    auth_core::token_actions::revoke_all_stored_for_subject(
         auth.store(),
         &TokenResourceConfig::default(),
         &user.subject(),
@@ -394,7 +394,7 @@ async fn allow_list_mode_restores_the_stored_claims() {
         .token_for_user(&user, ExtraClaims::new())
         .await
         .unwrap();
-    let row = auth_core::token::get_token(
+    let row = auth_core::token_actions::get_token(
         auth.store(),
         &TokenResourceConfig::default(),
         &issued.claims.jti,

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use auth_core::axum::{AuthLayer, CurrentUser};
+//! use auth_core::http::axum::{AuthLayer, CurrentUser};
 //! use auth_core::{Auth, MemoryStore, UserResource};
 //! use axum::{Json, Router, routing::get};
 //! # use serde::{Deserialize, Serialize};

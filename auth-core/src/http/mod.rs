@@ -1,6 +1,6 @@
 //! HTTP helpers, framework-agnostic: bearer parsing, status codes and public
 //! error codes that never say which check failed. The `axum` feature adds a
-//! tower layer and extractors on top (`auth_core::axum`).
+//! tower layer and extractors on top (`auth_core::http::axum`).
 
 #[cfg(feature = "axum")]
 pub mod axum;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use auth_core::axum::{AuthLayer, BearerToken, CurrentUser};
+use auth_core::http::axum::{AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
 use auth_core::{
     Auth, ClientInfo, Error, PasswordStore, SignInContext, SignedIn, TokenStore, TokenType,
