@@ -1,4 +1,5 @@
-//! Configuration types the macros fill in: algorithms, lifetimes, purposes, settings.
+//! The value types of the DSL: algorithms, lifetimes (`"14d"`), purposes,
+//! the session identifier and purpose filters.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -6,13 +7,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::secret::SigningSecret;
 
 /// A JWT signing algorithm.
 ///
 /// HMAC algorithms take a shared secret. The asymmetric ones take a PEM
 /// bundle holding the private key and the public key (see
-/// [`SigningSecret`]).
+/// [`SigningSecret`](crate::SigningSecret)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Algorithm {
@@ -326,174 +326,6 @@ impl PurposeFilter {
     }
 }
 
-/// Settings of a user resource's `tokens(...)` block, ready to run.
-#[derive(Clone, Debug)]
-pub struct TokenConfig {
-    /// The signing algorithm; verification requires the header to say exactly this.
-    pub algorithm: Algorithm,
-    /// Where the signing key comes from.
-    pub signing_secret: SigningSecret,
-    /// Lifetime of a normal (`user`) token; default 14 days.
-    pub token_lifetime: Lifetime,
-    /// Clock-skew allowance for `exp` and `nbf`; default 0.
-    pub leeway: Lifetime,
-    /// Store a row for every issued token.
-    pub store_all_tokens: bool,
-    /// Allow-list mode: a token authenticates only while its row is present.
-    pub require_token_presence_for_authentication: bool,
-    /// The `iss` claim written and required.
-    pub issuer: String,
-    /// The `aud` claim written and required.
-    pub audience: String,
-}
-
-impl TokenConfig {
-    /// The defaults with the given secret. The issuer and audience default
-    /// to [`application_name`] (the running executable's name), so two
-    /// applications that happen to share a secret do not accept each
-    /// other's tokens; `#[derive(Authenticated)]` uses the crate's package
-    /// name instead. Set both explicitly when several programs must accept
-    /// one another's tokens.
-    pub fn new(signing_secret: SigningSecret) -> Self {
-        let app = application_name();
-        Self {
-            algorithm: Algorithm::HS256,
-            signing_secret,
-            token_lifetime: Lifetime::from_secs(14 * 86_400),
-            leeway: Lifetime::from_secs(0),
-            store_all_tokens: false,
-            require_token_presence_for_authentication: false,
-            issuer: app.clone(),
-            audience: app,
-        }
-    }
-}
-
-/// The name of the running executable (its file stem), the default `iss`
-/// and `aud` of a [`TokenConfig`] built by hand; `auth-core-app` when the
-/// operating system does not tell.
-pub fn application_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "auth-core-app".to_owned())
-}
-
-/// Settings of a `#[token_resource]`, ready to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenResourceConfig {
-    /// The table (or memory-store namespace) holding the rows.
-    pub table: Cow<'static, str>,
-    /// How often the expunger runs.
-    pub expunge_interval: Duration,
-    /// Rows deleted per statement by `expunge_expired`, so no lock is held long.
-    pub expunge_batch_size: usize,
-}
-
-impl TokenResourceConfig {
-    /// The defaults: table `tokens`, every 12 hours, batches of 50 000
-    /// (measured in BENCHMARKS.md: per-statement overhead dominates smaller
-    /// batches, and expired rows are read by no request, so their row locks
-    /// block nobody). `#[token_resource]` starts from these.
-    pub const DEFAULT: Self = Self::new("tokens");
-
-    /// The defaults with another table.
-    pub const fn new(table: &'static str) -> Self {
-        Self {
-            table: Cow::Borrowed(table),
-            expunge_interval: Duration::from_secs(12 * 3_600),
-            expunge_batch_size: 50_000,
-        }
-    }
-
-    /// With the expunger running every `hours` hours.
-    pub const fn with_expunge_interval_hours(mut self, hours: u64) -> Self {
-        self.expunge_interval = Duration::from_secs(hours * 3_600);
-        self
-    }
-}
-
-impl Default for TokenResourceConfig {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-/// Settings of the password strategy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasswordConfig {
-    /// The field holding the identity (default `email`).
-    pub identity_field: &'static str,
-    /// The field holding the argon2 hash (default `hashed_password`).
-    pub hashed_password_field: &'static str,
-    /// Whether signing in with a password is allowed.
-    pub sign_in_enabled: bool,
-    /// Whether sign-in may return a short-lived sign-in token.
-    pub sign_in_tokens_enabled: bool,
-    /// Lifetime of sign-in tokens (default 60 seconds).
-    pub sign_in_token_lifetime: Lifetime,
-    /// Whether registration requires a matching `password_confirmation`.
-    pub confirmation_required: bool,
-}
-
-impl Default for PasswordConfig {
-    fn default() -> Self {
-        Self {
-            identity_field: "email",
-            hashed_password_field: "hashed_password",
-            sign_in_enabled: true,
-            sign_in_tokens_enabled: true,
-            sign_in_token_lifetime: Lifetime::from_secs(60),
-            confirmation_required: true,
-        }
-    }
-}
-
-/// Settings of the log-out-everywhere add-on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogOutEverywhereConfig {
-    /// Run it from `change_password`.
-    pub apply_on_password_change: bool,
-    /// Which purposes it revokes.
-    pub purposes: PurposeFilter,
-}
-
-/// Settings of the sessions add-on: every sign-in opens a session, every
-/// token carries its id (`sid`) and dies with it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SessionsConfig {
-    /// The absolute cap of one sign-in, refreshes included (default 30 days).
-    pub lifetime: Lifetime,
-}
-
-impl Default for SessionsConfig {
-    fn default() -> Self {
-        Self {
-            lifetime: Lifetime::from_secs(30 * 86_400),
-        }
-    }
-}
-
-/// Settings of rotating refresh tokens (needs sessions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RefreshConfig {
-    /// Idle timeout: a refresh token unused this long dies (default 7 days).
-    pub lifetime: Lifetime,
-    /// A second use this soon after the first is answered with a sibling
-    /// pair instead of ending the session (default 0: never).
-    pub reuse_grace: Lifetime,
-}
-
-impl Default for RefreshConfig {
-    fn default() -> Self {
-        Self {
-            lifetime: Lifetime::from_secs(7 * 86_400),
-            reuse_grace: Lifetime::from_secs(0),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,7 +333,7 @@ mod tests {
     /// The cases shared with the macros' compile-time parser.
     #[test]
     fn lifetimes_parse_as_the_macros_parse_them() {
-        let cases = include_str!("../../auth-macros/src/common/lifetime_cases.txt");
+        let cases = include_str!("../../../auth-macros/src/common/lifetime_cases.txt");
         for line in cases.lines().filter(|l| !l.starts_with('#')) {
             let Some((input, want)) = line.split_once("=>") else {
                 continue;
