@@ -189,25 +189,15 @@ pub async fn concurrent_revokes_have_exactly_one_winner<S: ConformanceStore>(s: 
                 .await
                 .unwrap();
         }
-        let barrier = Arc::new(tokio::sync::Barrier::new(32));
-        let tasks: Vec<_> = (0..32)
-            .map(|_| {
-                let (s, f, barrier) = (s.clone(), f.clone(), barrier.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    token_actions::revoke_token(&s, &RES, &f).await
-                })
-            })
-            .collect();
-        let mut ok = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(()) => ok += 1,
-                Err(Error::AlreadyRevoked) => {}
-                Err(e) => panic!("unexpected error: {e}"),
-            }
-        }
-        assert_eq!(ok, 1, "stored first: {stored_first}");
+        crate::exactly_one_winner(
+            32,
+            |_| {
+                let (s, f) = (s.clone(), f.clone());
+                async move { token_actions::revoke_token(&s, &RES, &f).await }
+            },
+            |e| matches!(e, Error::AlreadyRevoked),
+        )
+        .await;
     }
 }
 
@@ -436,26 +426,15 @@ pub async fn users_by_key_and_identity<S: ConformanceStore>(s: S) {
 }
 
 pub async fn concurrent_registrations_of_one_identity_have_one_winner<S: ConformanceStore>(s: S) {
-    let barrier = Arc::new(tokio::sync::Barrier::new(16));
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let (s, barrier) = (s.clone(), barrier.clone());
-            tokio::spawn(async move {
-                let u = User::new("race@example.com");
-                barrier.wait().await;
-                s.insert_user(&u).await
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(()) => ok += 1,
-            Err(InsertUserError::IdentityTaken) => {}
-            Err(e) => panic!("unexpected error: {e}"),
-        }
-    }
-    assert_eq!(ok, 1);
+    crate::exactly_one_winner(
+        16,
+        |_| {
+            let s = s.clone();
+            async move { s.insert_user(&User::new("race@example.com")).await }
+        },
+        |e| matches!(e, InsertUserError::IdentityTaken),
+    )
+    .await;
 }
 
 pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceStore>(s: S) {
@@ -756,24 +735,22 @@ pub async fn concurrent_rotations_of_one_refresh_token_have_one_winner<S: Confor
     let subject = "user?id=1";
     let (sid, old) = session_with_refresh(&s, subject).await;
     let (sid, old) = (Arc::new(sid), Arc::new(old));
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let (s, sid, old) = (s.clone(), sid.clone(), old.clone());
-            tokio::spawn(async move {
-                let next = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
-                s.rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &next))
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    let mut rotated = 0;
-    for t in tasks {
-        let seen = t.await.unwrap();
-        assert!(!seen.sibling);
-        rotated += usize::from(seen.rotated);
-    }
-    assert_eq!(rotated, 1);
+    let seen = crate::at_once(32, |_| {
+        let (s, sid, old) = (s.clone(), sid.clone(), old.clone());
+        async move {
+            let next = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
+            s.rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &next))
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert!(seen.iter().all(|r| !r.sibling));
+    assert_eq!(
+        seen.iter().filter(|r| r.rotated).count(),
+        1,
+        "one rotation wins"
+    );
 }
 
 pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S) {

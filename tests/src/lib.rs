@@ -119,3 +119,50 @@ pub fn sign_claims(claims: &Claims) -> String {
         SECRET,
     )
 }
+
+/// Runs `n` attempts at once (spawned, then released together by a
+/// barrier) and returns their results in order.
+pub async fn at_once<T, F, Fut>(n: usize, attempt: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (barrier, attempt) = (barrier.clone(), attempt(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                attempt.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for t in tasks {
+        results.push(t.await.expect("an attempt panicked"));
+    }
+    results
+}
+
+/// The race check: `n` attempts at once must give exactly one `Ok`, every
+/// other attempt an error `lost` accepts as losing (any other error
+/// fails the test). Returns the winner's value.
+pub async fn exactly_one_winner<T, E, F, Fut>(n: usize, attempt: F, lost: impl Fn(&E) -> bool) -> T
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: std::fmt::Debug + Send + 'static,
+{
+    let mut winners = Vec::new();
+    for r in at_once(n, attempt).await {
+        match r {
+            Ok(v) => winners.push(v),
+            Err(e) if lost(&e) => {}
+            Err(e) => panic!("an attempt failed instead of losing: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of {n} attempts wins");
+    winners.pop().expect("one winner")
+}

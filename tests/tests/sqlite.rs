@@ -5,7 +5,6 @@
 //! SQLite in their own files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::{
@@ -210,26 +209,17 @@ async fn writers_of_two_processes_wait_for_the_lock_and_one_wins() {
     let mut slowest = Duration::ZERO;
     for trial in 0..20 {
         let facts = auth_tests::conformance::facts(&format!("user?id={trial}"), 600);
-        let barrier = Arc::new(tokio::sync::Barrier::new(32));
-        let tasks: Vec<_> = (0..32)
-            .map(|i| {
-                let (s, f, b, r) = (
-                    stores[i % 2].clone(),
-                    facts.clone(),
-                    barrier.clone(),
-                    res.clone(),
-                );
-                tokio::spawn(async move {
-                    b.wait().await;
-                    let started = Instant::now();
-                    let done = auth_core::token_actions::revoke_token(&s, &r, &f).await;
-                    (done, started.elapsed())
-                })
-            })
-            .collect();
+        let results = auth_tests::at_once(32, |i| {
+            let (s, f, r) = (stores[i % 2].clone(), facts.clone(), res.clone());
+            async move {
+                let started = Instant::now();
+                let done = auth_core::token_actions::revoke_token(&s, &r, &f).await;
+                (done, started.elapsed())
+            }
+        })
+        .await;
         let mut winners = 0;
-        for t in tasks {
-            let (done, took) = t.await.unwrap();
+        for (done, took) in results {
             slowest = slowest.max(took);
             match done {
                 Ok(()) => winners += 1,

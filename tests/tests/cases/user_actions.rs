@@ -289,25 +289,15 @@ async fn sixteen_concurrent_exchanges_have_exactly_one_success() {
         .token
         .token;
         let auth = Arc::new(auth);
-        let barrier = Arc::new(tokio::sync::Barrier::new(16));
-        let tasks: Vec<_> = (0..16)
-            .map(|_| {
-                let (auth, t, barrier) = (auth.clone(), t.clone(), barrier.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    User::sign_in_with_token(&auth, &t, ExtraClaims::new()).await
-                })
-            })
-            .collect();
-        let mut ok = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(_) => ok += 1,
-                Err(Error::Revoked) => {}
-                Err(e) => panic!("{e}"),
-            }
-        }
-        assert_eq!(ok, 1);
+        auth_tests::exactly_one_winner(
+            16,
+            |_| {
+                let (auth, t) = (auth.clone(), t.clone());
+                async move { User::sign_in_with_token(&auth, &t, ExtraClaims::new()).await }
+            },
+            |e| matches!(e, Error::Revoked),
+        )
+        .await;
     }
 }
 
