@@ -31,59 +31,74 @@ impl Fields {
     }
 }
 
+/// The rules, in order: each line calls the rule's function (its sentence
+/// above it, its ui cases beside it); every error is collected; the model
+/// is built only when none was reported. A3 (unknown options) and the
+/// option types are darling's, in `input.rs`; A10 is checked by rustc
+/// through the generated `TokenResource` bound.
 pub fn validate(input: Input) -> Result<User, Errors> {
     let mut errors = Errors::default();
-    let fields = a1_named_fields(&input, &mut errors);
-    let primary_key = fields
-        .as_ref()
-        .and_then(|f| a2_primary_key(&input, f, &mut errors));
-
+    let e = &mut errors;
     let tokens_block = input.tokens.as_ref();
     let tokens_enabled = tokens_block.is_some_and(|t| t.enabled.as_ref().is_none_or(|e| **e));
-    let session_identifier = a9_session_identifier(&input, tokens_enabled, &mut errors);
-    let tokens = match tokens_block {
-        Some(block) if tokens_enabled => tokens(block, &mut errors),
-        _ => None,
-    };
-    a4_presence_needs_store_all(tokens_block, &mut errors);
-
     let password_input = input.strategies.as_ref().and_then(|s| s.password.as_ref());
-    let password = password_input.and_then(|p| {
-        a6_password_needs_tokens(p, tokens_enabled, &mut errors);
-        a7_sign_in_tokens_need_sign_in(p, &mut errors);
-        password(p, fields.as_ref(), &mut errors)
-    });
-    let log_out = input
+    let log_out_input = input
         .add_ons
         .as_ref()
-        .and_then(|a| a.log_out_everywhere.as_ref())
-        .map(|l| {
-            a5_a6_log_out_everywhere_needs_allow_list(l, tokens_block, tokens_enabled, &mut errors);
-            a14_apply_on_password_change_needs_password(l, password_input.is_some(), &mut errors);
-            log_out_everywhere(l, &mut errors)
-        });
-
+        .and_then(|a| a.log_out_everywhere.as_ref());
     let sessions_input = input.add_ons.as_ref().and_then(|a| a.sessions.as_ref());
     let refresh_input = tokens_block.and_then(|t| t.refresh_tokens.as_ref());
-    s1_refresh_tokens_need_sessions(refresh_input, sessions_input, &mut errors);
-    s2_sessions_need_tokens(sessions_input, refresh_input, tokens_enabled, &mut errors);
-    let sessions = sessions_input.and_then(|s| sessions(s, &mut errors));
-    let refresh = refresh_input.and_then(|r| refresh_tokens(r, &mut errors));
+
+    // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
+    let fields = a1_named_fields(&input, e);
+    // A2: exactly one primary key of a subject-key type.      (a2-no-primary-key, a2-two-primary-keys, a2-primary-key-wrong-type)
+    let primary_key = fields.as_ref().and_then(|f| a2_primary_key(&input, f, e));
+    // A9: deny-list tokens need a `session_identifier`.       (a9-no-session-identifier, a9-unknown-session-identifier)
+    let session_identifier = a9_session_identifier(&input, tokens_enabled, e);
+    // A8, A11, A12, A15, A16: the tokens block itself.         (a8-tokens-without-token-resource, a11-*, a12-unknown-algorithm, a15-static-claims-set-sub, a16-*)
+    let tokens = tokens_block
+        .filter(|_| tokens_enabled)
+        .and_then(|block| tokens(block, e));
+    // A4: presence checks need `store_all_tokens`.            (a4-presence-without-store-all)
+    a4_presence_needs_store_all(tokens_block, e);
+    // A6: the password strategy needs tokens.                 (a6-password-without-tokens)
+    // A7: sign-in tokens need sign-in.                         (a7-sign-in-tokens-without-sign-in)
+    // A11, A13: its lifetimes and fields.                      (a11-sign-in-token-lifetime-zero, a13-*)
+    let password = password_input.and_then(|p| {
+        a6_password_needs_tokens(p, tokens_enabled, e);
+        a7_sign_in_tokens_need_sign_in(p, e);
+        password(p, fields.as_ref(), e)
+    });
+    // A5, A6: log out everywhere needs allow-list tokens.     (a5-log-out-everywhere-without-allow-list, a6-log-out-everywhere-without-tokens)
+    // A14: `apply_on_password_change` needs a password.        (a14-apply-on-password-change-without-password)
+    let log_out = log_out_input.map(|l| {
+        a5_a6_log_out_everywhere_needs_allow_list(l, tokens_block, tokens_enabled, e);
+        a14_apply_on_password_change_needs_password(l, password_input.is_some(), e);
+        log_out_everywhere(l, e)
+    });
+    // S1: refresh tokens need sessions.                        (s1-refresh-tokens-without-sessions)
+    s1_refresh_tokens_need_sessions(refresh_input, sessions_input, e);
+    // S2: sessions and refresh tokens need tokens.             (s2-sessions-without-tokens, s2-refresh-tokens-with-tokens-disabled)
+    s2_sessions_need_tokens(sessions_input, refresh_input, tokens_enabled, e);
+    // S4: their lifetimes parse and are not zero.              (s4-*)
+    let sessions = sessions_input.and_then(|s| sessions(s, e));
+    let refresh = refresh_input.and_then(|r| refresh_tokens(r, e));
+    // S3: access token < refresh token <= session.             (s3-*)
     if let Some(t) = &tokens {
         s3_lifetimes_nest(
             t.lifetime_secs,
             sessions_input.zip(sessions.as_ref()),
             refresh_input.zip(refresh.as_ref()),
-            &mut errors,
+            e,
         );
     }
-
     let subject_name = input
         .subject_name
         .as_ref()
-        .map(|s| subject_name(s, &mut errors))
+        .map(|s| subject_name(s, e))
         .unwrap_or_else(|| snake_case(&input.ident.to_string()));
 
+    // The model, when every rule passed.
     match primary_key {
         Some(primary_key) if errors.is_empty() => Ok(User {
             fields: fields.as_ref().map_or_else(Vec::new, |f| {

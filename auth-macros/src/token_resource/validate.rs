@@ -10,23 +10,33 @@ use super::args::Args;
 use super::model::{Action, Field, TokenResource};
 use crate::common::{Errors, private_path};
 
-/// Checks the arguments and the struct; returns the model or every error found.
+/// The rules, in order: each line calls the rule's function (its sentence
+/// above it, its ui cases beside it); every error is collected; the model
+/// is built only when none was reported. T6 (unknown options) is darling's,
+/// in `args.rs`; T5 is checked by rustc through the generated bound.
 pub fn validate(args: Args, item: syn::Item) -> Result<TokenResource, Errors> {
     let mut errors = Errors::default();
-    let item = t1_struct_shape(item, &mut errors);
+    let e = &mut errors;
+    // T1: a unit struct or a struct with named fields, not generic.  (t1-enum, t1-tuple-struct)
+    let item = t1_struct_shape(item, e);
+    // T2: `expunge_interval` is a positive whole number of hours.     (t2-zero-interval, t2-string-interval)
     let expunge_interval_hours =
-        t2_expunge_interval(args.expunge_interval.as_ref().map(|e| &e.0), &mut errors);
-    let actions = t3_t4_action_names(&args, &mut errors);
+        t2_expunge_interval(args.expunge_interval.as_ref().map(|x| &x.0), e);
+    // T3: no two actions share a name; T4: names are identifiers.    (t3-duplicate-action-names, t3-name-clashes-with-a-default, t4-keyword, t4-not-an-identifier)
+    let actions = t3_t4_action_names(&args, e);
     let created_at = args
         .created_at_attribute_name
         .as_ref()
-        .and_then(|lit| crate::common::action_ident(lit, "created_at_attribute_name", &mut errors))
+        .and_then(|lit| crate::common::action_ident(lit, "created_at_attribute_name", e))
         .unwrap_or_else(|| syn::Ident::new("created_at", Span::call_site()));
     let private = private_path(args.krate.as_ref());
+    // T7: every declared field is a standard one (T5: of its type).  (t7-extra-field, t5-incompatible-field-type)
     let fields = item
         .as_ref()
-        .map(|item| t7_standard_fields(item, &created_at, &private, &mut errors))
+        .map(|item| t7_standard_fields(item, &created_at, &private, e))
         .unwrap_or_default();
+
+    // The model, when every rule passed.
     match item {
         Some(item) if errors.is_empty() => Ok(TokenResource {
             private,
