@@ -1,5 +1,6 @@
 //! End to end: the real server binary on a free loopback port, driven over
-//! HTTP, on the in-memory store, on PostgreSQL and on SQLite.
+//! HTTP: each step of the scenario a named test on each backend (the
+//! in-memory store, PostgreSQL, SQLite), plus the findings' tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -33,266 +34,326 @@ fn sign_in(s: &Server, email: &str, password: &str) -> String {
     token(&v)
 }
 
-fn scenario(s: &Server) {
-    assert_eq!(s.call("GET", "/health", None, None).0, 200);
+/// Registers ada (role `admin`) and returns her first token.
+fn ada(s: &Server) -> String {
+    let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse", "role": "admin"});
+    let (st, v) = post(s, "/auth/user/password/register", None, reg);
+    assert_eq!(st, 201, "{v}");
+    token(&v)
+}
 
-    // Finding 11: a NUL byte (which PostgreSQL cannot hold) is invalid
-    // input, not a 503; finding 9: so is any control character.
-    for (email, role) in [
-        ("nul\0@example.com", "member"),
-        ("nul@example.com", "ad\0min"),
-        ("bell\u{7}@example.com", "member"),
-    ] {
-        let body = json!({"email": email, "password": "correct horse", "password_confirmation": "correct horse", "role": role});
-        let (st, v) = post(s, "/auth/user/password/register", None, body);
-        assert_eq!(st, 422, "{email:?} {role:?}: {v}");
+/// A token signed with another secret, with `t`'s claims.
+fn forged(s: &Server, t: &str) -> String {
+    let (_, v) = s.call("GET", "/me", Some(t), None);
+    auth_tests::forge(
+        &json!({"alg": "HS256"}),
+        &v["token_claims"],
+        Algorithm::HS256,
+        "not the server's secret",
+    )
+}
+
+/// The HTTP scenario, one named step each, run on every backend by
+/// `backend_tests!` (a server of its own per step).
+mod steps {
+    use super::*;
+
+    pub fn control_characters_are_invalid_input(s: &Server) {
+        assert_eq!(s.call("GET", "/health", None, None).0, 200);
+        // Finding 11: a NUL byte (which PostgreSQL cannot hold) is invalid
+        // input, not a 503; finding 9: so is any control character.
+        for (email, role) in [
+            ("nul\0@example.com", "member"),
+            ("nul@example.com", "ad\0min"),
+            ("bell\u{7}@example.com", "member"),
+        ] {
+            let body = json!({"email": email, "password": "correct horse", "password_confirmation": "correct horse", "role": role});
+            let (st, v) = post(s, "/auth/user/password/register", None, body);
+            assert_eq!(st, 422, "{email:?} {role:?}: {v}");
+            let (st, v) = post(
+                s,
+                "/auth/user/password/sign_in",
+                None,
+                json!({"email": email, "password": "correct horse"}),
+            );
+            assert!(st == 422 || st == 401, "{email:?}: {st} {v}");
+        }
+    }
+
+    pub fn registration_returns_the_user_and_refuses_a_taken_identity(s: &Server) {
+        // Registration.
+        let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse", "role": "admin"});
+        let (st, v) = post(s, "/auth/user/password/register", None, reg.clone());
+        assert_eq!(st, 201, "{v}");
+        assert_eq!(v["user"]["email"], "ada@example.com");
+        assert_eq!(v["user"]["role"], "admin");
+        assert!(v["user"]["id"].is_string());
+        assert!(v["user"].get("hashed_password").is_none(), "never the hash");
+        assert!(!token(&v).is_empty());
+        let (st, v) = post(s, "/auth/user/password/register", None, reg);
+        assert_eq!((st, v["error"].as_str()), (409, Some("identity_taken")));
+    }
+
+    pub fn bad_input_is_a_4xx_with_a_json_error_never_a_5xx(s: &Server) {
+        // Bad input: 4xx with a JSON error, never a 5xx or a panic.
+        for (body, want) in [
+            (
+                r#"{"email":"b@example.com","password":"correct horse","password_confirmation":"other horse"}"#,
+                422,
+            ),
+            (
+                r#"{"email":"b@example.com","password":"short","password_confirmation":"short"}"#,
+                422,
+            ),
+            (
+                r#"{"email":"not-an-email","password":"correct horse","password_confirmation":"correct horse"}"#,
+                422,
+            ),
+            (
+                r#"{"email":"b@example.com","password":"correct horse"}"#,
+                422,
+            ),
+            (r#"{"email":"b@example.com"}"#, 422),
+            (r#"{"email":5,"password":true}"#, 422),
+            (r#"[1,2,3]"#, 422),
+            (r#"{"email":"#, 400),
+            ("not json at all", 400),
+        ] {
+            let (st, v) = s.call("POST", "/auth/user/password/register", None, Some(body));
+            assert_eq!(st, want, "{body} -> {v}");
+            assert!(v["error"].is_string(), "{v}");
+        }
+        let (st, v) = s.raw(
+        "POST /auth/user/password/register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}",
+    );
+        assert_eq!(st, 415, "{v}");
+        let huge = format!(r#"{{"email":"{}","password":"x"}}"#, "a".repeat(64 * 1024));
+        let (st, _) = s.call("POST", "/auth/user/password/register", None, Some(&huge));
+        assert_eq!(st, 413);
+        assert_eq!(s.call("GET", "/no/such/route", None, None).0, 404);
+    }
+
+    pub fn password_sign_in_answers_alike_for_a_wrong_password_and_an_unknown_user(s: &Server) {
+        ada(s);
+        // Password sign-in: the same answer for a wrong password and an unknown user.
+        let (st, wrong) = post(
+            s,
+            "/auth/user/password/sign_in",
+            None,
+            json!({"email": "ada@example.com", "password": "wrong horse"}),
+        );
+        assert_eq!(st, 401);
+        let (st, unknown) = post(
+            s,
+            "/auth/user/password/sign_in",
+            None,
+            json!({"email": "nobody@example.com", "password": "correct horse"}),
+        );
+        assert_eq!(st, 401);
+        assert_eq!(wrong, json!({"error": "authentication_failed"}));
+        assert_eq!(wrong, unknown);
+        let (st, _) = post(
+            s,
+            "/auth/user/password/sign_in",
+            None,
+            json!({"email": "ada@example.com", "password": "correct horse", "token_type": "bogus"}),
+        );
+        assert_eq!(st, 422);
+    }
+
+    pub fn me_returns_the_user_and_the_stored_claims(s: &Server) {
+        ada(s);
+        // /me.
+        let t = sign_in(s, "ada@example.com", "correct horse");
+        let (st, v) = s.call("GET", "/me", Some(&t), None);
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["user"]["email"], "ada@example.com");
+        assert_eq!(
+            v["token_claims"]["role"], "admin",
+            "extra claims restored from the store"
+        );
+        assert_eq!(v["token_claims"]["purpose"], "user");
+        assert_eq!(
+            s.call("GET", "/me", None, None),
+            (401, json!({"error": "unauthorized"}))
+        );
+        assert_eq!(s.call("GET", "/me", Some("garbage"), None).0, 401);
+    }
+
+    pub fn forged_tampered_none_and_expired_tokens_are_refused(s: &Server) {
+        ada(s);
+        let t = sign_in(s, "ada@example.com", "correct horse");
+        let (_, v) = s.call("GET", "/me", Some(&t), None);
+        // Forged, tampered and expired tokens.
+        let mut tampered = t.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(s.call("GET", "/me", Some(&tampered), None).0, 401);
+        let claims = &v["token_claims"];
+        let forged = auth_tests::forge(
+            &json!({"alg": "HS256"}),
+            claims,
+            Algorithm::HS256,
+            "not the server's secret",
+        );
+        assert_eq!(s.call("GET", "/me", Some(&forged), None).0, 401);
+        let body = t.split('.').nth(1).unwrap();
+        let none = format!("eyJhbGciOiJub25lIn0.{body}.");
+        assert_eq!(s.call("GET", "/me", Some(&none), None).0, 401);
+        let mut expired = claims.clone();
+        expired["exp"] = json!(1_000_000_000);
+        let expired =
+            auth_tests::forge(&json!({"alg": "HS256"}), &expired, Algorithm::HS256, SECRET);
+        assert_eq!(s.call("GET", "/me", Some(&expired), None).0, 401);
+    }
+
+    pub fn a_sign_in_token_is_no_bearer_token_and_is_exchanged_once(s: &Server) {
+        ada(s);
+        // Sign-in token: not a bearer token, exchanged once.
         let (st, v) = post(
             s,
             "/auth/user/password/sign_in",
             None,
-            json!({"email": email, "password": "correct horse"}),
+            json!({"email": "ada@example.com", "password": "correct horse", "token_type": "sign_in"}),
         );
-        assert!(st == 422 || st == 401, "{email:?}: {st} {v}");
-    }
-
-    // Registration.
-    let reg = json!({"email": "ada@example.com", "password": "correct horse", "password_confirmation": "correct horse", "role": "admin"});
-    let (st, v) = post(s, "/auth/user/password/register", None, reg.clone());
-    assert_eq!(st, 201, "{v}");
-    assert_eq!(v["user"]["email"], "ada@example.com");
-    assert_eq!(v["user"]["role"], "admin");
-    assert!(v["user"]["id"].is_string());
-    assert!(v["user"].get("hashed_password").is_none(), "never the hash");
-    let first = token(&v);
-    let (st, v) = post(s, "/auth/user/password/register", None, reg);
-    assert_eq!((st, v["error"].as_str()), (409, Some("identity_taken")));
-
-    // Bad input: 4xx with a JSON error, never a 5xx or a panic.
-    for (body, want) in [
-        (
-            r#"{"email":"b@example.com","password":"correct horse","password_confirmation":"other horse"}"#,
-            422,
-        ),
-        (
-            r#"{"email":"b@example.com","password":"short","password_confirmation":"short"}"#,
-            422,
-        ),
-        (
-            r#"{"email":"not-an-email","password":"correct horse","password_confirmation":"correct horse"}"#,
-            422,
-        ),
-        (
-            r#"{"email":"b@example.com","password":"correct horse"}"#,
-            422,
-        ),
-        (r#"{"email":"b@example.com"}"#, 422),
-        (r#"{"email":5,"password":true}"#, 422),
-        (r#"[1,2,3]"#, 422),
-        (r#"{"email":"#, 400),
-        ("not json at all", 400),
-    ] {
-        let (st, v) = s.call("POST", "/auth/user/password/register", None, Some(body));
-        assert_eq!(st, want, "{body} -> {v}");
-        assert!(v["error"].is_string(), "{v}");
-    }
-    let (st, v) = s.raw(
-        "POST /auth/user/password/register HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}",
-    );
-    assert_eq!(st, 415, "{v}");
-    let huge = format!(r#"{{"email":"{}","password":"x"}}"#, "a".repeat(64 * 1024));
-    let (st, _) = s.call("POST", "/auth/user/password/register", None, Some(&huge));
-    assert_eq!(st, 413);
-    assert_eq!(s.call("GET", "/no/such/route", None, None).0, 404);
-
-    // Password sign-in: the same answer for a wrong password and an unknown user.
-    let (st, wrong) = post(
-        s,
-        "/auth/user/password/sign_in",
-        None,
-        json!({"email": "ada@example.com", "password": "wrong horse"}),
-    );
-    assert_eq!(st, 401);
-    let (st, unknown) = post(
-        s,
-        "/auth/user/password/sign_in",
-        None,
-        json!({"email": "nobody@example.com", "password": "correct horse"}),
-    );
-    assert_eq!(st, 401);
-    assert_eq!(wrong, json!({"error": "authentication_failed"}));
-    assert_eq!(wrong, unknown);
-    let (st, _) = post(
-        s,
-        "/auth/user/password/sign_in",
-        None,
-        json!({"email": "ada@example.com", "password": "correct horse", "token_type": "bogus"}),
-    );
-    assert_eq!(st, 422);
-
-    // /me.
-    let t = sign_in(s, "ada@example.com", "correct horse");
-    let (st, v) = s.call("GET", "/me", Some(&t), None);
-    assert_eq!(st, 200, "{v}");
-    assert_eq!(v["user"]["email"], "ada@example.com");
-    assert_eq!(
-        v["token_claims"]["role"], "admin",
-        "extra claims restored from the store"
-    );
-    assert_eq!(v["token_claims"]["purpose"], "user");
-    assert_eq!(
-        s.call("GET", "/me", None, None),
-        (401, json!({"error": "unauthorized"}))
-    );
-    assert_eq!(s.call("GET", "/me", Some("garbage"), None).0, 401);
-
-    // Forged, tampered and expired tokens.
-    let mut tampered = t.clone();
-    let last = tampered.pop().unwrap();
-    tampered.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(s.call("GET", "/me", Some(&tampered), None).0, 401);
-    let claims = &v["token_claims"];
-    let forged = auth_tests::forge(
-        &json!({"alg": "HS256"}),
-        claims,
-        Algorithm::HS256,
-        "not the server's secret",
-    );
-    assert_eq!(s.call("GET", "/me", Some(&forged), None).0, 401);
-    let body = t.split('.').nth(1).unwrap();
-    let none = format!("eyJhbGciOiJub25lIn0.{body}.");
-    assert_eq!(s.call("GET", "/me", Some(&none), None).0, 401);
-    let mut expired = claims.clone();
-    expired["exp"] = json!(1_000_000_000);
-    let expired = auth_tests::forge(&json!({"alg": "HS256"}), &expired, Algorithm::HS256, SECRET);
-    assert_eq!(s.call("GET", "/me", Some(&expired), None).0, 401);
-
-    // Sign-in token: not a bearer token, exchanged once.
-    let (st, v) = post(
-        s,
-        "/auth/user/password/sign_in",
-        None,
-        json!({"email": "ada@example.com", "password": "correct horse", "token_type": "sign_in"}),
-    );
-    assert_eq!(st, 200);
-    let sit = token(&v);
-    assert_eq!(
-        s.call("GET", "/me", Some(&sit), None).0,
-        401,
-        "a sign-in token is not a bearer token"
-    );
-    let (st, v) = s.call(
-        "GET",
-        &format!("/auth/user/password/sign_in_with_token?token={sit}"),
-        None,
-        None,
-    );
-    assert_eq!(st, 200, "{v}");
-    let exchanged = token(&v);
-    assert_eq!(s.call("GET", "/me", Some(&exchanged), None).0, 200);
-    assert_eq!(
-        s.call(
+        assert_eq!(st, 200);
+        let sit = token(&v);
+        assert_eq!(
+            s.call("GET", "/me", Some(&sit), None).0,
+            401,
+            "a sign-in token is not a bearer token"
+        );
+        let (st, v) = s.call(
             "GET",
             &format!("/auth/user/password/sign_in_with_token?token={sit}"),
             None,
-            None
-        )
-        .0,
-        401,
-        "reuse"
-    );
-    assert_eq!(
-        s.call("GET", "/auth/user/password/sign_in_with_token", None, None)
+            None,
+        );
+        assert_eq!(st, 200, "{v}");
+        let exchanged = token(&v);
+        assert_eq!(s.call("GET", "/me", Some(&exchanged), None).0, 200);
+        assert_eq!(
+            s.call(
+                "GET",
+                &format!("/auth/user/password/sign_in_with_token?token={sit}"),
+                None,
+                None
+            )
             .0,
-        401
-    );
-
-    // Sign out: idempotent, signature checked.
-    assert_eq!(s.call("POST", "/auth/sign_out", Some(&t), None).0, 204);
-    assert_eq!(s.call("GET", "/me", Some(&t), None).0, 401);
-    assert_eq!(
-        s.call("POST", "/auth/sign_out", Some(&t), None).0,
-        204,
-        "already revoked is fine"
-    );
-    assert_eq!(s.call("POST", "/auth/sign_out", Some(&forged), None).0, 401);
-    assert_eq!(s.call("POST", "/auth/sign_out", None, None).0, 401);
-    assert_eq!(
-        s.call("GET", "/me", Some(&exchanged), None).0,
-        200,
-        "other sessions live on"
-    );
-
-    // Log out everywhere.
-    let (a, b) = (
-        sign_in(s, "ada@example.com", "correct horse"),
-        sign_in(s, "ada@example.com", "correct horse"),
-    );
-    assert_eq!(
-        s.call("POST", "/auth/log_out_everywhere", Some(&a), None).0,
-        204
-    );
-    for dead in [&a, &b, &exchanged, &first] {
-        assert_eq!(s.call("GET", "/me", Some(dead), None).0, 401);
+            401,
+            "reuse"
+        );
+        assert_eq!(
+            s.call("GET", "/auth/user/password/sign_in_with_token", None, None)
+                .0,
+            401
+        );
     }
-    assert_eq!(
-        s.call("POST", "/auth/log_out_everywhere", None, None).0,
-        401
-    );
 
-    // Password change.
-    let (c, d) = (
-        sign_in(s, "ada@example.com", "correct horse"),
-        sign_in(s, "ada@example.com", "correct horse"),
-    );
-    let change = |cur: &str, new: &str, conf: &str| {
-        post(
+    pub fn sign_out_is_idempotent_checks_the_signature_and_spares_other_sessions(s: &Server) {
+        ada(s);
+        let t = sign_in(s, "ada@example.com", "correct horse");
+        let forged = forged(s, &t);
+        let exchanged = sign_in(s, "ada@example.com", "correct horse");
+        // Sign out: idempotent, signature checked.
+        assert_eq!(s.call("POST", "/auth/sign_out", Some(&t), None).0, 204);
+        assert_eq!(s.call("GET", "/me", Some(&t), None).0, 401);
+        assert_eq!(
+            s.call("POST", "/auth/sign_out", Some(&t), None).0,
+            204,
+            "already revoked is fine"
+        );
+        assert_eq!(s.call("POST", "/auth/sign_out", Some(&forged), None).0, 401);
+        assert_eq!(s.call("POST", "/auth/sign_out", None, None).0, 401);
+        assert_eq!(
+            s.call("GET", "/me", Some(&exchanged), None).0,
+            200,
+            "other sessions live on"
+        );
+    }
+
+    pub fn log_out_everywhere_ends_every_token(s: &Server) {
+        let first = ada(s);
+        let exchanged = sign_in(s, "ada@example.com", "correct horse");
+        // Log out everywhere.
+        let (a, b) = (
+            sign_in(s, "ada@example.com", "correct horse"),
+            sign_in(s, "ada@example.com", "correct horse"),
+        );
+        assert_eq!(
+            s.call("POST", "/auth/log_out_everywhere", Some(&a), None).0,
+            204
+        );
+        for dead in [&a, &b, &exchanged, &first] {
+            assert_eq!(s.call("GET", "/me", Some(dead), None).0, 401);
+        }
+        assert_eq!(
+            s.call("POST", "/auth/log_out_everywhere", None, None).0,
+            401
+        );
+    }
+
+    pub fn a_password_change_ends_every_earlier_token(s: &Server) {
+        ada(s);
+        // Password change.
+        let (c, d) = (
+            sign_in(s, "ada@example.com", "correct horse"),
+            sign_in(s, "ada@example.com", "correct horse"),
+        );
+        let change = |cur: &str, new: &str, conf: &str| {
+            post(
+                s,
+                "/auth/user/password/change",
+                Some(&c),
+                json!({"current_password": cur, "password": new, "password_confirmation": conf}),
+            )
+        };
+        assert_eq!(
+            change("wrong horse", "battery staple", "battery staple").0,
+            401
+        );
+        assert_eq!(
+            change("correct horse", "battery staple", "other staple").0,
+            422
+        );
+        assert_eq!(change("correct horse", "short", "short").0, 422);
+        let (st, v) = change("correct horse", "battery staple", "battery staple");
+        assert_eq!(st, 200, "{v}");
+        let fresh = token(&v);
+        assert_eq!(
+            s.call("GET", "/me", Some(&c), None).0,
+            401,
+            "the calling token died"
+        );
+        assert_eq!(
+            s.call("GET", "/me", Some(&d), None).0,
+            401,
+            "every earlier token died"
+        );
+        assert_eq!(s.call("GET", "/me", Some(&fresh), None).0, 200);
+        assert_eq!(
+            post(
+                s,
+                "/auth/user/password/sign_in",
+                None,
+                json!({"email": "ada@example.com", "password": "correct horse"})
+            )
+            .0,
+            401
+        );
+        sign_in(s, "ada@example.com", "battery staple");
+        let (st, _) = post(
             s,
             "/auth/user/password/change",
-            Some(&c),
-            json!({"current_password": cur, "password": new, "password_confirmation": conf}),
-        )
-    };
-    assert_eq!(
-        change("wrong horse", "battery staple", "battery staple").0,
-        401
-    );
-    assert_eq!(
-        change("correct horse", "battery staple", "other staple").0,
-        422
-    );
-    assert_eq!(change("correct horse", "short", "short").0, 422);
-    let (st, v) = change("correct horse", "battery staple", "battery staple");
-    assert_eq!(st, 200, "{v}");
-    let fresh = token(&v);
-    assert_eq!(
-        s.call("GET", "/me", Some(&c), None).0,
-        401,
-        "the calling token died"
-    );
-    assert_eq!(
-        s.call("GET", "/me", Some(&d), None).0,
-        401,
-        "every earlier token died"
-    );
-    assert_eq!(s.call("GET", "/me", Some(&fresh), None).0, 200);
-    assert_eq!(
-        post(
-            s,
-            "/auth/user/password/sign_in",
             None,
-            json!({"email": "ada@example.com", "password": "correct horse"})
-        )
-        .0,
-        401
-    );
-    sign_in(s, "ada@example.com", "battery staple");
-    let (st, _) = post(
-        s,
-        "/auth/user/password/change",
-        None,
-        json!({"current_password": "a", "password": "b", "password_confirmation": "b"}),
-    );
-    assert_eq!(st, 401);
+            json!({"current_password": "a", "password": "b", "password_confirmation": "b"}),
+        );
+        assert_eq!(st, 401);
+    }
+
+    pub fn sessions_and_refresh_tokens(s: &Server) {
+        super::sessions_scenario(s);
+    }
 }
 
 /// Sessions and refresh tokens over HTTP.
@@ -412,12 +473,86 @@ fn sessions_scenario(s: &Server) {
     assert_eq!((st, v["sessions"].as_array().unwrap().len()), (200, 1));
 }
 
-#[test]
-fn the_demo_server_on_the_in_memory_store() {
-    let server = Server::start(None);
-    scenario(&server);
-    sessions_scenario(&server);
+/// A server on a backend of its own, with what must outlive it.
+struct Backend {
+    server: Server,
+    _pg: Option<(auth_tests::pg::TestDb, tokio::runtime::Runtime)>,
+    sqlite: Option<std::path::PathBuf>,
 }
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some(file) = &self.sqlite {
+            remove_sqlite_files(file);
+        }
+    }
+}
+
+fn memory() -> Backend {
+    Backend {
+        server: Server::start(None),
+        _pg: None,
+        sqlite: None,
+    }
+}
+
+fn postgres() -> Backend {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(auth_tests::pg::fresh_db());
+    let server = Server::start(Some(&pg_url(&db)));
+    Backend {
+        server,
+        _pg: Some((db, rt)),
+        sqlite: None,
+    }
+}
+
+fn sqlite() -> Backend {
+    let file = auth_tests::sqlite::fresh_path();
+    let server = Server::start(Some(&format!("sqlite://{}", file.display())));
+    Backend {
+        server,
+        _pg: None,
+        sqlite: Some(file),
+    }
+}
+
+/// One `#[test]` per step of `steps`, on a fresh server of the backend.
+macro_rules! backend_tests {
+    ($backend:ident: $($step:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[test]
+                fn $step() {
+                    let b = super::$backend();
+                    super::steps::$step(&b.server);
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! every_backend {
+    ($($step:ident),* $(,)?) => {
+        backend_tests!(memory: $($step),*);
+        backend_tests!(postgres: $($step),*);
+        backend_tests!(sqlite: $($step),*);
+    };
+}
+
+every_backend!(
+    control_characters_are_invalid_input,
+    registration_returns_the_user_and_refuses_a_taken_identity,
+    bad_input_is_a_4xx_with_a_json_error_never_a_5xx,
+    password_sign_in_answers_alike_for_a_wrong_password_and_an_unknown_user,
+    me_returns_the_user_and_the_stored_claims,
+    forged_tampered_none_and_expired_tokens_are_refused,
+    a_sign_in_token_is_no_bearer_token_and_is_exchanged_once,
+    sign_out_is_idempotent_checks_the_signature_and_spares_other_sessions,
+    log_out_everywhere_ends_every_token,
+    a_password_change_ends_every_earlier_token,
+    sessions_and_refresh_tokens,
+);
 
 fn pg_url(db: &auth_tests::pg::TestDb) -> String {
     let url = auth_tests::pg::database_url();
@@ -425,15 +560,12 @@ fn pg_url(db: &auth_tests::pg::TestDb) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{}", db.schema)
 }
 
+/// The operator subcommands on PostgreSQL.
 #[test]
-fn the_demo_server_on_postgres() {
+fn migrate_and_expunge_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(auth_tests::pg::fresh_db());
     let url = pg_url(&db);
-    let server = Server::start(Some(&url));
-    scenario(&server);
-    sessions_scenario(&server);
-    drop(server);
 
     // The operator subcommands.
     let run = |cmd: &str| {
@@ -472,14 +604,13 @@ fn the_demo_server_on_postgres() {
     assert!(!out.status.success());
 }
 
+/// The operator subcommands on SQLite.
 #[test]
-fn the_demo_server_on_sqlite() {
+fn migrate_and_expunge_on_sqlite() {
     let file = auth_tests::sqlite::fresh_path();
     let url = format!("sqlite://{}", file.display());
-    let server = Server::start(Some(&url));
-    scenario(&server);
-    sessions_scenario(&server);
-    drop(server);
+    // The server creates the file; the subcommands find it.
+    drop(Server::start(Some(&url)));
     let run = |cmd: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_server"))
             .arg(cmd)
