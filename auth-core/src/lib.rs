@@ -5,63 +5,12 @@
 //! them against a store ([`MemoryStore`] here, `PgStore` in `auth-postgres`).
 //!
 //! ```
-//! use auth_core::{Auth, Authenticated, ClaimsContext, Error, ExtraClaims, MemoryStore,
+//! use auth_core::{Auth, Authenticated, Error, ExtraClaims, MemoryStore,
 //!                 Purpose, UserStore, token_resource};
 //! use serde::{Deserialize, Serialize};
 //! use uuid::Uuid;
 //!
-//! #[token_resource]
-//! pub struct Token;
-//!
-//! mod claims {
-//!     pub fn for_user(user: &super::User, _: &auth_core::ClaimsContext) -> auth_core::ExtraClaims {
-//!         let mut claims = auth_core::ExtraClaims::new();
-//!         claims.insert("role".into(), user.role.clone().into());
-//!         claims
-//!     }
-//! }
-//!
-//! #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
-//! #[authentication(
-//!     subject_name = "user",
-//!     session_identifier = "jti",
-//!     tokens(
-//!         enabled = true,
-//!         token_resource = Token,
-//!         signing_algorithm = "HS256",
-//!         signing_secret(env = "TOKEN_SIGNING_SECRET"),
-//!         token_lifetime = "14d",
-//!         leeway = "0s",
-//!         store_all_tokens = true,
-//!         require_token_presence_for_authentication = true,
-//!         extra_claims = crate::claims::for_user,
-//!     ),
-//!     strategies(
-//!         password(
-//!             identity_field = "email",
-//!             hashed_password_field = "hashed_password",
-//!             sign_in_enabled = true,
-//!             sign_in_tokens_enabled = true,
-//!             sign_in_token_lifetime = "60s",
-//!             confirmation_required = true,
-//!         ),
-//!     ),
-//!     add_ons(
-//!         log_out_everywhere(
-//!             apply_on_password_change = true,
-//!             include_purposes = ["user", "sign_in"],
-//!             exclude_purposes = ["revocation"],
-//!         ),
-//!     ),
-//! )]
-//! pub struct User {
-//!     #[authentication(primary_key)]
-//!     pub id: Uuid,
-//!     pub email: String,
-//!     pub hashed_password: String,
-//!     pub role: String,
-//! }
-//!
+#![doc = include_str!("../docs/full_dsl.rs")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # unsafe { std::env::set_var("TOKEN_SIGNING_SECRET", "a long random secret, at least 32 bytes") };
