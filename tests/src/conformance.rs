@@ -1,6 +1,7 @@
 //! The storage conformance suite: every store behaviour, written once, generic
 //! over the store. A backend runs it with [`conformance_suite!`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,16 +16,26 @@ use serde_json::json;
 use crate::User;
 
 /// What a test makes: the store, and whatever must live as long as the test
-/// (a `TestDb` drops its schema when the test ends).
+/// (a `TestDb` drops its schema when the test ends), with what the suites
+/// need to know of the backend beyond the store traits.
 pub trait Fixture {
     type Store: ConformanceStore;
     fn store(&self) -> Self::Store;
+    /// Creates `U`'s user table, for a store that needs one.
+    fn create_user_table<U: auth_core::UserResource>(&self) -> impl Future<Output = ()> + Send;
+    /// How many rows the `tokens` table holds.
+    fn token_count(&self) -> impl Future<Output = usize> + Send;
 }
 
 impl Fixture for auth_core::MemoryStore {
     type Store = Self;
     fn store(&self) -> Self {
         self.clone()
+    }
+    /// Memory tables need no schema.
+    async fn create_user_table<U: auth_core::UserResource>(&self) {}
+    async fn token_count(&self) -> usize {
+        self.token_count("tokens")
     }
 }
 
@@ -33,12 +44,32 @@ impl Fixture for crate::pg::TestDb {
     fn store(&self) -> auth_postgres::PgStore {
         self.store.clone()
     }
+    async fn create_user_table<U: auth_core::UserResource>(&self) {
+        self.store.create_user_table::<U>().await.unwrap();
+    }
+    async fn token_count(&self) -> usize {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap();
+        usize::try_from(n).unwrap()
+    }
 }
 
 impl Fixture for crate::sqlite::TestSqlite {
     type Store = auth_sqlite::SqliteStore;
     fn store(&self) -> auth_sqlite::SqliteStore {
         self.store.clone()
+    }
+    async fn create_user_table<U: auth_core::UserResource>(&self) {
+        self.store.create_user_table::<U>().await.unwrap();
+    }
+    async fn token_count(&self) -> usize {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
+            .fetch_one(self.store.reader())
+            .await
+            .unwrap();
+        usize::try_from(n).unwrap()
     }
 }
 

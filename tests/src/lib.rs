@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod pg;
 pub mod proxy;
 pub mod sqlite;
+pub mod user_actions;
 
 use auth_core::{
     Algorithm, Auth, Claims, ClaimsContext, ExtraClaims, Secret, Settings, SigningSecret,

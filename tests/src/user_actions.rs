@@ -1,15 +1,21 @@
-// Included by user_actions.rs once per backend (`backend()`, `Store`, `Guard`).
-
+//! The user actions `#[derive(Authenticated)]` generates: registration,
+//! password sign-in, sign-in tokens, extra claims, password change and log
+//! out everywhere. Every case written once, generic over the store; a
+//! backend runs them all with [`user_action_suite!`](crate::user_action_suite).
+#![allow(missing_docs)]
 
 use std::sync::Arc;
 
 use auth_core::{
-    Auth, Authenticated, ClaimsContext, Error, ExtraClaims, HashCost, Purpose, Secret,
-    SignedIn, TokenType, UserStore, token_resource,
+    Auth, Authenticated, ClaimsContext, Error, ExtraClaims, HashCost, Purpose, Secret, SignedIn,
+    TokenType, UserStore, token_resource,
 };
+use auth_core::{PasswordStore, TokenStore};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
+
+use crate::conformance::Fixture;
 
 #[token_resource]
 pub struct Token;
@@ -62,15 +68,52 @@ pub struct Member {
     pub hash: String,
 }
 
-type A = Auth<User, Store>;
+/// A user whose password strategy has sign-in tokens off.
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    session_identifier = "jti",
+    tokens(token_resource = Token, signing_secret = "s-0123456789abcdef0123456789abcdef"),
+    strategies(password(sign_in_tokens_enabled = false)),
+)]
+pub struct NoSignInTokens {
+    pub id: i64,
+    pub email: String,
+    pub hashed_password: String,
+}
 
-async fn auth() -> (Guard, A) {
-    let (guard, store) = backend().await;
-    let auth = Auth::with_secret(User::settings(), &Secret::from("user-actions-secret-0123456789abcdef0123456789abcdef"), store)
-        .unwrap()
-        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
-        .unwrap();
-    (guard, auth)
+/// What the cases need of a store.
+pub trait ActionStore:
+    TokenStore
+    + PasswordStore<User>
+    + PasswordStore<Member>
+    + PasswordStore<NoSignInTokens>
+    + Clone
+    + 'static
+{
+}
+impl<S> ActionStore for S where
+    S: TokenStore
+        + PasswordStore<User>
+        + PasswordStore<Member>
+        + PasswordStore<NoSignInTokens>
+        + Clone
+        + 'static
+{
+}
+
+async fn auth<F: Fixture>(f: &F) -> Auth<User, F::Store>
+where
+    F::Store: ActionStore,
+{
+    f.create_user_table::<User>().await;
+    Auth::with_secret(
+        User::settings(),
+        &Secret::from("user-actions-secret-0123456789abcdef0123456789abcdef"),
+        f.store(),
+    )
+    .unwrap()
+    .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+    .unwrap()
 }
 
 fn new_user(email: &str) -> User {
@@ -82,7 +125,7 @@ fn new_user(email: &str) -> User {
     }
 }
 
-async fn register(auth: &A, email: &str) -> SignedIn<User> {
+async fn register<S: ActionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
     User::register_with_password(
         auth,
         new_user(email),
@@ -94,21 +137,28 @@ async fn register(auth: &A, email: &str) -> SignedIn<User> {
     .unwrap()
 }
 
-#[tokio::test]
-async fn register_hashes_stores_and_signs_in() {
-    let (_guard, auth) = auth().await;
+pub async fn register_hashes_stores_and_signs_in<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     assert!(s.user.hashed_password.starts_with("$argon2id$"));
     assert_ne!(s.user.hashed_password, "password-1");
-    let stored: User = auth.store().get_user(&s.user.id).await.unwrap().unwrap();
+    let stored: User = UserStore::<User>::get_user(auth.store(), &s.user.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.hashed_password, s.user.hashed_password);
     let me = auth.authenticate(&s.token.token).await.unwrap();
     assert_eq!(me.user.email, "ada@example.com");
 }
 
-#[tokio::test]
-async fn registration_checks_write_nothing_when_they_fail() {
-    let (_guard, auth) = auth().await;
+pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let u = new_user("bob@example.com");
     let id = u.id;
     let e = User::register_with_password(
@@ -139,9 +189,11 @@ async fn registration_checks_write_nothing_when_they_fail() {
     )
     .await;
     assert!(matches!(e, Err(Error::InvalidInput(_))));
-    let none: Option<User> = auth.store().get_user(&id).await.unwrap();
+    let none: Option<User> = UserStore::<User>::get_user(auth.store(), &id)
+        .await
+        .unwrap();
     assert!(none.is_none());
-    assert_eq!(token_count(auth.store()).await, 0);
+    assert_eq!(f.token_count().await, 0);
 
     register(&auth, "bob@example.com").await;
     let e = User::register_with_password(
@@ -155,9 +207,11 @@ async fn registration_checks_write_nothing_when_they_fail() {
     assert!(matches!(e, Err(Error::IdentityTaken)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_registrations_of_one_identity_have_one_winner() {
-    let (_guard, auth) = auth().await;
+pub async fn concurrent_registrations_of_one_identity_have_one_winner<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let auth = Arc::new(auth);
     let tasks: Vec<_> = (0..16)
         .map(|_| {
@@ -185,9 +239,11 @@ async fn concurrent_registrations_of_one_identity_have_one_winner() {
     assert_eq!(ok, 1);
 }
 
-#[tokio::test]
-async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong() {
-    let (_guard, auth) = auth().await;
+pub async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     let signed = User::sign_in_with_password(
         &auth,
@@ -226,9 +282,11 @@ async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong() {
     );
 }
 
-#[tokio::test]
-async fn sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens() {
-    let (_guard, auth) = auth().await;
+pub async fn sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     let signed = User::sign_in_with_password(
         &auth,
@@ -272,9 +330,11 @@ async fn sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens() {
     assert!(matches!(e, Err(Error::WrongPurpose { .. })));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixteen_concurrent_exchanges_have_exactly_one_success() {
-    let (_guard, auth) = auth().await;
+pub async fn sixteen_concurrent_exchanges_have_exactly_one_success<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     {
         register(&auth, "ada@example.com").await;
         let t = User::sign_in_with_password(
@@ -289,7 +349,7 @@ async fn sixteen_concurrent_exchanges_have_exactly_one_success() {
         .token
         .token;
         let auth = Arc::new(auth);
-        auth_tests::exactly_one_winner(
+        crate::exactly_one_winner(
             16,
             |_| {
                 let (auth, t) = (auth.clone(), t.clone());
@@ -301,9 +361,11 @@ async fn sixteen_concurrent_exchanges_have_exactly_one_success() {
     }
 }
 
-#[tokio::test]
-async fn extra_claims_precedence_and_storage() {
-    let (_guard, auth) = auth().await;
+pub async fn extra_claims_precedence_and_storage<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     let c = &s.token.claims;
     assert_eq!(c.extra["role"], "member", "from the DSL function");
@@ -343,9 +405,11 @@ async fn extra_claims_precedence_and_storage() {
     );
 }
 
-#[tokio::test]
-async fn log_out_everywhere_respects_subjects_and_purposes() {
-    let (_guard, auth) = auth().await;
+pub async fn log_out_everywhere_respects_subjects_and_purposes<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let ada = register(&auth, "ada@example.com").await;
     let bob = register(&auth, "bob@example.com").await;
     let sign_in = User::sign_in_with_password(
@@ -391,9 +455,11 @@ async fn log_out_everywhere_respects_subjects_and_purposes() {
     );
 }
 
-#[tokio::test]
-async fn change_password_kills_every_earlier_token() {
-    let (_guard, auth) = auth().await;
+pub async fn change_password_kills_every_earlier_token<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    let auth = auth(&f).await;
     let ada = register(&auth, "ada@example.com").await;
     let other_session = User::sign_in_with_password(
         &auth,
@@ -411,20 +477,36 @@ async fn change_password_kills_every_earlier_token() {
         &me,
         "wrong-password",
         "password-2",
-        Some("password-2"), auth_core::ExtraClaims::new(),
+        Some("password-2"),
+        auth_core::ExtraClaims::new(),
     )
     .await;
     assert!(matches!(e, Err(Error::AuthenticationFailed)));
-    let e = User::change_password(&auth, &me, "password-1", "password-2", Some("password-3"), auth_core::ExtraClaims::new()).await;
+    let e = User::change_password(
+        &auth,
+        &me,
+        "password-1",
+        "password-2",
+        Some("password-3"),
+        auth_core::ExtraClaims::new(),
+    )
+    .await;
     assert!(matches!(e, Err(Error::PasswordConfirmationMismatch)));
     assert!(
         auth.authenticate(&ada.token.token).await.is_ok(),
         "failed attempts change nothing"
     );
 
-    let fresh = User::change_password(&auth, &me, "password-1", "password-2", Some("password-2"), auth_core::ExtraClaims::new())
-        .await
-        .unwrap();
+    let fresh = User::change_password(
+        &auth,
+        &me,
+        "password-1",
+        "password-2",
+        Some("password-2"),
+        auth_core::ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(
             auth.authenticate(&ada.token.token).await,
@@ -460,10 +542,12 @@ async fn change_password_kills_every_earlier_token() {
     .unwrap();
 }
 
-#[tokio::test]
-async fn renamed_actions_in_deny_list_mode() {
-    let (_guard, store) = backend().await;
-    create_user_table::<Member>(&store).await;
+pub async fn renamed_actions_in_deny_list_mode<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    f.create_user_table::<Member>().await;
+    let store = f.store();
     let auth = Auth::<Member, _>::new(store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
@@ -496,9 +580,16 @@ async fn renamed_actions_in_deny_list_mode() {
         Err(Error::Revoked)
     ));
     let me = auth.authenticate(&normal.token.token).await.unwrap().user;
-    Member::rotate_password(&auth, &me, "password-1", "password-2", None, auth_core::ExtraClaims::new())
-        .await
-        .unwrap();
+    Member::rotate_password(
+        &auth,
+        &me,
+        "password-1",
+        "password-2",
+        None,
+        auth_core::ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
     // Even without log-out-everywhere, a token issued under the old password
     // no longer authenticates: it carries the old hash's fingerprint.
     assert!(matches!(
@@ -507,21 +598,12 @@ async fn renamed_actions_in_deny_list_mode() {
     ));
 }
 
-#[tokio::test]
-async fn password_actions_need_a_password_strategy_and_enabled_options() {
-    #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
-    #[authentication(
-        session_identifier = "jti",
-        tokens(token_resource = Token, signing_secret = "s-0123456789abcdef0123456789abcdef"),
-        strategies(password(sign_in_tokens_enabled = false)),
-    )]
-    pub struct NoSignInTokens {
-        pub id: i64,
-        pub email: String,
-        pub hashed_password: String,
-    }
-    let (_guard, store) = backend().await;
-    create_user_table::<NoSignInTokens>(&store).await;
+pub async fn password_actions_need_a_password_strategy_and_enabled_options<F: Fixture>(f: F)
+where
+    F::Store: ActionStore,
+{
+    f.create_user_table::<NoSignInTokens>().await;
+    let store = f.store();
     let auth = Auth::<NoSignInTokens, _>::new(store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
@@ -549,4 +631,32 @@ async fn password_actions_need_a_password_strategy_and_enabled_options() {
     )
     .await;
     assert!(matches!(e, Err(Error::NotConfigured(_))));
+}
+
+/// Expands to one `#[tokio::test]` per user-action case, each on a fresh
+/// [`Fixture`] from `$make` (an async expression).
+#[macro_export]
+macro_rules! user_action_suite {
+    ($make:expr) => {
+        $crate::user_action_suite!(@cases $make;
+            register_hashes_stores_and_signs_in,
+            registration_checks_write_nothing_when_they_fail,
+            concurrent_registrations_of_one_identity_have_one_winner,
+            sign_in_with_password_and_the_same_error_for_unknown_and_wrong,
+            sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens,
+            sixteen_concurrent_exchanges_have_exactly_one_success,
+            extra_claims_precedence_and_storage,
+            log_out_everywhere_respects_subjects_and_purposes,
+            change_password_kills_every_earlier_token,
+            renamed_actions_in_deny_list_mode,
+            password_actions_need_a_password_strategy_and_enabled_options,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let fixture = $make.await;
+            $crate::user_actions::$case(fixture).await;
+        }
+    )*};
 }
