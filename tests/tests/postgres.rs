@@ -165,3 +165,59 @@ async fn a_bad_token_table_name_fails_at_start_up() {
     fine.token_resource.table = "other_tokens".into();
     assert!(auth_core::Auth::<auth_tests::User, _>::from_settings(fine, db.store.clone()).is_ok());
 }
+
+/// One expunger per token table at a time: while another node holds the
+/// table's expunge lock (mid-batch), a batch here deletes nothing and
+/// returns at once instead of waiting; once the lock is free it deletes.
+/// Same-named tables in other schemas do not share the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expunger_skips_the_batch_another_node_is_running_without_waiting() {
+    use auth_core::{TokenResourceConfig, TokenStore};
+    let db = auth_tests::pg::fresh_db().await;
+    let other_schema = auth_tests::pg::fresh_db().await;
+    for store in [&db.store, &other_schema.store] {
+        sqlx::raw_sql(
+            "INSERT INTO tokens (jti, subject, expires_at, purpose) \
+             SELECT 'x' || g, 'user?id=1', now() - interval '1 hour', 'user' FROM generate_series(1, 100) g",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    // Another node, mid-batch: it holds this table's lock in an open transaction.
+    let mut node = db.store.pool().begin().await.unwrap();
+    let got: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtext('auth_postgres_expunge:' || '\"tokens\"'::regclass::oid::text))",
+    )
+    .fetch_one(&mut *node)
+    .await
+    .unwrap();
+    assert!(got);
+    let from = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap();
+    let started = std::time::Instant::now();
+    let batch = db
+        .store
+        .delete_expired("tokens", from, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(batch.deleted, 0, "skipped while the other node runs");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "and did not wait"
+    );
+    // The same table name in another schema is another lock.
+    let elsewhere = other_schema
+        .store
+        .delete_expired("tokens", from, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.deleted, 100);
+    node.rollback().await.unwrap();
+    let res = TokenResourceConfig::new("tokens");
+    assert_eq!(
+        auth_core::token_actions::expunge_expired(&db.store, &res)
+            .await
+            .unwrap(),
+        100
+    );
+}
