@@ -10,7 +10,7 @@ use super::model::{
 };
 use crate::common::lifetime::parse_secs;
 use crate::common::spanned::Opt;
-use crate::common::{Errors, action_ident, private_path, snake_case};
+use crate::common::{Errors, action_name, private_path, snake_case};
 
 const ALGORITHMS: [&str; 12] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
@@ -206,9 +206,8 @@ fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
         false,
         errors,
     );
-    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| match lit {
-        Some(lit) => action_ident(lit, option, errors),
-        None => Some(syn::Ident::new(default, Span::call_site())),
+    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| {
+        action_name(lit, option, default, errors)
     };
     let list = action(
         s.list_action_name.as_ref(),
@@ -249,10 +248,7 @@ fn refresh_tokens(r: &Opt<input::RefreshTokens>, errors: &mut Errors) -> Option<
         true,
         errors,
     );
-    let action = match &r.action_name {
-        Some(lit) => action_ident(lit, "action_name", errors),
-        None => Some(syn::Ident::new("refresh", Span::call_site())),
-    };
+    let action = action_name(r.action_name.as_ref(), "action_name", "refresh", errors);
     Some(Refresh {
         lifetime_secs: lifetime?,
         reuse_grace_secs: grace?,
@@ -576,9 +572,8 @@ fn password(
         errors,
     );
     let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
-    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| match lit {
-        Some(lit) => action_ident(lit, option, errors),
-        None => Some(syn::Ident::new(default, Span::call_site())),
+    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| {
+        action_name(lit, option, default, errors)
     };
     let register_action = action(
         p.register_action_name.as_ref(),
@@ -655,11 +650,13 @@ fn a15_static_claims(claims: &input::ExtraClaims, errors: &mut Errors) -> ExtraC
 
 fn log_out_everywhere(l: &Opt<input::LogOutEverywhere>, errors: &mut Errors) -> LogOutEverywhere {
     let values = |v: &Vec<syn::LitStr>| v.iter().map(syn::LitStr::value).collect::<Vec<_>>();
-    let action = l
-        .action_name
-        .as_ref()
-        .and_then(|lit| action_ident(lit, "action_name", errors))
-        .unwrap_or_else(|| syn::Ident::new("log_out_everywhere", Span::call_site()));
+    let action = action_name(
+        l.action_name.as_ref(),
+        "action_name",
+        "log_out_everywhere",
+        errors,
+    )
+    .unwrap_or_else(|| syn::Ident::new("log_out_everywhere", Span::call_site()));
     LogOutEverywhere {
         action,
         apply_on_password_change: l.apply_on_password_change.as_ref().is_some_and(|b| **b),

@@ -134,6 +134,21 @@ pub fn action_ident(lit: &syn::LitStr, option: &str, errors: &mut Errors) -> Opt
     }
 }
 
+/// The action's name: what the user wrote for `option` (checked by
+/// [`action_ident`]), else `default`. `None` only when the written one was
+/// refused (and reported).
+pub fn action_name(
+    written: Option<&syn::LitStr>,
+    option: &str,
+    default: &str,
+    errors: &mut Errors,
+) -> Option<syn::Ident> {
+    match written {
+        Some(lit) => action_ident(lit, option, errors),
+        None => Some(syn::Ident::new(default, proc_macro2::Span::call_site())),
+    }
+}
+
 /// Whether an attribute is ours (`#[authentication(...)]`).
 pub fn is_our_attr(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("authentication")
