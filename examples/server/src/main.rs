@@ -62,17 +62,27 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Connects a SQL store (`PgStore` or `SqliteStore`, which share these
+/// inherent methods) and brings its schema up to date.
+macro_rules! connect_and_migrate {
+    ($store:ty, $url:expr) => {
+        async {
+            let store = <$store>::connect($url).await.map_err(|e| e.to_string())?;
+            store
+                .migrate(&[&Token::CONFIG.table])
+                .await
+                .map_err(|e| e.to_string())?;
+            store
+                .create_user_table::<User>()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(store)
+        }
+    };
+}
+
 async fn connect(url: &str) -> Result<PgStore, String> {
-    let store = PgStore::connect(url).await.map_err(|e| e.to_string())?;
-    store
-        .migrate(&[&Token::CONFIG.table])
-        .await
-        .map_err(|e| e.to_string())?;
-    store
-        .create_user_table::<User>()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(store)
+    connect_and_migrate!(PgStore, url).await
 }
 
 /// Where users and tokens live.
@@ -94,15 +104,7 @@ impl Backend {
 }
 
 async fn connect_sqlite(url: &str) -> Result<(SqliteStore, std::path::PathBuf), String> {
-    let store = SqliteStore::connect(url).await.map_err(|e| e.to_string())?;
-    store
-        .migrate(&[&Token::CONFIG.table])
-        .await
-        .map_err(|e| e.to_string())?;
-    store
-        .create_user_table::<User>()
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = connect_and_migrate!(SqliteStore, url).await?;
     let file = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
