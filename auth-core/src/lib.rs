@@ -96,8 +96,8 @@ pub use password::{
 pub use secret::{Secret, SigningSecret};
 pub use session::{ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext};
 pub use store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, RevokeAll, Rotated,
-    Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable,
+    RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

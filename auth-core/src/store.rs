@@ -1,7 +1,11 @@
 //! The storage traits: token rows and user rows. Stores only store; the
 //! semantics (what a revocation is, when a row counts) live in auth-core.
 
+use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -413,4 +417,88 @@ pub trait PasswordStore<U: PasswordUser>: UserStore<U> {
         &self,
         change: &PasswordChange<'_, U::PrimaryKey>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// For store implementations: what a store builds once per table (its
+/// statements, a table's columns) and reads on every call. Readers share a
+/// lock; a value is built on first use.
+#[derive(Debug)]
+pub struct PerTable<K, V> {
+    map: RwLock<HashMap<K, V>>,
+}
+
+impl<K, V> Default for PerTable<K, V> {
+    fn default() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> PerTable<K, V> {
+    /// The value for `key`, if built.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Sets the value for `key`.
+    pub fn insert(&self, key: K, value: V) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, value);
+    }
+
+    /// The value for `key`, built by `make` (which returns the key to keep
+    /// it under) on first use.
+    pub fn get_or_try_insert<Q, E>(
+        &self,
+        key: &Q,
+        make: impl FnOnce() -> Result<(K, V), E>,
+    ) -> Result<V, E>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Some(v) = self.get(key) {
+            return Ok(v);
+        }
+        let (k, v) = make()?;
+        self.insert(k, v.clone());
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerTable;
+
+    #[test]
+    fn per_table_builds_once_and_keeps_nothing_on_error() {
+        let t: PerTable<String, u32> = PerTable::default();
+        let mut built = 0;
+        let v = t.get_or_try_insert("a", || {
+            built += 1;
+            Ok::<_, ()>(("a".to_owned(), 7))
+        });
+        assert_eq!(v, Ok(7));
+        let v = t.get_or_try_insert("a", || {
+            built += 1;
+            Ok::<_, ()>(("a".to_owned(), 8))
+        });
+        assert_eq!((v, built), (Ok(7), 1));
+        assert_eq!(
+            t.get_or_try_insert("b", || Err::<(String, u32), _>("bad")),
+            Err("bad")
+        );
+        assert_eq!(t.get("b"), None);
+    }
 }

@@ -1,10 +1,9 @@
 //! `PgStore`: a pool, the quoted table names, and the SQL built once per table.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use auth_core::{Error, StoreError};
+use auth_core::{Error, PerTable, StoreError};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::tokens::TokenQueries;
@@ -18,10 +17,10 @@ pub struct PgStore {
 
 #[derive(Default)]
 struct Inner {
-    token_queries: RwLock<HashMap<String, Arc<TokenQueries>>>,
-    user_tables: RwLock<HashMap<&'static str, Arc<str>>>,
+    token_queries: PerTable<String, Arc<TokenQueries>>,
+    user_tables: PerTable<&'static str, Arc<str>>,
     /// Per (token table, subject name) statements, e.g. the authenticate query.
-    sql: RwLock<HashMap<(String, &'static str), Arc<str>>>,
+    pub(crate) sql: PerTable<(String, &'static str), Arc<str>>,
 }
 
 impl fmt::Debug for PgStore {
@@ -60,72 +59,28 @@ impl PgStore {
     /// (default: the subject name plus `s`, e.g. `users`).
     pub fn with_user_table(self, subject_name: &'static str, table: &str) -> Result<Self, Error> {
         let quoted = quote_table(table)?;
-        self.inner
-            .user_tables
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(subject_name, quoted.into());
+        self.inner.user_tables.insert(subject_name, quoted.into());
         Ok(self)
     }
 
     pub(crate) fn user_table(&self, subject_name: &'static str) -> Result<Arc<str>, StoreError> {
-        if let Some(t) = self
-            .inner
-            .user_tables
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(subject_name)
-        {
-            return Ok(t.clone());
-        }
-        let quoted: Arc<str> = quote_table(&format!("{subject_name}s"))
-            .map_err(|e| StoreError::msg(e.to_string()))?
-            .into();
-        self.inner
-            .user_tables
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(subject_name, quoted.clone());
-        Ok(quoted)
+        self.inner.user_tables.get_or_try_insert(subject_name, || {
+            let quoted = quote_table(&format!("{subject_name}s"))
+                .map_err(|e| StoreError::msg(e.to_string()))?;
+            Ok((subject_name, quoted.into()))
+        })
     }
 
     pub(crate) fn token_queries(&self, table: &str) -> Result<Arc<TokenQueries>, StoreError> {
-        if let Some(q) = self
-            .inner
-            .token_queries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(table)
-        {
-            return Ok(q.clone());
-        }
-        let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
-        let q = Arc::new(TokenQueries::new(&quoted));
-        self.inner
-            .token_queries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(table.to_owned(), q.clone());
-        Ok(q)
-    }
-}
-
-impl PgStore {
-    pub(crate) fn cached_sql(&self, key: &(String, &'static str)) -> Option<Arc<str>> {
-        self.inner
-            .sql
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
+        self.inner.token_queries.get_or_try_insert(table, || {
+            let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
+            Ok((table.to_owned(), Arc::new(TokenQueries::new(&quoted))))
+        })
     }
 
-    pub(crate) fn cache_sql(&self, key: (String, &'static str), sql: Arc<str>) {
-        self.inner
-            .sql
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, sql);
+    /// Statements built once per (token table, subject name).
+    pub(crate) fn sql_cache(&self) -> &PerTable<(String, &'static str), Arc<str>> {
+        &self.inner.sql
     }
 }
 

@@ -45,20 +45,17 @@ impl PgStore {
         table: &str,
     ) -> Result<std::sync::Arc<str>, StoreError> {
         let key = (table.to_owned(), U::SUBJECT_NAME);
-        if let Some(sql) = self.cached_sql(&key) {
-            return Ok(sql);
-        }
-        let q = self.token_queries(table)?;
-        let users = self.user_table(U::SUBJECT_NAME)?;
-        let sql: std::sync::Arc<str> = format!(
-            "SELECT {}, ({}) AS \"user\" FROM {}",
-            lookup_columns(),
-            by_key::<U>(&users, 3),
-            lookup_from(&q.table)
-        )
-        .into();
-        self.cache_sql(key, sql.clone());
-        Ok(sql)
+        self.sql_cache().get_or_try_insert(&key, || {
+            let q = self.token_queries(table)?;
+            let users = self.user_table(U::SUBJECT_NAME)?;
+            let sql = format!(
+                "SELECT {}, ({}) AS \"user\" FROM {}",
+                lookup_columns(),
+                by_key::<U>(&users, 3),
+                lookup_from(&q.table)
+            );
+            Ok((key.clone(), sql.into()))
+        })
     }
 }
 

@@ -1,14 +1,13 @@
 //! `SqliteStore`: one writer connection, a pool of readers, the quoted table
 //! names, and the SQL built once per table.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{Error, StoreError};
+use auth_core::{Error, PerTable, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -39,11 +38,11 @@ pub struct SqliteStore {
 
 #[derive(Default)]
 struct Inner {
-    token_queries: RwLock<HashMap<String, Arc<TokenQueries>>>,
-    user_table_names: RwLock<HashMap<&'static str, String>>,
-    user_tables: RwLock<HashMap<&'static str, Arc<UserTable>>>,
+    token_queries: PerTable<String, Arc<TokenQueries>>,
+    user_table_names: PerTable<&'static str, String>,
+    user_tables: PerTable<&'static str, Arc<UserTable>>,
     /// Per (token table, subject name) statements, e.g. the authenticate query.
-    sql: RwLock<HashMap<(String, &'static str), Arc<str>>>,
+    sql: PerTable<(String, &'static str), Arc<str>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -140,80 +139,35 @@ impl SqliteStore {
     /// (default: the subject name plus `s`, e.g. `users`).
     pub fn with_user_table(self, subject_name: &'static str, table: &str) -> Result<Self, Error> {
         let quoted = quote_table(table)?;
-        self.inner
-            .user_table_names
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(subject_name, quoted);
+        self.inner.user_table_names.insert(subject_name, quoted);
         Ok(self)
     }
 
     /// The quoted name of the user table of `subject_name`.
     pub(crate) fn user_table_name(&self, subject_name: &'static str) -> Result<String, StoreError> {
-        if let Some(t) = self
-            .inner
-            .user_table_names
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(subject_name)
-        {
-            return Ok(t.clone());
+        match self.inner.user_table_names.get(subject_name) {
+            Some(t) => Ok(t),
+            None => {
+                quote_table(&format!("{subject_name}s")).map_err(|e| StoreError::msg(e.to_string()))
+            }
         }
-        quote_table(&format!("{subject_name}s")).map_err(|e| StoreError::msg(e.to_string()))
     }
 
-    pub(crate) fn cached_user_table(&self, subject_name: &'static str) -> Option<Arc<UserTable>> {
-        self.inner
-            .user_tables
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(subject_name)
-            .cloned()
-    }
-
-    pub(crate) fn cache_user_table(&self, subject_name: &'static str, table: Arc<UserTable>) {
-        self.inner
-            .user_tables
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(subject_name, table);
+    /// User tables as read from the database (`users.rs`).
+    pub(crate) fn user_tables(&self) -> &PerTable<&'static str, Arc<UserTable>> {
+        &self.inner.user_tables
     }
 
     pub(crate) fn token_queries(&self, table: &str) -> Result<Arc<TokenQueries>, StoreError> {
-        if let Some(q) = self
-            .inner
-            .token_queries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(table)
-        {
-            return Ok(q.clone());
-        }
-        let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
-        let q = Arc::new(TokenQueries::new(&quoted));
-        self.inner
-            .token_queries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(table.to_owned(), q.clone());
-        Ok(q)
+        self.inner.token_queries.get_or_try_insert(table, || {
+            let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
+            Ok((table.to_owned(), Arc::new(TokenQueries::new(&quoted))))
+        })
     }
 
-    pub(crate) fn cached_sql(&self, key: &(String, &'static str)) -> Option<Arc<str>> {
-        self.inner
-            .sql
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    pub(crate) fn cache_sql(&self, key: (String, &'static str), sql: Arc<str>) {
-        self.inner
-            .sql
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, sql);
+    /// Statements built once per (token table, subject name).
+    pub(crate) fn sql_cache(&self) -> &PerTable<(String, &'static str), Arc<str>> {
+        &self.inner.sql
     }
 }
 

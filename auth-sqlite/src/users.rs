@@ -168,7 +168,7 @@ fn inserted(done: Result<(), sqlx::Error>) -> Result<(), InsertUserError> {
 impl SqliteStore {
     /// The user table of `U`, read from the database once.
     pub(crate) async fn user_table<U: UserResource>(&self) -> Result<Arc<UserTable>, StoreError> {
-        if let Some(t) = self.cached_user_table(U::SUBJECT_NAME) {
+        if let Some(t) = self.user_tables().get(U::SUBJECT_NAME) {
             return Ok(t);
         }
         let name = self.user_table_name(U::SUBJECT_NAME)?;
@@ -194,7 +194,7 @@ impl SqliteStore {
             )));
         }
         let table = Arc::new(UserTable::new(name, columns));
-        self.cache_user_table(U::SUBJECT_NAME, table.clone());
+        self.user_tables().insert(U::SUBJECT_NAME, table.clone());
         Ok(table)
     }
 
@@ -202,19 +202,21 @@ impl SqliteStore {
     /// token's row, its session's row and the user (`?3`), one row always.
     async fn authenticate_sql<U: UserResource>(&self, table: &str) -> Result<Arc<str>, StoreError> {
         let key = (table.to_owned(), U::SUBJECT_NAME);
-        if let Some(sql) = self.cached_sql(&key) {
+        if let Some(sql) = self.sql_cache().get(&key) {
             return Ok(sql);
         }
-        let q = self.token_queries(table)?;
+        // The user table is read from the database first (async), then the
+        // statement is built.
         let users = self.user_table::<U>().await?;
-        let lookup = q.lookup.replacen(
-            " FROM (SELECT 1) one",
-            &format!(", ({}) AS user FROM (SELECT 1) one", users.by_key::<U>(3)),
-            1,
-        );
-        let sql: Arc<str> = lookup.into();
-        self.cache_sql(key, sql.clone());
-        Ok(sql)
+        self.sql_cache().get_or_try_insert(&key, || {
+            let q = self.token_queries(table)?;
+            let lookup = q.lookup.replacen(
+                " FROM (SELECT 1) one",
+                &format!(", ({}) AS user FROM (SELECT 1) one", users.by_key::<U>(3)),
+                1,
+            );
+            Ok((key.clone(), lookup.into()))
+        })
     }
 }
 
