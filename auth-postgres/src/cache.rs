@@ -48,7 +48,8 @@ impl InvalidationListener {
 
 impl PgStore {
     /// Installs (idempotently) the triggers that publish every write to
-    /// `token_table` and to `U`'s user table, and spawns the task that
+    /// `token_table` and to `U`'s user table (both must exist: call it after
+    /// `migrate` and your own migrations), and spawns the task that
     /// listens on this node and evicts from `cache`. Until the task is
     /// listening, and whenever its connection is lost, `cache` serves
     /// nothing.
