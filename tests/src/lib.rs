@@ -6,6 +6,7 @@ pub mod bench;
 pub mod conformance;
 pub mod pg;
 pub mod proxy;
+pub mod sessions;
 pub mod sqlite;
 pub mod user_actions;
 

@@ -1,40 +1,14 @@
-//! Sessions, rotating refresh tokens with reuse detection, and the device
-//! list: the same cases on `MemoryStore`, `PgStore` and `SqliteStore`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The session suite (`auth_tests::sessions`) on `MemoryStore`, `PgStore`
+//! and `SqliteStore`.
 
 mod memory {
-    type Store = auth_core::MemoryStore;
-    type Guard = ();
-
-    async fn backend() -> (Guard, Store) {
-        ((), auth_core::MemoryStore::new())
-    }
-
-    include!("cases/sessions.rs");
+    auth_tests::session_suite!(auth_tests::conformance::Memory);
 }
 
 mod postgres {
-    type Store = auth_postgres::PgStore;
-    type Guard = auth_tests::pg::TestDb;
-
-    async fn backend() -> (Guard, Store) {
-        let db = auth_tests::pg::fresh_db().await;
-        let store = db.store.clone();
-        (db, store)
-    }
-
-    include!("cases/sessions.rs");
+    auth_tests::session_suite!(auth_tests::conformance::Postgres);
 }
 
 mod sqlite {
-    type Store = auth_sqlite::SqliteStore;
-    type Guard = auth_tests::sqlite::TestSqlite;
-
-    async fn backend() -> (Guard, Store) {
-        let db = auth_tests::sqlite::fresh_db().await;
-        let store = db.store.clone();
-        (db, store)
-    }
-
-    include!("cases/sessions.rs");
+    auth_tests::session_suite!(auth_tests::conformance::Sqlite);
 }

@@ -1,4 +1,7 @@
-// Included by sessions.rs once per backend (`backend()`, `Store`, `Guard`).
+//! Sessions, rotating refresh tokens with reuse detection, and the device
+//! list. Every case written once, generic over the backend; a backend runs
+//! them all with [`session_suite!`](crate::session_suite).
+#![allow(missing_docs)]
 
 use std::sync::Arc;
 
@@ -6,8 +9,11 @@ use auth_core::{
     Auth, Authenticated, ClientInfo, Error, ExtraClaims, HashCost, Lifetime, Secret, SignInContext,
     SignedIn, TokenType, token_resource,
 };
+use auth_core::{PasswordStore, TokenStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::conformance::{Backend, Fixture};
 
 #[token_resource]
 pub struct Token;
@@ -31,16 +37,37 @@ pub struct Token;
         log_out_everywhere(apply_on_password_change),
     ),
 )]
-pub struct User { pub id: Uuid, pub email: String, pub hashed_password: String, pub role: String }
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub role: String,
+}
 
-type A = Auth<User, Store>;
+/// What the cases need of a store.
+pub trait SessionStore: TokenStore + PasswordStore<User> + Clone + 'static {}
+impl<S: TokenStore + PasswordStore<User> + Clone + 'static> SessionStore for S {}
+
+/// A fresh fixture of the backend and its store.
+async fn backend<B: Backend>(b: B) -> (B::Fixture, <B::Fixture as Fixture>::Store) {
+    let f = b.fresh().await;
+    let store = f.store();
+    (f, store)
+}
 
 const SECRET: &str = "sessions-secret-0123456789abcdef0123456789abcdef";
 
 /// Allow-list mode (the example), or deny-list mode with only what sessions
 /// and refresh tokens need stored; `grace` overrides the reuse grace.
-async fn auth_with(allow_list: bool, grace: Option<u64>) -> (Guard, A) {
-    let (guard, store) = backend().await;
+async fn auth_with<B: Backend>(
+    b: B,
+    allow_list: bool,
+    grace: Option<u64>,
+) -> (B::Fixture, Auth<User, <B::Fixture as Fixture>::Store>)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (guard, store) = backend(b).await;
     let mut settings = User::settings();
     if !allow_list {
         settings.tokens.store_all_tokens = false;
@@ -52,22 +79,27 @@ async fn auth_with(allow_list: bool, grace: Option<u64>) -> (Guard, A) {
     (guard, auth_from(settings, store))
 }
 
-fn auth_from(settings: auth_core::Settings<User>, store: Store) -> A {
+fn auth_from<S: SessionStore>(settings: auth_core::Settings<User>, store: S) -> Auth<User, S> {
     Auth::with_secret(settings, &Secret::from(SECRET), store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
         .unwrap()
 }
 
-async fn register(auth: &A, email: &str) -> SignedIn<User> {
-    let user = User { id: Uuid::new_v4(), email: email.into(), hashed_password: String::new(), role: "member".into() };
+async fn register<S: SessionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
+    let user = User {
+        id: Uuid::new_v4(),
+        email: email.into(),
+        hashed_password: String::new(),
+        role: "member".into(),
+    };
     let client = ClientInfo::new(Some("curl/8.5"), Some("192.0.2.7".parse().unwrap()));
     User::register_with_password(auth, user, "password-1", Some("password-1"), client)
         .await
         .unwrap()
 }
 
-async fn sign_in(auth: &A, email: &str) -> SignedIn<User> {
+async fn sign_in<S: SessionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
     let client = ClientInfo::new(Some("Firefox\nFake"), Some("198.51.100.1".parse().unwrap()));
     User::sign_in_with_password(auth, email, "password-1", TokenType::User, client)
         .await
@@ -75,17 +107,23 @@ async fn sign_in(auth: &A, email: &str) -> SignedIn<User> {
 }
 
 fn refresh_of(s: &SignedIn<User>) -> String {
-    s.refresh_token.as_ref().expect("a refresh token").token.clone()
+    s.refresh_token
+        .as_ref()
+        .expect("a refresh token")
+        .token
+        .clone()
 }
 
-async fn works(auth: &A, token: &str) -> bool {
+async fn works<S: SessionStore>(auth: &Auth<User, S>, token: &str) -> bool {
     auth.authenticate(token).await.is_ok()
 }
 
-#[tokio::test]
-async fn the_pinned_example_signs_in_refreshes_and_lists_sessions() {
+pub async fn the_pinned_example_signs_in_refreshes_and_lists_sessions<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, None).await;
+        let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
         let sid = ada.session.clone().expect("registration opens a session");
         assert_eq!(ada.token.claims.sid.as_deref(), Some(sid.as_str()));
@@ -93,12 +131,20 @@ async fn the_pinned_example_signs_in_refreshes_and_lists_sessions() {
         let refresh = ada.refresh_token.as_ref().unwrap();
         assert_eq!(refresh.claims.sid.as_deref(), Some(sid.as_str()));
         assert_eq!(refresh.claims.exp - refresh.claims.iat, 7 * 86_400);
-        assert!(works(&auth, &ada.token.token).await, "allow_list={allow_list}");
+        assert!(
+            works(&auth, &ada.token.token).await,
+            "allow_list={allow_list}"
+        );
 
-        let sessions = User::list_sessions(&auth, &ada.user, Some(&sid)).await.unwrap();
+        let sessions = User::list_sessions(&auth, &ada.user, Some(&sid))
+            .await
+            .unwrap();
         assert_eq!(sessions.len(), 1);
         let s = &sessions[0];
-        assert_eq!((s.id.as_str(), s.kind.as_str(), s.current), (sid.as_str(), "bearer", true));
+        assert_eq!(
+            (s.id.as_str(), s.kind.as_str(), s.current),
+            (sid.as_str(), "bearer", true)
+        );
         assert_eq!(s.user_agent.as_deref(), Some("curl/8.5"));
         assert_eq!(s.ip.as_deref(), Some("192.0.2.7"));
         assert!(s.expires_at > chrono::Utc::now() + chrono::Duration::days(29));
@@ -112,9 +158,11 @@ async fn the_pinned_example_signs_in_refreshes_and_lists_sessions() {
     }
 }
 
-#[tokio::test]
-async fn a_user_agent_is_cut_and_escaped() {
-    let (_guard, auth) = auth_with(true, None).await;
+pub async fn a_user_agent_is_cut_and_escaped<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, auth) = auth_with(b, true, None).await;
     let ada = register(&auth, "ada@example.com").await;
     let long = "x".repeat(1000);
     let signed = User::sign_in_with_password(
@@ -127,24 +175,36 @@ async fn a_user_agent_is_cut_and_escaped() {
     .await
     .unwrap();
     let _ = ada;
-    let list = User::list_sessions(&auth, &signed.user, signed.session.as_deref()).await.unwrap();
+    let list = User::list_sessions(&auth, &signed.user, signed.session.as_deref())
+        .await
+        .unwrap();
     let mine = list.iter().find(|s| s.current).unwrap();
-    assert_eq!(mine.user_agent.as_ref().unwrap().chars().count(), 257, "256 and an ellipsis");
+    assert_eq!(
+        mine.user_agent.as_ref().unwrap().chars().count(),
+        257,
+        "256 and an ellipsis"
+    );
     let other = sign_in(&auth, "ada@example.com").await;
-    let list = User::list_sessions(&auth, &other.user, other.session.as_deref()).await.unwrap();
+    let list = User::list_sessions(&auth, &other.user, other.session.as_deref())
+        .await
+        .unwrap();
     let mine = list.iter().find(|s| s.current).unwrap();
     assert_eq!(mine.user_agent.as_deref(), Some("Firefox\\nFake"));
 }
 
-#[tokio::test]
-async fn rotation_returns_a_working_pair_and_spends_the_old_refresh_token() {
+pub async fn rotation_returns_a_working_pair_and_spends_the_old_refresh_token<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, Some(0)).await;
+        let (_guard, auth) = auth_with(b, allow_list, Some(0)).await;
         let ada = register(&auth, "ada@example.com").await;
         let first = refresh_of(&ada);
         let pair = User::refresh(&auth, &first).await.unwrap();
         assert!(works(&auth, &pair.token.token).await);
-        let next = User::refresh(&auth, &pair.refresh_token.token).await.unwrap();
+        let next = User::refresh(&auth, &pair.refresh_token.token)
+            .await
+            .unwrap();
         assert!(works(&auth, &next.token.token).await);
         // The first one is spent: presenting it again (grace 0) is reuse.
         let again = User::refresh(&auth, &first).await;
@@ -152,18 +212,26 @@ async fn rotation_returns_a_working_pair_and_spends_the_old_refresh_token() {
     }
 }
 
-#[tokio::test]
-async fn reuse_past_the_grace_ends_the_session_and_every_token_of_it() {
+pub async fn reuse_past_the_grace_ends_the_session_and_every_token_of_it<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, Some(0)).await;
+        let (_guard, auth) = auth_with(b, allow_list, Some(0)).await;
         let ada = register(&auth, "ada@example.com").await;
         let other = sign_in(&auth, "ada@example.com").await;
         let stolen = refresh_of(&ada);
         let pair = User::refresh(&auth, &stolen).await.unwrap();
-        assert!(matches!(User::refresh(&auth, &stolen).await, Err(Error::RefreshTokenReused)));
+        assert!(matches!(
+            User::refresh(&auth, &stolen).await,
+            Err(Error::RefreshTokenReused)
+        ));
         for token in [&ada.token.token, &pair.token.token] {
             let e = auth.authenticate(token).await;
-            assert!(matches!(e, Err(Error::SessionEnded)), "allow_list={allow_list}: {e:?}");
+            assert!(
+                matches!(e, Err(Error::SessionEnded)),
+                "allow_list={allow_list}: {e:?}"
+            );
         }
         let e = User::refresh(&auth, &pair.refresh_token.token).await;
         assert!(matches!(e, Err(Error::SessionEnded)), "{e:?}");
@@ -173,32 +241,52 @@ async fn reuse_past_the_grace_ends_the_session_and_every_token_of_it() {
     }
 }
 
-#[tokio::test]
-async fn within_the_grace_a_sibling_pair_works() {
-    let (_guard, auth) = auth_with(true, Some(30)).await;
+pub async fn within_the_grace_a_sibling_pair_works<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, auth) = auth_with(b, true, Some(30)).await;
     let ada = register(&auth, "ada@example.com").await;
     let used = refresh_of(&ada);
     let first = User::refresh(&auth, &used).await.unwrap();
     let sibling = User::refresh(&auth, &used).await.unwrap();
-    assert_ne!(first.refresh_token.claims.jti, sibling.refresh_token.claims.jti);
+    assert_ne!(
+        first.refresh_token.claims.jti,
+        sibling.refresh_token.claims.jti
+    );
     assert_eq!(first.token.claims.sid, sibling.token.claims.sid);
     for pair in [&first, &sibling] {
         assert!(works(&auth, &pair.token.token).await);
     }
     // Both branches rotate on their own, and die together.
-    let a = User::refresh(&auth, &first.refresh_token.token).await.unwrap();
-    let b = User::refresh(&auth, &sibling.refresh_token.token).await.unwrap();
+    let a = User::refresh(&auth, &first.refresh_token.token)
+        .await
+        .unwrap();
+    let b = User::refresh(&auth, &sibling.refresh_token.token)
+        .await
+        .unwrap();
     auth.revoke(&a.token.token).await.unwrap();
     for token in [&a.token.token, &b.token.token] {
-        assert!(matches!(auth.authenticate(token).await, Err(Error::SessionEnded)));
+        assert!(matches!(
+            auth.authenticate(token).await,
+            Err(Error::SessionEnded)
+        ));
     }
-    assert!(matches!(User::refresh(&auth, &b.refresh_token.token).await, Err(Error::SessionEnded)));
+    assert!(matches!(
+        User::refresh(&auth, &b.refresh_token.token).await,
+        Err(Error::SessionEnded)
+    ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the_session() {
+pub async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the_session<
+    B: Backend,
+>(
+    b: B,
+) where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, Some(0)).await;
+        let (_guard, auth) = auth_with(b, allow_list, Some(0)).await;
         let auth = Arc::new(auth);
         let ada = register(&auth, "ada@example.com").await;
         let token = refresh_of(&ada);
@@ -218,38 +306,62 @@ async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the_ses
         }
         assert_eq!(winners.len(), 1, "allow_list={allow_list}");
         // The losers were reuse: the session, and the winner's pair, are dead.
-        assert!(matches!(auth.authenticate(&winners[0].token.token).await, Err(Error::SessionEnded)));
-        assert!(User::list_sessions(&auth, &ada.user, None).await.unwrap().is_empty());
+        assert!(matches!(
+            auth.authenticate(&winners[0].token.token).await,
+            Err(Error::SessionEnded)
+        ));
+        assert!(
+            User::list_sessions(&auth, &ada.user, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 
-#[tokio::test]
-async fn refresh_tokens_and_access_tokens_are_not_each_other() {
+pub async fn refresh_tokens_and_access_tokens_are_not_each_other<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, None).await;
+        let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
         let e = auth.authenticate(&refresh_of(&ada)).await;
         assert!(matches!(e, Err(Error::WrongPurpose { .. })), "{e:?}");
         let e = User::refresh(&auth, &ada.token.token).await;
         assert!(matches!(e, Err(Error::WrongPurpose { .. })), "{e:?}");
-        let sign_in_token = User::sign_in_with_password(&auth, "ada@example.com", "password-1", TokenType::SignIn, ExtraClaims::new())
-            .await
-            .unwrap()
-            .token;
-        assert!(matches!(User::refresh(&auth, &sign_in_token.token).await, Err(Error::WrongPurpose { .. })));
+        let sign_in_token = User::sign_in_with_password(
+            &auth,
+            "ada@example.com",
+            "password-1",
+            TokenType::SignIn,
+            ExtraClaims::new(),
+        )
+        .await
+        .unwrap()
+        .token;
+        assert!(matches!(
+            User::refresh(&auth, &sign_in_token.token).await,
+            Err(Error::WrongPurpose { .. })
+        ));
     }
 }
 
-#[tokio::test]
-async fn rotation_never_extends_the_session() {
-    let (_guard, store) = backend().await;
+pub async fn rotation_never_extends_the_session<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, store) = backend(b).await;
     let mut settings = User::settings();
     settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(3 * 3600);
     settings.refresh_tokens.as_mut().unwrap().lifetime = Lifetime::from_secs(2 * 3600);
     settings.tokens.token_lifetime = Lifetime::from_secs(3600);
     let auth = auth_from(settings, store);
     let ada = register(&auth, "ada@example.com").await;
-    let session = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
+    let session = User::list_sessions(&auth, &ada.user, None)
+        .await
+        .unwrap()
+        .remove(0);
     let cap = session.expires_at.timestamp();
     let mut refresh = refresh_of(&ada);
     for _ in 0..3 {
@@ -257,28 +369,38 @@ async fn rotation_never_extends_the_session() {
         assert!(pair.token.claims.exp <= cap && pair.refresh_token.claims.exp <= cap);
         refresh = pair.refresh_token.token;
     }
-    let after = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
+    let after = User::list_sessions(&auth, &ada.user, None)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(after.expires_at, session.expires_at);
 }
 
-#[tokio::test]
-async fn no_token_outlives_its_session() {
-    let (_guard, store) = backend().await;
+pub async fn no_token_outlives_its_session<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, store) = backend(b).await;
     let mut settings = User::settings();
     // A session shorter than the tokens would be: the tokens are cut to it.
     settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(600);
     let auth = auth_from(settings, store);
     let ada = register(&auth, "ada@example.com").await;
-    let session = User::list_sessions(&auth, &ada.user, None).await.unwrap().remove(0);
+    let session = User::list_sessions(&auth, &ada.user, None)
+        .await
+        .unwrap()
+        .remove(0);
     let cap = session.expires_at.timestamp();
     assert!(ada.token.claims.exp <= cap);
     assert_eq!(ada.refresh_token.unwrap().claims.exp, cap);
 }
 
-#[tokio::test]
-async fn ending_one_session_leaves_the_others_working() {
+pub async fn ending_one_session_leaves_the_others_working<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, None).await;
+        let (_guard, auth) = auth_with(b, allow_list, None).await;
         let phone = register(&auth, "ada@example.com").await;
         let laptop = sign_in(&auth, "ada@example.com").await;
         let tablet = sign_in(&auth, "ada@example.com").await;
@@ -288,41 +410,70 @@ async fn ending_one_session_leaves_the_others_working() {
         assert!(matches!(e, Err(Error::SessionNotFound)), "{e:?}");
         assert!(works(&auth, &phone.token.token).await);
 
-        User::revoke_session(&auth, &phone.user, phone.session.as_deref().unwrap()).await.unwrap();
-        assert!(matches!(auth.authenticate(&phone.token.token).await, Err(Error::SessionEnded)));
-        assert!(matches!(User::refresh(&auth, &refresh_of(&phone)).await, Err(Error::SessionEnded)));
+        User::revoke_session(&auth, &phone.user, phone.session.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert!(matches!(
+            auth.authenticate(&phone.token.token).await,
+            Err(Error::SessionEnded)
+        ));
+        assert!(matches!(
+            User::refresh(&auth, &refresh_of(&phone)).await,
+            Err(Error::SessionEnded)
+        ));
         assert!(works(&auth, &laptop.token.token).await && works(&auth, &tablet.token.token).await);
         // Ending it again: not found.
         let e = User::revoke_session(&auth, &phone.user, phone.session.as_deref().unwrap()).await;
         assert!(matches!(e, Err(Error::SessionNotFound)));
 
-        let ended = User::revoke_other_sessions(&auth, &laptop.user, laptop.session.as_deref().unwrap()).await.unwrap();
+        let ended =
+            User::revoke_other_sessions(&auth, &laptop.user, laptop.session.as_deref().unwrap())
+                .await
+                .unwrap();
         assert_eq!(ended, 1, "the tablet");
         assert!(works(&auth, &laptop.token.token).await);
-        assert!(matches!(auth.authenticate(&tablet.token.token).await, Err(Error::SessionEnded)));
-        assert!(works(&auth, &bob.token.token).await, "other users untouched");
-        let left = User::list_sessions(&auth, &laptop.user, None).await.unwrap();
+        assert!(matches!(
+            auth.authenticate(&tablet.token.token).await,
+            Err(Error::SessionEnded)
+        ));
+        assert!(
+            works(&auth, &bob.token.token).await,
+            "other users untouched"
+        );
+        let left = User::list_sessions(&auth, &laptop.user, None)
+            .await
+            .unwrap();
         assert_eq!(left.len(), 1);
     }
 }
 
-#[tokio::test]
-async fn sign_out_ends_the_session_and_its_refresh_token() {
+pub async fn sign_out_ends_the_session_and_its_refresh_token<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, None).await;
+        let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
         let other = sign_in(&auth, "ada@example.com").await;
         auth.revoke(&ada.token.token).await.unwrap();
         auth.revoke(&ada.token.token).await.unwrap(); // twice is fine
-        assert!(matches!(auth.authenticate(&ada.token.token).await, Err(Error::SessionEnded)));
-        assert!(matches!(User::refresh(&auth, &refresh_of(&ada)).await, Err(Error::SessionEnded)));
+        assert!(matches!(
+            auth.authenticate(&ada.token.token).await,
+            Err(Error::SessionEnded)
+        ));
+        assert!(matches!(
+            User::refresh(&auth, &refresh_of(&ada)).await,
+            Err(Error::SessionEnded)
+        ));
         assert!(works(&auth, &other.token.token).await);
     }
 }
 
-#[tokio::test]
-async fn log_out_everywhere_ends_every_session() {
-    let (_guard, auth) = auth_with(true, None).await;
+pub async fn log_out_everywhere_ends_every_session<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, auth) = auth_with(b, true, None).await;
     let a = register(&auth, "ada@example.com").await;
     let b = sign_in(&auth, "ada@example.com").await;
     User::log_out_everywhere(&auth, &a.user).await.unwrap();
@@ -330,18 +481,32 @@ async fn log_out_everywhere_ends_every_session() {
         assert!(auth.authenticate(&s.token.token).await.is_err());
         assert!(User::refresh(&auth, &refresh_of(s)).await.is_err());
     }
-    assert!(User::list_sessions(&auth, &a.user, None).await.unwrap().is_empty());
+    assert!(
+        User::list_sessions(&auth, &a.user, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
-#[tokio::test]
-async fn a_password_change_ends_every_session_and_opens_one_for_the_caller() {
+pub async fn a_password_change_ends_every_session_and_opens_one_for_the_caller<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, None).await;
+        let (_guard, auth) = auth_with(b, allow_list, None).await;
         let a = register(&auth, "ada@example.com").await;
         let b = sign_in(&auth, "ada@example.com").await;
-        let changed = User::change_password(&auth, &a.user, "password-1", "password-2", Some("password-2"), ClientInfo::new(Some("ua"), None))
-            .await
-            .unwrap();
+        let changed = User::change_password(
+            &auth,
+            &a.user,
+            "password-1",
+            "password-2",
+            Some("password-2"),
+            ClientInfo::new(Some("ua"), None),
+        )
+        .await
+        .unwrap();
         for s in [&a, &b] {
             assert!(auth.authenticate(&s.token.token).await.is_err());
             assert!(User::refresh(&auth, &refresh_of(s)).await.is_err());
@@ -349,53 +514,79 @@ async fn a_password_change_ends_every_session_and_opens_one_for_the_caller() {
         assert!(works(&auth, &changed.token.token).await);
         let pair = User::refresh(&auth, &refresh_of(&changed)).await.unwrap();
         assert!(works(&auth, &pair.token.token).await);
-        let sessions = User::list_sessions(&auth, &changed.user, changed.session.as_deref()).await.unwrap();
+        let sessions = User::list_sessions(&auth, &changed.user, changed.session.as_deref())
+            .await
+            .unwrap();
         assert_eq!(sessions.len(), 1, "allow_list={allow_list}");
         assert!(sessions[0].current);
     }
 }
 
-#[tokio::test]
-async fn a_token_minted_before_its_session_ended_fails_with_session_ended() {
+pub async fn a_token_minted_before_its_session_ended_fails_with_session_ended<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth_with(allow_list, None).await;
+        let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
         let pair = User::refresh(&auth, &refresh_of(&ada)).await.unwrap();
-        User::revoke_session(&auth, &ada.user, ada.session.as_deref().unwrap()).await.unwrap();
+        User::revoke_session(&auth, &ada.user, ada.session.as_deref().unwrap())
+            .await
+            .unwrap();
         for token in [&ada.token.token, &pair.token.token] {
-            assert!(matches!(auth.authenticate(token).await, Err(Error::SessionEnded)));
+            assert!(matches!(
+                auth.authenticate(token).await,
+                Err(Error::SessionEnded)
+            ));
             assert!(matches!(auth.verify(token).await, Err(Error::SessionEnded)));
         }
     }
 }
 
-#[tokio::test]
-async fn sign_in_token_exchange_opens_a_session() {
-    let (_guard, auth) = auth_with(true, None).await;
+pub async fn sign_in_token_exchange_opens_a_session<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, auth) = auth_with(b, true, None).await;
     register(&auth, "ada@example.com").await;
-    let exchange = User::sign_in_with_password(&auth, "ada@example.com", "password-1", TokenType::SignIn, ExtraClaims::new())
+    let exchange = User::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        "password-1",
+        TokenType::SignIn,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap();
+    assert!(exchange.session.is_none() && exchange.refresh_token.is_none());
+    let signed = User::sign_in_with_token(&auth, &exchange.token.token, ExtraClaims::new())
         .await
         .unwrap();
-    assert!(exchange.session.is_none() && exchange.refresh_token.is_none());
-    let signed = User::sign_in_with_token(&auth, &exchange.token.token, ExtraClaims::new()).await.unwrap();
     assert!(signed.session.is_some() && signed.refresh_token.is_some());
     assert!(works(&auth, &signed.token.token).await);
 }
 
-#[tokio::test]
-async fn an_expired_refresh_token_is_refused() {
-    let (_guard, auth) = auth_with(true, None).await;
+pub async fn an_expired_refresh_token_is_refused<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, auth) = auth_with(b, true, None).await;
     let ada = register(&auth, "ada@example.com").await;
     let mut claims = ada.refresh_token.as_ref().unwrap().claims.clone();
     claims.exp = chrono::Utc::now().timestamp() - 1;
     let stale = auth.jwt().sign(&claims).unwrap();
-    assert!(matches!(User::refresh(&auth, &stale).await, Err(Error::Expired)));
+    assert!(matches!(
+        User::refresh(&auth, &stale).await,
+        Err(Error::Expired)
+    ));
 }
 
-#[tokio::test]
-async fn sessions_work_without_refresh_tokens() {
+pub async fn sessions_work_without_refresh_tokens<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
     for allow_list in [true, false] {
-        let (_guard, store) = backend().await;
+        let (_guard, store) = backend(b).await;
         let mut settings = User::settings();
         settings.refresh_tokens = None;
         if !allow_list {
@@ -408,9 +599,54 @@ async fn sessions_work_without_refresh_tokens() {
         let sid = ada.session.clone().unwrap();
         assert_eq!(ada.token.claims.sid.as_deref(), Some(sid.as_str()));
         assert!(works(&auth, &ada.token.token).await);
-        assert!(matches!(User::refresh(&auth, &ada.token.token).await, Err(Error::NotConfigured(_))));
-        assert_eq!(User::list_sessions(&auth, &ada.user, None).await.unwrap().len(), 1);
+        assert!(matches!(
+            User::refresh(&auth, &ada.token.token).await,
+            Err(Error::NotConfigured(_))
+        ));
+        assert_eq!(
+            User::list_sessions(&auth, &ada.user, None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         auth.revoke(&ada.token.token).await.unwrap();
-        assert!(matches!(auth.authenticate(&ada.token.token).await, Err(Error::SessionEnded)));
+        assert!(matches!(
+            auth.authenticate(&ada.token.token).await,
+            Err(Error::SessionEnded)
+        ));
     }
+}
+
+/// Expands to one `#[tokio::test]` per session case on `$backend` (a
+/// [`Backend`]).
+#[macro_export]
+macro_rules! session_suite {
+    ($backend:expr) => {
+        $crate::session_suite!(@cases $backend;
+            the_pinned_example_signs_in_refreshes_and_lists_sessions,
+            a_user_agent_is_cut_and_escaped,
+            rotation_returns_a_working_pair_and_spends_the_old_refresh_token,
+            reuse_past_the_grace_ends_the_session_and_every_token_of_it,
+            within_the_grace_a_sibling_pair_works,
+            with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the_session,
+            refresh_tokens_and_access_tokens_are_not_each_other,
+            rotation_never_extends_the_session,
+            no_token_outlives_its_session,
+            ending_one_session_leaves_the_others_working,
+            sign_out_ends_the_session_and_its_refresh_token,
+            log_out_everywhere_ends_every_session,
+            a_password_change_ends_every_session_and_opens_one_for_the_caller,
+            a_token_minted_before_its_session_ended_fails_with_session_ended,
+            sign_in_token_exchange_opens_a_session,
+            an_expired_refresh_token_is_refused,
+            sessions_work_without_refresh_tokens,
+        );
+    };
+    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            $crate::sessions::$case($backend).await;
+        }
+    )*};
 }
