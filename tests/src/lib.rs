@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod conformance;
+pub mod hardening;
 pub mod pg;
 pub mod proxy;
 pub mod sessions;

@@ -1,123 +1,20 @@
 //! The findings of the outside security review, one test each (named
-//! `fNN_...` after the finding), on `MemoryStore`, `PgStore` and `SqliteStore`.
-//! The all-or-nothing writes are shown on the SQL stores with a failing trigger.
+//! `fNN_...` after the finding): the store-dependent ones are the hardening
+//! suite (`auth_tests::hardening`) on `MemoryStore`, `PgStore` and
+//! `SqliteStore` (the all-or-nothing writes shown on the SQL stores with a
+//! failing trigger); the ones about keys, headers and subjects follow.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod memory {
-    type Store = auth_core::MemoryStore;
-    type Guard = ();
-    /// The memory store holds any string.
-    const STORE_HOLDS_NUL: bool = true;
-
-    async fn backend() -> (Guard, Store) {
-        ((), auth_core::MemoryStore::new())
-    }
-
-    /// The memory store writes whole users only: no column to update alone.
-    async fn promote(_: &Store, _: uuid::Uuid) -> bool {
-        false
-    }
-
-    /// The memory store writes under one lock: nothing can fail half way.
-    async fn fail_token_writes(_: &Store, _: &str) -> bool {
-        false
-    }
-
-    async fn heal(_: &Store) {}
-
-    include!("cases/hardening.rs");
+    auth_tests::hardening_suite!(auth_tests::conformance::Memory);
 }
 
 mod postgres {
-    type Store = auth_postgres::PgStore;
-    type Guard = auth_tests::pg::TestDb;
-    /// PostgreSQL text and jsonb cannot hold a NUL byte.
-    const STORE_HOLDS_NUL: bool = false;
-
-    async fn backend() -> (Guard, Store) {
-        let db = auth_tests::pg::fresh_db().await;
-        let store = db.store.clone();
-        (db, store)
-    }
-
-    /// An application's own role update: one column.
-    async fn promote(store: &Store, id: uuid::Uuid) -> bool {
-        sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1::uuid")
-            .bind(id.to_string())
-            .execute(store.pool())
-            .await
-            .unwrap()
-            .rows_affected()
-            == 1
-    }
-
-    include!("cases/hardening.rs");
-
-    /// Makes every statement writing `tokens` in the way `when` says fail,
-    /// as a store failing mid-operation would.
-    async fn fail_token_writes(store: &Store, when: &str) -> bool {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
-             CREATE TRIGGER refuse {when} ON tokens FOR EACH ROW EXECUTE FUNCTION refuse();"
-        )))
-        .execute(store.pool())
-        .await
-        .unwrap();
-        true
-    }
-
-    async fn heal(store: &Store) {
-        sqlx::raw_sql("DROP TRIGGER refuse ON tokens; DROP FUNCTION refuse();")
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
+    auth_tests::hardening_suite!(auth_tests::conformance::Postgres);
 }
 
 mod sqlite {
-    type Store = auth_sqlite::SqliteStore;
-    type Guard = auth_tests::sqlite::TestSqlite;
-    /// SQLite text holds any string, NUL included.
-    const STORE_HOLDS_NUL: bool = true;
-
-    async fn backend() -> (Guard, Store) {
-        let db = auth_tests::sqlite::fresh_db().await;
-        let store = db.store.clone();
-        (db, store)
-    }
-
-    /// An application's own role update: one column, through the writer.
-    async fn promote(store: &Store, id: uuid::Uuid) -> bool {
-        sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?1")
-            .bind(id.to_string())
-            .execute(store.writer())
-            .await
-            .unwrap()
-            .rows_affected()
-            == 1
-    }
-
-    /// Makes every statement writing `tokens` in the way `when` says fail,
-    /// as a store failing mid-operation would.
-    async fn fail_token_writes(store: &Store, when: &str) -> bool {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE TRIGGER refuse {when} ON tokens BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
-        )))
-        .execute(store.writer())
-        .await
-        .unwrap();
-        true
-    }
-
-    async fn heal(store: &Store) {
-        sqlx::raw_sql("DROP TRIGGER refuse;")
-            .execute(store.writer())
-            .await
-            .unwrap();
-    }
-
-    include!("cases/hardening.rs");
+    auth_tests::hardening_suite!(auth_tests::conformance::Sqlite);
 }
 
 /// Findings about keys, headers and subjects: the same on every store.

@@ -1,7 +1,10 @@
-// Included by hardening.rs once per backend (`backend()`, `Store`, `Guard`).
-// Each test is named after the finding of the outside review it answers
-// (fNN_...), and failed on the code before the fix.
+//! The findings of the outside security review, one case each, named after
+//! the finding it answers (`fNN_...`; each failed on the code before the
+//! fix). Written once, generic over the backend; a backend runs them all
+//! with [`hardening_suite!`](crate::hardening_suite).
+#![allow(missing_docs)]
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +12,11 @@ use auth_core::{
     Auth, Authenticated, Error, ExtraClaims, HashCost, Lifetime, Purpose, Secret, Settings,
     SignedIn, TokenType, UserStore, token_resource,
 };
+use auth_core::{PasswordStore, TokenStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::conformance::{Backend, Fixture};
 
 #[token_resource]
 pub struct Token;
@@ -33,11 +39,34 @@ pub struct User {
     pub role: String,
 }
 
-type A = Auth<User, Store>;
+/// What the cases need of a store.
+pub trait HardeningStore: TokenStore + PasswordStore<User> + Clone + 'static {}
+impl<S: TokenStore + PasswordStore<User> + Clone + 'static> HardeningStore for S {}
+
+/// What a backend lets the cases do beside the store traits.
+pub trait Hooks: Fixture {
+    /// Whether the store holds any string, NUL included.
+    const HOLDS_NUL: bool;
+    /// An application's own role update, one column (`false`: the store
+    /// writes whole users only).
+    fn promote(store: &Self::Store, id: Uuid) -> impl Future<Output = bool> + Send;
+    /// Makes every statement writing `tokens` in the way `when` says fail
+    /// (`false`: the store writes under one lock and cannot fail half way).
+    fn fail_token_writes(store: &Self::Store, when: &str) -> impl Future<Output = bool> + Send;
+    /// Undoes `fail_token_writes`.
+    fn heal(store: &Self::Store) -> impl Future<Output = ()> + Send;
+}
+
+/// A fresh fixture of the backend and its store.
+async fn backend<B: Backend>(b: B) -> (B::Fixture, <B::Fixture as Fixture>::Store) {
+    let f = b.fresh().await;
+    let store = f.store();
+    (f, store)
+}
 
 const SECRET: &str = "hardening-secret-0123456789abcdef0123456789abcdef";
 
-fn with_settings(settings: Settings<User>, store: Store) -> A {
+fn with_settings<S: HardeningStore>(settings: Settings<User>, store: S) -> Auth<User, S> {
     Auth::with_secret(settings, &Secret::from(SECRET), store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
@@ -45,8 +74,14 @@ fn with_settings(settings: Settings<User>, store: Store) -> A {
 }
 
 /// Allow-list mode (the derive's settings), or deny-list mode with nothing stored.
-async fn auth(allow_list: bool) -> (Guard, A) {
-    let (guard, store) = backend().await;
+async fn auth<B: Backend>(
+    b: B,
+    allow_list: bool,
+) -> (B::Fixture, Auth<User, <B::Fixture as Fixture>::Store>)
+where
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (guard, store) = backend(b).await;
     let mut settings = User::settings();
     if !allow_list {
         settings.tokens.store_all_tokens = false;
@@ -65,13 +100,27 @@ fn new_user(email: &str) -> User {
     }
 }
 
-async fn register(auth: &A, email: &str, password: &str) -> SignedIn<User> {
-    User::register_with_password(auth, new_user(email), password, Some(password), ExtraClaims::new())
-        .await
-        .unwrap()
+async fn register<S: HardeningStore>(
+    auth: &Auth<User, S>,
+    email: &str,
+    password: &str,
+) -> SignedIn<User> {
+    User::register_with_password(
+        auth,
+        new_user(email),
+        password,
+        Some(password),
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap()
 }
 
-async fn sign_in(auth: &A, email: &str, password: &str) -> Result<SignedIn<User>, Error> {
+async fn sign_in<S: HardeningStore>(
+    auth: &Auth<User, S>,
+    email: &str,
+    password: &str,
+) -> Result<SignedIn<User>, Error> {
     User::sign_in_with_password(auth, email, password, TokenType::User, ExtraClaims::new()).await
 }
 
@@ -80,10 +129,13 @@ async fn sign_in(auth: &A, email: &str, password: &str) -> Result<SignedIn<User>
 /// 12 trials). Now every token carries the verified hash's fingerprint and
 /// dies with it: in 50 trials per mode, no token minted with the old
 /// password authenticates after the change.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn f02_a_sign_in_racing_a_password_change_never_survives_it() {
+pub async fn f02_a_sign_in_racing_a_password_change_never_survives_it<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth(allow_list).await;
+        let (_guard, auth) = auth(b, allow_list).await;
         let auth = Arc::new(auth);
         let mut survivors = 0;
         let mut raced = 0;
@@ -93,7 +145,15 @@ async fn f02_a_sign_in_racing_a_password_change_never_survives_it() {
             let changer = {
                 let (auth, me) = (auth.clone(), me.clone());
                 tokio::spawn(async move {
-                    User::change_password(&auth, &me, "old-password", "new-password", Some("new-password"), auth_core::ExtraClaims::new()).await
+                    User::change_password(
+                        &auth,
+                        &me,
+                        "old-password",
+                        "new-password",
+                        Some("new-password"),
+                        auth_core::ExtraClaims::new(),
+                    )
+                    .await
                 })
             };
             let signer = {
@@ -112,17 +172,25 @@ async fn f02_a_sign_in_racing_a_password_change_never_survives_it() {
                 }
             }
         }
-        assert_eq!(survivors, 0, "allow_list={allow_list}: {raced} old-password sign-ins");
+        assert_eq!(
+            survivors, 0,
+            "allow_list={allow_list}: {raced} old-password sign-ins"
+        );
     }
 }
 
 /// Finding 2, sign-in tokens: one issued with the old password cannot be
 /// exchanged after the change (the exchange checks the fingerprint).
-#[tokio::test]
-async fn f02_a_sign_in_token_from_the_old_password_dies_with_it() {
+pub async fn f02_a_sign_in_token_from_the_old_password_dies_with_it<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
     for allow_list in [true, false] {
-        let (_guard, auth) = auth(allow_list).await;
-        let me = register(&auth, "ada@example.com", "old-password").await.user;
+        let (_guard, auth) = auth(b, allow_list).await;
+        let me = register(&auth, "ada@example.com", "old-password")
+            .await
+            .user;
         let exchange = User::sign_in_with_password(
             &auth,
             "ada@example.com",
@@ -133,12 +201,22 @@ async fn f02_a_sign_in_token_from_the_old_password_dies_with_it() {
         .await
         .unwrap()
         .token;
-        User::change_password(&auth, &me, "old-password", "new-password", Some("new-password"), auth_core::ExtraClaims::new())
-            .await
-            .unwrap();
+        User::change_password(
+            &auth,
+            &me,
+            "old-password",
+            "new-password",
+            Some("new-password"),
+            auth_core::ExtraClaims::new(),
+        )
+        .await
+        .unwrap();
         let e = User::sign_in_with_token(&auth, &exchange.token, ExtraClaims::new()).await;
         assert!(
-            matches!(e, Err(Error::CredentialChanged | Error::Revoked | Error::NotPresent)),
+            matches!(
+                e,
+                Err(Error::CredentialChanged | Error::Revoked | Error::NotPresent)
+            ),
             "allow_list={allow_list}: {e:?}"
         );
     }
@@ -149,39 +227,61 @@ async fn f02_a_sign_in_token_from_the_old_password_dies_with_it() {
 /// change is a compare-and-swap on the proved hash touching only that
 /// column: one winner, and a role changed meanwhile is kept (50 trials; the
 /// role part where the store can update one column: PostgreSQL).
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn f03_concurrent_password_changes_have_one_winner_and_keep_other_fields() {
-    let (_guard, auth) = auth(true).await;
+pub async fn f03_concurrent_password_changes_have_one_winner_and_keep_other_fields<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, auth) = auth(b, true).await;
     let auth = Arc::new(auth);
     for trial in 0..50 {
         let email = format!("cas{trial}@example.com");
         let me = register(&auth, &email, "old-password").await.user;
         let change = |new: &'static str| {
             let (auth, me) = (auth.clone(), me.clone());
-            tokio::spawn(async move { User::change_password(&auth, &me, "old-password", new, Some(new), auth_core::ExtraClaims::new()).await })
+            tokio::spawn(async move {
+                User::change_password(
+                    &auth,
+                    &me,
+                    "old-password",
+                    new,
+                    Some(new),
+                    auth_core::ExtraClaims::new(),
+                )
+                .await
+            })
         };
         let (a, b) = (change("password-a"), change("password-b"));
         // A role change made beside the password changes, as a column
         // update (where the store has columns).
         let promote = {
             let (auth, id) = (auth.clone(), me.id);
-            tokio::spawn(async move { promote(auth.store(), id).await })
+            tokio::spawn(async move { <B::Fixture as Hooks>::promote(auth.store(), id).await })
         };
         let results = [a.await.unwrap(), b.await.unwrap()];
         let promoted = promote.await.unwrap();
         let winners: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
         assert_eq!(winners.len(), 1, "trial {trial}: {results:?}");
         assert!(
-            results.iter().any(|r| matches!(r, Err(Error::AuthenticationFailed))),
+            results
+                .iter()
+                .any(|r| matches!(r, Err(Error::AuthenticationFailed))),
             "the loser proves a password that is no longer current"
         );
         let stored: User = auth.store().get_user(&me.id).await.unwrap().unwrap();
         if promoted {
-            assert_eq!(stored.role, "admin", "trial {trial}: the role change was lost");
+            assert_eq!(
+                stored.role, "admin",
+                "trial {trial}: the role change was lost"
+            );
         }
         let winner = winners[0].as_ref().unwrap();
         assert_eq!(stored.hashed_password, winner.user.hashed_password);
-        let new = if results[0].is_ok() { "password-a" } else { "password-b" };
+        let new = if results[0].is_ok() {
+            "password-a"
+        } else {
+            "password-b"
+        };
         assert!(sign_in(&auth, &email, new).await.is_ok());
         assert!(sign_in(&auth, &email, "old-password").await.is_err());
     }
@@ -190,15 +290,23 @@ async fn f03_concurrent_password_changes_have_one_winner_and_keep_other_fields()
 /// Finding 6: the allow-list lookup matched `jti` only, so a token forged
 /// with the victim's `sub` and the attacker's own stored `jti` authenticated
 /// as the victim. Rows are now bound to the token's subject.
-#[tokio::test]
-async fn f06_allow_list_rows_are_bound_to_the_subject() {
-    let (_guard, auth) = auth(true).await;
-    let victim = register(&auth, "victim@example.com", "password-1").await.user;
+pub async fn f06_allow_list_rows_are_bound_to_the_subject<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, auth) = auth(b, true).await;
+    let victim = register(&auth, "victim@example.com", "password-1")
+        .await
+        .user;
     let attacker = register(&auth, "eve@example.com", "password-1").await;
     let mut forged = attacker.token.claims.clone();
     forged.sub = auth_core::UserResource::subject(&victim);
     let token = auth.jwt().sign(&forged).unwrap();
-    for result in [auth.authenticate(&token).await.map(|_| ()), auth.verify(&token).await.map(|_| ())] {
+    for result in [
+        auth.authenticate(&token).await.map(|_| ()),
+        auth.verify(&token).await.map(|_| ()),
+    ] {
         assert!(matches!(result, Err(Error::NotPresent)), "{result:?}");
     }
     // The attacker's own token still works.
@@ -219,9 +327,13 @@ fn with_leeway(allow_list: bool) -> Settings<User> {
 
 /// A token for `user` that expired 10 s ago (still valid under a 60 s
 /// leeway), stored in allow-list mode as issuing would have stored it.
-async fn just_expired(auth: &A, user: &User) -> String {
+async fn just_expired<S: HardeningStore>(auth: &Auth<User, S>, user: &User) -> String {
     let now = chrono::Utc::now().timestamp();
-    let mut claims = auth.token_for_user(user, ExtraClaims::new()).await.unwrap().claims;
+    let mut claims = auth
+        .token_for_user(user, ExtraClaims::new())
+        .await
+        .unwrap()
+        .claims;
     claims.jti = auth_core::new_jti();
     (claims.iat, claims.nbf, claims.exp) = (now - 3_600, now - 3_600, now - 10);
     let token = auth.jwt().sign(&claims).unwrap();
@@ -238,10 +350,13 @@ async fn just_expired(auth: &A, user: &User) -> String {
 /// verifier accepts until `exp + leeway`: after the expunger ran, a revoked
 /// token worked again. Revocations are now kept for the leeway plus a skew
 /// margin.
-#[tokio::test]
-async fn f07_a_revoked_token_stays_revoked_through_the_leeway_and_the_expunger() {
+pub async fn f07_a_revoked_token_stays_revoked_through_the_leeway_and_the_expunger<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
     for allow_list in [false, true] {
-        let (_guard, store) = backend().await;
+        let (_guard, store) = backend(b).await;
         let auth = with_settings(with_leeway(allow_list), store);
         let me = register(&auth, "ada@example.com", "password-1").await.user;
         let token = just_expired(&auth, &me).await;
@@ -249,27 +364,39 @@ async fn f07_a_revoked_token_stays_revoked_through_the_leeway_and_the_expunger()
         auth.revoke(&token).await.unwrap();
         Token::expunge_expired(auth.store()).await.unwrap();
         let e = auth.authenticate(&token).await;
-        assert!(matches!(e, Err(Error::Revoked)), "allow_list={allow_list}: {e:?}");
+        assert!(
+            matches!(e, Err(Error::Revoked)),
+            "allow_list={allow_list}: {e:?}"
+        );
     }
 }
 
 /// Finding 7, log out everywhere: the flipped rows are kept past the leeway too.
-#[tokio::test]
-async fn f07_log_out_everywhere_survives_the_expunger_within_the_leeway() {
-    let (_guard, store) = backend().await;
+pub async fn f07_log_out_everywhere_survives_the_expunger_within_the_leeway<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, store) = backend(b).await;
     let auth = with_settings(with_leeway(true), store);
     let me = register(&auth, "ada@example.com", "password-1").await.user;
     let token = just_expired(&auth, &me).await;
     User::log_out_everywhere(&auth, &me).await.unwrap();
     Token::expunge_expired(auth.store()).await.unwrap();
-    assert!(matches!(auth.authenticate(&token).await, Err(Error::Revoked)));
+    assert!(matches!(
+        auth.authenticate(&token).await,
+        Err(Error::Revoked)
+    ));
 }
 
 /// Finding 15 (observation): in allow-list mode the leeway was ignored for
 /// `exp` (the row had expired); it now counts as for the token itself.
-#[tokio::test]
-async fn f15_the_leeway_applies_to_allow_list_presence() {
-    let (_guard, store) = backend().await;
+pub async fn f15_the_leeway_applies_to_allow_list_presence<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, store) = backend(b).await;
     let auth = with_settings(with_leeway(true), store);
     let me = register(&auth, "ada@example.com", "password-1").await.user;
     let token = just_expired(&auth, &me).await;
@@ -281,12 +408,19 @@ async fn f15_the_leeway_applies_to_allow_list_presence() {
 /// `aDa@example.com` could not sign in. Identities are now normalised
 /// (trimmed, NFC, lower case, no control characters) before every insert
 /// and lookup.
-#[tokio::test]
-async fn f09_identities_are_normalised_and_unique_case_insensitively() {
-    let (_guard, auth) = auth(true).await;
+pub async fn f09_identities_are_normalised_and_unique_case_insensitively<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, auth) = auth(b, true).await;
     let ada = register(&auth, "  Ada@Example.com ", "password-1").await;
     assert_eq!(ada.user.email, "ada@example.com");
-    for other in ["ada@example.com", "ADA@EXAMPLE.COM", "ada@example.com\u{a0}"] {
+    for other in [
+        "ada@example.com",
+        "ADA@EXAMPLE.COM",
+        "ada@example.com\u{a0}",
+    ] {
         let e = User::register_with_password(
             &auth,
             new_user(other),
@@ -297,11 +431,24 @@ async fn f09_identities_are_normalised_and_unique_case_insensitively() {
         .await;
         assert!(matches!(e, Err(Error::IdentityTaken)), "{other:?}: {e:?}");
     }
-    assert!(sign_in(&auth, "aDa@example.com", "password-1").await.is_ok());
+    assert!(
+        sign_in(&auth, "aDa@example.com", "password-1")
+            .await
+            .is_ok()
+    );
     // NFC: a decomposed "é" is the composed one.
     register(&auth, "Jos\u{e9}@example.com", "password-1").await;
-    assert!(sign_in(&auth, "jose\u{301}@example.com", "password-1").await.is_ok());
-    for bad in ["ada\0@example.com", "a\nb@example.com", "\u{7}@example.com", " "] {
+    assert!(
+        sign_in(&auth, "jose\u{301}@example.com", "password-1")
+            .await
+            .is_ok()
+    );
+    for bad in [
+        "ada\0@example.com",
+        "a\nb@example.com",
+        "\u{7}@example.com",
+        " ",
+    ] {
         let e = User::register_with_password(
             &auth,
             new_user(bad),
@@ -311,19 +458,32 @@ async fn f09_identities_are_normalised_and_unique_case_insensitively() {
         )
         .await;
         assert!(matches!(e, Err(Error::InvalidInput(_))), "{bad:?}: {e:?}");
-        assert!(matches!(sign_in(&auth, bad, "password-1").await, Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            sign_in(&auth, bad, "password-1").await,
+            Err(Error::InvalidInput(_))
+        ));
     }
 }
 
 /// Finding 11: a NUL byte in a field the store cannot hold gave a 503 and
 /// an ERROR log; it is now invalid input (422), and nothing is written.
-#[tokio::test]
-async fn f11_a_nul_byte_is_invalid_input_not_an_outage() {
-    let (_guard, auth) = auth(true).await;
+pub async fn f11_a_nul_byte_is_invalid_input_not_an_outage<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, auth) = auth(b, true).await;
     let mut user = new_user("nul@example.com");
     user.role = "admin\0".into();
-    let e = User::register_with_password(&auth, user, "password-1", Some("password-1"), ExtraClaims::new()).await;
-    if STORE_HOLDS_NUL {
+    let e = User::register_with_password(
+        &auth,
+        user,
+        "password-1",
+        Some("password-1"),
+        ExtraClaims::new(),
+    )
+    .await;
+    if <B::Fixture as Hooks>::HOLDS_NUL {
         assert!(e.is_ok(), "{e:?}");
     } else {
         assert!(matches!(e, Err(Error::InvalidInput(_))), "{e:?}");
@@ -336,11 +496,14 @@ async fn f11_a_nul_byte_is_invalid_input_not_an_outage() {
 /// failure in between left the new password in force and every earlier
 /// (maybe stolen) token alive. Now one statement: when revoking fails,
 /// nothing changed.
-#[tokio::test]
-async fn f04_a_password_change_is_all_or_nothing() {
-    let (_guard, auth) = auth(true).await;
+pub async fn f04_a_password_change_is_all_or_nothing<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, auth) = auth(b, true).await;
     let ada = register(&auth, "ada@example.com", "old-password").await;
-    if !fail_token_writes(auth.store(), "BEFORE UPDATE").await {
+    if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE UPDATE").await {
         return; // this store cannot fail half way: it writes under one lock
     }
     let e = User::change_password(
@@ -353,7 +516,7 @@ async fn f04_a_password_change_is_all_or_nothing() {
     )
     .await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
-    heal(auth.store()).await;
+    <B::Fixture as Hooks>::heal(auth.store()).await;
     assert!(
         sign_in(&auth, "ada@example.com", "old-password")
             .await
@@ -369,10 +532,13 @@ async fn f04_a_password_change_is_all_or_nothing() {
 
 /// Finding 4, registration: the user row and its first token row are
 /// written together; when the token row fails, no user is left behind.
-#[tokio::test]
-async fn f04_registration_is_all_or_nothing() {
-    let (_guard, auth) = auth(true).await;
-    if !fail_token_writes(auth.store(), "BEFORE INSERT").await {
+pub async fn f04_registration_is_all_or_nothing<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: HardeningStore,
+{
+    let (_guard, auth) = auth(b, true).await;
+    if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE INSERT").await {
         return; // this store cannot fail half way: it writes under one lock
     }
     let e = User::register_with_password(
@@ -384,7 +550,7 @@ async fn f04_registration_is_all_or_nothing() {
     )
     .await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
-    heal(auth.store()).await;
+    <B::Fixture as Hooks>::heal(auth.store()).await;
     let nobody: Option<User> = auth
         .store()
         .get_user_by_identity("ada@example.com")
@@ -395,4 +561,102 @@ async fn f04_registration_is_all_or_nothing() {
         "a user without its token row was left behind"
     );
     register(&auth, "ada@example.com", "password-1").await;
+}
+
+/// Expands to one `#[tokio::test]` per finding on `$backend` (a [`Backend`]
+/// whose fixture implements [`Hooks`]).
+#[macro_export]
+macro_rules! hardening_suite {
+    ($backend:expr) => {
+        $crate::hardening_suite!(@cases $backend;
+            f02_a_sign_in_racing_a_password_change_never_survives_it,
+            f02_a_sign_in_token_from_the_old_password_dies_with_it,
+            f03_concurrent_password_changes_have_one_winner_and_keep_other_fields,
+            f06_allow_list_rows_are_bound_to_the_subject,
+            f07_a_revoked_token_stays_revoked_through_the_leeway_and_the_expunger,
+            f07_log_out_everywhere_survives_the_expunger_within_the_leeway,
+            f15_the_leeway_applies_to_allow_list_presence,
+            f09_identities_are_normalised_and_unique_case_insensitively,
+            f11_a_nul_byte_is_invalid_input_not_an_outage,
+            f04_a_password_change_is_all_or_nothing,
+            f04_registration_is_all_or_nothing,
+        );
+    };
+    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            $crate::hardening::$case($backend).await;
+        }
+    )*};
+}
+
+impl Hooks for auth_core::MemoryStore {
+    const HOLDS_NUL: bool = true;
+    async fn promote(_: &Self, _: Uuid) -> bool {
+        false
+    }
+    async fn fail_token_writes(_: &Self, _: &str) -> bool {
+        false
+    }
+    async fn heal(_: &Self) {}
+}
+
+impl Hooks for crate::pg::TestDb {
+    /// PostgreSQL text and jsonb cannot hold a NUL byte.
+    const HOLDS_NUL: bool = false;
+    async fn promote(store: &auth_postgres::PgStore, id: Uuid) -> bool {
+        sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1::uuid")
+            .bind(id.to_string())
+            .execute(store.pool())
+            .await
+            .unwrap()
+            .rows_affected()
+            == 1
+    }
+    async fn fail_token_writes(store: &auth_postgres::PgStore, when: &str) -> bool {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+             CREATE TRIGGER refuse {when} ON tokens FOR EACH ROW EXECUTE FUNCTION refuse();"
+        )))
+        .execute(store.pool())
+        .await
+        .unwrap();
+        true
+    }
+    async fn heal(store: &auth_postgres::PgStore) {
+        sqlx::raw_sql("DROP TRIGGER refuse ON tokens; DROP FUNCTION refuse();")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+}
+
+impl Hooks for crate::sqlite::TestSqlite {
+    /// SQLite text holds any string, NUL included.
+    const HOLDS_NUL: bool = true;
+    async fn promote(store: &auth_sqlite::SqliteStore, id: Uuid) -> bool {
+        sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?1")
+            .bind(id.to_string())
+            .execute(store.writer())
+            .await
+            .unwrap()
+            .rows_affected()
+            == 1
+    }
+    async fn fail_token_writes(store: &auth_sqlite::SqliteStore, when: &str) -> bool {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE TRIGGER refuse {when} ON tokens BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+        )))
+        .execute(store.writer())
+        .await
+        .unwrap();
+        true
+    }
+    async fn heal(store: &auth_sqlite::SqliteStore) {
+        sqlx::raw_sql("DROP TRIGGER refuse;")
+            .execute(store.writer())
+            .await
+            .unwrap();
+    }
 }
