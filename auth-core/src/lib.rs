@@ -101,7 +101,9 @@ pub use store::{
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
-pub use user::{Authenticated, ExtraClaimsFn, FieldKind, PasswordUser, Settings, UserResource};
+pub use user::{
+    Authenticated, ExtraClaimsFn, FieldKind, PasswordUser, Settings, UserColumn, UserResource,
+};
 pub use user_actions::{MAX_IDENTITY_LEN, SignedIn, TokenType, normalize_identity};
 
 #[cfg(doctest)]

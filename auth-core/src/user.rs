@@ -135,6 +135,47 @@ pub trait Authenticated: UserResource {
     fn settings() -> Settings<Self>;
 }
 
+/// One column of a derived user's table, from the derive's metadata: what a
+/// SQL store needs to write its `CREATE TABLE` (it names the types).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserColumn {
+    /// The field's name.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// An `Option` field: the column is nullable.
+    pub nullable: bool,
+    /// The primary key.
+    pub primary_key: bool,
+    /// The identity field (unique, case-insensitively).
+    pub identity: bool,
+}
+
+impl UserColumn {
+    /// The columns of `U`, in field order; an error when `U` has no field
+    /// metadata (implemented by hand: write its table yourself).
+    pub fn of<U: UserResource>() -> Result<Vec<Self>, crate::error::StoreError> {
+        if U::FIELDS.is_empty() {
+            return Err(crate::error::StoreError::msg(
+                "this user type has no field metadata: derive `Authenticated`, or write the table by hand",
+            ));
+        }
+        Ok(U::FIELDS
+            .iter()
+            .map(|(name, ty)| {
+                let (kind, nullable) = FieldKind::of(ty);
+                Self {
+                    name,
+                    kind,
+                    nullable,
+                    primary_key: *name == U::PRIMARY_KEY_FIELD,
+                    identity: U::IDENTITY_FIELD == Some(*name),
+                }
+            })
+            .collect())
+    }
+}
+
 /// What a field holds, read from its Rust type as written in
 /// [`UserResource::FIELDS`]: what a store needs to choose a column type.
 /// (Each store names the column types; this is the one reading of the Rust

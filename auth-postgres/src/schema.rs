@@ -1,7 +1,7 @@
 //! The schema auth-postgres owns: versioned steps per token table, applied
 //! under an advisory lock, printable for teams that run their own migrations.
 
-use auth_core::{Error, FieldKind, StoreError, UserResource};
+use auth_core::{Error, FieldKind, StoreError, UserColumn, UserResource};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::store::{PgStore, db_err, quote_column, quote_table};
@@ -122,11 +122,7 @@ impl PgStore {
 /// `DateTime<Utc>` timestamptz, `f64`, `Option<T>` nullable, others jsonb).
 /// `table` may be quoted already.
 pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError> {
-    if U::FIELDS.is_empty() {
-        return Err(StoreError::msg(
-            "this user type has no field metadata: derive `Authenticated`, or write the table by hand",
-        ));
-    }
+    let columns = UserColumn::of::<U>()?;
     // A name may come quoted already (as `PgStore` keeps it), but only in
     // the exact form `quote_table` writes: anything else is refused.
     let bare = table.replace('"', "");
@@ -139,18 +135,17 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
     }
     let table = quoted;
     let short = bare.rsplit('.').next().unwrap_or(&bare).to_owned();
-    let columns: Vec<String> = U::FIELDS
+    let columns: Vec<String> = columns
         .iter()
-        .map(|(name, ty)| {
-            let (sql, nullable) = sql_type(ty);
-            let mut col = format!("    {} {sql}", quote_column(name));
-            if *name == U::PRIMARY_KEY_FIELD {
+        .map(|c| {
+            let mut col = format!("    {} {}", quote_column(c.name), pg_type(c.kind));
+            if c.primary_key {
                 col.push_str(" PRIMARY KEY");
             } else {
-                if !nullable {
+                if !c.nullable {
                     col.push_str(" NOT NULL");
                 }
-                if U::IDENTITY_FIELD == Some(name) {
+                if c.identity {
                     col.push_str(" UNIQUE");
                 }
             }
@@ -173,11 +168,6 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
     Ok(sql)
 }
 
-fn sql_type(ty: &str) -> (&'static str, bool) {
-    let (kind, nullable) = FieldKind::of(ty);
-    (pg_type(kind), nullable)
-}
-
 /// The PostgreSQL column type of a field kind.
 pub(crate) fn pg_type(kind: FieldKind) -> &'static str {
     match kind {
@@ -196,6 +186,11 @@ pub(crate) fn pg_type(kind: FieldKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sql_type(ty: &str) -> (&'static str, bool) {
+        let (kind, nullable) = FieldKind::of(ty);
+        (pg_type(kind), nullable)
+    }
 
     #[test]
     fn rust_types_map_to_sql() {

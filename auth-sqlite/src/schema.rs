@@ -1,7 +1,7 @@
 //! The schema auth-sqlite owns: versioned steps per token table, applied in
 //! one write transaction, printable for teams that run their own migrations.
 
-use auth_core::{Error, FieldKind, StoreError, UserResource};
+use auth_core::{Error, FieldKind, StoreError, UserColumn, UserResource};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{SqliteStore, db_err, quote_column, quote_table};
@@ -118,20 +118,15 @@ impl SqliteStore {
 /// integers `INTEGER`, floats `REAL`, `bool` `BOOLEAN` (0/1), `Option<T>`
 /// nullable, anything else `JSON` text).
 pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError> {
-    if U::FIELDS.is_empty() {
-        return Err(StoreError::msg(
-            "this user type has no field metadata: derive `Authenticated`, or write the table by hand",
-        ));
-    }
+    let columns = UserColumn::of::<U>()?;
     let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
-    let columns: Vec<String> = U::FIELDS
+    let columns: Vec<String> = columns
         .iter()
-        .map(|(name, ty)| {
-            let (sql, nullable) = sql_type(ty);
-            let mut col = format!("    {} {sql}", quote_column(name));
-            if *name == U::PRIMARY_KEY_FIELD {
+        .map(|c| {
+            let mut col = format!("    {} {}", quote_column(c.name), sqlite_type(c.kind));
+            if c.primary_key {
                 col.push_str(" PRIMARY KEY NOT NULL");
-            } else if !nullable {
+            } else if !c.nullable {
                 col.push_str(" NOT NULL");
             }
             col
@@ -153,9 +148,10 @@ pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError
     Ok(sql)
 }
 
-fn sql_type(ty: &str) -> (&'static str, bool) {
-    let (kind, nullable) = FieldKind::of(ty);
-    let sql = match kind {
+/// The SQLite column type of a field kind (the declared type the store
+/// reads back: `BOOLEAN` and `JSON` convert).
+fn sqlite_type(kind: FieldKind) -> &'static str {
+    match kind {
         FieldKind::Uuid | FieldKind::Text | FieldKind::DateTime | FieldKind::NaiveDateTime => {
             "TEXT"
         }
@@ -163,13 +159,17 @@ fn sql_type(ty: &str) -> (&'static str, bool) {
         FieldKind::Bool => "BOOLEAN",
         FieldKind::Float => "REAL",
         _ => "JSON",
-    };
-    (sql, nullable)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sql_type(ty: &str) -> (&'static str, bool) {
+        let (kind, nullable) = FieldKind::of(ty);
+        (sqlite_type(kind), nullable)
+    }
 
     #[test]
     fn rust_types_map_to_sqlite() {
