@@ -100,17 +100,20 @@ impl SqliteStore {
         let connect =
             |e: sqlx::Error| Error::Store(StoreError::new("cannot open the SQLite database", e));
         // The writer first: it creates the file and switches it to WAL.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(connect)?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(readers.max(1))
-            .connect_with(options.create_if_missing(false))
-            .await
-            .map_err(connect)?;
+        let writer = open_pool(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1),
+            options.clone(),
+        )
+        .await
+        .map_err(connect)?;
+        let reader = open_pool(
+            SqlitePoolOptions::new().max_connections(readers.max(1)),
+            options.create_if_missing(false),
+        )
+        .await
+        .map_err(connect)?;
         Ok(Self {
             writer,
             reader,
@@ -169,6 +172,36 @@ impl SqliteStore {
     pub(crate) fn sql_cache(&self) -> &PerTable<(String, &'static str), Arc<str>> {
         &self.inner.sql
     }
+}
+
+/// Opens a pool, retrying while the file is busy: switching a new file to
+/// WAL takes an exclusive lock that SQLite's busy timeout does not wait for,
+/// so two processes opening one new file at once would otherwise fail.
+async fn open_pool(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+) -> Result<SqlitePool, sqlx::Error> {
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(5);
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Err(e) if is_busy(&e) && started.elapsed() < DEFAULT_BUSY_TIMEOUT => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(200));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// `SQLITE_BUSY` or `SQLITE_LOCKED`, extended codes included.
+fn is_busy(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Quotes a table name for SQL: ASCII letters, digits and `_` (not leading

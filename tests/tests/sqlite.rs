@@ -375,3 +375,28 @@ async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
     b.close().await;
     let _cleanup = TestSqlite { store: a, path };
 }
+
+/// Processes starting together on a new file: switching it to WAL takes a
+/// lock SQLite's busy timeout does not wait for, so the store retries the
+/// open; every one of them opens (10 files, 8 at once each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_stores_opening_one_new_file_at_once_all_open() {
+    for _ in 0..10 {
+        let path = fresh_path();
+        let opened = auth_tests::at_once(8, |_| {
+            let path = path.clone();
+            async move { SqliteStore::open(&path).await }
+        })
+        .await;
+        let mut stores = Vec::new();
+        for o in opened {
+            stores.push(o.expect("every store opens"));
+        }
+        stores[0].migrate(&["tokens"]).await.unwrap();
+        for s in &stores {
+            s.close().await;
+        }
+        let store = stores.swap_remove(0);
+        let _cleanup = TestSqlite { store, path };
+    }
+}
