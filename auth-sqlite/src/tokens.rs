@@ -20,7 +20,7 @@ use crate::store::{SqliteStore, db_err, duration_micros, from_micros, micros};
 
 /// The statements for one token table, built once.
 pub(crate) struct TokenQueries {
-    pub(crate) lookup: Arc<str>,
+    lookup: Arc<str>,
     pub(crate) insert_many: Arc<str>,
     get_row: Arc<str>,
     mark_used: Arc<str>,
@@ -52,18 +52,8 @@ const COLUMN_NAMES: [&str; 7] = [
 
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
-        let lookup_columns = COLUMN_NAMES
-            .iter()
-            .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
-            .collect::<Vec<_>>()
-            .join(", ");
         Self {
-            // One row whatever is found: ?1 the token's jti, ?2 its sid (or NULL).
-            lookup: format!(
-                "SELECT {lookup_columns} FROM (SELECT 1) one \
-                 LEFT JOIN {t} t ON t.jti = ?1 LEFT JOIN {t} s ON s.jti = ?2"
-            )
-            .into(),
+            lookup: lookup_sql(t, None).into(),
             // ?1 the rows as a JSON array (see `rows_json`), ?2 now: one
             // statement, so all rows land or none does.
             insert_many: format!(
@@ -158,6 +148,22 @@ impl TokenQueries {
             table: t.to_owned(),
         }
     }
+}
+
+/// The lookup: one row whatever is found, `?1` the token's jti, `?2` its
+/// sid (or NULL); with `user`, that scalar subquery as a column `user` too
+/// (the authenticate query).
+pub(crate) fn lookup_sql(t: &str, user: Option<&str>) -> String {
+    let columns = COLUMN_NAMES
+        .iter()
+        .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
+        .collect::<Vec<_>>()
+        .join(", ");
+    let user = user.map(|u| format!(", ({u}) AS user")).unwrap_or_default();
+    format!(
+        "SELECT {columns}{user} FROM (SELECT 1) one \
+         LEFT JOIN {t} t ON t.jti = ?1 LEFT JOIN {t} s ON s.jti = ?2"
+    )
 }
 
 pub(crate) fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {

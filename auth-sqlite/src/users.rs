@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{SqliteStore, db_err, duration_micros, micros, quote_column, quote_literal};
-use crate::tokens::{filter_params, insert_rows, lookup_rows, sql};
+use crate::tokens::{filter_params, insert_rows, lookup_rows, lookup_sql, sql};
 
 /// How a column's value converts to and from the user's JSON form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,12 +210,8 @@ impl SqliteStore {
         let users = self.user_table::<U>().await?;
         self.sql_cache().get_or_try_insert(&key, || {
             let q = self.token_queries(table)?;
-            let lookup = q.lookup.replacen(
-                " FROM (SELECT 1) one",
-                &format!(", ({}) AS user FROM (SELECT 1) one", users.by_key::<U>(3)),
-                1,
-            );
-            Ok((key.clone(), lookup.into()))
+            let sql = lookup_sql(&q.table, Some(&users.by_key::<U>(3)));
+            Ok((key.clone(), sql.into()))
         })
     }
 }
