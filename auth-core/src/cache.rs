@@ -78,7 +78,8 @@ pub struct CacheStats {
 
 struct SubjectEntry<U> {
     user: Option<U>,
-    tokens: Mutex<HashMap<(String, Option<String>), Rows>>,
+    /// By `jti`: the token's `sid` (fixed by its claims) and its rows.
+    tokens: Mutex<HashMap<String, (Option<String>, Rows)>>,
 }
 
 struct Shared {
@@ -264,8 +265,9 @@ impl<U: UserResource> AuthCache<U> {
         }
         if let Some(entry) = self.subjects.get(key) {
             let rows = lock(&entry.tokens)
-                .get(&(jti.to_owned(), sid.map(str::to_owned)))
-                .cloned();
+                .get(jti)
+                .filter(|(kept_sid, _)| kept_sid.as_deref() == sid)
+                .map(|(_, rows)| rows.clone());
             if let Some(rows) = rows {
                 self.shared.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok((rows, entry.user.clone()));
@@ -300,7 +302,7 @@ impl<U: UserResource> AuthCache<U> {
             if tokens.len() >= TOKENS_PER_SUBJECT {
                 tokens.clear();
             }
-            tokens.insert((jti.to_owned(), sid.map(str::to_owned)), rows.clone());
+            tokens.insert(jti.to_owned(), (sid.map(str::to_owned), rows.clone()));
         }
         // An invalidation between the check above and the insert: its
         // eviction may have run before the insert, so drop the entry now.
