@@ -34,6 +34,7 @@ mod claims {
             sign_in_token_lifetime = "60s",
             confirmation_required = true,
         ),
+        remember_me(cookie_name = "remember_me", token_lifetime = "30d"),
     ),
     add_ons(
         log_out_everywhere(

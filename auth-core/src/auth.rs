@@ -410,7 +410,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let mut claims = self.jwt.verify_at(token, now.timestamp())?;
         let key = self.subject_key(&claims)?;
         require_user_purpose(&claims)?;
-        let (rows, user) = self.authentication_rows(&key, &claims).await?;
+        let (rows, user) = self
+            .authentication_rows(&key, &claims.jti, claims.sid.as_deref())
+            .await?;
         self.judge(&mut claims, &rows, now)?;
         let user = user.ok_or(Error::UserNotFound)?;
         check_credential(&claims, &user)?;
@@ -419,12 +421,12 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
 
     /// The token's row, its session's row and the user: from the cache when
     /// one is attached and holds them, else one store call.
-    async fn authentication_rows(
+    pub(crate) async fn authentication_rows(
         &self,
         key: &U::PrimaryKey,
-        claims: &Claims,
+        jti: &str,
+        sid: Option<&str>,
     ) -> Result<(crate::store::Rows, Option<U>)> {
-        let (jti, sid) = (claims.jti.as_str(), claims.sid.as_deref());
         #[cfg(feature = "cache")]
         let ticket = match &self.cache {
             Some(cache) => {

@@ -36,6 +36,7 @@
 //! ```
 
 mod auth;
+mod browser;
 #[cfg(feature = "cache")]
 mod cache;
 mod claims;
@@ -76,12 +77,13 @@ pub use auth_macros::Authenticated;
 pub use auth_macros::token_resource;
 
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
+pub use browser::{Remembered, SessionState};
 #[cfg(feature = "cache")]
 pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
     Algorithm, Lifetime, LifetimeError, LogOutEverywhereConfig, PasswordConfig, Purpose,
-    PurposeFilter, RefreshConfig, SessionIdentifier, SessionsConfig, TokenConfig,
+    PurposeFilter, RefreshConfig, RememberMeConfig, SessionIdentifier, SessionsConfig, TokenConfig,
     TokenResourceConfig, application_name,
 };
 pub use error::{Error, Result, StoreError};

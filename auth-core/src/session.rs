@@ -475,16 +475,20 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
 /// log-out-everywhere filter, plus sessions and refresh tokens always (those
 /// must end with it).
 pub(crate) fn session_filter(mut filter: PurposeFilter) -> PurposeFilter {
-    let always = [Purpose::SESSION, Purpose::REFRESH];
-    filter.exclude.retain(|p| !always.contains(p));
+    always_revoke(&mut filter, &[Purpose::SESSION, Purpose::REFRESH]);
+    filter
+}
+
+/// Makes `filter` pass `purposes` whatever the add-on's lists say.
+pub(crate) fn always_revoke(filter: &mut PurposeFilter, purposes: &[Purpose]) {
+    filter.exclude.retain(|p| !purposes.contains(p));
     if let Some(include) = filter.include.as_mut() {
-        for p in always {
-            if !include.contains(&p) {
-                include.push(p);
+        for p in purposes {
+            if !include.contains(p) {
+                include.push(p.clone());
             }
         }
     }
-    filter
 }
 
 /// The stored row of a refresh token: the session id in `extra_data`.

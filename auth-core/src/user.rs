@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::{ClaimsContext, ExtraClaims};
 use crate::config::{
-    LogOutEverywhereConfig, PasswordConfig, RefreshConfig, SessionIdentifier, SessionsConfig,
-    TokenConfig, TokenResourceConfig,
+    LogOutEverywhereConfig, PasswordConfig, RefreshConfig, RememberMeConfig, SessionIdentifier,
+    SessionsConfig, TokenConfig, TokenResourceConfig,
 };
 use crate::subject::{Subject, SubjectKey};
 
@@ -95,6 +95,8 @@ pub struct Settings<U> {
     pub sessions: Option<SessionsConfig>,
     /// Rotating refresh tokens, when configured (needs `sessions`).
     pub refresh_tokens: Option<RefreshConfig>,
+    /// The remember-me strategy, when configured.
+    pub remember_me: Option<RememberMeConfig>,
 }
 
 impl<U> Clone for Settings<U> {
@@ -108,6 +110,7 @@ impl<U> Clone for Settings<U> {
             log_out_everywhere: self.log_out_everywhere.clone(),
             sessions: self.sessions,
             refresh_tokens: self.refresh_tokens,
+            remember_me: self.remember_me.clone(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl<U> Settings<U> {
             log_out_everywhere: None,
             sessions: None,
             refresh_tokens: None,
+            remember_me: None,
         }
     }
 }

@@ -293,11 +293,19 @@ impl<U: UserResource, S> Auth<U, S> {
             .log_out_everywhere
             .as_ref()
             .map_or_else(PurposeFilter::all, |l| l.purposes.clone());
-        if self.settings().sessions.is_some() {
+        let mut filter = if self.settings().sessions.is_some() {
             crate::session::session_filter(filter)
         } else {
             filter
+        };
+        if self.settings().remember_me.is_some() {
+            // A remembered browser must not sign itself in again.
+            crate::session::always_revoke(
+                &mut filter,
+                &[Purpose::REMEMBER_ME, Purpose::COOKIE_SESSION],
+            );
         }
+        filter
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod bench;
+pub mod browser;
 pub mod conformance;
 pub mod hardening;
 pub mod pg;

@@ -109,8 +109,8 @@ fn the_derive_accepts_exactly_auth_cores_algorithms() {
 mod defaults {
     use auth_core::{
         Authenticated, LogOutEverywhereConfig, PasswordConfig, PurposeFilter, RefreshConfig,
-        SessionsConfig, SigningSecret, TokenConfig, TokenResource, TokenResourceConfig,
-        token_resource,
+        RememberMeConfig, SessionsConfig, SigningSecret, TokenConfig, TokenResource,
+        TokenResourceConfig, token_resource,
     };
     use serde::{Deserialize, Serialize};
 
@@ -128,7 +128,7 @@ mod defaults {
             require_token_presence_for_authentication,
             refresh_tokens(),
         ),
-        strategies(password()),
+        strategies(password(), remember_me()),
         add_ons(log_out_everywhere(), sessions()),
     )]
     pub struct User {
@@ -162,6 +162,7 @@ mod defaults {
         );
         assert_eq!(s.sessions, Some(SessionsConfig::default()));
         assert_eq!(s.refresh_tokens, Some(RefreshConfig::default()));
+        assert_eq!(s.remember_me, Some(RememberMeConfig::default()));
         assert_eq!(Token::CONFIG, TokenResourceConfig::default());
     }
 

@@ -156,6 +156,30 @@ impl Default for SessionsConfig {
     }
 }
 
+/// Settings of the remember-me strategy: a long-lived, stored token in an
+/// `HttpOnly` cookie that signs a browser in again when its session is gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RememberMeConfig {
+    /// The cookie's name (default `remember_me`).
+    pub cookie_name: Cow<'static, str>,
+    /// The remember-me token's lifetime (default 30 days).
+    pub token_lifetime: Lifetime,
+    /// Whether the cookie is `Secure` (sent over https only): default
+    /// `true`; set it to `false` for an application served over plain http
+    /// (local development).
+    pub secure: bool,
+}
+
+impl Default for RememberMeConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: Cow::Borrowed("remember_me"),
+            token_lifetime: Lifetime::from_secs(30 * 86_400),
+            secure: true,
+        }
+    }
+}
+
 /// Settings of rotating refresh tokens (needs sessions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefreshConfig {

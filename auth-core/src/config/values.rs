@@ -248,6 +248,10 @@ impl Purpose {
     pub const REFRESH: Purpose = Purpose(Cow::Borrowed("refresh"));
     /// A refresh token already exchanged (`updated_at` is when).
     pub const REFRESH_USED: Purpose = Purpose(Cow::Borrowed("refresh_used"));
+    /// A remember-me token (always stored): signs a browser in again.
+    pub const REMEMBER_ME: Purpose = Purpose(Cow::Borrowed("remember_me"));
+    /// A browser's cookie session record (the session store over the token table).
+    pub const COOKIE_SESSION: Purpose = Purpose(Cow::Borrowed("cookie_session"));
 
     /// A purpose with a static name (for add-ons such as confirmation).
     pub const fn from_static(name: &'static str) -> Self {
@@ -280,15 +284,22 @@ impl AsRef<str> for Purpose {
     }
 }
 
-/// How a browser session identifies the user when allow-list mode is off.
+/// What a browser (cookie) session keeps to identify its user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SessionIdentifier {
-    /// Not configured: only legal with tokens disabled or allow-list mode on.
+    /// Not configured (legal with tokens disabled or in allow-list mode):
+    /// a cookie session keeps what [`Jti`](Self::Jti) keeps.
     #[default]
     Unset,
-    /// The session stores `jti` and subject, so signing out can revoke it.
+    /// The cookie session keeps the subject and the id of its session row
+    /// (with the sessions add-on) or its token: every request checks that
+    /// row, so signing out, ending the session from the device list or log
+    /// out everywhere signs the browser out.
     Jti,
-    /// The session stores only the subject and cannot revoke on sign-out.
+    /// The cookie session keeps only the subject (and the password
+    /// fingerprint): nothing stored can end it but deleting the cookie
+    /// session itself. Signing out clears the browser's session; a copy of
+    /// its cookie stays valid as long as the session store keeps the record.
     Unsafe,
 }
 

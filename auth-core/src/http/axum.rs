@@ -1,5 +1,7 @@
 //! axum/tower integration (feature `axum`): [`AuthLayer`] authenticates the
-//! bearer token of every request and puts the [`AuthenticatedUser`] in the
+//! bearer token of every request (with the `sessions` feature, a request
+//! without one by its cookie session, then its remember-me cookie: see
+//! [`sessions`](super::sessions)) and puts the [`AuthenticatedUser`] in the
 //! request's extensions (Ash's `retrieve_from_bearer` + `set_actor`);
 //! [`CurrentUser`] hands it to handlers; [`BearerToken`] gives sign-out
 //! handlers the presented token; [`ClientInfo`](crate::ClientInfo) is an
@@ -179,6 +181,12 @@ where
                 .map(str::to_owned);
             let result = match header {
                 Some(h) => auth.authenticate_bearer(&h).await.map_err(Some),
+                #[cfg(feature = "sessions")]
+                None => {
+                    let browser = Browser::of(&req);
+                    browser.user(&auth).await
+                }
+                #[cfg(not(feature = "sessions"))]
                 None => Err(None),
             };
             match result {
@@ -197,6 +205,49 @@ where
             }
             inner.call(req).await
         })
+    }
+}
+
+/// Without a bearer header: the cookie session's user, else the
+/// remember-me cookie's (signing the browser in again).
+#[cfg(feature = "sessions")]
+struct Browser {
+    session: Option<crate::http::sessions::Session>,
+    cookies: Option<crate::http::sessions::Cookies>,
+    client: ClientInfo,
+}
+
+#[cfg(feature = "sessions")]
+impl Browser {
+    fn of(req: &Request) -> Self {
+        Self {
+            session: req.extensions().get().cloned(),
+            cookies: req.extensions().get().cloned(),
+            client: client_info(req.headers(), req.extensions()),
+        }
+    }
+
+    async fn user<U, S>(
+        self,
+        auth: &Auth<U, S>,
+    ) -> Result<AuthenticatedUser<U>, Option<crate::Error>>
+    where
+        U: UserResource,
+        S: TokenStore + UserStore<U>,
+    {
+        let Some(session) = self.session else {
+            return Err(None);
+        };
+        if let Some(user) = auth.retrieve_from_session(&session).await.map_err(Some)? {
+            return Ok(user);
+        }
+        let Some(cookies) = self.cookies else {
+            return Err(None);
+        };
+        auth.sign_in_using_remember_me(&session, &cookies, self.client)
+            .await
+            .map_err(Some)?
+            .ok_or(None)
     }
 }
 
@@ -257,17 +308,15 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts))
+        Ok(client_info(&parts.headers, &parts.extensions))
     }
 }
 
-fn client_info(parts: &Parts) -> ClientInfo {
-    let user_agent = parts
-        .headers
+fn client_info(headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> ClientInfo {
+    let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|h| h.to_str().ok());
-    let ip = parts
-        .extensions
+    let ip = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     ClientInfo::new(user_agent, ip)

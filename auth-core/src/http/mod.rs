@@ -4,6 +4,8 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "sessions")]
+pub mod sessions;
 
 use crate::auth::{Auth, AuthenticatedUser};
 use crate::error::{Error, Result};

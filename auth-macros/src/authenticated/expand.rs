@@ -5,8 +5,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{
-    ExtraClaims, LogOutEverywhere, Password, Refresh, SessionIdentifier, Sessions, SigningSecret,
-    User,
+    ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier, Sessions,
+    SigningSecret, User,
 };
 
 pub fn expand(user: User) -> TokenStream {
@@ -22,6 +22,7 @@ pub fn expand(user: User) -> TokenStream {
         log_out_everywhere,
         sessions,
         refresh,
+        remember_me,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -100,6 +101,17 @@ pub fn expand(user: User) -> TokenStream {
                 reuse_grace: __p::Lifetime::from_secs(#grace),
             }))
         }
+    };
+    let remember_me_config = match &remember_me {
+        None => quote!(::core::option::Option::None),
+        Some(RememberMe {
+            cookie_name,
+            token_lifetime_secs,
+        }) => quote!(::core::option::Option::Some(__p::RememberMeConfig {
+            cookie_name: __p::Cow::Borrowed(#cookie_name),
+            token_lifetime: __p::Lifetime::from_secs(#token_lifetime_secs),
+            ..::core::default::Default::default()
+        })),
     };
 
     let authenticated = tokens.map(|t| {
@@ -202,6 +214,7 @@ pub fn expand(user: User) -> TokenStream {
                     settings.log_out_everywhere = #log_out;
                     settings.sessions = #sessions_config;
                     settings.refresh_tokens = #refresh_config;
+                    settings.remember_me = #remember_me_config;
                     settings
                 }
             }

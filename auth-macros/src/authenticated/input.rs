@@ -171,6 +171,16 @@ impl FromMeta for ExtraClaims {
 pub struct Strategies {
     /// `password(...)`.
     pub password: Option<Opt<Password>>,
+    /// `remember_me(...)`: needs tokens.
+    pub remember_me: Option<Opt<RememberMe>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct RememberMe {
+    /// Default `"remember_me"`.
+    pub cookie_name: Option<syn::LitStr>,
+    /// Default `"30d"`.
+    pub token_lifetime: Option<syn::LitStr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

@@ -15,6 +15,12 @@ pub struct User {
     pub log_out_everywhere: Option<LogOutEverywhere>,
     pub sessions: Option<Sessions>,
     pub refresh: Option<Refresh>,
+    pub remember_me: Option<RememberMe>,
+}
+
+pub struct RememberMe {
+    pub cookie_name: String,
+    pub token_lifetime_secs: u64,
 }
 
 pub struct Sessions {

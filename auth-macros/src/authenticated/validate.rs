@@ -1,12 +1,12 @@
-//! Rules A1–A16 and S1–S4 for `#[derive(Authenticated)]`: one function per rule,
+//! Rules A1–A16 and S1–S4, R1–R2 for `#[derive(Authenticated)]`: one function per rule,
 //! each opened by the rule's sentence; every error is collected, none stops the others.
 
 use proc_macro2::Span;
 
 use super::input::{self, Input};
 use super::model::{
-    ExtraClaims, LogOutEverywhere, Password, Refresh, SessionIdentifier, Sessions, SigningSecret,
-    Tokens, User,
+    ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier, Sessions,
+    SigningSecret, Tokens, User,
 };
 use crate::common::lifetime::parse_secs;
 use crate::common::spanned::Opt;
@@ -48,6 +48,10 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .and_then(|a| a.log_out_everywhere.as_ref());
     let sessions_input = input.add_ons.as_ref().and_then(|a| a.sessions.as_ref());
     let refresh_input = tokens_block.and_then(|t| t.refresh_tokens.as_ref());
+    let remember_me_input = input
+        .strategies
+        .as_ref()
+        .and_then(|s| s.remember_me.as_ref());
 
     // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
     let fields = a1_named_fields(&input, e);
@@ -92,6 +96,12 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             e,
         );
     }
+    // R1: remember-me needs tokens.                          (r1-remember-me-without-tokens)
+    // R2: its lifetime parses and is not zero; its cookie name is a cookie name. (r2-*)
+    let remember_me = remember_me_input.and_then(|r| {
+        r1_remember_me_needs_tokens(r, tokens_enabled, e);
+        remember_me(r, e)
+    });
     let subject_name = input
         .subject_name
         .as_ref()
@@ -119,9 +129,59 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             log_out_everywhere: log_out,
             sessions: sessions.filter(|_| tokens_enabled),
             refresh: refresh.filter(|_| tokens_enabled),
+            remember_me: remember_me.filter(|_| tokens_enabled),
         }),
         _ => Err(errors),
     }
+}
+
+/// R1: the remember-me strategy while tokens are disabled.
+fn r1_remember_me_needs_tokens(
+    remember_me: &Opt<input::RememberMe>,
+    tokens_enabled: bool,
+    errors: &mut Errors,
+) {
+    if !tokens_enabled {
+        errors.push_span(
+            remember_me.span,
+            "`remember_me` needs tokens: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
+        );
+    }
+}
+
+/// R2: `remember_me(token_lifetime)` as A11; `cookie_name` a cookie name
+/// (letters, digits, `-`, `_`, `.`; not empty).
+fn remember_me(r: &Opt<input::RememberMe>, errors: &mut Errors) -> Option<RememberMe> {
+    let lifetime = a11_lifetime(
+        r.token_lifetime.as_ref(),
+        "remember_me(token_lifetime)",
+        30 * 86_400,
+        false,
+        errors,
+    );
+    let cookie_name = match &r.cookie_name {
+        None => Some("remember_me".to_owned()),
+        Some(lit) => {
+            let name = lit.value();
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if ok {
+                Some(name)
+            } else {
+                errors.push(
+                    lit,
+                    "`cookie_name` must be a non-empty cookie name of letters, digits, `-`, `_` and `.`, like \"remember_me\"",
+                );
+                None
+            }
+        }
+    };
+    Some(RememberMe {
+        cookie_name: cookie_name?,
+        token_lifetime_secs: lifetime?,
+    })
 }
 
 /// S1: `refresh_tokens` without `add_ons(sessions(...))`.

@@ -16,19 +16,51 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use auth_core::http::sessions::cookie::SameSite;
+use auth_core::http::sessions::{Expiry, SessionManagerLayer, TokenTableSessionStore};
+
 use crate::model::{PublicUser, User};
+use crate::pages::{self, PageState, Pages};
 
 /// Request bodies larger than this are refused (413).
 pub const BODY_LIMIT: usize = 16 * 1024;
 
-type App<S> = Arc<Auth<User, S>>;
+pub type App<S> = Arc<Auth<User, S>>;
 
-/// Every route, with the bearer layer and the body limit.
-pub fn router<S>(auth: App<S>) -> Router
+/// Every route: the JSON API (bearer tokens only) and the browser pages
+/// (cookie sessions, CSRF-checked forms), with the body limit.
+pub fn router<S>(auth: App<S>, pages: Pages) -> Router
 where
     S: TokenStore + PasswordStore<User> + 'static,
 {
-    Router::new()
+    let sessions = SessionManagerLayer::new(TokenTableSessionStore::new(auth.clone()))
+        .with_name("session")
+        .with_secure(pages.secure)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnSessionEnd);
+    let html = Router::new()
+        .route("/", get(pages::home))
+        .route(
+            "/sign_in",
+            get(pages::sign_in_form::<S>).post(pages::sign_in::<S>),
+        )
+        .route(
+            "/register",
+            get(pages::register_form::<S>).post(pages::register::<S>),
+        )
+        .route("/account", get(pages::account::<S>))
+        .route("/account/sessions/{id}/end", post(pages::end_session::<S>))
+        .route("/sign_out", post(pages::sign_out::<S>))
+        .route("/log_out_everywhere", post(pages::log_out_everywhere::<S>))
+        .layer(AuthLayer::optional(auth.clone()))
+        .layer(sessions)
+        .with_state(PageState {
+            auth: auth.clone(),
+            pages,
+        });
+    // The API authenticates bearer tokens only: no cookie, so no request
+    // forged by another site is ever authenticated here.
+    let api = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/.well-known/jwks.json", get(jwks::<S>))
         .route("/auth/user/password/register", post(register::<S>))
@@ -44,11 +76,12 @@ where
         .route("/auth/sessions/{id}", delete(end_session::<S>))
         .route("/auth/log_out_everywhere", post(log_out_everywhere::<S>))
         .route("/me", get(me))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None) })
         .layer(AuthLayer::optional(auth.clone()))
+        .with_state(auth);
+    api.merge(html)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(no_store))
-        .with_state(auth)
 }
 
 /// Responses carry tokens and user data: no cache keeps them, and no
@@ -176,7 +209,7 @@ struct RegisterBody {
     role: Option<String>,
 }
 
-fn check_email(email: &str) -> Result<String, ApiError> {
+pub fn check_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim();
     let ok = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
@@ -228,6 +261,7 @@ struct SignInBody {
     email: String,
     password: String,
     token_type: Option<String>,
+    remember_me: Option<bool>,
 }
 
 async fn sign_in<S>(
@@ -249,7 +283,14 @@ where
     };
     let signed =
         User::sign_in_with_password(&auth, b.email.trim(), &b.password, token_type, client).await?;
-    Ok(Json(signed_in_body(&signed)).into_response())
+    let mut response = Json(signed_in_body(&signed)).into_response();
+    if b.remember_me == Some(true) && token_type == TokenType::User {
+        let cookie = auth.remember_me_cookie(&auth.issue_remember_me(&signed).await?)?;
+        if let Ok(value) = header::HeaderValue::from_str(&cookie.to_string()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]

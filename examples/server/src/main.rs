@@ -14,10 +14,12 @@
 //! the database; random with a warning on the in-memory store), `RUST_LOG`, and the
 //! limits of [`serve::Limits`]: `HEADER_READ_TIMEOUT` (30s),
 //! `REQUEST_TIMEOUT` (30s), `MAX_CONNECTIONS` (1024), `SHUTDOWN_DEADLINE`
-//! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores).
+//! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores),
+//! `SECURE_COOKIES` (`true` behind https: the cookies get `Secure`).
 
 mod app;
 mod model;
+mod pages;
 mod serve;
 
 use std::process::ExitCode;
@@ -200,6 +202,11 @@ where
     S: TokenStore + PasswordStore<User> + Clone + 'static,
 {
     let limits = serve::Limits::from_env()?;
+    let secure = secure_cookies()?;
+    let mut settings = User::settings();
+    if let Some(remember_me) = settings.remember_me.as_mut() {
+        remember_me.secure = secure;
+    }
     let auth = match std::env::var("TOKEN_KEYS_FILE")
         .ok()
         .filter(|p| !p.is_empty())
@@ -209,9 +216,9 @@ where
         Some(path) => {
             let keys = KeySet::from_file(&path).map_err(|e| e.to_string())?;
             tracing::info!(path = %path, active = keys.active().kid(), "signing with a key set");
-            Auth::with_keys(User::settings(), &keys, store.clone())
+            Auth::with_keys(settings, &keys, store.clone())
         }
-        None => Auth::with_secret(User::settings(), &secret(&backend)?, store.clone()),
+        None => Auth::with_secret(settings, &secret(&backend)?, store.clone()),
     }
     .and_then(|a| a.with_hash_limits(hash_limits()?))
     .map_err(|e| e.to_string())?;
@@ -232,7 +239,7 @@ where
     tracing::info!(%addr, store = store_name, ?limits, "serving");
     serve::serve(
         listener,
-        app::router(Arc::new(auth)),
+        app::router(Arc::new(auth), pages::Pages::new(secure)),
         limits,
         shutdown_signal(),
     )
@@ -240,6 +247,18 @@ where
     expunger.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `SECURE_COOKIES`: `true` when the demo is served over https (behind a
+/// TLS proxy), adding `Secure` to its cookies; default `false`.
+fn secure_cookies() -> Result<bool, String> {
+    match std::env::var("SECURE_COOKIES").ok().as_deref() {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(format!(
+            "SECURE_COOKIES must be true or false, not {other:?}"
+        )),
+    }
 }
 
 /// `HASH_CONCURRENCY`: password hashes at once (default: the cores).

@@ -26,7 +26,10 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
         extra_claims = crate::model::role_claims,
         refresh_tokens(lifetime = "7d", reuse_grace = "30s"),
     ),
-    strategies(password(identity_field = "email", hashed_password_field = "hashed_password")),
+    strategies(
+        password(identity_field = "email", hashed_password_field = "hashed_password"),
+        remember_me(cookie_name = "remember_me", token_lifetime = "30d"),
+    ),
     add_ons(
         sessions(lifetime = "30d"),
         log_out_everywhere(apply_on_password_change),

@@ -1,0 +1,17 @@
+use auth_core::{Authenticated, token_resource};
+use serde::{Deserialize, Serialize};
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    session_identifier = "jti",
+    tokens(token_resource = Token),
+    strategies(remember_me(token_lifetime = "30")),
+)]
+pub struct User {
+    pub id: i64,
+}
+
+fn main() {}
