@@ -913,3 +913,145 @@ fn keys_rotate_over_http_without_logging_anyone_out() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A form POST to the pages: `cookies` as a `Cookie` header.
+fn form_post(s: &Server, path: &str, cookies: &str, body: &str) -> (u16, Vec<String>, String) {
+    s.raw_text(&format!(
+        "POST {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncookie: {cookies}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+        s.addr,
+        body.len()
+    ))
+}
+
+/// `name=value` of the `Set-Cookie` header for `name`.
+fn set_cookie<'h>(headers: &'h [String], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .filter_map(|h| h.strip_prefix("set-cookie: "))
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+fn pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap()
+}
+
+#[test]
+fn the_pages_refuse_forms_without_their_csrf_token_and_the_api_ignores_cookies() {
+    let s = Server::start(None);
+    let (status, headers, html) = s.raw_text(&format!(
+        "GET /register HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+        s.addr
+    ));
+    assert_eq!(status, 200);
+    let csrf = set_cookie(&headers, "csrf")
+        .expect("a csrf cookie")
+        .to_owned();
+    let lower = csrf.to_ascii_lowercase();
+    assert!(
+        lower.contains("httponly") && lower.contains("samesite=lax"),
+        "{csrf}"
+    );
+    let token = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's token")
+        .to_owned();
+    let form = "email=ada%40example.com&password=correct+horse&password_confirmation=correct+horse";
+
+    // Without the token, with a token of another cookie, with a wrong one: 403.
+    let (other, _, _) = {
+        let (_, h, _) = s.raw_text(&format!(
+            "GET /sign_in HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            s.addr
+        ));
+        (pair(set_cookie(&h, "csrf").unwrap()).to_owned(), (), ())
+    };
+    for (cookie, body) in [
+        (pair(&csrf).to_owned(), form.to_owned()),
+        (other, format!("{form}&csrf_token={token}")),
+        (
+            pair(&csrf).to_owned(),
+            format!("{form}&csrf_token=x{token}"),
+        ),
+        (String::new(), format!("{form}&csrf_token={token}")),
+    ] {
+        let (status, _, _) = form_post(&s, "/register", &cookie, &body);
+        assert_eq!(status, 403, "{cookie} {body}");
+    }
+    // With it: registered and signed in (a cookie session), sent to the account page.
+    let (status, headers, _) = form_post(
+        &s,
+        "/register",
+        pair(&csrf),
+        &format!("{form}&csrf_token={token}"),
+    );
+    assert_eq!(status, 303);
+    assert!(
+        headers.iter().any(|h| h == "location: /account"),
+        "{headers:?}"
+    );
+    let session = pair(set_cookie(&headers, "session").expect("a session cookie")).to_owned();
+    let cookies = format!("{}; {session}", pair(&csrf));
+    let account = |cookies: &str| {
+        s.raw_text(&format!(
+            "GET /account HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncookie: {cookies}\r\n\r\n",
+            s.addr
+        ))
+    };
+    let (status, _, html) = account(&cookies);
+    assert_eq!(status, 200);
+    assert!(html.contains("ada@example.com"));
+    // A forged log-out-everywhere (the session cookie, no token) does nothing.
+    let (status, _, _) = form_post(&s, "/log_out_everywhere", &cookies, "");
+    assert_eq!(status, 403);
+    assert_eq!(account(&cookies).0, 200);
+    // The JSON API authenticates bearer tokens only, never the cookie.
+    let (status, _, _) = s.raw_text(&format!(
+        "GET /me HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncookie: {cookies}\r\n\r\n",
+        s.addr
+    ));
+    assert_eq!(status, 401);
+    // Signing out with the token ends the cookie session.
+    let (status, _, _) = form_post(&s, "/sign_out", &cookies, &format!("csrf_token={token}"));
+    assert_eq!(status, 303);
+    let (status, headers, _) = account(&cookies);
+    assert_eq!(status, 303);
+    assert!(headers.iter().any(|h| h == "location: /sign_in"));
+}
+
+#[test]
+fn the_api_sign_in_sets_a_remember_me_cookie_when_asked() {
+    let s = Server::start(None);
+    ada(&s);
+    let body =
+        json!({"email": "ada@example.com", "password": "correct horse", "remember_me": true});
+    let body = body.to_string();
+    let (status, headers, json) = s.raw_with_headers(&format!(
+        "POST /auth/user/password/sign_in HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        s.addr,
+        body.len()
+    ));
+    assert_eq!(status, 200, "{json}");
+    let cookie = set_cookie(&headers, "remember_me").expect("a remember-me cookie");
+    for attribute in ["httponly", "samesite=lax", "path=/", "max-age=2592000"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    // Served over plain http by default: no `Secure`.
+    assert!(!cookie.contains("secure"), "{cookie}");
+    let (_, headers, _) = s.raw_with_headers(&format!(
+        "POST /auth/user/password/sign_in HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+        s.addr,
+        json!({"email": "ada@example.com", "password": "correct horse"})
+            .to_string()
+            .len(),
+        json!({"email": "ada@example.com", "password": "correct horse"})
+    ));
+    assert!(
+        set_cookie(&headers, "remember_me").is_none(),
+        "only when asked"
+    );
+}

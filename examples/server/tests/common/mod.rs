@@ -74,8 +74,8 @@ impl Server {
         (status, json)
     }
 
-    /// Status, lower-cased header lines, JSON body.
-    pub fn raw_with_headers(&self, request: &str) -> (u16, Vec<String>, Value) {
+    /// Status, header lines as sent, body text.
+    pub fn raw_text(&self, request: &str) -> (u16, Vec<String>, String) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.write_all(request.as_bytes()).unwrap();
         let mut out = Vec::new();
@@ -83,7 +83,15 @@ impl Server {
         let text = String::from_utf8_lossy(&out);
         let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let headers = head.lines().skip(1).map(str::to_ascii_lowercase).collect();
+        let headers = head.lines().skip(1).map(str::to_owned).collect();
+        (status, headers, body.to_owned())
+    }
+
+    /// Status, lower-cased header lines, JSON body.
+    pub fn raw_with_headers(&self, request: &str) -> (u16, Vec<String>, Value) {
+        let (status, headers, body) = self.raw_text(request);
+        let headers = headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let body = body.as_str();
         let json = if body.is_empty() {
             Value::Null
         } else {

@@ -1,0 +1,318 @@
+//! The demo's pages in a real browser: headless Chromium driven through
+//! WebDriver (chromedriver) with fantoccini. Screenshots of every page are
+//! written to `target/tmp/browser/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`apt-get install
+//! chromium chromium-driver`; `.ci/run` installs them). Without them the
+//! test says so and passes, unless `REQUIRE_BROWSER=1` (set by `.ci/run`),
+//! which makes a missing browser a failure. `CHROMIUM` and `CHROMEDRIVER`
+//! override the binaries' paths.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use auth_core::http::sessions::cookie::Cookie;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use common::Server;
+
+fn binary(var: &str, default: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    path.exists().then_some(path)
+}
+
+struct Driver {
+    child: Child,
+    url: String,
+    chromium: PathBuf,
+    profiles: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profiles);
+    }
+}
+
+impl Driver {
+    fn start(chromium: PathBuf, chromedriver: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profiles = std::env::temp_dir().join(format!("auth-browser-{}", std::process::id()));
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium,
+            profiles,
+        }
+    }
+
+    /// A new browser (its own profile: no cookies shared with the others).
+    async fn browser(&self, name: &str) -> Client {
+        let profile = self.profiles.join(name);
+        std::fs::create_dir_all(&profile).unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": self.chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.display()),
+                    "--window-size=900,900",
+                ],
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+struct Shots(PathBuf);
+
+impl Shots {
+    async fn take(&self, browser: &Client, name: &str) {
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(self.0.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+async fn path_of(browser: &Client) -> String {
+    browser.current_url().await.unwrap().path().to_owned()
+}
+
+async fn fill(browser: &Client, id: &str, text: &str) {
+    let field = browser.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn submit(browser: &Client, form_action: &str) {
+    browser
+        .find(Locator::Css(&format!(
+            "form[action=\"{form_action}\"] button[type=submit]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn sign_in(browser: &Client, base: &str, remember: bool) {
+    browser.goto(&format!("{base}/sign_in")).await.unwrap();
+    fill(browser, "email", "ada@example.com").await;
+    fill(browser, "password", "correct horse battery").await;
+    if remember {
+        browser
+            .find(Locator::Id("remember_me"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    submit(browser, "/sign_in").await;
+    assert_eq!(path_of(browser).await, "/account", "signed in");
+}
+
+async fn cookie(browser: &Client, name: &str) -> Option<Cookie<'static>> {
+    browser
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name() == name)
+}
+
+/// The id of the session the browser's account page marks as its own.
+async fn own_session(browser: &Client) -> String {
+    let rows = browser
+        .find_all(Locator::Css("tr[data-session]"))
+        .await
+        .unwrap();
+    for row in rows {
+        if row.text().await.unwrap().contains("(this browser)") {
+            return row.attr("data-session").await.unwrap().unwrap();
+        }
+    }
+    panic!("no session marked as this browser's");
+}
+
+async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
+    let a = driver.browser("a").await;
+
+    // Register: signed in at once.
+    a.goto(&format!("{base}/register")).await.unwrap();
+    shots.take(&a, "register").await;
+    fill(&a, "email", "ada@example.com").await;
+    fill(&a, "password", "correct horse battery").await;
+    fill(&a, "password_confirmation", "correct horse battery").await;
+    submit(&a, "/register").await;
+    assert_eq!(path_of(&a).await, "/account");
+    submit(&a, "/sign_out").await;
+    assert_eq!(path_of(&a).await, "/sign_in");
+
+    // A wrong password: the error next to the form.
+    fill(&a, "email", "ada@example.com").await;
+    fill(&a, "password", "wrong password!").await;
+    submit(&a, "/sign_in").await;
+    let error = a.find(Locator::Id("form-error")).await.unwrap();
+    assert!(
+        error
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong email or password")
+    );
+    shots.take(&a, "sign-in-error").await;
+
+    // Sign in with remember-me.
+    a.goto(&format!("{base}/sign_in")).await.unwrap();
+    shots.take(&a, "sign-in").await;
+    sign_in(&a, base, true).await;
+    let remember = cookie(&a, "remember_me")
+        .await
+        .expect("a remember-me cookie");
+    assert_eq!(remember.http_only(), Some(true));
+    assert_eq!(
+        remember.same_site(),
+        Some(auth_core::http::sessions::cookie::SameSite::Lax)
+    );
+    let first_remember = remember.value().to_owned();
+    let a_session = own_session(&a).await;
+    shots.take(&a, "account").await;
+
+    // A second browser signs in and ends the first one's session.
+    let b = driver.browser("b").await;
+    sign_in(&b, base, false).await;
+    b.set_window_size(360, 800).await.unwrap();
+    shots.take(&b, "account-360px").await;
+    b.find(Locator::Css(&format!(
+        "tr[data-session=\"{a_session}\"] button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    assert_eq!(path_of(&b).await, "/account");
+    assert!(
+        b.find(Locator::Css(&format!("tr[data-session=\"{a_session}\"]")))
+            .await
+            .is_err(),
+        "the ended session is no longer listed"
+    );
+
+    // The first browser is signed out on its next page, and its
+    // remember-me cookie does not sign it back in (it is deleted).
+    a.goto(&format!("{base}/account")).await.unwrap();
+    assert_eq!(path_of(&a).await, "/sign_in");
+    assert!(cookie(&a, "remember_me").await.is_none());
+
+    // A cross-site form POST (from another origin, without the token) is
+    // refused; the second browser stays signed in.
+    let attack = format!(
+        "data:text/html,<form method=post action='{base}/log_out_everywhere'></form>\
+         <script>document.forms[0].submit()</script>"
+    );
+    b.goto(&attack).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path_of(&b).await != "/log_out_everywhere" {
+        assert!(Instant::now() < deadline, "the forged form was not sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = b.source().await.unwrap();
+    assert!(page.contains("came from another site"), "{page}");
+    shots.take(&b, "forbidden").await;
+    b.goto(&format!("{base}/account")).await.unwrap();
+    assert_eq!(path_of(&b).await, "/account", "the forged POST did nothing");
+
+    // Sign in again (remembered), then sign out.
+    sign_in(&a, base, true).await;
+    let second_remember = cookie(&a, "remember_me").await.unwrap().value().to_owned();
+    submit(&a, "/sign_out").await;
+    assert_eq!(path_of(&a).await, "/sign_in");
+    assert!(cookie(&a, "remember_me").await.is_none());
+
+    // A fresh browser holding either old remember-me cookie is not signed in.
+    let c = driver.browser("c").await;
+    for old in [first_remember, second_remember] {
+        c.goto(&format!("{base}/sign_in")).await.unwrap();
+        // Planted by script (WebDriver's add-cookie refuses this one); the
+        // server reads it the same.
+        c.execute(
+            "document.cookie = arguments[0]",
+            vec![json!(format!("remember_me={old}; path=/"))],
+        )
+        .await
+        .unwrap();
+        assert!(cookie(&c, "remember_me").await.is_some(), "planted");
+        c.goto(&format!("{base}/account")).await.unwrap();
+        assert_eq!(
+            path_of(&c).await,
+            "/sign_in",
+            "an old remember-me cookie signed in"
+        );
+    }
+
+    for browser in [a, b, c] {
+        browser.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_pages_in_headless_chromium() {
+    let required = std::env::var("REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let chromium = binary("CHROMIUM", "/usr/bin/chromium");
+    let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        assert!(
+            !required,
+            "REQUIRE_BROWSER=1 but chromium or chromedriver is missing"
+        );
+        eprintln!(
+            "the browser test did not run: chromium and chromedriver are not installed. \
+             Install them (`apt-get install chromium chromium-driver`) or run `bash .ci/run`, \
+             then `cargo test -p server --test browser`."
+        );
+        return;
+    };
+    let shots = Shots(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser"));
+    std::fs::create_dir_all(&shots.0).unwrap();
+    let server = Server::start(None);
+    let base = format!("http://{}", server.addr);
+    let driver = Driver::start(chromium, &chromedriver);
+    tokio::time::timeout(Duration::from_secs(180), scenario(&driver, &base, &shots))
+        .await
+        .expect("the browser scenario took over 3 minutes");
+    eprintln!("screenshots in {}", shots.0.display());
+}
