@@ -276,6 +276,19 @@ pub async fn register<S: BrowserStore>(auth: &Auth<User, S>, email: &str) -> Use
 
 const SESSION_COOKIE: &str = "id";
 
+/// Ada registered, and a browser of hers signed in (remembered or not).
+async fn ada_signed_in<S: BrowserStore>(app: &App<S>, remember: bool) -> (User, Browser) {
+    let ada = register(&app.auth, "ada@example.com").await;
+    let mut browser = Browser::default();
+    assert_eq!(
+        browser
+            .sign_in(&app.router, "ada@example.com", remember)
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    (ada, browser)
+}
+
 pub async fn a_cookie_session_lives_from_sign_in_to_sign_out<B: Backend>(b: B)
 where
     <B::Fixture as Fixture>::Store: BrowserStore,
@@ -352,9 +365,7 @@ where
 {
     for mode in [Mode::AllowList, Mode::DenyList] {
         let (_f, app) = app(b, mode).await;
-        let ada = register(&app.auth, "ada@example.com").await;
-        let mut browser = Browser::default();
-        browser.sign_in(&app.router, "ada@example.com", false).await;
+        let (ada, mut browser) = ada_signed_in(&app, false).await;
         let (status, body) = browser.send(&app.router, "GET", "/me", None, None).await;
         assert_eq!(status, StatusCode::OK);
         let sid = body.split(' ').nth(1).unwrap().to_owned();
@@ -369,9 +380,7 @@ where
     // "unsafe" keeps no session id: ending the row does not sign it out
     // (documented: it cannot be revoked).
     let (_f, app) = app(b, Mode::Unsafe).await;
-    let ada = register(&app.auth, "ada@example.com").await;
-    let mut browser = Browser::default();
-    browser.sign_in(&app.router, "ada@example.com", false).await;
+    let (ada, mut browser) = ada_signed_in(&app, false).await;
     for s in User::list_sessions(&app.auth, &ada, None).await.unwrap() {
         User::revoke_session(&app.auth, &ada, &s.id).await.unwrap();
     }
@@ -429,9 +438,7 @@ where
 {
     for mode in [Mode::AllowList, Mode::DenyList] {
         let (_f, app) = app(b, mode).await;
-        let ada = register(&app.auth, "ada@example.com").await;
-        let mut browser = Browser::default();
-        browser.sign_in(&app.router, "ada@example.com", true).await;
+        let (ada, mut browser) = ada_signed_in(&app, true).await;
         let cookie = browser
             .set_cookie("remember_me")
             .expect("a remember-me cookie")
@@ -675,9 +682,7 @@ where
     <B::Fixture as Fixture>::Store: BrowserStore,
 {
     let (_f, app) = app(b, Mode::AllowList).await;
-    let ada = register(&app.auth, "ada@example.com").await;
-    let mut browser = Browser::default();
-    browser.sign_in(&app.router, "ada@example.com", false).await;
+    let (ada, browser) = ada_signed_in(&app, false).await;
     let id = browser.jar.get(SESSION_COOKIE).cloned().unwrap();
     let row = auth_core::token_actions::get_token(
         app.auth.store(),
