@@ -27,6 +27,9 @@ pub struct Auth<U, S> {
     hasher: PasswordHasher,
     #[cfg(feature = "cache")]
     cache: Option<crate::cache::AuthCache<U>>,
+    /// The queue of out-of-band requests (password reset), started with
+    /// the first one.
+    pub(crate) requests: std::sync::OnceLock<crate::special::Queue>,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
@@ -110,6 +113,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         store
             .check_table(&settings.token_resource.table)
             .map_err(|e| Error::Config(format!("the token table: {e}")))?;
+        crate::special::check_sender(&settings)?;
         Ok(Self {
             settings,
             jwt,
@@ -117,6 +121,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             hasher: PasswordHasher::default(),
             #[cfg(feature = "cache")]
             cache: None,
+            requests: std::sync::OnceLock::new(),
         })
     }
 }
@@ -203,6 +208,23 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         if let Some(row) = self.row_to_store(&issued)? {
             token::insert_new_row(&self.store, &self.settings.token_resource, &row).await?;
         }
+        Ok(issued)
+    }
+
+    /// Mints a token without extra claims (in `session` when given) and
+    /// stores its row whatever `store_all_tokens` says: the single-use and
+    /// remember-me tokens, which are checked against their rows.
+    pub(crate) async fn issue_stored(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        session: Option<&SessionRef>,
+    ) -> Result<IssuedToken> {
+        let issued = self.mint_plain(user, purpose, lifetime, session)?;
+        let facts = TokenFacts::try_from(&issued.claims)?;
+        let row = token::new_token_row(&facts, purpose.as_str(), None);
+        token::insert_new_row(&self.store, &self.settings.token_resource, &row).await?;
         Ok(issued)
     }
 

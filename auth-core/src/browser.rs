@@ -155,16 +155,13 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                 id,
                 expires_at: i64::MAX,
             });
-        let issued = self.mint_plain(
+        self.issue_stored(
             &signed_in.user,
             &Purpose::REMEMBER_ME,
             lifetime,
             session.as_ref(),
-        )?;
-        let facts = crate::token::TokenFacts::try_from(&issued.claims)?;
-        let row = crate::token::new_token_row(&facts, Purpose::REMEMBER_ME.as_str(), None);
-        crate::token::insert_new_row(self.store(), &self.settings().token_resource, &row).await?;
-        Ok(issued)
+        )
+        .await
     }
 
     /// Signs a browser in again from its remember-me token, and rotates the

@@ -50,6 +50,7 @@ mod memory;
 mod password;
 mod secret;
 mod session;
+mod special;
 mod store;
 mod subject;
 mod token;
@@ -83,8 +84,8 @@ pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
     Algorithm, Lifetime, LifetimeError, LogOutEverywhereConfig, PasswordConfig, Purpose,
-    PurposeFilter, RefreshConfig, RememberMeConfig, SessionIdentifier, SessionsConfig, TokenConfig,
-    TokenResourceConfig, application_name,
+    PurposeFilter, RefreshConfig, RememberMeConfig, ResetConfig, SessionIdentifier, SessionsConfig,
+    TokenConfig, TokenResourceConfig, application_name,
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};
@@ -97,8 +98,9 @@ pub use password::{
 };
 pub use secret::{Secret, SigningSecret};
 pub use session::{ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext};
+pub use special::{Message, REQUEST_QUEUE, SendFuture, Sender, SenderHandle};
 pub use store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable, Redeem,
     RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};

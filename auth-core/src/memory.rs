@@ -475,6 +475,20 @@ impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
         if change.new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
             return Err(StoreError::msg("a token row with this jti already exists"));
         }
+        if let Some(redeem) = &change.redeem {
+            let now = Utc::now();
+            match rows.get_mut(redeem.jti) {
+                Some(row)
+                    if row.purpose == redeem.purpose
+                        && row.subject == redeem.subject
+                        && row.expires_at > now =>
+                {
+                    row.purpose = Purpose::REVOCATION.as_str().to_owned();
+                    row.updated_at = now;
+                }
+                _ => return Ok(false),
+            }
+        }
         if let Some(revoke) = &change.revoke {
             revoke_all(rows, revoke);
         }

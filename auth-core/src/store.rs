@@ -329,6 +329,22 @@ pub struct PasswordChange<'a, K> {
     /// Rows minted for the caller (a new session and its tokens) to record
     /// in the same write (not revoked by `revoke`).
     pub new_rows: &'a [NewTokenRow],
+    /// A single-use token this change redeems (a password reset): the
+    /// change happens only if its row is a live row of this purpose and
+    /// subject, and then the row becomes a revocation in the same write.
+    /// Of concurrent redemptions of one token, at most one changes anything.
+    pub redeem: Option<Redeem<'a>>,
+}
+
+/// A single-use token spent by the write that applies its effect.
+#[derive(Clone, Copy, Debug)]
+pub struct Redeem<'a> {
+    /// The token's `jti`.
+    pub jti: &'a str,
+    /// Its subject.
+    pub subject: &'a str,
+    /// The purpose its row must have.
+    pub purpose: &'a str,
 }
 
 /// What one [`TokenStore::delete_expired`] call removed.

@@ -97,6 +97,10 @@ pub struct Settings<U> {
     pub refresh_tokens: Option<RefreshConfig>,
     /// The remember-me strategy, when configured.
     pub remember_me: Option<RememberMeConfig>,
+    /// Delivers single-use tokens (password reset); required when a
+    /// strategy sends one. Not part of the DSL: set it with
+    /// [`Settings::with_sender`].
+    pub sender: Option<crate::special::SenderHandle<U>>,
 }
 
 impl<U> Clone for Settings<U> {
@@ -111,6 +115,7 @@ impl<U> Clone for Settings<U> {
             sessions: self.sessions,
             refresh_tokens: self.refresh_tokens,
             remember_me: self.remember_me.clone(),
+            sender: self.sender.clone(),
         }
     }
 }
@@ -128,6 +133,7 @@ impl<U> Settings<U> {
             sessions: None,
             refresh_tokens: None,
             remember_me: None,
+            sender: None,
         }
     }
 }

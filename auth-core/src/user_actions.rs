@@ -36,7 +36,7 @@ pub enum TokenType {
 }
 
 impl<U: UserResource, S> Auth<U, S> {
-    fn password_config(&self) -> Result<&PasswordConfig> {
+    pub(crate) fn password_config(&self) -> Result<&PasswordConfig> {
         self.settings()
             .password
             .as_ref()
@@ -46,7 +46,7 @@ impl<U: UserResource, S> Auth<U, S> {
     }
 }
 
-fn check_confirmation(
+pub(crate) fn check_confirmation(
     config: &PasswordConfig,
     password: &str,
     confirmation: Option<&str>,
@@ -244,6 +244,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             token_table: &self.settings().token_resource.table,
             revoke,
             new_rows: &minted.rows,
+            redeem: None,
         };
         if !self
             .store()
@@ -287,7 +288,7 @@ pub const MAX_IDENTITY_LEN: usize = 320;
 impl<U: UserResource, S> Auth<U, S> {
     /// What log out everywhere revokes: the add-on's purposes, and with the
     /// sessions add-on every session and refresh token too.
-    fn log_out_filter(&self) -> PurposeFilter {
+    pub(crate) fn log_out_filter(&self) -> PurposeFilter {
         let filter = self
             .settings()
             .log_out_everywhere

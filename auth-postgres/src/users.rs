@@ -222,9 +222,17 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
         // column), then, only if it happened, log out everywhere and the new
         // token's row. The CTEs share one snapshot, so the revocation does
         // not see the row inserted beside it.
+        // With a token to redeem: its row is locked first (a concurrent
+        // redemption waits, then sees it spent), the change requires it,
+        // and it is spent only if the change happened.
         let sql = format!(
-            "WITH changed AS (UPDATE {users} u SET {hash} = $7 \
-                 WHERE u.{pk} = $5::{key_type} AND u.{hash} = $6 RETURNING 1), \
+            "WITH tok AS (SELECT 1 FROM {t} WHERE jti = $13 AND subject = $14 \
+                 AND purpose = $15 AND expires_at > now() FOR UPDATE), \
+             changed AS (UPDATE {users} u SET {hash} = $7 \
+                 WHERE u.{pk} = $5::{key_type} AND u.{hash} = $6 \
+                 AND ($13::text IS NULL OR EXISTS (SELECT 1 FROM tok)) RETURNING 1), \
+             spent AS (UPDATE {t} SET purpose = 'revocation', updated_at = now() \
+                 WHERE jti = $13 AND EXISTS (SELECT 1 FROM changed)), \
              revoked AS (UPDATE {t} SET {REVOKE_ALL_SET} \
                  WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE}), \
              issued AS (INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
@@ -244,8 +252,12 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
             .bind(change.key.to_subject_value())
             .bind(change.current_hash)
             .bind(change.new_hash);
+        let redeem = change.redeem;
         let row = RowArrays::new(change.new_rows)
             .bind(query)
+            .bind(redeem.map(|r| r.jti))
+            .bind(redeem.map(|r| r.subject))
+            .bind(redeem.map(|r| r.purpose))
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("change password"))?;

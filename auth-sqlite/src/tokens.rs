@@ -32,6 +32,7 @@ pub(crate) struct TokenQueries {
     revoke: Arc<str>,
     is_revoked: Arc<str>,
     pub(crate) revoke_all: Arc<str>,
+    pub(crate) redeem: Arc<str>,
     read_expired: Arc<str>,
     expunge_last: Arc<str>,
     delete_expired: Arc<str>,
@@ -121,6 +122,12 @@ impl TokenQueries {
                  WHERE subject = ?1 AND purpose <> 'revocation' \
                  AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2))) \
                  AND purpose NOT IN (SELECT value FROM json_each(?3))"
+            )
+            .into(),
+            // ?1 jti, ?2 subject, ?3 purpose, ?4 now: a single-use token spent.
+            redeem: format!(
+                "UPDATE {t} SET purpose = 'revocation', updated_at = ?4 \
+                 WHERE jti = ?1 AND subject = ?2 AND purpose = ?3 AND expires_at > ?4"
             )
             .into(),
             read_expired: format!(

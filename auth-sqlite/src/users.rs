@@ -369,6 +369,20 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
             .map_err(db_err("change password"))?;
         let now = Utc::now();
         let work = async {
+            if let Some(redeem) = change.redeem {
+                let spent = sqlx::query(sql(&tokens.redeem))
+                    .bind(redeem.jti)
+                    .bind(redeem.subject)
+                    .bind(redeem.purpose)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !spent {
+                    return Ok(false);
+                }
+            }
             let changed = sqlx::query(AssertSqlSafe(cas))
                 .bind(change.key.to_subject_value())
                 .bind(change.current_hash)

@@ -9,6 +9,7 @@ pub mod hardening;
 pub mod pg;
 pub mod proxy;
 pub mod sessions;
+pub mod special;
 pub mod sqlite;
 pub mod user_actions;
 

@@ -116,6 +116,23 @@ pub struct PasswordConfig {
     pub sign_in_token_lifetime: Lifetime,
     /// Whether registration requires a matching `password_confirmation`.
     pub confirmation_required: bool,
+    /// Password reset by a token sent out of band (`resettable`), when configured.
+    pub reset: Option<ResetConfig>,
+}
+
+/// Settings of password reset (`password(resettable(...))`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResetConfig {
+    /// The reset token's lifetime (default 1 hour).
+    pub token_lifetime: Lifetime,
+}
+
+impl Default for ResetConfig {
+    fn default() -> Self {
+        Self {
+            token_lifetime: Lifetime::from_secs(3_600),
+        }
+    }
 }
 
 impl Default for PasswordConfig {
@@ -127,6 +144,7 @@ impl Default for PasswordConfig {
             sign_in_tokens_enabled: true,
             sign_in_token_lifetime: Lifetime::from_secs(60),
             confirmation_required: true,
+            reset: None,
         }
     }
 }

@@ -250,6 +250,8 @@ impl Purpose {
     pub const REFRESH_USED: Purpose = Purpose(Cow::Borrowed("refresh_used"));
     /// A remember-me token (always stored): signs a browser in again.
     pub const REMEMBER_ME: Purpose = Purpose(Cow::Borrowed("remember_me"));
+    /// A password-reset token (stored, single use).
+    pub const PASSWORD_RESET: Purpose = Purpose(Cow::Borrowed("password_reset"));
     /// A browser's cookie session record (the session store over the token table).
     pub const COOKIE_SESSION: Purpose = Purpose(Cow::Borrowed("cookie_session"));
 

@@ -167,7 +167,14 @@ pub fn expand(user: User) -> TokenStream {
                 let (sign_in, sign_in_tokens, confirm) =
                     (pw.sign_in_enabled, pw.sign_in_tokens_enabled, pw.confirmation_required);
                 let secs = pw.sign_in_token_lifetime_secs;
+                let reset = match pw.reset_token_lifetime_secs {
+                    None => quote!(::core::option::Option::None),
+                    Some(secs) => quote!(::core::option::Option::Some(__p::ResetConfig {
+                        token_lifetime: __p::Lifetime::from_secs(#secs),
+                    })),
+                };
                 quote!(::core::option::Option::Some(__p::PasswordConfig {
+                    reset: #reset,
                     identity_field: #identity,
                     hashed_password_field: #hashed,
                     sign_in_enabled: #sign_in,

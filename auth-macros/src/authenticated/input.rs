@@ -205,6 +205,14 @@ pub struct Password {
     pub sign_in_with_token_action_name: Option<syn::LitStr>,
     /// Default `change_password`.
     pub change_password_action_name: Option<syn::LitStr>,
+    /// `resettable(...)`: password reset by a token sent out of band; needs tokens.
+    pub resettable: Option<Opt<Resettable>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Resettable {
+    /// Default `"1h"`.
+    pub token_lifetime: Option<syn::LitStr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

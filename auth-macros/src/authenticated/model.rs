@@ -80,6 +80,8 @@ pub struct Password {
     pub sign_in_action: syn::Ident,
     pub sign_in_with_token_action: syn::Ident,
     pub change_password_action: syn::Ident,
+    /// `resettable(token_lifetime)`, when configured.
+    pub reset_token_lifetime_secs: Option<u64>,
 }
 
 pub struct LogOutEverywhere {

@@ -65,9 +65,9 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .and_then(|block| tokens(block, e));
     // A4: presence checks need `store_all_tokens`.            (a4-presence-without-store-all)
     a4_presence_needs_store_all(tokens_block, e);
-    // A6: the password strategy needs tokens.                 (a6-password-without-tokens)
+    // A6: the password strategy needs tokens.                 (a6-password-without-tokens, a6-resettable-without-tokens)
     // A7: sign-in tokens need sign-in.                         (a7-sign-in-tokens-without-sign-in)
-    // A11, A13: its lifetimes and fields.                      (a11-sign-in-token-lifetime-zero, a13-*)
+    // A11, A13: its lifetimes and fields.                      (a11-sign-in-token-lifetime-zero, a11-reset-token-lifetime-zero, a13-*)
     let password = password_input.and_then(|p| {
         a6_password_needs_tokens(p, tokens_enabled, e);
         a7_sign_in_tokens_need_sign_in(p, e);
@@ -427,6 +427,12 @@ fn a5_a6_log_out_everywhere_needs_allow_list(
 
 /// A6: a strategy that needs tokens (password with `sign_in_tokens_enabled`, the default) while tokens are disabled.
 fn a6_password_needs_tokens(p: &Opt<input::Password>, tokens_enabled: bool, errors: &mut Errors) {
+    if let (false, Some(reset)) = (tokens_enabled, &p.resettable) {
+        errors.push_span(
+            reset.span,
+            "`resettable` needs tokens (a reset token is sent): add a `tokens(token_resource = ..)` block",
+        );
+    }
     let sign_in_tokens = p.sign_in_tokens_enabled.as_ref().is_none_or(|b| **b);
     if !tokens_enabled && sign_in_tokens {
         let span = p.sign_in_tokens_enabled.as_ref().map_or(p.span, |o| o.span);
@@ -631,6 +637,16 @@ fn password(
         false,
         errors,
     );
+    // A11 for `resettable(token_lifetime)`.
+    let reset = p.resettable.as_ref().map(|r| {
+        a11_lifetime(
+            r.token_lifetime.as_ref(),
+            "resettable(token_lifetime)",
+            3_600,
+            false,
+            errors,
+        )
+    });
     let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
     let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| {
         action_name(lit, option, default, errors)
@@ -666,6 +682,10 @@ fn password(
         sign_in_tokens_enabled: on(&p.sign_in_tokens_enabled),
         sign_in_token_lifetime_secs: lifetime?,
         confirmation_required: on(&p.confirmation_required),
+        reset_token_lifetime_secs: match reset {
+            Some(secs) => Some(secs?),
+            None => None,
+        },
     })
 }
 

@@ -1,0 +1,280 @@
+//! Single-use tokens sent out of band: password reset.
+//!
+//! Each is a stored JWT of its own purpose, never accepted as anything
+//! else, redeemed **once**: the store write that applies its effect also
+//! spends it ([`PasswordChange::redeem`]), so a failed effect leaves the
+//! token unspent and a spent token means the effect happened. The
+//! application delivers tokens through a [`Sender`] handed to the runtime
+//! in its [`Settings`](crate::Settings); a strategy that sends, configured
+//! without one, is an error when [`Auth`] is built.
+//!
+//! A request (for a reset) answers at once, the same way whether the
+//! identity exists or not: it only puts the identity on a bounded queue;
+//! the lookup, the token and the sending happen in one background task, so
+//! neither the answer nor its timing tells who has an account. A full
+//! queue ([`REQUEST_QUEUE`] waiting requests) answers
+//! [`Error::Unavailable`] (503) for everyone alike. Rate-limit the request
+//! route in the application too.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::auth::{Auth, check_credential, fail_closed};
+use crate::config::Purpose;
+use crate::error::{Error, Result, store_failure, truncated};
+use crate::password::check_password;
+use crate::session::SignInContext;
+use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, TokenStore};
+use crate::user::PasswordUser;
+use crate::user_actions::{SignedIn, normalize_identity};
+
+/// A message to deliver: a single-use token for a user.
+#[derive(Clone, Copy)]
+pub struct Message<'a, U> {
+    /// The user it is for.
+    pub user: &'a U,
+    /// What the token does (`password_reset`).
+    pub purpose: &'a Purpose,
+    /// The token.
+    pub token: &'a str,
+}
+
+impl<U> fmt::Debug for Message<'_, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("purpose", self.purpose)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future a [`Sender`] returns.
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send + 'a>>;
+
+/// Delivers single-use tokens (by email, a queue, ...): the application's.
+///
+/// ```
+/// use auth_core::{Message, SendFuture, Sender};
+///
+/// #[derive(Debug)]
+/// struct Outbox;
+///
+/// impl<U: Sync> Sender<U> for Outbox {
+///     fn send<'a>(&'a self, message: Message<'a, U>) -> SendFuture<'a> {
+///         Box::pin(async move {
+///             // Render a link with `message.token` and mail it.
+///             let _link = format!("https://example.com/reset?token={}", message.token);
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait Sender<U>: fmt::Debug + Send + Sync + 'static {
+    /// Sends `message`; an error is logged (the request already answered).
+    fn send<'a>(&'a self, message: Message<'a, U>) -> SendFuture<'a>;
+}
+
+/// A shared [`Sender`], as [`Settings::sender`](crate::Settings::sender) holds it.
+pub struct SenderHandle<U>(pub Arc<dyn Sender<U>>);
+
+impl<U> Clone for SenderHandle<U> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<U> fmt::Debug for SenderHandle<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl<U> crate::Settings<U> {
+    /// These settings with `sender` delivering single-use tokens.
+    pub fn with_sender(mut self, sender: impl Sender<U>) -> Self {
+        self.sender = Some(SenderHandle(Arc::new(sender)));
+        self
+    }
+}
+
+/// How many out-of-band requests may wait for the background task.
+pub const REQUEST_QUEUE: usize = 1024;
+
+/// A waiting request: the normalised identity and the token's lifetime.
+type Request = (String, crate::Lifetime);
+
+/// The sending end of the request queue.
+pub(crate) type Queue = tokio::sync::mpsc::Sender<Request>;
+
+/// The start-up check: every strategy that sends has a sender.
+pub(crate) fn check_sender<U>(settings: &crate::Settings<U>) -> Result<()> {
+    let resettable = settings
+        .password
+        .as_ref()
+        .is_some_and(|p| p.reset.is_some());
+    if resettable && settings.sender.is_none() {
+        return Err(Error::Config(
+            "`resettable` sends reset tokens: give the settings a sender (`Settings::with_sender`) before building `Auth`"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
+    /// Requests a password reset for `identity`: answers at once, the same
+    /// whether the identity exists or not; in the background, when it
+    /// does, a reset token (purpose `password_reset`, stored, bound to the
+    /// current password) is issued and handed to the sender. Only an
+    /// identity that cannot be one is an error ([`Error::InvalidInput`]).
+    pub fn request_password_reset(self: &Arc<Self>, identity: &str) -> Result<()> {
+        let config = self.password_config()?;
+        let lifetime = config
+            .reset
+            .ok_or(Error::NotConfigured("password reset is not configured"))?
+            .token_lifetime;
+        let identity = normalize_identity(config, identity)?;
+        self.queue()
+            .try_send((identity, lifetime))
+            .map_err(|_| Error::Unavailable("too many password reset requests waiting"))
+    }
+
+    /// The request queue, and its task, started on first use. The task
+    /// holds the runtime weakly: it ends when the last `Arc<Auth>` goes.
+    fn queue(self: &Arc<Self>) -> &Queue {
+        self.requests.get_or_init(|| {
+            let (queue, mut waiting) = tokio::sync::mpsc::channel::<Request>(REQUEST_QUEUE);
+            let auth = Arc::downgrade(self);
+            tokio::spawn(async move {
+                while let Some((identity, lifetime)) = waiting.recv().await {
+                    let Some(auth) = auth.upgrade() else { break };
+                    if let Err(e) = auth.send_reset(&identity, lifetime).await {
+                        tracing::error!(error = %e, "password reset request failed");
+                    }
+                }
+            });
+            queue
+        })
+    }
+
+    async fn send_reset(&self, identity: &str, lifetime: crate::Lifetime) -> Result<()> {
+        let Some(user) = self
+            .store()
+            .get_user_by_identity(identity)
+            .await
+            .map_err(|e| store_failure("password reset request", e))?
+        else {
+            return Ok(());
+        };
+        let issued = self
+            .issue_stored(&user, &Purpose::PASSWORD_RESET, lifetime, None)
+            .await?;
+        let sender = self
+            .settings()
+            .sender
+            .as_ref()
+            .ok_or(Error::NotConfigured("no sender"))?;
+        let message = Message {
+            user: &user,
+            purpose: &Purpose::PASSWORD_RESET,
+            token: &issued.token,
+        };
+        sender
+            .0
+            .send(message)
+            .await
+            .map_err(|e| Error::Unavailable(leak_free(&e)))
+    }
+
+    /// Resets the password with a reset token: every check of a token
+    /// (purpose `password_reset`, its row present, the password unchanged
+    /// since it was issued), the new password checked and hashed; then one
+    /// store write spends the token, sets the new hash, ends every earlier
+    /// session and token (as log out everywhere does) and records a new
+    /// sign-in, which is returned. Of concurrent resets with one token,
+    /// one succeeds; the others get [`Error::Revoked`].
+    pub async fn reset_password(
+        &self,
+        reset_token: &str,
+        password: &str,
+        password_confirmation: Option<&str>,
+        context: impl Into<SignInContext>,
+    ) -> Result<SignedIn<U>> {
+        let config = self.password_config()?;
+        if config.reset.is_none() {
+            return Err(Error::NotConfigured("password reset is not configured"));
+        }
+        let now = Utc::now();
+        let claims = self.jwt().verify_at(reset_token, now.timestamp())?;
+        if claims.purpose != Purpose::PASSWORD_RESET.as_str() {
+            return Err(Error::WrongPurpose {
+                expected: Purpose::PASSWORD_RESET.to_string(),
+                found: truncated(&claims.purpose),
+            });
+        }
+        let key = self.subject_key(&claims)?;
+        let table = &self.settings().token_resource.table;
+        let (rows, user) = self
+            .store()
+            .authenticate_lookup(&key, table, &claims.jti, None)
+            .await
+            .map_err(fail_closed)?;
+        match rows.token {
+            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
+                return Err(Error::Revoked);
+            }
+            Some(row)
+                if row.purpose == Purpose::PASSWORD_RESET.as_str()
+                    && row.subject == claims.sub
+                    && row.expires_at > now => {}
+            _ => return Err(Error::NotPresent),
+        }
+        let mut user = user.ok_or(Error::UserNotFound)?;
+        check_credential(&claims, &user)?;
+        crate::user_actions::check_confirmation(config, password, password_confirmation)?;
+        check_password(password)?;
+        let current = user.hashed_password().to_owned();
+        let new_hash = self.hasher().hash(password).await?;
+        user.set_hashed_password(new_hash.clone());
+        let minted = self.mint_sign_in(&user, context.into())?;
+        let filter = self.log_out_filter();
+        let change = PasswordChange {
+            key: &key,
+            current_hash: &current,
+            new_hash: &new_hash,
+            token_table: table,
+            revoke: Some(RevokeAll {
+                subject: &claims.sub,
+                filter: &filter,
+                keep_for: crate::token::revocation_keep_for(self.leeway()),
+            }),
+            new_rows: &minted.rows,
+            redeem: Some(Redeem {
+                jti: &claims.jti,
+                subject: &claims.sub,
+                purpose: Purpose::PASSWORD_RESET.as_str(),
+            }),
+        };
+        let changed = self
+            .store()
+            .change_password(&change)
+            .await
+            .map_err(|e| store_failure("reset password", e))?;
+        if !changed {
+            // Spent by a concurrent reset, or the password changed meanwhile.
+            return Err(Error::Revoked);
+        }
+        Ok(minted.signed_in(user))
+    }
+}
+
+/// A sender's error, cut for the log.
+fn leak_free(e: &str) -> &'static str {
+    tracing::error!(error = %truncated(e), "the sender failed");
+    "the sender failed"
+}

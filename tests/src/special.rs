@@ -1,0 +1,612 @@
+//! Single-use tokens sent out of band (password reset): every case written
+//! once, generic over the backend ([`special_suite!`](crate::special_suite)).
+#![allow(missing_docs)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use auth_core::{
+    Auth, Authenticated, ClientInfo, Error, HashCost, Message, Purpose, Secret, SendFuture, Sender,
+    TokenType, token_resource,
+};
+use auth_core::{PasswordStore, TokenStore};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::conformance::{Backend, Fixture};
+use crate::hardening::Hooks;
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tokens(
+        token_resource = Token,
+        token_lifetime = "15m",
+        store_all_tokens,
+        require_token_presence_for_authentication,
+        refresh_tokens(lifetime = "7d"),
+    ),
+    strategies(password(resettable(token_lifetime = "1h"))),
+    add_ons(sessions(lifetime = "30d"), log_out_everywhere()),
+)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub role: String,
+}
+
+pub trait SpecialStore: TokenStore + PasswordStore<User> + Clone + 'static {}
+impl<S: TokenStore + PasswordStore<User> + Clone + 'static> SpecialStore for S {}
+
+const SECRET: &str = "special-secret-0123456789abcdef0123456789abcdef";
+const PASSWORD: &str = "password-1";
+const NEW_PASSWORD: &str = "password-2";
+
+/// Every message sent: (email, purpose, token); with a gate, sending
+/// waits until the gate opens.
+#[derive(Clone, Debug, Default)]
+pub struct Outbox(
+    Arc<Mutex<Vec<(String, String, String)>>>,
+    Option<Arc<tokio::sync::Semaphore>>,
+);
+
+impl Sender<User> for Outbox {
+    fn send<'a>(&'a self, message: Message<'a, User>) -> SendFuture<'a> {
+        Box::pin(async move {
+            if let Some(gate) = &self.1 {
+                gate.acquire().await.unwrap().forget();
+            }
+            self.0.lock().unwrap().push((
+                message.user.email.clone(),
+                message.purpose.to_string(),
+                message.token.to_owned(),
+            ));
+            Ok(())
+        })
+    }
+}
+
+impl Outbox {
+    /// The next message to `email` (waits up to 5 s for the background task).
+    pub async fn token_for(&self, email: &str, seen: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found: Vec<_> = {
+                let sent = self.0.lock().unwrap();
+                sent.iter()
+                    .filter(|(to, _, _)| to == email)
+                    .map(|(_, purpose, token)| (purpose.clone(), token.clone()))
+                    .collect()
+            };
+            if let Some((purpose, token)) = found.get(seen) {
+                assert_eq!(purpose, Purpose::PASSWORD_RESET.as_str());
+                return token.clone();
+            }
+            assert!(Instant::now() < deadline, "no message to {email}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[allow(missing_debug_implementations)]
+pub struct Setup<S> {
+    pub auth: Arc<Auth<User, S>>,
+    pub outbox: Outbox,
+}
+
+pub async fn setup<B: Backend>(b: B) -> (B::Fixture, Setup<<B::Fixture as Fixture>::Store>)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    setup_with(b, Outbox::default()).await
+}
+
+async fn setup_with<B: Backend>(
+    b: B,
+    outbox: Outbox,
+) -> (B::Fixture, Setup<<B::Fixture as Fixture>::Store>)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let f = b.fresh().await;
+    let settings = User::settings().with_sender(outbox.clone());
+    let auth = Auth::with_secret(settings, &Secret::from(SECRET), f.store())
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    (
+        f,
+        Setup {
+            auth: Arc::new(auth),
+            outbox,
+        },
+    )
+}
+
+pub async fn register<S: SpecialStore>(
+    auth: &Auth<User, S>,
+    email: &str,
+) -> auth_core::SignedIn<User> {
+    let user = User {
+        id: Uuid::new_v4(),
+        email: email.into(),
+        hashed_password: String::new(),
+        role: "member".into(),
+    };
+    User::register_with_password(auth, user, PASSWORD, Some(PASSWORD), ClientInfo::default())
+        .await
+        .unwrap()
+}
+
+async fn password_works<S: SpecialStore>(auth: &Auth<User, S>, password: &str) -> bool {
+    User::sign_in_with_password(
+        auth,
+        "ada@example.com",
+        password,
+        TokenType::User,
+        ClientInfo::default(),
+    )
+    .await
+    .is_ok()
+}
+
+/// A reset token for ada, through the request and the sender.
+async fn reset_token<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
+    s.auth.request_password_reset(" Ada@Example.com").unwrap();
+    s.outbox.token_for("ada@example.com", seen).await
+}
+
+pub async fn a_password_reset_sets_the_password_and_ends_every_session<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    let registered = register(&s.auth, "ada@example.com").await;
+    let other = User::sign_in_with_password(
+        &s.auth,
+        "ada@example.com",
+        PASSWORD,
+        TokenType::User,
+        ClientInfo::default(),
+    )
+    .await
+    .unwrap();
+    let token = reset_token(&s, 0).await;
+    let reset = s
+        .auth
+        .reset_password(
+            &token,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    // The new sign-in works; every earlier one, and its refresh token, is over.
+    assert!(s.auth.authenticate(&reset.token.token).await.is_ok());
+    for earlier in [&registered, &other] {
+        assert!(s.auth.authenticate(&earlier.token.token).await.is_err());
+        let refresh = &earlier.refresh_token.as_ref().unwrap().token;
+        assert!(User::refresh(&s.auth, refresh).await.is_err());
+    }
+    let live = User::list_sessions(&s.auth, &reset.user, None)
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(!password_works(&s.auth, PASSWORD).await);
+    assert!(password_works(&s.auth, NEW_PASSWORD).await);
+    // Once.
+    let again = s
+        .auth
+        .reset_password(
+            &token,
+            "password-3",
+            Some("password-3"),
+            ClientInfo::default(),
+        )
+        .await;
+    assert!(again.is_err(), "a reset token works once");
+    assert!(password_works(&s.auth, NEW_PASSWORD).await);
+}
+
+pub async fn a_request_answers_the_same_for_an_unknown_identity<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    assert!(s.auth.request_password_reset("nobody@example.com").is_ok());
+    assert!(s.auth.request_password_reset("ada@example.com").is_ok());
+    s.outbox.token_for("ada@example.com", 0).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        s.outbox.count(),
+        1,
+        "nothing is sent for an unknown identity"
+    );
+    // Only an identity that cannot be one is refused, whoever asks.
+    assert!(matches!(
+        s.auth.request_password_reset("bad\u{0}identity"),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+/// Run alone (its own test binary, `tests/tests/reset_timing.rs`). The
+/// claim: the answer does the same work whoever asks (normalise, queue),
+/// never the lookup, the token or the sending. So the sender is held shut
+/// while the answers are timed (the background work then cannot compete
+/// with the measurement), and opened after: only the known identity gets
+/// mail. A trial times a batch of requests (one takes microseconds, below
+/// the scheduler's noise); known and unknown batches interleave,
+/// alternating which goes first. The identities have the same length
+/// (normalising costs by length).
+pub async fn requests_take_the_same_time_for_a_known_and_an_unknown_identity<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    const BATCH: usize = 15;
+    const TRIALS: usize = 31;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let outbox = Outbox(Arc::default(), Some(gate.clone()));
+    let (_f, s) = setup_with(b, outbox).await;
+    register(&s.auth, "ada@example.com").await;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for trial in 0..TRIALS {
+        let order = if trial % 2 == 0 {
+            ["ada@example.com", "eve@example.com"]
+        } else {
+            ["eve@example.com", "ada@example.com"]
+        };
+        for identity in order {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                s.auth.request_password_reset(identity).unwrap();
+            }
+            let took = start.elapsed();
+            if trial == 0 {
+                continue; // warm-up
+            }
+            if identity.starts_with("ada") {
+                known.push(took);
+            } else {
+                unknown.push(took);
+            }
+        }
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (
+        known[known.len() / 2].as_secs_f64(),
+        unknown[unknown.len() / 2].as_secs_f64(),
+    );
+    let ratio = k / u;
+    eprintln!("median batch of {BATCH}: known {k:.6}s, unknown {u:.6}s (ratio {ratio:.2})");
+    assert!(
+        (0.8..=1.2).contains(&ratio),
+        "median batch {k:.6}s known vs {u:.6}s unknown (ratio {ratio:.2})"
+    );
+    gate.add_permits(TRIALS * BATCH);
+    s.outbox
+        .token_for("ada@example.com", TRIALS * BATCH - 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        s.outbox.count(),
+        TRIALS * BATCH,
+        "only the known identity got mail"
+    );
+}
+
+pub async fn sixteen_concurrent_resets_with_one_token_have_one_winner<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    let token = reset_token(&s, 0).await;
+    let auth = s.auth.clone();
+    crate::exactly_one_winner(
+        16,
+        |i| {
+            let (auth, token) = (auth.clone(), token.clone());
+            async move {
+                let password = format!("password-new-{i}");
+                auth.reset_password(&token, &password, Some(&password), ClientInfo::default())
+                    .await
+            }
+        },
+        |e| {
+            matches!(
+                e,
+                Error::Revoked | Error::CredentialChanged | Error::NotPresent
+            )
+        },
+    )
+    .await;
+}
+
+pub async fn a_failing_reset_leaves_the_token_unspent<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    let token = reset_token(&s, 0).await;
+    if !<B::Fixture as Hooks>::fail_token_writes(s.auth.store(), "BEFORE INSERT").await {
+        return; // the memory store writes under one lock: it cannot fail half way
+    }
+    let failed = s
+        .auth
+        .reset_password(
+            &token,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await;
+    assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
+    <B::Fixture as Hooks>::heal(s.auth.store()).await;
+    // Nothing happened: the old password works, and the token is still good.
+    assert!(password_works(&s.auth, PASSWORD).await);
+    s.auth
+        .reset_password(
+            &token,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await
+        .expect("the token was not spent by the failed reset");
+    assert!(password_works(&s.auth, NEW_PASSWORD).await);
+}
+
+pub async fn a_reset_token_is_no_other_token_and_no_other_token_resets<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    let ada = register(&s.auth, "ada@example.com").await;
+    let token = reset_token(&s, 0).await;
+    assert!(
+        s.auth.authenticate(&token).await.is_err(),
+        "not a bearer token"
+    );
+    assert!(
+        User::refresh(&s.auth, &token).await.is_err(),
+        "not a refresh token"
+    );
+    assert!(
+        User::sign_in_with_token(&s.auth, &token, ClientInfo::default())
+            .await
+            .is_err(),
+        "not a sign-in token"
+    );
+    let sign_in = User::sign_in_with_password(
+        &s.auth,
+        "ada@example.com",
+        PASSWORD,
+        TokenType::SignIn,
+        ClientInfo::default(),
+    )
+    .await
+    .unwrap()
+    .token
+    .token;
+    let refresh = ada.refresh_token.unwrap().token;
+    for other in [&ada.token.token, &refresh, &sign_in] {
+        let r = s
+            .auth
+            .reset_password(
+                other,
+                NEW_PASSWORD,
+                Some(NEW_PASSWORD),
+                ClientInfo::default(),
+            )
+            .await;
+        assert!(matches!(r, Err(Error::WrongPurpose { .. })), "{r:?}");
+    }
+    assert!(password_works(&s.auth, PASSWORD).await);
+    // The reset token still works after all that.
+    s.auth
+        .reset_password(
+            &token,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn a_password_change_voids_an_outstanding_reset_token<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    let ada = register(&s.auth, "ada@example.com").await;
+    let token = reset_token(&s, 0).await;
+    User::change_password(
+        &s.auth,
+        &ada.user,
+        PASSWORD,
+        NEW_PASSWORD,
+        Some(NEW_PASSWORD),
+        ClientInfo::default(),
+    )
+    .await
+    .unwrap();
+    let r = s
+        .auth
+        .reset_password(
+            &token,
+            "password-3",
+            Some("password-3"),
+            ClientInfo::default(),
+        )
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    assert!(password_works(&s.auth, NEW_PASSWORD).await);
+}
+
+pub async fn a_weak_or_mismatched_new_password_spends_nothing<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    let token = reset_token(&s, 0).await;
+    let short = s
+        .auth
+        .reset_password(&token, "short", Some("short"), ClientInfo::default())
+        .await;
+    assert!(matches!(short, Err(Error::InvalidInput(_))), "{short:?}");
+    let mismatch = s
+        .auth
+        .reset_password(
+            &token,
+            NEW_PASSWORD,
+            Some("password-9"),
+            ClientInfo::default(),
+        )
+        .await;
+    assert!(matches!(mismatch, Err(Error::PasswordConfirmationMismatch)));
+    s.auth
+        .reset_password(
+            &token,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn resettable_without_a_sender_fails_at_start_up<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let f = b.fresh().await;
+    let built = Auth::with_secret(User::settings(), &Secret::from(SECRET), f.store());
+    let error = built.err().map(|e| e.to_string());
+    assert!(
+        error.as_deref().is_some_and(|m| m.contains("sender")),
+        "{error:?}"
+    );
+}
+
+pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    use auth_core::{
+        PasswordChange, PasswordUser, Redeem, TokenFacts, TokenResource, UserResource, UserStore,
+    };
+    let (_f, s) = setup(b).await;
+    let ada = register(&s.auth, "ada@example.com").await.user;
+    let token = reset_token(&s, 0).await;
+    let jti = TokenFacts::peek(&token).unwrap().jti;
+    let subject = ada.subject();
+    let table = &Token::CONFIG.table;
+    let hash_now = || async {
+        let user: User = s.auth.store().get_user(&ada.id).await.unwrap().unwrap();
+        user.hashed_password().to_owned()
+    };
+    let live = || async {
+        auth_core::token_actions::get_token(
+            s.auth.store(),
+            &Token::CONFIG,
+            &jti,
+            Some(&Purpose::PASSWORD_RESET),
+        )
+        .await
+        .unwrap()
+        .is_some()
+    };
+    let current = hash_now().await;
+    for (current_hash, redeem_jti, purpose) in [
+        (current.as_str(), "unknown-jti", "password_reset"),
+        (current.as_str(), jti.as_str(), "magic_link"),
+        ("not-the-current-hash", jti.as_str(), "password_reset"),
+    ] {
+        let changed = s
+            .auth
+            .store()
+            .change_password(&PasswordChange {
+                key: &ada.id,
+                current_hash,
+                new_hash: "new-hash",
+                token_table: table,
+                revoke: None,
+                new_rows: &[],
+                redeem: Some(Redeem {
+                    jti: redeem_jti,
+                    subject: &subject,
+                    purpose,
+                }),
+            })
+            .await
+            .unwrap();
+        assert!(!changed, "{redeem_jti} {purpose} {current_hash}");
+        assert_eq!(hash_now().await, current, "nothing changed");
+        assert!(live().await, "the token is unspent");
+    }
+    let changed = s
+        .auth
+        .store()
+        .change_password(&PasswordChange {
+            key: &ada.id,
+            current_hash: &current,
+            new_hash: "new-hash",
+            token_table: table,
+            revoke: None,
+            new_rows: &[],
+            redeem: Some(Redeem {
+                jti: &jti,
+                subject: &subject,
+                purpose: "password_reset",
+            }),
+        })
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(hash_now().await, "new-hash");
+    assert!(!live().await, "spent with the change");
+    assert!(
+        auth_core::token_actions::is_revoked(s.auth.store(), &Token::CONFIG, &jti)
+            .await
+            .unwrap()
+    );
+}
+
+/// Runs every case on a backend.
+#[macro_export]
+macro_rules! special_suite {
+    ($backend:expr) => {
+        $crate::special_suite!(@cases $backend;
+            a_password_reset_sets_the_password_and_ends_every_session,
+            a_request_answers_the_same_for_an_unknown_identity,
+            sixteen_concurrent_resets_with_one_token_have_one_winner,
+            a_failing_reset_leaves_the_token_unspent,
+            a_reset_token_is_no_other_token_and_no_other_token_resets,
+            a_password_change_voids_an_outstanding_reset_token,
+            a_weak_or_mismatched_new_password_spends_nothing,
+            resettable_without_a_sender_fails_at_start_up,
+            the_store_spends_the_token_with_the_change_or_not_at_all,
+        );
+    };
+    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            $crate::special::$case($backend).await;
+        }
+    )*};
+}
