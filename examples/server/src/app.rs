@@ -49,6 +49,14 @@ where
             get(pages::register_form::<S>).post(pages::register::<S>),
         )
         .route("/account", get(pages::account::<S>))
+        .route(
+            "/password/forgot",
+            get(pages::forgot_form::<S>).post(pages::forgot::<S>),
+        )
+        .route(
+            "/password/reset",
+            get(pages::reset_form::<S>).post(pages::reset::<S>),
+        )
         .route("/account/sessions/{id}/end", post(pages::end_session::<S>))
         .route("/sign_out", post(pages::sign_out::<S>))
         .route("/log_out_everywhere", post(pages::log_out_everywhere::<S>))
@@ -70,6 +78,11 @@ where
             get(sign_in_with_token::<S>),
         )
         .route("/auth/user/password/change", post(change_password::<S>))
+        .route(
+            "/auth/user/password/reset_request",
+            post(reset_request::<S>),
+        )
+        .route("/auth/user/password/reset", post(reset_password::<S>))
         .route("/auth/sign_out", post(sign_out::<S>))
         .route("/auth/refresh", post(refresh::<S>))
         .route("/auth/sessions", get(list_sessions::<S>))
@@ -371,6 +384,52 @@ where
 {
     User::log_out_everywhere(&auth, &me.user).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ResetRequestBody {
+    email: String,
+}
+
+/// 202 whether the address has an account or not, in the same time (the
+/// lookup and the mail happen after the answer).
+async fn reset_request<S>(
+    State(auth): State<App<S>>,
+    Body(b): Body<ResetRequestBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    auth.request_password_reset(&b.email)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    reset_token: String,
+    password: String,
+    password_confirmation: Option<String>,
+}
+
+async fn reset_password<S>(
+    State(auth): State<App<S>>,
+    client: ClientInfo,
+    Body(b): Body<ResetBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let signed = auth
+        .reset_password(
+            &b.reset_token,
+            &b.password,
+            b.password_confirmation.as_deref(),
+            client,
+        )
+        .await?;
+    let mut body = signed_in_body(&signed);
+    body.as_object_mut().map(|b| b.remove("user"));
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]

@@ -15,10 +15,13 @@
 //! limits of [`serve::Limits`]: `HEADER_READ_TIMEOUT` (30s),
 //! `REQUEST_TIMEOUT` (30s), `MAX_CONNECTIONS` (1024), `SHUTDOWN_DEADLINE`
 //! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores),
-//! `SECURE_COOKIES` (`true` behind https: the cookies get `Secure`).
+//! `SECURE_COOKIES` (`true` behind https: the cookies get `Secure`),
+//! `OUTBOX` (a file the demo's "mail" is appended to, one JSON line per
+//! message; without it, `dev mail:` lines on standard output).
 
 mod app;
 mod model;
+mod outbox;
 mod pages;
 mod serve;
 
@@ -203,7 +206,13 @@ where
 {
     let limits = serve::Limits::from_env()?;
     let secure = secure_cookies()?;
-    let mut settings = User::settings();
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut settings =
+        User::settings().with_sender(outbox::Outbox::from_env(format!("http://{addr}")));
     if let Some(remember_me) = settings.remember_me.as_mut() {
         remember_me.secure = secure;
     }
@@ -228,11 +237,6 @@ where
         peak_argon2_mib = hasher.peak_memory_bytes() / (1024 * 1024),
         "password hashing bounded"
     );
-    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&bind)
-        .await
-        .map_err(|e| format!("cannot bind {bind}: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let expunger = spawn_expunger(store, Token::CONFIG);
     let store_name = backend.name();
     println!("listening on http://{addr} ({store_name} store)");

@@ -27,7 +27,11 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
         refresh_tokens(lifetime = "7d", reuse_grace = "30s"),
     ),
     strategies(
-        password(identity_field = "email", hashed_password_field = "hashed_password"),
+        password(
+            identity_field = "email",
+            hashed_password_field = "hashed_password",
+            resettable(token_lifetime = "1h"),
+        ),
         remember_me(cookie_name = "remember_me", token_lifetime = "30d"),
     ),
     add_ons(

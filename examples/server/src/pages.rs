@@ -244,7 +244,8 @@ fn sign_in_page(token: &str, email: &str, error: Option<&str>) -> String {
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\
              <label class=\"check\"><input id=\"remember_me\" name=\"remember_me\" type=\"checkbox\" value=\"on\"> Remember me on this device</label>\
              <button type=\"submit\">Sign in</button></form>\
-             <p>No account? <a href=\"/register\">Register</a>.</p>",
+             <p>No account? <a href=\"/register\">Register</a>. \
+             <a href=\"/password/forgot\">Forgot your password?</a></p>",
             hidden_token(token),
             error_block(error),
             esc(email),
@@ -422,6 +423,157 @@ where
             );
             page(StatusCode::UNAUTHORIZED, html)
         }
+        Err(e) => failed(&e),
+    }
+}
+
+fn forgot_page(token: &str, notice: Option<&str>) -> String {
+    let notice = notice.map_or_else(String::new, |n| {
+        format!("<p id=\"notice\" role=\"status\">{}</p>", esc(n))
+    });
+    layout(
+        "Forgot your password",
+        &format!(
+            "<h1>Forgot your password</h1>{notice}\
+             <form class=\"card\" method=\"post\" action=\"/password/forgot\">{}\
+             <label for=\"email\">Email</label>\
+             <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
+             <button type=\"submit\">Send me a reset link</button></form>\
+             <p><a href=\"/sign_in\">Back to sign in</a></p>",
+            hidden_token(token),
+        ),
+    )
+}
+
+fn reset_page(token: &str, reset_token: &str, error: Option<&str>) -> String {
+    layout(
+        "Choose a new password",
+        &format!(
+            "<h1>Choose a new password</h1>\
+             <form class=\"card\" method=\"post\" action=\"/password/reset\">{}{}\
+             <input type=\"hidden\" name=\"reset_token\" value=\"{}\">\
+             <label for=\"password\">New password (at least 8 characters)</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" required>\
+             <label for=\"password_confirmation\">New password again</label>\
+             <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" autocomplete=\"new-password\" required>\
+             <button type=\"submit\">Set the password</button></form>",
+            hidden_token(token),
+            error_block(error),
+            esc(reset_token),
+        ),
+    )
+}
+
+pub async fn forgot_form<S>(State(st): State<PageState<S>>, cookies: Cookies) -> Response {
+    page(
+        StatusCode::OK,
+        forgot_page(&st.pages.form_token(&cookies), None),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// The same answer whether the address has an account or not.
+pub async fn forgot<S>(
+    State(st): State<PageState<S>>,
+    cookies: Cookies,
+    Checked(form): Checked<ForgotForm>,
+) -> Response
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let token = st.pages.form_token(&cookies);
+    match st.auth.request_password_reset(&form.email) {
+        Ok(()) => page(
+            StatusCode::ACCEPTED,
+            forgot_page(
+                &token,
+                Some("If this address has an account, a reset link is on its way."),
+            ),
+        ),
+        Err(Error::InvalidInput(_)) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            forgot_page(
+                &token,
+                Some("Enter an email address like name@example.com."),
+            ),
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResetQuery {
+    token: String,
+}
+
+/// The link's page: a form (a GET never spends the token, so a mail
+/// scanner following the link changes nothing).
+pub async fn reset_form<S>(
+    State(st): State<PageState<S>>,
+    cookies: Cookies,
+    query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let reset_token = query.map(|q| q.0.token).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        reset_page(&st.pages.form_token(&cookies), &reset_token, None),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    reset_token: String,
+    password: String,
+    password_confirmation: String,
+}
+
+pub async fn reset<S>(
+    State(st): State<PageState<S>>,
+    session: Session,
+    cookies: Cookies,
+    client: ClientInfo,
+    Checked(form): Checked<ResetForm>,
+) -> Response
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let context = SignInContext::default()
+        .client(client)
+        .kind(SessionKind::Cookie);
+    let again = |status, message: &str| {
+        page(
+            status,
+            reset_page(
+                &st.pages.form_token(&cookies),
+                &form.reset_token,
+                Some(message),
+            ),
+        )
+    };
+    match st
+        .auth
+        .reset_password(
+            &form.reset_token,
+            &form.password,
+            Some(&form.password_confirmation),
+            context,
+        )
+        .await
+    {
+        Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
+        Err(Error::PasswordConfirmationMismatch) => again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The two passwords differ.",
+        ),
+        Err(Error::InvalidInput(m)) => again(StatusCode::UNPROCESSABLE_ENTITY, &m),
+        Err(e) if auth_core::http::status_code(&e) == 401 => again(
+            StatusCode::UNAUTHORIZED,
+            "This link is invalid, expired or already used: ask for a new one.",
+        ),
         Err(e) => failed(&e),
     }
 }

@@ -1055,3 +1055,114 @@ fn the_api_sign_in_sets_a_remember_me_cookie_when_asked() {
         "only when asked"
     );
 }
+
+/// The outbox file's messages so far.
+fn outbox(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits for the `n`-th message of the outbox (the request answers first).
+fn nth_message(path: &std::path::Path, n: usize) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(m) = outbox(path).get(n) {
+            return m.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no message {n} in the outbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn password_reset_through_the_outbox(s: &Server, path: &std::path::Path) {
+    let first = ada(s);
+    // Unknown and known addresses get the same answer; only ada gets mail.
+    let (st, _) = post(
+        s,
+        "/auth/user/password/reset_request",
+        None,
+        json!({"email": "nobody@example.com"}),
+    );
+    assert_eq!(st, 202);
+    let (st, _) = post(
+        s,
+        "/auth/user/password/reset_request",
+        None,
+        json!({"email": " ADA@example.com"}),
+    );
+    assert_eq!(st, 202);
+    let (st, v) = post(
+        s,
+        "/auth/user/password/reset_request",
+        None,
+        json!({"email": 42}),
+    );
+    assert_eq!(st, 422, "{v}");
+    let mail = nth_message(path, 0);
+    assert_eq!(mail["to"], "ada@example.com");
+    assert_eq!(mail["kind"], "password_reset");
+    let reset_token = mail["token"].as_str().unwrap().to_owned();
+    assert!(
+        mail["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/password/reset?token={reset_token}"))
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(outbox(path).len(), 1, "no mail for an unknown address");
+    // The reset token is no bearer token.
+    assert_eq!(s.call("GET", "/me", Some(&reset_token), None).0, 401);
+    let reset = json!({"reset_token": reset_token, "password": "battery staple", "password_confirmation": "battery staple"});
+    let (st, v) = post(s, "/auth/user/password/reset", None, reset.clone());
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v["token"].is_string() && v["refresh_token"].is_string(),
+        "{v}"
+    );
+    assert_eq!(s.call("GET", "/me", Some(&token(&v)), None).0, 200);
+    // Earlier sessions are over, the old password too; the token worked once.
+    assert_eq!(s.call("GET", "/me", Some(&first), None).0, 401);
+    let (st, _) = post(
+        s,
+        "/auth/user/password/sign_in",
+        None,
+        json!({"email": "ada@example.com", "password": "correct horse"}),
+    );
+    assert_eq!(st, 401);
+    sign_in(s, "ada@example.com", "battery staple");
+    let (st, _) = post(s, "/auth/user/password/reset", None, reset);
+    assert_eq!(st, 401, "a reset token works once");
+    let (st, _) = post(
+        s,
+        "/auth/user/password/reset",
+        None,
+        json!({"reset_token": "junk", "password": "battery staple", "password_confirmation": "battery staple"}),
+    );
+    assert_eq!(st, 401);
+}
+
+#[test]
+fn password_reset_through_the_outbox_on_every_store() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(auth_tests::pg::fresh_db());
+    let sqlite = auth_tests::sqlite::fresh_path();
+    let urls = [
+        None,
+        Some(pg_url(&db)),
+        Some(format!("sqlite://{}", sqlite.display())),
+    ];
+    for url in urls {
+        let path = std::env::temp_dir().join(format!("outbox-{}.jsonl", uuid::Uuid::new_v4()));
+        let path_text = path.display().to_string();
+        let s = Server::start_with(url.as_deref(), &[("OUTBOX", path_text.as_str())]);
+        password_reset_through_the_outbox(&s, &path);
+        let _ = std::fs::remove_file(&path);
+    }
+    remove_sqlite_files(&sqlite);
+}
