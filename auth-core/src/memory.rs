@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use crate::config::{Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, RevokeAll, Rotated,
-    Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Redeem, RevokeAll,
+    Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -193,6 +193,23 @@ fn row(new: &NewTokenRow, created_at: DateTime<Utc>) -> TokenRow {
     }
 }
 
+/// Flips the single-use token `redeem` to a revocation if it is a live row
+/// of its purpose and subject; whether it was.
+fn spend(rows: &mut HashMap<String, TokenRow>, redeem: &Redeem<'_>, now: DateTime<Utc>) -> bool {
+    match rows.get_mut(redeem.jti) {
+        Some(row)
+            if row.purpose == redeem.purpose
+                && row.subject == redeem.subject
+                && row.expires_at > now =>
+        {
+            row.purpose = Purpose::REVOCATION.as_str().to_owned();
+            row.updated_at = now;
+            true
+        }
+        _ => false,
+    }
+}
+
 impl TokenStore for MemoryStore {
     async fn upsert_token(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
         Ok(self.write_unless_revoked(table, new, &new.purpose))
@@ -310,6 +327,25 @@ impl TokenStore for MemoryStore {
     async fn insert_tokens(&self, table: &str, new: &[NewTokenRow]) -> Result<(), StoreError> {
         let mut inner = self.lock();
         insert_fresh(inner.tokens.entry(table.to_owned()).or_default(), new)
+    }
+
+    async fn redeem(
+        &self,
+        table: &str,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        if new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
+            return Err(StoreError::msg("a token row with this jti already exists"));
+        }
+        if !spend(rows, redeem, now) {
+            return Ok(false);
+        }
+        insert_fresh(rows, new_rows)?;
+        Ok(true)
     }
 
     async fn rotate_refresh(
@@ -475,19 +511,10 @@ impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
         if change.new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
             return Err(StoreError::msg("a token row with this jti already exists"));
         }
-        if let Some(redeem) = &change.redeem {
-            let now = Utc::now();
-            match rows.get_mut(redeem.jti) {
-                Some(row)
-                    if row.purpose == redeem.purpose
-                        && row.subject == redeem.subject
-                        && row.expires_at > now =>
-                {
-                    row.purpose = Purpose::REVOCATION.as_str().to_owned();
-                    row.updated_at = now;
-                }
-                _ => return Ok(false),
-            }
+        if let Some(redeem) = &change.redeem
+            && !spend(rows, redeem, Utc::now())
+        {
+            return Ok(false);
         }
         if let Some(revoke) = &change.revoke {
             revoke_all(rows, revoke);

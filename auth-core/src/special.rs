@@ -1,4 +1,4 @@
-//! Single-use tokens sent out of band: password reset.
+//! Single-use tokens sent out of band: password reset and magic links.
 //!
 //! Each is a stored JWT of its own purpose, never accepted as anything
 //! else, redeemed **once**: the store write that applies its effect also
@@ -8,7 +8,7 @@
 //! in its [`Settings`](crate::Settings); a strategy that sends, configured
 //! without one, is an error when [`Auth`] is built.
 //!
-//! A request (for a reset) answers at once, the same way whether the
+//! A request (for a reset or a magic link) answers at once, the same way whether the
 //! identity exists or not: it only puts the identity on a bounded queue;
 //! the lookup, the token and the sending happen in one background task, so
 //! neither the answer nor its timing tells who has an account. A full
@@ -105,8 +105,9 @@ impl<U> crate::Settings<U> {
 /// How many out-of-band requests may wait for the background task.
 pub const REQUEST_QUEUE: usize = 1024;
 
-/// A waiting request: the normalised identity and the token's lifetime.
-type Request = (String, crate::Lifetime);
+/// A waiting request: the normalised identity, and the purpose and
+/// lifetime of the token to send.
+type Request = (String, Purpose, crate::Lifetime);
 
 /// The sending end of the request queue.
 pub(crate) type Queue = tokio::sync::mpsc::Sender<Request>;
@@ -138,10 +139,33 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             .reset
             .ok_or(Error::NotConfigured("password reset is not configured"))?
             .token_lifetime;
-        let identity = normalize_identity(config, identity)?;
+        self.enqueue(identity, Purpose::PASSWORD_RESET, lifetime)
+    }
+
+    /// Requests a magic link for `identity`: as
+    /// [`request_password_reset`](Self::request_password_reset), with a
+    /// token of purpose `magic_link`.
+    pub fn request_magic_link(self: &Arc<Self>, identity: &str) -> Result<()> {
+        let lifetime = self
+            .settings()
+            .magic_link
+            .ok_or(Error::NotConfigured("magic links are not configured"))?
+            .token_lifetime;
+        self.enqueue(identity, Purpose::MAGIC_LINK, lifetime)
+    }
+
+    /// Normalises the identity and queues the request: the whole of what a
+    /// request does before it answers.
+    fn enqueue(
+        self: &Arc<Self>,
+        identity: &str,
+        purpose: Purpose,
+        lifetime: crate::Lifetime,
+    ) -> Result<()> {
+        let identity = normalize_identity(self.password_config()?, identity)?;
         self.queue()
-            .try_send((identity, lifetime))
-            .map_err(|_| Error::Unavailable("too many password reset requests waiting"))
+            .try_send((identity, purpose, lifetime))
+            .map_err(|_| Error::Unavailable("too many requests waiting"))
     }
 
     /// The request queue, and its task, started on first use. The task
@@ -151,10 +175,10 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             let (queue, mut waiting) = tokio::sync::mpsc::channel::<Request>(REQUEST_QUEUE);
             let auth = Arc::downgrade(self);
             tokio::spawn(async move {
-                while let Some((identity, lifetime)) = waiting.recv().await {
+                while let Some((identity, purpose, lifetime)) = waiting.recv().await {
                     let Some(auth) = auth.upgrade() else { break };
-                    if let Err(e) = auth.send_reset(&identity, lifetime).await {
-                        tracing::error!(error = %e, "password reset request failed");
+                    if let Err(e) = auth.send_token(&identity, &purpose, lifetime).await {
+                        tracing::error!(error = %e, %purpose, "an out-of-band request failed");
                     }
                 }
             });
@@ -162,18 +186,21 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         })
     }
 
-    async fn send_reset(&self, identity: &str, lifetime: crate::Lifetime) -> Result<()> {
+    async fn send_token(
+        &self,
+        identity: &str,
+        purpose: &Purpose,
+        lifetime: crate::Lifetime,
+    ) -> Result<()> {
         let Some(user) = self
             .store()
             .get_user_by_identity(identity)
             .await
-            .map_err(|e| store_failure("password reset request", e))?
+            .map_err(|e| store_failure("out-of-band request", e))?
         else {
             return Ok(());
         };
-        let issued = self
-            .issue_stored(&user, &Purpose::PASSWORD_RESET, lifetime, None)
-            .await?;
+        let issued = self.issue_stored(&user, purpose, lifetime, None).await?;
         let sender = self
             .settings()
             .sender
@@ -181,7 +208,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             .ok_or(Error::NotConfigured("no sender"))?;
         let message = Message {
             user: &user,
-            purpose: &Purpose::PASSWORD_RESET,
+            purpose,
             token: &issued.token,
         };
         sender
@@ -189,6 +216,78 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             .send(message)
             .await
             .map_err(|e| Error::Unavailable(leak_free(&e)))
+    }
+
+    /// Every check of a single-use token of `purpose` before it is
+    /// redeemed: the JWT, the purpose, its row live, the user, the password
+    /// unchanged since it was issued. Returns the claims, the key and the user.
+    async fn check_single_use(
+        &self,
+        token: &str,
+        purpose: &Purpose,
+    ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
+        let now = Utc::now();
+        let claims = self.jwt().verify_at(token, now.timestamp())?;
+        if claims.purpose != purpose.as_str() {
+            return Err(Error::WrongPurpose {
+                expected: purpose.to_string(),
+                found: truncated(&claims.purpose),
+            });
+        }
+        let key = self.subject_key(&claims)?;
+        let table = &self.settings().token_resource.table;
+        let (rows, user) = self
+            .store()
+            .authenticate_lookup(&key, table, &claims.jti, None)
+            .await
+            .map_err(fail_closed)?;
+        match rows.token {
+            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
+                return Err(Error::Revoked);
+            }
+            Some(row)
+                if row.purpose == purpose.as_str()
+                    && row.subject == claims.sub
+                    && row.expires_at > now => {}
+            _ => return Err(Error::NotPresent),
+        }
+        let user = user.ok_or(Error::UserNotFound)?;
+        check_credential(&claims, &user)?;
+        Ok((claims, key, user))
+    }
+
+    /// Signs in with a magic-link token (redeem it by POST: a mail scanner
+    /// following a GET link must not spend it): every check of
+    /// [`reset_password`](Self::reset_password)'s kind, then one store write
+    /// spends the token and records the new sign-in (its session). Of
+    /// concurrent redemptions one succeeds; the others get
+    /// [`Error::Revoked`].
+    pub async fn sign_in_with_magic_link(
+        &self,
+        magic_link_token: &str,
+        context: impl Into<SignInContext>,
+    ) -> Result<SignedIn<U>> {
+        if self.settings().magic_link.is_none() {
+            return Err(Error::NotConfigured("magic links are not configured"));
+        }
+        let (claims, _, user) = self
+            .check_single_use(magic_link_token, &Purpose::MAGIC_LINK)
+            .await?;
+        let minted = self.mint_sign_in(&user, context.into())?;
+        let redeem = Redeem {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            purpose: Purpose::MAGIC_LINK.as_str(),
+        };
+        let spent = self
+            .store()
+            .redeem(&self.settings().token_resource.table, &redeem, &minted.rows)
+            .await
+            .map_err(|e| store_failure("magic link sign-in", e))?;
+        if !spent {
+            return Err(Error::Revoked);
+        }
+        Ok(minted.signed_in(user))
     }
 
     /// Resets the password with a reset token: every check of a token
@@ -209,33 +308,10 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         if config.reset.is_none() {
             return Err(Error::NotConfigured("password reset is not configured"));
         }
-        let now = Utc::now();
-        let claims = self.jwt().verify_at(reset_token, now.timestamp())?;
-        if claims.purpose != Purpose::PASSWORD_RESET.as_str() {
-            return Err(Error::WrongPurpose {
-                expected: Purpose::PASSWORD_RESET.to_string(),
-                found: truncated(&claims.purpose),
-            });
-        }
-        let key = self.subject_key(&claims)?;
+        let (claims, key, mut user) = self
+            .check_single_use(reset_token, &Purpose::PASSWORD_RESET)
+            .await?;
         let table = &self.settings().token_resource.table;
-        let (rows, user) = self
-            .store()
-            .authenticate_lookup(&key, table, &claims.jti, None)
-            .await
-            .map_err(fail_closed)?;
-        match rows.token {
-            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
-                return Err(Error::Revoked);
-            }
-            Some(row)
-                if row.purpose == Purpose::PASSWORD_RESET.as_str()
-                    && row.subject == claims.sub
-                    && row.expires_at > now => {}
-            _ => return Err(Error::NotPresent),
-        }
-        let mut user = user.ok_or(Error::UserNotFound)?;
-        check_credential(&claims, &user)?;
         crate::user_actions::check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         let current = user.hashed_password().to_owned();

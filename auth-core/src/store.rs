@@ -169,6 +169,18 @@ pub trait TokenStore: Send + Sync {
         rows: &[NewTokenRow],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Spends the single-use token `redeem` (its row, live and of its
+    /// purpose and subject, becomes a revocation) and inserts `new_rows`
+    /// (a sign-in's), both or neither, in one atomic write. `false`,
+    /// writing nothing, when the row is not such a row. Of concurrent calls
+    /// for one `jti`, at most one returns `true`.
+    fn redeem(
+        &self,
+        table: &str,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The refresh rotation, one atomic write. When the session `sid` of
     /// `subject` is a live `session` row, and the row `old_jti` of `subject`
     /// is an unexpired `refresh` row, it becomes `refresh_used` (its

@@ -97,6 +97,9 @@ pub struct Settings<U> {
     pub refresh_tokens: Option<RefreshConfig>,
     /// The remember-me strategy, when configured.
     pub remember_me: Option<RememberMeConfig>,
+    /// The magic-link strategy, when configured (needs the password
+    /// strategy's identity).
+    pub magic_link: Option<crate::config::MagicLinkConfig>,
     /// Delivers single-use tokens (password reset); required when a
     /// strategy sends one. Not part of the DSL: set it with
     /// [`Settings::with_sender`].
@@ -115,6 +118,7 @@ impl<U> Clone for Settings<U> {
             sessions: self.sessions,
             refresh_tokens: self.refresh_tokens,
             remember_me: self.remember_me.clone(),
+            magic_link: self.magic_link,
             sender: self.sender.clone(),
         }
     }
@@ -133,6 +137,7 @@ impl<U> Settings<U> {
             sessions: None,
             refresh_tokens: None,
             remember_me: None,
+            magic_link: None,
             sender: None,
         }
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, PurposeFilter, Rotated, Rotation, Rows, Sessions, StoreError,
-    TokenRow, TokenStore,
+    ExpungedBatch, NewTokenRow, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
+    StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -18,6 +18,7 @@ use crate::store::{PgStore, db_err};
 pub(crate) struct TokenQueries {
     lookup: Arc<str>,
     insert_many: Arc<str>,
+    redeem: Arc<str>,
     rotate: Arc<str>,
     list_sessions: Arc<str>,
     end_sessions: Arc<str>,
@@ -47,6 +48,19 @@ impl TokenQueries {
         Self {
             lookup: format!("SELECT {} FROM {}", lookup_columns(), lookup_from(t)).into(),
             insert_many: format!("INSERT INTO {t} ({NEW_COLUMNS}) {}", unnest_rows(1)).into(),
+            // A single-use token spent and a sign-in's rows inserted, both
+            // or neither: a concurrent redemption waits for the row lock,
+            // then finds it spent.
+            redeem: format!(
+                "WITH spent AS (UPDATE {t} SET purpose = 'revocation', updated_at = now() \
+                     WHERE jti = $6 AND subject = $7 AND purpose = $8 AND expires_at > now() \
+                     RETURNING 1), \
+                 issued AS (INSERT INTO {t} ({NEW_COLUMNS}) \
+                     SELECT r.* FROM ({}) r WHERE EXISTS (SELECT 1 FROM spent)) \
+                 SELECT EXISTS (SELECT 1 FROM spent)",
+                unnest_rows(1)
+            )
+            .into(),
             // The refresh rotation, one statement: the used row is marked
             // (or, within the grace, left for a sibling), the new rows are
             // inserted and the session's last_seen_at moves, all only while
@@ -300,6 +314,25 @@ impl TokenStore for PgStore {
             .await
             .map_err(db_err("insert tokens"))?;
         Ok(())
+    }
+
+    async fn redeem(
+        &self,
+        table: &str,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        let q = self.token_queries(table)?;
+        let row = RowArrays::new(new_rows)
+            .bind(sqlx::query(sql(&q.redeem)))
+            .bind(redeem.jti)
+            .bind(redeem.subject)
+            .bind(redeem.purpose)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("redeem token"))?;
+        row.try_get::<bool, _>(0)
+            .map_err(db_err("decode redeem row"))
     }
 
     async fn rotate_refresh(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, PurposeFilter, Rotated, Rotation, Rows, Sessions, StoreError,
-    TokenRow, TokenStore,
+    ExpungedBatch, NewTokenRow, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
+    StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -289,6 +289,44 @@ impl TokenStore for SqliteStore {
         insert_rows(&mut conn, &q, rows, Utc::now())
             .await
             .map_err(db_err("insert tokens"))
+    }
+
+    async fn redeem(
+        &self,
+        table: &str,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        let q = self.token_queries(table)?;
+        let err = db_err("redeem token");
+        // One transaction, the write lock first: the token spent and the
+        // rows inserted, or neither.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("redeem token"))?;
+        let now = Utc::now();
+        let work = async {
+            let spent = sqlx::query(sql(&q.redeem))
+                .bind(redeem.jti)
+                .bind(redeem.subject)
+                .bind(redeem.purpose)
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if spent {
+                insert_rows(&mut tx, &q, new_rows, now).await?;
+            }
+            Ok::<_, sqlx::Error>(spent)
+        };
+        let spent = work.await.map_err(err)?;
+        if spent {
+            tx.commit().await.map_err(db_err("redeem token"))?;
+        }
+        Ok(spent)
     }
 
     async fn rotate_refresh(

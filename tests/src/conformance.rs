@@ -680,6 +680,93 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
     );
 }
 
+pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
+    use auth_core::Redeem;
+    let (once, expired) = (auth_core::new_jti(), auth_core::new_jti());
+    s.insert_tokens(
+        "tokens",
+        &[
+            new_row(&once, "user?id=1", "magic_link", 600),
+            new_row(&expired, "user?id=1", "magic_link", -600),
+        ],
+    )
+    .await
+    .unwrap();
+    let redeem = |jti: &str, subject: &str, purpose: &str| {
+        (jti.to_owned(), subject.to_owned(), purpose.to_owned())
+    };
+    // Not such a row: nothing spent, nothing inserted.
+    for (jti, subject, purpose) in [
+        redeem(&once, "user?id=1", "password_reset"),
+        redeem(&once, "user?id=2", "magic_link"),
+        redeem(&expired, "user?id=1", "magic_link"),
+        redeem("nope", "user?id=1", "magic_link"),
+    ] {
+        let fresh = auth_core::new_jti();
+        let r = Redeem {
+            jti: &jti,
+            subject: &subject,
+            purpose: &purpose,
+        };
+        assert!(
+            !s.redeem(
+                "tokens",
+                &r,
+                &[new_row(&fresh, "user?id=1", "session", 600)]
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            s.lookup("tokens", &fresh, None)
+                .await
+                .unwrap()
+                .token
+                .is_none()
+        );
+    }
+    assert_eq!(
+        s.lookup("tokens", &once, None)
+            .await
+            .unwrap()
+            .token
+            .unwrap()
+            .purpose,
+        "magic_link"
+    );
+    // 16 at once: one spends it and inserts its rows; the others write nothing.
+    let minted: Vec<String> = (0..16).map(|_| auth_core::new_jti()).collect();
+    let (store, once_jti, jtis) = (s.clone(), once.clone(), minted.clone());
+    let won = crate::at_once(16, move |i| {
+        let (s, jti, mine) = (store.clone(), once_jti.clone(), jtis[i].clone());
+        async move {
+            let r = Redeem {
+                jti: &jti,
+                subject: "user?id=1",
+                purpose: "magic_link",
+            };
+            s.redeem("tokens", &r, &[new_row(&mine, "user?id=1", "session", 600)])
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    for (jti, won) in minted.iter().zip(&won) {
+        let found = s.lookup("tokens", jti, None).await.unwrap().token;
+        assert_eq!(found.is_some(), *won, "only the winner's rows exist");
+    }
+    assert_eq!(
+        s.lookup("tokens", &once, None)
+            .await
+            .unwrap()
+            .token
+            .unwrap()
+            .purpose,
+        "revocation"
+    );
+}
+
 async fn session_with_refresh<S: ConformanceStore>(s: &S, subject: &str) -> (String, String) {
     let (sid, refresh) = (auth_core::new_jti(), auth_core::new_jti());
     let rows = [
@@ -1023,6 +1110,7 @@ macro_rules! conformance_suite {
             registration_writes_user_and_rows_together,
             authenticate_lookup_returns_both_rows_and_the_user,
             insert_token_refuses_an_existing_jti,
+            redeem_spends_once_and_inserts_with_it,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

@@ -28,7 +28,10 @@ pub struct Token;
         require_token_presence_for_authentication,
         refresh_tokens(lifetime = "7d"),
     ),
-    strategies(password(resettable(token_lifetime = "1h"))),
+    strategies(
+        password(resettable(token_lifetime = "1h")),
+        magic_link(token_lifetime = "10m"),
+    ),
     add_ons(sessions(lifetime = "30d"), log_out_everywhere()),
 )]
 pub struct User {
@@ -70,19 +73,24 @@ impl Sender<User> for Outbox {
 }
 
 impl Outbox {
-    /// The next message to `email` (waits up to 5 s for the background task).
+    /// The `seen`-th reset message to `email` (waits up to 5 s for the
+    /// background task).
     pub async fn token_for(&self, email: &str, seen: usize) -> String {
+        self.message(email, &Purpose::PASSWORD_RESET, seen).await
+    }
+
+    /// The `seen`-th message of `purpose` to `email`.
+    pub async fn message(&self, email: &str, purpose: &Purpose, seen: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let found: Vec<_> = {
                 let sent = self.0.lock().unwrap();
                 sent.iter()
-                    .filter(|(to, _, _)| to == email)
-                    .map(|(_, purpose, token)| (purpose.clone(), token.clone()))
+                    .filter(|(to, p, _)| to == email && p == purpose.as_str())
+                    .map(|(_, _, token)| token.clone())
                     .collect()
             };
-            if let Some((purpose, token)) = found.get(seen) {
-                assert_eq!(purpose, Purpose::PASSWORD_RESET.as_str());
+            if let Some(token) = found.get(seen) {
                 return token.clone();
             }
             assert!(Instant::now() < deadline, "no message to {email}");
@@ -587,6 +595,154 @@ where
     );
 }
 
+async fn magic_link<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
+    s.auth.request_magic_link("ada@example.com").unwrap();
+    s.outbox
+        .message("ada@example.com", &Purpose::MAGIC_LINK, seen)
+        .await
+}
+
+pub async fn a_magic_link_signs_in_once<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    assert!(s.auth.request_magic_link("nobody@example.com").is_ok());
+    let token = magic_link(&s, 0).await;
+    let signed = s
+        .auth
+        .sign_in_with_magic_link(&token, ClientInfo::default())
+        .await
+        .unwrap();
+    assert_eq!(signed.user.email, "ada@example.com");
+    assert!(s.auth.authenticate(&signed.token.token).await.is_ok());
+    assert!(signed.session.is_some(), "a sign-in opens a session");
+    let again = s
+        .auth
+        .sign_in_with_magic_link(&token, ClientInfo::default())
+        .await;
+    assert!(matches!(again, Err(Error::Revoked)), "{again:?}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        s.outbox.count(),
+        1,
+        "nothing is sent for an unknown identity"
+    );
+}
+
+pub async fn sixteen_concurrent_magic_link_sign_ins_have_one_winner<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    let ada = register(&s.auth, "ada@example.com").await.user;
+    let token = magic_link(&s, 0).await;
+    let before = User::list_sessions(&s.auth, &ada, None)
+        .await
+        .unwrap()
+        .len();
+    let auth = s.auth.clone();
+    crate::exactly_one_winner(
+        16,
+        |_| {
+            let (auth, token) = (auth.clone(), token.clone());
+            async move {
+                auth.sign_in_with_magic_link(&token, ClientInfo::default())
+                    .await
+            }
+        },
+        |e| matches!(e, Error::Revoked),
+    )
+    .await;
+    let after = User::list_sessions(&s.auth, &ada, None)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before + 1, "only the winner's session was recorded");
+}
+
+pub async fn a_failing_magic_link_sign_in_leaves_the_token_unspent<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    let token = magic_link(&s, 0).await;
+    if !<B::Fixture as Hooks>::fail_token_writes(s.auth.store(), "BEFORE INSERT").await {
+        return; // the memory store writes under one lock: it cannot fail half way
+    }
+    let failed = s
+        .auth
+        .sign_in_with_magic_link(&token, ClientInfo::default())
+        .await;
+    assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
+    <B::Fixture as Hooks>::heal(s.auth.store()).await;
+    s.auth
+        .sign_in_with_magic_link(&token, ClientInfo::default())
+        .await
+        .expect("the token was not spent by the failed sign-in");
+}
+
+pub async fn magic_links_and_reset_tokens_are_not_each_other<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let (_f, s) = setup(b).await;
+    register(&s.auth, "ada@example.com").await;
+    let link = magic_link(&s, 0).await;
+    let reset = reset_token(&s, 0).await;
+    let as_reset = s
+        .auth
+        .reset_password(
+            &link,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await;
+    assert!(
+        matches!(as_reset, Err(Error::WrongPurpose { .. })),
+        "{as_reset:?}"
+    );
+    let as_link = s
+        .auth
+        .sign_in_with_magic_link(&reset, ClientInfo::default())
+        .await;
+    assert!(
+        matches!(as_link, Err(Error::WrongPurpose { .. })),
+        "{as_link:?}"
+    );
+    assert!(
+        s.auth.authenticate(&link).await.is_err(),
+        "not a bearer token"
+    );
+    assert!(
+        User::refresh(&s.auth, &link).await.is_err(),
+        "not a refresh token"
+    );
+    assert!(
+        User::sign_in_with_token(&s.auth, &link, ClientInfo::default())
+            .await
+            .is_err()
+    );
+    // Both still work for what they are.
+    s.auth
+        .sign_in_with_magic_link(&link, ClientInfo::default())
+        .await
+        .unwrap();
+    s.auth
+        .reset_password(
+            &reset,
+            NEW_PASSWORD,
+            Some(NEW_PASSWORD),
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+}
+
 /// Runs every case on a backend.
 #[macro_export]
 macro_rules! special_suite {
@@ -601,6 +757,10 @@ macro_rules! special_suite {
             a_weak_or_mismatched_new_password_spends_nothing,
             resettable_without_a_sender_fails_at_start_up,
             the_store_spends_the_token_with_the_change_or_not_at_all,
+            a_magic_link_signs_in_once,
+            sixteen_concurrent_magic_link_sign_ins_have_one_winner,
+            a_failing_magic_link_sign_in_leaves_the_token_unspent,
+            magic_links_and_reset_tokens_are_not_each_other,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {$(

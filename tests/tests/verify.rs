@@ -466,6 +466,14 @@ impl TokenStore for BrokenStore {
     async fn is_revoked(&self, _: &str, _: &str) -> Result<bool, StoreError> {
         broken()
     }
+    async fn redeem(
+        &self,
+        _: &str,
+        _: &auth_core::Redeem<'_>,
+        _: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        broken()
+    }
     async fn revoke_all_for_subject(
         &self,
         _: &str,

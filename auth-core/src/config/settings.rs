@@ -198,6 +198,21 @@ impl Default for RememberMeConfig {
     }
 }
 
+/// Settings of the magic-link strategy (`strategies(magic_link(...))`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MagicLinkConfig {
+    /// The magic-link token's lifetime (default 10 minutes).
+    pub token_lifetime: Lifetime,
+}
+
+impl Default for MagicLinkConfig {
+    fn default() -> Self {
+        Self {
+            token_lifetime: Lifetime::from_secs(600),
+        }
+    }
+}
+
 /// Settings of rotating refresh tokens (needs sessions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefreshConfig {

@@ -252,6 +252,8 @@ impl Purpose {
     pub const REMEMBER_ME: Purpose = Purpose(Cow::Borrowed("remember_me"));
     /// A password-reset token (stored, single use).
     pub const PASSWORD_RESET: Purpose = Purpose(Cow::Borrowed("password_reset"));
+    /// A magic-link token (stored, single use): signs in without a password.
+    pub const MAGIC_LINK: Purpose = Purpose(Cow::Borrowed("magic_link"));
     /// A browser's cookie session record (the session store over the token table).
     pub const COOKIE_SESSION: Purpose = Purpose(Cow::Borrowed("cookie_session"));
 

@@ -23,6 +23,7 @@ pub fn expand(user: User) -> TokenStream {
         sessions,
         refresh,
         remember_me,
+        magic_link_lifetime_secs,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -111,6 +112,13 @@ pub fn expand(user: User) -> TokenStream {
             cookie_name: __p::Cow::Borrowed(#cookie_name),
             token_lifetime: __p::Lifetime::from_secs(#token_lifetime_secs),
             ..::core::default::Default::default()
+        })),
+    };
+
+    let magic_link_config = match magic_link_lifetime_secs {
+        None => quote!(::core::option::Option::None),
+        Some(secs) => quote!(::core::option::Option::Some(__p::MagicLinkConfig {
+            token_lifetime: __p::Lifetime::from_secs(#secs),
         })),
     };
 
@@ -222,6 +230,7 @@ pub fn expand(user: User) -> TokenStream {
                     settings.sessions = #sessions_config;
                     settings.refresh_tokens = #refresh_config;
                     settings.remember_me = #remember_me_config;
+                    settings.magic_link = #magic_link_config;
                     settings
                 }
             }

@@ -173,6 +173,14 @@ pub struct Strategies {
     pub password: Option<Opt<Password>>,
     /// `remember_me(...)`: needs tokens.
     pub remember_me: Option<Opt<RememberMe>>,
+    /// `magic_link(...)`: needs tokens and the password strategy's identity.
+    pub magic_link: Option<Opt<MagicLink>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct MagicLink {
+    /// Default `"10m"`.
+    pub token_lifetime: Option<syn::LitStr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

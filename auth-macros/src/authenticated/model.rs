@@ -16,6 +16,8 @@ pub struct User {
     pub sessions: Option<Sessions>,
     pub refresh: Option<Refresh>,
     pub remember_me: Option<RememberMe>,
+    /// `magic_link(token_lifetime)`, when configured.
+    pub magic_link_lifetime_secs: Option<u64>,
 }
 
 pub struct RememberMe {

@@ -1,4 +1,4 @@
-//! Rules A1–A16 and S1–S4, R1–R2 for `#[derive(Authenticated)]`: one function per rule,
+//! Rules A1–A16 and S1–S4, R1–R2, M1 for `#[derive(Authenticated)]`: one function per rule,
 //! each opened by the rule's sentence; every error is collected, none stops the others.
 
 use proc_macro2::Span;
@@ -52,6 +52,10 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .strategies
         .as_ref()
         .and_then(|s| s.remember_me.as_ref());
+    let magic_link_input = input
+        .strategies
+        .as_ref()
+        .and_then(|s| s.magic_link.as_ref());
 
     // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
     let fields = a1_named_fields(&input, e);
@@ -102,6 +106,18 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         r1_remember_me_needs_tokens(r, tokens_enabled, e);
         remember_me(r, e)
     });
+    // M1: magic links need tokens and the password strategy's identity. (m1-*)
+    // A11: its lifetime.                                        (a11-magic-link-lifetime-zero)
+    let magic_link = magic_link_input.and_then(|m| {
+        m1_magic_link_needs_tokens_and_an_identity(m, tokens_enabled, password_input.is_some(), e);
+        a11_lifetime(
+            m.token_lifetime.as_ref(),
+            "magic_link(token_lifetime)",
+            600,
+            false,
+            e,
+        )
+    });
     let subject_name = input
         .subject_name
         .as_ref()
@@ -130,8 +146,31 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             sessions: sessions.filter(|_| tokens_enabled),
             refresh: refresh.filter(|_| tokens_enabled),
             remember_me: remember_me.filter(|_| tokens_enabled),
+            magic_link_lifetime_secs: magic_link,
         }),
         _ => Err(errors),
+    }
+}
+
+/// M1: `magic_link` while tokens are disabled, or without the password
+/// strategy (whose identity field it signs in by).
+fn m1_magic_link_needs_tokens_and_an_identity(
+    m: &Opt<input::MagicLink>,
+    tokens_enabled: bool,
+    has_password: bool,
+    errors: &mut Errors,
+) {
+    if !tokens_enabled {
+        errors.push_span(
+            m.span,
+            "`magic_link` needs tokens: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
+        );
+    }
+    if !has_password {
+        errors.push_span(
+            m.span,
+            "`magic_link` signs in by the password strategy's identity field: add `password(...)` (with `sign_in_enabled = false` for passwordless sign-in)",
+        );
     }
 }
 
