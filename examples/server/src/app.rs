@@ -57,6 +57,10 @@ where
             "/password/reset",
             get(pages::reset_form::<S>).post(pages::reset::<S>),
         )
+        .route(
+            "/magic_link",
+            get(pages::magic_link_form::<S>).post(pages::magic_link::<S>),
+        )
         .route("/account/sessions/{id}/end", post(pages::end_session::<S>))
         .route("/sign_out", post(pages::sign_out::<S>))
         .route("/log_out_everywhere", post(pages::log_out_everywhere::<S>))
@@ -83,6 +87,14 @@ where
             post(reset_request::<S>),
         )
         .route("/auth/user/password/reset", post(reset_password::<S>))
+        .route(
+            "/auth/user/magic_link/request",
+            post(magic_link_request::<S>),
+        )
+        .route(
+            "/auth/user/magic_link/sign_in",
+            post(magic_link_sign_in::<S>),
+        )
         .route("/auth/sign_out", post(sign_out::<S>))
         .route("/auth/refresh", post(refresh::<S>))
         .route("/auth/sessions", get(list_sessions::<S>))
@@ -402,6 +414,35 @@ where
 {
     auth.request_password_reset(&b.email)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
+}
+
+/// 202 whether the address has an account or not, as `reset_request`.
+async fn magic_link_request<S>(
+    State(auth): State<App<S>>,
+    Body(b): Body<ResetRequestBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    auth.request_magic_link(&b.email)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct MagicLinkBody {
+    token: String,
+}
+
+async fn magic_link_sign_in<S>(
+    State(auth): State<App<S>>,
+    client: ClientInfo,
+    Body(b): Body<MagicLinkBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let signed = auth.sign_in_with_magic_link(&b.token, client).await?;
+    Ok(Json(signed_in_body(&signed)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -33,6 +33,7 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
             resettable(token_lifetime = "1h"),
         ),
         remember_me(cookie_name = "remember_me", token_lifetime = "30d"),
+        magic_link(token_lifetime = "10m"),
     ),
     add_ons(
         sessions(lifetime = "30d"),

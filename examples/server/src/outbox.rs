@@ -57,6 +57,7 @@ impl Sender<User> for Outbox {
             let kind = message.purpose.as_str();
             let link = match kind {
                 "password_reset" => format!("{}/password/reset?token={}", self.base, message.token),
+                "magic_link" => format!("{}/magic_link?token={}", self.base, message.token),
                 _ => format!("{}/?token={}", self.base, message.token),
             };
             let line = json!({

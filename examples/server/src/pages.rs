@@ -578,6 +578,67 @@ where
     }
 }
 
+fn magic_link_page(token: &str, magic_token: &str, error: Option<&str>) -> String {
+    layout(
+        "Sign in with your link",
+        &format!(
+            "<h1>Sign in with your link</h1>\
+             <form class=\"card\" method=\"post\" action=\"/magic_link\">{}{}\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <p>Press the button to sign in on this device.</p>\
+             <button type=\"submit\">Sign in</button></form>",
+            hidden_token(token),
+            error_block(error),
+            esc(magic_token),
+        ),
+    )
+}
+
+/// The link's page: a button (a GET never spends the link).
+pub async fn magic_link_form<S>(
+    State(st): State<PageState<S>>,
+    cookies: Cookies,
+    query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let magic_token = query.map(|q| q.0.token).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        magic_link_page(&st.pages.form_token(&cookies), &magic_token, None),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MagicLinkForm {
+    token: String,
+}
+
+pub async fn magic_link<S>(
+    State(st): State<PageState<S>>,
+    session: Session,
+    cookies: Cookies,
+    client: ClientInfo,
+    Checked(form): Checked<MagicLinkForm>,
+) -> Response
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let context = SignInContext::default()
+        .client(client)
+        .kind(SessionKind::Cookie);
+    match st.auth.sign_in_with_magic_link(&form.token, context).await {
+        Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
+        Err(e) if auth_core::http::status_code(&e) == 401 => page(
+            StatusCode::UNAUTHORIZED,
+            magic_link_page(
+                &st.pages.form_token(&cookies),
+                "",
+                Some("This link is invalid, expired or already used: ask for a new one."),
+            ),
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
 pub async fn register_form<S>(State(st): State<PageState<S>>, cookies: Cookies) -> Response {
     page(
         StatusCode::OK,

@@ -1147,8 +1147,72 @@ fn password_reset_through_the_outbox(s: &Server, path: &std::path::Path) {
     assert_eq!(st, 401);
 }
 
+fn magic_link_through_the_outbox(s: &Server, path: &std::path::Path) {
+    let before = outbox(path).len();
+    let (st, _) = post(
+        s,
+        "/auth/user/magic_link/request",
+        None,
+        json!({"email": "nobody@example.com"}),
+    );
+    assert_eq!(st, 202);
+    let (st, _) = post(
+        s,
+        "/auth/user/magic_link/request",
+        None,
+        json!({"email": "ada@example.com"}),
+    );
+    assert_eq!(st, 202);
+    let mail = nth_message(path, before);
+    assert_eq!(
+        (&mail["to"], &mail["kind"]),
+        (&json!("ada@example.com"), &json!("magic_link"))
+    );
+    let link_token = mail["token"].as_str().unwrap().to_owned();
+    assert!(
+        mail["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/magic_link?token={link_token}"))
+    );
+    // Following the link (GET) shows a button and spends nothing.
+    let (st, _, html) = s.raw_text(&format!(
+        "GET /magic_link?token={link_token} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+        s.addr
+    ));
+    assert_eq!(st, 200);
+    assert!(html.contains(&link_token));
+    assert_eq!(
+        s.call("GET", "/me", Some(&link_token), None).0,
+        401,
+        "no bearer token"
+    );
+    let (st, v) = post(
+        s,
+        "/auth/user/magic_link/sign_in",
+        None,
+        json!({"token": link_token}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["user"]["email"], "ada@example.com");
+    assert_eq!(s.call("GET", "/me", Some(&token(&v)), None).0, 200);
+    let (st, _) = post(
+        s,
+        "/auth/user/magic_link/sign_in",
+        None,
+        json!({"token": link_token}),
+    );
+    assert_eq!(st, 401, "a magic link works once");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        outbox(path).len(),
+        before + 1,
+        "no mail for an unknown address"
+    );
+}
+
 #[test]
-fn password_reset_through_the_outbox_on_every_store() {
+fn password_reset_and_magic_links_through_the_outbox_on_every_store() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(auth_tests::pg::fresh_db());
     let sqlite = auth_tests::sqlite::fresh_path();
@@ -1162,6 +1226,7 @@ fn password_reset_through_the_outbox_on_every_store() {
         let path_text = path.display().to_string();
         let s = Server::start_with(url.as_deref(), &[("OUTBOX", path_text.as_str())]);
         password_reset_through_the_outbox(&s, &path);
+        magic_link_through_the_outbox(&s, &path);
         let _ = std::fs::remove_file(&path);
     }
     remove_sqlite_files(&sqlite);
