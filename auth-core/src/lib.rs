@@ -83,9 +83,10 @@ pub use browser::{Remembered, SessionState};
 pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use config::{
-    Algorithm, Lifetime, LifetimeError, LogOutEverywhereConfig, MagicLinkConfig, PasswordConfig,
-    Purpose, PurposeFilter, RefreshConfig, RememberMeConfig, ResetConfig, SessionIdentifier,
-    SessionsConfig, TokenConfig, TokenResourceConfig, application_name,
+    Algorithm, ConfirmationConfig, Lifetime, LifetimeError, LogOutEverywhereConfig,
+    MagicLinkConfig, PasswordConfig, Purpose, PurposeFilter, RefreshConfig, RememberMeConfig,
+    ResetConfig, SessionIdentifier, SessionsConfig, TokenConfig, TokenResourceConfig,
+    application_name,
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};

@@ -488,6 +488,49 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         table.by_key.insert(key, user.clone());
         Ok(true)
     }
+
+    async fn apply_redeemed(
+        &self,
+        key: &U::PrimaryKey,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        token_table: &str,
+        redeem: &Redeem<'_>,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_subject_value();
+        let mut inner = self.lock();
+        let table = inner.users_mut::<U>()?;
+        let Some(old) = table.by_key.get(&key) else {
+            return Ok(false);
+        };
+        let mut row = match serde_json::to_value(old) {
+            Ok(serde_json::Value::Object(row)) => row,
+            _ => return Err(StoreError::msg("a user is not a JSON object")),
+        };
+        row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let updated: U = serde_json::from_value(serde_json::Value::Object(row))
+            .map_err(|e| StoreError::new("the changes do not fit the user", e))?;
+        let (old_identity, new_identity) = (old.identity().map(str::to_owned), updated.identity());
+        if old_identity.as_deref() != new_identity
+            && new_identity.is_some_and(|i| table.key_by_identity.contains_key(i))
+        {
+            return Err(StoreError::msg("identity is already taken"));
+        }
+        let rows = inner.tokens.entry(token_table.to_owned()).or_default();
+        if !spend(rows, redeem, Utc::now()) {
+            return Ok(false);
+        }
+        let table = inner.users_mut::<U>()?;
+        if old_identity.as_deref() != updated.identity() {
+            if let Some(old) = old_identity {
+                table.key_by_identity.remove(&old);
+            }
+            if let Some(new) = updated.identity() {
+                table.key_by_identity.insert(new.to_owned(), key.clone());
+            }
+        }
+        table.by_key.insert(key, updated);
+        Ok(true)
+    }
 }
 
 impl<U: PasswordUser> PasswordStore<U> for MemoryStore {

@@ -1,4 +1,6 @@
-//! Single-use tokens sent out of band: password reset and magic links.
+//! Single-use tokens sent out of band: password reset, magic links, and
+//! the confirmation add-on (changes of monitored fields held until a token
+//! sent to the new address confirms them).
 //!
 //! Each is a stored JWT of its own purpose, never accepted as anything
 //! else, redeemed **once**: the store write that applies its effect also
@@ -28,8 +30,8 @@ use crate::config::Purpose;
 use crate::error::{Error, Result, store_failure, truncated};
 use crate::password::check_password;
 use crate::session::SignInContext;
-use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, TokenStore};
-use crate::user::PasswordUser;
+use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, TokenStore, UserStore};
+use crate::user::{PasswordUser, UserResource};
 use crate::user_actions::{SignedIn, normalize_identity};
 
 /// A message to deliver: a single-use token for a user.
@@ -118,13 +120,63 @@ pub(crate) fn check_sender<U>(settings: &crate::Settings<U>) -> Result<()> {
         .password
         .as_ref()
         .is_some_and(|p| p.reset.is_some());
-    if resettable && settings.sender.is_none() {
-        return Err(Error::Config(
-            "`resettable` sends reset tokens: give the settings a sender (`Settings::with_sender`) before building `Auth`"
-                .into(),
-        ));
+    let sends = [
+        (resettable, "`resettable` sends reset tokens"),
+        (
+            settings.magic_link.is_some(),
+            "`magic_link` sends sign-in links",
+        ),
+        (
+            settings.confirmation.is_some(),
+            "`confirmation` sends confirmations",
+        ),
+    ];
+    match sends.iter().find(|(on, _)| *on) {
+        Some((_, what)) if settings.sender.is_none() => Err(Error::Config(format!(
+            "{what}: give the settings a sender (`Settings::with_sender`) before building `Auth`"
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    /// Every check of a single-use token of `purpose` before it is
+    /// redeemed: the JWT, the purpose, its row live, the user, the password
+    /// unchanged since it was issued. Returns the claims, the key and the user.
+    async fn check_single_use(
+        &self,
+        token: &str,
+        purpose: &Purpose,
+    ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
+        let now = Utc::now();
+        let claims = self.jwt().verify_at(token, now.timestamp())?;
+        if claims.purpose != purpose.as_str() {
+            return Err(Error::WrongPurpose {
+                expected: purpose.to_string(),
+                found: truncated(&claims.purpose),
+            });
+        }
+        let key = self.subject_key(&claims)?;
+        let table = &self.settings().token_resource.table;
+        let (rows, user) = self
+            .store()
+            .authenticate_lookup(&key, table, &claims.jti, None)
+            .await
+            .map_err(fail_closed)?;
+        match rows.token {
+            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
+                return Err(Error::Revoked);
+            }
+            Some(row)
+                if row.purpose == purpose.as_str()
+                    && row.subject == claims.sub
+                    && row.expires_at > now => {}
+            _ => return Err(Error::NotPresent),
+        }
+        let user = user.ok_or(Error::UserNotFound)?;
+        check_credential(&claims, &user)?;
+        Ok((claims, key, user))
+    }
 }
 
 impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
@@ -218,44 +270,6 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             .map_err(|e| Error::Unavailable(leak_free(&e)))
     }
 
-    /// Every check of a single-use token of `purpose` before it is
-    /// redeemed: the JWT, the purpose, its row live, the user, the password
-    /// unchanged since it was issued. Returns the claims, the key and the user.
-    async fn check_single_use(
-        &self,
-        token: &str,
-        purpose: &Purpose,
-    ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
-        let now = Utc::now();
-        let claims = self.jwt().verify_at(token, now.timestamp())?;
-        if claims.purpose != purpose.as_str() {
-            return Err(Error::WrongPurpose {
-                expected: purpose.to_string(),
-                found: truncated(&claims.purpose),
-            });
-        }
-        let key = self.subject_key(&claims)?;
-        let table = &self.settings().token_resource.table;
-        let (rows, user) = self
-            .store()
-            .authenticate_lookup(&key, table, &claims.jti, None)
-            .await
-            .map_err(fail_closed)?;
-        match rows.token {
-            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
-                return Err(Error::Revoked);
-            }
-            Some(row)
-                if row.purpose == purpose.as_str()
-                    && row.subject == claims.sub
-                    && row.expires_at > now => {}
-            _ => return Err(Error::NotPresent),
-        }
-        let user = user.ok_or(Error::UserNotFound)?;
-        check_credential(&claims, &user)?;
-        Ok((claims, key, user))
-    }
-
     /// Signs in with a magic-link token (redeem it by POST: a mail scanner
     /// following a GET link must not spend it): every check of
     /// [`reset_password`](Self::reset_password)'s kind, then one store write
@@ -346,6 +360,170 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             return Err(Error::Revoked);
         }
         Ok(minted.signed_in(user))
+    }
+}
+
+/// `user` with `fields` (part of its serde form) applied.
+pub(crate) fn with_fields<U: UserResource>(
+    user: &U,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<U> {
+    let mut row = match serde_json::to_value(user) {
+        Ok(serde_json::Value::Object(row)) => row,
+        _ => return Err(Error::InvalidInput("the user is not a JSON object".into())),
+    };
+    row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    serde_json::from_value(serde_json::Value::Object(row))
+        .map_err(|e| Error::InvalidInput(format!("the changes do not fit the user: {e}")))
+}
+
+impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    fn confirmation_config(&self) -> Result<crate::config::ConfirmationConfig> {
+        self.settings().confirmation.ok_or(Error::NotConfigured(
+            "this resource has no confirmation add-on",
+        ))
+    }
+
+    /// Issues a confirmation token holding `changes` (stored with
+    /// `store_confirmation_changes`) and sends it to `recipient` (the user
+    /// as the changes would make it: a new address gets the mail).
+    async fn send_confirmation(
+        &self,
+        user: &U,
+        recipient: &U,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let config = self.confirmation_config()?;
+        let issued = self.mint_plain(user, &Purpose::CONFIRM, config.token_lifetime, None)?;
+        let facts = crate::token::TokenFacts::try_from(&issued.claims)?;
+        crate::token::store_confirmation_changes(
+            self.store(),
+            &self.settings().token_resource,
+            &facts,
+            &Purpose::CONFIRM,
+            changes,
+        )
+        .await?;
+        let sender = self
+            .settings()
+            .sender
+            .as_ref()
+            .ok_or(Error::NotConfigured("no sender"))?;
+        let message = Message {
+            user: recipient,
+            purpose: &Purpose::CONFIRM,
+            token: &issued.token,
+        };
+        sender
+            .0
+            .send(message)
+            .await
+            .map_err(|e| Error::Unavailable(leak_free(&e)))
+    }
+
+    /// The confirmation of a new account (`confirm_on_create`): a token
+    /// with no change to apply; confirming it sets `confirmed_at`.
+    pub(crate) async fn confirm_creation(&self, user: &U) {
+        if !self
+            .settings()
+            .confirmation
+            .is_some_and(|c| c.confirm_on_create)
+        {
+            return;
+        }
+        if let Err(e) = self.send_confirmation(user, user, Default::default()).await {
+            tracing::error!(error = %e, "the confirmation of a new account was not sent");
+        }
+    }
+
+    /// Holds the changes of monitored fields from `user` to `updated` until
+    /// confirmed: they are stored with a confirmation token sent to the user
+    /// as `updated` describes them (a new address gets the mail); nothing
+    /// of the user changes now. Changes of other fields are not applied
+    /// here (write them with `update_user`). [`Error::InvalidInput`] when
+    /// no monitored field changes; [`Error::IdentityTaken`] when the new
+    /// identity is someone's.
+    pub async fn change_with_confirmation(&self, user: &U, updated: &U) -> Result<()> {
+        let config = self.confirmation_config()?;
+        if !config.confirm_on_update {
+            return Err(Error::NotConfigured("`confirm_on_update` is off"));
+        }
+        let (before, after) = match (serde_json::to_value(user), serde_json::to_value(updated)) {
+            (Ok(serde_json::Value::Object(b)), Ok(serde_json::Value::Object(a))) => (b, a),
+            _ => return Err(Error::InvalidInput("the user is not a JSON object".into())),
+        };
+        let changes: serde_json::Map<_, _> = config
+            .monitor_fields
+            .iter()
+            .filter_map(|f| {
+                let new = after.get(*f)?;
+                (before.get(*f) != Some(new)).then(|| ((*f).to_owned(), new.clone()))
+            })
+            .collect();
+        if changes.is_empty() {
+            return Err(Error::InvalidInput("no monitored field changes".into()));
+        }
+        if let (Some(field), Some(identity)) = (U::IDENTITY_FIELD, updated.identity())
+            && changes.contains_key(field)
+        {
+            let taken = self
+                .store()
+                .get_user_by_identity(identity)
+                .await
+                .map_err(|e| store_failure("change with confirmation", e))?;
+            if taken.is_some_and(|other| other.subject() != user.subject()) {
+                return Err(Error::IdentityTaken);
+            }
+        }
+        let recipient = with_fields(user, &changes)?;
+        self.send_confirmation(user, &recipient, changes).await
+    }
+
+    /// Confirms with a confirmation token: every check of a token (purpose
+    /// `confirm`, its row present, the password unchanged since it was
+    /// issued); then one store write spends it and applies its changes
+    /// (`get_confirmation_changes`) with `confirmed_at` set to now. Returns
+    /// the user as confirmed. Of concurrent confirmations one succeeds;
+    /// the others get [`Error::Revoked`]. A new identity taken meanwhile is
+    /// [`Error::IdentityTaken`], and spends nothing.
+    pub async fn confirm(&self, confirm_token: &str) -> Result<U> {
+        self.confirmation_config()?;
+        let (claims, key, user) = self
+            .check_single_use(confirm_token, &Purpose::CONFIRM)
+            .await?;
+        let mut fields = crate::token::get_confirmation_changes(
+            self.store(),
+            &self.settings().token_resource,
+            &claims.jti,
+            &Purpose::CONFIRM,
+        )
+        .await?
+        .unwrap_or_default();
+        fields.insert(
+            crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
+            serde_json::json!(Utc::now()),
+        );
+        let redeem = Redeem {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            purpose: Purpose::CONFIRM.as_str(),
+        };
+        let table = &self.settings().token_resource.table;
+        let spent = match self
+            .store()
+            .apply_redeemed(&key, &fields, table, &redeem)
+            .await
+        {
+            Ok(spent) => spent,
+            Err(e) if e.to_string().starts_with("identity is already taken") => {
+                return Err(Error::IdentityTaken);
+            }
+            Err(e) => return Err(store_failure("confirm", e)),
+        };
+        if !spent {
+            return Err(Error::Revoked);
+        }
+        with_fields(&user, &fields)
     }
 }
 

@@ -399,6 +399,19 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     /// Replaces the stored user with the same primary key; `false` if none.
     fn update_user(&self, user: &U) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Applies `fields` (part of the user's serde form: field name to
+    /// value) to the user `key` in the same atomic write that spends the
+    /// single-use token `redeem` (a confirmation): both or neither. `false`,
+    /// writing nothing, when the token is not a live row of its purpose
+    /// and subject. A taken identity is an error, and spends nothing.
+    fn apply_redeemed(
+        &self,
+        key: &U::PrimaryKey,
+        fields: &serde_json::Map<String, Value>,
+        token_table: &str,
+        redeem: &Redeem<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Inserts a new user and, in the same atomic write, the rows of what
     /// was just minted for it (its first token, its session): all or
     /// nothing, so registration never leaves a user without its rows or

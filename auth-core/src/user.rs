@@ -100,6 +100,8 @@ pub struct Settings<U> {
     /// The magic-link strategy, when configured (needs the password
     /// strategy's identity).
     pub magic_link: Option<crate::config::MagicLinkConfig>,
+    /// The confirmation add-on, when configured.
+    pub confirmation: Option<crate::config::ConfirmationConfig>,
     /// Delivers single-use tokens (password reset); required when a
     /// strategy sends one. Not part of the DSL: set it with
     /// [`Settings::with_sender`].
@@ -119,6 +121,7 @@ impl<U> Clone for Settings<U> {
             refresh_tokens: self.refresh_tokens,
             remember_me: self.remember_me.clone(),
             magic_link: self.magic_link,
+            confirmation: self.confirmation,
             sender: self.sender.clone(),
         }
     }
@@ -138,6 +141,7 @@ impl<U> Settings<U> {
             refresh_tokens: None,
             remember_me: None,
             magic_link: None,
+            confirmation: None,
             sender: None,
         }
     }

@@ -80,6 +80,18 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         user.set_hashed_password(self.hasher().hash(password).await?);
+        if self
+            .settings()
+            .confirmation
+            .is_some_and(|c| c.confirm_on_create)
+        {
+            // Unconfirmed until the confirmation sent below comes back.
+            let unconfirmed = serde_json::Map::from_iter([(
+                crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
+                serde_json::Value::Null,
+            )]);
+            user = crate::special::with_fields(&user, &unconfirmed)?;
+        }
         let minted = self.mint_sign_in(&user, context.into())?;
         let inserted = if minted.rows.is_empty() {
             self.store().insert_user(&user).await
@@ -90,7 +102,10 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
                 .await
         };
         match inserted {
-            Ok(()) => Ok(minted.signed_in(user)),
+            Ok(()) => {
+                self.confirm_creation(&user).await;
+                Ok(minted.signed_in(user))
+            }
             Err(InsertUserError::IdentityTaken) => Err(Error::IdentityTaken),
             Err(InsertUserError::Store(e)) => Err(store_failure("register", e)),
         }

@@ -2,8 +2,8 @@
 //! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
 
 use auth_core::{
-    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Rows, StoreError,
-    SubjectKey, TokenStore, UserResource, UserStore,
+    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
+    StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
 use sqlx::types::Json;
@@ -176,6 +176,56 @@ impl<U: UserResource> UserStore<U> for PgStore {
                 }
             })?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn apply_redeemed(
+        &self,
+        key: &U::PrimaryKey,
+        fields: &serde_json::Map<String, Value>,
+        token_table: &str,
+        redeem: &Redeem<'_>,
+    ) -> Result<bool, StoreError> {
+        let users = self.user_table(U::SUBJECT_NAME)?;
+        let tokens = self.token_queries(token_table)?;
+        let t = &tokens.table;
+        let pk = quote_column(U::PRIMARY_KEY_FIELD);
+        let key_type = pg_type(<U::PrimaryKey as SubjectKey>::KIND);
+        let sets: Vec<String> = fields
+            .keys()
+            .filter(|k| *k != U::PRIMARY_KEY_FIELD)
+            .map(|k| {
+                let c = quote_column(k);
+                format!("{c} = r.{c}")
+            })
+            .collect();
+        if sets.is_empty() {
+            return Err(StoreError::msg("no field to apply"));
+        }
+        // One statement: the token spent, and the fields written only if it was.
+        let sql = format!(
+            "WITH spent AS (UPDATE {t} SET purpose = 'revocation', updated_at = now() \
+                 WHERE jti = $3 AND subject = $4 AND purpose = $5 AND expires_at > now() RETURNING 1), \
+             changed AS (UPDATE {users} u SET {} FROM jsonb_populate_record(NULL::{users}, $1) r \
+                 WHERE u.{pk} = $2::{key_type} AND EXISTS (SELECT 1 FROM spent) RETURNING 1) \
+             SELECT EXISTS (SELECT 1 FROM spent)",
+            sets.join(", ")
+        );
+        let spent: bool = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(Value::Object(fields.clone()))
+            .bind(key.to_subject_value())
+            .bind(redeem.jti)
+            .bind(redeem.subject)
+            .bind(redeem.purpose)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::new("identity is already taken", e)
+                } else {
+                    db_err("apply confirmed changes")(e)
+                }
+            })?;
+        Ok(spent)
     }
 
     /// One round trip: the token's row, its session's row and the user

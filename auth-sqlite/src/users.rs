@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use auth_core::{
-    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Rows, StoreError,
-    SubjectKey, TokenStore, UserResource, UserStore,
+    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
+    StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use chrono::Utc;
 use serde_json::Value;
@@ -315,6 +315,72 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
                 }
             })?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn apply_redeemed(
+        &self,
+        key: &U::PrimaryKey,
+        fields: &serde_json::Map<String, Value>,
+        token_table: &str,
+        redeem: &Redeem<'_>,
+    ) -> Result<bool, StoreError> {
+        let table = self.user_table::<U>().await?;
+        let tokens = self.token_queries(token_table)?;
+        let pk = quote_column(U::PRIMARY_KEY_FIELD);
+        let sets: Vec<String> = table
+            .assignments(fields)?
+            .into_iter()
+            .filter(|(c, _)| *c != pk)
+            .map(|(c, v)| format!("{c} = {v}"))
+            .collect();
+        if sets.is_empty() {
+            return Err(StoreError::msg("no field to apply"));
+        }
+        let update = format!(
+            "UPDATE {} SET {} WHERE {pk} = ?2",
+            table.name,
+            sets.join(", ")
+        );
+        // One transaction, the write lock first: the token spent and the
+        // fields written, or neither.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("apply confirmed changes"))?;
+        let now = Utc::now();
+        let work = async {
+            let spent = sqlx::query(sql(&tokens.redeem))
+                .bind(redeem.jti)
+                .bind(redeem.subject)
+                .bind(redeem.purpose)
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if spent {
+                sqlx::query(AssertSqlSafe(update))
+                    .bind(Value::Object(fields.clone()).to_string())
+                    .bind(key.to_subject_value())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok::<_, sqlx::Error>(spent)
+        };
+        let spent = work.await.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::new("identity is already taken", e)
+            } else {
+                db_err("apply confirmed changes")(e)
+            }
+        })?;
+        if spent {
+            tx.commit()
+                .await
+                .map_err(db_err("apply confirmed changes"))?;
+        }
+        Ok(spent)
     }
 
     /// One query: the token's row, its session's row and the user.

@@ -1,5 +1,6 @@
-//! Single-use tokens sent out of band (password reset): every case written
-//! once, generic over the backend ([`special_suite!`](crate::special_suite)).
+//! Single-use tokens sent out of band (password reset, magic links, the
+//! confirmation add-on): every case written once, generic over the backend
+//! ([`special_suite!`](crate::special_suite)).
 #![allow(missing_docs)]
 
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use auth_core::{
     Auth, Authenticated, ClientInfo, Error, HashCost, Message, Purpose, Secret, SendFuture, Sender,
     TokenType, token_resource,
 };
-use auth_core::{PasswordStore, TokenStore};
+use auth_core::{PasswordStore, TokenResource as _, TokenStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -56,14 +57,25 @@ pub struct Outbox(
     Option<Arc<tokio::sync::Semaphore>>,
 );
 
-impl Sender<User> for Outbox {
-    fn send<'a>(&'a self, message: Message<'a, User>) -> SendFuture<'a> {
+/// A user the outbox can address.
+pub trait Addressed: Sync + 'static {
+    fn address(&self) -> &str;
+}
+
+impl Addressed for User {
+    fn address(&self) -> &str {
+        &self.email
+    }
+}
+
+impl<U: Addressed> Sender<U> for Outbox {
+    fn send<'a>(&'a self, message: Message<'a, U>) -> SendFuture<'a> {
         Box::pin(async move {
             if let Some(gate) = &self.1 {
                 gate.acquire().await.unwrap().forget();
             }
             self.0.lock().unwrap().push((
-                message.user.email.clone(),
+                message.user.address().to_owned(),
                 message.purpose.to_string(),
                 message.token.to_owned(),
             ));
@@ -743,6 +755,288 @@ where
         .unwrap();
 }
 
+pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SpecialStore,
+{
+    let f = b.fresh().await;
+    let mut only_links = User::settings();
+    if let Some(p) = only_links.password.as_mut() {
+        p.reset = None;
+    }
+    let built = Auth::with_secret(only_links, &Secret::from(SECRET), f.store());
+    let error = built.err().map(|e| e.to_string());
+    assert!(
+        error.as_deref().is_some_and(|m| m.contains("magic_link")),
+        "{error:?}"
+    );
+    let built = Auth::with_secret(Customer::settings(), &Secret::from(SECRET), f.store());
+    let error = built.err().map(|e| e.to_string());
+    assert!(
+        error.as_deref().is_some_and(|m| m.contains("confirmation")),
+        "{error:?}"
+    );
+}
+
+// The confirmation add-on, on a user with `confirmed_at`.
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tokens(
+        token_resource = Token,
+        store_all_tokens,
+        require_token_presence_for_authentication,
+    ),
+    strategies(password()),
+    add_ons(confirmation(
+        monitor_fields = ["email"],
+        confirm_on_create = true,
+        confirm_on_update = true,
+        token_lifetime = "3d",
+    )),
+)]
+pub struct Customer {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Addressed for Customer {
+    fn address(&self) -> &str {
+        &self.email
+    }
+}
+
+pub trait CustomerStore: TokenStore + PasswordStore<Customer> + Clone + 'static {}
+impl<S: TokenStore + PasswordStore<Customer> + Clone + 'static> CustomerStore for S {}
+
+async fn customers<B: Backend>(
+    b: B,
+) -> (
+    B::Fixture,
+    Arc<Auth<Customer, <B::Fixture as Fixture>::Store>>,
+    Outbox,
+)
+where
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let f = b.fresh().await;
+    f.create_user_table::<Customer>().await;
+    let outbox = Outbox::default();
+    let settings = Customer::settings().with_sender(outbox.clone());
+    let auth = Auth::with_secret(settings, &Secret::from(SECRET), f.store())
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    (f, Arc::new(auth), outbox)
+}
+
+async fn new_customer<S: CustomerStore>(auth: &Auth<Customer, S>, email: &str) -> Customer {
+    let c = Customer {
+        id: Uuid::new_v4(),
+        email: email.into(),
+        hashed_password: String::new(),
+        // Whatever the caller says, a new account starts unconfirmed.
+        confirmed_at: Some(chrono::Utc::now()),
+    };
+    Customer::register_with_password(auth, c, PASSWORD, Some(PASSWORD), ClientInfo::default())
+        .await
+        .unwrap()
+        .user
+}
+
+async fn stored<S: CustomerStore>(auth: &Auth<Customer, S>, id: Uuid) -> Customer {
+    auth_core::UserStore::<Customer>::get_user(auth.store(), &id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+pub async fn a_new_account_is_confirmed_once<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = new_customer(&auth, "ada@example.com").await;
+    assert_eq!(ada.confirmed_at, None);
+    assert_eq!(stored(&auth, ada.id).await.confirmed_at, None);
+    let token = outbox
+        .message("ada@example.com", &Purpose::CONFIRM, 0)
+        .await;
+    let confirmed = auth.confirm(&token).await.unwrap();
+    assert!(confirmed.confirmed_at.is_some());
+    assert!(stored(&auth, ada.id).await.confirmed_at.is_some());
+    assert!(
+        matches!(auth.confirm(&token).await, Err(Error::Revoked)),
+        "once"
+    );
+}
+
+pub async fn an_email_change_waits_for_its_confirmation<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = new_customer(&auth, "ada@example.com").await;
+    let mut moved = ada.clone();
+    moved.email = "ada@new.example".into();
+    auth.change_with_confirmation(&ada, &moved).await.unwrap();
+    // Not visible until confirmed: the old address still signs in, the new one does not.
+    assert_eq!(stored(&auth, ada.id).await.email, "ada@example.com");
+    let sign_in = |email: &'static str| {
+        let auth = auth.clone();
+        async move {
+            Customer::sign_in_with_password(
+                &auth,
+                email,
+                PASSWORD,
+                TokenType::User,
+                ClientInfo::default(),
+            )
+            .await
+            .is_ok()
+        }
+    };
+    assert!(sign_in("ada@example.com").await);
+    assert!(!sign_in("ada@new.example").await);
+    // The mail went to the new address.
+    let token = outbox
+        .message("ada@new.example", &Purpose::CONFIRM, 0)
+        .await;
+    let confirmed = auth.confirm(&token).await.unwrap();
+    assert_eq!(confirmed.email, "ada@new.example");
+    assert_eq!(stored(&auth, ada.id).await.email, "ada@new.example");
+    assert!(sign_in("ada@new.example").await);
+    assert!(!sign_in("ada@example.com").await);
+    assert!(
+        matches!(auth.confirm(&token).await, Err(Error::Revoked)),
+        "a second confirmation fails"
+    );
+    // Nothing monitored changed: nothing to confirm.
+    let same = stored(&auth, ada.id).await;
+    assert!(matches!(
+        auth.change_with_confirmation(&same, &same).await,
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+pub async fn a_taken_address_is_refused_and_spends_nothing<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = new_customer(&auth, "ada@example.com").await;
+    new_customer(&auth, "grace@example.com").await;
+    let mut to_grace = ada.clone();
+    to_grace.email = "grace@example.com".into();
+    assert!(matches!(
+        auth.change_with_confirmation(&ada, &to_grace).await,
+        Err(Error::IdentityTaken)
+    ));
+    // Taken between the request and the confirmation.
+    let mut to_new = ada.clone();
+    to_new.email = "new@example.com".into();
+    auth.change_with_confirmation(&ada, &to_new).await.unwrap();
+    let token = outbox
+        .message("new@example.com", &Purpose::CONFIRM, 0)
+        .await;
+    new_customer(&auth, "new@example.com").await;
+    assert!(matches!(
+        auth.confirm(&token).await,
+        Err(Error::IdentityTaken)
+    ));
+    assert_eq!(stored(&auth, ada.id).await.email, "ada@example.com");
+    let row = auth_core::token_actions::get_token(
+        auth.store(),
+        &Token::CONFIG,
+        &auth_core::TokenFacts::peek(&token).unwrap().jti,
+        Some(&Purpose::CONFIRM),
+    )
+    .await
+    .unwrap();
+    assert!(row.is_some(), "the token is unspent");
+}
+
+pub async fn sixteen_concurrent_confirmations_have_one_winner<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let (_f, auth, outbox) = customers(b).await;
+    new_customer(&auth, "ada@example.com").await;
+    let token = outbox
+        .message("ada@example.com", &Purpose::CONFIRM, 0)
+        .await;
+    crate::exactly_one_winner(
+        16,
+        |_| {
+            let (auth, token) = (auth.clone(), token.clone());
+            async move { auth.confirm(&token).await }
+        },
+        |e| matches!(e, Error::Revoked),
+    )
+    .await;
+}
+
+pub async fn a_failing_confirmation_leaves_the_token_unspent<B: Backend>(b: B)
+where
+    B::Fixture: Hooks,
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = new_customer(&auth, "ada@example.com").await;
+    let token = outbox
+        .message("ada@example.com", &Purpose::CONFIRM, 0)
+        .await;
+    if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE UPDATE").await {
+        return; // the memory store writes under one lock: it cannot fail half way
+    }
+    assert!(matches!(auth.confirm(&token).await, Err(Error::Store(_))));
+    <B::Fixture as Hooks>::heal(auth.store()).await;
+    assert_eq!(
+        stored(&auth, ada.id).await.confirmed_at,
+        None,
+        "nothing applied"
+    );
+    auth.confirm(&token).await.expect("the token was not spent");
+}
+
+pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: CustomerStore,
+{
+    let (_f, auth, outbox) = customers(b).await;
+    new_customer(&auth, "ada@example.com").await;
+    let token = outbox
+        .message("ada@example.com", &Purpose::CONFIRM, 0)
+        .await;
+    assert!(
+        auth.authenticate(&token).await.is_err(),
+        "not a bearer token"
+    );
+    assert!(
+        Customer::sign_in_with_token(&auth, &token, ClientInfo::default())
+            .await
+            .is_err()
+    );
+    let access = Customer::sign_in_with_password(
+        &auth,
+        "ada@example.com",
+        PASSWORD,
+        TokenType::User,
+        ClientInfo::default(),
+    )
+    .await
+    .unwrap()
+    .token
+    .token;
+    assert!(matches!(
+        auth.confirm(&access).await,
+        Err(Error::WrongPurpose { .. })
+    ));
+    auth.confirm(&token).await.unwrap();
+}
+
 /// Runs every case on a backend.
 #[macro_export]
 macro_rules! special_suite {
@@ -761,6 +1055,13 @@ macro_rules! special_suite {
             sixteen_concurrent_magic_link_sign_ins_have_one_winner,
             a_failing_magic_link_sign_in_leaves_the_token_unspent,
             magic_links_and_reset_tokens_are_not_each_other,
+            a_sending_strategy_without_a_sender_fails_at_start_up,
+            a_new_account_is_confirmed_once,
+            an_email_change_waits_for_its_confirmation,
+            a_taken_address_is_refused_and_spends_nothing,
+            sixteen_concurrent_confirmations_have_one_winner,
+            a_failing_confirmation_leaves_the_token_unspent,
+            a_confirmation_token_is_no_other_token,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {$(

@@ -534,6 +534,15 @@ impl TokenStore for BrokenStore {
 }
 
 impl UserStore<User> for BrokenStore {
+    async fn apply_redeemed(
+        &self,
+        _: &uuid::Uuid,
+        _: &serde_json::Map<String, serde_json::Value>,
+        _: &str,
+        _: &auth_core::Redeem<'_>,
+    ) -> Result<bool, StoreError> {
+        broken()
+    }
     async fn get_user(&self, _: &uuid::Uuid) -> Result<Option<User>, StoreError> {
         broken()
     }

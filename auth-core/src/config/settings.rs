@@ -213,6 +213,36 @@ impl Default for MagicLinkConfig {
     }
 }
 
+/// Settings of the confirmation add-on (`add_ons(confirmation(...))`): the
+/// user struct has `confirmed_at: Option<DateTime<Utc>>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfirmationConfig {
+    /// Fields whose changes wait for a confirmation (default `["email"]`).
+    pub monitor_fields: &'static [&'static str],
+    /// Send a confirmation at registration (default true).
+    pub confirm_on_create: bool,
+    /// Hold changes of monitored fields until confirmed (default true).
+    pub confirm_on_update: bool,
+    /// The confirmation token's lifetime (default 3 days).
+    pub token_lifetime: Lifetime,
+}
+
+impl ConfirmationConfig {
+    /// The user field a confirmation sets.
+    pub const CONFIRMED_AT_FIELD: &'static str = "confirmed_at";
+}
+
+impl Default for ConfirmationConfig {
+    fn default() -> Self {
+        Self {
+            monitor_fields: &["email"],
+            confirm_on_create: true,
+            confirm_on_update: true,
+            token_lifetime: Lifetime::from_secs(3 * 86_400),
+        }
+    }
+}
+
 /// Settings of rotating refresh tokens (needs sessions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefreshConfig {

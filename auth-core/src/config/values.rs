@@ -254,6 +254,8 @@ impl Purpose {
     pub const PASSWORD_RESET: Purpose = Purpose(Cow::Borrowed("password_reset"));
     /// A magic-link token (stored, single use): signs in without a password.
     pub const MAGIC_LINK: Purpose = Purpose(Cow::Borrowed("magic_link"));
+    /// A confirmation token (stored with the changes it confirms, single use).
+    pub const CONFIRM: Purpose = Purpose(Cow::Borrowed("confirm"));
     /// A browser's cookie session record (the session store over the token table).
     pub const COOKIE_SESSION: Purpose = Purpose(Cow::Borrowed("cookie_session"));
 

@@ -24,6 +24,7 @@ pub fn expand(user: User) -> TokenStream {
         refresh,
         remember_me,
         magic_link_lifetime_secs,
+        confirmation,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -121,6 +122,29 @@ pub fn expand(user: User) -> TokenStream {
             token_lifetime: __p::Lifetime::from_secs(#secs),
         })),
     };
+
+    let confirmation_config = match &confirmation {
+        None => quote!(::core::option::Option::None),
+        Some(c) => {
+            let (fields, on_create, on_update, secs) =
+                (&c.monitor_fields, c.on_create, c.on_update, c.lifetime_secs);
+            quote!(::core::option::Option::Some(__p::ConfirmationConfig {
+                monitor_fields: &[#(#fields),*],
+                confirm_on_create: #on_create,
+                confirm_on_update: #on_update,
+                token_lifetime: __p::Lifetime::from_secs(#secs),
+            }))
+        }
+    };
+    // C2: `confirmed_at` must be `Option<DateTime<Utc>>`; rustc says so at
+    // the declared type when it is not.
+    let confirmed_at_check = confirmation.as_ref().map(|c| {
+        let ty = &c.confirmed_at_ty;
+        quote_spanned! {ty.span()=>
+            const _: fn(#ty) -> ::core::option::Option<__p::chrono::DateTime<__p::chrono::Utc>> =
+                |__auth_confirmed_at: #ty| __auth_confirmed_at;
+        }
+    });
 
     let authenticated = tokens.map(|t| {
         let tr = &t.token_resource;
@@ -231,6 +255,7 @@ pub fn expand(user: User) -> TokenStream {
                     settings.refresh_tokens = #refresh_config;
                     settings.remember_me = #remember_me_config;
                     settings.magic_link = #magic_link_config;
+                    settings.confirmation = #confirmation_config;
                     settings
                 }
             }
@@ -256,6 +281,8 @@ pub fn expand(user: User) -> TokenStream {
             }
 
             #password_user
+
+            #confirmed_at_check
 
             #authenticated
 

@@ -229,6 +229,20 @@ pub struct AddOns {
     pub log_out_everywhere: Option<Opt<LogOutEverywhere>>,
     /// `sessions(...)`: every sign-in opens a session.
     pub sessions: Option<Opt<Sessions>>,
+    /// `confirmation(...)`: changes of monitored fields wait for a confirmation.
+    pub confirmation: Option<Opt<Confirmation>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Confirmation {
+    /// Default `["email"]`.
+    pub monitor_fields: Option<Vec<syn::LitStr>>,
+    /// Default true.
+    pub confirm_on_create: Option<Opt<bool>>,
+    /// Default true.
+    pub confirm_on_update: Option<Opt<bool>>,
+    /// Default `"3d"`.
+    pub token_lifetime: Option<syn::LitStr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

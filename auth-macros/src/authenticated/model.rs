@@ -18,6 +18,16 @@ pub struct User {
     pub remember_me: Option<RememberMe>,
     /// `magic_link(token_lifetime)`, when configured.
     pub magic_link_lifetime_secs: Option<u64>,
+    pub confirmation: Option<Confirmation>,
+}
+
+pub struct Confirmation {
+    pub monitor_fields: Vec<String>,
+    pub on_create: bool,
+    pub on_update: bool,
+    pub lifetime_secs: u64,
+    /// The declared type of `confirmed_at`, checked by rustc.
+    pub confirmed_at_ty: syn::Type,
 }
 
 pub struct RememberMe {

@@ -1,12 +1,12 @@
-//! Rules A1–A16 and S1–S4, R1–R2, M1 for `#[derive(Authenticated)]`: one function per rule,
+//! Rules A1–A16 and S1–S4, R1–R2, M1, C1–C3 for `#[derive(Authenticated)]`: one function per rule,
 //! each opened by the rule's sentence; every error is collected, none stops the others.
 
 use proc_macro2::Span;
 
 use super::input::{self, Input};
 use super::model::{
-    ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier, Sessions,
-    SigningSecret, Tokens, User,
+    Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier,
+    Sessions, SigningSecret, Tokens, User,
 };
 use crate::common::lifetime::parse_secs;
 use crate::common::spanned::Opt;
@@ -118,6 +118,14 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             e,
         )
     });
+    // C1: monitored fields are fields of the struct.          (c1-monitor-field-missing)
+    // C2: the struct has `confirmed_at: Option<DateTime<Utc>>` (c2-no-confirmed-at, c2-confirmed-at-wrong-type)
+    // C3: its lifetime as A11; it needs tokens.               (c3-confirmation-lifetime-zero, c3-confirmation-without-tokens)
+    let confirmation = input
+        .add_ons
+        .as_ref()
+        .and_then(|a| a.confirmation.as_ref())
+        .and_then(|c| confirmation(c, fields.as_ref(), tokens_enabled, e));
     let subject_name = input
         .subject_name
         .as_ref()
@@ -147,9 +155,65 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             refresh: refresh.filter(|_| tokens_enabled),
             remember_me: remember_me.filter(|_| tokens_enabled),
             magic_link_lifetime_secs: magic_link,
+            confirmation,
         }),
         _ => Err(errors),
     }
+}
+
+/// C1–C3: the confirmation add-on's fields and lifetime.
+fn confirmation(
+    c: &Opt<input::Confirmation>,
+    fields: Option<&Fields>,
+    tokens_enabled: bool,
+    errors: &mut Errors,
+) -> Option<Confirmation> {
+    if !tokens_enabled {
+        errors.push_span(
+            c.span,
+            "`confirmation` needs tokens (a confirmation token is sent): add a `tokens(token_resource = ..)` block",
+        );
+    }
+    let fields = fields?;
+    let monitor_fields = match &c.monitor_fields {
+        None => vec!["email".to_owned()],
+        Some(list) => list.iter().map(syn::LitStr::value).collect(),
+    };
+    let mut ok = true;
+    for (i, name) in monitor_fields.iter().enumerate() {
+        if fields.get(name).is_none() {
+            ok = false;
+            let msg = format!(
+                "`monitor_fields` names `{name}`, which is not a field of this struct: add the field or remove it from the list"
+            );
+            match c.monitor_fields.as_ref().and_then(|l| l.get(i)) {
+                Some(lit) => errors.push(lit, msg),
+                None => errors.push_span(c.span, msg),
+            }
+        }
+    }
+    let confirmed_at = fields.get("confirmed_at").map(|(_, ty, _)| ty.clone());
+    if confirmed_at.is_none() {
+        errors.push_span(
+            c.span,
+            "`confirmation` records when the user confirmed: add a field `pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>`",
+        );
+    }
+    let lifetime = a11_lifetime(
+        c.token_lifetime.as_ref(),
+        "confirmation(token_lifetime)",
+        3 * 86_400,
+        false,
+        errors,
+    );
+    let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
+    Some(Confirmation {
+        monitor_fields: ok.then_some(monitor_fields)?,
+        on_create: on(&c.confirm_on_create),
+        on_update: on(&c.confirm_on_update),
+        lifetime_secs: lifetime?,
+        confirmed_at_ty: confirmed_at?,
+    })
 }
 
 /// M1: `magic_link` while tokens are disabled, or without the password
