@@ -105,6 +105,16 @@ pub use crate::claims::merge_extra_claims;
 pub use crate::user::ExtraClaimsFn;
 pub use ::std::vec;
 
+/// The type `confirmed_at` must have (the confirmation add-on writes it).
+#[diagnostic::on_unimplemented(
+    message = "`confirmed_at` must be `Option<chrono::DateTime<chrono::Utc>>`, not `{Self}`",
+    label = "the confirmation add-on writes the moment of confirmation here"
+)]
+pub trait ConfirmedAt {}
+
+#[diagnostic::do_not_recommend]
+impl ConfirmedAt for ::core::option::Option<::chrono::DateTime<::chrono::Utc>> {}
+
 /// A field the password strategy reads and writes as text: the identity and
 /// the hash (`String`, `HashedPassword`, or any `AsRef<str> + From<String>`).
 #[diagnostic::on_unimplemented(

@@ -211,6 +211,26 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         Ok(issued)
     }
 
+    /// Signs a token of `purpose` for `user` that is not bound to the
+    /// password (no `cred`): a confirmation proves an address, whatever the
+    /// password becomes meanwhile.
+    pub(crate) fn mint_unbound(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+    ) -> Result<IssuedToken> {
+        let claims = self.jwt.claims(
+            user.subject(),
+            purpose,
+            lifetime,
+            ExtraClaims::new(),
+            Utc::now().timestamp(),
+        );
+        let token = self.jwt.sign(&claims)?;
+        Ok(IssuedToken { token, claims })
+    }
+
     /// Mints a token without extra claims (in `session` when given) and
     /// stores its row whatever `store_all_tokens` says: the single-use and
     /// remember-me tokens, which are checked against their rows.

@@ -141,8 +141,10 @@ pub(crate) fn check_sender<U>(settings: &crate::Settings<U>) -> Result<()> {
 
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// Every check of a single-use token of `purpose` before it is
-    /// redeemed: the JWT, the purpose, its row live, the user, the password
-    /// unchanged since it was issued. Returns the claims, the key and the user.
+    /// redeemed: the JWT, the purpose, its row live, the user, and (but for
+    /// a confirmation, which proves an address, not a password) the
+    /// password unchanged since it was issued. Returns the claims, the key
+    /// and the user.
     async fn check_single_use(
         &self,
         token: &str,
@@ -174,7 +176,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             _ => return Err(Error::NotPresent),
         }
         let user = user.ok_or(Error::UserNotFound)?;
-        check_credential(&claims, &user)?;
+        if *purpose != Purpose::CONFIRM {
+            check_credential(&claims, &user)?;
+        }
         Ok((claims, key, user))
     }
 }
@@ -394,7 +398,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         let config = self.confirmation_config()?;
-        let issued = self.mint_plain(user, &Purpose::CONFIRM, config.token_lifetime, None)?;
+        let issued = self.mint_unbound(user, &Purpose::CONFIRM, config.token_lifetime)?;
         let facts = crate::token::TokenFacts::try_from(&issued.claims)?;
         crate::token::store_confirmation_changes(
             self.store(),
@@ -480,8 +484,8 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 
     /// Confirms with a confirmation token: every check of a token (purpose
-    /// `confirm`, its row present, the password unchanged since it was
-    /// issued); then one store write spends it and applies its changes
+    /// `confirm`, its row present; not bound to the password); then one
+    /// store write spends it and applies its changes
     /// (`get_confirmation_changes`) with `confirmed_at` set to now. Returns
     /// the user as confirmed. Of concurrent confirmations one succeeds;
     /// the others get [`Error::Revoked`]. A new identity taken meanwhile is

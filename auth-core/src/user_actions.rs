@@ -314,6 +314,14 @@ impl<U: UserResource, S> Auth<U, S> {
         } else {
             filter
         };
+        if self.settings().confirmation.is_some()
+            && filter.include.is_none()
+            && !filter.exclude.contains(&Purpose::CONFIRM)
+        {
+            // A pending confirmation signs nobody in: it survives (unless
+            // the add-on's `include_purposes` names it).
+            filter.exclude.push(Purpose::CONFIRM);
+        }
         if self.settings().remember_me.is_some() {
             // A remembered browser must not sign itself in again.
             crate::session::always_revoke(

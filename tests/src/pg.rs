@@ -85,8 +85,9 @@ pub async fn fresh_db() -> TestDb {
         .await
         .expect("migrate");
     sqlx::raw_sql(
+        // `confirmed_at` (nullable) for the demo's confirmation add-on.
         "CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL UNIQUE, \
-         hashed_password text NOT NULL, role text NOT NULL)",
+         hashed_password text NOT NULL, role text NOT NULL, confirmed_at timestamptz)",
     )
     .execute(store.pool())
     .await

@@ -36,8 +36,9 @@ pub async fn fresh_db() -> TestSqlite {
         .await
         .expect("migrate");
     sqlx::raw_sql(
+        // `confirmed_at` (nullable) for the demo's confirmation add-on.
         "CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, email TEXT NOT NULL UNIQUE, \
-         hashed_password TEXT NOT NULL, role TEXT NOT NULL)",
+         hashed_password TEXT NOT NULL, role TEXT NOT NULL, confirmed_at TEXT)",
     )
     .execute(store.writer())
     .await

@@ -141,8 +141,10 @@ pub fn expand(user: User) -> TokenStream {
     let confirmed_at_check = confirmation.as_ref().map(|c| {
         let ty = &c.confirmed_at_ty;
         quote_spanned! {ty.span()=>
-            const _: fn(#ty) -> ::core::option::Option<__p::chrono::DateTime<__p::chrono::Utc>> =
-                |__auth_confirmed_at: #ty| __auth_confirmed_at;
+            const _: fn() = || {
+                fn __auth_confirmed_at<T: __p::ConfirmedAt>() {}
+                __auth_confirmed_at::<#ty>();
+            };
         }
     });
 

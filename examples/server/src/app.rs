@@ -58,6 +58,10 @@ where
             get(pages::reset_form::<S>).post(pages::reset::<S>),
         )
         .route(
+            "/confirm",
+            get(pages::confirm_form::<S>).post(pages::confirm::<S>),
+        )
+        .route(
             "/magic_link",
             get(pages::magic_link_form::<S>).post(pages::magic_link::<S>),
         )
@@ -87,6 +91,8 @@ where
             post(reset_request::<S>),
         )
         .route("/auth/user/password/reset", post(reset_password::<S>))
+        .route("/auth/user/email/change", post(change_email::<S>))
+        .route("/auth/user/confirm", post(confirm::<S>))
         .route(
             "/auth/user/magic_link/request",
             post(magic_link_request::<S>),
@@ -268,6 +274,7 @@ where
         email: check_email(&b.email)?,
         hashed_password: auth_core::HashedPassword::default(),
         role,
+        confirmed_at: None,
     };
     let signed = User::register_with_password(
         &auth,
@@ -426,6 +433,53 @@ where
 {
     auth.request_magic_link(&b.email)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct EmailChangeBody {
+    email: String,
+}
+
+/// 202: the new address is held until the confirmation sent to it comes
+/// back; the account keeps its address meanwhile.
+async fn change_email<S>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+    Body(b): Body<EmailChangeBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let mut updated = me.user.clone();
+    updated.email = auth_core::normalize_identity(
+        auth.settings()
+            .password
+            .as_ref()
+            .ok_or(Error::NotConfigured("no password strategy"))?,
+        &check_email(&b.email)?,
+    )?;
+    auth.change_with_confirmation(&me.user, &updated).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "confirmation sent"})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    confirm_token: String,
+}
+
+async fn confirm<S>(
+    State(auth): State<App<S>>,
+    Body(b): Body<ConfirmBody>,
+) -> Result<Response, ApiError>
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    let user = auth.confirm(&b.confirm_token).await?;
+    Ok(Json(json!({"user": PublicUser::from(&user)})).into_response())
 }
 
 #[derive(Deserialize)]

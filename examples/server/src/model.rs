@@ -36,6 +36,12 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
         magic_link(token_lifetime = "10m"),
     ),
     add_ons(
+        confirmation(
+            monitor_fields = ["email"],
+            confirm_on_create = true,
+            confirm_on_update = true,
+            token_lifetime = "3d",
+        ),
         sessions(lifetime = "30d"),
         log_out_everywhere(apply_on_password_change),
     ),
@@ -46,6 +52,8 @@ pub struct User {
     /// Redacted in `Debug`, so logging a user never prints the hash.
     pub hashed_password: HashedPassword,
     pub role: String,
+    /// When the email address was confirmed (the confirmation add-on).
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A user as responses show it: never the password hash.
@@ -54,6 +62,7 @@ pub struct PublicUser {
     pub id: Uuid,
     pub email: String,
     pub role: String,
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<&User> for PublicUser {
@@ -62,6 +71,7 @@ impl From<&User> for PublicUser {
             id: u.id,
             email: u.email.clone(),
             role: u.role.clone(),
+            confirmed_at: u.confirmed_at,
         }
     }
 }

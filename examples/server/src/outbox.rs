@@ -1,7 +1,8 @@
 //! The demo's sender: it sends no mail. With `OUTBOX=<path>` it appends one
-//! JSON line per message, `{"to", "kind", "token", "link"}`; without it, it
-//! prints the link on standard output after `dev mail: `. This is the only
-//! place the demo writes a token anywhere.
+//! JSON line per message, `{"to", "kind", "token", "link"}` (`kind`:
+//! `password_reset`, `magic_link` or `confirm`); without it, it prints the
+//! same line on standard output after `dev mail: `. This is the only place
+//! the demo writes a token anywhere.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -58,6 +59,7 @@ impl Sender<User> for Outbox {
             let link = match kind {
                 "password_reset" => format!("{}/password/reset?token={}", self.base, message.token),
                 "magic_link" => format!("{}/magic_link?token={}", self.base, message.token),
+                "confirm" => format!("{}/confirm?token={}", self.base, message.token),
                 _ => format!("{}/?token={}", self.base, message.token),
             };
             let line = json!({

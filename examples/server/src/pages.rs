@@ -309,7 +309,7 @@ fn account_page(
         "Your account",
         &format!(
             "<h1>Your account</h1>\
-             <section><p>Signed in as <strong id=\"who\">{email}</strong> (role {role}).</p>\
+             <section><p>Signed in as <strong id=\"who\">{email}</strong> (role {role}; {confirmed}).</p>\
              <div class=\"actions\">\
              <form method=\"post\" action=\"/sign_out\">{tok}<button type=\"submit\">Sign out</button></form>\
              <form method=\"post\" action=\"/log_out_everywhere\">{tok}<button class=\"danger\" type=\"submit\">Log out everywhere</button></form>\
@@ -319,6 +319,11 @@ fn account_page(
              <tbody>{rows}</tbody></table></section>",
             email = esc(&me.user.email),
             role = esc(&me.user.role),
+            confirmed = if me.user.confirmed_at.is_some() {
+                "address confirmed"
+            } else {
+                "address not confirmed yet"
+            },
             tok = hidden_token(token),
         ),
     )
@@ -639,6 +644,79 @@ where
     }
 }
 
+fn confirm_page(token: &str, confirm_token: &str, note: Option<&str>) -> String {
+    layout(
+        "Confirm your address",
+        &format!(
+            "<h1>Confirm your address</h1>\
+             <form class=\"card\" method=\"post\" action=\"/confirm\">{}{}\
+             <input type=\"hidden\" name=\"confirm_token\" value=\"{}\">\
+             <button type=\"submit\">Confirm</button></form>",
+            hidden_token(token),
+            error_block(note),
+            esc(confirm_token),
+        ),
+    )
+}
+
+/// The confirmation link's page: a button (a GET never spends it).
+pub async fn confirm_form<S>(
+    State(st): State<PageState<S>>,
+    cookies: Cookies,
+    query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let confirm_token = query.map(|q| q.0.token).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        confirm_page(&st.pages.form_token(&cookies), &confirm_token, None),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    confirm_token: String,
+}
+
+pub async fn confirm<S>(
+    State(st): State<PageState<S>>,
+    cookies: Cookies,
+    Checked(form): Checked<ConfirmForm>,
+) -> Response
+where
+    S: TokenStore + PasswordStore<User> + 'static,
+{
+    match st.auth.confirm(&form.confirm_token).await {
+        Ok(user) => page(
+            StatusCode::OK,
+            layout(
+                "Confirmed",
+                &format!(
+                    "<h1>Confirmed</h1><p id=\"notice\" role=\"status\">{} is confirmed.</p>\
+                     <p><a href=\"/account\">Your account</a></p>",
+                    esc(&user.email)
+                ),
+            ),
+        ),
+        Err(e) if auth_core::http::status_code(&e) == 401 => page(
+            StatusCode::UNAUTHORIZED,
+            confirm_page(
+                &st.pages.form_token(&cookies),
+                "",
+                Some("This link is invalid, expired or already used."),
+            ),
+        ),
+        Err(Error::IdentityTaken) => page(
+            StatusCode::CONFLICT,
+            confirm_page(
+                &st.pages.form_token(&cookies),
+                "",
+                Some("This address now belongs to another account."),
+            ),
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
 pub async fn register_form<S>(State(st): State<PageState<S>>, cookies: Cookies) -> Response {
     page(
         StatusCode::OK,
@@ -680,6 +758,7 @@ where
         email,
         hashed_password: auth_core::HashedPassword::default(),
         role: "member".into(),
+        confirmed_at: None,
     };
     let context = SignInContext::default()
         .client(client)

@@ -1056,20 +1056,21 @@ fn the_api_sign_in_sets_a_remember_me_cookie_when_asked() {
     );
 }
 
-/// The outbox file's messages so far.
-fn outbox(path: &std::path::Path) -> Vec<Value> {
+/// The outbox file's messages of `kind` so far.
+fn outbox(path: &std::path::Path, kind: &str) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|m| m["kind"] == kind)
         .collect()
 }
 
-/// Waits for the `n`-th message of the outbox (the request answers first).
-fn nth_message(path: &std::path::Path, n: usize) -> Value {
+/// Waits for the `n`-th message of `kind` in the outbox (the request answers first).
+fn nth_message(path: &std::path::Path, kind: &str, n: usize) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        if let Some(m) = outbox(path).get(n) {
+        if let Some(m) = outbox(path, kind).get(n) {
             return m.clone();
         }
         assert!(
@@ -1104,9 +1105,8 @@ fn password_reset_through_the_outbox(s: &Server, path: &std::path::Path) {
         json!({"email": 42}),
     );
     assert_eq!(st, 422, "{v}");
-    let mail = nth_message(path, 0);
+    let mail = nth_message(path, "password_reset", 0);
     assert_eq!(mail["to"], "ada@example.com");
-    assert_eq!(mail["kind"], "password_reset");
     let reset_token = mail["token"].as_str().unwrap().to_owned();
     assert!(
         mail["link"]
@@ -1115,7 +1115,11 @@ fn password_reset_through_the_outbox(s: &Server, path: &std::path::Path) {
             .ends_with(&format!("/password/reset?token={reset_token}"))
     );
     std::thread::sleep(std::time::Duration::from_millis(100));
-    assert_eq!(outbox(path).len(), 1, "no mail for an unknown address");
+    assert_eq!(
+        outbox(path, "password_reset").len(),
+        1,
+        "no mail for an unknown address"
+    );
     // The reset token is no bearer token.
     assert_eq!(s.call("GET", "/me", Some(&reset_token), None).0, 401);
     let reset = json!({"reset_token": reset_token, "password": "battery staple", "password_confirmation": "battery staple"});
@@ -1148,7 +1152,7 @@ fn password_reset_through_the_outbox(s: &Server, path: &std::path::Path) {
 }
 
 fn magic_link_through_the_outbox(s: &Server, path: &std::path::Path) {
-    let before = outbox(path).len();
+    let before = outbox(path, "magic_link").len();
     let (st, _) = post(
         s,
         "/auth/user/magic_link/request",
@@ -1163,7 +1167,7 @@ fn magic_link_through_the_outbox(s: &Server, path: &std::path::Path) {
         json!({"email": "ada@example.com"}),
     );
     assert_eq!(st, 202);
-    let mail = nth_message(path, before);
+    let mail = nth_message(path, "magic_link", before);
     assert_eq!(
         (&mail["to"], &mail["kind"]),
         (&json!("ada@example.com"), &json!("magic_link"))
@@ -1205,14 +1209,95 @@ fn magic_link_through_the_outbox(s: &Server, path: &std::path::Path) {
     assert_eq!(st, 401, "a magic link works once");
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(
-        outbox(path).len(),
+        outbox(path, "magic_link").len(),
         before + 1,
         "no mail for an unknown address"
     );
 }
 
+fn confirmation_through_the_outbox(s: &Server, path: &std::path::Path) {
+    // Registration sent a confirmation; the user is not confirmed yet.
+    let bearer = sign_in(s, "ada@example.com", "battery staple");
+    let (_, me) = s.call("GET", "/me", Some(&bearer), None);
+    assert_eq!(me["user"]["confirmed_at"], Value::Null);
+    let created = nth_message(path, "confirm", 0);
+    assert_eq!(created["to"], "ada@example.com");
+    let (st, v) = post(
+        s,
+        "/auth/user/confirm",
+        None,
+        json!({"confirm_token": created["token"]}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(v["user"]["confirmed_at"].is_string(), "{v}");
+    let (st, _) = post(
+        s,
+        "/auth/user/confirm",
+        None,
+        json!({"confirm_token": created["token"]}),
+    );
+    assert_eq!(st, 401, "a confirmation works once");
+    // An email change: held until the new address confirms it.
+    let (st, v) = post(
+        s,
+        "/auth/user/email/change",
+        Some(&bearer),
+        json!({"email": "Ada@New.Example"}),
+    );
+    assert_eq!(st, 202, "{v}");
+    let (_, me) = s.call("GET", "/me", Some(&bearer), None);
+    assert_eq!(
+        me["user"]["email"], "ada@example.com",
+        "not visible until confirmed"
+    );
+    let change = nth_message(path, "confirm", 1);
+    assert_eq!(change["to"], "ada@new.example");
+    assert!(change["link"].as_str().unwrap().contains("/confirm?token="));
+    let (st, v) = post(
+        s,
+        "/auth/user/confirm",
+        None,
+        json!({"confirm_token": change["token"]}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["user"]["email"], "ada@new.example");
+    sign_in(s, "ada@new.example", "battery staple");
+    let (st, _) = post(
+        s,
+        "/auth/user/confirm",
+        None,
+        json!({"confirm_token": change["token"]}),
+    );
+    assert_eq!(st, 401, "a second confirmation of the same token fails");
+    // A taken address, a bad one, no bearer.
+    let reg = json!({"email": "grace@example.com", "password": "correct horse", "password_confirmation": "correct horse"});
+    assert_eq!(post(s, "/auth/user/password/register", None, reg).0, 201);
+    let bearer = sign_in(s, "ada@new.example", "battery staple");
+    let (st, _) = post(
+        s,
+        "/auth/user/email/change",
+        Some(&bearer),
+        json!({"email": "grace@example.com"}),
+    );
+    assert_eq!(st, 409);
+    let (st, _) = post(
+        s,
+        "/auth/user/email/change",
+        Some(&bearer),
+        json!({"email": "not an address"}),
+    );
+    assert_eq!(st, 422);
+    let (st, _) = post(
+        s,
+        "/auth/user/email/change",
+        None,
+        json!({"email": "x@example.com"}),
+    );
+    assert_eq!(st, 401);
+}
+
 #[test]
-fn password_reset_and_magic_links_through_the_outbox_on_every_store() {
+fn special_tokens_through_the_outbox_on_every_store() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(auth_tests::pg::fresh_db());
     let sqlite = auth_tests::sqlite::fresh_path();
@@ -1227,6 +1312,7 @@ fn password_reset_and_magic_links_through_the_outbox_on_every_store() {
         let s = Server::start_with(url.as_deref(), &[("OUTBOX", path_text.as_str())]);
         password_reset_through_the_outbox(&s, &path);
         magic_link_through_the_outbox(&s, &path);
+        confirmation_through_the_outbox(&s, &path);
         let _ = std::fs::remove_file(&path);
     }
     remove_sqlite_files(&sqlite);
