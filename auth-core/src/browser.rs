@@ -178,41 +178,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         context: impl Into<SignInContext>,
     ) -> Result<Remembered<U>> {
         self.remember_me_config()?;
-        let now = Utc::now();
-        let claims = self.jwt().verify_at(token, now.timestamp())?;
-        if claims.purpose != Purpose::REMEMBER_ME.as_str() {
-            return Err(Error::WrongPurpose {
-                expected: Purpose::REMEMBER_ME.to_string(),
-                found: truncated(&claims.purpose),
-            });
-        }
-        let key = self.subject_key(&claims)?;
+        let (claims, _, user) = self.check_single_use(token, &Purpose::REMEMBER_ME).await?;
         let table = &self.settings().token_resource.table;
         let sid = claims.sid.as_deref();
-        let (rows, user) = self
-            .store()
-            .authenticate_lookup(&key, table, &claims.jti, sid)
-            .await
-            .map_err(fail_closed)?;
-        match rows.token {
-            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
-                return Err(Error::Revoked);
-            }
-            Some(row)
-                if row.purpose == Purpose::REMEMBER_ME.as_str()
-                    && row.subject == claims.sub
-                    && row.expires_at > now => {}
-            _ => return Err(Error::NotPresent),
-        }
-        if sid.is_some()
-            && !rows
-                .session
-                .is_some_and(|s| s.is_live_session(&claims.sub, now))
-        {
-            return Err(Error::SessionEnded);
-        }
-        let user = user.ok_or(Error::UserNotFound)?;
-        crate::auth::check_credential(&claims, &user)?;
         // Spend it: of concurrent uses, one goes on.
         self.revoke_verified(&claims).await?;
         if let Some(sid) = sid {

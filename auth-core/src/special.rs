@@ -141,11 +141,12 @@ pub(crate) fn check_sender<U>(settings: &crate::Settings<U>) -> Result<()> {
 
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// Every check of a single-use token of `purpose` before it is
-    /// redeemed: the JWT, the purpose, its row live, the user, and (but for
+    /// redeemed: the JWT, the purpose, its row live, its session live when
+    /// it names one, the user, and (but for
     /// a confirmation, which proves an address, not a password) the
     /// password unchanged since it was issued. Returns the claims, the key
     /// and the user.
-    async fn check_single_use(
+    pub(crate) async fn check_single_use(
         &self,
         token: &str,
         purpose: &Purpose,
@@ -160,11 +161,21 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         }
         let key = self.subject_key(&claims)?;
         let table = &self.settings().token_resource.table;
+        let sid = claims.sid.as_deref();
         let (rows, user) = self
             .store()
-            .authenticate_lookup(&key, table, &claims.jti, None)
+            .authenticate_lookup(&key, table, &claims.jti, sid)
             .await
             .map_err(fail_closed)?;
+        // A token bound to a session (remember-me) dies with it.
+        if sid.is_some()
+            && !rows
+                .session
+                .as_ref()
+                .is_some_and(|s| s.is_live_session(&claims.sub, now))
+        {
+            return Err(Error::SessionEnded);
+        }
         match rows.token {
             Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
                 return Err(Error::Revoked);

@@ -82,6 +82,19 @@ fn inserted(done: Result<(), sqlx::Error>) -> Result<(), InsertUserError> {
     }
 }
 
+/// `col = r.col` for each field but the primary key, `r` being the row
+/// `jsonb_populate_record` makes of the fields.
+fn assignments<U: UserResource>(fields: &serde_json::Map<String, Value>) -> Vec<String> {
+    fields
+        .keys()
+        .filter(|k| *k != U::PRIMARY_KEY_FIELD)
+        .map(|k| {
+            let c = quote_column(k);
+            format!("{c} = r.{c}")
+        })
+        .collect()
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }
@@ -149,14 +162,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
         let table = self.user_table(U::SUBJECT_NAME)?;
         let row = to_json(user)?;
         let pk = quote_column(U::PRIMARY_KEY_FIELD);
-        let sets: Vec<String> = row
-            .keys()
-            .filter(|k| *k != U::PRIMARY_KEY_FIELD)
-            .map(|k| {
-                let c = quote_column(k);
-                format!("{c} = r.{c}")
-            })
-            .collect();
+        let sets = assignments::<U>(&row);
         if sets.is_empty() {
             return Ok(true);
         }
@@ -190,14 +196,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
         let t = &tokens.table;
         let pk = quote_column(U::PRIMARY_KEY_FIELD);
         let key_type = pg_type(<U::PrimaryKey as SubjectKey>::KIND);
-        let sets: Vec<String> = fields
-            .keys()
-            .filter(|k| *k != U::PRIMARY_KEY_FIELD)
-            .map(|k| {
-                let c = quote_column(k);
-                format!("{c} = r.{c}")
-            })
-            .collect();
+        let sets = assignments::<U>(fields);
         if sets.is_empty() {
             return Err(StoreError::msg("no field to apply"));
         }

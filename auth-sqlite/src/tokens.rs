@@ -242,6 +242,25 @@ pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<String>, String) 
 }
 
 /// Inserts `rows` on `conn` (inside the caller's transaction, or alone).
+/// Spends the single-use token `redeem` inside the caller's transaction:
+/// whether its row was a live row of its purpose and subject (now a
+/// revocation).
+pub(crate) async fn spend(
+    conn: &mut SqliteConnection,
+    q: &TokenQueries,
+    redeem: &Redeem<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(sql(&q.redeem))
+        .bind(redeem.jti)
+        .bind(redeem.subject)
+        .bind(redeem.purpose)
+        .bind(micros(now))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     q: &TokenQueries,
@@ -308,15 +327,7 @@ impl TokenStore for SqliteStore {
             .map_err(db_err("redeem token"))?;
         let now = Utc::now();
         let work = async {
-            let spent = sqlx::query(sql(&q.redeem))
-                .bind(redeem.jti)
-                .bind(redeem.subject)
-                .bind(redeem.purpose)
-                .bind(micros(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+            let spent = spend(&mut tx, &q, redeem, now).await?;
             if spent {
                 insert_rows(&mut tx, &q, new_rows, now).await?;
             }

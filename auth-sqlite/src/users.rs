@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{SqliteStore, db_err, duration_micros, micros, quote_column, quote_literal};
-use crate::tokens::{filter_params, insert_rows, lookup_rows, lookup_sql, sql};
+use crate::tokens::{filter_params, insert_rows, lookup_rows, lookup_sql, spend, sql};
 
 /// How a column's value converts to and from the user's JSON form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,15 +350,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
             .map_err(db_err("apply confirmed changes"))?;
         let now = Utc::now();
         let work = async {
-            let spent = sqlx::query(sql(&tokens.redeem))
-                .bind(redeem.jti)
-                .bind(redeem.subject)
-                .bind(redeem.purpose)
-                .bind(micros(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+            let spent = spend(&mut tx, &tokens, redeem, now).await?;
             if spent {
                 sqlx::query(AssertSqlSafe(update))
                     .bind(Value::Object(fields.clone()).to_string())
@@ -435,19 +427,10 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
             .map_err(db_err("change password"))?;
         let now = Utc::now();
         let work = async {
-            if let Some(redeem) = change.redeem {
-                let spent = sqlx::query(sql(&tokens.redeem))
-                    .bind(redeem.jti)
-                    .bind(redeem.subject)
-                    .bind(redeem.purpose)
-                    .bind(micros(now))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1;
-                if !spent {
-                    return Ok(false);
-                }
+            if let Some(redeem) = change.redeem
+                && !spend(&mut tx, &tokens, &redeem, now).await?
+            {
+                return Ok(false);
             }
             let changed = sqlx::query(AssertSqlSafe(cas))
                 .bind(change.key.to_subject_value())

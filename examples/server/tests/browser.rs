@@ -109,6 +109,30 @@ async fn path_of(browser: &Client) -> String {
     browser.current_url().await.unwrap().path().to_owned()
 }
 
+/// Waits (up to 15 s) until the browser is at `path`: a click that submits
+/// a form returns before the next page has always loaded.
+async fn wait_path(browser: &Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let at = path_of(browser).await;
+        if at == path {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still at {at}, expected {path}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (up to 15 s) for an element.
+async fn wait_for(browser: &Client, search: Locator<'_>) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(search)
+        .await
+        .unwrap()
+}
+
 async fn fill(browser: &Client, id: &str, text: &str) {
     let field = browser.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
@@ -141,7 +165,7 @@ async fn sign_in(browser: &Client, base: &str, remember: bool) {
             .unwrap();
     }
     submit(browser, "/sign_in").await;
-    assert_eq!(path_of(browser).await, "/account", "signed in");
+    wait_path(browser, "/account").await;
 }
 
 async fn cookie(browser: &Client, name: &str) -> Option<Cookie<'static>> {
@@ -177,15 +201,15 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
     fill(&a, "password", "correct horse battery").await;
     fill(&a, "password_confirmation", "correct horse battery").await;
     submit(&a, "/register").await;
-    assert_eq!(path_of(&a).await, "/account");
+    wait_path(&a, "/account").await;
     submit(&a, "/sign_out").await;
-    assert_eq!(path_of(&a).await, "/sign_in");
+    wait_path(&a, "/sign_in").await;
 
     // A wrong password: the error next to the form.
     fill(&a, "email", "ada@example.com").await;
     fill(&a, "password", "wrong password!").await;
     submit(&a, "/sign_in").await;
-    let error = a.find(Locator::Id("form-error")).await.unwrap();
+    let error = wait_for(&a, Locator::Id("form-error")).await;
     assert!(
         error
             .text()
@@ -224,18 +248,21 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
     .click()
     .await
     .unwrap();
-    assert_eq!(path_of(&b).await, "/account");
-    assert!(
-        b.find(Locator::Css(&format!("tr[data-session=\"{a_session}\"]")))
-            .await
-            .is_err(),
-        "the ended session is no longer listed"
-    );
+    wait_path(&b, "/account").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let gone = format!("tr[data-session=\"{a_session}\"]");
+    while b.find(Locator::Css(&gone)).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the ended session is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // The first browser is signed out on its next page, and its
     // remember-me cookie does not sign it back in (it is deleted).
     a.goto(&format!("{base}/account")).await.unwrap();
-    assert_eq!(path_of(&a).await, "/sign_in");
+    wait_path(&a, "/sign_in").await;
     assert!(cookie(&a, "remember_me").await.is_none());
 
     // A cross-site form POST (from another origin, without the token) is
@@ -254,13 +281,13 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
     assert!(page.contains("came from another site"), "{page}");
     shots.take(&b, "forbidden").await;
     b.goto(&format!("{base}/account")).await.unwrap();
-    assert_eq!(path_of(&b).await, "/account", "the forged POST did nothing");
+    wait_path(&b, "/account").await;
 
     // Sign in again (remembered), then sign out.
     sign_in(&a, base, true).await;
     let second_remember = cookie(&a, "remember_me").await.unwrap().value().to_owned();
     submit(&a, "/sign_out").await;
-    assert_eq!(path_of(&a).await, "/sign_in");
+    wait_path(&a, "/sign_in").await;
     assert!(cookie(&a, "remember_me").await.is_none());
 
     // A fresh browser holding either old remember-me cookie is not signed in.
