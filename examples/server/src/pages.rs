@@ -583,33 +583,69 @@ where
     }
 }
 
-fn magic_link_page(token: &str, magic_token: &str, error: Option<&str>) -> String {
+/// A page behind a link that carries a single-use token: one button whose
+/// POST (with the CSRF token) spends it. A GET never does, so a mail
+/// scanner following the link changes nothing.
+struct LinkPage {
+    title: &'static str,
+    action: &'static str,
+    field: &'static str,
+    button: &'static str,
+}
+
+const MAGIC_LINK_PAGE: LinkPage = LinkPage {
+    title: "Sign in with your link",
+    action: "/magic_link",
+    field: "token",
+    button: "Sign in on this device",
+};
+
+const CONFIRM_PAGE: LinkPage = LinkPage {
+    title: "Confirm your address",
+    action: "/confirm",
+    field: "confirm_token",
+    button: "Confirm",
+};
+
+fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) -> String {
     layout(
-        "Sign in with your link",
+        p.title,
         &format!(
-            "<h1>Sign in with your link</h1>\
-             <form class=\"card\" method=\"post\" action=\"/magic_link\">{}{}\
-             <input type=\"hidden\" name=\"token\" value=\"{}\">\
-             <p>Press the button to sign in on this device.</p>\
-             <button type=\"submit\">Sign in</button></form>",
-            hidden_token(token),
-            error_block(error),
-            esc(magic_token),
+            "<h1>{title}</h1>\
+             <form class=\"card\" method=\"post\" action=\"{action}\">{csrf}{note}\
+             <input type=\"hidden\" name=\"{field}\" value=\"{value}\">\
+             <button type=\"submit\">{button}</button></form>",
+            title = esc(p.title),
+            action = p.action,
+            csrf = hidden_token(token),
+            note = error_block(note),
+            field = p.field,
+            value = esc(link_token),
+            button = esc(p.button),
         ),
     )
 }
 
-/// The link's page: a button (a GET never spends the link).
+fn link_form<S>(
+    p: &LinkPage,
+    st: &PageState<S>,
+    cookies: &Cookies,
+    query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let link_token = query.map(|q| q.0.token).unwrap_or_default();
+    page(
+        StatusCode::OK,
+        link_page(p, &st.pages.form_token(cookies), &link_token, None),
+    )
+}
+
+/// The magic link's page.
 pub async fn magic_link_form<S>(
     State(st): State<PageState<S>>,
     cookies: Cookies,
     query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let magic_token = query.map(|q| q.0.token).unwrap_or_default();
-    page(
-        StatusCode::OK,
-        magic_link_page(&st.pages.form_token(&cookies), &magic_token, None),
-    )
+    link_form(&MAGIC_LINK_PAGE, &st, &cookies, query)
 }
 
 #[derive(Deserialize)]
@@ -634,7 +670,8 @@ where
         Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
         Err(e) if auth_core::http::status_code(&e) == 401 => page(
             StatusCode::UNAUTHORIZED,
-            magic_link_page(
+            link_page(
+                &MAGIC_LINK_PAGE,
                 &st.pages.form_token(&cookies),
                 "",
                 Some("This link is invalid, expired or already used: ask for a new one."),
@@ -644,32 +681,13 @@ where
     }
 }
 
-fn confirm_page(token: &str, confirm_token: &str, note: Option<&str>) -> String {
-    layout(
-        "Confirm your address",
-        &format!(
-            "<h1>Confirm your address</h1>\
-             <form class=\"card\" method=\"post\" action=\"/confirm\">{}{}\
-             <input type=\"hidden\" name=\"confirm_token\" value=\"{}\">\
-             <button type=\"submit\">Confirm</button></form>",
-            hidden_token(token),
-            error_block(note),
-            esc(confirm_token),
-        ),
-    )
-}
-
-/// The confirmation link's page: a button (a GET never spends it).
+/// The confirmation link's page.
 pub async fn confirm_form<S>(
     State(st): State<PageState<S>>,
     cookies: Cookies,
     query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let confirm_token = query.map(|q| q.0.token).unwrap_or_default();
-    page(
-        StatusCode::OK,
-        confirm_page(&st.pages.form_token(&cookies), &confirm_token, None),
-    )
+    link_form(&CONFIRM_PAGE, &st, &cookies, query)
 }
 
 #[derive(Deserialize)]
@@ -699,7 +717,8 @@ where
         ),
         Err(e) if auth_core::http::status_code(&e) == 401 => page(
             StatusCode::UNAUTHORIZED,
-            confirm_page(
+            link_page(
+                &CONFIRM_PAGE,
                 &st.pages.form_token(&cookies),
                 "",
                 Some("This link is invalid, expired or already used."),
@@ -707,7 +726,8 @@ where
         ),
         Err(Error::IdentityTaken) => page(
             StatusCode::CONFLICT,
-            confirm_page(
+            link_page(
+                &CONFIRM_PAGE,
                 &st.pages.form_token(&cookies),
                 "",
                 Some("This address now belongs to another account."),
