@@ -179,7 +179,7 @@ async fn password_works<S: SpecialStore>(auth: &Auth<User, S>, password: &str) -
 
 /// A reset token for ada, through the request and the sender.
 async fn reset_token<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
-    s.auth.request_password_reset(" Ada@Example.com").unwrap();
+    User::request_password_reset(&s.auth, " Ada@Example.com").unwrap();
     s.outbox.token_for("ada@example.com", seen).await
 }
 
@@ -199,16 +199,15 @@ where
     .await
     .unwrap();
     let token = reset_token(&s, 0).await;
-    let reset = s
-        .auth
-        .reset_password(
-            &token,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+    let reset = User::reset_password(
+        &s.auth,
+        &token,
+        NEW_PASSWORD,
+        Some(NEW_PASSWORD),
+        ClientInfo::default(),
+    )
+    .await
+    .unwrap();
     // The new sign-in works; every earlier one, and its refresh token, is over.
     assert!(s.auth.authenticate(&reset.token.token).await.is_ok());
     for earlier in [&registered, &other] {
@@ -637,7 +636,7 @@ where
 }
 
 async fn magic_link<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
-    s.auth.request_magic_link("ada@example.com").unwrap();
+    User::request_magic_link(&s.auth, "ada@example.com").unwrap();
     s.outbox
         .message("ada@example.com", &Purpose::MAGIC_LINK, seen)
         .await
@@ -651,9 +650,7 @@ where
     register(&s.auth, "ada@example.com").await;
     assert!(s.auth.request_magic_link("nobody@example.com").is_ok());
     let token = magic_link(&s, 0).await;
-    let signed = s
-        .auth
-        .sign_in_with_magic_link(&token, ClientInfo::default())
+    let signed = User::sign_in_with_magic_link(&s.auth, &token, ClientInfo::default())
         .await
         .unwrap();
     assert_eq!(signed.user.email, "ada@example.com");
@@ -893,7 +890,7 @@ where
     let token = outbox
         .message("ada@example.com", &Purpose::CONFIRM, 0)
         .await;
-    let confirmed = auth.confirm(&token).await.unwrap();
+    let confirmed = Customer::confirm(&auth, &token).await.unwrap();
     assert!(confirmed.confirmed_at.is_some());
     assert!(stored(&auth, ada.id).await.confirmed_at.is_some());
     assert!(
@@ -910,7 +907,9 @@ where
     let ada = new_customer(&auth, "ada@example.com").await;
     let mut moved = ada.clone();
     moved.email = "ada@new.example".into();
-    auth.change_with_confirmation(&ada, &moved).await.unwrap();
+    Customer::change_with_confirmation(&auth, &ada, &moved)
+        .await
+        .unwrap();
     // Not visible until confirmed: the old address still signs in, the new one does not.
     assert_eq!(stored(&auth, ada.id).await.email, "ada@example.com");
     let sign_in = |email: &'static str| {

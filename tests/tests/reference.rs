@@ -108,9 +108,9 @@ fn the_derive_accepts_exactly_auth_cores_algorithms() {
 
 mod defaults {
     use auth_core::{
-        Authenticated, LogOutEverywhereConfig, PasswordConfig, PurposeFilter, RefreshConfig,
-        RememberMeConfig, SessionsConfig, SigningSecret, TokenConfig, TokenResource,
-        TokenResourceConfig, token_resource,
+        Authenticated, ConfirmationConfig, LogOutEverywhereConfig, MagicLinkConfig, PasswordConfig,
+        PurposeFilter, RefreshConfig, RememberMeConfig, ResetConfig, SessionsConfig, SigningSecret,
+        TokenConfig, TokenResource, TokenResourceConfig, token_resource,
     };
     use serde::{Deserialize, Serialize};
 
@@ -128,13 +128,14 @@ mod defaults {
             require_token_presence_for_authentication,
             refresh_tokens(),
         ),
-        strategies(password(), remember_me()),
-        add_ons(log_out_everywhere(), sessions()),
+        strategies(password(resettable()), remember_me(), magic_link()),
+        add_ons(log_out_everywhere(), sessions(), confirmation()),
     )]
     pub struct User {
         pub id: i64,
         pub email: String,
         pub hashed_password: String,
+        pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
     }
 
     /// What the macros generate for options left out is the runtime's own
@@ -152,7 +153,15 @@ mod defaults {
         );
         assert_eq!(s.tokens.issuer, env!("CARGO_PKG_NAME"));
         assert_eq!(s.tokens.audience, env!("CARGO_PKG_NAME"));
-        assert_eq!(s.password, Some(PasswordConfig::default()));
+        assert_eq!(
+            s.password,
+            Some(PasswordConfig {
+                reset: Some(ResetConfig::default()),
+                ..PasswordConfig::default()
+            })
+        );
+        assert_eq!(s.magic_link, Some(MagicLinkConfig::default()));
+        assert_eq!(s.confirmation, Some(ConfirmationConfig::default()));
         assert_eq!(
             s.log_out_everywhere,
             Some(LogOutEverywhereConfig {

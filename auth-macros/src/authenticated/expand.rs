@@ -83,6 +83,8 @@ pub fn expand(user: User) -> TokenStream {
             log_out_everywhere.as_ref(),
             sessions.as_ref(),
             refresh.as_ref(),
+            magic_link_lifetime_secs.is_some(),
+            confirmation.is_some(),
         )
     });
     let sessions_config = match &sessions {
@@ -300,8 +302,12 @@ fn user_actions(
     log_out: Option<&LogOutEverywhere>,
     sessions: Option<&Sessions>,
     refresh: Option<&Refresh>,
+    magic_link: bool,
+    confirmation: bool,
 ) -> TokenStream {
     let bound = quote!(S: __p::TokenStore + __p::PasswordStore<Self>);
+    let queued = quote!(S: __p::TokenStore + __p::PasswordStore<Self> + 'static);
+    let shared = quote!(&::std::sync::Arc<__p::Auth<Self, S>>);
     let result = |t: TokenStream| quote!(::core::result::Result<#t, __p::Error>);
     let signed_in = result(quote!(__p::SignedIn<Self>));
     let context = quote!(context: impl ::core::convert::Into<__p::SignInContext>);
@@ -425,10 +431,84 @@ fn user_actions(
             }
         }
     });
+    let reset_fns = password
+        .filter(|pw| pw.reset_token_lifetime_secs.is_some())
+        .map(|_| {
+            quote! {
+                /// Requests a password reset: the same answer whoever asks; the
+                /// token goes to the sender in the background.
+                pub fn request_password_reset<S>(auth: #shared, identity: &str) -> #result_unit
+                where #queued
+                {
+                    auth.request_password_reset(identity)
+                }
+
+                /// Resets the password with a reset token, once: every earlier
+                /// session ends and a new one opens.
+                pub async fn reset_password<S>(
+                    auth: &__p::Auth<Self, S>,
+                    reset_token: &str,
+                    password: &str,
+                    password_confirmation: ::core::option::Option<&str>,
+                    #context,
+                ) -> #signed_in
+                where #queued
+                {
+                    auth.reset_password(reset_token, password, password_confirmation, context).await
+                }
+            }
+        });
+    let magic_link_fns = magic_link.then(|| {
+        quote! {
+            /// Requests a magic link: the same answer whoever asks.
+            pub fn request_magic_link<S>(auth: #shared, identity: &str) -> #result_unit
+            where #queued
+            {
+                auth.request_magic_link(identity)
+            }
+
+            /// Signs in with a magic link, once (redeem it from a POST).
+            pub async fn sign_in_with_magic_link<S>(
+                auth: &__p::Auth<Self, S>,
+                token: &str,
+                #context,
+            ) -> #signed_in
+            where #queued
+            {
+                auth.sign_in_with_magic_link(token, context).await
+            }
+        }
+    });
+    let confirmation_fns = confirmation.then(|| {
+        let result_self = result(quote!(Self));
+        quote! {
+            /// Holds the changes of monitored fields from `user` to
+            /// `updated` until the confirmation sent for them comes back.
+            pub async fn change_with_confirmation<S>(
+                auth: &__p::Auth<Self, S>,
+                user: &Self,
+                updated: &Self,
+            ) -> #result_unit
+            where S: __p::TokenStore + __p::UserStore<Self>
+            {
+                auth.change_with_confirmation(user, updated).await
+            }
+
+            /// Applies a confirmation, once: its changes and `confirmed_at`.
+            pub async fn confirm<S>(auth: &__p::Auth<Self, S>, confirm_token: &str) -> #result_self
+            where S: __p::TokenStore + __p::UserStore<Self>
+            {
+                auth.confirm(confirm_token).await
+            }
+        }
+    });
     if password_fns.is_none()
         && log_out_fn.is_none()
         && session_fns.is_none()
         && refresh_fn.is_none()
+        && reset_fns.is_none()
+        && magic_link_fns.is_none()
+        && confirmation_fns.is_none()
     {
         return TokenStream::new();
     }
@@ -438,6 +518,9 @@ fn user_actions(
             #log_out_fn
             #session_fns
             #refresh_fn
+            #reset_fns
+            #magic_link_fns
+            #confirmation_fns
         }
     }
 }

@@ -18,13 +18,22 @@ pub struct Token;
         extra_claims(tier = 3),
         refresh_tokens(lifetime = "7d"),
     ),
-    strategies(password()),
-    add_ons(sessions(), log_out_everywhere(apply_on_password_change)),
+    strategies(
+        password(resettable(token_lifetime = "1h")),
+        remember_me(),
+        magic_link(token_lifetime = "10m"),
+    ),
+    add_ons(
+        sessions(),
+        log_out_everywhere(apply_on_password_change),
+        confirmation(monitor_fields = ["email"]),
+    ),
 )]
 pub struct User {
     pub id: i64,
     pub email: String,
     pub hashed_password: String,
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn main() {
