@@ -369,24 +369,21 @@ fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
         false,
         errors,
     );
-    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| {
-        action_name(lit, option, default, errors)
-    };
-    let list = action(
-        s.list_action_name.as_ref(),
-        "list_action_name",
-        "list_sessions",
-    );
-    let revoke = action(
-        s.revoke_action_name.as_ref(),
-        "revoke_action_name",
-        "revoke_session",
-    );
-    let others = action(
-        s.revoke_others_action_name.as_ref(),
-        "revoke_others_action_name",
-        "revoke_other_sessions",
-    );
+    // (option, its value, the default name)
+    let [list, revoke, others] = [
+        ("list_action_name", &s.list_action_name, "list_sessions"),
+        (
+            "revoke_action_name",
+            &s.revoke_action_name,
+            "revoke_session",
+        ),
+        (
+            "revoke_others_action_name",
+            &s.revoke_others_action_name,
+            "revoke_other_sessions",
+        ),
+    ]
+    .map(|(option, lit, default)| action_name(lit.as_ref(), option, default, errors));
     Some(Sessions {
         lifetime_secs: lifetime?,
         list_action: list?,
@@ -751,29 +748,35 @@ fn password(
         )
     });
     let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
-    let mut action = |lit: Option<&syn::LitStr>, option: &str, default: &str| {
-        action_name(lit, option, default, errors)
-    };
-    let register_action = action(
-        p.register_action_name.as_ref(),
-        "register_action_name",
-        "register_with_password",
-    );
-    let sign_in_action = action(
-        p.sign_in_action_name.as_ref(),
-        "sign_in_action_name",
-        "sign_in_with_password",
-    );
-    let sign_in_with_token_action = action(
-        p.sign_in_with_token_action_name.as_ref(),
-        "sign_in_with_token_action_name",
-        "sign_in_with_token",
-    );
-    let change_password_action = action(
-        p.change_password_action_name.as_ref(),
-        "change_password_action_name",
-        "change_password",
-    );
+    // (option, its value, the default name)
+    let [
+        register_action,
+        sign_in_action,
+        sign_in_with_token_action,
+        change_password_action,
+    ] = [
+        (
+            "register_action_name",
+            &p.register_action_name,
+            "register_with_password",
+        ),
+        (
+            "sign_in_action_name",
+            &p.sign_in_action_name,
+            "sign_in_with_password",
+        ),
+        (
+            "sign_in_with_token_action_name",
+            &p.sign_in_with_token_action_name,
+            "sign_in_with_token",
+        ),
+        (
+            "change_password_action_name",
+            &p.change_password_action_name,
+            "change_password",
+        ),
+    ]
+    .map(|(option, lit, default)| action_name(lit.as_ref(), option, default, errors));
     Some(Password {
         register_action: register_action?,
         sign_in_action: sign_in_action?,
