@@ -86,6 +86,39 @@ impl<U: UserResource> UserTable<U> {
         Ok(key)
     }
 
+    /// Whether `user` may replace the stored user of `key`: `None` when
+    /// there is none; an error when its new identity is someone else's.
+    fn check_update(&self, key: &str, user: &U) -> Result<Option<()>, StoreError> {
+        let Some(old) = self.by_key.get(key) else {
+            return Ok(None);
+        };
+        let new_identity = user.identity();
+        if old.identity() != new_identity
+            && new_identity.is_some_and(|i| self.key_by_identity.contains_key(i))
+        {
+            return Err(StoreError::msg("identity is already taken"));
+        }
+        Ok(Some(()))
+    }
+
+    /// Replaces a user [`UserTable::check_update`] accepted, moving its
+    /// identity in the index.
+    fn replace(&mut self, key: String, user: U) {
+        let old = self
+            .by_key
+            .get(&key)
+            .and_then(|u| u.identity().map(str::to_owned));
+        if old.as_deref() != user.identity() {
+            if let Some(old) = old {
+                self.key_by_identity.remove(&old);
+            }
+            if let Some(new) = user.identity() {
+                self.key_by_identity.insert(new.to_owned(), key.clone());
+            }
+        }
+        self.by_key.insert(key, user);
+    }
+
     /// Inserts a user [`UserTable::check_insert`] accepted.
     fn insert(&mut self, key: String, user: &U) {
         if let Some(identity) = user.identity() {
@@ -469,23 +502,10 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         let key = user.primary_key().to_subject_value();
         let mut inner = self.lock();
         let table = inner.users_mut::<U>()?;
-        let Some(old) = table.by_key.get(&key) else {
+        if table.check_update(&key, user)?.is_none() {
             return Ok(false);
-        };
-        let old_identity = old.identity().map(str::to_owned);
-        let new_identity = user.identity();
-        if old_identity.as_deref() != new_identity {
-            if new_identity.is_some_and(|i| table.key_by_identity.contains_key(i)) {
-                return Err(StoreError::msg("identity is already taken"));
-            }
-            if let Some(old) = old_identity {
-                table.key_by_identity.remove(&old);
-            }
-            if let Some(new) = new_identity {
-                table.key_by_identity.insert(new.to_owned(), key.clone());
-            }
         }
-        table.by_key.insert(key, user.clone());
+        table.replace(key, user.clone());
         Ok(true)
     }
 
@@ -502,33 +522,15 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         let Some(old) = table.by_key.get(&key) else {
             return Ok(false);
         };
-        let mut row = match serde_json::to_value(old) {
-            Ok(serde_json::Value::Object(row)) => row,
-            _ => return Err(StoreError::msg("a user is not a JSON object")),
-        };
-        row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let updated: U = serde_json::from_value(serde_json::Value::Object(row))
+        let updated = crate::user::with_fields(old, fields)
             .map_err(|e| StoreError::new("the changes do not fit the user", e))?;
-        let (old_identity, new_identity) = (old.identity().map(str::to_owned), updated.identity());
-        if old_identity.as_deref() != new_identity
-            && new_identity.is_some_and(|i| table.key_by_identity.contains_key(i))
-        {
-            return Err(StoreError::msg("identity is already taken"));
-        }
+        // Both writes are checked before either is made.
+        table.check_update(&key, &updated)?;
         let rows = inner.tokens.entry(token_table.to_owned()).or_default();
         if !spend(rows, redeem, Utc::now()) {
             return Ok(false);
         }
-        let table = inner.users_mut::<U>()?;
-        if old_identity.as_deref() != updated.identity() {
-            if let Some(old) = old_identity {
-                table.key_by_identity.remove(&old);
-            }
-            if let Some(new) = updated.identity() {
-                table.key_by_identity.insert(new.to_owned(), key.clone());
-            }
-        }
-        table.by_key.insert(key, updated);
+        inner.users_mut::<U>()?.replace(key, updated);
         Ok(true)
     }
 }

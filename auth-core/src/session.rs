@@ -251,8 +251,10 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             session.as_ref(),
         )?;
         rows.extend(self.row_to_store(&token)?);
+        // A browser's session lives in its cookie: no refresh token, and
+        // no refresh row nobody will present.
         let refresh_token = match (self.settings().refresh_tokens, &session) {
-            (Some(config), Some(session)) => {
+            (Some(config), Some(session)) if context.kind == SessionKind::Bearer => {
                 let refresh = self.mint_refresh(user, config.lifetime, session)?;
                 rows.push(refresh_row(&refresh)?);
                 Some(refresh)

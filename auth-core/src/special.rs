@@ -268,21 +268,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             return Ok(());
         };
         let issued = self.issue_stored(&user, purpose, lifetime, None).await?;
-        let sender = self
-            .settings()
-            .sender
-            .as_ref()
-            .ok_or(Error::NotConfigured("no sender"))?;
-        let message = Message {
-            user: &user,
-            purpose,
-            token: &issued.token,
-        };
-        sender
-            .0
-            .send(message)
-            .await
-            .map_err(|e| Error::Unavailable(leak_free(&e)))
+        self.deliver(&user, purpose, &issued.token).await
     }
 
     /// Signs in with a magic-link token (redeem it by POST: a mail scanner
@@ -383,12 +369,7 @@ pub(crate) fn with_fields<U: UserResource>(
     user: &U,
     fields: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<U> {
-    let mut row = match serde_json::to_value(user) {
-        Ok(serde_json::Value::Object(row)) => row,
-        _ => return Err(Error::InvalidInput("the user is not a JSON object".into())),
-    };
-    row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-    serde_json::from_value(serde_json::Value::Object(row))
+    crate::user::with_fields(user, fields)
         .map_err(|e| Error::InvalidInput(format!("the changes do not fit the user: {e}")))
 }
 
@@ -419,21 +400,8 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             changes,
         )
         .await?;
-        let sender = self
-            .settings()
-            .sender
-            .as_ref()
-            .ok_or(Error::NotConfigured("no sender"))?;
-        let message = Message {
-            user: recipient,
-            purpose: &Purpose::CONFIRM,
-            token: &issued.token,
-        };
-        sender
-            .0
-            .send(message)
+        self.deliver(recipient, &Purpose::CONFIRM, &issued.token)
             .await
-            .map_err(|e| Error::Unavailable(leak_free(&e)))
     }
 
     /// The confirmation of a new account (`confirm_on_create`): a token
@@ -542,8 +510,23 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 }
 
-/// A sender's error, cut for the log.
-fn leak_free(e: &str) -> &'static str {
-    tracing::error!(error = %truncated(e), "the sender failed");
-    "the sender failed"
+impl<U: UserResource, S> Auth<U, S> {
+    /// Hands a token to the application's sender (its error goes to the
+    /// log, cut; the caller sees `Unavailable`).
+    async fn deliver(&self, user: &U, purpose: &Purpose, token: &str) -> Result<()> {
+        let sender = self
+            .settings()
+            .sender
+            .as_ref()
+            .ok_or(Error::NotConfigured("no sender"))?;
+        let message = Message {
+            user,
+            purpose,
+            token,
+        };
+        sender.0.send(message).await.map_err(|e: String| {
+            tracing::error!(error = %truncated(&e), %purpose, "the sender failed");
+            Error::Unavailable("the sender failed")
+        })
+    }
 }

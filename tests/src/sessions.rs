@@ -581,6 +581,33 @@ where
     ));
 }
 
+pub async fn a_cookie_sign_in_gets_no_refresh_token<B: Backend>(b: B)
+where
+    <B::Fixture as Fixture>::Store: SessionStore,
+{
+    let (_guard, auth) = auth_with(b, true, None).await;
+    register(&auth, "ada@example.com").await;
+    for kind in [
+        auth_core::SessionKind::Cookie,
+        auth_core::SessionKind::RememberMe,
+    ] {
+        let browser = User::sign_in_with_password(
+            &auth,
+            "ada@example.com",
+            "password-1",
+            TokenType::User,
+            SignInContext::default().kind(kind),
+        )
+        .await
+        .unwrap();
+        assert!(browser.session.is_some(), "{kind:?} opens a session");
+        assert!(
+            browser.refresh_token.is_none(),
+            "{kind:?}: its session lives in a cookie"
+        );
+    }
+}
+
 pub async fn sessions_work_without_refresh_tokens<B: Backend>(b: B)
 where
     <B::Fixture as Fixture>::Store: SessionStore,
@@ -641,6 +668,7 @@ macro_rules! session_suite {
             sign_in_token_exchange_opens_a_session,
             an_expired_refresh_token_is_refused,
             sessions_work_without_refresh_tokens,
+            a_cookie_sign_in_gets_no_refresh_token,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
