@@ -256,6 +256,21 @@ impl FieldKind {
     }
 }
 
+/// `user` with `fields` (part of its serde form: field name to value)
+/// written over it: how a stored change (a confirmation's) is applied to
+/// a user in memory.
+pub(crate) fn with_fields<U: UserResource>(
+    user: &U,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Result<U> {
+    let mut row = match serde_json::to_value(user)? {
+        serde_json::Value::Object(row) => row,
+        _ => serde_json::Map::new(),
+    };
+    row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    serde_json::from_value(serde_json::Value::Object(row))
+}
+
 #[cfg(test)]
 mod field_kind_tests {
     use super::FieldKind;
@@ -276,19 +291,4 @@ mod field_kind_tests {
         assert_eq!(FieldKind::of("Vec<String>"), (FieldKind::Json, false));
         assert_eq!(FieldKind::of("bool"), (FieldKind::Bool, false));
     }
-}
-
-/// `user` with `fields` (part of its serde form: field name to value)
-/// written over it: how a stored change (a confirmation's) is applied to
-/// a user in memory.
-pub(crate) fn with_fields<U: UserResource>(
-    user: &U,
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Result<U> {
-    let mut row = match serde_json::to_value(user)? {
-        serde_json::Value::Object(row) => row,
-        _ => serde_json::Map::new(),
-    };
-    row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-    serde_json::from_value(serde_json::Value::Object(row))
 }
