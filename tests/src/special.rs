@@ -177,6 +177,22 @@ async fn password_works<S: SpecialStore>(auth: &Auth<User, S>, password: &str) -
     .is_ok()
 }
 
+/// Resets with `token` to `password` (confirmed), through the generated action.
+async fn reset_with<S: SpecialStore>(
+    s: &Setup<S>,
+    token: &str,
+    password: &str,
+) -> Result<auth_core::SignedIn<User>, Error> {
+    User::reset_password(
+        &s.auth,
+        token,
+        password,
+        Some(password),
+        ClientInfo::default(),
+    )
+    .await
+}
+
 /// A reset token for ada, through the request and the sender.
 async fn reset_token<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
     User::request_password_reset(&s.auth, " Ada@Example.com").unwrap();
@@ -199,15 +215,7 @@ where
     .await
     .unwrap();
     let token = reset_token(&s, 0).await;
-    let reset = User::reset_password(
-        &s.auth,
-        &token,
-        NEW_PASSWORD,
-        Some(NEW_PASSWORD),
-        ClientInfo::default(),
-    )
-    .await
-    .unwrap();
+    let reset = reset_with(&s, &token, NEW_PASSWORD).await.unwrap();
     // The new sign-in works; every earlier one, and its refresh token, is over.
     assert!(s.auth.authenticate(&reset.token.token).await.is_ok());
     for earlier in [&registered, &other] {
@@ -222,15 +230,7 @@ where
     assert!(!password_works(&s.auth, PASSWORD).await);
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
     // Once.
-    let again = s
-        .auth
-        .reset_password(
-            &token,
-            "password-3",
-            Some("password-3"),
-            ClientInfo::default(),
-        )
-        .await;
+    let again = reset_with(&s, &token, "password-3").await;
     assert!(again.is_err(), "a reset token works once");
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
 }
@@ -392,26 +392,12 @@ where
     if !<B::Fixture as Hooks>::fail_token_writes(s.auth.store(), "BEFORE INSERT").await {
         return; // the memory store writes under one lock: it cannot fail half way
     }
-    let failed = s
-        .auth
-        .reset_password(
-            &token,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
-        .await;
+    let failed = reset_with(&s, &token, NEW_PASSWORD).await;
     assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
     <B::Fixture as Hooks>::heal(s.auth.store()).await;
     // Nothing happened: the old password works, and the token is still good.
     assert!(password_works(&s.auth, PASSWORD).await);
-    s.auth
-        .reset_password(
-            &token,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
+    reset_with(&s, &token, NEW_PASSWORD)
         .await
         .expect("the token was not spent by the failed reset");
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
@@ -451,28 +437,12 @@ where
     .token;
     let refresh = ada.refresh_token.unwrap().token;
     for other in [&ada.token.token, &refresh, &sign_in] {
-        let r = s
-            .auth
-            .reset_password(
-                other,
-                NEW_PASSWORD,
-                Some(NEW_PASSWORD),
-                ClientInfo::default(),
-            )
-            .await;
+        let r = reset_with(&s, other, NEW_PASSWORD).await;
         assert!(matches!(r, Err(Error::WrongPurpose { .. })), "{r:?}");
     }
     assert!(password_works(&s.auth, PASSWORD).await);
     // The reset token still works after all that.
-    s.auth
-        .reset_password(
-            &token,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+    reset_with(&s, &token, NEW_PASSWORD).await.unwrap();
 }
 
 pub async fn a_password_change_voids_an_outstanding_reset_token<B: Backend>(b: B)
@@ -492,15 +462,7 @@ where
     )
     .await
     .unwrap();
-    let r = s
-        .auth
-        .reset_password(
-            &token,
-            "password-3",
-            Some("password-3"),
-            ClientInfo::default(),
-        )
-        .await;
+    let r = reset_with(&s, &token, "password-3").await;
     assert!(r.is_err(), "{r:?}");
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
 }
@@ -512,10 +474,7 @@ where
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     let token = reset_token(&s, 0).await;
-    let short = s
-        .auth
-        .reset_password(&token, "short", Some("short"), ClientInfo::default())
-        .await;
+    let short = reset_with(&s, &token, "short").await;
     assert!(matches!(short, Err(Error::InvalidInput(_))), "{short:?}");
     let mismatch = s
         .auth
@@ -527,15 +486,7 @@ where
         )
         .await;
     assert!(matches!(mismatch, Err(Error::PasswordConfirmationMismatch)));
-    s.auth
-        .reset_password(
-            &token,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+    reset_with(&s, &token, NEW_PASSWORD).await.unwrap();
 }
 
 pub async fn resettable_without_a_sender_fails_at_start_up<B: Backend>(b: B)
@@ -731,15 +682,7 @@ where
     register(&s.auth, "ada@example.com").await;
     let link = magic_link(&s, 0).await;
     let reset = reset_token(&s, 0).await;
-    let as_reset = s
-        .auth
-        .reset_password(
-            &link,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
-        .await;
+    let as_reset = reset_with(&s, &link, NEW_PASSWORD).await;
     assert!(
         matches!(as_reset, Err(Error::WrongPurpose { .. })),
         "{as_reset:?}"
@@ -770,15 +713,7 @@ where
         .sign_in_with_magic_link(&link, ClientInfo::default())
         .await
         .unwrap();
-    s.auth
-        .reset_password(
-            &reset,
-            NEW_PASSWORD,
-            Some(NEW_PASSWORD),
-            ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+    reset_with(&s, &reset, NEW_PASSWORD).await.unwrap();
 }
 
 pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b: B)
