@@ -184,24 +184,25 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                     .map_err(crate::auth::fail_closed)?;
             }
             if let Some(token) = &state.token {
-                match self.revoke(token).await {
-                    Ok(()) => {}
-                    Err(e) if is_refusal(&e) => {}
-                    Err(e) => return Err(e),
-                }
+                self.revoke_if_valid(token).await?;
             }
         }
         if let Some(config) = &self.settings().remember_me
             && let Some(cookie) = cookies.get(&config.cookie_name)
         {
-            match self.revoke(cookie.value()).await {
-                Ok(()) => {}
-                Err(e) if is_refusal(&e) => {}
-                Err(e) => return Err(e),
-            }
+            self.revoke_if_valid(cookie.value()).await?;
             self.forget_remember_me(cookies);
         }
         session.flush().await.map_err(session_error)
+    }
+
+    /// Revokes a token a browser held; one that no longer counts (expired,
+    /// forged, already revoked) needs nothing. Only a store failure is an error.
+    async fn revoke_if_valid(&self, token: &str) -> Result<()> {
+        match self.revoke(token).await {
+            Err(e) if !is_refusal(&e) => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// The remember-me cookie for a token from [`Auth::issue_remember_me`]:
