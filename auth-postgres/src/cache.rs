@@ -10,7 +10,9 @@ use auth_core::{AuthCache, Error, StoreError, UserResource};
 use sqlx::postgres::{PgListener, PgPool};
 use sqlx::{AssertSqlSafe, Connection};
 
-use crate::store::{PgStore, db_err, quote_column};
+use auth_sql::quote_column;
+
+use crate::store::{PgStore, db_err};
 
 /// How often the listener proves its connection alive: it sends itself a
 /// notification every interval, and a connection that delivers none for

@@ -1,10 +1,10 @@
 //! The schema auth-postgres owns: versioned steps per token table, applied
 //! under an advisory lock, printable for teams that run their own migrations.
 
-use auth_core::{Error, FieldKind, StoreError, UserColumn, UserResource};
+use auth_core::{Error, FieldKind, StoreError, UserResource};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use crate::store::{PgStore, db_err, quote_column, quote_table};
+use crate::store::{POSTGRES, PgStore, db_err};
 
 /// The advisory lock every `migrate` takes, so nodes starting together apply
 /// each step once.
@@ -34,12 +34,7 @@ CREATE TABLE IF NOT EXISTS auth_postgres_schema (
 )";
 
 fn steps(table: &str) -> Result<Vec<String>, Error> {
-    let quoted = quote_table(table)?;
-    let bare = table.replace('.', "_");
-    Ok(TOKEN_TABLE_STEPS
-        .iter()
-        .map(|s| s.replace("{t}", &quoted).replace("{n}", &bare))
-        .collect())
+    POSTGRES.token_table_steps(TOKEN_TABLE_STEPS, table)
 }
 
 impl PgStore {
@@ -117,55 +112,12 @@ impl PgStore {
 }
 
 /// A `CREATE TABLE` for a derived user struct, from the derive's metadata:
-/// the primary key, the identity field `UNIQUE`, Rust types mapped to SQL
-/// (`Uuid` uuid, `String` text, `i64` bigint, `i32` integer, `bool`,
-/// `DateTime<Utc>` timestamptz, `f64`, `Option<T>` nullable, others jsonb).
-/// `table` may be quoted already.
+/// the primary key, the identity field `UNIQUE` (and unique lower-cased),
+/// Rust types mapped to SQL (`Uuid` uuid, `String` text, `i64` bigint,
+/// `i32` integer, `bool`, `DateTime<Utc>` timestamptz, `f64`, `Option<T>`
+/// nullable, others jsonb). `table` may be quoted already.
 pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError> {
-    let columns = UserColumn::of::<U>()?;
-    // A name may come quoted already (as `PgStore` keeps it), but only in
-    // the exact form `quote_table` writes: anything else is refused.
-    let bare = table.replace('"', "");
-    let quoted = quote_table(&bare).map_err(|e| StoreError::msg(e.to_string()))?;
-    if table.starts_with('"') && table != quoted {
-        return Err(StoreError::msg(format!(
-            "table name `{table}` must be `name` or `schema.name` of letters, digits and `_`, \
-             optionally quoted as `\"schema\".\"name\"`"
-        )));
-    }
-    let table = quoted;
-    let short = bare.rsplit('.').next().unwrap_or(&bare).to_owned();
-    let columns: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let mut col = format!("    {} {}", quote_column(c.name), pg_type(c.kind));
-            if c.primary_key {
-                col.push_str(" PRIMARY KEY");
-            } else {
-                if !c.nullable {
-                    col.push_str(" NOT NULL");
-                }
-                if c.identity {
-                    col.push_str(" UNIQUE");
-                }
-            }
-            col
-        })
-        .collect();
-    let mut sql = format!(
-        "CREATE TABLE IF NOT EXISTS {table} (\n{}\n);\n",
-        columns.join(",\n")
-    );
-    // Identities are stored normalised (lower case) by auth-core; this index
-    // keeps them unique case-insensitively even for rows written around it.
-    if let Some(identity) = U::IDENTITY_FIELD {
-        let index = quote_column(&format!("{short}_{identity}_lower_key"));
-        sql.push_str(&format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} (lower({}));\n",
-            quote_column(identity)
-        ));
-    }
-    Ok(sql)
+    POSTGRES.user_table_sql::<U>(table)
 }
 
 /// The PostgreSQL column type of a field kind.

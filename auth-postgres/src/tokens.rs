@@ -9,8 +9,10 @@ use auth_core::{
     StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, Row};
+
+use auth_sql::{limit, sql};
 
 use crate::store::{PgStore, db_err};
 
@@ -279,15 +281,6 @@ pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<Vec<String>>, Vec
         .map(|p| p.as_str().to_owned())
         .collect();
     (include, exclude)
-}
-
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
-    // Built from a table name checked by `quote_table`; values are bound.
-    AssertSqlSafe(s.clone())
 }
 
 impl TokenStore for PgStore {

@@ -10,23 +10,16 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::schema::pg_type;
-use crate::store::{PgStore, db_err, quote_column};
+use auth_sql::{inserted, quote_column, stored_user, update_err, user_fields};
+
+use crate::store::{PgStore, db_err};
 use crate::tokens::{
     REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_columns, lookup_from,
     lookup_rows, unnest_rows,
 };
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
-    serde_json::from_value(value)
-        .map_err(|e| StoreError::new("stored user does not deserialize", e))
-}
-
-fn to_json<U: UserResource>(user: &U) -> Result<serde_json::Map<String, Value>, StoreError> {
-    match serde_json::to_value(user) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(StoreError::msg("a user must serialize to a JSON object")),
-        Err(e) => Err(StoreError::new("user does not serialize", e)),
-    }
+    stored_user(serde_json::from_value(value))
 }
 
 fn by_key<U: UserResource>(table: &str, param: usize) -> String {
@@ -64,22 +57,13 @@ fn insert_user_sql<U: UserResource>(
     table: &str,
     user: &U,
 ) -> Result<(String, serde_json::Map<String, Value>), StoreError> {
-    let row = to_json(user)?;
+    let row = user_fields(user)?;
     let columns: Vec<String> = row.keys().map(|k| quote_column(k)).collect();
     let columns = columns.join(", ");
     let sql = format!(
         "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_record(NULL::{table}, $1)"
     );
     Ok((sql, row))
-}
-
-/// A user insert's outcome: a unique violation is a taken identity.
-fn inserted(done: Result<(), sqlx::Error>) -> Result<(), InsertUserError> {
-    match done {
-        Ok(()) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(InsertUserError::IdentityTaken),
-        Err(e) => Err(InsertUserError::Store(db_err("insert user")(e))),
-    }
 }
 
 /// `col = r.col` for each field but the primary key, `r` being the row
@@ -93,10 +77,6 @@ fn assignments<U: UserResource>(fields: &serde_json::Map<String, Value>) -> Vec<
             format!("{c} = r.{c}")
         })
         .collect()
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }
 
 impl<U: UserResource> UserStore<U> for PgStore {
@@ -133,7 +113,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
             .bind(Value::Object(row))
             .execute(&self.pool)
             .await;
-        inserted(done.map(|_| ()))
+        inserted(done.map(|_| ()), db_err("insert user"))
     }
 
     async fn insert_user_with_tokens(
@@ -155,12 +135,12 @@ impl<U: UserResource> UserStore<U> for PgStore {
         );
         let query = sqlx::query(AssertSqlSafe(sql)).bind(Value::Object(row));
         let done = RowArrays::new(rows).bind(query).execute(&self.pool).await;
-        inserted(done.map(|_| ()))
+        inserted(done.map(|_| ()), db_err("insert user"))
     }
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
         let table = self.user_table(U::SUBJECT_NAME)?;
-        let row = to_json(user)?;
+        let row = user_fields(user)?;
         let pk = quote_column(U::PRIMARY_KEY_FIELD);
         let sets = assignments::<U>(&row);
         if sets.is_empty() {
@@ -174,13 +154,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
             .bind(Value::Object(row))
             .execute(&self.pool)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::new("identity is already taken", e)
-                } else {
-                    db_err("update user")(e)
-                }
-            })?;
+            .map_err(update_err(db_err("update user")))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -217,13 +191,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
             .bind(redeem.purpose)
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::new("identity is already taken", e)
-                } else {
-                    db_err("apply confirmed changes")(e)
-                }
-            })?;
+            .map_err(update_err(db_err("apply confirmed changes")))?;
         Ok(spent)
     }
 

@@ -1,10 +1,10 @@
 //! The schema auth-sqlite owns: versioned steps per token table, applied in
 //! one write transaction, printable for teams that run their own migrations.
 
-use auth_core::{Error, FieldKind, StoreError, UserColumn, UserResource};
+use auth_core::{Error, FieldKind, StoreError, UserResource};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::store::{SqliteStore, db_err, quote_column, quote_table};
+use crate::store::{SQLITE, SqliteStore, db_err};
 
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name. The
@@ -33,11 +33,7 @@ CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
 ) STRICT";
 
 fn steps(table: &str) -> Result<Vec<String>, Error> {
-    let quoted = quote_table(table)?;
-    Ok(TOKEN_TABLE_STEPS
-        .iter()
-        .map(|s| s.replace("{t}", &quoted).replace("{n}", table))
-        .collect())
+    SQLITE.token_table_steps(TOKEN_TABLE_STEPS, table)
 }
 
 impl SqliteStore {
@@ -103,7 +99,7 @@ impl SqliteStore {
         let table = self
             .user_table_name(U::SUBJECT_NAME)
             .map_err(Error::Store)?;
-        let sql = user_table_sql::<U>(table.trim_matches('"')).map_err(Error::Store)?;
+        let sql = user_table_sql::<U>(&table).map_err(Error::Store)?;
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&self.writer)
             .await
@@ -118,39 +114,12 @@ impl SqliteStore {
 /// integers `INTEGER`, floats `REAL`, `bool` `BOOLEAN` (0/1), `Option<T>`
 /// nullable, anything else `JSON` text).
 pub fn user_table_sql<U: UserResource>(table: &str) -> Result<String, StoreError> {
-    let columns = UserColumn::of::<U>()?;
-    let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
-    let columns: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let mut col = format!("    {} {}", quote_column(c.name), sqlite_type(c.kind));
-            if c.primary_key {
-                col.push_str(" PRIMARY KEY NOT NULL");
-            } else if !c.nullable {
-                col.push_str(" NOT NULL");
-            }
-            col
-        })
-        .collect();
-    let mut sql = format!(
-        "CREATE TABLE IF NOT EXISTS {quoted} (\n{}\n);\n",
-        columns.join(",\n")
-    );
-    // Identities are stored normalised (lower case) by auth-core; this index
-    // keeps them unique case-insensitively even for rows written around it.
-    if let Some(identity) = U::IDENTITY_FIELD {
-        let index = quote_column(&format!("{table}_{identity}_lower_key"));
-        sql.push_str(&format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {quoted} (lower({}));\n",
-            quote_column(identity)
-        ));
-    }
-    Ok(sql)
+    SQLITE.user_table_sql::<U>(table)
 }
 
 /// The SQLite column type of a field kind (the declared type the store
 /// reads back: `BOOLEAN` and `JSON` convert).
-fn sqlite_type(kind: FieldKind) -> &'static str {
+pub(crate) fn sqlite_type(kind: FieldKind) -> &'static str {
     match kind {
         FieldKind::Uuid | FieldKind::Text | FieldKind::DateTime | FieldKind::NaiveDateTime => {
             "TEXT"

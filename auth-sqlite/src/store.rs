@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{Error, PerTable, StoreError};
+use auth_sql::{Dialect, Statements};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::schema::sqlite_type;
 use crate::tokens::TokenQueries;
 use crate::users::UserTable;
 
@@ -38,12 +40,19 @@ pub struct SqliteStore {
 
 #[derive(Default)]
 struct Inner {
-    token_queries: PerTable<String, Arc<TokenQueries>>,
+    statements: Statements<TokenQueries>,
     user_table_names: PerTable<&'static str, String>,
     user_tables: PerTable<&'static str, Arc<UserTable>>,
-    /// Per (token table, subject name) statements, e.g. the authenticate query.
-    sql: PerTable<(String, &'static str), Arc<str>>,
 }
+
+/// Where SQLite's SQL differs from PostgreSQL's: no schemas, and the
+/// identity's uniqueness is the lower-cased index alone.
+pub(crate) const SQLITE: Dialect = Dialect {
+    schemas: false,
+    column_type: sqlite_type,
+    primary_key: " PRIMARY KEY NOT NULL",
+    unique_identity: false,
+};
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,7 +150,7 @@ impl SqliteStore {
     /// Stores users of the resource named `subject_name` in `table`
     /// (default: the subject name plus `s`, e.g. `users`).
     pub fn with_user_table(self, subject_name: &'static str, table: &str) -> Result<Self, Error> {
-        let quoted = quote_table(table)?;
+        let quoted = SQLITE.quote_table(table)?;
         self.inner.user_table_names.insert(subject_name, quoted);
         Ok(self)
     }
@@ -150,9 +159,7 @@ impl SqliteStore {
     pub(crate) fn user_table_name(&self, subject_name: &'static str) -> Result<String, StoreError> {
         match self.inner.user_table_names.get(subject_name) {
             Some(t) => Ok(t),
-            None => {
-                quote_table(&format!("{subject_name}s")).map_err(|e| StoreError::msg(e.to_string()))
-            }
+            None => SQLITE.quote_store_table(&format!("{subject_name}s")),
         }
     }
 
@@ -162,15 +169,14 @@ impl SqliteStore {
     }
 
     pub(crate) fn token_queries(&self, table: &str) -> Result<Arc<TokenQueries>, StoreError> {
-        self.inner.token_queries.get_or_try_insert(table, || {
-            let quoted = quote_table(table).map_err(|e| StoreError::msg(e.to_string()))?;
-            Ok((table.to_owned(), Arc::new(TokenQueries::new(&quoted))))
-        })
+        self.inner
+            .statements
+            .token_queries(&SQLITE, table, TokenQueries::new)
     }
 
     /// Statements built once per (token table, subject name).
     pub(crate) fn sql_cache(&self) -> &PerTable<(String, &'static str), Arc<str>> {
-        &self.inner.sql
+        self.inner.statements.per_user()
     }
 }
 
@@ -204,32 +210,6 @@ fn is_busy(e: &sqlx::Error) -> bool {
         .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
-/// Quotes a table name for SQL: ASCII letters, digits and `_` (not leading
-/// digit), at most 63 bytes; anything else is refused, so names cannot
-/// inject SQL.
-pub(crate) fn quote_table(table: &str) -> Result<String, Error> {
-    let valid = !table.is_empty()
-        && table.len() <= 63
-        && !table.starts_with(|c: char| c.is_ascii_digit())
-        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(Error::Config(format!(
-            "table name `{table}` must be letters, digits and `_` (not starting with a digit)"
-        )));
-    }
-    Ok(format!("\"{table}\""))
-}
-
-/// Quotes a column name (any text): doubles `"`.
-pub(crate) fn quote_column(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A SQL string literal: doubles `'`.
-pub(crate) fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 pub(crate) fn db_err(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::new(format!("sqlite: {context}"), e)
 }
@@ -254,20 +234,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_names_are_quoted_or_refused() {
-        assert_eq!(quote_table("tokens").unwrap(), "\"tokens\"");
-        for bad in [
-            "",
-            "a.b",
-            "to\"kens",
-            "tokens; drop table x",
-            "1tokens",
-            "t-x",
-        ] {
-            assert!(quote_table(bad).is_err(), "{bad}");
-        }
-        assert_eq!(quote_column("we\"ird"), "\"we\"\"ird\"");
-        assert_eq!(quote_literal("it's"), "'it''s'");
+    fn table_names_have_no_schema() {
+        assert_eq!(SQLITE.quote_table("tokens").unwrap(), "\"tokens\"");
+        assert!(SQLITE.quote_table("a.b").is_err());
     }
 
     #[test]

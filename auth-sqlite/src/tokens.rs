@@ -14,7 +14,9 @@ use auth_core::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
+
+use auth_sql::{limit, sql};
 
 use crate::store::{SqliteStore, db_err, duration_micros, from_micros, micros};
 
@@ -173,11 +175,6 @@ pub(crate) fn lookup_sql(t: &str, user: Option<&str>) -> String {
     )
 }
 
-pub(crate) fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
-    // Built from a table name checked by `quote_table`; values are bound.
-    AssertSqlSafe(s.clone())
-}
-
 /// Reads the token row whose columns carry `prefix` (`t_`, `s_`, or none);
 /// `None` when its `jti` is NULL (a LEFT JOIN found nothing).
 fn read_row(row: &SqliteRow, prefix: &str) -> Result<Option<TokenRow>, sqlx::Error> {
@@ -276,10 +273,6 @@ pub(crate) async fn insert_rows(
         .execute(conn)
         .await
         .map(|_| ())
-}
-
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl TokenStore for SqliteStore {

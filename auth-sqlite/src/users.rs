@@ -14,8 +14,10 @@ use chrono::Utc;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::store::{SqliteStore, db_err, duration_micros, micros, quote_column, quote_literal};
-use crate::tokens::{filter_params, insert_rows, lookup_rows, lookup_sql, spend, sql};
+use auth_sql::{inserted, quote_column, quote_literal, sql, stored_user, update_err, user_fields};
+
+use crate::store::{SqliteStore, db_err, duration_micros, micros};
+use crate::tokens::{filter_params, insert_rows, lookup_rows, lookup_sql, spend};
 
 /// How a column's value converts to and from the user's JSON form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,28 +143,7 @@ impl UserTable {
 }
 
 fn from_json<U: UserResource>(text: &str) -> Result<U, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::new("stored user does not deserialize", e))
-}
-
-fn to_json<U: UserResource>(user: &U) -> Result<serde_json::Map<String, Value>, StoreError> {
-    match serde_json::to_value(user) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(StoreError::msg("a user must serialize to a JSON object")),
-        Err(e) => Err(StoreError::new("user does not serialize", e)),
-    }
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// A user insert's outcome: a unique violation is a taken identity.
-fn inserted(done: Result<(), sqlx::Error>) -> Result<(), InsertUserError> {
-    match done {
-        Ok(()) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(InsertUserError::IdentityTaken),
-        Err(e) => Err(InsertUserError::Store(db_err("insert user")(e))),
-    }
+    stored_user(serde_json::from_str(text))
 }
 
 impl SqliteStore {
@@ -247,13 +228,13 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
 
     async fn insert_user(&self, user: &U) -> Result<(), InsertUserError> {
         let table = self.user_table::<U>().await?;
-        let row = to_json(user)?;
+        let row = user_fields(user)?;
         // One statement: the unique indexes decide races between registrations.
         let done = sqlx::query(AssertSqlSafe(table.insert_sql(&row)?))
             .bind(Value::Object(row).to_string())
             .execute(&self.writer)
             .await;
-        inserted(done.map(|_| ()))
+        inserted(done.map(|_| ()), db_err("insert user"))
     }
 
     async fn insert_user_with_tokens(
@@ -264,7 +245,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     ) -> Result<(), InsertUserError> {
         let table = self.user_table::<U>().await?;
         let tokens = self.token_queries(token_table)?;
-        let row = to_json(user)?;
+        let row = user_fields(user)?;
         let insert = table.insert_sql(&row)?;
         // One transaction: the user and its rows land together or not at all.
         let mut tx = self
@@ -276,7 +257,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
             .bind(Value::Object(row).to_string())
             .execute(&mut *tx)
             .await;
-        inserted(user_done.map(|_| ()))?;
+        inserted(user_done.map(|_| ()), db_err("insert user"))?;
         insert_rows(&mut tx, &tokens, rows, Utc::now())
             .await
             .map_err(db_err("insert the new user's tokens"))?;
@@ -286,7 +267,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
         let table = self.user_table::<U>().await?;
-        let row = to_json(user)?;
+        let row = user_fields(user)?;
         let pk = quote_column(U::PRIMARY_KEY_FIELD);
         let sets: Vec<String> = table
             .assignments(&row)?
@@ -307,13 +288,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
             .bind(user.primary_key().to_subject_value())
             .execute(&self.writer)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::new("identity is already taken", e)
-                } else {
-                    db_err("update user")(e)
-                }
-            })?;
+            .map_err(update_err(db_err("update user")))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -360,13 +335,9 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
             }
             Ok::<_, sqlx::Error>(spent)
         };
-        let spent = work.await.map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::new("identity is already taken", e)
-            } else {
-                db_err("apply confirmed changes")(e)
-            }
-        })?;
+        let spent = work
+            .await
+            .map_err(update_err(db_err("apply confirmed changes")))?;
         if spent {
             tx.commit()
                 .await

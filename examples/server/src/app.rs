@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use auth_core::http::axum::{AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
-use auth_core::{
-    Auth, ClientInfo, Error, PasswordStore, SignInContext, SignedIn, TokenStore, TokenType,
-};
+use auth_core::{Auth, ClientInfo, Error, SignInContext, SignedIn, TokenType};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -19,7 +17,7 @@ use serde_json::json;
 use auth_core::http::sessions::cookie::SameSite;
 use auth_core::http::sessions::{Expiry, SessionManagerLayer, TokenTableSessionStore};
 
-use crate::model::{PublicUser, User};
+use crate::model::{PublicUser, Store, User};
 use crate::pages::{self, PageState, Pages};
 
 /// Request bodies larger than this are refused (413).
@@ -29,10 +27,7 @@ pub type App<S> = Arc<Auth<User, S>>;
 
 /// Every route: the JSON API (bearer tokens only) and the browser pages
 /// (cookie sessions, CSRF-checked forms), with the body limit.
-pub fn router<S>(auth: App<S>, pages: Pages) -> Router
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
     let sessions = SessionManagerLayer::new(TokenTableSessionStore::new(auth.clone()))
         .with_name("session")
         .with_secure(pages.secure)
@@ -254,14 +249,11 @@ pub fn check_email(email: &str) -> Result<String, ApiError> {
     }
 }
 
-async fn register<S>(
+async fn register<S: Store>(
     State(auth): State<App<S>>,
     client: ClientInfo,
     Body(b): Body<RegisterBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let role = b.role.unwrap_or_else(|| "member".into());
     if role.is_empty() || role.len() > 64 || role.chars().any(char::is_control) {
         return Err(Error::InvalidInput(
@@ -296,14 +288,11 @@ struct SignInBody {
     remember_me: Option<bool>,
 }
 
-async fn sign_in<S>(
+async fn sign_in<S: Store>(
     State(auth): State<App<S>>,
     client: ClientInfo,
     Body(b): Body<SignInBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let token_type = match b.token_type.as_deref() {
         None | Some("user") => TokenType::User,
         Some("sign_in") => TokenType::SignIn,
@@ -330,14 +319,11 @@ struct TokenQuery {
     token: String,
 }
 
-async fn sign_in_with_token<S>(
+async fn sign_in_with_token<S: Store>(
     State(auth): State<App<S>>,
     client: ClientInfo,
     query: Result<Query<TokenQuery>, QueryRejection>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let Ok(Query(q)) = query else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -360,15 +346,12 @@ struct ChangeBody {
     password_confirmation: Option<String>,
 }
 
-async fn change_password<S>(
+async fn change_password<S: Store>(
     State(auth): State<App<S>>,
     client: ClientInfo,
     CurrentUser(me): CurrentUser<User>,
     Body(b): Body<ChangeBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let signed = User::change_password(
         &auth,
         &me.user,
@@ -383,24 +366,18 @@ where
     Ok(Json(body).into_response())
 }
 
-async fn sign_out<S>(
+async fn sign_out<S: Store>(
     State(auth): State<App<S>>,
     BearerToken(token): BearerToken,
-) -> Result<StatusCode, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<StatusCode, ApiError> {
     auth.revoke(&token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn log_out_everywhere<S>(
+async fn log_out_everywhere<S: Store>(
     State(auth): State<App<S>>,
     CurrentUser(me): CurrentUser<User>,
-) -> Result<StatusCode, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<StatusCode, ApiError> {
     User::log_out_everywhere(&auth, &me.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -412,25 +389,19 @@ struct ResetRequestBody {
 
 /// 202 whether the address has an account or not, in the same time (the
 /// lookup and the mail happen after the answer).
-async fn reset_request<S>(
+async fn reset_request<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<ResetRequestBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     auth.request_password_reset(&b.email)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
 
 /// 202 whether the address has an account or not, as `reset_request`.
-async fn magic_link_request<S>(
+async fn magic_link_request<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<ResetRequestBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     auth.request_magic_link(&b.email)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
@@ -442,14 +413,11 @@ struct EmailChangeBody {
 
 /// 202: the new address is held until the confirmation sent to it comes
 /// back; the account keeps its address meanwhile.
-async fn change_email<S>(
+async fn change_email<S: Store>(
     State(auth): State<App<S>>,
     CurrentUser(me): CurrentUser<User>,
     Body(b): Body<EmailChangeBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let mut updated = me.user.clone();
     updated.email = auth_core::normalize_identity(
         auth.settings()
@@ -471,13 +439,10 @@ struct ConfirmBody {
     confirm_token: String,
 }
 
-async fn confirm<S>(
+async fn confirm<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<ConfirmBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let user = auth.confirm(&b.confirm_token).await?;
     Ok(Json(json!({"user": PublicUser::from(&user)})).into_response())
 }
@@ -487,14 +452,11 @@ struct MagicLinkBody {
     token: String,
 }
 
-async fn magic_link_sign_in<S>(
+async fn magic_link_sign_in<S: Store>(
     State(auth): State<App<S>>,
     client: ClientInfo,
     Body(b): Body<MagicLinkBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let signed = auth.sign_in_with_magic_link(&b.token, client).await?;
     Ok(Json(signed_in_body(&signed)).into_response())
 }
@@ -506,14 +468,11 @@ struct ResetBody {
     password_confirmation: Option<String>,
 }
 
-async fn reset_password<S>(
+async fn reset_password<S: Store>(
     State(auth): State<App<S>>,
     client: ClientInfo,
     Body(b): Body<ResetBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let signed = auth
         .reset_password(
             &b.reset_token,
@@ -532,13 +491,10 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-async fn refresh<S>(
+async fn refresh<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<RefreshBody>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let pair = User::refresh(&auth, &b.refresh_token).await?;
     Ok(
         Json(json!({"token": pair.token.token, "refresh_token": pair.refresh_token.token}))
@@ -546,33 +502,24 @@ where
     )
 }
 
-async fn list_sessions<S>(
+async fn list_sessions<S: Store>(
     State(auth): State<App<S>>,
     CurrentUser(me): CurrentUser<User>,
-) -> Result<Response, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<Response, ApiError> {
     let sessions = User::list_sessions(&auth, &me.user, me.claims.sid.as_deref()).await?;
     Ok(Json(json!({ "sessions": sessions })).into_response())
 }
 
-async fn end_session<S>(
+async fn end_session<S: Store>(
     State(auth): State<App<S>>,
     CurrentUser(me): CurrentUser<User>,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Result<StatusCode, ApiError> {
     User::revoke_session(&auth, &me.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The public keys of the key set, for other services to verify our tokens.
-async fn jwks<S>(State(auth): State<App<S>>) -> Json<auth_core::JwkSet>
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+async fn jwks<S: Store>(State(auth): State<App<S>>) -> Json<auth_core::JwkSet> {
     Json(auth.jwks())
 }

@@ -29,13 +29,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use auth_core::{
-    Auth, Authenticated, HashLimits, KeySet, MemoryStore, PasswordStore, Secret, TokenResource,
-    TokenStore, spawn_expunger,
+    Auth, Authenticated, HashLimits, KeySet, MemoryStore, Secret, TokenResource, spawn_expunger,
 };
 use auth_postgres::PgStore;
 use auth_sqlite::SqliteStore;
 
-use crate::model::{Token, User};
+use crate::model::{Store, Token, User};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -117,10 +116,7 @@ async fn connect_sqlite(url: &str) -> Result<(SqliteStore, std::path::PathBuf), 
     Ok((store, file.into()))
 }
 
-async fn run<S>(command: &str, store: S, backend: Backend) -> Result<(), String>
-where
-    S: TokenStore + PasswordStore<User> + Clone + 'static,
-{
+async fn run<S: Store + Clone>(command: &str, store: S, backend: Backend) -> Result<(), String> {
     match command {
         "serve" => serve(store, backend).await,
         "migrate" => {
@@ -200,10 +196,7 @@ fn secret_beside(database: &std::path::Path) -> Result<Secret, String> {
     }
 }
 
-async fn serve<S>(store: S, backend: Backend) -> Result<(), String>
-where
-    S: TokenStore + PasswordStore<User> + Clone + 'static,
-{
+async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), String> {
     let limits = serve::Limits::from_env()?;
     let secure = secure_cookies()?;
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());

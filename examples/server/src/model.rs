@@ -75,3 +75,9 @@ impl From<&User> for PublicUser {
         }
     }
 }
+
+/// What the demo needs of a store: tokens, and users with passwords.
+/// Memory, PostgreSQL and SQLite all are.
+pub trait Store: auth_core::TokenStore + auth_core::PasswordStore<User> + 'static {}
+
+impl<S: auth_core::TokenStore + auth_core::PasswordStore<User> + 'static> Store for S {}

@@ -18,8 +18,7 @@ use auth_core::http::axum::CurrentUser;
 use auth_core::http::sessions::cookie::{Cookie, SameSite};
 use auth_core::http::sessions::{Cookies, Session};
 use auth_core::{
-    AuthenticatedUser, ClientInfo, Error, PasswordStore, SessionKind, SignInContext, SignedIn,
-    TokenStore, TokenType,
+    AuthenticatedUser, ClientInfo, Error, SessionKind, SignInContext, SignedIn, TokenType,
 };
 use axum::extract::{Form, FromRequestParts, Path, State};
 use axum::http::{StatusCode, request::Parts};
@@ -27,7 +26,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::model::User;
+use crate::model::{Store, User};
 
 /// The cookie holding the CSRF value.
 pub const CSRF_COOKIE: &str = "csrf";
@@ -371,16 +370,13 @@ pub struct SignInForm {
 
 /// Keeps a sign-in in the cookie session, sets the remember-me cookie when
 /// asked, and goes to the account page.
-async fn signed_in<S>(
+async fn signed_in<S: Store>(
     st: &PageState<S>,
     session: &Session,
     cookies: &Cookies,
     signed: &SignedIn<User>,
     remember: bool,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     if let Err(e) = st.auth.store_in_session(session, signed).await {
         return failed(&e);
     }
@@ -397,16 +393,13 @@ where
     Redirect::to("/account").into_response()
 }
 
-pub async fn sign_in<S>(
+pub async fn sign_in<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
     cookies: Cookies,
     client: ClientInfo,
     Checked(form): Checked<SignInForm>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let context = SignInContext::default()
         .client(client)
         .kind(SessionKind::Cookie);
@@ -482,14 +475,11 @@ pub struct ForgotForm {
 }
 
 /// The same answer whether the address has an account or not.
-pub async fn forgot<S>(
+pub async fn forgot<S: Store>(
     State(st): State<PageState<S>>,
     cookies: Cookies,
     Checked(form): Checked<ForgotForm>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let token = st.pages.form_token(&cookies);
     match st.auth.request_password_reset(&form.email) {
         Ok(()) => page(
@@ -536,16 +526,13 @@ pub struct ResetForm {
     password_confirmation: String,
 }
 
-pub async fn reset<S>(
+pub async fn reset<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
     cookies: Cookies,
     client: ClientInfo,
     Checked(form): Checked<ResetForm>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let context = SignInContext::default()
         .client(client)
         .kind(SessionKind::Cookie);
@@ -639,6 +626,20 @@ fn link_form<S>(
     )
 }
 
+/// The link's page again, with why its token was refused.
+fn link_refused<S>(
+    p: &LinkPage,
+    st: &PageState<S>,
+    cookies: &Cookies,
+    status: StatusCode,
+    why: &str,
+) -> Response {
+    page(
+        status,
+        link_page(p, &st.pages.form_token(cookies), "", Some(why)),
+    )
+}
+
 /// The magic link's page.
 pub async fn magic_link_form<S>(
     State(st): State<PageState<S>>,
@@ -653,29 +654,24 @@ pub struct MagicLinkForm {
     token: String,
 }
 
-pub async fn magic_link<S>(
+pub async fn magic_link<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
     cookies: Cookies,
     client: ClientInfo,
     Checked(form): Checked<MagicLinkForm>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let context = SignInContext::default()
         .client(client)
         .kind(SessionKind::Cookie);
     match st.auth.sign_in_with_magic_link(&form.token, context).await {
         Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
-        Err(e) if auth_core::http::status_code(&e) == 401 => page(
+        Err(e) if auth_core::http::status_code(&e) == 401 => link_refused(
+            &MAGIC_LINK_PAGE,
+            &st,
+            &cookies,
             StatusCode::UNAUTHORIZED,
-            link_page(
-                &MAGIC_LINK_PAGE,
-                &st.pages.form_token(&cookies),
-                "",
-                Some("This link is invalid, expired or already used: ask for a new one."),
-            ),
+            "This link is invalid, expired or already used: ask for a new one.",
         ),
         Err(e) => failed(&e),
     }
@@ -695,14 +691,11 @@ pub struct ConfirmForm {
     confirm_token: String,
 }
 
-pub async fn confirm<S>(
+pub async fn confirm<S: Store>(
     State(st): State<PageState<S>>,
     cookies: Cookies,
     Checked(form): Checked<ConfirmForm>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     match st.auth.confirm(&form.confirm_token).await {
         Ok(user) => page(
             StatusCode::OK,
@@ -715,23 +708,19 @@ where
                 ),
             ),
         ),
-        Err(e) if auth_core::http::status_code(&e) == 401 => page(
+        Err(e) if auth_core::http::status_code(&e) == 401 => link_refused(
+            &CONFIRM_PAGE,
+            &st,
+            &cookies,
             StatusCode::UNAUTHORIZED,
-            link_page(
-                &CONFIRM_PAGE,
-                &st.pages.form_token(&cookies),
-                "",
-                Some("This link is invalid, expired or already used."),
-            ),
+            "This link is invalid, expired or already used.",
         ),
-        Err(Error::IdentityTaken) => page(
+        Err(Error::IdentityTaken) => link_refused(
+            &CONFIRM_PAGE,
+            &st,
+            &cookies,
             StatusCode::CONFLICT,
-            link_page(
-                &CONFIRM_PAGE,
-                &st.pages.form_token(&cookies),
-                "",
-                Some("This address now belongs to another account."),
-            ),
+            "This address now belongs to another account.",
         ),
         Err(e) => failed(&e),
     }
@@ -751,16 +740,13 @@ pub struct RegisterForm {
     password_confirmation: String,
 }
 
-pub async fn register<S>(
+pub async fn register<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
     cookies: Cookies,
     client: ClientInfo,
     Checked(form): Checked<RegisterForm>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let again = |status, message: &str| {
         page(
             status,
@@ -806,14 +792,11 @@ where
     }
 }
 
-pub async fn account<S>(
+pub async fn account<S: Store>(
     State(st): State<PageState<S>>,
     cookies: Cookies,
     MaybeUser(me): MaybeUser,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let Some(me) = me else {
         return Redirect::to("/sign_in").into_response();
     };
@@ -829,15 +812,12 @@ where
 #[derive(Deserialize)]
 pub struct Empty {}
 
-pub async fn end_session<S>(
+pub async fn end_session<S: Store>(
     State(st): State<PageState<S>>,
     MaybeUser(me): MaybeUser,
     Path(id): Path<String>,
     Checked(Empty {}): Checked<Empty>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     let Some(me) = me else {
         return Redirect::to("/sign_in").into_response();
     };
@@ -847,31 +827,25 @@ where
     }
 }
 
-pub async fn sign_out<S>(
+pub async fn sign_out<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
     cookies: Cookies,
     Checked(Empty {}): Checked<Empty>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     match st.auth.sign_out_of_session(&session, &cookies).await {
         Ok(()) => Redirect::to("/sign_in").into_response(),
         Err(e) => failed(&e),
     }
 }
 
-pub async fn log_out_everywhere<S>(
+pub async fn log_out_everywhere<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
     cookies: Cookies,
     MaybeUser(me): MaybeUser,
     Checked(Empty {}): Checked<Empty>,
-) -> Response
-where
-    S: TokenStore + PasswordStore<User> + 'static,
-{
+) -> Response {
     if let Some(me) = me
         && let Err(e) = User::log_out_everywhere(&st.auth, &me.user).await
     {

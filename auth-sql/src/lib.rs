@@ -1,0 +1,295 @@
+//! What the two SQL stores, auth-postgres and auth-sqlite, share, written
+//! once: table and column quoting (a [`Dialect`] says where they differ),
+//! the per-table statement cache, the token table's versioned steps, the
+//! user table's `CREATE TABLE`, users in and out as JSON, and how a driver
+//! error becomes a store error.
+//!
+//! Internal to this workspace: its API follows the stores' needs, and
+//! applications use the stores, not this crate.
+
+use std::sync::Arc;
+
+use auth_core::{
+    Error, FieldKind, InsertUserError, PerTable, StoreError, UserColumn, UserResource,
+};
+use serde_json::Value;
+
+/// Where the SQL the stores write differs between databases.
+#[derive(Debug)]
+pub struct Dialect {
+    /// Whether a table name may be `schema.name` (PostgreSQL) or only `name`.
+    pub schemas: bool,
+    /// The column type of a field kind in a user table.
+    pub column_type: fn(FieldKind) -> &'static str,
+    /// What follows a primary key column's type.
+    pub primary_key: &'static str,
+    /// Whether the identity column carries its own `UNIQUE` besides the
+    /// case-insensitive unique index every dialect gets.
+    pub unique_identity: bool,
+}
+
+impl Dialect {
+    /// Quotes `table` (or, where the dialect has schemas, `schema.table`);
+    /// anything but ASCII letters, digits and `_` (not leading digit, at
+    /// most 63 bytes a part) is refused, so names cannot inject SQL.
+    pub fn quote_table(&self, table: &str) -> Result<String, Error> {
+        let parts: Vec<&str> = table.split('.').collect();
+        let valid = |p: &&str| {
+            !p.is_empty()
+                && p.len() <= 63
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let most = if self.schemas { 2 } else { 1 };
+        if parts.len() > most || !parts.iter().all(valid) {
+            return Err(Error::Config(format!(
+                "table name `{table}` must be {} of letters, digits and `_` (not starting with a digit)",
+                if self.schemas {
+                    "`name` or `schema.name`"
+                } else {
+                    "a name"
+                }
+            )));
+        }
+        Ok(parts
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join("."))
+    }
+
+    /// [`quote_table`](Self::quote_table) for a name the stores check at
+    /// run time.
+    pub fn quote_store_table(&self, table: &str) -> Result<String, StoreError> {
+        self.quote_table(table)
+            .map_err(|e| StoreError::msg(e.to_string()))
+    }
+
+    /// Each of `steps` (a token table's versioned migration steps) for
+    /// `table`: `{t}` becomes the quoted name, `{n}` the bare one (`.` as `_`).
+    pub fn token_table_steps(&self, steps: &[&str], table: &str) -> Result<Vec<String>, Error> {
+        let quoted = self.quote_table(table)?;
+        let bare = table.replace('.', "_");
+        Ok(steps
+            .iter()
+            .map(|s| s.replace("{t}", &quoted).replace("{n}", &bare))
+            .collect())
+    }
+
+    /// A `CREATE TABLE` for a derived user struct, from the derive's
+    /// metadata: the primary key, `NOT NULL` but for `Option<T>`, the
+    /// dialect's column types, and a unique index on the lower-cased
+    /// identity. `table` is bare, or quoted exactly as
+    /// [`quote_table`](Self::quote_table) writes it.
+    pub fn user_table_sql<U: UserResource>(&self, table: &str) -> Result<String, StoreError> {
+        let columns = UserColumn::of::<U>()?;
+        let bare = table.replace('"', "");
+        let quoted = self.quote_store_table(&bare)?;
+        if table.starts_with('"') && table != quoted {
+            return Err(StoreError::msg(format!(
+                "table name `{table}` must be quoted as `{quoted}` or not at all"
+            )));
+        }
+        let short = bare.rsplit('.').next().unwrap_or(&bare);
+        let columns: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let mut col = format!(
+                    "    {} {}",
+                    quote_column(c.name),
+                    (self.column_type)(c.kind)
+                );
+                if c.primary_key {
+                    col.push_str(self.primary_key);
+                } else {
+                    if !c.nullable {
+                        col.push_str(" NOT NULL");
+                    }
+                    if c.identity && self.unique_identity {
+                        col.push_str(" UNIQUE");
+                    }
+                }
+                col
+            })
+            .collect();
+        let mut sql = format!(
+            "CREATE TABLE IF NOT EXISTS {quoted} (\n{}\n);\n",
+            columns.join(",\n")
+        );
+        // Identities are stored normalised (lower case) by auth-core; this
+        // index keeps them unique case-insensitively even for rows written
+        // around it.
+        if let Some(identity) = U::IDENTITY_FIELD {
+            let index = quote_column(&format!("{short}_{identity}_lower_key"));
+            sql.push_str(&format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {quoted} (lower({}));\n",
+                quote_column(identity)
+            ));
+        }
+        Ok(sql)
+    }
+}
+
+/// Quotes a column name taken from a serialized user (any text): doubles `"`.
+pub fn quote_column(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal: doubles `'`.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// SQL built from a name checked by [`Dialect::quote_table`]; values are
+/// always bound.
+pub fn sql(s: &Arc<str>) -> sqlx::AssertSqlSafe<Arc<str>> {
+    sqlx::AssertSqlSafe(s.clone())
+}
+
+/// A row count for a `LIMIT` parameter.
+pub fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The statements a store builds once: per token table (`Q`, the store's
+/// own set of token statements) and per (token table, user resource).
+#[derive(Debug)]
+pub struct Statements<Q> {
+    token_queries: PerTable<String, Arc<Q>>,
+    per_user: PerTable<(String, &'static str), Arc<str>>,
+}
+
+impl<Q> Default for Statements<Q> {
+    fn default() -> Self {
+        Self {
+            token_queries: PerTable::default(),
+            per_user: PerTable::default(),
+        }
+    }
+}
+
+impl<Q> Statements<Q> {
+    /// The token statements of `table`, built by `build` from its quoted
+    /// name the first time (a bad name is an error, every time).
+    pub fn token_queries(
+        &self,
+        dialect: &Dialect,
+        table: &str,
+        build: impl FnOnce(&str) -> Q,
+    ) -> Result<Arc<Q>, StoreError> {
+        self.token_queries.get_or_try_insert(table, || {
+            let quoted = dialect.quote_store_table(table)?;
+            Ok((table.to_owned(), Arc::new(build(&quoted))))
+        })
+    }
+
+    /// Statements per (token table, subject name), e.g. the authenticate query.
+    pub fn per_user(&self) -> &PerTable<(String, &'static str), Arc<str>> {
+        &self.per_user
+    }
+}
+
+/// A user's fields as the JSON object the stores bind.
+pub fn user_fields<U: UserResource>(
+    user: &U,
+) -> Result<serde_json::Map<String, Value>, StoreError> {
+    match serde_json::to_value(user) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StoreError::msg("a user must serialize to a JSON object")),
+        Err(e) => Err(StoreError::new("user does not serialize", e)),
+    }
+}
+
+/// A stored user read back (the JSON the store selected).
+pub fn stored_user<U: UserResource>(parsed: serde_json::Result<U>) -> Result<U, StoreError> {
+    parsed.map_err(|e| StoreError::new("stored user does not deserialize", e))
+}
+
+/// Whether the database refused a write for a unique index (a taken identity).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A user insert's outcome: a unique violation is a taken identity; other
+/// errors go through the store's `db_err`.
+pub fn inserted(
+    done: Result<(), sqlx::Error>,
+    db_err: impl FnOnce(sqlx::Error) -> StoreError,
+) -> Result<(), InsertUserError> {
+    match done {
+        Ok(()) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(InsertUserError::IdentityTaken),
+        Err(e) => Err(InsertUserError::Store(db_err(e))),
+    }
+}
+
+/// A user update's error: a unique violation is a taken identity; other
+/// errors go through the store's `db_err`.
+pub fn update_err(
+    db_err: impl FnOnce(sqlx::Error) -> StoreError,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::new("identity is already taken", e)
+        } else {
+            db_err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WITH_SCHEMAS: Dialect = Dialect {
+        schemas: true,
+        column_type: |_| "text",
+        primary_key: " PRIMARY KEY",
+        unique_identity: true,
+    };
+    const WITHOUT_SCHEMAS: Dialect = Dialect {
+        schemas: false,
+        ..WITH_SCHEMAS
+    };
+
+    #[test]
+    fn table_names_are_quoted_or_refused() {
+        for d in [&WITH_SCHEMAS, &WITHOUT_SCHEMAS] {
+            assert_eq!(d.quote_table("tokens").unwrap(), "\"tokens\"");
+            for bad in [
+                "",
+                "a.b.c",
+                "to\"kens",
+                "tokens; drop table x",
+                "1tokens",
+                "t-x",
+            ] {
+                assert!(d.quote_table(bad).is_err(), "{bad}");
+            }
+            assert!(d.quote_table(&"t".repeat(64)).is_err());
+        }
+        assert_eq!(
+            WITH_SCHEMAS.quote_table("auth.tokens").unwrap(),
+            "\"auth\".\"tokens\""
+        );
+        let refused = WITHOUT_SCHEMAS.quote_table("auth.tokens").unwrap_err();
+        assert!(refused.to_string().contains("`auth.tokens`"), "{refused}");
+        assert_eq!(quote_column("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn steps_name_the_table_quoted_and_bare() {
+        let steps = WITH_SCHEMAS
+            .token_table_steps(
+                &["CREATE TABLE {t}; CREATE INDEX \"{n}_idx\""],
+                "auth.tokens",
+            )
+            .unwrap();
+        assert_eq!(
+            steps,
+            ["CREATE TABLE \"auth\".\"tokens\"; CREATE INDEX \"auth_tokens_idx\""]
+        );
+        assert!(WITHOUT_SCHEMAS.token_table_steps(&["{t}"], "a b").is_err());
+    }
+}
