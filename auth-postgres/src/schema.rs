@@ -2,7 +2,9 @@
 //! under an advisory lock, printable for teams that run their own migrations.
 
 use auth_core::{Error, FieldKind, StoreError, UserResource};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Connection};
+
+use auth_sql::VersionSql;
 
 use crate::store::{POSTGRES, PgStore, db_err};
 
@@ -33,6 +35,12 @@ CREATE TABLE IF NOT EXISTS auth_postgres_schema (
     applied_at timestamptz NOT NULL DEFAULT now()
 )";
 
+const VERSION_SQL: VersionSql = VersionSql {
+    read: "SELECT version::bigint FROM auth_postgres_schema WHERE object = $1",
+    record: "INSERT INTO auth_postgres_schema (object, version) VALUES ($1, $2::integer) \
+             ON CONFLICT (object) DO UPDATE SET version = EXCLUDED.version, applied_at = now()",
+};
+
 fn steps(table: &str) -> Result<Vec<String>, Error> {
     POSTGRES.token_table_steps(TOKEN_TABLE_STEPS, table)
 }
@@ -61,39 +69,14 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        for table in token_tables {
-            let object = format!("token_table:{table}");
-            let steps = steps(table)?;
-            let done: i32 =
-                sqlx::query("SELECT version FROM auth_postgres_schema WHERE object = $1")
-                    .bind(&object)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(err)?
-                    .map(|r| r.try_get::<i32, _>("version"))
-                    .transpose()
-                    .map_err(err)?
-                    .unwrap_or(0);
-            let done = usize::try_from(done).unwrap_or(0);
-            for (i, step) in steps.iter().enumerate().skip(done) {
-                // A step is several statements: the simple protocol runs them all.
-                sqlx::raw_sql(AssertSqlSafe(step.clone()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?;
-                tracing::info!(table = %table, version = i + 1, "applied token table migration");
-            }
-            let version = i32::try_from(steps.len()).unwrap_or(i32::MAX);
-            sqlx::query(
-                "INSERT INTO auth_postgres_schema (object, version) VALUES ($1, $2) \
-                 ON CONFLICT (object) DO UPDATE SET version = EXCLUDED.version, applied_at = now()",
-            )
-            .bind(&object)
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
+        auth_sql::apply_token_table_steps::<sqlx::Postgres>(
+            &mut tx,
+            &VERSION_SQL,
+            token_tables,
+            steps,
+            err,
+        )
+        .await?;
         tx.commit().await.map_err(err)
     }
 

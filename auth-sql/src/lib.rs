@@ -237,6 +237,62 @@ pub fn update_err(
     }
 }
 
+/// How a store reads and records the version of a migrated object: `read`
+/// selects it as a 64-bit integer for the object (first parameter), and
+/// `record` upserts object and version (first and second).
+#[derive(Debug)]
+pub struct VersionSql {
+    /// The version applied, for the object.
+    pub read: &'static str,
+    /// Records the object's new version.
+    pub record: &'static str,
+}
+
+/// Applies each token table's missing steps (`steps` of the table, in
+/// order) on `conn`, inside the caller's transaction, and records the
+/// version reached. A step may be several statements: it runs through the
+/// simple protocol.
+pub async fn apply_token_table_steps<DB>(
+    conn: &mut DB::Connection,
+    sql: &VersionSql,
+    token_tables: &[&str],
+    steps: impl Fn(&str) -> Result<Vec<String>, Error>,
+    err: impl Fn(sqlx::Error) -> Error,
+) -> Result<(), Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    for table in token_tables {
+        let object = format!("token_table:{table}");
+        let steps = steps(table)?;
+        let done: Option<i64> = sqlx::query_scalar(sql.read)
+            .bind(object.clone())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(&err)?;
+        let done = usize::try_from(done.unwrap_or(0)).unwrap_or(0);
+        for (i, step) in steps.iter().enumerate().skip(done) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(step.clone()))
+                .execute(&mut *conn)
+                .await
+                .map_err(&err)?;
+            tracing::info!(table = %table, version = i + 1, "applied token table migration");
+        }
+        sqlx::query(sql.record)
+            .bind(object)
+            .bind(i64::try_from(steps.len()).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await
+            .map_err(&err)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

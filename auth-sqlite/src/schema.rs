@@ -2,7 +2,9 @@
 //! one write transaction, printable for teams that run their own migrations.
 
 use auth_core::{Error, FieldKind, StoreError, UserResource};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
+
+use auth_sql::VersionSql;
 
 use crate::store::{SQLITE, SqliteStore, db_err};
 
@@ -32,6 +34,13 @@ CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT";
 
+const VERSION_SQL: VersionSql = VersionSql {
+    read: "SELECT version FROM auth_sqlite_schema WHERE object = ?1",
+    record: "INSERT INTO auth_sqlite_schema (object, version) VALUES (?1, ?2) \
+             ON CONFLICT (object) DO UPDATE SET version = excluded.version, \
+             applied_at = excluded.applied_at",
+};
+
 fn steps(table: &str) -> Result<Vec<String>, Error> {
     SQLITE.token_table_steps(TOKEN_TABLE_STEPS, table)
 }
@@ -58,37 +67,14 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        for table in token_tables {
-            let object = format!("token_table:{table}");
-            let steps = steps(table)?;
-            let done: i64 = sqlx::query("SELECT version FROM auth_sqlite_schema WHERE object = ?1")
-                .bind(&object)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?
-                .map(|r| r.try_get::<i64, _>("version"))
-                .transpose()
-                .map_err(err)?
-                .unwrap_or(0);
-            let done = usize::try_from(done).unwrap_or(0);
-            for (i, step) in steps.iter().enumerate().skip(done) {
-                sqlx::raw_sql(AssertSqlSafe(step.clone()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?;
-                tracing::info!(table = %table, version = i + 1, "applied token table migration");
-            }
-            sqlx::query(
-                "INSERT INTO auth_sqlite_schema (object, version) VALUES (?1, ?2) \
-                 ON CONFLICT (object) DO UPDATE SET version = excluded.version, \
-                 applied_at = excluded.applied_at",
-            )
-            .bind(&object)
-            .bind(i64::try_from(steps.len()).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
+        auth_sql::apply_token_table_steps::<sqlx::Sqlite>(
+            &mut tx,
+            &VERSION_SQL,
+            token_tables,
+            steps,
+            err,
+        )
+        .await?;
         tx.commit().await.map_err(err)
     }
 
