@@ -2,7 +2,7 @@
 //! under an advisory lock, printable for teams that run their own migrations.
 
 use auth_core::{Error, FieldKind, StoreError, UserResource};
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::Connection;
 
 use auth_sql::VersionSql;
 
@@ -28,14 +28,14 @@ CREATE INDEX IF NOT EXISTS \"{n}_expires_at_idx\" ON {t} (expires_at);
 CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose);
 "];
 
-const VERSIONS_TABLE: &str = "\
-CREATE TABLE IF NOT EXISTS auth_postgres_schema (
+const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_postgres_schema (
     object text PRIMARY KEY,
     version integer NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )";
 
 const VERSION_SQL: VersionSql = VersionSql {
+    create: VERSIONS_TABLE,
     read: "SELECT version::bigint FROM auth_postgres_schema WHERE object = $1",
     record: "INSERT INTO auth_postgres_schema (object, version) VALUES ($1, $2::integer) \
              ON CONFLICT (object) DO UPDATE SET version = EXCLUDED.version, applied_at = now()",
@@ -65,10 +65,6 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        sqlx::query(VERSIONS_TABLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
         auth_sql::apply_token_table_steps::<sqlx::Postgres>(
             &mut tx,
             &VERSION_SQL,
@@ -85,12 +81,13 @@ impl PgStore {
     /// application's own migrations.
     pub async fn create_user_table<U: UserResource>(&self) -> Result<(), Error> {
         let table = self.user_table(U::SUBJECT_NAME).map_err(Error::Store)?;
-        let sql = user_table_sql::<U>(&table).map_err(Error::Store)?;
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::Store(db_err("create user table")(e)))
+        auth_sql::create_user_table::<U, _>(
+            &POSTGRES,
+            &table,
+            &self.pool,
+            db_err("create user table"),
+        )
+        .await
     }
 }
 

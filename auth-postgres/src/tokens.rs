@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use auth_sql::{limit, sql};
+use auth_sql::{decode_rows, limit, sql};
 
 use crate::store::{PgStore, db_err};
 
@@ -369,10 +369,7 @@ impl TokenStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("list sessions"))?;
-        rows.iter()
-            .map(token_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("decode session row"))
+        decode_rows(&rows, token_row, db_err("decode session row"))
     }
 
     async fn end_sessions(
@@ -498,10 +495,7 @@ impl TokenStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("read expired"))?;
-        rows.iter()
-            .map(token_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("decode token row"))
+        decode_rows(&rows, token_row, db_err("decode token row"))
     }
 
     async fn delete_expired(

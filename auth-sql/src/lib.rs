@@ -146,6 +146,35 @@ pub fn sql(s: &Arc<str>) -> sqlx::AssertSqlSafe<Arc<str>> {
     sqlx::AssertSqlSafe(s.clone())
 }
 
+/// Each row decoded by `decode` (a failure through the store's `db_err`).
+pub fn decode_rows<R, T>(
+    rows: &[R],
+    decode: impl Fn(&R) -> Result<T, sqlx::Error>,
+    db_err: impl FnOnce(sqlx::Error) -> StoreError,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter()
+        .map(decode)
+        .collect::<Result<_, _>>()
+        .map_err(db_err)
+}
+
+/// Runs the [`Dialect::user_table_sql`] of `U` for `table` on `executor`.
+pub async fn create_user_table<'c, U: UserResource, E: sqlx::Executor<'c>>(
+    dialect: &Dialect,
+    table: &str,
+    executor: E,
+    db_err: impl FnOnce(sqlx::Error) -> StoreError,
+) -> Result<(), Error> {
+    let sql = dialect.user_table_sql::<U>(table).map_err(Error::Store)?;
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(executor)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::Store(db_err(e))),
+    }
+}
+
 /// A row count for a `LIMIT` parameter.
 pub fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -237,11 +266,14 @@ pub fn update_err(
     }
 }
 
-/// How a store reads and records the version of a migrated object: `read`
-/// selects it as a 64-bit integer for the object (first parameter), and
-/// `record` upserts object and version (first and second).
+/// How a store keeps the versions of migrated objects: `create` makes the
+/// versions table when missing, `read` selects an object's version (first
+/// parameter) as a 64-bit integer, and `record` upserts object and version
+/// (first and second).
 #[derive(Debug)]
 pub struct VersionSql {
+    /// Creates the versions table if it does not exist.
+    pub create: &'static str,
     /// The version applied, for the object.
     pub read: &'static str,
     /// Records the object's new version.
@@ -267,6 +299,10 @@ where
     usize: sqlx::ColumnIndex<DB::Row>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
+    sqlx::query(sql.create)
+        .execute(&mut *conn)
+        .await
+        .map_err(&err)?;
     for table in token_tables {
         let object = format!("token_table:{table}");
         let steps = steps(table)?;

@@ -2,7 +2,6 @@
 //! one write transaction, printable for teams that run their own migrations.
 
 use auth_core::{Error, FieldKind, StoreError, UserResource};
-use sqlx::AssertSqlSafe;
 
 use auth_sql::VersionSql;
 
@@ -27,14 +26,14 @@ CREATE INDEX IF NOT EXISTS \"{n}_expires_at_idx\" ON {t} (expires_at);
 CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose);
 "];
 
-const VERSIONS_TABLE: &str = "\
-CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
+const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
     object TEXT PRIMARY KEY NOT NULL,
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT";
 
 const VERSION_SQL: VersionSql = VersionSql {
+    create: VERSIONS_TABLE,
     read: "SELECT version FROM auth_sqlite_schema WHERE object = ?1",
     record: "INSERT INTO auth_sqlite_schema (object, version) VALUES (?1, ?2) \
              ON CONFLICT (object) DO UPDATE SET version = excluded.version, \
@@ -63,10 +62,6 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(err)?;
-        sqlx::query(VERSIONS_TABLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
         auth_sql::apply_token_table_steps::<sqlx::Sqlite>(
             &mut tx,
             &VERSION_SQL,
@@ -85,12 +80,13 @@ impl SqliteStore {
         let table = self
             .user_table_name(U::SUBJECT_NAME)
             .map_err(Error::Store)?;
-        let sql = user_table_sql::<U>(&table).map_err(Error::Store)?;
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&self.writer)
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::Store(db_err("create user table")(e)))
+        auth_sql::create_user_table::<U, _>(
+            &SQLITE,
+            &table,
+            &self.writer,
+            db_err("create user table"),
+        )
+        .await
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use auth_sql::{limit, sql};
+use auth_sql::{decode_rows, limit, sql};
 
 use crate::store::{SqliteStore, db_err, duration_micros, from_micros, micros};
 
@@ -397,10 +397,7 @@ impl TokenStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db_err("list sessions"))?;
-        rows.iter()
-            .map(token_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("decode session row"))
+        decode_rows(&rows, token_row, db_err("decode session row"))
     }
 
     async fn end_sessions(
@@ -532,10 +529,7 @@ impl TokenStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db_err("read expired"))?;
-        rows.iter()
-            .map(token_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("decode token row"))
+        decode_rows(&rows, token_row, db_err("decode token row"))
     }
 
     async fn delete_expired(
