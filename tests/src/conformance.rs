@@ -39,39 +39,31 @@ impl Fixture for auth_core::MemoryStore {
     }
 }
 
-impl Fixture for crate::pg::TestDb {
-    type Store = auth_postgres::PgStore;
-    fn store(&self) -> auth_postgres::PgStore {
-        self.store.clone()
-    }
-    async fn create_user_table<U: auth_core::UserResource>(&self) {
-        self.store.create_user_table::<U>().await.unwrap();
-    }
-    async fn token_count(&self) -> usize {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap();
-        usize::try_from(n).unwrap()
-    }
+/// A SQL store's fixture: its store, its `create_user_table`, and the
+/// `tokens` rows counted through `$pool` (the pool that reads).
+macro_rules! sql_fixture {
+    ($fixture:ty, $store:ty, $pool:ident) => {
+        impl Fixture for $fixture {
+            type Store = $store;
+            fn store(&self) -> $store {
+                self.store.clone()
+            }
+            async fn create_user_table<U: auth_core::UserResource>(&self) {
+                self.store.create_user_table::<U>().await.unwrap();
+            }
+            async fn token_count(&self) -> usize {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
+                    .fetch_one(self.store.$pool())
+                    .await
+                    .unwrap();
+                usize::try_from(n).unwrap()
+            }
+        }
+    };
 }
 
-impl Fixture for crate::sqlite::TestSqlite {
-    type Store = auth_sqlite::SqliteStore;
-    fn store(&self) -> auth_sqlite::SqliteStore {
-        self.store.clone()
-    }
-    async fn create_user_table<U: auth_core::UserResource>(&self) {
-        self.store.create_user_table::<U>().await.unwrap();
-    }
-    async fn token_count(&self) -> usize {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tokens")
-            .fetch_one(self.store.reader())
-            .await
-            .unwrap();
-        usize::try_from(n).unwrap()
-    }
-}
+sql_fixture!(crate::pg::TestDb, auth_postgres::PgStore, pool);
+sql_fixture!(crate::sqlite::TestSqlite, auth_sqlite::SqliteStore, reader);
 
 /// Makes fresh fixtures of one backend, for suites whose cases need several
 /// (a case that runs once per mode gets a fresh store for each).
@@ -573,26 +565,32 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
     }
 }
 
-pub async fn expunge_100_000_expired_rows_beside_live_ones<S: ConformanceStore>(s: S) {
-    insert_many(&s, 100_000, "user?id=old", -60).await;
-    insert_many(&s, 1_000, "user?id=live", 3600).await;
-    let removed = token_actions::expunge_expired(&s, &RES).await.unwrap();
-    assert_eq!(removed, 100_000);
+/// No expired row is left, and `live` rows of `user?id=live` are (counted
+/// by revoking them).
+async fn assert_only_live_rows_left<S: ConformanceStore>(s: &S, live: u64) {
     assert!(
-        token_actions::read_expired(&s, &RES, 10)
+        token_actions::read_expired(s, &RES, 10)
             .await
             .unwrap()
             .is_empty()
     );
     let n = token_actions::revoke_all_stored_for_subject(
-        &s,
+        s,
         &RES,
         "user?id=live",
         &PurposeFilter::all(),
     )
     .await
     .unwrap();
-    assert_eq!(n, 1_000, "every live row is still there");
+    assert_eq!(n, live, "every live row is still there");
+}
+
+pub async fn expunge_100_000_expired_rows_beside_live_ones<S: ConformanceStore>(s: S) {
+    insert_many(&s, 100_000, "user?id=old", -60).await;
+    insert_many(&s, 1_000, "user?id=live", 3600).await;
+    let removed = token_actions::expunge_expired(&s, &RES).await.unwrap();
+    assert_eq!(removed, 100_000);
+    assert_only_live_rows_left(&s, 1_000).await;
 }
 
 pub async fn two_expungers_at_once_remove_each_row_once<S: ConformanceStore>(s: S) {
@@ -618,21 +616,7 @@ pub async fn two_expungers_at_once_remove_each_row_once<S: ConformanceStore>(s: 
         20_000,
         "each expired row removed exactly once ({a} + {b} + {rest})"
     );
-    assert!(
-        token_actions::read_expired(&s, &RES, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let n = token_actions::revoke_all_stored_for_subject(
-        &s,
-        &RES,
-        "user?id=live",
-        &PurposeFilter::all(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(n, 100);
+    assert_only_live_rows_left(&s, 100).await;
 }
 
 /// Expands to one `#[tokio::test]` per conformance case, each on a fresh

@@ -171,3 +171,40 @@ where
     assert_eq!(winners.len(), 1, "exactly one of {n} attempts wins");
     winners.pop().expect("one winner")
 }
+
+/// The password every suite registers its users with.
+pub const PASSWORD: &str = "password-1";
+
+/// Signs `email` in with [`PASSWORD`] for a token of `token_type`, no
+/// extra claims; panics if it fails.
+pub async fn sign_in_as<U, S>(
+    auth: &Auth<U, S>,
+    email: &str,
+    token_type: auth_core::TokenType,
+) -> auth_core::SignedIn<U>
+where
+    U: auth_core::PasswordUser,
+    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+{
+    auth.sign_in_with_password(email, PASSWORD, token_type, ExtraClaims::new())
+        .await
+        .unwrap()
+}
+
+/// `user`'s live sessions (the device list), none marked current.
+pub async fn sessions_of<U, S>(auth: &Auth<U, S>, user: &U) -> Vec<auth_core::Session>
+where
+    U: auth_core::PasswordUser,
+    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+{
+    auth.list_sessions(user, None).await.unwrap()
+}
+
+/// Whether `user` has no live session left (the device list is empty).
+pub async fn has_no_sessions<U, S>(auth: &Auth<U, S>, user: &U) -> bool
+where
+    U: auth_core::PasswordUser,
+    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+{
+    sessions_of(auth, user).await.is_empty()
+}

@@ -152,7 +152,7 @@ where
         let pair = User::refresh(&auth, &refresh.token).await.unwrap();
         assert_eq!(pair.token.claims.sid.as_deref(), Some(sid.as_str()));
         assert!(works(&auth, &pair.token.token).await);
-        let later = User::list_sessions(&auth, &ada.user, None).await.unwrap();
+        let later = crate::sessions_of(&auth, &ada.user).await;
         assert!(later[0].last_seen_at >= s.last_seen_at);
         assert!(!later[0].current);
     }
@@ -310,12 +310,7 @@ pub async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the
             auth.authenticate(&winners[0].token.token).await,
             Err(Error::SessionEnded)
         ));
-        assert!(
-            User::list_sessions(&auth, &ada.user, None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(crate::has_no_sessions(&auth, &ada.user).await);
     }
 }
 
@@ -330,16 +325,9 @@ where
         assert!(matches!(e, Err(Error::WrongPurpose { .. })), "{e:?}");
         let e = User::refresh(&auth, &ada.token.token).await;
         assert!(matches!(e, Err(Error::WrongPurpose { .. })), "{e:?}");
-        let sign_in_token = User::sign_in_with_password(
-            &auth,
-            "ada@example.com",
-            "password-1",
-            TokenType::SignIn,
-            ExtraClaims::new(),
-        )
-        .await
-        .unwrap()
-        .token;
+        let sign_in_token = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn)
+            .await
+            .token;
         assert!(matches!(
             User::refresh(&auth, &sign_in_token.token).await,
             Err(Error::WrongPurpose { .. })
@@ -358,10 +346,7 @@ where
     settings.tokens.token_lifetime = Lifetime::from_secs(3600);
     let auth = auth_from(settings, store);
     let ada = register(&auth, "ada@example.com").await;
-    let session = User::list_sessions(&auth, &ada.user, None)
-        .await
-        .unwrap()
-        .remove(0);
+    let session = crate::sessions_of(&auth, &ada.user).await.remove(0);
     let cap = session.expires_at.timestamp();
     let mut refresh = refresh_of(&ada);
     for _ in 0..3 {
@@ -369,10 +354,7 @@ where
         assert!(pair.token.claims.exp <= cap && pair.refresh_token.claims.exp <= cap);
         refresh = pair.refresh_token.token;
     }
-    let after = User::list_sessions(&auth, &ada.user, None)
-        .await
-        .unwrap()
-        .remove(0);
+    let after = crate::sessions_of(&auth, &ada.user).await.remove(0);
     assert_eq!(after.expires_at, session.expires_at);
 }
 
@@ -386,10 +368,7 @@ where
     settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(600);
     let auth = auth_from(settings, store);
     let ada = register(&auth, "ada@example.com").await;
-    let session = User::list_sessions(&auth, &ada.user, None)
-        .await
-        .unwrap()
-        .remove(0);
+    let session = crate::sessions_of(&auth, &ada.user).await.remove(0);
     let cap = session.expires_at.timestamp();
     assert!(ada.token.claims.exp <= cap);
     assert_eq!(ada.refresh_token.unwrap().claims.exp, cap);
@@ -440,9 +419,7 @@ where
             works(&auth, &bob.token.token).await,
             "other users untouched"
         );
-        let left = User::list_sessions(&auth, &laptop.user, None)
-            .await
-            .unwrap();
+        let left = crate::sessions_of(&auth, &laptop.user).await;
         assert_eq!(left.len(), 1);
     }
 }
@@ -481,12 +458,7 @@ where
         assert!(auth.authenticate(&s.token.token).await.is_err());
         assert!(User::refresh(&auth, &refresh_of(s)).await.is_err());
     }
-    assert!(
-        User::list_sessions(&auth, &a.user, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(crate::has_no_sessions(&auth, &a.user).await);
 }
 
 pub async fn a_password_change_ends_every_session_and_opens_one_for_the_caller<B: Backend>(b: B)
@@ -549,15 +521,7 @@ where
 {
     let (_guard, auth) = auth_with(b, true, None).await;
     register(&auth, "ada@example.com").await;
-    let exchange = User::sign_in_with_password(
-        &auth,
-        "ada@example.com",
-        "password-1",
-        TokenType::SignIn,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let exchange = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn).await;
     assert!(exchange.session.is_none() && exchange.refresh_token.is_none());
     let signed = User::sign_in_with_token(&auth, &exchange.token.token, ExtraClaims::new())
         .await
@@ -630,13 +594,7 @@ where
             User::refresh(&auth, &ada.token.token).await,
             Err(Error::NotConfigured(_))
         ));
-        assert_eq!(
-            User::list_sessions(&auth, &ada.user, None)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(crate::sessions_of(&auth, &ada.user).await.len(), 1);
         auth.revoke(&ada.token.token).await.unwrap();
         assert!(matches!(
             auth.authenticate(&ada.token.token).await,

@@ -245,15 +245,7 @@ where
 {
     let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
-    let signed = User::sign_in_with_password(
-        &auth,
-        "ada@example.com",
-        "password-1",
-        TokenType::User,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let signed = crate::sign_in_as(&auth, "ada@example.com", TokenType::User).await;
     assert_eq!(signed.user.id, s.user.id);
     assert_eq!(signed.token.claims.purpose, "user");
     assert!(auth.authenticate(&signed.token.token).await.is_ok());
@@ -288,15 +280,7 @@ where
 {
     let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
-    let signed = User::sign_in_with_password(
-        &auth,
-        "ada@example.com",
-        "password-1",
-        TokenType::SignIn,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let signed = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn).await;
     let t = signed.token;
     assert_eq!(t.claims.purpose, "sign_in");
     assert_eq!(t.claims.exp - t.claims.iat, 60, "60 s by default");
@@ -337,17 +321,10 @@ where
     let auth = auth(&f).await;
     {
         register(&auth, "ada@example.com").await;
-        let t = User::sign_in_with_password(
-            &auth,
-            "ada@example.com",
-            "password-1",
-            TokenType::SignIn,
-            ExtraClaims::new(),
-        )
-        .await
-        .unwrap()
-        .token
-        .token;
+        let t = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn)
+            .await
+            .token
+            .token;
         let auth = Arc::new(auth);
         crate::exactly_one_winner(
             16,
@@ -412,16 +389,9 @@ where
     let auth = auth(&f).await;
     let ada = register(&auth, "ada@example.com").await;
     let bob = register(&auth, "bob@example.com").await;
-    let sign_in = User::sign_in_with_password(
-        &auth,
-        "ada@example.com",
-        "password-1",
-        TokenType::SignIn,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let sign_in = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn)
+        .await
+        .token;
     let confirm = auth
         .issue(
             &ada.user,
@@ -461,15 +431,7 @@ where
 {
     let auth = auth(&f).await;
     let ada = register(&auth, "ada@example.com").await;
-    let other_session = User::sign_in_with_password(
-        &auth,
-        "ada@example.com",
-        "password-1",
-        TokenType::User,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let other_session = crate::sign_in_as(&auth, "ada@example.com", TokenType::User).await;
     let me = auth.authenticate(&ada.token.token).await.unwrap().user;
 
     let e = User::change_password(
