@@ -4,7 +4,7 @@
 use auth_core::{Error, FieldKind, StoreError, UserResource};
 use sqlx::Connection;
 
-use auth_sql::VersionSql;
+use auth_sql::{TokenSchema, VersionSql};
 
 use crate::store::{POSTGRES, PgStore, db_err};
 
@@ -34,22 +34,22 @@ const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_postgres_schema (
     applied_at timestamptz NOT NULL DEFAULT now()
 )";
 
-const VERSION_SQL: VersionSql = VersionSql {
-    create: VERSIONS_TABLE,
-    read: "SELECT version::bigint FROM auth_postgres_schema WHERE object = $1",
-    record: "INSERT INTO auth_postgres_schema (object, version) VALUES ($1, $2::integer) \
+const SCHEMA: TokenSchema = TokenSchema {
+    dialect: &POSTGRES,
+    steps: TOKEN_TABLE_STEPS,
+    versions: VersionSql {
+        create: VERSIONS_TABLE,
+        read: "SELECT version::bigint FROM auth_postgres_schema WHERE object = $1",
+        record: "INSERT INTO auth_postgres_schema (object, version) VALUES ($1, $2::integer) \
              ON CONFLICT (object) DO UPDATE SET version = EXCLUDED.version, applied_at = now()",
+    },
 };
-
-fn steps(table: &str) -> Result<Vec<String>, Error> {
-    POSTGRES.token_table_steps(TOKEN_TABLE_STEPS, table)
-}
 
 impl PgStore {
     /// The SQL of every step for a token table, for teams that run their own
     /// migrations. (Without `migrate`, nothing records which steps ran.)
     pub fn token_table_sql(table: &str) -> Result<String, Error> {
-        Ok(steps(table)?.join("\n"))
+        Ok(SCHEMA.steps(table)?.join("\n"))
     }
 
     /// Brings the token tables up to date: idempotent, and safe when several
@@ -65,14 +65,9 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        auth_sql::apply_token_table_steps::<sqlx::Postgres>(
-            &mut tx,
-            &VERSION_SQL,
-            token_tables,
-            steps,
-            err,
-        )
-        .await?;
+        SCHEMA
+            .apply::<sqlx::Postgres>(&mut tx, token_tables, err)
+            .await?;
         tx.commit().await.map_err(err)
     }
 

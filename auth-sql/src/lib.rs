@@ -280,53 +280,72 @@ pub struct VersionSql {
     pub record: &'static str,
 }
 
-/// Applies each token table's missing steps (`steps` of the table, in
-/// order) on `conn`, inside the caller's transaction, and records the
-/// version reached. A step may be several statements: it runs through the
-/// simple protocol.
-pub async fn apply_token_table_steps<DB>(
-    conn: &mut DB::Connection,
-    sql: &VersionSql,
-    token_tables: &[&str],
-    steps: impl Fn(&str) -> Result<Vec<String>, Error>,
-    err: impl Fn(sqlx::Error) -> Error,
-) -> Result<(), Error>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-{
-    sqlx::query(sql.create)
-        .execute(&mut *conn)
-        .await
-        .map_err(&err)?;
-    for table in token_tables {
-        let object = format!("token_table:{table}");
-        let steps = steps(table)?;
-        let done: Option<i64> = sqlx::query_scalar(sql.read)
-            .bind(object.clone())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(&err)?;
-        let done = usize::try_from(done.unwrap_or(0)).unwrap_or(0);
-        for (i, step) in steps.iter().enumerate().skip(done) {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(step.clone()))
-                .execute(&mut *conn)
-                .await
-                .map_err(&err)?;
-            tracing::info!(table = %table, version = i + 1, "applied token table migration");
-        }
-        sqlx::query(sql.record)
-            .bind(object)
-            .bind(i64::try_from(steps.len()).unwrap_or(i64::MAX))
+/// A store's token-table schema: its dialect, the versioned steps of one
+/// token table (`{t}` the quoted name, `{n}` the bare one), and where
+/// applied versions are kept.
+#[derive(Debug)]
+pub struct TokenSchema {
+    /// The store's dialect (table names).
+    pub dialect: &'static Dialect,
+    /// The steps, in order; a released step is never edited, only appended to.
+    pub steps: &'static [&'static str],
+    /// The versions table's SQL.
+    pub versions: VersionSql,
+}
+
+impl TokenSchema {
+    /// The steps for `table`.
+    pub fn steps(&self, table: &str) -> Result<Vec<String>, Error> {
+        self.dialect.token_table_steps(self.steps, table)
+    }
+
+    /// Applies each token table's missing steps on `conn`, inside the
+    /// caller's transaction, and records the version reached. A step may
+    /// be several statements: it runs through the simple protocol.
+    pub async fn apply<DB>(
+        &self,
+        conn: &mut DB::Connection,
+        token_tables: &[&str],
+        err: impl Fn(sqlx::Error) -> Error,
+    ) -> Result<(), Error>
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+        usize: sqlx::ColumnIndex<DB::Row>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+    {
+        let sql = &self.versions;
+        sqlx::query(sql.create)
             .execute(&mut *conn)
             .await
             .map_err(&err)?;
+        for table in token_tables {
+            let object = format!("token_table:{table}");
+            let steps = self.steps(table)?;
+            let done: Option<i64> = sqlx::query_scalar(sql.read)
+                .bind(object.clone())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(&err)?;
+            let done = usize::try_from(done.unwrap_or(0)).unwrap_or(0);
+            for (i, step) in steps.iter().enumerate().skip(done) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(step.clone()))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(&err)?;
+                tracing::info!(table = %table, version = i + 1, "applied token table migration");
+            }
+            sqlx::query(sql.record)
+                .bind(object)
+                .bind(i64::try_from(steps.len()).unwrap_or(i64::MAX))
+                .execute(&mut *conn)
+                .await
+                .map_err(&err)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use auth_core::{Error, FieldKind, StoreError, UserResource};
 
-use auth_sql::VersionSql;
+use auth_sql::{TokenSchema, VersionSql};
 
 use crate::store::{SQLITE, SqliteStore, db_err};
 
@@ -32,23 +32,23 @@ const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT";
 
-const VERSION_SQL: VersionSql = VersionSql {
-    create: VERSIONS_TABLE,
-    read: "SELECT version FROM auth_sqlite_schema WHERE object = ?1",
-    record: "INSERT INTO auth_sqlite_schema (object, version) VALUES (?1, ?2) \
+const SCHEMA: TokenSchema = TokenSchema {
+    dialect: &SQLITE,
+    steps: TOKEN_TABLE_STEPS,
+    versions: VersionSql {
+        create: VERSIONS_TABLE,
+        read: "SELECT version FROM auth_sqlite_schema WHERE object = ?1",
+        record: "INSERT INTO auth_sqlite_schema (object, version) VALUES (?1, ?2) \
              ON CONFLICT (object) DO UPDATE SET version = excluded.version, \
              applied_at = excluded.applied_at",
+    },
 };
-
-fn steps(table: &str) -> Result<Vec<String>, Error> {
-    SQLITE.token_table_steps(TOKEN_TABLE_STEPS, table)
-}
 
 impl SqliteStore {
     /// The SQL of every step for a token table, for teams that run their own
     /// migrations. (Without `migrate`, nothing records which steps ran.)
     pub fn token_table_sql(table: &str) -> Result<String, Error> {
-        Ok(steps(table)?.join("\n"))
+        Ok(SCHEMA.steps(table)?.join("\n"))
     }
 
     /// Brings the token tables up to date: idempotent, and safe when several
@@ -62,14 +62,9 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(err)?;
-        auth_sql::apply_token_table_steps::<sqlx::Sqlite>(
-            &mut tx,
-            &VERSION_SQL,
-            token_tables,
-            steps,
-            err,
-        )
-        .await?;
+        SCHEMA
+            .apply::<sqlx::Sqlite>(&mut tx, token_tables, err)
+            .await?;
         tx.commit().await.map_err(err)
     }
 
