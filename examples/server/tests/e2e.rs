@@ -560,6 +560,23 @@ fn pg_url(db: &auth_tests::pg::TestDb) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{}", db.schema)
 }
 
+/// Runs the server's operator subcommand `cmd` on the database at `url`;
+/// its standard output, once it succeeded.
+fn operator_command(url: &str, cmd: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg(cmd)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The operator subcommands on PostgreSQL.
 #[test]
 fn migrate_and_expunge_on_postgres() {
@@ -567,21 +584,7 @@ fn migrate_and_expunge_on_postgres() {
     let db = rt.block_on(auth_tests::pg::fresh_db());
     let url = pg_url(&db);
 
-    // The operator subcommands.
-    let run = |cmd: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_server"))
-            .arg(cmd)
-            .env("DATABASE_URL", &url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |cmd: &str| operator_command(&url, cmd);
     assert_eq!(run("migrate"), "schema is up to date\n");
     rt.block_on(async {
         sqlx::raw_sql(
@@ -611,20 +614,7 @@ fn migrate_and_expunge_on_sqlite() {
     let url = format!("sqlite://{}", file.display());
     // The server creates the file; the subcommands find it.
     drop(Server::start(Some(&url)));
-    let run = |cmd: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_server"))
-            .arg(cmd)
-            .env("DATABASE_URL", &url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |cmd: &str| operator_command(&url, cmd);
     assert_eq!(run("migrate"), "schema is up to date\n");
     assert!(run("expunge").starts_with("removed "));
     remove_sqlite_files(&file);
