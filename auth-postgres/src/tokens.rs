@@ -76,13 +76,17 @@ impl TokenQueries {
             // planner cannot trade the key for the (subject, purpose) index
             // (a subject with thousands of used refresh rows made that
             // O(rows)); a concurrent update still re-checks all of them.
+            // `now()` is taken when the transaction starts, before its
+            // snapshot: a concurrent winner can commit in between with a
+            // later `updated_at`, so with no grace (`$4` = 0) a sibling is
+            // never accepted rather than compared in time.
             rotate: format!(
                 "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
                      AND subject = $3 AND expires_at > now()) IS TRUE), \
                  used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now() \
                      WHERE jti = $1 AND (purpose = 'refresh' AND subject = $3 AND expires_at > now()) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
-                 sibling AS (SELECT 1 FROM {t} WHERE jti = $1 AND (purpose = 'refresh_used' \
+                 sibling AS (SELECT 1 FROM {t} WHERE jti = $1 AND $4 > 0 AND (purpose = 'refresh_used' \
                      AND subject = $3 AND updated_at >= now() - make_interval(secs => $4)) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session)), \
                  ok AS (SELECT 1 FROM used UNION ALL SELECT 1 FROM sibling), \
