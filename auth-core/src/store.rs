@@ -252,7 +252,8 @@ pub struct Rotation<'a> {
     pub sid: &'a str,
     /// Its subject (every row involved must be this subject's).
     pub subject: &'a str,
-    /// How long after its first use a refresh token still buys a sibling pair.
+    /// How long after its first use a refresh token still buys a sibling
+    /// pair; zero: never (not even a use within the same instant).
     pub reuse_grace: Duration,
     /// The rows of the new pair (refresh, and the access token when stored).
     pub new_rows: &'a [NewTokenRow],
@@ -285,7 +286,8 @@ impl Rotation<'_> {
                     seen.rotated = true;
                 }
                 Some(r)
-                    if r.purpose == Purpose::REFRESH_USED.as_str()
+                    if !self.reuse_grace.is_zero()
+                        && r.purpose == Purpose::REFRESH_USED.as_str()
                         && now - r.updated_at <= grace =>
                 {
                     seen.sibling = true;
@@ -520,7 +522,39 @@ impl<K: Eq + Hash, V: Clone> PerTable<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::PerTable;
+    use super::{PerTable, Purpose, Rotation, TokenRow};
+
+    fn row(jti: &str, purpose: &Purpose, at: chrono::DateTime<chrono::Utc>) -> TokenRow {
+        TokenRow {
+            jti: jti.into(),
+            subject: "user?id=1".into(),
+            expires_at: at + chrono::Duration::days(1),
+            purpose: purpose.as_str().into(),
+            extra_data: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn no_grace_means_no_sibling_even_in_the_same_instant() {
+        let now = chrono::Utc::now();
+        let session = row("s", &Purpose::SESSION, now);
+        let used = row("r", &Purpose::REFRESH_USED, now);
+        let rotation = |secs| Rotation {
+            old_jti: "r",
+            sid: "s",
+            subject: "user?id=1",
+            reuse_grace: std::time::Duration::from_secs(secs),
+            new_rows: &[],
+        };
+        assert!(!rotation(0).decide(Some(&session), Some(&used), now).sibling);
+        assert!(
+            rotation(30)
+                .decide(Some(&session), Some(&used), now)
+                .sibling
+        );
+    }
 
     #[test]
     fn per_table_builds_once_and_keeps_nothing_on_error() {

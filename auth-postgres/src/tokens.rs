@@ -76,10 +76,10 @@ impl TokenQueries {
             // planner cannot trade the key for the (subject, purpose) index
             // (a subject with thousands of used refresh rows made that
             // O(rows)); a concurrent update still re-checks all of them.
-            // `now()` is taken when the transaction starts, before its
-            // snapshot: a concurrent winner can commit in between with a
-            // later `updated_at`, so with no grace (`$4` = 0) a sibling is
-            // never accepted rather than compared in time.
+            // No grace (`$4` = 0) means no sibling, as in `Rotation::decide`.
+            // Comparing times would not do: `now()` is taken when the
+            // transaction starts, before its snapshot, so a concurrent
+            // winner can commit a later `updated_at` in between.
             rotate: format!(
                 "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
                      AND subject = $3 AND expires_at > now()) IS TRUE), \
