@@ -14,7 +14,7 @@ use auth_core::{
     Auth, Authenticated, ClientInfo, HashCost, Secret, SessionIdentifier, SessionKind,
     SignInContext, TokenType, token_resource,
 };
-use auth_core::{PasswordStore, Purpose, TokenResource, TokenStore, UserStore};
+use auth_core::{Purpose, TokenResource, UserStore};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
@@ -23,7 +23,7 @@ use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::conformance::{Backend, Fixture};
+use crate::conformance::{Backend, Fixture, SuiteStore};
 
 #[token_resource]
 pub struct Token;
@@ -47,11 +47,8 @@ pub struct User {
     pub role: String,
 }
 
-pub trait BrowserStore: TokenStore + PasswordStore<User> + Clone + 'static {}
-impl<S: TokenStore + PasswordStore<User> + Clone + 'static> BrowserStore for S {}
-
 const SECRET: &str = "browser-secret-0123456789abcdef0123456789abcdef";
-const PASSWORD: &str = "password-1";
+use crate::PASSWORD;
 
 /// How the runtime is configured for a case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,10 +69,10 @@ pub struct App<S> {
     pub router: Router,
 }
 
-pub async fn app<B: Backend>(b: B, mode: Mode) -> (B::Fixture, App<<B::Fixture as Fixture>::Store>)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn app<B: Backend>(
+    b: B,
+    mode: Mode,
+) -> (B::Fixture, App<<B::Fixture as Fixture>::Store>) {
     let f = b.fresh().await;
     let mut settings = User::settings();
     if mode != Mode::AllowList {
@@ -108,7 +105,7 @@ struct SignInForm {
 
 type A<S> = Arc<Auth<User, S>>;
 
-async fn sign_in<S: BrowserStore>(
+async fn sign_in<S: SuiteStore>(
     State(auth): State<A<S>>,
     session: Session,
     cookies: Cookies,
@@ -140,7 +137,7 @@ async fn me(CurrentUser(me): CurrentUser<User>) -> String {
     )
 }
 
-async fn sign_out<S: BrowserStore>(
+async fn sign_out<S: SuiteStore>(
     State(auth): State<A<S>>,
     session: Session,
     cookies: Cookies,
@@ -154,7 +151,7 @@ async fn visit(session: Session) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-fn router<S: BrowserStore>(auth: A<S>) -> Router {
+fn router<S: SuiteStore>(auth: A<S>) -> Router {
     let sessions = SessionManagerLayer::new(TokenTableSessionStore::new(auth.clone()))
         .with_secure(false)
         .with_same_site(SameSite::Lax);
@@ -261,7 +258,7 @@ impl Browser {
     }
 }
 
-pub async fn register<S: BrowserStore>(auth: &Auth<User, S>, email: &str) -> User {
+pub async fn register<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> User {
     let user = User {
         id: Uuid::new_v4(),
         email: email.into(),
@@ -277,7 +274,7 @@ pub async fn register<S: BrowserStore>(auth: &Auth<User, S>, email: &str) -> Use
 const SESSION_COOKIE: &str = "id";
 
 /// Ada registered, and a browser of hers signed in (remembered or not).
-async fn ada_signed_in<S: BrowserStore>(app: &App<S>, remember: bool) -> (User, Browser) {
+async fn ada_signed_in<S: SuiteStore>(app: &App<S>, remember: bool) -> (User, Browser) {
     let ada = register(&app.auth, "ada@example.com").await;
     let mut browser = Browser::default();
     assert_eq!(
@@ -289,10 +286,7 @@ async fn ada_signed_in<S: BrowserStore>(app: &App<S>, remember: bool) -> (User, 
     (ada, browser)
 }
 
-pub async fn a_cookie_session_lives_from_sign_in_to_sign_out<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn a_cookie_session_lives_from_sign_in_to_sign_out<B: Backend>(b: B) {
     for mode in [
         Mode::AllowList,
         Mode::DenyList,
@@ -359,10 +353,7 @@ where
     }
 }
 
-pub async fn an_ended_session_row_signs_the_browser_out<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn an_ended_session_row_signs_the_browser_out<B: Backend>(b: B) {
     for mode in [Mode::AllowList, Mode::DenyList] {
         let (_f, app) = app(b, mode).await;
         let (ada, mut browser) = ada_signed_in(&app, false).await;
@@ -387,10 +378,7 @@ where
     assert_eq!(browser.me(&app.router).await, StatusCode::OK);
 }
 
-pub async fn log_out_everywhere_and_a_password_change_sign_browsers_out<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn log_out_everywhere_and_a_password_change_sign_browsers_out<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     let ada = register(&app.auth, "ada@example.com").await;
     let mut plain = Browser::default();
@@ -415,7 +403,10 @@ where
     let mut plain = Browser::default();
     plain.sign_in(&app.router, "ada@example.com", true).await;
     let remember_cookie = plain.jar.get("remember_me").cloned().unwrap();
-    let ada = app.auth.store().get_user(&ada.id).await.unwrap().unwrap();
+    let ada = UserStore::<User>::get_user(app.auth.store(), &ada.id)
+        .await
+        .unwrap()
+        .unwrap();
     User::change_password(
         &app.auth,
         &ada,
@@ -432,10 +423,7 @@ where
     assert_eq!(fresh.me(&app.router).await, StatusCode::UNAUTHORIZED);
 }
 
-pub async fn remember_me_signs_in_a_new_session_of_kind_remember_me<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn remember_me_signs_in_a_new_session_of_kind_remember_me<B: Backend>(b: B) {
     for mode in [Mode::AllowList, Mode::DenyList] {
         let (_f, app) = app(b, mode).await;
         let (ada, mut browser) = ada_signed_in(&app, true).await;
@@ -502,10 +490,7 @@ where
     }
 }
 
-pub async fn ending_the_session_from_the_device_list_ends_its_remember_me<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn ending_the_session_from_the_device_list_ends_its_remember_me<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     let ada = register(&app.auth, "ada@example.com").await;
     let mut phone = Browser::default();
@@ -527,10 +512,7 @@ where
     assert!(live.iter().all(|s| s.kind == "bearer"), "{live:?}");
 }
 
-pub async fn a_remember_me_token_is_rotated_and_single_use<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn a_remember_me_token_is_rotated_and_single_use<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     let ada = register(&app.auth, "ada@example.com").await;
     let signed = app
@@ -584,10 +566,7 @@ where
     assert_eq!(live[0].id, again.signed_in.session.clone().unwrap());
 }
 
-pub async fn an_invalid_remember_me_cookie_is_deleted<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn an_invalid_remember_me_cookie_is_deleted<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     let ada = register(&app.auth, "ada@example.com").await;
     // An access token is not a remember-me token.
@@ -621,10 +600,7 @@ where
     assert!(app.auth.authenticate(&remember).await.is_err());
 }
 
-pub async fn a_bearer_header_comes_first<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn a_bearer_header_comes_first<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     register(&app.auth, "ada@example.com").await;
     let grace = register(&app.auth, "grace@example.com").await;
@@ -652,10 +628,7 @@ where
     );
 }
 
-pub async fn the_session_id_changes_at_sign_in<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn the_session_id_changes_at_sign_in<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     register(&app.auth, "ada@example.com").await;
     let mut browser = Browser::default();
@@ -677,10 +650,7 @@ where
     assert_eq!(browser.me(&app.router).await, StatusCode::OK);
 }
 
-pub async fn cookie_session_records_are_rows_of_the_token_table<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: BrowserStore,
-{
+pub async fn cookie_session_records_are_rows_of_the_token_table<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     let (ada, browser) = ada_signed_in(&app, false).await;
     let id = browser.jar.get(SESSION_COOKIE).cloned().unwrap();

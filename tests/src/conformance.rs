@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    Error, InsertUserError, NewTokenRow, Purpose, PurposeFilter, Rotation, Rows, Sessions,
-    TokenResourceConfig, TokenStore, UserStore,
+    Error, InsertUserError, NewTokenRow, PasswordStore, Purpose, PurposeFilter, Rotation, Rows,
+    Sessions, TokenResourceConfig, TokenStore, UserStore,
 };
 use auth_core::{TokenFacts, token_actions};
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use crate::User;
 /// (a `TestDb` drops its schema when the test ends), with what the suites
 /// need to know of the backend beyond the store traits.
 pub trait Fixture {
-    type Store: ConformanceStore;
+    type Store: SuiteStore;
     fn store(&self) -> Self::Store;
     /// Creates `U`'s user table, for a store that needs one.
     fn create_user_table<U: auth_core::UserResource>(&self) -> impl Future<Output = ()> + Send;
@@ -101,6 +101,34 @@ impl Backend for Sqlite {
     async fn fresh(self) -> crate::sqlite::TestSqlite {
         crate::sqlite::fresh_db().await
     }
+}
+
+/// What a backend's store must be to run every suite: the token store, and
+/// the user and password store of each suite's user resource. Each suite's
+/// cases take it from their `Backend`/`Fixture` bound, so none restates it.
+pub trait SuiteStore:
+    ConformanceStore
+    + PasswordStore<crate::browser::User>
+    + PasswordStore<crate::hardening::User>
+    + PasswordStore<crate::sessions::User>
+    + PasswordStore<crate::special::User>
+    + PasswordStore<crate::special::Customer>
+    + PasswordStore<crate::user_actions::User>
+    + PasswordStore<crate::user_actions::Member>
+    + PasswordStore<crate::user_actions::NoSignInTokens>
+{
+}
+impl<S> SuiteStore for S where
+    S: ConformanceStore
+        + PasswordStore<crate::browser::User>
+        + PasswordStore<crate::hardening::User>
+        + PasswordStore<crate::sessions::User>
+        + PasswordStore<crate::special::User>
+        + PasswordStore<crate::special::Customer>
+        + PasswordStore<crate::user_actions::User>
+        + PasswordStore<crate::user_actions::Member>
+        + PasswordStore<crate::user_actions::NoSignInTokens>
+{
 }
 
 /// What a backend must be to run the suite.

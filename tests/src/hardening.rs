@@ -12,11 +12,10 @@ use auth_core::{
     Auth, Authenticated, Error, ExtraClaims, HashCost, Lifetime, Purpose, Secret, Settings,
     SignedIn, TokenType, UserStore, token_resource,
 };
-use auth_core::{PasswordStore, TokenStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::conformance::{Backend, Fixture};
+use crate::conformance::{Backend, Fixture, SuiteStore};
 
 #[token_resource]
 pub struct Token;
@@ -38,10 +37,6 @@ pub struct User {
     pub hashed_password: String,
     pub role: String,
 }
-
-/// What the cases need of a store.
-pub trait HardeningStore: TokenStore + PasswordStore<User> + Clone + 'static {}
-impl<S: TokenStore + PasswordStore<User> + Clone + 'static> HardeningStore for S {}
 
 /// What a backend lets the cases do beside the store traits.
 pub trait Hooks: Fixture {
@@ -66,7 +61,7 @@ async fn backend<B: Backend>(b: B) -> (B::Fixture, <B::Fixture as Fixture>::Stor
 
 const SECRET: &str = "hardening-secret-0123456789abcdef0123456789abcdef";
 
-fn with_settings<S: HardeningStore>(settings: Settings<User>, store: S) -> Auth<User, S> {
+fn with_settings<S: SuiteStore>(settings: Settings<User>, store: S) -> Auth<User, S> {
     Auth::with_secret(settings, &Secret::from(SECRET), store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
@@ -77,10 +72,7 @@ fn with_settings<S: HardeningStore>(settings: Settings<User>, store: S) -> Auth<
 async fn auth<B: Backend>(
     b: B,
     allow_list: bool,
-) -> (B::Fixture, Auth<User, <B::Fixture as Fixture>::Store>)
-where
-    <B::Fixture as Fixture>::Store: HardeningStore,
-{
+) -> (B::Fixture, Auth<User, <B::Fixture as Fixture>::Store>) {
     let (guard, store) = backend(b).await;
     let mut settings = User::settings();
     if !allow_list {
@@ -100,7 +92,7 @@ fn new_user(email: &str) -> User {
     }
 }
 
-async fn register<S: HardeningStore>(
+async fn register<S: SuiteStore>(
     auth: &Auth<User, S>,
     email: &str,
     password: &str,
@@ -116,7 +108,7 @@ async fn register<S: HardeningStore>(
     .unwrap()
 }
 
-async fn sign_in<S: HardeningStore>(
+async fn sign_in<S: SuiteStore>(
     auth: &Auth<User, S>,
     email: &str,
     password: &str,
@@ -132,7 +124,6 @@ async fn sign_in<S: HardeningStore>(
 pub async fn f02_a_sign_in_racing_a_password_change_never_survives_it<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     for allow_list in [true, false] {
         let (_guard, auth) = auth(b, allow_list).await;
@@ -184,7 +175,6 @@ where
 pub async fn f02_a_sign_in_token_from_the_old_password_dies_with_it<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     for allow_list in [true, false] {
         let (_guard, auth) = auth(b, allow_list).await;
@@ -230,7 +220,6 @@ where
 pub async fn f03_concurrent_password_changes_have_one_winner_and_keep_other_fields<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, auth) = auth(b, true).await;
     let auth = Arc::new(auth);
@@ -268,7 +257,10 @@ where
                 .any(|r| matches!(r, Err(Error::AuthenticationFailed))),
             "the loser proves a password that is no longer current"
         );
-        let stored: User = auth.store().get_user(&me.id).await.unwrap().unwrap();
+        let stored: User = UserStore::<User>::get_user(auth.store(), &me.id)
+            .await
+            .unwrap()
+            .unwrap();
         if promoted {
             assert_eq!(
                 stored.role, "admin",
@@ -293,7 +285,6 @@ where
 pub async fn f06_allow_list_rows_are_bound_to_the_subject<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, auth) = auth(b, true).await;
     let victim = register(&auth, "victim@example.com", "password-1")
@@ -327,7 +318,7 @@ fn with_leeway(allow_list: bool) -> Settings<User> {
 
 /// A token for `user` that expired 10 s ago (still valid under a 60 s
 /// leeway), stored in allow-list mode as issuing would have stored it.
-async fn just_expired<S: HardeningStore>(auth: &Auth<User, S>, user: &User) -> String {
+async fn just_expired<S: SuiteStore>(auth: &Auth<User, S>, user: &User) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut claims = auth
         .token_for_user(user, ExtraClaims::new())
@@ -353,7 +344,6 @@ async fn just_expired<S: HardeningStore>(auth: &Auth<User, S>, user: &User) -> S
 pub async fn f07_a_revoked_token_stays_revoked_through_the_leeway_and_the_expunger<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     for allow_list in [false, true] {
         let (_guard, store) = backend(b).await;
@@ -375,7 +365,6 @@ where
 pub async fn f07_log_out_everywhere_survives_the_expunger_within_the_leeway<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, store) = backend(b).await;
     let auth = with_settings(with_leeway(true), store);
@@ -394,7 +383,6 @@ where
 pub async fn f15_the_leeway_applies_to_allow_list_presence<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, store) = backend(b).await;
     let auth = with_settings(with_leeway(true), store);
@@ -411,7 +399,6 @@ where
 pub async fn f09_identities_are_normalised_and_unique_case_insensitively<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, auth) = auth(b, true).await;
     let ada = register(&auth, "  Ada@Example.com ", "password-1").await;
@@ -470,7 +457,6 @@ where
 pub async fn f11_a_nul_byte_is_invalid_input_not_an_outage<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, auth) = auth(b, true).await;
     let mut user = new_user("nul@example.com");
@@ -499,7 +485,6 @@ where
 pub async fn f04_a_password_change_is_all_or_nothing<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, auth) = auth(b, true).await;
     let ada = register(&auth, "ada@example.com", "old-password").await;
@@ -535,7 +520,6 @@ where
 pub async fn f04_registration_is_all_or_nothing<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: HardeningStore,
 {
     let (_guard, auth) = auth(b, true).await;
     if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE INSERT").await {
@@ -551,11 +535,10 @@ where
     .await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
     <B::Fixture as Hooks>::heal(auth.store()).await;
-    let nobody: Option<User> = auth
-        .store()
-        .get_user_by_identity("ada@example.com")
-        .await
-        .unwrap();
+    let nobody: Option<User> =
+        UserStore::<User>::get_user_by_identity(auth.store(), "ada@example.com")
+            .await
+            .unwrap();
     assert!(
         nobody.is_none(),
         "a user without its token row was left behind"

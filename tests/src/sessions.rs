@@ -9,11 +9,10 @@ use auth_core::{
     Auth, Authenticated, ClientInfo, Error, ExtraClaims, HashCost, Lifetime, Secret, SignInContext,
     SignedIn, TokenType, token_resource,
 };
-use auth_core::{PasswordStore, TokenStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::conformance::{Backend, Fixture};
+use crate::conformance::{Backend, Fixture, SuiteStore};
 
 #[token_resource]
 pub struct Token;
@@ -44,10 +43,6 @@ pub struct User {
     pub role: String,
 }
 
-/// What the cases need of a store.
-pub trait SessionStore: TokenStore + PasswordStore<User> + Clone + 'static {}
-impl<S: TokenStore + PasswordStore<User> + Clone + 'static> SessionStore for S {}
-
 /// A fresh fixture of the backend and its store.
 async fn backend<B: Backend>(b: B) -> (B::Fixture, <B::Fixture as Fixture>::Store) {
     let f = b.fresh().await;
@@ -63,10 +58,7 @@ async fn auth_with<B: Backend>(
     b: B,
     allow_list: bool,
     grace: Option<u64>,
-) -> (B::Fixture, Auth<User, <B::Fixture as Fixture>::Store>)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+) -> (B::Fixture, Auth<User, <B::Fixture as Fixture>::Store>) {
     let (guard, store) = backend(b).await;
     let mut settings = User::settings();
     if !allow_list {
@@ -79,14 +71,14 @@ where
     (guard, auth_from(settings, store))
 }
 
-fn auth_from<S: SessionStore>(settings: auth_core::Settings<User>, store: S) -> Auth<User, S> {
+fn auth_from<S: SuiteStore>(settings: auth_core::Settings<User>, store: S) -> Auth<User, S> {
     Auth::with_secret(settings, &Secret::from(SECRET), store)
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
         .unwrap()
 }
 
-async fn register<S: SessionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
+async fn register<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
     let user = User {
         id: Uuid::new_v4(),
         email: email.into(),
@@ -99,7 +91,7 @@ async fn register<S: SessionStore>(auth: &Auth<User, S>, email: &str) -> SignedI
         .unwrap()
 }
 
-async fn sign_in<S: SessionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
+async fn sign_in<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
     let client = ClientInfo::new(Some("Firefox\nFake"), Some("198.51.100.1".parse().unwrap()));
     User::sign_in_with_password(auth, email, "password-1", TokenType::User, client)
         .await
@@ -114,14 +106,11 @@ fn refresh_of(s: &SignedIn<User>) -> String {
         .clone()
 }
 
-async fn works<S: SessionStore>(auth: &Auth<User, S>, token: &str) -> bool {
+async fn works<S: SuiteStore>(auth: &Auth<User, S>, token: &str) -> bool {
     auth.authenticate(token).await.is_ok()
 }
 
-pub async fn the_pinned_example_signs_in_refreshes_and_lists_sessions<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn the_pinned_example_signs_in_refreshes_and_lists_sessions<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
@@ -158,10 +147,7 @@ where
     }
 }
 
-pub async fn a_user_agent_is_cut_and_escaped<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn a_user_agent_is_cut_and_escaped<B: Backend>(b: B) {
     let (_guard, auth) = auth_with(b, true, None).await;
     let ada = register(&auth, "ada@example.com").await;
     let long = "x".repeat(1000);
@@ -192,10 +178,7 @@ where
     assert_eq!(mine.user_agent.as_deref(), Some("Firefox\\nFake"));
 }
 
-pub async fn rotation_returns_a_working_pair_and_spends_the_old_refresh_token<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn rotation_returns_a_working_pair_and_spends_the_old_refresh_token<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, Some(0)).await;
         let ada = register(&auth, "ada@example.com").await;
@@ -212,10 +195,7 @@ where
     }
 }
 
-pub async fn reuse_past_the_grace_ends_the_session_and_every_token_of_it<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn reuse_past_the_grace_ends_the_session_and_every_token_of_it<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, Some(0)).await;
         let ada = register(&auth, "ada@example.com").await;
@@ -241,10 +221,7 @@ where
     }
 }
 
-pub async fn within_the_grace_a_sibling_pair_works<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn within_the_grace_a_sibling_pair_works<B: Backend>(b: B) {
     let (_guard, auth) = auth_with(b, true, Some(30)).await;
     let ada = register(&auth, "ada@example.com").await;
     let used = refresh_of(&ada);
@@ -282,9 +259,7 @@ pub async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the
     B: Backend,
 >(
     b: B,
-) where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, Some(0)).await;
         let auth = Arc::new(auth);
@@ -314,10 +289,7 @@ pub async fn with_grace_zero_32_concurrent_refreshes_have_one_winner_and_end_the
     }
 }
 
-pub async fn refresh_tokens_and_access_tokens_are_not_each_other<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn refresh_tokens_and_access_tokens_are_not_each_other<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
@@ -335,10 +307,7 @@ where
     }
 }
 
-pub async fn rotation_never_extends_the_session<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn rotation_never_extends_the_session<B: Backend>(b: B) {
     let (_guard, store) = backend(b).await;
     let mut settings = User::settings();
     settings.sessions.as_mut().unwrap().lifetime = Lifetime::from_secs(3 * 3600);
@@ -358,10 +327,7 @@ where
     assert_eq!(after.expires_at, session.expires_at);
 }
 
-pub async fn no_token_outlives_its_session<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn no_token_outlives_its_session<B: Backend>(b: B) {
     let (_guard, store) = backend(b).await;
     let mut settings = User::settings();
     // A session shorter than the tokens would be: the tokens are cut to it.
@@ -374,10 +340,7 @@ where
     assert_eq!(ada.refresh_token.unwrap().claims.exp, cap);
 }
 
-pub async fn ending_one_session_leaves_the_others_working<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn ending_one_session_leaves_the_others_working<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let phone = register(&auth, "ada@example.com").await;
@@ -424,10 +387,7 @@ where
     }
 }
 
-pub async fn sign_out_ends_the_session_and_its_refresh_token<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn sign_out_ends_the_session_and_its_refresh_token<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
@@ -446,10 +406,7 @@ where
     }
 }
 
-pub async fn log_out_everywhere_ends_every_session<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn log_out_everywhere_ends_every_session<B: Backend>(b: B) {
     let (_guard, auth) = auth_with(b, true, None).await;
     let a = register(&auth, "ada@example.com").await;
     let b = sign_in(&auth, "ada@example.com").await;
@@ -461,10 +418,7 @@ where
     assert!(crate::has_no_sessions(&auth, &a.user).await);
 }
 
-pub async fn a_password_change_ends_every_session_and_opens_one_for_the_caller<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn a_password_change_ends_every_session_and_opens_one_for_the_caller<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let a = register(&auth, "ada@example.com").await;
@@ -494,10 +448,7 @@ where
     }
 }
 
-pub async fn a_token_minted_before_its_session_ended_fails_with_session_ended<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn a_token_minted_before_its_session_ended_fails_with_session_ended<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
@@ -515,10 +466,7 @@ where
     }
 }
 
-pub async fn sign_in_token_exchange_opens_a_session<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn sign_in_token_exchange_opens_a_session<B: Backend>(b: B) {
     let (_guard, auth) = auth_with(b, true, None).await;
     register(&auth, "ada@example.com").await;
     let exchange = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn).await;
@@ -530,10 +478,7 @@ where
     assert!(works(&auth, &signed.token.token).await);
 }
 
-pub async fn an_expired_refresh_token_is_refused<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn an_expired_refresh_token_is_refused<B: Backend>(b: B) {
     let (_guard, auth) = auth_with(b, true, None).await;
     let ada = register(&auth, "ada@example.com").await;
     let mut claims = ada.refresh_token.as_ref().unwrap().claims.clone();
@@ -545,10 +490,7 @@ where
     ));
 }
 
-pub async fn a_cookie_sign_in_gets_no_refresh_token<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn a_cookie_sign_in_gets_no_refresh_token<B: Backend>(b: B) {
     let (_guard, auth) = auth_with(b, true, None).await;
     register(&auth, "ada@example.com").await;
     for kind in [
@@ -572,10 +514,7 @@ where
     }
 }
 
-pub async fn sessions_work_without_refresh_tokens<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SessionStore,
-{
+pub async fn sessions_work_without_refresh_tokens<B: Backend>(b: B) {
     for allow_list in [true, false] {
         let (_guard, store) = backend(b).await;
         let mut settings = User::settings();

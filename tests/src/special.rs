@@ -10,11 +10,11 @@ use auth_core::{
     Auth, Authenticated, ClientInfo, Error, HashCost, Message, Purpose, Secret, SendFuture, Sender,
     TokenType, token_resource,
 };
-use auth_core::{PasswordStore, TokenResource as _, TokenStore};
+use auth_core::{PasswordStore, TokenResource as _, UserStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::conformance::{Backend, Fixture};
+use crate::conformance::{Backend, Fixture, SuiteStore};
 use crate::hardening::Hooks;
 
 #[token_resource]
@@ -42,11 +42,8 @@ pub struct User {
     pub role: String,
 }
 
-pub trait SpecialStore: TokenStore + PasswordStore<User> + Clone + 'static {}
-impl<S: TokenStore + PasswordStore<User> + Clone + 'static> SpecialStore for S {}
-
 const SECRET: &str = "special-secret-0123456789abcdef0123456789abcdef";
-const PASSWORD: &str = "password-1";
+use crate::PASSWORD;
 const NEW_PASSWORD: &str = "password-2";
 
 /// Every message sent: (email, purpose, token); with a gate, sending
@@ -121,20 +118,14 @@ pub struct Setup<S> {
     pub outbox: Outbox,
 }
 
-pub async fn setup<B: Backend>(b: B) -> (B::Fixture, Setup<<B::Fixture as Fixture>::Store>)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn setup<B: Backend>(b: B) -> (B::Fixture, Setup<<B::Fixture as Fixture>::Store>) {
     setup_with(b, Outbox::default()).await
 }
 
 async fn setup_with<B: Backend>(
     b: B,
     outbox: Outbox,
-) -> (B::Fixture, Setup<<B::Fixture as Fixture>::Store>)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+) -> (B::Fixture, Setup<<B::Fixture as Fixture>::Store>) {
     let f = b.fresh().await;
     let settings = User::settings().with_sender(outbox.clone());
     let auth = Auth::with_secret(settings, &Secret::from(SECRET), f.store())
@@ -150,7 +141,7 @@ where
     )
 }
 
-pub async fn register<S: SpecialStore>(
+pub async fn register<S: SuiteStore>(
     auth: &Auth<User, S>,
     email: &str,
 ) -> auth_core::SignedIn<User> {
@@ -165,7 +156,7 @@ pub async fn register<S: SpecialStore>(
         .unwrap()
 }
 
-async fn password_works<S: SpecialStore>(auth: &Auth<User, S>, password: &str) -> bool {
+async fn password_works<S: SuiteStore>(auth: &Auth<User, S>, password: &str) -> bool {
     User::sign_in_with_password(
         auth,
         "ada@example.com",
@@ -178,7 +169,7 @@ async fn password_works<S: SpecialStore>(auth: &Auth<User, S>, password: &str) -
 }
 
 /// Resets with `token` to `password` (confirmed), through the generated action.
-async fn reset_with<S: SpecialStore>(
+async fn reset_with<S: SuiteStore>(
     s: &Setup<S>,
     token: &str,
     password: &str,
@@ -194,15 +185,12 @@ async fn reset_with<S: SpecialStore>(
 }
 
 /// A reset token for ada, through the request and the sender.
-async fn reset_token<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
+async fn reset_token<S: SuiteStore>(s: &Setup<S>, seen: usize) -> String {
     User::request_password_reset(&s.auth, " Ada@Example.com").unwrap();
     s.outbox.token_for("ada@example.com", seen).await
 }
 
-pub async fn a_password_reset_sets_the_password_and_ends_every_session<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_password_reset_sets_the_password_and_ends_every_session<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     let registered = register(&s.auth, "ada@example.com").await;
     let other = User::sign_in_with_password(
@@ -235,10 +223,7 @@ where
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
 }
 
-pub async fn a_request_answers_the_same_for_an_unknown_identity<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_request_answers_the_same_for_an_unknown_identity<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     assert!(s.auth.request_password_reset("nobody@example.com").is_ok());
@@ -267,10 +252,7 @@ where
 /// below the scheduler's noise); known and unknown batches interleave,
 /// alternating which goes first. The identities have the same length
 /// (normalising costs by length).
-pub async fn requests_take_the_same_time_for_a_known_and_an_unknown_identity<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn requests_take_the_same_time_for_a_known_and_an_unknown_identity<B: Backend>(b: B) {
     const BATCH: usize = 12;
     const TRIALS: usize = 41;
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
@@ -325,10 +307,7 @@ where
     );
 }
 
-pub async fn a_full_request_queue_refuses_everyone_alike<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_full_request_queue_refuses_everyone_alike<B: Backend>(b: B) {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let (_f, s) = setup_with(b, Outbox(Arc::default(), Some(gate.clone()))).await;
     register(&s.auth, "ada@example.com").await;
@@ -353,10 +332,7 @@ where
     gate.add_permits(1);
 }
 
-pub async fn sixteen_concurrent_resets_with_one_token_have_one_winner<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn sixteen_concurrent_resets_with_one_token_have_one_winner<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     let token = reset_token(&s, 0).await;
@@ -384,7 +360,6 @@ where
 pub async fn a_failing_reset_leaves_the_token_unspent<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: SpecialStore,
 {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
@@ -403,10 +378,7 @@ where
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
 }
 
-pub async fn a_reset_token_is_no_other_token_and_no_other_token_resets<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_reset_token_is_no_other_token_and_no_other_token_resets<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     let ada = register(&s.auth, "ada@example.com").await;
     let token = reset_token(&s, 0).await;
@@ -445,10 +417,7 @@ where
     reset_with(&s, &token, NEW_PASSWORD).await.unwrap();
 }
 
-pub async fn a_password_change_voids_an_outstanding_reset_token<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_password_change_voids_an_outstanding_reset_token<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     let ada = register(&s.auth, "ada@example.com").await;
     let token = reset_token(&s, 0).await;
@@ -467,10 +436,7 @@ where
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
 }
 
-pub async fn a_weak_or_mismatched_new_password_spends_nothing<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_weak_or_mismatched_new_password_spends_nothing<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     let token = reset_token(&s, 0).await;
@@ -489,10 +455,7 @@ where
     reset_with(&s, &token, NEW_PASSWORD).await.unwrap();
 }
 
-pub async fn resettable_without_a_sender_fails_at_start_up<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn resettable_without_a_sender_fails_at_start_up<B: Backend>(b: B) {
     let f = b.fresh().await;
     let built = Auth::with_secret(User::settings(), &Secret::from(SECRET), f.store());
     let error = built.err().map(|e| e.to_string());
@@ -502,12 +465,9 @@ where
     );
 }
 
-pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend>(b: B) {
     use auth_core::{
-        PasswordChange, PasswordUser, Redeem, TokenFacts, TokenResource, UserResource, UserStore,
+        PasswordChange, PasswordUser, Redeem, TokenFacts, TokenResource, UserResource,
     };
     let (_f, s) = setup(b).await;
     let ada = register(&s.auth, "ada@example.com").await.user;
@@ -516,7 +476,10 @@ where
     let subject = ada.subject();
     let table = &Token::CONFIG.table;
     let hash_now = || async {
-        let user: User = s.auth.store().get_user(&ada.id).await.unwrap().unwrap();
+        let user: User = UserStore::<User>::get_user(s.auth.store(), &ada.id)
+            .await
+            .unwrap()
+            .unwrap();
         user.hashed_password().to_owned()
     };
     let live = || async {
@@ -536,10 +499,9 @@ where
         (current.as_str(), jti.as_str(), "magic_link"),
         ("not-the-current-hash", jti.as_str(), "password_reset"),
     ] {
-        let changed = s
-            .auth
-            .store()
-            .change_password(&PasswordChange {
+        let changed = PasswordStore::<User>::change_password(
+            s.auth.store(),
+            &PasswordChange {
                 key: &ada.id,
                 current_hash,
                 new_hash: "new-hash",
@@ -551,17 +513,17 @@ where
                     subject: &subject,
                     purpose,
                 }),
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await
+        .unwrap();
         assert!(!changed, "{redeem_jti} {purpose} {current_hash}");
         assert_eq!(hash_now().await, current, "nothing changed");
         assert!(live().await, "the token is unspent");
     }
-    let changed = s
-        .auth
-        .store()
-        .change_password(&PasswordChange {
+    let changed = PasswordStore::<User>::change_password(
+        s.auth.store(),
+        &PasswordChange {
             key: &ada.id,
             current_hash: &current,
             new_hash: "new-hash",
@@ -573,9 +535,10 @@ where
                 subject: &subject,
                 purpose: "password_reset",
             }),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     assert!(changed);
     assert_eq!(hash_now().await, "new-hash");
     assert!(!live().await, "spent with the change");
@@ -586,17 +549,14 @@ where
     );
 }
 
-async fn magic_link<S: SpecialStore>(s: &Setup<S>, seen: usize) -> String {
+async fn magic_link<S: SuiteStore>(s: &Setup<S>, seen: usize) -> String {
     User::request_magic_link(&s.auth, "ada@example.com").unwrap();
     s.outbox
         .message("ada@example.com", &Purpose::MAGIC_LINK, seen)
         .await
 }
 
-pub async fn a_magic_link_signs_in_once<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_magic_link_signs_in_once<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     assert!(s.auth.request_magic_link("nobody@example.com").is_ok());
@@ -620,10 +580,7 @@ where
     );
 }
 
-pub async fn sixteen_concurrent_magic_link_sign_ins_have_one_winner<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn sixteen_concurrent_magic_link_sign_ins_have_one_winner<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     let ada = register(&s.auth, "ada@example.com").await.user;
     let token = magic_link(&s, 0).await;
@@ -654,7 +611,6 @@ where
 pub async fn a_failing_magic_link_sign_in_leaves_the_token_unspent<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: SpecialStore,
 {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
@@ -674,10 +630,7 @@ where
         .expect("the token was not spent by the failed sign-in");
 }
 
-pub async fn magic_links_and_reset_tokens_are_not_each_other<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn magic_links_and_reset_tokens_are_not_each_other<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     let link = magic_link(&s, 0).await;
@@ -716,10 +669,7 @@ where
     reset_with(&s, &reset, NEW_PASSWORD).await.unwrap();
 }
 
-pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: SpecialStore,
-{
+pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b: B) {
     let f = b.fresh().await;
     let mut only_links = User::settings();
     if let Some(p) = only_links.password.as_mut() {
@@ -769,19 +719,13 @@ impl Addressed for Customer {
     }
 }
 
-pub trait CustomerStore: TokenStore + PasswordStore<Customer> + Clone + 'static {}
-impl<S: TokenStore + PasswordStore<Customer> + Clone + 'static> CustomerStore for S {}
-
 async fn customers<B: Backend>(
     b: B,
 ) -> (
     B::Fixture,
     Arc<Auth<Customer, <B::Fixture as Fixture>::Store>>,
     Outbox,
-)
-where
-    <B::Fixture as Fixture>::Store: CustomerStore,
-{
+) {
     let f = b.fresh().await;
     f.create_user_table::<Customer>().await;
     let outbox = Outbox::default();
@@ -793,7 +737,7 @@ where
     (f, Arc::new(auth), outbox)
 }
 
-async fn new_customer<S: CustomerStore>(auth: &Auth<Customer, S>, email: &str) -> Customer {
+async fn new_customer<S: SuiteStore>(auth: &Auth<Customer, S>, email: &str) -> Customer {
     let c = Customer {
         id: Uuid::new_v4(),
         email: email.into(),
@@ -807,17 +751,14 @@ async fn new_customer<S: CustomerStore>(auth: &Auth<Customer, S>, email: &str) -
         .user
 }
 
-async fn stored<S: CustomerStore>(auth: &Auth<Customer, S>, id: Uuid) -> Customer {
-    auth_core::UserStore::<Customer>::get_user(auth.store(), &id)
+async fn stored<S: SuiteStore>(auth: &Auth<Customer, S>, id: Uuid) -> Customer {
+    UserStore::<Customer>::get_user(auth.store(), &id)
         .await
         .unwrap()
         .unwrap()
 }
 
-pub async fn a_new_account_is_confirmed_once<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: CustomerStore,
-{
+pub async fn a_new_account_is_confirmed_once<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     let ada = new_customer(&auth, "ada@example.com").await;
     assert_eq!(ada.confirmed_at, None);
@@ -834,10 +775,7 @@ where
     );
 }
 
-pub async fn an_email_change_waits_for_its_confirmation<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: CustomerStore,
-{
+pub async fn an_email_change_waits_for_its_confirmation<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     let ada = new_customer(&auth, "ada@example.com").await;
     let mut moved = ada.clone();
@@ -884,10 +822,7 @@ where
     ));
 }
 
-pub async fn a_taken_address_is_refused_and_spends_nothing<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: CustomerStore,
-{
+pub async fn a_taken_address_is_refused_and_spends_nothing<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     let ada = new_customer(&auth, "ada@example.com").await;
     new_customer(&auth, "grace@example.com").await;
@@ -921,10 +856,7 @@ where
     assert!(row.is_some(), "the token is unspent");
 }
 
-pub async fn sixteen_concurrent_confirmations_have_one_winner<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: CustomerStore,
-{
+pub async fn sixteen_concurrent_confirmations_have_one_winner<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     new_customer(&auth, "ada@example.com").await;
     let token = outbox
@@ -944,7 +876,6 @@ where
 pub async fn a_failing_confirmation_leaves_the_token_unspent<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
-    <B::Fixture as Fixture>::Store: CustomerStore,
 {
     let (_f, auth, outbox) = customers(b).await;
     let ada = new_customer(&auth, "ada@example.com").await;
@@ -964,10 +895,7 @@ where
     auth.confirm(&token).await.expect("the token was not spent");
 }
 
-pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B)
-where
-    <B::Fixture as Fixture>::Store: CustomerStore,
-{
+pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     new_customer(&auth, "ada@example.com").await;
     let token = outbox

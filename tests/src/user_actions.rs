@@ -10,12 +10,11 @@ use auth_core::{
     Auth, Authenticated, ClaimsContext, Error, ExtraClaims, HashCost, Purpose, Secret, SignedIn,
     TokenType, UserStore, token_resource,
 };
-use auth_core::{PasswordStore, TokenStore};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::conformance::Fixture;
+use crate::conformance::{Fixture, SuiteStore};
 
 #[token_resource]
 pub struct Token;
@@ -81,30 +80,7 @@ pub struct NoSignInTokens {
     pub hashed_password: String,
 }
 
-/// What the cases need of a store.
-pub trait ActionStore:
-    TokenStore
-    + PasswordStore<User>
-    + PasswordStore<Member>
-    + PasswordStore<NoSignInTokens>
-    + Clone
-    + 'static
-{
-}
-impl<S> ActionStore for S where
-    S: TokenStore
-        + PasswordStore<User>
-        + PasswordStore<Member>
-        + PasswordStore<NoSignInTokens>
-        + Clone
-        + 'static
-{
-}
-
-async fn auth<F: Fixture>(f: &F) -> Auth<User, F::Store>
-where
-    F::Store: ActionStore,
-{
+async fn auth<F: Fixture>(f: &F) -> Auth<User, F::Store> {
     f.create_user_table::<User>().await;
     Auth::with_secret(
         User::settings(),
@@ -125,7 +101,7 @@ fn new_user(email: &str) -> User {
     }
 }
 
-async fn register<S: ActionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
+async fn register<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
     User::register_with_password(
         auth,
         new_user(email),
@@ -137,10 +113,7 @@ async fn register<S: ActionStore>(auth: &Auth<User, S>, email: &str) -> SignedIn
     .unwrap()
 }
 
-pub async fn register_hashes_stores_and_signs_in<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn register_hashes_stores_and_signs_in<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     assert!(s.user.hashed_password.starts_with("$argon2id$"));
@@ -154,10 +127,7 @@ where
     assert_eq!(me.user.email, "ada@example.com");
 }
 
-pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let u = new_user("bob@example.com");
     let id = u.id;
@@ -207,10 +177,7 @@ where
     assert!(matches!(e, Err(Error::IdentityTaken)));
 }
 
-pub async fn concurrent_registrations_of_one_identity_have_one_winner<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn concurrent_registrations_of_one_identity_have_one_winner<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let auth = Arc::new(auth);
     let tasks: Vec<_> = (0..16)
@@ -239,10 +206,7 @@ where
     assert_eq!(ok, 1);
 }
 
-pub async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     let signed = crate::sign_in_as(&auth, "ada@example.com", TokenType::User).await;
@@ -274,10 +238,7 @@ where
     );
 }
 
-pub async fn sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     let signed = crate::sign_in_as(&auth, "ada@example.com", TokenType::SignIn).await;
@@ -314,10 +275,7 @@ where
     assert!(matches!(e, Err(Error::WrongPurpose { .. })));
 }
 
-pub async fn sixteen_concurrent_exchanges_have_exactly_one_success<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn sixteen_concurrent_exchanges_have_exactly_one_success<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     {
         register(&auth, "ada@example.com").await;
@@ -338,10 +296,7 @@ where
     }
 }
 
-pub async fn extra_claims_precedence_and_storage<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn extra_claims_precedence_and_storage<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let s = register(&auth, "ada@example.com").await;
     let c = &s.token.claims;
@@ -382,10 +337,7 @@ where
     );
 }
 
-pub async fn log_out_everywhere_respects_subjects_and_purposes<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn log_out_everywhere_respects_subjects_and_purposes<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let ada = register(&auth, "ada@example.com").await;
     let bob = register(&auth, "bob@example.com").await;
@@ -425,10 +377,7 @@ where
     );
 }
 
-pub async fn change_password_kills_every_earlier_token<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn change_password_kills_every_earlier_token<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let ada = register(&auth, "ada@example.com").await;
     let other_session = crate::sign_in_as(&auth, "ada@example.com", TokenType::User).await;
@@ -504,10 +453,7 @@ where
     .unwrap();
 }
 
-pub async fn renamed_actions_in_deny_list_mode<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn renamed_actions_in_deny_list_mode<F: Fixture>(f: F) {
     f.create_user_table::<Member>().await;
     let store = f.store();
     let auth = Auth::<Member, _>::new(store)
@@ -560,10 +506,7 @@ where
     ));
 }
 
-pub async fn password_actions_need_a_password_strategy_and_enabled_options<F: Fixture>(f: F)
-where
-    F::Store: ActionStore,
-{
+pub async fn password_actions_need_a_password_strategy_and_enabled_options<F: Fixture>(f: F) {
     f.create_user_table::<NoSignInTokens>().await;
     let store = f.store();
     let auth = Auth::<NoSignInTokens, _>::new(store)
