@@ -686,7 +686,7 @@ pub async fn cookie_session_records_are_rows_of_the_token_table<B: Backend>(b: B
 #[macro_export]
 macro_rules! browser_suite {
     ($backend:expr) => {
-        $crate::browser_suite!(@cases $backend;
+        $crate::backend_cases!(browser, 2, $backend;
             a_cookie_session_lives_from_sign_in_to_sign_out,
             an_ended_session_row_signs_the_browser_out,
             log_out_everywhere_and_a_password_change_sign_browsers_out,
@@ -699,10 +699,4 @@ macro_rules! browser_suite {
             cookie_session_records_are_rows_of_the_token_table,
         );
     };
-    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $case() {
-            $crate::browser::$case($backend).await;
-        }
-    )*};
 }

@@ -593,6 +593,11 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
     }
 }
 
+/// The row of `jti` in `tokens`, as the lookup finds it.
+async fn stored<S: ConformanceStore>(s: &S, jti: &str) -> Option<auth_core::TokenRow> {
+    s.lookup("tokens", jti, None).await.unwrap().token
+}
+
 /// No expired row is left, and `live` rows of `user?id=live` are (counted
 /// by revoking them).
 async fn assert_only_live_rows_left<S: ConformanceStore>(s: &S, live: u64) {
@@ -677,7 +682,7 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
         new_row(&a, "user?id=1", "user", 600),
     ];
     assert!(s.insert_tokens("tokens", &clash).await.is_err());
-    assert!(s.lookup("tokens", &c, None).await.unwrap().token.is_none());
+    assert!(stored(&s, &c).await.is_none());
     // Lookup reports rows whatever their purpose or expiry; absent ones are None.
     let old = auth_core::new_jti();
     s.insert_tokens("tokens", &[new_row(&old, "user?id=1", "revocation", -600)])
@@ -729,23 +734,9 @@ pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
             .await
             .unwrap()
         );
-        assert!(
-            s.lookup("tokens", &fresh, None)
-                .await
-                .unwrap()
-                .token
-                .is_none()
-        );
+        assert!(stored(&s, &fresh).await.is_none());
     }
-    assert_eq!(
-        s.lookup("tokens", &once, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap()
-            .purpose,
-        "magic_link"
-    );
+    assert_eq!(stored(&s, &once).await.unwrap().purpose, "magic_link");
     // 16 at once: one spends it and inserts its rows; the others write nothing.
     let minted: Vec<String> = (0..16).map(|_| auth_core::new_jti()).collect();
     let (store, once_jti, jtis) = (s.clone(), once.clone(), minted.clone());
@@ -765,18 +756,10 @@ pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
     .await;
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
     for (jti, won) in minted.iter().zip(&won) {
-        let found = s.lookup("tokens", jti, None).await.unwrap().token;
+        let found = stored(&s, jti).await;
         assert_eq!(found.is_some(), *won, "only the winner's rows exist");
     }
-    assert_eq!(
-        s.lookup("tokens", &once, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap()
-            .purpose,
-        "revocation"
-    );
+    assert_eq!(stored(&s, &once).await.unwrap().purpose, "revocation");
 }
 
 async fn session_with_refresh<S: ConformanceStore>(s: &S, subject: &str) -> (String, String) {
@@ -821,15 +804,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     assert_eq!(rows.token.unwrap().purpose, "refresh_used");
     let session = rows.session.unwrap();
     assert!(session.extra_data.unwrap().get("last_seen_at").is_some());
-    assert_eq!(
-        s.lookup("tokens", &next[0].jti, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap()
-            .purpose,
-        "refresh"
-    );
+    assert_eq!(stored(&s, &next[0].jti).await.unwrap().purpose, "refresh");
     // Again, grace 0: nothing written, reported as used.
     let again = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
@@ -838,13 +813,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
         .unwrap();
     assert!(!seen.rotated && !seen.sibling, "{seen:?}");
     assert_eq!(seen.old_purpose.as_deref(), Some("refresh_used"));
-    assert!(
-        s.lookup("tokens", &again[0].jti, None)
-            .await
-            .unwrap()
-            .token
-            .is_none()
-    );
+    assert!(stored(&s, &again[0].jti).await.is_none());
     // Within a grace: a sibling, inserted, the used row left as it was.
     let sibling = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
@@ -852,13 +821,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
         .await
         .unwrap();
     assert!(seen.sibling && !seen.rotated, "{seen:?}");
-    assert!(
-        s.lookup("tokens", &sibling[0].jti, None)
-            .await
-            .unwrap()
-            .token
-            .is_some()
-    );
+    assert!(stored(&s, &sibling[0].jti).await.is_some());
     // Another subject's token, or an ended session: nothing.
     let (sid2, old2) = session_with_refresh(&s, "user?id=2").await;
     let other = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
@@ -881,22 +844,8 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
         .await
         .unwrap();
     assert!(!seen.rotated && !seen.session_live);
-    assert!(
-        s.lookup("tokens", &other[0].jti, None)
-            .await
-            .unwrap()
-            .token
-            .is_none()
-    );
-    assert_eq!(
-        s.lookup("tokens", &old2, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap()
-            .purpose,
-        "refresh"
-    );
+    assert!(stored(&s, &other[0].jti).await.is_none());
+    assert_eq!(stored(&s, &old2).await.unwrap().purpose, "refresh");
 }
 
 pub async fn concurrent_rotations_of_one_refresh_token_have_one_winner<S: ConformanceStore>(s: S) {
@@ -977,7 +926,7 @@ pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S
             .unwrap()),
         vec![b.clone()]
     );
-    let ended = s.lookup("tokens", &a, None).await.unwrap().token.unwrap();
+    let ended = stored(&s, &a).await.unwrap();
     assert_eq!(ended.purpose, "revocation");
     assert_eq!(
         s.end_sessions("tokens", "user?id=1", Sessions::All)
@@ -1005,13 +954,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
     s.insert_user_with_tokens(&user, "tokens", &rows)
         .await
         .unwrap();
-    assert!(
-        s.lookup("tokens", &rows[0].jti, None)
-            .await
-            .unwrap()
-            .token
-            .is_some()
-    );
+    assert!(stored(&s, &rows[0].jti).await.is_some());
     // A taken identity: neither the user nor its rows.
     let twin = User::new("ada@example.com");
     let more = [new_row(
@@ -1022,13 +965,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
     )];
     let e = s.insert_user_with_tokens(&twin, "tokens", &more).await;
     assert!(matches!(e, Err(InsertUserError::IdentityTaken)));
-    assert!(
-        s.lookup("tokens", &more[0].jti, None)
-            .await
-            .unwrap()
-            .token
-            .is_none()
-    );
+    assert!(stored(&s, &more[0].jti).await.is_none());
     let nobody: Option<User> = s.get_user(&twin.id).await.unwrap();
     assert!(nobody.is_none());
     // A clashing row: neither the user nor its rows.
@@ -1085,15 +1022,7 @@ pub async fn insert_token_refuses_an_existing_jti<S: ConformanceStore>(s: S) {
     let mut again = row.clone();
     again.purpose = "sign_in".into();
     assert!(s.insert_token("tokens", &again).await.is_err());
-    assert_eq!(
-        s.lookup("tokens", &row.jti, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap()
-            .purpose,
-        "user"
-    );
+    assert_eq!(stored(&s, &row.jti).await.unwrap().purpose, "user");
 }
 
 #[macro_export]

@@ -551,7 +551,7 @@ where
 #[macro_export]
 macro_rules! hardening_suite {
     ($backend:expr) => {
-        $crate::hardening_suite!(@cases $backend;
+        $crate::backend_cases!(hardening, 4, $backend;
             f02_a_sign_in_racing_a_password_change_never_survives_it,
             f02_a_sign_in_token_from_the_old_password_dies_with_it,
             f03_concurrent_password_changes_have_one_winner_and_keep_other_fields,
@@ -565,12 +565,6 @@ macro_rules! hardening_suite {
             f04_registration_is_all_or_nothing,
         );
     };
-    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $case() {
-            $crate::hardening::$case($backend).await;
-        }
-    )*};
 }
 
 impl Hooks for auth_core::MemoryStore {

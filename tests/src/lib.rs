@@ -208,3 +208,18 @@ where
 {
     sessions_of(auth, user).await.is_empty()
 }
+
+/// One `#[tokio::test]` per case of a suite generic over a
+/// [`Backend`](conformance::Backend): `$crate::$module::$case($backend)`,
+/// on a runtime of `$workers` threads. The suites' own macros list their
+/// cases through it.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! backend_cases {
+    ($module:ident, $workers:tt, $backend:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = $workers)]
+        async fn $case() {
+            $crate::$module::$case($backend).await;
+        }
+    )*};
+}

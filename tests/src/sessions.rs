@@ -547,7 +547,7 @@ pub async fn sessions_work_without_refresh_tokens<B: Backend>(b: B) {
 #[macro_export]
 macro_rules! session_suite {
     ($backend:expr) => {
-        $crate::session_suite!(@cases $backend;
+        $crate::backend_cases!(sessions, 4, $backend;
             the_pinned_example_signs_in_refreshes_and_lists_sessions,
             a_user_agent_is_cut_and_escaped,
             rotation_returns_a_working_pair_and_spends_the_old_refresh_token,
@@ -568,10 +568,4 @@ macro_rules! session_suite {
             a_cookie_sign_in_gets_no_refresh_token,
         );
     };
-    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $case() {
-            $crate::sessions::$case($backend).await;
-        }
-    )*};
 }

@@ -932,7 +932,7 @@ pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B) {
 #[macro_export]
 macro_rules! special_suite {
     ($backend:expr) => {
-        $crate::special_suite!(@cases $backend;
+        $crate::backend_cases!(special, 2, $backend;
             a_password_reset_sets_the_password_and_ends_every_session,
             a_request_answers_the_same_for_an_unknown_identity,
             a_full_request_queue_refuses_everyone_alike,
@@ -956,10 +956,4 @@ macro_rules! special_suite {
             a_confirmation_token_is_no_other_token,
         );
     };
-    (@cases $backend:expr; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $case() {
-            $crate::special::$case($backend).await;
-        }
-    )*};
 }
