@@ -118,18 +118,9 @@ pub trait SuiteStore:
     + PasswordStore<crate::user_actions::NoSignInTokens>
 {
 }
-impl<S> SuiteStore for S where
-    S: ConformanceStore
-        + PasswordStore<crate::browser::User>
-        + PasswordStore<crate::hardening::User>
-        + PasswordStore<crate::sessions::User>
-        + PasswordStore<crate::special::User>
-        + PasswordStore<crate::special::Customer>
-        + PasswordStore<crate::user_actions::User>
-        + PasswordStore<crate::user_actions::Member>
-        + PasswordStore<crate::user_actions::NoSignInTokens>
-{
-}
+impl SuiteStore for auth_core::MemoryStore {}
+impl SuiteStore for auth_postgres::PgStore {}
+impl SuiteStore for auth_sqlite::SqliteStore {}
 
 /// What a backend must be to run the suite.
 pub trait ConformanceStore: TokenStore + UserStore<User> + Clone + 'static {}
