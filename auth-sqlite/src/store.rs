@@ -10,6 +10,7 @@ use std::time::Duration;
 use auth_core::{Error, PerTable, StoreError};
 use auth_sql::{Dialect, Statements};
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -172,6 +173,24 @@ impl SqliteStore {
         self.inner
             .statements
             .token_queries(&SQLITE, table, TokenQueries::new)
+    }
+
+    /// Runs `work` in one write transaction on the writer, with the time it
+    /// writes as now. The transaction takes the write lock first (`BEGIN
+    /// IMMEDIATE`), so nothing changes between the work's reads and its
+    /// writes; it commits when `keep` says the result stands and rolls back
+    /// otherwise (a token not spent leaves nothing written).
+    pub(crate) async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut SqliteConnection, DateTime<Utc>) -> Result<T, sqlx::Error>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Result<T, sqlx::Error> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = work(&mut tx, Utc::now()).await?;
+        if keep(&done) {
+            tx.commit().await?;
+        }
+        Ok(done)
     }
 
     /// Statements built once per (token table, subject name).

@@ -238,7 +238,6 @@ pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<String>, String) 
     (filter.include.as_deref().map(names), names(&filter.exclude))
 }
 
-/// Inserts `rows` on `conn` (inside the caller's transaction, or alone).
 /// Spends the single-use token `redeem` inside the caller's transaction:
 /// whether its row was a live row of its purpose and subject (now a
 /// revocation).
@@ -258,6 +257,7 @@ pub(crate) async fn spend(
     Ok(done.rows_affected() == 1)
 }
 
+/// Inserts `rows` on `conn` (inside the caller's transaction, or alone).
 pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     q: &TokenQueries,
@@ -273,6 +273,19 @@ pub(crate) async fn insert_rows(
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// The row of `jti`, whatever its purpose and expiry.
+async fn get_row(
+    conn: &mut SqliteConnection,
+    q: &TokenQueries,
+    jti: &str,
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    let row = sqlx::query(sql(&q.get_row))
+        .bind(jti)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(token_row).transpose()
 }
 
 impl TokenStore for SqliteStore {
@@ -310,27 +323,17 @@ impl TokenStore for SqliteStore {
         new_rows: &[NewTokenRow],
     ) -> Result<bool, StoreError> {
         let q = self.token_queries(table)?;
-        let err = db_err("redeem token");
-        // One transaction, the write lock first: the token spent and the
-        // rows inserted, or neither.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("redeem token"))?;
-        let now = Utc::now();
-        let work = async {
-            let spent = spend(&mut tx, &q, redeem, now).await?;
+        // The token spent and the rows inserted, or neither.
+        let spend_then_insert = async |tx: &mut SqliteConnection, now| {
+            let spent = spend(tx, &q, redeem, now).await?;
             if spent {
-                insert_rows(&mut tx, &q, new_rows, now).await?;
+                insert_rows(tx, &q, new_rows, now).await?;
             }
-            Ok::<_, sqlx::Error>(spent)
+            Ok(spent)
         };
-        let spent = work.await.map_err(err)?;
-        if spent {
-            tx.commit().await.map_err(db_err("redeem token"))?;
-        }
-        Ok(spent)
+        self.write(spend_then_insert, |spent| *spent)
+            .await
+            .map_err(db_err("redeem token"))
     }
 
     async fn rotate_refresh(
@@ -339,32 +342,18 @@ impl TokenStore for SqliteStore {
         rotation: &Rotation<'_>,
     ) -> Result<Rotated, StoreError> {
         let q = self.token_queries(table)?;
-        let err = db_err("rotate refresh token");
-        // The write lock first (BEGIN IMMEDIATE): nothing changes between
-        // the reads and the writes below.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("rotate refresh token"))?;
-        let now = Utc::now();
-        let mut get = async |jti: &str| -> Result<Option<TokenRow>, sqlx::Error> {
-            let row = sqlx::query(sql(&q.get_row))
-                .bind(jti)
-                .fetch_optional(&mut *tx)
-                .await?;
-            row.as_ref().map(token_row).transpose()
-        };
-        let (session, old) = match (get(rotation.sid).await, get(rotation.old_jti).await) {
-            (Ok(s), Ok(o)) => (s, o),
-            (Err(e), _) | (_, Err(e)) => return Err(err(e)),
-        };
-        let seen = rotation.decide(session.as_ref(), old.as_ref(), now);
-        if !(seen.rotated || seen.sibling) {
-            return Ok(seen);
-        }
-        let write = async {
-            insert_rows(&mut tx, &q, rotation.new_rows, now).await?;
+        // Nothing changes between the reads and the writes (the write lock
+        // is taken first); what `decide` refuses leaves nothing written.
+        let rotate = async |tx: &mut SqliteConnection, now| {
+            let (session, old) = (
+                get_row(tx, &q, rotation.sid).await?,
+                get_row(tx, &q, rotation.old_jti).await?,
+            );
+            let seen = rotation.decide(session.as_ref(), old.as_ref(), now);
+            if !(seen.rotated || seen.sibling) {
+                return Ok(seen);
+            }
+            insert_rows(tx, &q, rotation.new_rows, now).await?;
             if seen.rotated {
                 sqlx::query(sql(&q.mark_used))
                     .bind(rotation.old_jti)
@@ -378,10 +367,11 @@ impl TokenStore for SqliteStore {
                 .bind(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
+            Ok(seen)
         };
-        write.await.map_err(err)?;
-        Ok(seen)
+        self.write(rotate, |seen| seen.rotated || seen.sibling)
+            .await
+            .map_err(db_err("rotate refresh token"))
     }
 
     async fn list_sessions(
@@ -539,13 +529,9 @@ impl TokenStore for SqliteStore {
         limit_to: usize,
     ) -> Result<ExpungedBatch, StoreError> {
         let q = self.token_queries(table)?;
-        let (now, from, limit_to) = (micros(Utc::now()), micros(from), limit(limit_to));
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("delete expired"))?;
-        let batch = async {
+        let (from, limit_to) = (micros(from), limit(limit_to));
+        let batch = async |tx: &mut SqliteConnection, now| {
+            let now = micros(now);
             let last: Option<i64> = sqlx::query_scalar(sql(&q.expunge_last))
                 .bind(now)
                 .bind(from)
@@ -559,13 +545,15 @@ impl TokenStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(ExpungedBatch {
+            Ok(ExpungedBatch {
                 deleted,
                 last_expires_at: last.map(from_micros),
             })
         };
-        let batch = batch.await.map_err(db_err("delete expired"))?;
+        let batch = self
+            .write(batch, |_| true)
+            .await
+            .map_err(db_err("delete expired"))?;
         tracing::debug!(table = %q.table, removed = batch.deleted, "expunged a batch");
         Ok(batch)
     }

@@ -10,9 +10,8 @@ use auth_core::{
     InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
     StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
-use chrono::Utc;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use auth_sql::{inserted, quote_column, quote_literal, sql, stored_user, update_err, user_fields};
 
@@ -248,21 +247,22 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
         let row = user_fields(user)?;
         let insert = table.insert_sql(&row)?;
         // One transaction: the user and its rows land together or not at all.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
+        let insert_both = async |tx: &mut SqliteConnection, now| {
+            let user_done = sqlx::query(AssertSqlSafe(insert))
+                .bind(Value::Object(row).to_string())
+                .execute(&mut *tx)
+                .await
+                .map(|_| ());
+            if user_done.is_ok() {
+                insert_rows(tx, &tokens, rows, now).await?;
+            }
+            Ok(user_done)
+        };
+        let user_done = self
+            .write(insert_both, Result::is_ok)
             .await
             .map_err(db_err("insert user"))?;
-        let user_done = sqlx::query(AssertSqlSafe(insert))
-            .bind(Value::Object(row).to_string())
-            .execute(&mut *tx)
-            .await;
-        inserted(user_done.map(|_| ()), db_err("insert user"))?;
-        insert_rows(&mut tx, &tokens, rows, Utc::now())
-            .await
-            .map_err(db_err("insert the new user's tokens"))?;
-        tx.commit().await.map_err(db_err("insert user"))?;
-        Ok(())
+        inserted(user_done, db_err("insert user"))
     }
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
@@ -316,16 +316,10 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
             table.name,
             sets.join(", ")
         );
-        // One transaction, the write lock first: the token spent and the
-        // fields written, or neither.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("apply confirmed changes"))?;
-        let now = Utc::now();
-        let work = async {
-            let spent = spend(&mut tx, &tokens, redeem, now).await?;
+        // One transaction: the token spent and the fields written, or
+        // neither.
+        let spend_then_update = async |tx: &mut SqliteConnection, now| {
+            let spent = spend(tx, &tokens, redeem, now).await?;
             if spent {
                 sqlx::query(AssertSqlSafe(update))
                     .bind(Value::Object(fields.clone()).to_string())
@@ -333,17 +327,11 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            Ok::<_, sqlx::Error>(spent)
+            Ok(spent)
         };
-        let spent = work
+        self.write(spend_then_update, |spent| *spent)
             .await
-            .map_err(update_err(db_err("apply confirmed changes")))?;
-        if spent {
-            tx.commit()
-                .await
-                .map_err(db_err("apply confirmed changes"))?;
-        }
-        Ok(spent)
+            .map_err(update_err(db_err("apply confirmed changes")))
     }
 
     /// One query: the token's row, its session's row and the user.
@@ -387,19 +375,12 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
             "UPDATE {} SET {hash} = ?3 WHERE {pk} = ?1 AND {hash} = ?2",
             users.name
         );
-        let err = db_err("change password");
         // One transaction: the compare-and-swap on the proved hash (only
         // that column), then, only if it happened, log out everywhere and
         // the new rows.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("change password"))?;
-        let now = Utc::now();
-        let work = async {
+        let change_then_revoke = async |tx: &mut SqliteConnection, now| {
             if let Some(redeem) = change.redeem
-                && !spend(&mut tx, &tokens, &redeem, now).await?
+                && !spend(tx, &tokens, &redeem, now).await?
             {
                 return Ok(false);
             }
@@ -425,13 +406,11 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            insert_rows(&mut tx, &tokens, change.new_rows, now).await?;
-            Ok::<_, sqlx::Error>(true)
+            insert_rows(tx, &tokens, change.new_rows, now).await?;
+            Ok(true)
         };
-        let changed = work.await.map_err(err)?;
-        if changed {
-            tx.commit().await.map_err(db_err("change password"))?;
-        }
-        Ok(changed)
+        self.write(change_then_revoke, |changed| *changed)
+            .await
+            .map_err(db_err("change password"))
     }
 }
