@@ -319,20 +319,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-    struct U {
-        id: i64,
-    }
-
-    impl UserResource for U {
-        type PrimaryKey = i64;
-        const SUBJECT_NAME: &'static str = "user";
-        const PRIMARY_KEY_FIELD: &'static str = "id";
-        fn primary_key(&self) -> i64 {
-            self.id
-        }
-    }
+    use crate::test_user::User as U;
 
     fn listening() -> AuthCache<U> {
         let cache = AuthCache::new(CacheConfig::default());

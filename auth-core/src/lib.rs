@@ -57,6 +57,24 @@ mod token;
 mod user;
 mod user_actions;
 
+/// The smallest user resource, for this crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_user {
+    #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+    pub(crate) struct User {
+        pub(crate) id: i64,
+    }
+
+    impl crate::UserResource for User {
+        type PrimaryKey = i64;
+        const SUBJECT_NAME: &'static str = "user";
+        const PRIMARY_KEY_FIELD: &'static str = "id";
+        fn primary_key(&self) -> i64 {
+            self.id
+        }
+    }
+}
+
 /// The token resource's actions over any [`TokenStore`]: what
 /// `#[token_resource]` generates calls into, usable directly.
 pub mod token_actions {

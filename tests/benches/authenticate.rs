@@ -6,21 +6,13 @@
 use std::collections::HashMap;
 
 use auth_core::{Auth, ExtraClaims, MemoryStore, UserResource, UserStore};
-use auth_tests::{SECRET, User, settings};
+use auth_tests::bench::Jwt;
+use auth_tests::{User, settings};
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{DecodingKey, Validation};
-
-fn baseline_validation() -> Validation {
-    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
-    v.set_audience(&[auth_core::application_name()]);
-    v.set_issuer(&[auth_core::application_name()]);
-    v
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let key = DecodingKey::from_secret(SECRET.as_bytes());
-    let validation = baseline_validation();
+    let jwt = Jwt::default();
 
     let mut g = c.benchmark_group("authenticate/memory");
     for allow_list in [false, true] {
@@ -44,9 +36,8 @@ fn bench(c: &mut Criterion) {
             format!("baseline: jsonwebtoken::decode + HashMap ({mode})"),
             |b| {
                 b.iter(|| {
-                    let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
-                        .unwrap();
-                    users.get(data.claims["sub"].as_str().unwrap()).cloned()
+                    let claims = jwt.claims(&token);
+                    users.get(claims["sub"].as_str().unwrap()).cloned()
                 })
             },
         );
@@ -62,8 +53,8 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("baseline: decode + presence SELECT + user SELECT (2 round trips)", |b| {
         b.to_async(&rt).iter(|| async {
-            let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
-            let jti = data.claims["jti"].as_str().unwrap();
+            let claims = jwt.claims(&token);
+            let jti = claims["jti"].as_str().unwrap();
             let present: Option<(String,)> = sqlx::query_as(
                 "SELECT purpose FROM tokens WHERE jti = $1 AND expires_at > now() AND purpose = 'user'",
             )
@@ -72,21 +63,20 @@ fn bench(c: &mut Criterion) {
             .await
             .unwrap();
             assert!(present.is_some());
-            let (id, email, hashed_password, role): (String, String, String, String) = sqlx::query_as(
+            let row: (String, String, String, String) = sqlx::query_as(
                 "SELECT id::text, email, hashed_password, role FROM users WHERE id = $1::uuid",
             )
             .bind(user.id.to_string())
             .fetch_one(&pool)
             .await
             .unwrap();
-            User { id: id.parse().unwrap(), email, hashed_password, role }
+            User::from(row)
         })
     });
     g.bench_function("baseline: decode + one joined SELECT (1 round trip)", |b| {
         b.to_async(&rt).iter(|| async {
-            let data =
-                jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
-            let jti = data.claims["jti"].as_str().unwrap();
+            let claims = jwt.claims(&token);
+            let jti = claims["jti"].as_str().unwrap();
             type Row = (String, String, String, String, Option<serde_json::Value>);
             let (id, email, hashed_password, role, extra): Row = sqlx::query_as(
                 "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data \
@@ -95,19 +85,11 @@ fn bench(c: &mut Criterion) {
             )
             .bind(jti)
             .bind(user.id.to_string())
-            .bind(data.claims["sub"].as_str().unwrap())
+            .bind(claims["sub"].as_str().unwrap())
             .fetch_one(&pool)
             .await
             .unwrap();
-            (
-                User {
-                    id: id.parse().unwrap(),
-                    email,
-                    hashed_password,
-                    role,
-                },
-                extra,
-            )
+            (User::from((id, email, hashed_password, role)), extra)
         })
     });
 
@@ -120,22 +102,25 @@ fn bench(c: &mut Criterion) {
     g.bench_function("ours (deny-list, user loaded)", |b| {
         b.to_async(&rt).iter(|| deny.authenticate(&deny_token))
     });
-    g.bench_function("baseline: decode + one SELECT of the user unless revoked (deny-list)", |b| {
-        b.to_async(&rt).iter(|| async {
-            let data = jsonwebtoken::decode::<serde_json::Value>(&deny_token, &key, &validation).unwrap();
-            let jti = data.claims["jti"].as_str().unwrap();
-            let (id, email, hashed_password, role): (String, String, String, String) = sqlx::query_as(
-                "SELECT id::text, email, hashed_password, role FROM users WHERE id = $2::uuid \
+    g.bench_function(
+        "baseline: decode + one SELECT of the user unless revoked (deny-list)",
+        |b| {
+            b.to_async(&rt).iter(|| async {
+                let claims = jwt.claims(&deny_token);
+                let jti = claims["jti"].as_str().unwrap();
+                let row: (String, String, String, String) = sqlx::query_as(
+                    "SELECT id::text, email, hashed_password, role FROM users WHERE id = $2::uuid \
                  AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = $1 AND purpose = 'revocation')",
-            )
-            .bind(jti)
-            .bind(user.id.to_string())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            User { id: id.parse().unwrap(), email, hashed_password, role }
-        })
-    });
+                )
+                .bind(jti)
+                .bind(user.id.to_string())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                User::from(row)
+            })
+        },
+    );
     g.finish();
 
     // Scaling: the lookup is by primary key, so latency should not depend on

@@ -11,31 +11,17 @@ use std::time::{Duration, Instant};
 
 use auth_core::{Auth, ExtraClaims, UserStore};
 use auth_postgres::{PgPool, PgStore};
-use auth_tests::{SECRET, User, settings};
-use jsonwebtoken::{DecodingKey, Validation};
+use auth_tests::bench::Jwt;
+use auth_tests::{User, settings};
 
 const ROUNDS: usize = 15;
 const OPS_PER_ROUND: usize = 2_000;
 
-fn validation() -> Validation {
-    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
-    v.set_audience(&[auth_core::application_name()]);
-    v.set_issuer(&[auth_core::application_name()]);
-    v
-}
-
 /// The floor: decode, then one statement returning the user (and, in
 /// allow-list mode, the stored claims).
-async fn floor(
-    pool: &PgPool,
-    key: &DecodingKey,
-    validation: &Validation,
-    token: &str,
-    allow_list: bool,
-    id: &str,
-) -> User {
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, key, validation).unwrap();
-    let jti = data.claims["jti"].as_str().unwrap();
+async fn floor(pool: &PgPool, jwt: &Jwt, token: &str, allow_list: bool, id: &str) -> User {
+    let claims = jwt.claims(token);
+    let jti = claims["jti"].as_str().unwrap();
     // Allow-list mode returns the stored claims too (ours restores them).
     let sql = if allow_list {
         "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data FROM tokens t \
@@ -51,12 +37,7 @@ async fn floor(
         .fetch_one(pool)
         .await
         .unwrap();
-    User {
-        id: id.parse().unwrap(),
-        email,
-        hashed_password,
-        role,
-    }
+    User::from((id, email, hashed_password, role))
 }
 
 /// Wall time of `OPS_PER_ROUND` operations spread over `tasks` tasks.
@@ -91,8 +72,7 @@ fn main() {
         let pool = store.pool().clone();
         let user = User::new("ada@example.com");
         store.insert_user(&user).await.unwrap();
-        let key = Arc::new(DecodingKey::from_secret(SECRET.as_bytes()));
-        let validation = Arc::new(validation());
+        let jwt = Arc::new(Jwt::default());
         println!("| mode | tasks | ours per op | floor per op | median ratio (min–max of {ROUNDS} rounds) |");
         println!("|---|---|---|---|---|");
         for allow_list in [false, true] {
@@ -114,13 +94,13 @@ fn main() {
                         .await
                     };
                     let base = {
-                        let (pool, key, validation, token, id) =
-                            (pool.clone(), key.clone(), validation.clone(), token.clone(), id.clone());
+                        let (pool, jwt, token, id) =
+                            (pool.clone(), jwt.clone(), token.clone(), id.clone());
                         round(tasks, move || {
-                            let (pool, key, validation, token, id) =
-                                (pool.clone(), key.clone(), validation.clone(), token.clone(), id.clone());
+                            let (pool, jwt, token, id) =
+                                (pool.clone(), jwt.clone(), token.clone(), id.clone());
                             async move {
-                                floor(&pool, &key, &validation, &token, allow_list, &id).await;
+                                floor(&pool, &jwt, &token, allow_list, &id).await;
                             }
                         })
                         .await

@@ -12,9 +12,9 @@
 use std::time::Instant;
 
 use auth_core::{Auth, ClientInfo, Lifetime, RefreshConfig, SessionsConfig, UserStore};
-use auth_tests::{SECRET, User, settings};
+use auth_tests::bench::Jwt;
+use auth_tests::{User, settings};
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 
 fn bench(c: &mut Criterion) {
@@ -32,12 +32,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let (token, sid) = (signed.token.token.clone(), signed.session.clone().unwrap());
     let pool = db.store.pool().clone();
-    let app = auth_core::application_name();
-    let decoding = DecodingKey::from_secret(SECRET.as_bytes());
-    let encoding = EncodingKey::from_secret(SECRET.as_bytes());
-    let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.set_audience(&[app.as_str()]);
-    validation.set_issuer(&[app.as_str()]);
+    let jwt = Jwt::default();
 
     let mut g = c.benchmark_group("sessions/postgres");
     g.bench_function("authenticate with sid: ours (allow-list)", |b| {
@@ -45,8 +40,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("authenticate with sid: baseline decode + one joined SELECT", |b| {
         b.to_async(&rt).iter(|| async {
-            let data = jsonwebtoken::decode::<Value>(&token, &decoding, &validation).unwrap();
-            let c = &data.claims;
+            let c = &jwt.claims(&token);
             type Row = (String, String, String, String, Option<Value>);
             let _row: Row = sqlx::query_as(
                 "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data \
@@ -89,16 +83,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("refresh rotation: baseline decode + SELECT + sign two + one CTE", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (pool, subject, sid) = (&pool, &subject, &baseline_sid);
-            let (encoding, decoding, validation, app) = (&encoding, &decoding, &validation, &app);
+            let jwt = &jwt;
             async move {
-                let mint = |purpose: &str, ttl: i64| {
-                    let now = chrono::Utc::now().timestamp();
-                    let jti = auth_core::new_jti();
-                    let claims = json!({"sub": subject, "jti": jti, "iat": now, "nbf": now, "exp": now + ttl,
-                        "iss": app, "aud": app, "purpose": purpose, "sid": sid});
-                    let t = jsonwebtoken::encode(&Header::default(), &claims, encoding).unwrap();
-                    (t, jti, now + ttl)
-                };
+                let mint = |purpose: &str, ttl: i64| jwt.sign(subject, purpose, ttl, json!({"sid": sid}));
                 let (mut current, jti, exp) = mint("refresh", 7 * 86_400);
                 sqlx::query(
                     "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data) \
@@ -113,8 +100,7 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let data = jsonwebtoken::decode::<Value>(&current, decoding, validation).unwrap();
-                    let old = data.claims["jti"].as_str().unwrap().to_owned();
+                    let old = jwt.claims(&current)["jti"].as_str().unwrap().to_owned();
                     type Row = (String, String, String, String, chrono::DateTime<chrono::Utc>);
                     let _row: Row = sqlx::query_as(
                         "SELECT u.id::text, u.email, u.hashed_password, u.role, s.expires_at \

@@ -7,23 +7,16 @@
 
 use std::time::{Duration, Instant};
 
+use auth_core::token_actions;
 use auth_core::{Auth, ExtraClaims, TokenResourceConfig, UserResource, UserStore};
-use auth_core::{TokenFacts, token_actions};
 use auth_sqlite::SqliteStore;
-use auth_tests::{SECRET, User, settings};
+use auth_tests::bench::{Jwt, fresh_facts};
+use auth_tests::{User, settings};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
 
 const EXPIRED: i64 = 1_000_000;
 const LIVE: i64 = 100_000;
-
-fn validation() -> Validation {
-    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
-    v.set_audience(&[auth_core::application_name()]);
-    v.set_issuer(&[auth_core::application_name()]);
-    v
-}
 
 fn micros_now() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -50,10 +43,7 @@ fn bench(c: &mut Criterion) {
     let db = rt.block_on(auth_tests::sqlite::fresh_db());
     let store = db.store.clone();
     let (writer, reader) = (store.writer().clone(), store.reader().clone());
-    let key = DecodingKey::from_secret(SECRET.as_bytes());
-    let enc = EncodingKey::from_secret(SECRET.as_bytes());
-    let validation = validation();
-    let app = auth_core::application_name();
+    let jwt = Jwt::default();
     let res = TokenResourceConfig::default();
 
     let allow = Auth::from_settings(settings(true), store.clone()).unwrap();
@@ -77,53 +67,45 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("baseline: decode + one joined SELECT (allow-list)", |b| {
         b.to_async(&rt).iter(|| async {
-            let data =
-                jsonwebtoken::decode::<serde_json::Value>(&allow_token, &key, &validation).unwrap();
+            let claims = jwt.claims(&allow_token);
             type Row = (String, String, String, String, Option<String>);
             let (id, email, hashed_password, role, extra): Row = sqlx::query_as(
                 "SELECT u.id, u.email, u.hashed_password, u.role, t.extra_data \
                  FROM tokens t JOIN users u ON u.id = ?2 \
                  WHERE t.jti = ?1 AND t.expires_at > ?4 AND t.purpose = 'user' AND t.subject = ?3",
             )
-            .bind(data.claims["jti"].as_str().unwrap())
+            .bind(claims["jti"].as_str().unwrap())
             .bind(user.id.to_string())
-            .bind(data.claims["sub"].as_str().unwrap())
+            .bind(claims["sub"].as_str().unwrap())
             .bind(micros_now())
             .fetch_one(&reader)
             .await
             .unwrap();
             let extra: Option<serde_json::Value> = extra.map(|e| serde_json::from_str(&e).unwrap());
-            (
-                User {
-                    id: id.parse().unwrap(),
-                    email,
-                    hashed_password,
-                    role,
-                },
-                extra,
-            )
+            (User::from((id, email, hashed_password, role)), extra)
         })
     });
     g.bench_function("ours (deny-list, user loaded)", |b| {
         b.to_async(&rt).iter(|| deny.authenticate(&deny_token))
     });
-    g.bench_function("baseline: decode + one SELECT of the user unless revoked (deny-list)", |b| {
-        b.to_async(&rt).iter(|| async {
-            let data = jsonwebtoken::decode::<serde_json::Value>(&deny_token, &key, &validation)
-                .unwrap();
-            let (id, email, hashed_password, role): (String, String, String, String) =
-                sqlx::query_as(
+    g.bench_function(
+        "baseline: decode + one SELECT of the user unless revoked (deny-list)",
+        |b| {
+            b.to_async(&rt).iter(|| async {
+                let claims = jwt.claims(&deny_token);
+                let row: (String, String, String, String) = sqlx::query_as(
                     "SELECT id, email, hashed_password, role FROM users WHERE id = ?2 \
-                     AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = ?1 AND purpose = 'revocation')",
+                 AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = ?1 AND purpose = 'revocation')",
                 )
-                .bind(data.claims["jti"].as_str().unwrap())
+                .bind(claims["jti"].as_str().unwrap())
                 .bind(user.id.to_string())
                 .fetch_one(&reader)
                 .await
                 .unwrap();
-            User { id: id.parse().unwrap(), email, hashed_password, role }
-        })
-    });
+                User::from(row)
+            })
+        },
+    );
     g.finish();
 
     let mut g = c.benchmark_group("issue/sqlite (store_all_tokens)");
@@ -133,20 +115,14 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("baseline: jsonwebtoken::encode + INSERT", |b| {
         b.to_async(&rt).iter(|| async {
-            let now = chrono::Utc::now().timestamp();
-            let jti = auth_core::new_jti();
-            let claims = json!({
-                "sub": user.subject(), "jti": jti, "iat": now, "nbf": now, "exp": now + 14 * 86_400,
-                "iss": app, "aud": app, "purpose": "user", "role": user.role,
-            });
-            let t = jsonwebtoken::encode(&Header::default(), &claims, &enc).unwrap();
+            let (t, jti, exp) = jwt.user_token(&user);
             sqlx::query(
                 "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, 'user', ?4, ?5, ?5)",
             )
             .bind(&jti)
             .bind(user.subject())
-            .bind((now + 14 * 86_400) * 1_000_000)
+            .bind(exp * 1_000_000)
             .bind(json!({"role": user.role}).to_string())
             .bind(micros_now())
             .execute(&writer)
@@ -157,11 +133,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let fresh = || TokenFacts {
-        jti: auth_core::new_jti(),
-        subject: user.subject(),
-        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-    };
+    let fresh = || fresh_facts(&user);
     let mut g = c.benchmark_group("revoke/sqlite");
     g.bench_function("ours: revoke_token action", |b| {
         b.to_async(&rt).iter_batched(
@@ -173,54 +145,43 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    g.bench_function("baseline: INSERT … ON CONFLICT", |b| {
-        b.to_async(&rt).iter_batched(
-            fresh,
-            |f| {
-                let writer = &writer;
-                async move {
-                    sqlx::query(
-                        "INSERT INTO tokens (jti, subject, expires_at, purpose, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, 'revocation', ?4, ?4) \
-                         ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation'",
-                    )
-                    .bind(&f.jti)
-                    .bind(&f.subject)
-                    .bind(f.expires_at.timestamp_micros())
-                    .bind(micros_now())
-                    .execute(writer)
-                    .await
-                    .unwrap()
-                }
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    g.bench_function("reference: the store's own upsert (… WHERE purpose <> 'revocation' RETURNING 1)", |b| {
-        b.to_async(&rt).iter_batched(
-            fresh,
-            |f| {
-                let writer = &writer;
-                async move {
-                    sqlx::query(
-                        "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, 'revocation', NULL, ?4, ?4) \
-                         ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', subject = excluded.subject, \
-                         expires_at = excluded.expires_at, extra_data = NULL, updated_at = excluded.updated_at \
-                         WHERE tokens.purpose <> 'revocation' RETURNING 1",
-                    )
-                    .bind(&f.jti)
-                    .bind(&f.subject)
-                    .bind(f.expires_at.timestamp_micros())
-                    .bind(micros_now())
-                    .fetch_optional(writer)
-                    .await
-                    .unwrap()
-                }
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    // The bare revocation, and the store's own statement for reference.
+    for (name, revoke) in [
+        (
+            "baseline: INSERT … ON CONFLICT",
+            "INSERT INTO tokens (jti, subject, expires_at, purpose, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'revocation', ?4, ?4) \
+             ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation'",
+        ),
+        (
+            "reference: the store's own upsert (… WHERE purpose <> 'revocation' RETURNING 1)",
+            "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'revocation', NULL, ?4, ?4) \
+             ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', subject = excluded.subject, \
+             expires_at = excluded.expires_at, extra_data = NULL, updated_at = excluded.updated_at \
+             WHERE tokens.purpose <> 'revocation' RETURNING 1",
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter_batched(
+                fresh,
+                |f| {
+                    let writer = &writer;
+                    async move {
+                        sqlx::query(revoke)
+                            .bind(&f.jti)
+                            .bind(&f.subject)
+                            .bind(f.expires_at.timestamp_micros())
+                            .bind(micros_now())
+                            .fetch_optional(writer)
+                            .await
+                            .unwrap()
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 
     // Expunge: 1 000 000 expired rows beside the live ones, refilled before

@@ -7,9 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_tests::SECRET;
-use auth_tests::bench::percentiles;
-use jsonwebtoken::{DecodingKey, Validation};
+use auth_tests::bench::{Jwt, percentiles};
 
 const TASKS: usize = 64;
 const RUN: Duration = Duration::from_secs(10);
@@ -24,17 +22,14 @@ fn main() {
     let (db, auth, user, token) = rt.block_on(auth_tests::bench::pg_auth());
     let auth = Arc::new(auth);
     let pool = db.store.pool().clone();
-    let key = Arc::new(DecodingKey::from_secret(SECRET.as_bytes()));
-    let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.set_audience(&[auth_core::application_name()]);
-    let validation = Arc::new(validation);
+    let jwt = Arc::new(Jwt::default());
 
     for ours in [true, false] {
         let deadline = Instant::now() + RUN;
         let tasks: Vec<_> = (0..TASKS)
             .map(|_| {
-                let (auth, token, pool, key, validation) =
-                    (auth.clone(), token.clone(), pool.clone(), key.clone(), validation.clone());
+                let (auth, token, pool, jwt) =
+                    (auth.clone(), token.clone(), pool.clone(), jwt.clone());
                 let id = user.id.to_string();
                 rt.spawn(async move {
                     let mut lat = Vec::new();
@@ -43,8 +38,8 @@ fn main() {
                         if ours {
                             auth.authenticate(&token).await.unwrap();
                         } else {
-                            let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
-                            let jti = data.claims["jti"].as_str().unwrap().to_owned();
+                            let claims = jwt.claims(&token);
+                            let jti = claims["jti"].as_str().unwrap().to_owned();
                             type Row = (String, String, String, String, Option<serde_json::Value>);
                             let _row: Row = sqlx::query_as(
                                 "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data \
@@ -53,7 +48,7 @@ fn main() {
                             )
                             .bind(jti)
                             .bind(&id)
-                            .bind(data.claims["sub"].as_str().unwrap())
+                            .bind(claims["sub"].as_str().unwrap())
                             .fetch_one(&pool)
                             .await
                             .unwrap();

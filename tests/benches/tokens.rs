@@ -2,19 +2,17 @@
 //! `cargo bench -p auth-tests --bench tokens`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use auth_core::token_actions;
 use auth_core::{ExtraClaims, TokenResourceConfig, UserResource};
-use auth_core::{TokenFacts, token_actions};
-use auth_tests::SECRET;
+use auth_tests::bench::{Jwt, fresh_facts};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (db, auth, user, _) = rt.block_on(auth_tests::bench::pg_auth());
     let pool = db.store.pool().clone();
-    let key = EncodingKey::from_secret(SECRET.as_bytes());
-    let app = auth_core::application_name();
+    let jwt = Jwt::default();
     let res = TokenResourceConfig::default();
 
     let mut g = c.benchmark_group("issue/postgres (store_all_tokens)");
@@ -24,20 +22,14 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("baseline: jsonwebtoken::encode + INSERT", |b| {
         b.to_async(&rt).iter(|| async {
-            let now = chrono::Utc::now().timestamp();
-            let jti = auth_core::new_jti();
-            let claims = json!({
-                "sub": user.subject(), "jti": jti, "iat": now, "nbf": now, "exp": now + 14 * 86_400,
-                "iss": app, "aud": app, "purpose": "user", "role": user.role,
-            });
-            let t = jsonwebtoken::encode(&Header::default(), &claims, &key).unwrap();
+            let (t, jti, exp) = jwt.user_token(&user);
             sqlx::query(
                 "INSERT INTO tokens (jti, subject, expires_at, purpose, extra_data) \
                  VALUES ($1, $2, to_timestamp($3), 'user', $4)",
             )
             .bind(&jti)
             .bind(user.subject())
-            .bind((now + 14 * 86_400) as f64)
+            .bind(exp as f64)
             .bind(json!({"role": user.role}))
             .execute(&pool)
             .await
@@ -61,11 +53,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let fresh = || TokenFacts {
-        jti: auth_core::new_jti(),
-        subject: user.subject(),
-        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-    };
+    let fresh = || fresh_facts(&user);
     let mut g = c.benchmark_group("revoke/postgres");
     g.bench_function("ours: revoke_token action", |b| {
         b.to_async(&rt).iter_batched(

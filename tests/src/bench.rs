@@ -1,11 +1,113 @@
 //! Shared set-up for the benchmarks: an allow-list `Auth` on a fresh Postgres
 //! schema with one user and one token, and bulk row filling in SQL.
 
-use auth_core::{Auth, ExtraClaims, UserStore};
+use auth_core::{Auth, ExtraClaims, TokenFacts, UserResource, UserStore};
 use auth_postgres::PgStore;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Value, json};
 
 use crate::pg::TestDb;
-use crate::{User, settings};
+use crate::{SECRET, User, settings};
+
+/// The hand-written baselines' JWT work: the keys of [`SECRET`] and the
+/// checks `authenticate` makes (HS256, this application as audience and
+/// issuer).
+pub struct Jwt {
+    decoding: DecodingKey,
+    encoding: EncodingKey,
+    validation: Validation,
+    app: String,
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt")
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Jwt {
+    fn default() -> Self {
+        let app = auth_core::application_name();
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&[app.as_str()]);
+        validation.set_issuer(&[app.as_str()]);
+        Self {
+            decoding: DecodingKey::from_secret(SECRET.as_bytes()),
+            encoding: EncodingKey::from_secret(SECRET.as_bytes()),
+            validation,
+            app,
+        }
+    }
+}
+
+impl Jwt {
+    /// Decodes and checks `token` (signature, expiry, audience, issuer):
+    /// its claims.
+    pub fn claims(&self, token: &str) -> Value {
+        jsonwebtoken::decode::<Value>(token, &self.decoding, &self.validation)
+            .expect("baseline decode")
+            .claims
+    }
+
+    /// Signs a token of `purpose` for `subject` living `ttl_secs`, with the
+    /// registered claims ours carries and `extra` merged in (`role`, `sid`):
+    /// the token, its jti and its expiry (Unix seconds).
+    pub fn sign(
+        &self,
+        subject: &str,
+        purpose: &str,
+        ttl_secs: i64,
+        extra: Value,
+    ) -> (String, String, i64) {
+        let now = chrono::Utc::now().timestamp();
+        let jti = auth_core::new_jti();
+        let mut claims = json!({
+            "sub": subject, "jti": jti, "iat": now, "nbf": now, "exp": now + ttl_secs,
+            "iss": self.app, "aud": self.app, "purpose": purpose,
+        });
+        if let (Value::Object(claims), Value::Object(extra)) = (&mut claims, extra) {
+            claims.extend(extra);
+        }
+        let token = jsonwebtoken::encode(&Header::default(), &claims, &self.encoding)
+            .expect("baseline encode");
+        (token, jti, now + ttl_secs)
+    }
+
+    /// The token `token_for_user` issues `user` with the test settings
+    /// (14 days, the `role` claim): the token, its jti and its expiry.
+    pub fn user_token(&self, user: &User) -> (String, String, i64) {
+        self.sign(
+            &user.subject(),
+            "user",
+            14 * 86_400,
+            json!({"role": user.role}),
+        )
+    }
+}
+
+/// A user as the baselines select it: id (as text), email, hash, role.
+impl From<(String, String, String, String)> for User {
+    fn from((id, email, hashed_password, role): (String, String, String, String)) -> Self {
+        Self {
+            id: id.parse().expect("a uuid"),
+            email,
+            hashed_password,
+            role,
+        }
+    }
+}
+
+/// A token of `user`'s to revoke, living an hour: a fresh one per
+/// iteration, so no revocation finds its row already revoked.
+pub fn fresh_facts(user: &User) -> TokenFacts {
+    TokenFacts {
+        jti: auth_core::new_jti(),
+        subject: user.subject(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    }
+}
 
 /// An allow-list runtime on a fresh schema, a stored user and a live token.
 pub async fn pg_auth() -> (TestDb, Auth<User, PgStore>, User, String) {

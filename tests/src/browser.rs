@@ -259,15 +259,8 @@ impl Browser {
 }
 
 pub async fn register<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> User {
-    let user = User {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        hashed_password: String::new(),
-        role: "member".into(),
-    };
-    User::register_with_password(auth, user, PASSWORD, Some(PASSWORD), ClientInfo::default())
+    crate::register_with(auth, email, PASSWORD, ClientInfo::default())
         .await
-        .unwrap()
         .user
 }
 
@@ -570,17 +563,10 @@ pub async fn an_invalid_remember_me_cookie_is_deleted<B: Backend>(b: B) {
     let (_f, app) = app(b, Mode::AllowList).await;
     let ada = register(&app.auth, "ada@example.com").await;
     // An access token is not a remember-me token.
-    let access = User::sign_in_with_password(
-        &app.auth,
-        "ada@example.com",
-        PASSWORD,
-        TokenType::User,
-        ClientInfo::default(),
-    )
-    .await
-    .unwrap()
-    .token
-    .token;
+    let access = crate::sign_in_as(&app.auth, "ada@example.com", TokenType::User)
+        .await
+        .token
+        .token;
     for junk in ["junk", access.as_str()] {
         let mut browser = Browser::default();
         browser.jar.insert("remember_me".into(), junk.to_owned());

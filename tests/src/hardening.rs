@@ -4,7 +4,6 @@
 //! with [`hardening_suite!`](crate::hardening_suite).
 #![allow(missing_docs)]
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,14 +41,35 @@ pub struct User {
 pub trait Hooks: Fixture {
     /// Whether the store holds any string, NUL included.
     const HOLDS_NUL: bool;
-    /// An application's own role update, one column (`false`: the store
-    /// writes whole users only).
-    fn promote(store: &Self::Store, id: Uuid) -> impl Future<Output = bool> + Send;
-    /// Makes every statement writing `tokens` in the way `when` says fail
-    /// (`false`: the store writes under one lock and cannot fail half way).
-    fn fail_token_writes(store: &Self::Store, when: &str) -> impl Future<Output = bool> + Send;
-    /// Undoes `fail_token_writes`.
-    fn heal(store: &Self::Store) -> impl Future<Output = ()> + Send;
+    /// The SQL that makes every statement writing `tokens` in the way
+    /// `{when}` says fail, and the SQL that undoes it (`None`: a store
+    /// without SQL).
+    const REFUSE_TOKEN_WRITES: Option<[&'static str; 2]>;
+}
+
+/// An application's own role update, one column (`false`: a store without
+/// SQL, which writes whole users only).
+pub async fn promote<F: Fixture>(store: &F::Store, id: Uuid) -> bool {
+    let promote = format!("UPDATE users SET role = 'admin' WHERE id = '{id}'");
+    F::execute(store, promote).await == Some(1)
+}
+
+/// Makes every statement writing `tokens` in the way `when` says fail
+/// (`false`: a store without SQL, which writes under one lock and cannot
+/// fail half way).
+pub async fn fail_token_writes<F: Hooks>(store: &F::Store, when: &str) -> bool {
+    let Some([refuse, _]) = F::REFUSE_TOKEN_WRITES else {
+        return false;
+    };
+    F::execute(store, refuse.replace("{when}", when)).await;
+    true
+}
+
+/// Undoes [`fail_token_writes`].
+pub async fn heal<F: Hooks>(store: &F::Store) {
+    if let Some([_, heal]) = F::REFUSE_TOKEN_WRITES {
+        F::execute(store, heal.to_owned()).await;
+    }
 }
 
 /// A fresh fixture of the backend and its store.
@@ -83,29 +103,12 @@ async fn auth<B: Backend>(
     (guard, with_settings(settings, store))
 }
 
-fn new_user(email: &str) -> User {
-    User {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        hashed_password: String::new(),
-        role: "member".into(),
-    }
-}
-
 async fn register<S: SuiteStore>(
     auth: &Auth<User, S>,
     email: &str,
     password: &str,
 ) -> SignedIn<User> {
-    User::register_with_password(
-        auth,
-        new_user(email),
-        password,
-        Some(password),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap()
+    crate::register_with(auth, email, password, ExtraClaims::new()).await
 }
 
 async fn sign_in<S: SuiteStore>(
@@ -245,7 +248,7 @@ where
         // update (where the store has columns).
         let promote = {
             let (auth, id) = (auth.clone(), me.id);
-            tokio::spawn(async move { <B::Fixture as Hooks>::promote(auth.store(), id).await })
+            tokio::spawn(async move { promote::<B::Fixture>(auth.store(), id).await })
         };
         let results = [a.await.unwrap(), b.await.unwrap()];
         let promoted = promote.await.unwrap();
@@ -408,14 +411,7 @@ where
         "ADA@EXAMPLE.COM",
         "ada@example.com\u{a0}",
     ] {
-        let e = User::register_with_password(
-            &auth,
-            new_user(other),
-            "password-1",
-            Some("password-1"),
-            ExtraClaims::new(),
-        )
-        .await;
+        let e = crate::try_register(&auth, other, crate::PASSWORD, ExtraClaims::new()).await;
         assert!(matches!(e, Err(Error::IdentityTaken)), "{other:?}: {e:?}");
     }
     assert!(
@@ -436,14 +432,7 @@ where
         "\u{7}@example.com",
         " ",
     ] {
-        let e = User::register_with_password(
-            &auth,
-            new_user(bad),
-            "password-1",
-            Some("password-1"),
-            ExtraClaims::new(),
-        )
-        .await;
+        let e = crate::try_register(&auth, bad, crate::PASSWORD, ExtraClaims::new()).await;
         assert!(matches!(e, Err(Error::InvalidInput(_))), "{bad:?}: {e:?}");
         assert!(matches!(
             sign_in(&auth, bad, "password-1").await,
@@ -459,7 +448,7 @@ where
     B::Fixture: Hooks,
 {
     let (_guard, auth) = auth(b, true).await;
-    let mut user = new_user("nul@example.com");
+    let mut user = crate::new_member::<User>("nul@example.com");
     user.role = "admin\0".into();
     let e = User::register_with_password(
         &auth,
@@ -488,7 +477,7 @@ where
 {
     let (_guard, auth) = auth(b, true).await;
     let ada = register(&auth, "ada@example.com", "old-password").await;
-    if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE UPDATE").await {
+    if !fail_token_writes::<B::Fixture>(auth.store(), "BEFORE UPDATE").await {
         return; // this store cannot fail half way: it writes under one lock
     }
     let e = User::change_password(
@@ -501,7 +490,7 @@ where
     )
     .await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
-    <B::Fixture as Hooks>::heal(auth.store()).await;
+    heal::<B::Fixture>(auth.store()).await;
     assert!(
         sign_in(&auth, "ada@example.com", "old-password")
             .await
@@ -522,19 +511,18 @@ where
     B::Fixture: Hooks,
 {
     let (_guard, auth) = auth(b, true).await;
-    if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE INSERT").await {
+    if !fail_token_writes::<B::Fixture>(auth.store(), "BEFORE INSERT").await {
         return; // this store cannot fail half way: it writes under one lock
     }
-    let e = User::register_with_password(
+    let e = crate::try_register(
         &auth,
-        new_user("ada@example.com"),
-        "password-1",
-        Some("password-1"),
+        "ada@example.com",
+        crate::PASSWORD,
         ExtraClaims::new(),
     )
     .await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
-    <B::Fixture as Hooks>::heal(auth.store()).await;
+    heal::<B::Fixture>(auth.store()).await;
     let nobody: Option<User> =
         UserStore::<User>::get_user_by_identity(auth.store(), "ada@example.com")
             .await
@@ -569,71 +557,25 @@ macro_rules! hardening_suite {
 
 impl Hooks for auth_core::MemoryStore {
     const HOLDS_NUL: bool = true;
-    async fn promote(_: &Self, _: Uuid) -> bool {
-        false
-    }
-    async fn fail_token_writes(_: &Self, _: &str) -> bool {
-        false
-    }
-    async fn heal(_: &Self) {}
+    const REFUSE_TOKEN_WRITES: Option<[&'static str; 2]> = None;
 }
 
 impl Hooks for crate::pg::TestDb {
     /// PostgreSQL text and jsonb cannot hold a NUL byte.
     const HOLDS_NUL: bool = false;
-    async fn promote(store: &auth_postgres::PgStore, id: Uuid) -> bool {
-        sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1::uuid")
-            .bind(id.to_string())
-            .execute(store.pool())
-            .await
-            .unwrap()
-            .rows_affected()
-            == 1
-    }
-    async fn fail_token_writes(store: &auth_postgres::PgStore, when: &str) -> bool {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
-             CREATE TRIGGER refuse {when} ON tokens FOR EACH ROW EXECUTE FUNCTION refuse();"
-        )))
-        .execute(store.pool())
-        .await
-        .unwrap();
-        true
-    }
-    async fn heal(store: &auth_postgres::PgStore) {
-        sqlx::raw_sql("DROP TRIGGER refuse ON tokens; DROP FUNCTION refuse();")
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
+    const REFUSE_TOKEN_WRITES: Option<[&'static str; 2]> = Some([
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+         CREATE TRIGGER refuse {when} ON tokens FOR EACH ROW EXECUTE FUNCTION refuse();",
+        "DROP TRIGGER refuse ON tokens; DROP FUNCTION refuse();",
+    ]);
 }
 
 impl Hooks for crate::sqlite::TestSqlite {
     /// SQLite text holds any string, NUL included.
     const HOLDS_NUL: bool = true;
-    async fn promote(store: &auth_sqlite::SqliteStore, id: Uuid) -> bool {
-        sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?1")
-            .bind(id.to_string())
-            .execute(store.writer())
-            .await
-            .unwrap()
-            .rows_affected()
-            == 1
-    }
-    async fn fail_token_writes(store: &auth_sqlite::SqliteStore, when: &str) -> bool {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE TRIGGER refuse {when} ON tokens BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
-        )))
-        .execute(store.writer())
-        .await
-        .unwrap();
-        true
-    }
-    async fn heal(store: &auth_sqlite::SqliteStore) {
-        sqlx::raw_sql("DROP TRIGGER refuse;")
-            .execute(store.writer())
-            .await
-            .unwrap();
-    }
+    const REFUSE_TOKEN_WRITES: Option<[&'static str; 2]> = Some([
+        "CREATE TRIGGER refuse {when} ON tokens BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        "DROP TRIGGER refuse;",
+    ]);
 }

@@ -117,11 +117,16 @@ pub fn forge(header: &Value, payload: &Value, alg: Algorithm, secret: &str) -> S
 
 /// Signs `claims` with the test secret under a header saying `alg`.
 pub fn sign_claims(claims: &Claims) -> String {
+    sign_claims_with(claims, SECRET)
+}
+
+/// `claims` signed HS256 with `secret` (another than ours: a forgery).
+pub fn sign_claims_with(claims: &Claims, secret: &str) -> String {
     forge(
         &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
         &Value::Object(claims.to_json()),
         Algorithm::HS256,
-        SECRET,
+        secret,
     )
 }
 
@@ -172,8 +177,68 @@ where
     winners.pop().expect("one winner")
 }
 
+/// A sign-in token of `user`'s living 60 s, issued directly (as
+/// `sign_in_with_password` does for a `TokenType::SignIn`).
+pub async fn sign_in_token<U: UserResource, S: auth_core::TokenStore>(
+    auth: &Auth<U, S>,
+    user: &U,
+) -> auth_core::IssuedToken {
+    let lifetime = auth_core::Lifetime::from_secs(60);
+    auth.issue(
+        user,
+        &auth_core::Purpose::SIGN_IN,
+        lifetime,
+        ExtraClaims::new(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The password every suite registers its users with.
 pub const PASSWORD: &str = "password-1";
+
+/// A new member of a suite's user type, not registered: every suite's
+/// `User` has an `id`, an `email`, a `hashed_password` and a `role`; its
+/// other fields are optional and start empty.
+pub fn new_member<U: serde::de::DeserializeOwned>(email: &str) -> U {
+    serde_json::from_value(serde_json::json!({
+        "id": uuid::Uuid::new_v4(),
+        "email": email,
+        "hashed_password": "",
+        "role": "member",
+    }))
+    .expect("every suite's user has these four fields")
+}
+
+/// Registers a [`new_member`] `email` with `password` (confirmed) in
+/// `context`.
+pub async fn try_register<U, S>(
+    auth: &Auth<U, S>,
+    email: &str,
+    password: &str,
+    context: impl Into<auth_core::SignInContext>,
+) -> auth_core::Result<auth_core::SignedIn<U>>
+where
+    U: auth_core::PasswordUser + serde::de::DeserializeOwned,
+    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+{
+    auth.register_with_password(new_member(email), password, Some(password), context)
+        .await
+}
+
+/// [`try_register`], which must succeed.
+pub async fn register_with<U, S>(
+    auth: &Auth<U, S>,
+    email: &str,
+    password: &str,
+    context: impl Into<auth_core::SignInContext>,
+) -> auth_core::SignedIn<U>
+where
+    U: auth_core::PasswordUser + serde::de::DeserializeOwned,
+    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+{
+    try_register(auth, email, password, context).await.unwrap()
+}
 
 /// Signs `email` in with [`PASSWORD`] for a token of `token_type`, no
 /// extra claims; panics if it fails.

@@ -79,16 +79,8 @@ fn auth_from<S: SuiteStore>(settings: auth_core::Settings<User>, store: S) -> Au
 }
 
 async fn register<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
-    let user = User {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        hashed_password: String::new(),
-        role: "member".into(),
-    };
     let client = ClientInfo::new(Some("curl/8.5"), Some("192.0.2.7".parse().unwrap()));
-    User::register_with_password(auth, user, "password-1", Some("password-1"), client)
-        .await
-        .unwrap()
+    crate::register_with(auth, email, crate::PASSWORD, client).await
 }
 
 async fn sign_in<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {

@@ -145,15 +145,7 @@ pub async fn register<S: SuiteStore>(
     auth: &Auth<User, S>,
     email: &str,
 ) -> auth_core::SignedIn<User> {
-    let user = User {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        hashed_password: String::new(),
-        role: "member".into(),
-    };
-    User::register_with_password(auth, user, PASSWORD, Some(PASSWORD), ClientInfo::default())
-        .await
-        .unwrap()
+    crate::register_with(auth, email, PASSWORD, ClientInfo::default()).await
 }
 
 async fn password_works<S: SuiteStore>(auth: &Auth<User, S>, password: &str) -> bool {
@@ -193,15 +185,7 @@ async fn reset_token<S: SuiteStore>(s: &Setup<S>, seen: usize) -> String {
 pub async fn a_password_reset_sets_the_password_and_ends_every_session<B: Backend>(b: B) {
     let (_f, s) = setup(b).await;
     let registered = register(&s.auth, "ada@example.com").await;
-    let other = User::sign_in_with_password(
-        &s.auth,
-        "ada@example.com",
-        PASSWORD,
-        TokenType::User,
-        ClientInfo::default(),
-    )
-    .await
-    .unwrap();
+    let other = crate::sign_in_as(&s.auth, "ada@example.com", TokenType::User).await;
     let token = reset_token(&s, 0).await;
     let reset = reset_with(&s, &token, NEW_PASSWORD).await.unwrap();
     // The new sign-in works; every earlier one, and its refresh token, is over.
@@ -364,12 +348,12 @@ where
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     let token = reset_token(&s, 0).await;
-    if !<B::Fixture as Hooks>::fail_token_writes(s.auth.store(), "BEFORE INSERT").await {
+    if !crate::hardening::fail_token_writes::<B::Fixture>(s.auth.store(), "BEFORE INSERT").await {
         return; // the memory store writes under one lock: it cannot fail half way
     }
     let failed = reset_with(&s, &token, NEW_PASSWORD).await;
     assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
-    <B::Fixture as Hooks>::heal(s.auth.store()).await;
+    crate::hardening::heal::<B::Fixture>(s.auth.store()).await;
     // Nothing happened: the old password works, and the token is still good.
     assert!(password_works(&s.auth, PASSWORD).await);
     reset_with(&s, &token, NEW_PASSWORD)
@@ -396,17 +380,10 @@ pub async fn a_reset_token_is_no_other_token_and_no_other_token_resets<B: Backen
             .is_err(),
         "not a sign-in token"
     );
-    let sign_in = User::sign_in_with_password(
-        &s.auth,
-        "ada@example.com",
-        PASSWORD,
-        TokenType::SignIn,
-        ClientInfo::default(),
-    )
-    .await
-    .unwrap()
-    .token
-    .token;
+    let sign_in = crate::sign_in_as(&s.auth, "ada@example.com", TokenType::SignIn)
+        .await
+        .token
+        .token;
     let refresh = ada.refresh_token.unwrap().token;
     for other in [&ada.token.token, &refresh, &sign_in] {
         let r = reset_with(&s, other, NEW_PASSWORD).await;
@@ -615,7 +592,7 @@ where
     let (_f, s) = setup(b).await;
     register(&s.auth, "ada@example.com").await;
     let token = magic_link(&s, 0).await;
-    if !<B::Fixture as Hooks>::fail_token_writes(s.auth.store(), "BEFORE INSERT").await {
+    if !crate::hardening::fail_token_writes::<B::Fixture>(s.auth.store(), "BEFORE INSERT").await {
         return; // the memory store writes under one lock: it cannot fail half way
     }
     let failed = s
@@ -623,7 +600,7 @@ where
         .sign_in_with_magic_link(&token, ClientInfo::default())
         .await;
     assert!(matches!(failed, Err(Error::Store(_))), "{failed:?}");
-    <B::Fixture as Hooks>::heal(s.auth.store()).await;
+    crate::hardening::heal::<B::Fixture>(s.auth.store()).await;
     s.auth
         .sign_in_with_magic_link(&token, ClientInfo::default())
         .await
@@ -882,11 +859,11 @@ where
     let token = outbox
         .message("ada@example.com", &Purpose::CONFIRM, 0)
         .await;
-    if !<B::Fixture as Hooks>::fail_token_writes(auth.store(), "BEFORE UPDATE").await {
+    if !crate::hardening::fail_token_writes::<B::Fixture>(auth.store(), "BEFORE UPDATE").await {
         return; // the memory store writes under one lock: it cannot fail half way
     }
     assert!(matches!(auth.confirm(&token).await, Err(Error::Store(_))));
-    <B::Fixture as Hooks>::heal(auth.store()).await;
+    crate::hardening::heal::<B::Fixture>(auth.store()).await;
     assert_eq!(
         stored(&auth, ada.id).await.confirmed_at,
         None,
@@ -910,17 +887,10 @@ pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B) {
             .await
             .is_err()
     );
-    let access = Customer::sign_in_with_password(
-        &auth,
-        "ada@example.com",
-        PASSWORD,
-        TokenType::User,
-        ClientInfo::default(),
-    )
-    .await
-    .unwrap()
-    .token
-    .token;
+    let access = crate::sign_in_as(&auth, "ada@example.com", TokenType::User)
+        .await
+        .token
+        .token;
     assert!(matches!(
         auth.confirm(&access).await,
         Err(Error::WrongPurpose { .. })

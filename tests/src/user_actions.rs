@@ -92,25 +92,8 @@ async fn auth<F: Fixture>(f: &F) -> Auth<User, F::Store> {
     .unwrap()
 }
 
-fn new_user(email: &str) -> User {
-    User {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        hashed_password: String::new(),
-        role: "member".into(),
-    }
-}
-
 async fn register<S: SuiteStore>(auth: &Auth<User, S>, email: &str) -> SignedIn<User> {
-    User::register_with_password(
-        auth,
-        new_user(email),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap()
+    crate::register_with(auth, email, crate::PASSWORD, ExtraClaims::new()).await
 }
 
 pub async fn register_hashes_stores_and_signs_in<F: Fixture>(f: F) {
@@ -129,7 +112,7 @@ pub async fn register_hashes_stores_and_signs_in<F: Fixture>(f: F) {
 
 pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F) {
     let auth = auth(&f).await;
-    let u = new_user("bob@example.com");
+    let u = crate::new_member::<User>("bob@example.com");
     let id = u.id;
     let e = User::register_with_password(
         &auth,
@@ -150,14 +133,7 @@ pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F) 
         User::register_with_password(&auth, u.clone(), "short", Some("short"), ExtraClaims::new())
             .await;
     assert!(matches!(e, Err(Error::InvalidInput(_))));
-    let e = User::register_with_password(
-        &auth,
-        new_user(" "),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await;
+    let e = crate::try_register(&auth, " ", "password-1", ExtraClaims::new()).await;
     assert!(matches!(e, Err(Error::InvalidInput(_))));
     let none: Option<User> = UserStore::<User>::get_user(auth.store(), &id)
         .await
@@ -166,44 +142,26 @@ pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F) 
     assert_eq!(f.token_count().await, 0);
 
     register(&auth, "bob@example.com").await;
-    let e = User::register_with_password(
-        &auth,
-        new_user("bob@example.com"),
-        "password-9",
-        Some("password-9"),
-        ExtraClaims::new(),
-    )
-    .await;
+    let e = crate::try_register(&auth, "bob@example.com", "password-9", ExtraClaims::new()).await;
     assert!(matches!(e, Err(Error::IdentityTaken)));
 }
 
 pub async fn concurrent_registrations_of_one_identity_have_one_winner<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let auth = Arc::new(auth);
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let auth = auth.clone();
-            tokio::spawn(async move {
-                User::register_with_password(
-                    &auth,
-                    new_user("race@example.com"),
-                    "password-1",
-                    Some("password-1"),
-                    ExtraClaims::new(),
-                )
-                .await
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => ok += 1,
-            Err(Error::IdentityTaken) => {}
-            Err(e) => panic!("{e}"),
+    let attempt = |_| {
+        let auth = auth.clone();
+        async move {
+            crate::try_register(
+                &*auth,
+                "race@example.com",
+                crate::PASSWORD,
+                ExtraClaims::new(),
+            )
+            .await
         }
-    }
-    assert_eq!(ok, 1);
+    };
+    crate::exactly_one_winner(16, attempt, |e| matches!(e, Error::IdentityTaken)).await;
 }
 
 pub async fn sign_in_with_password_and_the_same_error_for_unknown_and_wrong<F: Fixture>(f: F) {

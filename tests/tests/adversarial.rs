@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use auth_core::{
-    Algorithm, Auth, Error, ExtraClaims, Lifetime, MemoryStore, Purpose, Secret, Settings,
-    SigningSecret, TokenConfig, TokenResourceConfig, UserResource, UserStore,
+    Algorithm, Auth, Error, ExtraClaims, MemoryStore, Secret, Settings, SigningSecret, TokenConfig,
+    TokenResourceConfig, UserResource, UserStore,
 };
 use auth_tests::{SECRET, User, claims_for, forge};
 use base64::Engine as _;
@@ -97,16 +97,7 @@ async fn every_wrong_token_is_refused_by_the_right_check() {
         auth.revoke(&issued.token).await.unwrap();
         issued.token
     };
-    let sign_in = auth
-        .issue(
-            &user,
-            &Purpose::SIGN_IN,
-            Lifetime::from_secs(60),
-            ExtraClaims::new(),
-        )
-        .await
-        .unwrap()
-        .token;
+    let sign_in = auth_tests::sign_in_token(&auth, &user).await.token;
 
     let mut cases: Vec<(String, String, Want)> = Vec::new();
     let mut case =

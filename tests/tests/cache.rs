@@ -101,25 +101,8 @@ async fn wait_until(mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn new_user(email: &str) -> User {
-    User {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        hashed_password: String::new(),
-        role: "member".into(),
-    }
-}
-
 async fn register(node: &Node, email: &str) -> SignedIn<User> {
-    User::register_with_password(
-        &node.auth,
-        new_user(email),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap()
+    auth_tests::register_with(&node.auth, email, auth_tests::PASSWORD, ExtraClaims::new()).await
 }
 
 /// Authenticates on `node` until its cache answers (a hit), so the next
@@ -139,6 +122,18 @@ async fn warm(node: &Node, token: &str) {
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// A new session of `user`'s signed in on node `a`, its token in `b`'s
+/// cache.
+async fn sign_in_on_a_warm_on_b(a: &Node, b: &Node, user: &User) -> SignedIn<User> {
+    let s = a
+        .auth
+        .sign_in(user.clone(), ExtraClaims::new())
+        .await
+        .unwrap();
+    warm(b, &s.token.token).await;
+    s
 }
 
 /// How long until `node` refuses `token`, polling as fast as it answers.
@@ -172,12 +167,7 @@ async fn every_invalidating_write_on_one_node_is_refused_on_the_other() {
     );
 
     // Ending a session from the device list.
-    let s = a
-        .auth
-        .sign_in(ada.user.clone(), ExtraClaims::new())
-        .await
-        .unwrap();
-    warm(&b, &s.token.token).await;
+    let s = sign_in_on_a_warm_on_b(&a, &b, &ada.user).await;
     let sid = a.auth.list_sessions(&ada.user, None).await.unwrap()[0]
         .id
         .clone();
@@ -185,22 +175,12 @@ async fn every_invalidating_write_on_one_node_is_refused_on_the_other() {
     refused_after(&b, &s.token.token, Instant::now()).await;
 
     // Log out everywhere.
-    let s = a
-        .auth
-        .sign_in(ada.user.clone(), ExtraClaims::new())
-        .await
-        .unwrap();
-    warm(&b, &s.token.token).await;
+    let s = sign_in_on_a_warm_on_b(&a, &b, &ada.user).await;
     a.auth.log_out_everywhere(&ada.user).await.unwrap();
     refused_after(&b, &s.token.token, Instant::now()).await;
 
     // A password change.
-    let s = a
-        .auth
-        .sign_in(ada.user.clone(), ExtraClaims::new())
-        .await
-        .unwrap();
-    warm(&b, &s.token.token).await;
+    let s = sign_in_on_a_warm_on_b(&a, &b, &ada.user).await;
     User::change_password(
         &a.auth,
         &s.user,

@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use auth_core::{
-    Auth, Authenticated, Error, ExtraClaims, HashCost, Secret, TokenType, UserStore, token_resource,
+    Auth, Authenticated, Error, ExtraClaims, HashCost, Secret, SignedIn, TokenType, UserStore,
+    token_resource,
 };
 use auth_sqlite::{SqliteConnectOptions, SqliteStore};
 use auth_tests::sqlite::{TestSqlite, fresh_path};
@@ -74,6 +75,19 @@ fn new_user(email: &str) -> User {
     }
 }
 
+/// Registers a [`new_user`] `email` with the suites' password.
+async fn register(auth: &A, email: &str) -> Result<SignedIn<User>, Error> {
+    let password = Some(auth_tests::PASSWORD);
+    User::register_with_password(
+        auth,
+        new_user(email),
+        auth_tests::PASSWORD,
+        password,
+        ExtraClaims::new(),
+    )
+    .await
+}
+
 /// A fresh file whose `User`s live in `members` (the fixture's `users`
 /// table is the shared test user's).
 async fn fresh() -> (TestSqlite, A) {
@@ -86,15 +100,7 @@ async fn fresh() -> (TestSqlite, A) {
 #[tokio::test]
 async fn users_of_every_field_kind_round_trip() {
     let (_db, auth) = fresh().await;
-    let signed = User::register_with_password(
-        &auth,
-        new_user("kinds@example.com"),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let signed = register(&auth, "kinds@example.com").await.unwrap();
     let mut expected = signed.user.clone();
     let stored: User = auth.store().get_user(&expected.id).await.unwrap().unwrap();
     assert_eq!(stored, expected);
@@ -123,15 +129,7 @@ async fn users_of_every_field_kind_round_trip() {
 async fn a_missing_user_table_is_a_clear_error() {
     let db = auth_tests::sqlite::fresh_db().await;
     let auth = auth(db.store.clone().with_user_table("user", "members").unwrap());
-    let e = User::register_with_password(
-        &auth,
-        new_user("nobody@example.com"),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap_err();
+    let e = register(&auth, "nobody@example.com").await.unwrap_err();
     let Error::Store(e) = e else { panic!("{e:?}") };
     assert!(e.to_string().contains("does not exist"), "{e}");
 }
@@ -149,24 +147,8 @@ async fn users_and_revocations_survive_a_restart() {
     };
     let store = open().await;
     let before = auth(store.clone());
-    let ada = User::register_with_password(
-        &before,
-        new_user("ada@example.com"),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
-    let kept = User::sign_in_with_password(
-        &before,
-        "ada@example.com",
-        "password-1",
-        TokenType::User,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let ada = register(&before, "ada@example.com").await.unwrap();
+    let kept = auth_tests::sign_in_as(&before, "ada@example.com", TokenType::User).await;
     before.revoke(&ada.token.token).await.unwrap();
     store.close().await;
     drop(before);
@@ -181,15 +163,7 @@ async fn users_and_revocations_survive_a_restart() {
         after.authenticate(&kept.token.token).await.unwrap().user.id,
         ada.user.id
     );
-    User::sign_in_with_password(
-        &after,
-        "ada@example.com",
-        "password-1",
-        TokenType::User,
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    auth_tests::sign_in_as(&after, "ada@example.com", TokenType::User).await;
     // A second migrate of the same file changes nothing.
     store.migrate(&["tokens"]).await.unwrap();
     store.close().await;
@@ -249,15 +223,7 @@ async fn a_write_lock_held_past_the_busy_timeout_fails_closed_and_recovers() {
         .with_user_table("user", "members")
         .unwrap();
     let auth = auth(store.clone());
-    let ada = User::register_with_password(
-        &auth,
-        new_user("ada@example.com"),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    let ada = register(&auth, "ada@example.com").await.unwrap();
 
     let mut holder = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
         .max_connections(1)
@@ -279,14 +245,7 @@ async fn a_write_lock_held_past_the_busy_timeout_fails_closed_and_recovers() {
         started.elapsed() >= Duration::from_millis(150),
         "it waited first"
     );
-    let e = User::register_with_password(
-        &auth,
-        new_user("bob@example.com"),
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await;
+    let e = register(&auth, "bob@example.com").await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
     // Reads do not wait for the writer.
     assert!(auth.authenticate(&ada.token.token).await.is_ok());

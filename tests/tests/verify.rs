@@ -6,7 +6,7 @@ use auth_core::{
     PurposeFilter, Secret, Settings, SigningSecret, StoreError, TokenConfig, TokenResourceConfig,
     TokenRow, TokenStore, UserResource, UserStore,
 };
-use auth_tests::{SECRET, User, auth, claims_for, forge, sign_claims};
+use auth_tests::{SECRET, User, auth, claims_for, forge, sign_claims, sign_claims_with};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -107,12 +107,7 @@ async fn alg_none_is_refused_in_any_casing() {
 async fn bad_signature_and_tampered_payload_are_refused() {
     let (auth, user) = setup(false).await;
     let c = claims_for(&user);
-    let other_key = forge(
-        &json!({"alg": "HS256"}),
-        &payload(&c),
-        Algorithm::HS256,
-        "another secret",
-    );
+    let other_key = sign_claims_with(&c, "another secret");
     assert!(matches!(
         auth.verify(&other_key).await,
         Err(Error::InvalidSignature)
@@ -338,15 +333,7 @@ async fn allow_list_mode_requires_a_stored_row_of_the_tokens_own_purpose() {
 async fn a_sign_in_token_is_not_a_bearer_token() {
     for allow_list in [false, true] {
         let (auth, user) = setup(allow_list).await;
-        let issued = auth
-            .issue(
-                &user,
-                &Purpose::SIGN_IN,
-                Lifetime::from_secs(60),
-                ExtraClaims::new(),
-            )
-            .await
-            .unwrap();
+        let issued = auth_tests::sign_in_token(&auth, &user).await;
         assert_eq!(issued.claims.exp - issued.claims.iat, 60);
         assert!(
             auth.verify(&issued.token).await.is_ok(),
@@ -416,12 +403,7 @@ async fn allow_list_mode_restores_the_stored_claims() {
 async fn sign_out_checks_the_signature_first() {
     let (auth, user) = setup(false).await;
     let c = claims_for(&user);
-    let forged = forge(
-        &json!({"alg": "HS256"}),
-        &payload(&c),
-        Algorithm::HS256,
-        "not our secret",
-    );
+    let forged = sign_claims_with(&c, "not our secret");
     assert!(matches!(
         auth.revoke(&forged).await,
         Err(Error::InvalidSignature)

@@ -329,21 +329,8 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
-    use serde::{Deserialize, Serialize};
 
-    #[derive(Clone, Debug, Serialize, Deserialize)]
-    struct User {
-        id: i64,
-    }
-
-    impl UserResource for User {
-        type PrimaryKey = i64;
-        const SUBJECT_NAME: &'static str = "user";
-        const PRIMARY_KEY_FIELD: &'static str = "id";
-        fn primary_key(&self) -> i64 {
-            self.id
-        }
-    }
+    use crate::test_user::User;
 
     async fn send(router: Router, bearer: Option<&str>) -> (StatusCode, Option<String>) {
         let mut req = axum::http::Request::builder().uri("/me");
