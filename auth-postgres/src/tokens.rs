@@ -5,34 +5,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
+    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
     StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Postgres, Row};
 
-use auth_sql::{decode_rows, limit, sql};
+use auth_sql::tokens::{self as ops, Param, TokenStatements};
+use auth_sql::{limit, sql};
 
 use crate::store::{PgStore, db_err};
 
-/// The statements for one token table, built once.
-pub(crate) struct TokenQueries {
-    lookup: Arc<str>,
+/// The statements for one token table, built once: the ones every SQL
+/// store has, and PostgreSQL's own.
+// `pub` only for the `TokenSql` impl; the module is private, so nothing
+// outside the crate can name it.
+#[derive(Debug)]
+pub struct TokenQueries {
+    common: TokenStatements,
     insert_many: Arc<str>,
     redeem: Arc<str>,
     rotate: Arc<str>,
-    list_sessions: Arc<str>,
-    end_sessions: Arc<str>,
-    upsert: Arc<str>,
-    get: Arc<str>,
-    revoke: Arc<str>,
-    is_revoked: Arc<str>,
-    revoke_all: Arc<str>,
-    read_expired: Arc<str>,
     delete_expired: Arc<str>,
-    insert: Arc<str>,
     pub(crate) table: String,
+}
+
+impl AsRef<TokenStatements> for TokenQueries {
+    fn as_ref(&self) -> &TokenStatements {
+        &self.common
+    }
 }
 
 const COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
@@ -47,8 +49,63 @@ pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocati
 
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
-        Self {
+        let common = TokenStatements {
             lookup: format!("SELECT {} FROM {}", lookup_columns(), lookup_from(t)).into(),
+            list_sessions: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = 'session' AND expires_at > $2"
+            )
+            .into(),
+            // $2: only this one; $3: all but this one; both NULL: all.
+            end_sessions: format!(
+                "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
+                 WHERE subject = $1 AND purpose = 'session' \
+                 AND ($2::text IS NULL OR jti = $2) AND ($3::text IS NULL OR jti <> $3)"
+            )
+            .into(),
+            // A revocation row is never turned back into a live one: the
+            // update's WHERE skips it and RETURNING yields no row.
+            upsert: format!(
+                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (jti) DO UPDATE SET subject = EXCLUDED.subject, \
+                 expires_at = EXCLUDED.expires_at, purpose = EXCLUDED.purpose, \
+                 extra_data = EXCLUDED.extra_data, updated_at = now() \
+                 WHERE {t}.purpose <> 'revocation' RETURNING 1"
+            )
+            .into(),
+            get: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE jti = $1 AND expires_at > $2 \
+                 AND ($3::text IS NULL OR purpose = $3)"
+            )
+            .into(),
+            // Concurrent revocations of one jti serialise on the row: the
+            // first inserts or flips it, the others find a revocation and
+            // return no row.
+            revoke: format!(
+                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
+                 VALUES ($1, $2, $3, 'revocation', NULL) \
+                 ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', \
+                 subject = EXCLUDED.subject, expires_at = EXCLUDED.expires_at, \
+                 extra_data = NULL, updated_at = now() \
+                 WHERE {t}.purpose <> 'revocation' RETURNING 1"
+            )
+            .into(),
+            is_revoked: format!(
+                "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND purpose = 'revocation')"
+            )
+            .into(),
+            revoke_all: format!("UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE}").into(),
+            read_expired: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE expires_at < now() ORDER BY expires_at LIMIT $1"
+            )
+            .into(),
+            insert: format!(
+                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) VALUES ($1, $2, $3, $4, $5)"
+            )
+            .into(),
+        };
+        Self {
+            common,
             insert_many: format!("INSERT INTO {t} ({NEW_COLUMNS}) {}", unnest_rows(1)).into(),
             // A single-use token spent and a sign-in's rows inserted, both
             // or neither: a concurrent redemption waits for the row lock,
@@ -102,54 +159,6 @@ impl TokenQueries {
                 unnest_rows(5)
             )
             .into(),
-            list_sessions: format!(
-                "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = 'session' AND expires_at > $2"
-            )
-            .into(),
-            // $2: only this one; $3: all but this one; both NULL: all.
-            end_sessions: format!(
-                "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
-                 WHERE subject = $1 AND purpose = 'session' \
-                 AND ($2::text IS NULL OR jti = $2) AND ($3::text IS NULL OR jti <> $3)"
-            )
-            .into(),
-            // A revocation row is never turned back into a live one: the
-            // update's WHERE skips it and RETURNING yields no row.
-            upsert: format!(
-                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (jti) DO UPDATE SET subject = EXCLUDED.subject, \
-                 expires_at = EXCLUDED.expires_at, purpose = EXCLUDED.purpose, \
-                 extra_data = EXCLUDED.extra_data, updated_at = now() \
-                 WHERE {t}.purpose <> 'revocation' RETURNING 1"
-            )
-            .into(),
-            get: format!(
-                "SELECT {COLUMNS} FROM {t} WHERE jti = $1 AND expires_at > $2 \
-                 AND ($3::text IS NULL OR purpose = $3)"
-            )
-            .into(),
-            // Concurrent revocations of one jti serialise on the row: the
-            // first inserts or flips it, the others find a revocation and
-            // return no row.
-            revoke: format!(
-                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
-                 VALUES ($1, $2, $3, 'revocation', NULL) \
-                 ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', \
-                 subject = EXCLUDED.subject, expires_at = EXCLUDED.expires_at, \
-                 extra_data = NULL, updated_at = now() \
-                 WHERE {t}.purpose <> 'revocation' RETURNING 1"
-            )
-            .into(),
-            is_revoked: format!(
-                "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND purpose = 'revocation')"
-            )
-            .into(),
-            revoke_all: format!("UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE}").into(),
-            read_expired: format!(
-                "SELECT {COLUMNS} FROM {t} WHERE expires_at < now() ORDER BY expires_at LIMIT $1"
-            )
-            .into(),
             // One expunger per table at a time (a transaction-scoped advisory
             // try-lock on the table's oid, so same-named tables in other
             // schemas do not share it: the others delete nothing and never wait). Batches walk
@@ -162,10 +171,6 @@ impl TokenQueries {
                  AND expires_at >= $1 ORDER BY expires_at LIMIT $2), \
                  gone AS (DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING expires_at) \
                  SELECT count(*) AS deleted, max(expires_at) AS last FROM gone"
-            )
-            .into(),
-            insert: format!(
-                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) VALUES ($1, $2, $3, $4, $5)"
             )
             .into(),
             table: t.to_owned(),
@@ -272,20 +277,51 @@ pub(crate) fn lookup_rows(row: &PgRow) -> Result<auth_core::Rows, sqlx::Error> {
     })
 }
 
+/// Purpose names as a `text[]`.
+fn purpose_names(purposes: &[Purpose]) -> Vec<&str> {
+    purposes.iter().map(Purpose::as_str).collect()
+}
+
 /// The bind values of a [`PurposeFilter`]: included purposes (`None`: all)
 /// and excluded ones.
-pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<Vec<String>>, Vec<String>) {
-    let include = filter
-        .include
-        .as_ref()
-        .map(|v| v.iter().map(|p| p.as_str().to_owned()).collect());
-    let exclude = filter
-        .exclude
-        .iter()
-        .map(|p| p.as_str().to_owned())
-        .collect();
-    (include, exclude)
+pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<Vec<&str>>, Vec<&str>) {
+    (
+        filter.include.as_deref().map(purpose_names),
+        purpose_names(&filter.exclude),
+    )
 }
+
+/// `sql` with `params` bound as PostgreSQL takes them: times as
+/// `timestamptz`, JSON as `jsonb`, durations in seconds, purposes as
+/// `text[]`; [`Param::Now`] binds nothing (the statements read the
+/// database's `now()`).
+fn query(
+    sql: &Arc<str>,
+    params: &[Param<'_>],
+) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+    params
+        .iter()
+        .fold(sqlx::query(auth_sql::sql(sql)), |q, p| match *p {
+            Param::Text(t) => q.bind(t),
+            Param::MaybeText(t) => q.bind(t),
+            Param::Time(t) => q.bind(t),
+            Param::Json(v) => q.bind(v),
+            Param::Duration(d) => q.bind(d.as_secs_f64()),
+            Param::Purposes(p) => q.bind(p.map(purpose_names)),
+            Param::Limit(n) => q.bind(n),
+            Param::Now => q,
+        })
+}
+
+auth_sql::token_sql!(PgStore {
+    queries: TokenQueries,
+    reader: pool,
+    writer: pool,
+    query: query,
+    token_row: token_row,
+    lookup_rows: lookup_rows,
+    db_err: db_err,
+});
 
 impl TokenStore for PgStore {
     fn check_table(&self, table: &str) -> Result<(), StoreError> {
@@ -293,14 +329,7 @@ impl TokenStore for PgStore {
     }
 
     async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
-        let q = self.token_queries(table)?;
-        let row = sqlx::query(sql(&q.lookup))
-            .bind(jti)
-            .bind(sid)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("lookup"))?;
-        lookup_rows(&row).map_err(db_err("decode lookup row"))
+        ops::lookup(self, table, jti, sid).await
     }
 
     async fn insert_tokens(&self, table: &str, rows: &[NewTokenRow]) -> Result<(), StoreError> {
@@ -366,14 +395,7 @@ impl TokenStore for PgStore {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        let q = self.token_queries(table)?;
-        let rows = sqlx::query(sql(&q.list_sessions))
-            .bind(subject)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list sessions"))?;
-        decode_rows(&rows, token_row, db_err("decode session row"))
+        ops::list_sessions(self, table, subject, now).await
     }
 
     async fn end_sessions(
@@ -382,48 +404,15 @@ impl TokenStore for PgStore {
         subject: &str,
         which: Sessions<'_>,
     ) -> Result<u64, StoreError> {
-        let q = self.token_queries(table)?;
-        let (one, all_but) = match which {
-            Sessions::One(sid) => (Some(sid), None),
-            Sessions::AllBut(sid) => (None, Some(sid)),
-            Sessions::All => (None, None),
-        };
-        let done = sqlx::query(sql(&q.end_sessions))
-            .bind(subject)
-            .bind(one)
-            .bind(all_but)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("end sessions"))?;
-        Ok(done.rows_affected())
+        ops::end_sessions(self, table, subject, which).await
     }
 
     async fn upsert_token(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
-        let written = sqlx::query(sql(&q.upsert))
-            .bind(&row.jti)
-            .bind(&row.subject)
-            .bind(row.expires_at)
-            .bind(&row.purpose)
-            .bind(&row.extra_data)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("store token"))?;
-        Ok(written.is_some())
+        ops::upsert_token(self, table, row).await
     }
 
     async fn insert_token(&self, table: &str, row: &NewTokenRow) -> Result<(), StoreError> {
-        let q = self.token_queries(table)?;
-        sqlx::query(sql(&q.insert))
-            .bind(&row.jti)
-            .bind(&row.subject)
-            .bind(row.expires_at)
-            .bind(&row.purpose)
-            .bind(&row.extra_data)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("insert token"))?;
-        Ok(())
+        ops::insert_token(self, table, row).await
     }
 
     async fn get_token(
@@ -433,39 +422,15 @@ impl TokenStore for PgStore {
         purpose: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRow>, StoreError> {
-        let q = self.token_queries(table)?;
-        let row = sqlx::query(sql(&q.get))
-            .bind(jti)
-            .bind(now)
-            .bind(purpose)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("get token"))?;
-        row.as_ref()
-            .map(token_row)
-            .transpose()
-            .map_err(db_err("decode token row"))
+        ops::get_token(self, table, jti, purpose, now).await
     }
 
     async fn insert_revocation(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
-        let written = sqlx::query(sql(&q.revoke))
-            .bind(&row.jti)
-            .bind(&row.subject)
-            .bind(row.expires_at)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("revoke token"))?;
-        Ok(written.is_some())
+        ops::insert_revocation(self, table, row).await
     }
 
     async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
-        sqlx::query_scalar(sql(&q.is_revoked))
-            .bind(jti)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("is revoked"))
+        ops::is_revoked(self, table, jti).await
     }
 
     async fn revoke_all_for_subject(
@@ -475,17 +440,7 @@ impl TokenStore for PgStore {
         filter: &PurposeFilter,
         keep_for: Duration,
     ) -> Result<u64, StoreError> {
-        let q = self.token_queries(table)?;
-        let (include, exclude) = filter_params(filter);
-        let done = sqlx::query(sql(&q.revoke_all))
-            .bind(subject)
-            .bind(include)
-            .bind(exclude)
-            .bind(keep_for.as_secs_f64())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("revoke all for subject"))?;
-        Ok(done.rows_affected())
+        ops::revoke_all_for_subject(self, table, subject, filter, keep_for).await
     }
 
     async fn read_expired(
@@ -493,13 +448,7 @@ impl TokenStore for PgStore {
         table: &str,
         limit_to: usize,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        let q = self.token_queries(table)?;
-        let rows = sqlx::query(sql(&q.read_expired))
-            .bind(limit(limit_to))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read expired"))?;
-        decode_rows(&rows, token_row, db_err("decode token row"))
+        ops::read_expired(self, table, limit_to).await
     }
 
     async fn delete_expired(

@@ -1,11 +1,17 @@
 //! What the two SQL stores, auth-postgres and auth-sqlite, share, written
 //! once: table and column quoting (a [`Dialect`] says where they differ),
 //! the per-table statement cache, the token table's versioned steps, the
-//! user table's `CREATE TABLE`, users in and out as JSON, and how a driver
-//! error becomes a store error.
+//! user table's `CREATE TABLE`, users in and out as JSON, how a driver
+//! error becomes a store error, and the token operations both run alike
+//! ([`tokens`]).
 //!
 //! Internal to this workspace: its API follows the stores' needs, and
 //! applications use the stores, not this crate.
+
+pub mod tokens;
+
+#[doc(hidden)]
+pub use sqlx as __sqlx;
 
 use std::sync::Arc;
 

@@ -8,38 +8,40 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
+    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
     StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Row, Sqlite, SqliteConnection};
 
-use auth_sql::{decode_rows, limit, sql};
+use auth_sql::tokens::{self as ops, Param, TokenStatements};
+use auth_sql::{limit, sql};
 
 use crate::store::{SqliteStore, db_err, duration_micros, from_micros, micros};
 
-/// The statements for one token table, built once.
-pub(crate) struct TokenQueries {
-    lookup: Arc<str>,
+/// The statements for one token table, built once: the ones every SQL
+/// store has, and SQLite's own.
+// `pub` only for the `TokenSql` impl; the module is private, so nothing
+// outside the crate can name it.
+#[derive(Debug)]
+pub struct TokenQueries {
+    pub(crate) common: TokenStatements,
     pub(crate) insert_many: Arc<str>,
     get_row: Arc<str>,
     mark_used: Arc<str>,
     touch_session: Arc<str>,
-    list_sessions: Arc<str>,
-    end_sessions: Arc<str>,
-    upsert: Arc<str>,
-    get: Arc<str>,
-    revoke: Arc<str>,
-    is_revoked: Arc<str>,
-    pub(crate) revoke_all: Arc<str>,
     pub(crate) redeem: Arc<str>,
-    read_expired: Arc<str>,
     expunge_last: Arc<str>,
     delete_expired: Arc<str>,
-    insert: Arc<str>,
     pub(crate) table: String,
+}
+
+impl AsRef<TokenStatements> for TokenQueries {
+    fn as_ref(&self) -> &TokenStatements {
+        &self.common
+    }
 }
 
 const COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
@@ -55,27 +57,8 @@ const COLUMN_NAMES: [&str; 7] = [
 
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
-        Self {
+        let common = TokenStatements {
             lookup: lookup_sql(t, None).into(),
-            // ?1 the rows as a JSON array (see `rows_json`), ?2 now: one
-            // statement, so all rows land or none does.
-            insert_many: format!(
-                "INSERT INTO {t} ({COLUMNS}) \
-                 SELECT value ->> 'j', value ->> 's', value ->> 'e', value ->> 'p', value -> 'x', ?2, ?2 \
-                 FROM json_each(?1)"
-            )
-            .into(),
-            get_row: format!("SELECT {COLUMNS} FROM {t} WHERE jti = ?1").into(),
-            mark_used: format!(
-                "UPDATE {t} SET purpose = 'refresh_used', updated_at = ?2 WHERE jti = ?1"
-            )
-            .into(),
-            touch_session: format!(
-                "UPDATE {t} SET updated_at = ?2, \
-                 extra_data = json_set(coalesce(extra_data, '{{}}'), '$.last_seen_at', ?3) \
-                 WHERE jti = ?1"
-            )
-            .into(),
             list_sessions: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE subject = ?1 AND purpose = 'session' AND expires_at > ?2"
             )
@@ -97,6 +80,8 @@ impl TokenQueries {
                  WHERE {t}.purpose <> 'revocation' RETURNING 1"
             )
             .into(),
+            insert: format!("INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")
+                .into(),
             get: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE jti = ?1 AND expires_at > ?2 \
                  AND (?3 IS NULL OR purpose = ?3)"
@@ -116,9 +101,7 @@ impl TokenQueries {
                 "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = ?1 AND purpose = 'revocation')"
             )
             .into(),
-            // ?1 subject, ?2 included purposes (JSON array, or NULL: all),
-            // ?3 excluded purposes (JSON array), ?4 microseconds a revocation
-            // is kept past the token's expiry, ?5 now.
+            // ?2 and ?3: JSON arrays of purposes; ?4: microseconds.
             revoke_all: format!(
                 "UPDATE {t} SET purpose = 'revocation', expires_at = expires_at + ?4, updated_at = ?5 \
                  WHERE subject = ?1 AND purpose <> 'revocation' \
@@ -126,14 +109,36 @@ impl TokenQueries {
                  AND purpose NOT IN (SELECT value FROM json_each(?3))"
             )
             .into(),
+            read_expired: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE expires_at < ?2 ORDER BY expires_at LIMIT ?1"
+            )
+            .into(),
+        };
+        Self {
+            common,
+            // ?1 the rows as a JSON array (see `rows_json`), ?2 now: one
+            // statement, so all rows land or none does.
+            insert_many: format!(
+                "INSERT INTO {t} ({COLUMNS}) \
+                 SELECT value ->> 'j', value ->> 's', value ->> 'e', value ->> 'p', value -> 'x', ?2, ?2 \
+                 FROM json_each(?1)"
+            )
+            .into(),
+            get_row: format!("SELECT {COLUMNS} FROM {t} WHERE jti = ?1").into(),
+            mark_used: format!(
+                "UPDATE {t} SET purpose = 'refresh_used', updated_at = ?2 WHERE jti = ?1"
+            )
+            .into(),
+            touch_session: format!(
+                "UPDATE {t} SET updated_at = ?2, \
+                 extra_data = json_set(coalesce(extra_data, '{{}}'), '$.last_seen_at', ?3) \
+                 WHERE jti = ?1"
+            )
+            .into(),
             // ?1 jti, ?2 subject, ?3 purpose, ?4 now: a single-use token spent.
             redeem: format!(
                 "UPDATE {t} SET purpose = 'revocation', updated_at = ?4 \
                  WHERE jti = ?1 AND subject = ?2 AND purpose = ?3 AND expires_at > ?4"
-            )
-            .into(),
-            read_expired: format!(
-                "SELECT {COLUMNS} FROM {t} WHERE expires_at < ?2 ORDER BY expires_at LIMIT ?1"
             )
             .into(),
             // Batches walk the expires_at index from the previous batch's
@@ -152,8 +157,6 @@ impl TokenQueries {
                  WHERE expires_at < ?1 AND expires_at >= ?2 ORDER BY expires_at LIMIT ?3)"
             )
             .into(),
-            insert: format!("INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")
-                .into(),
             table: t.to_owned(),
         }
     }
@@ -229,14 +232,41 @@ pub(crate) fn rows_json(rows: &[NewTokenRow]) -> String {
     Value::Array(rows).to_string()
 }
 
-/// The bind values of a [`PurposeFilter`]: included purposes (`None`: all)
-/// and excluded ones, as JSON arrays.
-pub(crate) fn filter_params(filter: &PurposeFilter) -> (Option<String>, String) {
-    let names = |v: &[auth_core::Purpose]| {
-        Value::Array(v.iter().map(|p| p.as_str().into()).collect()).to_string()
-    };
-    (filter.include.as_deref().map(names), names(&filter.exclude))
+/// Purposes as the JSON array the statements read with `json_each`.
+fn purposes_json(purposes: &[Purpose]) -> String {
+    Value::Array(purposes.iter().map(|p| p.as_str().into()).collect()).to_string()
 }
+
+/// `sql` with `params` bound as SQLite stores them: times and durations in
+/// microseconds, JSON and purpose lists as JSON text; [`Param::Now`] is
+/// this process's clock (the database is on the same machine).
+pub(crate) fn query(
+    sql: &Arc<str>,
+    params: &[Param<'_>],
+) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+    params
+        .iter()
+        .fold(sqlx::query(auth_sql::sql(sql)), |q, p| match *p {
+            Param::Text(t) => q.bind(t),
+            Param::MaybeText(t) => q.bind(t),
+            Param::Time(t) => q.bind(micros(t)),
+            Param::Json(v) => q.bind(v.map(Value::to_string)),
+            Param::Duration(d) => q.bind(duration_micros(d)),
+            Param::Purposes(p) => q.bind(p.map(purposes_json)),
+            Param::Limit(n) => q.bind(n),
+            Param::Now => q.bind(micros(Utc::now())),
+        })
+}
+
+auth_sql::token_sql!(SqliteStore {
+    queries: TokenQueries,
+    reader: reader,
+    writer: writer,
+    query: query,
+    token_row: token_row,
+    lookup_rows: lookup_rows,
+    db_err: db_err,
+});
 
 /// Spends the single-use token `redeem` inside the caller's transaction:
 /// whether its row was a live row of its purpose and subject (now a
@@ -294,14 +324,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
-        let q = self.token_queries(table)?;
-        let row = sqlx::query(sql(&q.lookup))
-            .bind(jti)
-            .bind(sid)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_err("lookup"))?;
-        lookup_rows(&row).map_err(db_err("decode lookup row"))
+        ops::lookup(self, table, jti, sid).await
     }
 
     async fn insert_tokens(&self, table: &str, rows: &[NewTokenRow]) -> Result<(), StoreError> {
@@ -380,14 +403,7 @@ impl TokenStore for SqliteStore {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        let q = self.token_queries(table)?;
-        let rows = sqlx::query(sql(&q.list_sessions))
-            .bind(subject)
-            .bind(micros(now))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err("list sessions"))?;
-        decode_rows(&rows, token_row, db_err("decode session row"))
+        ops::list_sessions(self, table, subject, now).await
     }
 
     async fn end_sessions(
@@ -396,51 +412,15 @@ impl TokenStore for SqliteStore {
         subject: &str,
         which: Sessions<'_>,
     ) -> Result<u64, StoreError> {
-        let q = self.token_queries(table)?;
-        let (one, all_but) = match which {
-            Sessions::One(sid) => (Some(sid), None),
-            Sessions::AllBut(sid) => (None, Some(sid)),
-            Sessions::All => (None, None),
-        };
-        let done = sqlx::query(sql(&q.end_sessions))
-            .bind(subject)
-            .bind(one)
-            .bind(all_but)
-            .bind(micros(Utc::now()))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err("end sessions"))?;
-        Ok(done.rows_affected())
+        ops::end_sessions(self, table, subject, which).await
     }
 
     async fn upsert_token(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
-        let written = sqlx::query(sql(&q.upsert))
-            .bind(&row.jti)
-            .bind(&row.subject)
-            .bind(micros(row.expires_at))
-            .bind(&row.purpose)
-            .bind(row.extra_data.as_ref().map(Value::to_string))
-            .bind(micros(Utc::now()))
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err("store token"))?;
-        Ok(written.is_some())
+        ops::upsert_token(self, table, row).await
     }
 
     async fn insert_token(&self, table: &str, row: &NewTokenRow) -> Result<(), StoreError> {
-        let q = self.token_queries(table)?;
-        sqlx::query(sql(&q.insert))
-            .bind(&row.jti)
-            .bind(&row.subject)
-            .bind(micros(row.expires_at))
-            .bind(&row.purpose)
-            .bind(row.extra_data.as_ref().map(Value::to_string))
-            .bind(micros(Utc::now()))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err("insert token"))?;
-        Ok(())
+        ops::insert_token(self, table, row).await
     }
 
     async fn get_token(
@@ -450,40 +430,15 @@ impl TokenStore for SqliteStore {
         purpose: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRow>, StoreError> {
-        let q = self.token_queries(table)?;
-        let row = sqlx::query(sql(&q.get))
-            .bind(jti)
-            .bind(micros(now))
-            .bind(purpose)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err("get token"))?;
-        row.as_ref()
-            .map(token_row)
-            .transpose()
-            .map_err(db_err("decode token row"))
+        ops::get_token(self, table, jti, purpose, now).await
     }
 
     async fn insert_revocation(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
-        let written = sqlx::query(sql(&q.revoke))
-            .bind(&row.jti)
-            .bind(&row.subject)
-            .bind(micros(row.expires_at))
-            .bind(micros(Utc::now()))
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err("revoke token"))?;
-        Ok(written.is_some())
+        ops::insert_revocation(self, table, row).await
     }
 
     async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
-        sqlx::query_scalar(sql(&q.is_revoked))
-            .bind(jti)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_err("is revoked"))
+        ops::is_revoked(self, table, jti).await
     }
 
     async fn revoke_all_for_subject(
@@ -493,18 +448,7 @@ impl TokenStore for SqliteStore {
         filter: &PurposeFilter,
         keep_for: Duration,
     ) -> Result<u64, StoreError> {
-        let q = self.token_queries(table)?;
-        let (include, exclude) = filter_params(filter);
-        let done = sqlx::query(sql(&q.revoke_all))
-            .bind(subject)
-            .bind(include)
-            .bind(exclude)
-            .bind(duration_micros(keep_for))
-            .bind(micros(Utc::now()))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err("revoke all for subject"))?;
-        Ok(done.rows_affected())
+        ops::revoke_all_for_subject(self, table, subject, filter, keep_for).await
     }
 
     async fn read_expired(
@@ -512,14 +456,7 @@ impl TokenStore for SqliteStore {
         table: &str,
         limit_to: usize,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        let q = self.token_queries(table)?;
-        let rows = sqlx::query(sql(&q.read_expired))
-            .bind(limit(limit_to))
-            .bind(micros(Utc::now()))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err("read expired"))?;
-        decode_rows(&rows, token_row, db_err("decode token row"))
+        ops::read_expired(self, table, limit_to).await
     }
 
     async fn delete_expired(

@@ -13,10 +13,11 @@ use auth_core::{
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use auth_sql::{inserted, quote_column, quote_literal, sql, stored_user, update_err, user_fields};
+use auth_sql::{inserted, quote_column, quote_literal, stored_user, update_err, user_fields};
 
-use crate::store::{SqliteStore, db_err, duration_micros, micros};
-use crate::tokens::{filter_params, insert_rows, lookup_rows, lookup_sql, spend};
+use crate::store::{SqliteStore, db_err};
+use crate::tokens::{insert_rows, lookup_rows, lookup_sql, query, spend};
+use auth_sql::tokens::{Param, revoke_all_params};
 
 /// How a column's value converts to and from the user's JSON form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,13 +397,11 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
                 return Ok(false);
             }
             if let Some(revoke) = change.revoke {
-                let (include, exclude) = filter_params(revoke.filter);
-                sqlx::query(sql(&tokens.revoke_all))
-                    .bind(revoke.subject)
-                    .bind(include)
-                    .bind(exclude)
-                    .bind(duration_micros(revoke.keep_for))
-                    .bind(micros(now))
+                // Log out everywhere at this transaction's time.
+                let [subject, include, exclude, keep_for, _now] =
+                    revoke_all_params(revoke.subject, revoke.filter, revoke.keep_for);
+                let params = [subject, include, exclude, keep_for, Param::Time(now)];
+                query(&tokens.common.revoke_all, &params)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -1,0 +1,389 @@
+//! The token operations both SQL stores run alike: which statement, which
+//! values in which order, and what its result means, said once. Each store
+//! writes the statements in its own SQL ([`TokenStatements`]) and encodes
+//! the values its own way ([`Param`], [`TokenSql`]); the operations whose
+//! shape differs between the databases (the rotation, the redemption, the
+//! expunge batch, the many-row insert) stay in the stores.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{NewTokenRow, Purpose, PurposeFilter, Rows, Sessions, StoreError, TokenRow};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// A value bound to a token statement, in the statement's parameter order.
+#[derive(Clone, Copy, Debug)]
+pub enum Param<'a> {
+    /// Text (a jti, a subject, a purpose).
+    Text(&'a str),
+    /// Text or NULL.
+    MaybeText(Option<&'a str>),
+    /// A point in time.
+    Time(DateTime<Utc>),
+    /// A JSON document or NULL (`extra_data`).
+    Json(Option<&'a Value>),
+    /// How long (a revocation kept past the token's expiry).
+    Duration(Duration),
+    /// A list of purposes, or NULL for "every purpose".
+    Purposes(Option<&'a [Purpose]>),
+    /// A row count (`LIMIT`).
+    Limit(i64),
+    /// The time of the write. Always the last value: a store whose
+    /// database reads its own clock in the statement (PostgreSQL's
+    /// `now()`) binds nothing for it; one that binds this process's clock
+    /// (SQLite) binds it like a [`Param::Time`].
+    Now,
+}
+
+/// The statements every SQL token store runs through the operations
+/// below, in its own SQL. Each takes its values in the order the
+/// operation's `Param`s list them.
+#[derive(Debug)]
+pub struct TokenStatements {
+    /// The token's row and its session's, one row whatever is found:
+    /// jti, sid (or NULL).
+    pub lookup: Arc<str>,
+    /// Insert a row unless a revocation holds its jti, returning a row
+    /// when written: jti, subject, expires_at, purpose, extra_data, now.
+    pub upsert: Arc<str>,
+    /// Insert a row (a conflict is an error): as `upsert`.
+    pub insert: Arc<str>,
+    /// The live row of a jti: jti, now, purpose (or NULL: any).
+    pub get: Arc<str>,
+    /// Insert or turn a row into a revocation unless it is one, returning
+    /// a row when written: jti, subject, expires_at, now.
+    pub revoke: Arc<str>,
+    /// Whether a jti's row is a revocation (one boolean): jti.
+    pub is_revoked: Arc<str>,
+    /// Turn a subject's rows into revocations kept past their expiry:
+    /// subject, included purposes (or NULL: all), excluded purposes, how
+    /// long they are kept, now.
+    pub revoke_all: Arc<str>,
+    /// A subject's live sessions: subject, now.
+    pub list_sessions: Arc<str>,
+    /// End a subject's sessions: subject, only this sid (or NULL), all but
+    /// this sid (or NULL), now.
+    pub end_sessions: Arc<str>,
+    /// The earliest expired rows: how many, now.
+    pub read_expired: Arc<str>,
+}
+
+/// How a SQL store runs a token statement: its statements per table, and
+/// its driver, binding each [`Param`] its own way. Errors carry the store's
+/// name and `what` was being done.
+pub trait TokenSql: Sync {
+    /// The store's statements of one table ([`TokenStatements`] and its
+    /// own).
+    type Queries: AsRef<TokenStatements> + Send + Sync;
+
+    /// The statements of `table` (a bad name is an error).
+    fn queries(&self, table: &str) -> Result<Arc<Self::Queries>, StoreError>;
+
+    /// Runs a write: how many rows it changed.
+    fn write(
+        &self,
+        sql: &Arc<str>,
+        params: &[Param<'_>],
+        what: &'static str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Runs a write ending in `RETURNING`: whether it returned a row.
+    fn write_returning(
+        &self,
+        sql: &Arc<str>,
+        params: &[Param<'_>],
+        what: &'static str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Reads token rows.
+    fn read_rows(
+        &self,
+        sql: &Arc<str>,
+        params: &[Param<'_>],
+        what: &'static str,
+    ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
+
+    /// Reads one boolean.
+    fn read_flag(
+        &self,
+        sql: &Arc<str>,
+        params: &[Param<'_>],
+        what: &'static str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Reads a lookup row: the token's row and its session's.
+    fn read_lookup(
+        &self,
+        sql: &Arc<str>,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = Result<Rows, StoreError>> + Send;
+}
+
+/// A new row's values: jti, subject, expires_at, purpose, extra_data, now.
+fn new_row(row: &NewTokenRow) -> [Param<'_>; 6] {
+    [
+        Param::Text(&row.jti),
+        Param::Text(&row.subject),
+        Param::Time(row.expires_at),
+        Param::Text(&row.purpose),
+        Param::Json(row.extra_data.as_ref()),
+        Param::Now,
+    ]
+}
+
+/// `TokenStore::lookup`.
+pub async fn lookup<S: TokenSql>(
+    s: &S,
+    table: &str,
+    jti: &str,
+    sid: Option<&str>,
+) -> Result<Rows, StoreError> {
+    let q = s.queries(table)?;
+    let params = [Param::Text(jti), Param::MaybeText(sid)];
+    s.read_lookup(&(*q).as_ref().lookup, &params).await
+}
+
+/// `TokenStore::upsert_token`.
+pub async fn upsert_token<S: TokenSql>(
+    s: &S,
+    table: &str,
+    row: &NewTokenRow,
+) -> Result<bool, StoreError> {
+    let q = s.queries(table)?;
+    s.write_returning(&(*q).as_ref().upsert, &new_row(row), "store token")
+        .await
+}
+
+/// `TokenStore::insert_token`.
+pub async fn insert_token<S: TokenSql>(
+    s: &S,
+    table: &str,
+    row: &NewTokenRow,
+) -> Result<(), StoreError> {
+    let q = s.queries(table)?;
+    s.write(&(*q).as_ref().insert, &new_row(row), "insert token")
+        .await
+        .map(|_| ())
+}
+
+/// `TokenStore::get_token`.
+pub async fn get_token<S: TokenSql>(
+    s: &S,
+    table: &str,
+    jti: &str,
+    purpose: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<TokenRow>, StoreError> {
+    let q = s.queries(table)?;
+    let params = [
+        Param::Text(jti),
+        Param::Time(now),
+        Param::MaybeText(purpose),
+    ];
+    let rows = s
+        .read_rows(&(*q).as_ref().get, &params, "get token")
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// `TokenStore::insert_revocation`.
+pub async fn insert_revocation<S: TokenSql>(
+    s: &S,
+    table: &str,
+    row: &NewTokenRow,
+) -> Result<bool, StoreError> {
+    let q = s.queries(table)?;
+    let params = [
+        Param::Text(&row.jti),
+        Param::Text(&row.subject),
+        Param::Time(row.expires_at),
+        Param::Now,
+    ];
+    s.write_returning(&(*q).as_ref().revoke, &params, "revoke token")
+        .await
+}
+
+/// `TokenStore::is_revoked`.
+pub async fn is_revoked<S: TokenSql>(s: &S, table: &str, jti: &str) -> Result<bool, StoreError> {
+    let q = s.queries(table)?;
+    s.read_flag(&(*q).as_ref().is_revoked, &[Param::Text(jti)], "is revoked")
+        .await
+}
+
+/// The values of `revoke_all` (log out everywhere): subject, included and
+/// excluded purposes, how long a revocation is kept, now.
+pub fn revoke_all_params<'a>(
+    subject: &'a str,
+    filter: &'a PurposeFilter,
+    keep_for: Duration,
+) -> [Param<'a>; 5] {
+    [
+        Param::Text(subject),
+        Param::Purposes(filter.include.as_deref()),
+        Param::Purposes(Some(&filter.exclude)),
+        Param::Duration(keep_for),
+        Param::Now,
+    ]
+}
+
+/// `TokenStore::revoke_all_for_subject`.
+pub async fn revoke_all_for_subject<S: TokenSql>(
+    s: &S,
+    table: &str,
+    subject: &str,
+    filter: &PurposeFilter,
+    keep_for: Duration,
+) -> Result<u64, StoreError> {
+    let q = s.queries(table)?;
+    let params = revoke_all_params(subject, filter, keep_for);
+    s.write(&(*q).as_ref().revoke_all, &params, "revoke all for subject")
+        .await
+}
+
+/// `TokenStore::list_sessions`.
+pub async fn list_sessions<S: TokenSql>(
+    s: &S,
+    table: &str,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let q = s.queries(table)?;
+    let params = [Param::Text(subject), Param::Time(now)];
+    s.read_rows(&(*q).as_ref().list_sessions, &params, "list sessions")
+        .await
+}
+
+/// `TokenStore::end_sessions`.
+pub async fn end_sessions<S: TokenSql>(
+    s: &S,
+    table: &str,
+    subject: &str,
+    which: Sessions<'_>,
+) -> Result<u64, StoreError> {
+    let q = s.queries(table)?;
+    let (one, all_but) = match which {
+        Sessions::One(sid) => (Some(sid), None),
+        Sessions::AllBut(sid) => (None, Some(sid)),
+        Sessions::All => (None, None),
+    };
+    let params = [
+        Param::Text(subject),
+        Param::MaybeText(one),
+        Param::MaybeText(all_but),
+        Param::Now,
+    ];
+    s.write(&(*q).as_ref().end_sessions, &params, "end sessions")
+        .await
+}
+
+/// `TokenStore::read_expired`.
+pub async fn read_expired<S: TokenSql>(
+    s: &S,
+    table: &str,
+    limit_to: usize,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let q = s.queries(table)?;
+    let params = [Param::Limit(crate::limit(limit_to)), Param::Now];
+    s.read_rows(&(*q).as_ref().read_expired, &params, "read expired")
+        .await
+}
+
+/// Implements [`TokenSql`] for a store from its parts: `$queries` its
+/// statements, `$reader` and `$writer` its pools (fields), `$query` its
+/// [`Param`] binding, `$token_row` and `$lookup_rows` its row decoding,
+/// `$db_err` its error naming. A macro because the drivers' query results
+/// share no trait (`rows_affected` is each driver's own method).
+#[macro_export]
+macro_rules! token_sql {
+    ($store:ty {
+        queries: $queries:ty,
+        reader: $reader:ident,
+        writer: $writer:ident,
+        query: $query:path,
+        token_row: $token_row:path,
+        lookup_rows: $lookup_rows:path,
+        db_err: $db_err:path $(,)?
+    }) => {
+        /// The driver half of the shared token operations
+        /// (`auth_sql::tokens`): internal, hidden from the store's
+        /// documentation.
+        #[doc(hidden)]
+        impl $crate::tokens::TokenSql for $store {
+            type Queries = $queries;
+
+            fn queries(
+                &self,
+                table: &str,
+            ) -> ::std::result::Result<::std::sync::Arc<$queries>, ::auth_core::StoreError> {
+                self.token_queries(table)
+            }
+
+            async fn write(
+                &self,
+                sql: &::std::sync::Arc<str>,
+                params: &[$crate::tokens::Param<'_>],
+                what: &'static str,
+            ) -> ::std::result::Result<u64, ::auth_core::StoreError> {
+                let done = $query(sql, params)
+                    .execute(&self.$writer)
+                    .await
+                    .map_err($db_err(what))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn write_returning(
+                &self,
+                sql: &::std::sync::Arc<str>,
+                params: &[$crate::tokens::Param<'_>],
+                what: &'static str,
+            ) -> ::std::result::Result<bool, ::auth_core::StoreError> {
+                let row = $query(sql, params)
+                    .fetch_optional(&self.$writer)
+                    .await
+                    .map_err($db_err(what))?;
+                Ok(row.is_some())
+            }
+
+            async fn read_rows(
+                &self,
+                sql: &::std::sync::Arc<str>,
+                params: &[$crate::tokens::Param<'_>],
+                what: &'static str,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::auth_core::TokenRow>,
+                ::auth_core::StoreError,
+            > {
+                let rows = $query(sql, params)
+                    .fetch_all(&self.$reader)
+                    .await
+                    .map_err($db_err(what))?;
+                $crate::decode_rows(&rows, $token_row, $db_err(what))
+            }
+
+            async fn read_flag(
+                &self,
+                sql: &::std::sync::Arc<str>,
+                params: &[$crate::tokens::Param<'_>],
+                what: &'static str,
+            ) -> ::std::result::Result<bool, ::auth_core::StoreError> {
+                let row = $query(sql, params).fetch_one(&self.$reader).await;
+                row.and_then(|r| $crate::__sqlx::Row::try_get(&r, 0))
+                    .map_err($db_err(what))
+            }
+
+            async fn read_lookup(
+                &self,
+                sql: &::std::sync::Arc<str>,
+                params: &[$crate::tokens::Param<'_>],
+            ) -> ::std::result::Result<::auth_core::Rows, ::auth_core::StoreError> {
+                let row = $query(sql, params)
+                    .fetch_one(&self.$reader)
+                    .await
+                    .map_err($db_err("lookup"))?;
+                $lookup_rows(&row).map_err($db_err("decode lookup row"))
+            }
+        }
+    };
+}
