@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::schema::pg_type;
-use auth_sql::{inserted, quote_column, stored_user, update_err, user_fields};
+use auth_sql::{identity_column, inserted, quote_column, stored_user, update_err, user_fields};
 
 use crate::store::{PgStore, db_err};
 use crate::tokens::{
@@ -91,13 +91,9 @@ impl<U: UserResource> UserStore<U> for PgStore {
     }
 
     async fn get_user_by_identity(&self, identity: &str) -> Result<Option<U>, StoreError> {
-        let field = U::IDENTITY_FIELD
-            .ok_or_else(|| StoreError::msg("this user resource has no identity field"))?;
+        let identity_column = identity_column::<U>()?;
         let table = self.user_table(U::SUBJECT_NAME)?;
-        let sql = format!(
-            "SELECT to_jsonb(u) FROM {table} u WHERE u.{} = $1",
-            quote_column(field)
-        );
+        let sql = format!("SELECT to_jsonb(u) FROM {table} u WHERE u.{identity_column} = $1");
         let value: Option<Value> = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(identity)
             .fetch_optional(&self.pool)

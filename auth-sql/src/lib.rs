@@ -235,6 +235,14 @@ pub fn user_fields<U: UserResource>(
     }
 }
 
+/// The quoted identity column of `U`, for a lookup by identity (an error
+/// for a resource without one).
+pub fn identity_column<U: UserResource>() -> Result<String, StoreError> {
+    U::IDENTITY_FIELD
+        .map(quote_column)
+        .ok_or_else(|| StoreError::msg("this user resource has no identity field"))
+}
+
 /// A stored user read back (the JSON the store selected).
 pub fn stored_user<U: UserResource>(parsed: serde_json::Result<U>) -> Result<U, StoreError> {
     parsed.map_err(|e| StoreError::new("stored user does not deserialize", e))

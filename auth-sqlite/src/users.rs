@@ -13,7 +13,9 @@ use auth_core::{
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use auth_sql::{inserted, quote_column, quote_literal, stored_user, update_err, user_fields};
+use auth_sql::{
+    identity_column, inserted, quote_column, quote_literal, stored_user, update_err, user_fields,
+};
 
 use crate::store::{SqliteStore, db_err};
 use crate::tokens::{insert_rows, lookup_rows, lookup_sql, query, spend};
@@ -130,6 +132,29 @@ impl UserTable {
             .collect()
     }
 
+    /// The `UPDATE` writing `fields` (from `?1`, the fields as JSON) to the
+    /// row whose primary key is `?2`; `None` when no field but the primary
+    /// key is given.
+    fn update_sql<U: UserResource>(
+        &self,
+        fields: &serde_json::Map<String, Value>,
+    ) -> Result<Option<String>, StoreError> {
+        let pk = quote_column(U::PRIMARY_KEY_FIELD);
+        let sets: Vec<String> = self
+            .assignments(fields)?
+            .into_iter()
+            .filter(|(c, _)| *c != pk)
+            .map(|(c, v)| format!("{c} = {v}"))
+            .collect();
+        Ok((!sets.is_empty()).then(|| {
+            format!(
+                "UPDATE {} SET {} WHERE {pk} = ?2",
+                self.name,
+                sets.join(", ")
+            )
+        }))
+    }
+
     fn insert_sql(&self, user: &serde_json::Map<String, Value>) -> Result<String, StoreError> {
         let (columns, values): (Vec<String>, Vec<String>) =
             self.assignments(user)?.into_iter().unzip();
@@ -209,14 +234,11 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     }
 
     async fn get_user_by_identity(&self, identity: &str) -> Result<Option<U>, StoreError> {
-        let field = U::IDENTITY_FIELD
-            .ok_or_else(|| StoreError::msg("this user resource has no identity field"))?;
+        let identity_column = identity_column::<U>()?;
         let table = self.user_table::<U>().await?;
         let sql = format!(
-            "SELECT {} FROM {} u WHERE u.{} = ?1",
-            table.as_json,
-            table.name,
-            quote_column(field)
+            "SELECT {} FROM {} u WHERE u.{identity_column} = ?1",
+            table.as_json, table.name
         );
         let text: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(identity)
@@ -269,21 +291,9 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
         let table = self.user_table::<U>().await?;
         let row = user_fields(user)?;
-        let pk = quote_column(U::PRIMARY_KEY_FIELD);
-        let sets: Vec<String> = table
-            .assignments(&row)?
-            .into_iter()
-            .filter(|(c, _)| *c != pk)
-            .map(|(c, v)| format!("{c} = {v}"))
-            .collect();
-        if sets.is_empty() {
+        let Some(sql) = table.update_sql::<U>(&row)? else {
             return Ok(true);
-        }
-        let sql = format!(
-            "UPDATE {} SET {} WHERE {pk} = ?2",
-            table.name,
-            sets.join(", ")
-        );
+        };
         let done = sqlx::query(AssertSqlSafe(sql))
             .bind(Value::Object(row).to_string())
             .bind(user.primary_key().to_subject_value())
@@ -302,21 +312,9 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     ) -> Result<bool, StoreError> {
         let table = self.user_table::<U>().await?;
         let tokens = self.token_queries(token_table)?;
-        let pk = quote_column(U::PRIMARY_KEY_FIELD);
-        let sets: Vec<String> = table
-            .assignments(fields)?
-            .into_iter()
-            .filter(|(c, _)| *c != pk)
-            .map(|(c, v)| format!("{c} = {v}"))
-            .collect();
-        if sets.is_empty() {
-            return Err(StoreError::msg("no field to apply"));
-        }
-        let update = format!(
-            "UPDATE {} SET {} WHERE {pk} = ?2",
-            table.name,
-            sets.join(", ")
-        );
+        let update = table
+            .update_sql::<U>(fields)?
+            .ok_or_else(|| StoreError::msg("no field to apply"))?;
         // One transaction: the token spent and the fields written, or
         // neither.
         let spend_then_update = async |tx: &mut SqliteConnection, now| {

@@ -167,10 +167,7 @@ pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
     token_actions::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"role": "admin"})))
         .await
         .unwrap();
-    let row = token_actions::get_token(&s, &RES, &f.jti, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = live_row(&s, &RES, &f.jti, None).await.unwrap();
     assert_eq!(row.jti, f.jti);
     assert_eq!(row.subject, "user?id=1");
     assert_eq!(row.purpose, "user");
@@ -178,31 +175,19 @@ pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
     assert_eq!(row.extra_data, Some(json!({"role": "admin"})));
     assert!(row.created_at <= row.updated_at);
     assert!(
-        token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
+        live_row(&s, &RES, &f.jti, Some(&Purpose::USER))
             .await
-            .unwrap()
             .is_some()
     );
     assert!(
-        token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::SIGN_IN))
+        live_row(&s, &RES, &f.jti, Some(&Purpose::SIGN_IN))
             .await
-            .unwrap()
             .is_none()
     );
-    assert!(
-        token_actions::get_token(&s, &RES, "no-such-jti", None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(live_row(&s, &RES, "no-such-jti", None).await.is_none());
     // Another table is another namespace.
     let other = TokenResourceConfig::new("other_tokens");
-    assert!(
-        token_actions::get_token(&s, &other, &f.jti, None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(live_row(&s, &other, &f.jti, None).await.is_none());
 }
 
 pub async fn get_token_hides_expired_rows<S: ConformanceStore>(s: S) {
@@ -210,12 +195,7 @@ pub async fn get_token_hides_expired_rows<S: ConformanceStore>(s: S) {
     token_actions::store_token(&s, &RES, &f, &Purpose::USER, None)
         .await
         .unwrap();
-    assert!(
-        token_actions::get_token(&s, &RES, &f.jti, None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(live_row(&s, &RES, &f.jti, None).await.is_none());
 }
 
 pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: ConformanceStore>(s: S) {
@@ -226,10 +206,7 @@ pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: Conformanc
     token_actions::store_token(&s, &RES, &f, &Purpose::USER, Some(json!({"a": 1})))
         .await
         .unwrap();
-    let row = token_actions::get_token(&s, &RES, &f.jti, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = live_row(&s, &RES, &f.jti, None).await.unwrap();
     assert_eq!(
         (row.purpose.as_str(), row.extra_data),
         ("user", Some(json!({"a": 1})))
@@ -239,10 +216,7 @@ pub async fn store_token_upserts_but_never_resurrects_a_revocation<S: Conformanc
     let again = token_actions::store_token(&s, &RES, &f, &Purpose::USER, None).await;
     assert!(matches!(again, Err(Error::Revoked)), "{again:?}");
     assert!(token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
-    let row = token_actions::get_token(&s, &RES, &f.jti, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = live_row(&s, &RES, &f.jti, None).await.unwrap();
     assert_eq!(row.purpose, "revocation");
 }
 
@@ -255,9 +229,8 @@ pub async fn revoke_token_twice_is_already_revoked<S: ConformanceStore>(s: S) {
     assert!(matches!(second, Err(Error::AlreadyRevoked)), "{second:?}");
     // The revocation row outlives the token by the skew margin (so no
     // verifier still accepting the token finds it gone), then is expunged.
-    let row = token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::REVOCATION))
+    let row = live_row(&s, &RES, &f.jti, Some(&Purpose::REVOCATION))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(
         row.expires_at,
@@ -273,9 +246,8 @@ pub async fn revoke_token_flips_a_stored_row<S: ConformanceStore>(s: S) {
         .unwrap();
     token_actions::revoke_token(&s, &RES, &f).await.unwrap();
     assert!(
-        token_actions::get_token(&s, &RES, &f.jti, Some(&Purpose::USER))
+        live_row(&s, &RES, &f.jti, Some(&Purpose::USER))
             .await
-            .unwrap()
             .is_none()
     );
     assert!(token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
@@ -312,10 +284,7 @@ pub async fn revoke_jti_without_the_token<S: ConformanceStore>(s: S) {
     );
     let again = token_actions::revoke_jti(&s, &RES, "lost-jti", "user?id=9").await;
     assert!(matches!(again, Err(Error::AlreadyRevoked)));
-    let row = token_actions::get_token(&s, &RES, "lost-jti", None)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = live_row(&s, &RES, "lost-jti", None).await.unwrap();
     assert!(
         row.expires_at > Utc::now() + chrono::Duration::days(365 * 100),
         "never expunged"
@@ -448,12 +417,7 @@ pub async fn read_and_expunge_only_expired_rows<S: ConformanceStore>(s: S) {
             .is_empty()
     );
     for f in &live {
-        assert!(
-            token_actions::get_token(&s, &res, &f.jti, None)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(live_row(&s, &res, &f.jti, None).await.is_some());
     }
     assert!(
         token_actions::is_revoked(&s, &res, "forever")
@@ -558,12 +522,7 @@ pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceS
         assert!(tokio::time::Instant::now() < deadline, "expunger never ran");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        token_actions::get_token(&s, &RES, &live.jti, None)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(live_row(&s, &RES, &live.jti, None).await.is_some());
 
     tokio::time::timeout(Duration::from_secs(5), handle.shutdown())
         .await
@@ -605,6 +564,19 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
 }
 
 /// The row of `jti` in `tokens`, as the lookup finds it.
+/// `get_token`: the live row of `jti` in `res`'s table (of `purpose` when
+/// given).
+async fn live_row<S: ConformanceStore>(
+    s: &S,
+    res: &TokenResourceConfig,
+    jti: &str,
+    purpose: Option<&Purpose>,
+) -> Option<auth_core::TokenRow> {
+    token_actions::get_token(s, res, jti, purpose)
+        .await
+        .unwrap()
+}
+
 async fn stored<S: ConformanceStore>(s: &S, jti: &str) -> Option<auth_core::TokenRow> {
     s.lookup("tokens", jti, None).await.unwrap().token
 }

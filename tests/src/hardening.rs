@@ -111,6 +111,23 @@ async fn register<S: SuiteStore>(
     crate::register_with(auth, email, password, ExtraClaims::new()).await
 }
 
+/// Changes `user`'s password from `old-password` to `new` (confirmed).
+async fn change_from_old<S: SuiteStore>(
+    auth: &Auth<User, S>,
+    user: &User,
+    new: &str,
+) -> Result<SignedIn<User>, Error> {
+    User::change_password(
+        auth,
+        user,
+        "old-password",
+        new,
+        Some(new),
+        ExtraClaims::new(),
+    )
+    .await
+}
+
 async fn sign_in<S: SuiteStore>(
     auth: &Auth<User, S>,
     email: &str,
@@ -138,17 +155,7 @@ where
             let me = register(&auth, &email, "old-password").await.user;
             let changer = {
                 let (auth, me) = (auth.clone(), me.clone());
-                tokio::spawn(async move {
-                    User::change_password(
-                        &auth,
-                        &me,
-                        "old-password",
-                        "new-password",
-                        Some("new-password"),
-                        auth_core::ExtraClaims::new(),
-                    )
-                    .await
-                })
+                tokio::spawn(async move { change_from_old(&auth, &me, "new-password").await })
             };
             let signer = {
                 let (auth, email) = (auth.clone(), email.clone());
@@ -194,16 +201,7 @@ where
         .await
         .unwrap()
         .token;
-        User::change_password(
-            &auth,
-            &me,
-            "old-password",
-            "new-password",
-            Some("new-password"),
-            auth_core::ExtraClaims::new(),
-        )
-        .await
-        .unwrap();
+        change_from_old(&auth, &me, "new-password").await.unwrap();
         let e = User::sign_in_with_token(&auth, &exchange.token, ExtraClaims::new()).await;
         assert!(
             matches!(
@@ -231,17 +229,7 @@ where
         let me = register(&auth, &email, "old-password").await.user;
         let change = |new: &'static str| {
             let (auth, me) = (auth.clone(), me.clone());
-            tokio::spawn(async move {
-                User::change_password(
-                    &auth,
-                    &me,
-                    "old-password",
-                    new,
-                    Some(new),
-                    auth_core::ExtraClaims::new(),
-                )
-                .await
-            })
+            tokio::spawn(async move { change_from_old(&auth, &me, new).await })
         };
         let (a, b) = (change("password-a"), change("password-b"));
         // A role change made beside the password changes, as a column
@@ -480,15 +468,7 @@ where
     if !fail_token_writes::<B::Fixture>(auth.store(), "BEFORE UPDATE").await {
         return; // this store cannot fail half way: it writes under one lock
     }
-    let e = User::change_password(
-        &auth,
-        &ada.user,
-        "old-password",
-        "new-password",
-        Some("new-password"),
-        auth_core::ExtraClaims::new(),
-    )
-    .await;
+    let e = change_from_old(&auth, &ada.user, "new-password").await;
     assert!(matches!(e, Err(Error::Store(_))), "{e:?}");
     heal::<B::Fixture>(auth.store()).await;
     assert!(
