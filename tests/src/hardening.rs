@@ -328,6 +328,28 @@ async fn just_expired<S: SuiteStore>(auth: &Auth<User, S>, user: &User) -> Strin
     token
 }
 
+/// A runtime with a leeway (`allow_list` or not) on a fresh fixture, a
+/// registered member and a token of theirs just expired (within the
+/// leeway).
+async fn expired_within_the_leeway<B: Backend>(
+    b: B,
+    allow_list: bool,
+) -> (
+    B::Fixture,
+    Auth<User, <B::Fixture as Fixture>::Store>,
+    User,
+    String,
+)
+where
+    B::Fixture: Hooks,
+{
+    let (guard, store) = backend(b).await;
+    let auth = with_settings(with_leeway(allow_list), store);
+    let me = register(&auth, "ada@example.com", "password-1").await.user;
+    let token = just_expired(&auth, &me).await;
+    (guard, auth, me, token)
+}
+
 /// Finding 7: a revocation row expired with its token's `exp`, but the
 /// verifier accepts until `exp + leeway`: after the expunger ran, a revoked
 /// token worked again. Revocations are now kept for the leeway plus a skew
@@ -337,10 +359,7 @@ where
     B::Fixture: Hooks,
 {
     for allow_list in [false, true] {
-        let (_guard, store) = backend(b).await;
-        let auth = with_settings(with_leeway(allow_list), store);
-        let me = register(&auth, "ada@example.com", "password-1").await.user;
-        let token = just_expired(&auth, &me).await;
+        let (_guard, auth, _, token) = expired_within_the_leeway(b, allow_list).await;
         assert!(auth.authenticate(&token).await.is_ok(), "inside the leeway");
         auth.revoke(&token).await.unwrap();
         Token::expunge_expired(auth.store()).await.unwrap();
@@ -357,10 +376,7 @@ pub async fn f07_log_out_everywhere_survives_the_expunger_within_the_leeway<B: B
 where
     B::Fixture: Hooks,
 {
-    let (_guard, store) = backend(b).await;
-    let auth = with_settings(with_leeway(true), store);
-    let me = register(&auth, "ada@example.com", "password-1").await.user;
-    let token = just_expired(&auth, &me).await;
+    let (_guard, auth, me, token) = expired_within_the_leeway(b, true).await;
     User::log_out_everywhere(&auth, &me).await.unwrap();
     Token::expunge_expired(auth.store()).await.unwrap();
     assert!(matches!(
@@ -375,10 +391,7 @@ pub async fn f15_the_leeway_applies_to_allow_list_presence<B: Backend>(b: B)
 where
     B::Fixture: Hooks,
 {
-    let (_guard, store) = backend(b).await;
-    let auth = with_settings(with_leeway(true), store);
-    let me = register(&auth, "ada@example.com", "password-1").await.user;
-    let token = just_expired(&auth, &me).await;
+    let (_guard, auth, _, token) = expired_within_the_leeway(b, true).await;
     let me_again = auth.authenticate(&token).await;
     assert!(me_again.is_ok(), "{me_again:?}");
 }

@@ -103,11 +103,18 @@ async fn alg_none_is_refused_in_any_casing() {
     }
 }
 
-#[tokio::test]
-async fn bad_signature_and_tampered_payload_are_refused() {
+/// A deny-list runtime, a user, claims of theirs and those claims signed
+/// with a secret that is not the runtime's.
+async fn forged_with_another_secret() -> (Auth<User, MemoryStore>, User, Claims, String) {
     let (auth, user) = setup(false).await;
     let c = claims_for(&user);
-    let other_key = sign_claims_with(&c, "another secret");
+    let forged = sign_claims_with(&c, "not our secret");
+    (auth, user, c, forged)
+}
+
+#[tokio::test]
+async fn bad_signature_and_tampered_payload_are_refused() {
+    let (auth, _, c, other_key) = forged_with_another_secret().await;
     assert!(matches!(
         auth.verify(&other_key).await,
         Err(Error::InvalidSignature)
@@ -401,9 +408,7 @@ async fn allow_list_mode_restores_the_stored_claims() {
 
 #[tokio::test]
 async fn sign_out_checks_the_signature_first() {
-    let (auth, user) = setup(false).await;
-    let c = claims_for(&user);
-    let forged = sign_claims_with(&c, "not our secret");
+    let (auth, user, c, forged) = forged_with_another_secret().await;
     assert!(matches!(
         auth.revoke(&forged).await,
         Err(Error::InvalidSignature)
