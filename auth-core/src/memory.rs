@@ -193,6 +193,26 @@ impl MemoryStore {
     /// Writes `new` with `purpose` (keeping the row's creation time) unless
     /// the `jti` already is a revocation row: the one conditional write both
     /// upsert and revocation rest on. `false` when a revocation blocked it.
+    /// `read` of the row of `jti` in `table` (`None`: no such row).
+    fn with_row<T>(&self, table: &str, jti: &str, read: impl FnOnce(Option<&TokenRow>) -> T) -> T {
+        let inner = self.lock();
+        read(inner.tokens.get(table).and_then(|rows| rows.get(jti)))
+    }
+
+    /// Copies of up to `limit` rows of `table` that `keep` accepts.
+    fn select(&self, table: &str, limit: usize, keep: impl Fn(&TokenRow) -> bool) -> Vec<TokenRow> {
+        let inner = self.lock();
+        inner
+            .tokens
+            .get(table)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .filter(|r| keep(r))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
     fn write_unless_revoked(&self, table: &str, new: &NewTokenRow, purpose: &str) -> bool {
         let mut inner = self.lock();
         let rows = inner.tokens.entry(table.to_owned()).or_default();
@@ -263,13 +283,8 @@ impl TokenStore for MemoryStore {
         purpose: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRow>, StoreError> {
-        let inner = self.lock();
-        Ok(inner
-            .tokens
-            .get(table)
-            .and_then(|rows| rows.get(jti))
-            .filter(|r| r.expires_at > now && purpose.is_none_or(|p| r.purpose == p))
-            .cloned())
+        let live = |r: &&TokenRow| r.expires_at > now && purpose.is_none_or(|p| r.purpose == p);
+        Ok(self.with_row(table, jti, |r| r.filter(live).cloned()))
     }
 
     async fn insert_revocation(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
@@ -277,12 +292,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
-        let inner = self.lock();
-        Ok(inner
-            .tokens
-            .get(table)
-            .and_then(|rows| rows.get(jti))
-            .is_some_and(|r| r.purpose == REVOCATION))
+        Ok(self.with_row(table, jti, |r| r.is_some_and(|r| r.purpose == REVOCATION)))
     }
 
     async fn revoke_all_for_subject(
@@ -308,16 +318,7 @@ impl TokenStore for MemoryStore {
 
     async fn read_expired(&self, table: &str, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
         let now = Utc::now();
-        let inner = self.lock();
-        Ok(inner
-            .tokens
-            .get(table)
-            .into_iter()
-            .flat_map(HashMap::values)
-            .filter(|r| r.expires_at < now)
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(self.select(table, limit, |r| r.expires_at < now))
     }
 
     async fn delete_expired(
@@ -418,15 +419,7 @@ impl TokenStore for MemoryStore {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        let inner = self.lock();
-        Ok(inner
-            .tokens
-            .get(table)
-            .into_iter()
-            .flat_map(HashMap::values)
-            .filter(|r| r.is_live_session(subject, now))
-            .cloned()
-            .collect())
+        Ok(self.select(table, usize::MAX, |r| r.is_live_session(subject, now)))
     }
 
     async fn end_sessions(
