@@ -37,7 +37,7 @@ impl AsRef<TokenStatements> for TokenQueries {
     }
 }
 
-const COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
+const COLUMNS: &str = ops::COLUMN_LIST;
 
 /// Log out everywhere, shared by its own statement and the password change:
 /// `$1` subject, `$2` included purposes (NULL: all), `$3` excluded purposes,
@@ -50,7 +50,7 @@ pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocati
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
         let common = TokenStatements {
-            lookup: format!("SELECT {} FROM {}", lookup_columns(), lookup_from(t)).into(),
+            lookup: format!("SELECT {} FROM {}", ops::lookup_columns(), lookup_from(t)).into(),
             list_sessions: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = 'session' AND expires_at > $2"
             )
@@ -230,23 +230,6 @@ impl RowArrays {
             .bind(self.purpose)
             .bind(self.extra_data)
     }
-}
-
-/// The columns of a token's row (`t_…`) and of its session's (`s_…`).
-pub(crate) fn lookup_columns() -> String {
-    let cols = [
-        "jti",
-        "subject",
-        "expires_at",
-        "purpose",
-        "extra_data",
-        "created_at",
-        "updated_at",
-    ];
-    cols.iter()
-        .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// One row whatever is found: `$1` the token's jti, `$2` its sid (or NULL).

@@ -14,8 +14,8 @@ use auth_sql::{identity_column, inserted, quote_column, stored_user, update_err,
 
 use crate::store::{PgStore, db_err};
 use crate::tokens::{
-    REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_columns, lookup_from,
-    lookup_rows, unnest_rows,
+    REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_from, lookup_rows,
+    unnest_rows,
 };
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
@@ -43,7 +43,7 @@ impl PgStore {
             let users = self.user_table(U::SUBJECT_NAME)?;
             let sql = format!(
                 "SELECT {}, ({}) AS \"user\" FROM {}",
-                lookup_columns(),
+                auth_sql::tokens::lookup_columns(),
                 by_key::<U>(&users, 3),
                 lookup_from(&q.table)
             );

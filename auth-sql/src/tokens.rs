@@ -13,6 +13,31 @@ use auth_core::{NewTokenRow, Purpose, PurposeFilter, Rows, Sessions, StoreError,
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+/// The token table's columns, in the order every store selects them.
+pub const COLUMNS: [&str; 7] = [
+    "jti",
+    "subject",
+    "expires_at",
+    "purpose",
+    "extra_data",
+    "created_at",
+    "updated_at",
+];
+
+/// [`COLUMNS`] as a select list.
+pub const COLUMN_LIST: &str =
+    "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
+
+/// The select list of a lookup's two rows: the token's (`t.c AS t_c`) and
+/// its session's (`s.c AS s_c`), each of [`COLUMNS`].
+pub fn lookup_columns() -> String {
+    COLUMNS
+        .iter()
+        .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A value bound to a token statement, in the statement's parameter order.
 #[derive(Clone, Copy, Debug)]
 pub enum Param<'a> {
@@ -386,4 +411,15 @@ macro_rules! token_sql {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_column_list_is_the_columns() {
+        assert_eq!(COLUMN_LIST, COLUMNS.join(", "));
+        assert!(lookup_columns().starts_with("t.jti AS t_jti, s.jti AS s_jti, t.subject"));
+    }
 }

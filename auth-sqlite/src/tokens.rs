@@ -44,16 +44,7 @@ impl AsRef<TokenStatements> for TokenQueries {
     }
 }
 
-const COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
-const COLUMN_NAMES: [&str; 7] = [
-    "jti",
-    "subject",
-    "expires_at",
-    "purpose",
-    "extra_data",
-    "created_at",
-    "updated_at",
-];
+const COLUMNS: &str = ops::COLUMN_LIST;
 
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
@@ -166,11 +157,7 @@ impl TokenQueries {
 /// sid (or NULL); with `user`, that scalar subquery as a column `user` too
 /// (the authenticate query).
 pub(crate) fn lookup_sql(t: &str, user: Option<&str>) -> String {
-    let columns = COLUMN_NAMES
-        .iter()
-        .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = ops::lookup_columns();
     let user = user.map(|u| format!(", ({u}) AS user")).unwrap_or_default();
     format!(
         "SELECT {columns}{user} FROM (SELECT 1) one \
