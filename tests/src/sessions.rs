@@ -103,6 +103,14 @@ async fn works<S: SuiteStore>(auth: &Auth<User, S>, token: &str) -> bool {
 }
 
 pub async fn the_pinned_example_signs_in_refreshes_and_lists_sessions<B: Backend>(b: B) {
+    // The declaration's settings, as documented.
+    let settings = <User as Authenticated>::settings();
+    assert_eq!(settings.sessions.unwrap().lifetime.as_secs(), 30 * 86_400);
+    let refresh = settings.refresh_tokens.unwrap();
+    assert_eq!(
+        (refresh.lifetime.as_secs(), refresh.reuse_grace.as_secs()),
+        (7 * 86_400, 30)
+    );
     for allow_list in [true, false] {
         let (_guard, auth) = auth_with(b, allow_list, None).await;
         let ada = register(&auth, "ada@example.com").await;
