@@ -423,18 +423,27 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// confirmed: they are stored with a confirmation token sent to the user
     /// as `updated` describes them (a new address gets the mail); nothing
     /// of the user changes now. Changes of other fields are not applied
-    /// here (write them with `update_user`). [`Error::InvalidInput`] when
-    /// no monitored field changes; [`Error::IdentityTaken`] when the new
-    /// identity is someone's.
+    /// here (write them with `update_user`). A new identity is normalised
+    /// as at registration (trimmed, NFC, lower case). [`Error::InvalidInput`]
+    /// when no monitored field changes or the new identity is not valid;
+    /// [`Error::IdentityTaken`] when it is someone's.
     pub async fn change_with_confirmation(&self, user: &U, updated: &U) -> Result<()> {
         let config = self.confirmation_config()?;
         if !config.confirm_on_update {
             return Err(Error::NotConfigured("`confirm_on_update` is off"));
         }
-        let (before, after) = match (serde_json::to_value(user), serde_json::to_value(updated)) {
+        let (before, mut after) = match (serde_json::to_value(user), serde_json::to_value(updated))
+        {
             (Ok(serde_json::Value::Object(b)), Ok(serde_json::Value::Object(a))) => (b, a),
             _ => return Err(Error::InvalidInput("the user is not a JSON object".into())),
         };
+        // A new identity is normalised as registration and sign-in
+        // normalise it, or the confirmed address could not sign in.
+        if let (Some(field), Some(password)) = (U::IDENTITY_FIELD, &self.settings().password)
+            && let Some(serde_json::Value::String(identity)) = after.get_mut(field)
+        {
+            *identity = crate::user_actions::normalize_identity(password, identity)?;
+        }
         let changes: serde_json::Map<_, _> = config
             .monitor_fields
             .iter()
@@ -446,8 +455,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         if changes.is_empty() {
             return Err(Error::InvalidInput("no monitored field changes".into()));
         }
-        if let (Some(field), Some(identity)) = (U::IDENTITY_FIELD, updated.identity())
-            && changes.contains_key(field)
+        if let Some(identity) = U::IDENTITY_FIELD
+            .and_then(|field| changes.get(field))
+            .and_then(serde_json::Value::as_str)
         {
             let taken = self
                 .store()

@@ -799,6 +799,37 @@ pub async fn an_email_change_waits_for_its_confirmation<B: Backend>(b: B) {
     ));
 }
 
+/// A new address is normalised as a registered one is: the confirmed
+/// address signs in, one that differs only in case is no change, and one
+/// with a control character is refused.
+pub async fn a_new_address_is_normalised_like_a_registered_one<B: Backend>(b: B) {
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = new_customer(&auth, "ada@example.com").await;
+    let moved_to = |email: &str| {
+        let mut moved = ada.clone();
+        moved.email = email.into();
+        moved
+    };
+    assert!(matches!(
+        auth.change_with_confirmation(&ada, &moved_to(" ADA@Example.com "))
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        auth.change_with_confirmation(&ada, &moved_to("ada\n@new.example"))
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    auth.change_with_confirmation(&ada, &moved_to("  Ada@NEW.example "))
+        .await
+        .unwrap();
+    let token = outbox
+        .message("ada@new.example", &Purpose::CONFIRM, 0)
+        .await;
+    assert_eq!(auth.confirm(&token).await.unwrap().email, "ada@new.example");
+    crate::sign_in_as(&*auth, "ada@new.example", TokenType::User).await;
+}
+
 pub async fn a_taken_address_is_refused_and_spends_nothing<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     let ada = new_customer(&auth, "ada@example.com").await;
@@ -920,6 +951,7 @@ macro_rules! special_suite {
             a_sending_strategy_without_a_sender_fails_at_start_up,
             a_new_account_is_confirmed_once,
             an_email_change_waits_for_its_confirmation,
+            a_new_address_is_normalised_like_a_registered_one,
             a_taken_address_is_refused_and_spends_nothing,
             sixteen_concurrent_confirmations_have_one_winner,
             a_failing_confirmation_leaves_the_token_unspent,

@@ -419,13 +419,7 @@ async fn change_email<S: Store>(
     Body(b): Body<EmailChangeBody>,
 ) -> Result<Response, ApiError> {
     let mut updated = me.user.clone();
-    updated.email = auth_core::normalize_identity(
-        auth.settings()
-            .password
-            .as_ref()
-            .ok_or(Error::NotConfigured("no password strategy"))?,
-        &check_email(&b.email)?,
-    )?;
+    updated.email = check_email(&b.email)?;
     auth.change_with_confirmation(&me.user, &updated).await?;
     Ok((
         StatusCode::ACCEPTED,
