@@ -220,15 +220,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         purpose: &Purpose,
         lifetime: Lifetime,
     ) -> Result<IssuedToken> {
-        let claims = self.jwt.claims(
-            user.subject(),
-            purpose,
-            lifetime,
-            ExtraClaims::new(),
-            Utc::now().timestamp(),
-        );
-        let token = self.jwt.sign(&claims)?;
-        Ok(IssuedToken { token, claims })
+        self.signed(self.claims_now(user, purpose, lifetime, ExtraClaims::new()))
     }
 
     /// Mints a token without extra claims (in `session` when given) and
@@ -292,13 +284,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         extra: ExtraClaims,
         session: Option<&SessionRef>,
     ) -> Result<IssuedToken> {
-        let mut claims = self.jwt.claims(
-            user.subject(),
-            purpose,
-            lifetime,
-            extra,
-            Utc::now().timestamp(),
-        );
+        let mut claims = self.claims_now(user, purpose, lifetime, extra);
         claims.cred = user
             .credential_hash()
             .map(crate::claims::credential_fingerprint);
@@ -307,6 +293,25 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             claims.exp = claims.exp.min(session.expires_at);
             claims.sid = Some(session.id.clone());
         }
+        self.signed(claims)
+    }
+
+    /// The registered claims of a token of `user`'s issued now, with
+    /// `extra` merged in; not yet bound to a password or a session.
+    fn claims_now(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        extra: ExtraClaims,
+    ) -> Claims {
+        let now = Utc::now().timestamp();
+        self.jwt
+            .claims(user.subject(), purpose, lifetime, extra, now)
+    }
+
+    /// `claims` signed.
+    fn signed(&self, claims: Claims) -> Result<IssuedToken> {
         let token = self.jwt.sign(&claims)?;
         Ok(IssuedToken { token, claims })
     }
