@@ -6,6 +6,7 @@ pub use crate::config::*;
 pub use crate::error::{Error, Result};
 pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::{Refreshed, Session, SignInContext};
+pub use crate::special::Reauthentication;
 pub use crate::store::{PasswordStore, UserStore};
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;

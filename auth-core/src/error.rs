@@ -111,6 +111,19 @@ pub enum Error {
     /// `cred` claim no longer matches the stored hash).
     #[error("the password has changed since this token was issued")]
     CredentialChanged,
+    /// Password sign-in of an account whose address was never confirmed
+    /// (the confirmation add-on's `require_confirmed`). Only said after the
+    /// password was verified, so it tells nothing to whoever lacks it.
+    #[error("the account's address is not confirmed yet")]
+    NotConfirmed,
+    /// A change of a monitored field (the email) needs the current password
+    /// or a recent sign-in, and neither was given (or the password is wrong).
+    #[error("this change needs the current password or a recent sign-in")]
+    ReauthenticationRequired,
+    /// Too many confirmations of changes wait for this user: confirm one,
+    /// or wait until they expire.
+    #[error("too many pending changes: {0}")]
+    TooManyPending(&'static str),
     /// The server is at capacity for this operation (e.g. every password
     /// hashing permit stayed busy past the bounded wait): try again later.
     #[error("unavailable: {0}")]

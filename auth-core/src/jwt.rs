@@ -117,6 +117,15 @@ impl Jwt {
         crate::keys::jwks_of(self.by_kid.values())
     }
 
+    /// The `aud` a token of `purpose` carries: the configured audience for
+    /// access tokens (purpose `user`) only; every other purpose gets
+    /// `<audience>:<purpose>` (`my-app:refresh`), so a verifier elsewhere
+    /// that checks signature, `exp`, `iss` and `aud` (as any stock JWT
+    /// library does) accepts access tokens and nothing else.
+    pub fn audience_for(&self, purpose: &str) -> String {
+        audience_for(&self.audience, purpose)
+    }
+
     /// Fresh claims for `sub`: a new `jti`, `iat = nbf = now`, `exp = now + lifetime`.
     pub fn claims(
         &self,
@@ -136,7 +145,7 @@ impl Jwt {
             nbf: now,
             exp,
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience_for(purpose.as_str()),
             purpose: purpose.as_str().to_owned(),
             cred: None,
             sid: None,
@@ -209,15 +218,21 @@ impl Jwt {
         if map.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(Error::InvalidIssuer);
         }
+        // The audience a token must name follows from its (signed) purpose:
+        // an access token names ours, anything else ours and its purpose.
+        let audience = match map.get("purpose") {
+            Some(Value::String(purpose)) => self.audience_for(purpose),
+            _ => return Err(Error::InvalidClaim("purpose")),
+        };
         let aud_ok = match map.get("aud") {
-            Some(Value::String(a)) => *a == self.audience,
-            Some(Value::Array(items)) => items.iter().any(|a| a.as_str() == Some(&self.audience)),
+            Some(Value::String(a)) => *a == audience,
+            Some(Value::Array(items)) => items.iter().any(|a| a.as_str() == Some(&audience)),
             _ => false,
         };
         if !aud_ok {
             return Err(Error::InvalidAudience);
         }
-        map.insert("aud".into(), Value::String(self.audience.clone()));
+        map.insert("aud".into(), Value::String(audience));
         Claims::from_json(map)
     }
 
@@ -269,6 +284,16 @@ impl Jwt {
             Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(key),
             Some(_) => Err(Error::MalformedToken("header `typ` is not `JWT`")),
         }
+    }
+}
+
+/// `aud` of a token of `purpose` under the configured `audience`: see
+/// [`Jwt::audience_for`].
+pub(crate) fn audience_for(audience: &str, purpose: &str) -> String {
+    if purpose == Purpose::USER.as_str() {
+        audience.to_owned()
+    } else {
+        format!("{audience}:{purpose}")
     }
 }
 

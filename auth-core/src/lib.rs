@@ -117,7 +117,9 @@ pub use password::{
 };
 pub use secret::{Secret, SigningSecret};
 pub use session::{ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext};
-pub use special::{Message, REQUEST_QUEUE, SendFuture, Sender, SenderHandle};
+pub use special::{
+    MAX_PENDING, Message, REQUEST_QUEUE, Reauthentication, SendFuture, Sender, SenderHandle,
+};
 pub use store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable, Redeem,
     RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,

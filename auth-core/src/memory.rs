@@ -422,6 +422,18 @@ impl TokenStore for MemoryStore {
         Ok(self.select(table, usize::MAX, |r| r.is_live_session(subject, now)))
     }
 
+    async fn live_tokens(
+        &self,
+        table: &str,
+        subject: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        Ok(self.select(table, usize::MAX, |r| {
+            r.subject == subject && r.purpose == purpose && r.expires_at > now
+        }))
+    }
+
     async fn end_sessions(
         &self,
         table: &str,

@@ -32,6 +32,103 @@ impl Secret {
             .map_err(|e| Error::Config(format!("the system random source failed: {e}")))?;
         Ok(Self(bytes))
     }
+
+    /// The secret kept in the file at `path`, generated there when the file
+    /// is missing (or empty, as a crash of an older version could leave it):
+    /// 64 random bytes as hex, so tokens outlive a restart as a database
+    /// file does.
+    ///
+    /// The file is written whole or not at all: a temporary file (mode
+    /// 0600) in the same directory, synced, then linked into place, so a
+    /// crash leaves no half-written secret and a concurrent start-up uses
+    /// whichever secret landed first. On Unix an existing file that its
+    /// group or others may read is refused (`Error::Config`, saying how to
+    /// fix it): whoever reads the secret can sign tokens for any user.
+    ///
+    /// ```no_run
+    /// let secret = auth_core::Secret::from_file_or_generate("app.db.secret".as_ref())?;
+    /// # Ok::<(), auth_core::Error>(())
+    /// ```
+    pub fn from_file_or_generate(path: &std::path::Path) -> Result<Self, Error> {
+        match read_secret_file(path)? {
+            Some(secret) => Ok(secret),
+            None => write_secret_file(path),
+        }
+    }
+}
+
+/// The secret in `path`, `None` when the file is missing or empty.
+fn read_secret_file(path: &std::path::Path) -> Result<Option<Secret>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::Config(format!(
+                "{} may be read by other users (mode {:o}): whoever reads it can sign tokens;                  run `chmod 600 {}` (and consider the secret leaked: delete the file to                  generate a new one, which signs everyone out)",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )));
+        }
+    }
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| Secret::from(text.to_owned())))
+}
+
+/// Generates a secret into `path`, atomically: see
+/// [`Secret::from_file_or_generate`].
+fn write_secret_file(path: &std::path::Path) -> Result<Secret, Error> {
+    use std::io::Write as _;
+    let fresh = Secret::random()?;
+    let hex: String = fresh.expose().iter().map(|b| format!("{b:02x}")).collect();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let io = |what: &str, e: std::io::Error| Error::Config(format!("cannot {what}: {e}"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(hex.as_bytes()).and_then(|()| f.sync_all()))
+        .map_err(|e| io(&format!("write {}", tmp.display()), e));
+    let placed = written.and_then(|()| {
+        // A leftover empty file (no token was ever signed with it) is
+        // replaced; otherwise link, which fails if another process won.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            std::fs::rename(&tmp, path).map_err(|e| io(&format!("replace {}", path.display()), e))
+        } else {
+            match std::fs::hard_link(&tmp, path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(io(&format!("create {}", path.display()), e)),
+            }
+        }
+    });
+    let _ = std::fs::remove_file(&tmp);
+    placed?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The new directory entry survives a power cut too.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    // Whichever secret landed (ours, or a concurrent start-up's) is the one.
+    read_secret_file(path)?
+        .ok_or_else(|| Error::Config(format!("{} is empty after writing it", path.display())))
 }
 
 impl fmt::Debug for Secret {
@@ -279,6 +376,66 @@ mod tests {
         assert_eq!(
             SigningSecret::With(some).resolve().unwrap().expose(),
             b"from-fn"
+        );
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("auth-core-secret-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn h3_06_the_secret_file_is_private_whole_and_checked() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = scratch("app.db.secret");
+        let made = Secret::from_file_or_generate(&path).unwrap();
+        assert_eq!(made.expose().len(), 128, "64 bytes as hex");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        let dir = path.parent().unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            1,
+            "no temporary file is left beside it"
+        );
+        assert_eq!(
+            Secret::from_file_or_generate(&path).unwrap(),
+            made,
+            "read back"
+        );
+
+        // Readable by the group or others: refused, saying how to fix it.
+        for loose in [0o640, 0o644, 0o666, 0o604] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+            let e = Secret::from_file_or_generate(&path).unwrap_err();
+            assert!(
+                matches!(&e, Error::Config(m) if m.contains("chmod 600")),
+                "{loose:o}: {e}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        // An empty file (a crash of the old non-atomic write) is replaced.
+        std::fs::write(&path, "").unwrap();
+        let fresh = Secret::from_file_or_generate(&path).unwrap();
+        assert_eq!(fresh.expose().len(), 128);
+        assert_ne!(fresh, made);
+        assert_eq!(mode(&path), 0o600);
+
+        // Concurrent first start-ups all end with the one secret that landed.
+        let path = scratch("race.secret");
+        let got: Vec<Secret> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| Secret::from_file_or_generate(&path).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(got.iter().all(|s| *s == got[0]));
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
         );
     }
 

@@ -107,6 +107,37 @@ impl<U> crate::Settings<U> {
 /// How many out-of-band requests may wait for the background task.
 pub const REQUEST_QUEUE: usize = 1024;
 
+/// How many live single-use tokens of one kind (reset, magic link,
+/// confirmation of a change) one user may have at once: a request past it
+/// sends nothing (a reset or magic-link request, silently: its answer
+/// cannot differ) or is refused ([`Error::TooManyPending`]: a change), so
+/// a flood of cheap requests cannot grow the token table or a mailbox.
+pub const MAX_PENDING: usize = 5;
+
+/// What proves that whoever asks for a change of a monitored field (the
+/// email) holds the account now, not just a stolen token: the current
+/// password, or a sign-in recent enough (`confirmation(fresh_sign_in)`,
+/// default 10 minutes).
+#[derive(Clone, Copy)]
+pub enum Reauthentication<'a> {
+    /// The current password, checked against the stored hash.
+    Password(&'a str),
+    /// The verified claims of the token that authenticated this request
+    /// ([`AuthenticatedUser::claims`](crate::AuthenticatedUser)): its
+    /// session's sign-in (or, without sessions, the token's `iat`) must be
+    /// within `fresh_sign_in`. A refresh does not make a sign-in fresh.
+    FreshSignIn(&'a crate::Claims),
+}
+
+impl fmt::Debug for Reauthentication<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Password(_) => f.write_str("Password(<redacted>)"),
+            Self::FreshSignIn(claims) => f.debug_tuple("FreshSignIn").field(&claims.jti).finish(),
+        }
+    }
+}
+
 /// A waiting request: the normalised identity, and the purpose and
 /// lifetime of the token to send.
 type Request = (String, Purpose, crate::Lifetime);
@@ -151,14 +182,29 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         token: &str,
         purpose: &Purpose,
     ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
+        self.check_single_use_of(token, std::slice::from_ref(purpose))
+            .await
+    }
+
+    /// [`check_single_use`](Self::check_single_use) for a token of any of
+    /// `purposes`; the claims say which.
+    pub(crate) async fn check_single_use_of(
+        &self,
+        token: &str,
+        purposes: &[Purpose],
+    ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
         let now = Utc::now();
         let claims = self.jwt().verify_at(token, now.timestamp())?;
-        if claims.purpose != purpose.as_str() {
+        let Some(purpose) = purposes.iter().find(|p| claims.purpose == p.as_str()) else {
             return Err(Error::WrongPurpose {
-                expected: purpose.to_string(),
+                expected: purposes
+                    .iter()
+                    .map(Purpose::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
                 found: truncated(&claims.purpose),
             });
-        }
+        };
         let key = self.subject_key(&claims)?;
         let table = &self.settings().token_resource.table;
         let sid = claims.sid.as_deref();
@@ -187,6 +233,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             _ => return Err(Error::NotPresent),
         }
         let user = user.ok_or(Error::UserNotFound)?;
+        // A confirmation of a new account proves an address, not a
+        // password; every other token (a change's confirmation included)
+        // dies with the password it was issued under.
         if *purpose != Purpose::CONFIRM {
             check_credential(&claims, &user)?;
         }
@@ -267,6 +316,10 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         else {
             return Ok(());
         };
+        if self.pending(&user, purpose).await? >= MAX_PENDING {
+            tracing::info!(%purpose, "too many pending tokens for one user: nothing sent");
+            return Ok(());
+        }
         let issued = self.issue_stored(&user, purpose, lifetime, None).await?;
         self.deliver(&user, purpose, &issued.token).await
     }
@@ -285,9 +338,14 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         if self.settings().magic_link.is_none() {
             return Err(Error::NotConfigured("magic links are not configured"));
         }
-        let (claims, _, user) = self
+        let (claims, key, user) = self
             .check_single_use(magic_link_token, &Purpose::MAGIC_LINK)
             .await?;
+        if self.never_confirmed(&user) {
+            return self
+                .first_proof_by_magic_link(&claims, &key, &user, context.into())
+                .await;
+        }
         let minted = self.mint_sign_in(&user, context.into())?;
         let redeem = Redeem {
             jti: &claims.jti,
@@ -380,9 +438,36 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         ))
     }
 
+    /// How many live tokens of `purpose` wait for `user` (see [`MAX_PENDING`]).
+    async fn pending(&self, user: &U, purpose: &Purpose) -> Result<usize> {
+        let live = self
+            .store()
+            .live_tokens(
+                &self.settings().token_resource.table,
+                &user.subject(),
+                purpose.as_str(),
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| store_failure("count pending tokens", e))?;
+        Ok(live.len())
+    }
+
+    /// Whether `user`'s address has never been confirmed (with the
+    /// confirmation add-on; without it, `false`).
+    pub(crate) fn never_confirmed(&self, user: &U) -> bool {
+        self.settings().confirmation.is_some()
+            && serde_json::to_value(user).is_ok_and(|v| {
+                v.get(crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD)
+                    .is_none_or(serde_json::Value::is_null)
+            })
+    }
+
     /// Issues a confirmation token holding `changes` (stored with
     /// `store_confirmation_changes`) and sends it to `recipient` (the user
-    /// as the changes would make it: a new address gets the mail).
+    /// as the changes would make it: a new address gets the mail). A
+    /// change's token (purpose `confirm_change`) is bound to the password
+    /// like a session's tokens; a new account's (`confirm`, no changes) is not.
     async fn send_confirmation(
         &self,
         user: &U,
@@ -390,13 +475,20 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         let config = self.confirmation_config()?;
-        let issued = self.mint_unbound(user, &Purpose::CONFIRM, config.token_lifetime)?;
+        let (purpose, issued) = if changes.is_empty() {
+            let issued = self.mint_unbound(user, &Purpose::CONFIRM, config.token_lifetime)?;
+            (Purpose::CONFIRM, issued)
+        } else {
+            let purpose = Purpose::CONFIRM_CHANGE;
+            let issued = self.mint_plain(user, &purpose, config.token_lifetime, None)?;
+            (purpose, issued)
+        };
         let facts = crate::token::TokenFacts::try_from(&issued.claims)?;
         crate::token::store_confirmation_changes(
             self.store(),
             &self.settings().token_resource,
             &facts,
-            &Purpose::CONFIRM,
+            &purpose,
             changes,
         )
         .await?;
@@ -419,15 +511,74 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         }
     }
 
+    /// Checks that whoever asks for a change holds the account now: the
+    /// current password, or a sign-in within `fresh_sign_in`.
+    async fn reauthenticated(
+        &self,
+        user: &U,
+        proof: Reauthentication<'_>,
+        fresh_sign_in: crate::Lifetime,
+    ) -> Result<()> {
+        let fresh = match proof {
+            Reauthentication::Password(password) => {
+                self.hasher()
+                    .verify(password, user.credential_hash())
+                    .await?
+            }
+            Reauthentication::FreshSignIn(claims) => {
+                let signed_in_at = match &claims.sid {
+                    // The session's row was written at the sign-in; a
+                    // refresh does not move it.
+                    Some(sid) => self
+                        .store()
+                        .lookup(
+                            &self.settings().token_resource.table,
+                            &claims.jti,
+                            Some(sid),
+                        )
+                        .await
+                        .map_err(fail_closed)?
+                        .session
+                        .filter(|s| s.is_live_session(&claims.sub, Utc::now()))
+                        .map(|s| s.created_at.timestamp()),
+                    None => Some(claims.iat),
+                };
+                let window = i64::try_from(fresh_sign_in.as_secs()).unwrap_or(i64::MAX);
+                claims.sub == user.subject()
+                    && !fresh_sign_in.is_zero()
+                    && signed_in_at
+                        .is_some_and(|at| Utc::now().timestamp().saturating_sub(at) <= window)
+            }
+        };
+        if fresh {
+            Ok(())
+        } else {
+            Err(Error::ReauthenticationRequired)
+        }
+    }
+
     /// Holds the changes of monitored fields from `user` to `updated` until
     /// confirmed: they are stored with a confirmation token sent to the user
     /// as `updated` describes them (a new address gets the mail); nothing
     /// of the user changes now. Changes of other fields are not applied
     /// here (write them with `update_user`). A new identity is normalised
-    /// as at registration (trimmed, NFC, lower case). [`Error::InvalidInput`]
-    /// when no monitored field changes or the new identity is not valid;
-    /// [`Error::IdentityTaken`] when it is someone's.
-    pub async fn change_with_confirmation(&self, user: &U, updated: &U) -> Result<()> {
+    /// as at registration (trimmed, NFC, lower case).
+    ///
+    /// `proof` shows the account's holder asks, not someone with a stolen
+    /// token: the current password, or a fresh sign-in
+    /// ([`Error::ReauthenticationRequired`] otherwise). The token sent is
+    /// bound to the password, and log out everywhere ends it, so a
+    /// recovery (password change, reset, log out everywhere) ends every
+    /// pending change. [`Error::InvalidInput`] when no monitored field
+    /// changes or the new identity is not valid; [`Error::IdentityTaken`]
+    /// when it is someone's; [`Error::TooManyPending`] when
+    /// [`MAX_PENDING`] changes already wait.
+    pub async fn change_with_confirmation(
+        &self,
+        user: &U,
+        updated: &U,
+        proof: Reauthentication<'_>,
+    ) -> Result<()> {
         let config = self.confirmation_config()?;
         if !config.confirm_on_update {
             return Err(Error::NotConfigured("`confirm_on_update` is off"));
@@ -455,6 +606,21 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         if changes.is_empty() {
             return Err(Error::InvalidInput("no monitored field changes".into()));
         }
+        // The password is proved against the stored hash, and the token
+        // bound to it, whatever copy of the user the caller holds.
+        let user = &self
+            .store()
+            .get_user(&user.primary_key())
+            .await
+            .map_err(|e| store_failure("change with confirmation", e))?
+            .ok_or(Error::UserNotFound)?;
+        self.reauthenticated(user, proof, config.fresh_sign_in)
+            .await?;
+        if self.pending(user, &Purpose::CONFIRM_CHANGE).await? >= MAX_PENDING {
+            return Err(Error::TooManyPending(
+                "confirm one of the changes already sent, or wait until they expire",
+            ));
+        }
         if let Some(identity) = U::IDENTITY_FIELD
             .and_then(|field| changes.get(field))
             .and_then(serde_json::Value::as_str)
@@ -473,33 +639,84 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 
     /// Confirms with a confirmation token: every check of a token (purpose
-    /// `confirm`, its row present; not bound to the password); then one
-    /// store write spends it and applies its changes
+    /// `confirm`, or `confirm_change` bound to the password; its row
+    /// present); then one store write spends it and applies its changes
     /// (`get_confirmation_changes`) with `confirmed_at` set to now. Returns
     /// the user as confirmed. Of concurrent confirmations one succeeds;
     /// the others get [`Error::Revoked`]. A new identity taken meanwhile is
     /// [`Error::IdentityTaken`], and spends nothing.
+    ///
+    /// The first confirmation of an account never confirmed proves the
+    /// address, not who registered it: the password set at registration is
+    /// cleared (in the same write) and every session ends, so whoever
+    /// registered an address not theirs loses the account to its owner,
+    /// who sets a password by a reset. A registrant who confirms their own
+    /// account keeps it with [`confirm_with_password`](Self::confirm_with_password).
     pub async fn confirm(&self, confirm_token: &str) -> Result<U> {
+        self.confirm_proving(confirm_token, None).await
+    }
+
+    /// [`confirm`](Self::confirm) by someone who also knows the account's
+    /// password: on an account never confirmed, the password is kept (and
+    /// its sessions live) when `password` is the current one; otherwise
+    /// [`Error::ReauthenticationRequired`] and nothing is spent.
+    pub async fn confirm_with_password(&self, confirm_token: &str, password: &str) -> Result<U> {
+        self.confirm_proving(confirm_token, Some(password)).await
+    }
+
+    async fn confirm_proving(&self, confirm_token: &str, password: Option<&str>) -> Result<U> {
         self.confirmation_config()?;
         let (claims, key, user) = self
-            .check_single_use(confirm_token, &Purpose::CONFIRM)
+            .check_single_use_of(confirm_token, &[Purpose::CONFIRM, Purpose::CONFIRM_CHANGE])
             .await?;
+        let purpose = if claims.purpose == Purpose::CONFIRM_CHANGE.as_str() {
+            Purpose::CONFIRM_CHANGE
+        } else {
+            Purpose::CONFIRM
+        };
         let mut fields = crate::token::get_confirmation_changes(
             self.store(),
             &self.settings().token_resource,
             &claims.jti,
-            &Purpose::CONFIRM,
+            &purpose,
         )
         .await?
         .unwrap_or_default();
+        if purpose == Purpose::CONFIRM && !fields.is_empty() {
+            // A change held by a token not bound to the password (issued
+            // before changes were): it would survive a recovery.
+            return Err(Error::CredentialChanged);
+        }
         fields.insert(
             crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
             serde_json::json!(Utc::now()),
         );
+        let first_proof = self.never_confirmed(&user);
+        let clear_password = match password {
+            _ if !first_proof => false,
+            None => true,
+            Some(password) => {
+                self.reauthenticated(
+                    &user,
+                    Reauthentication::Password(password),
+                    crate::Lifetime::from_secs(0),
+                )
+                .await?;
+                false
+            }
+        };
+        if clear_password
+            && let (Some(config), Some(_)) = (&self.settings().password, user.credential_hash())
+        {
+            fields.insert(
+                config.hashed_password_field.to_owned(),
+                serde_json::Value::String(String::new()),
+            );
+        }
         let redeem = Redeem {
             jti: &claims.jti,
             subject: &claims.sub,
-            purpose: Purpose::CONFIRM.as_str(),
+            purpose: purpose.as_str(),
         };
         let table = &self.settings().token_resource.table;
         let spent = match self
@@ -516,7 +733,70 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         if !spent {
             return Err(Error::Revoked);
         }
+        if clear_password {
+            // Every token of the registrant carries the cleared hash's
+            // fingerprint and is dead already; their rows end too.
+            self.end_everything(&claims.sub).await?;
+        }
         with_fields(&user, &fields)
+    }
+
+    /// Log out everywhere for `subject` (the add-on's filter, sessions and
+    /// pending changes always).
+    async fn end_everything(&self, subject: &str) -> Result<()> {
+        self.store()
+            .revoke_all_for_subject(
+                &self.settings().token_resource.table,
+                subject,
+                &self.log_out_filter(),
+                crate::token::revocation_keep_for(self.leeway()),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| store_failure("end every session", e))
+    }
+}
+
+impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
+    /// A magic link into an account never confirmed: the first proof of
+    /// the address. The link is spent with `confirmed_at` set and the
+    /// password set before it cleared (one write); every earlier session
+    /// ends; then the new sign-in (bound to no password) is recorded.
+    async fn first_proof_by_magic_link(
+        &self,
+        claims: &crate::Claims,
+        key: &U::PrimaryKey,
+        user: &U,
+        context: SignInContext,
+    ) -> Result<SignedIn<U>> {
+        let config = self.password_config()?;
+        let fields = serde_json::Map::from_iter([
+            (
+                crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
+                serde_json::json!(Utc::now()),
+            ),
+            (
+                config.hashed_password_field.to_owned(),
+                serde_json::Value::String(String::new()),
+            ),
+        ]);
+        let redeem = Redeem {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            purpose: Purpose::MAGIC_LINK.as_str(),
+        };
+        let table = &self.settings().token_resource.table;
+        let spent = self
+            .store()
+            .apply_redeemed(key, &fields, table, &redeem)
+            .await
+            .map_err(|e| store_failure("magic link sign-in", e))?;
+        if !spent {
+            return Err(Error::Revoked);
+        }
+        self.end_everything(&claims.sub).await?;
+        let user = with_fields(user, &fields)?;
+        self.sign_in(user, context).await
     }
 }
 

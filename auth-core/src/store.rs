@@ -202,6 +202,16 @@ pub trait TokenStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
 
+    /// The live rows of `subject` with `purpose` (expiring after `now`):
+    /// the pending single-use tokens a cap counts.
+    fn live_tokens(
+        &self,
+        table: &str,
+        subject: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
+
     /// Flips session rows of `subject` to revocations (keeping their
     /// expiry): one, all but one, or all. Returns how many.
     fn end_sessions(

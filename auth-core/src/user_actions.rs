@@ -150,6 +150,15 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             Some(user) if ok => user,
             _ => return Err(Error::AuthenticationFailed),
         };
+        // Said only to whoever knows the password: it tells nothing else.
+        if self
+            .settings()
+            .confirmation
+            .is_some_and(|c| c.require_confirmed)
+            && self.never_confirmed(&user)
+        {
+            return Err(Error::NotConfirmed);
+        }
         match token_type {
             TokenType::User => self.sign_in(user, context).await,
             TokenType::SignIn => {
@@ -243,7 +252,11 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             self.log_out_filter()
         } else {
             PurposeFilter {
-                include: Some(vec![Purpose::SESSION, Purpose::REFRESH]),
+                include: Some(vec![
+                    Purpose::SESSION,
+                    Purpose::REFRESH,
+                    Purpose::CONFIRM_CHANGE,
+                ]),
                 exclude: Vec::new(),
             }
         };
@@ -321,6 +334,11 @@ impl<U: UserResource, S> Auth<U, S> {
             // A pending confirmation signs nobody in: it survives (unless
             // the add-on's `include_purposes` names it).
             filter.exclude.push(Purpose::CONFIRM);
+        }
+        if self.settings().confirmation.is_some() {
+            // A pending change of the email must not outlive a recovery:
+            // whoever stole a token may have asked for it.
+            crate::session::always_revoke(&mut filter, &[Purpose::CONFIRM_CHANGE]);
         }
         if self.settings().remember_me.is_some() {
             // A remembered browser must not sign itself in again.

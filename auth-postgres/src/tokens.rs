@@ -55,6 +55,10 @@ impl TokenQueries {
                 "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = 'session' AND expires_at > $2"
             )
             .into(),
+            live_tokens: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = $3 AND expires_at > $2"
+            )
+            .into(),
             // $2: only this one; $3: all but this one; both NULL: all.
             end_sessions: format!(
                 "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
@@ -379,6 +383,16 @@ impl TokenStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
         ops::list_sessions(self, table, subject, now).await
+    }
+
+    async fn live_tokens(
+        &self,
+        table: &str,
+        subject: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        ops::live_tokens(self, table, subject, purpose, now).await
     }
 
     async fn end_sessions(

@@ -88,6 +88,8 @@ pub struct TokenStatements {
     pub revoke_all: Arc<str>,
     /// A subject's live sessions: subject, now.
     pub list_sessions: Arc<str>,
+    /// A subject's live rows of one purpose: subject, now, purpose.
+    pub live_tokens: Arc<str>,
     /// End a subject's sessions: subject, only this sid (or NULL), all but
     /// this sid (or NULL), now.
     pub end_sessions: Arc<str>,
@@ -277,6 +279,20 @@ pub async fn list_sessions<S: TokenSql>(
     let q = s.queries(table)?;
     let params = [Param::Text(subject), Param::Time(now)];
     s.read_rows(&(*q).as_ref().list_sessions, &params, "list sessions")
+        .await
+}
+
+/// `TokenStore::live_tokens`.
+pub async fn live_tokens<S: TokenSql>(
+    s: &S,
+    table: &str,
+    subject: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let q = s.queries(table)?;
+    let params = [Param::Text(subject), Param::Time(now), Param::Text(purpose)];
+    s.read_rows(&(*q).as_ref().live_tokens, &params, "live tokens")
         .await
 }
 

@@ -104,6 +104,7 @@ impl SqliteStore {
                     .into(),
             ));
         }
+        create_private(Path::new(&*file));
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
@@ -202,6 +203,19 @@ impl SqliteStore {
 /// Opens a pool, retrying while the file is busy: switching a new file to
 /// WAL takes an exclusive lock that SQLite's busy timeout does not wait for,
 /// so two processes opening one new file at once would otherwise fail.
+/// Creates the database file, when missing, readable and writable by this
+/// user only (0600 on Unix; SQLite would create it 0644). SQLite gives its
+/// WAL and shared-memory files the database file's mode, so they are
+/// private too. An existing file is left as it is.
+/// Any other failure is left for SQLite to report when it opens the file.
+fn create_private(file: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(file));
+}
+
 async fn open_pool(
     pool: SqlitePoolOptions,
     options: SqliteConnectOptions,

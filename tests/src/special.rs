@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_core::{
-    Auth, Authenticated, ClientInfo, Error, HashCost, Message, Purpose, Secret, SendFuture, Sender,
-    TokenType, token_resource,
+    Auth, Authenticated, ClientInfo, Error, HashCost, Message, Purpose, Reauthentication, Secret,
+    SendFuture, Sender, TokenType, token_resource,
 };
-use auth_core::{PasswordStore, TokenResource as _, UserStore};
+use auth_core::{PasswordStore, TokenResource as _, TokenStore as _, UserResource as _, UserStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -658,7 +658,12 @@ pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b
         error.as_deref().is_some_and(|m| m.contains("magic_link")),
         "{error:?}"
     );
-    let built = Auth::with_secret(Customer::settings(), &Secret::from(SECRET), f.store());
+    let mut only_confirmation = Customer::settings();
+    only_confirmation.magic_link = None;
+    if let Some(p) = only_confirmation.password.as_mut() {
+        p.reset = None;
+    }
+    let built = Auth::with_secret(only_confirmation, &Secret::from(SECRET), f.store());
     let error = built.err().map(|e| e.to_string());
     assert!(
         error.as_deref().is_some_and(|m| m.contains("confirmation")),
@@ -675,13 +680,16 @@ pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b
         store_all_tokens,
         require_token_presence_for_authentication,
     ),
-    strategies(password()),
-    add_ons(confirmation(
-        monitor_fields = ["email"],
-        confirm_on_create = true,
-        confirm_on_update = true,
-        token_lifetime = "3d",
-    )),
+    strategies(password(resettable()), magic_link()),
+    add_ons(
+        confirmation(
+            monitor_fields = ["email"],
+            confirm_on_create = true,
+            confirm_on_update = true,
+            token_lifetime = "3d",
+        ),
+        log_out_everywhere(),
+    ),
 )]
 pub struct Customer {
     pub id: Uuid,
@@ -747,17 +755,20 @@ pub async fn a_new_account_is_confirmed_once<B: Backend>(b: B) {
     assert!(confirmed.confirmed_at.is_some());
     assert!(stored(&auth, ada.id).await.confirmed_at.is_some());
     assert!(
-        matches!(auth.confirm(&token).await, Err(Error::Revoked)),
+        matches!(
+            auth.confirm_with_password(&token, PASSWORD).await,
+            Err(Error::Revoked)
+        ),
         "once"
     );
 }
 
 pub async fn an_email_change_waits_for_its_confirmation<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
-    let ada = new_customer(&auth, "ada@example.com").await;
+    let ada = confirmed_customer(&auth, &outbox, "ada@example.com").await;
     let mut moved = ada.clone();
     moved.email = "ada@new.example".into();
-    Customer::change_with_confirmation(&auth, &ada, &moved)
+    Customer::change_with_confirmation(&auth, &ada, &moved, Reauthentication::Password(PASSWORD))
         .await
         .unwrap();
     // Not visible until confirmed: the old address still signs in, the new one does not.
@@ -782,19 +793,23 @@ pub async fn an_email_change_waits_for_its_confirmation<B: Backend>(b: B) {
     let token = outbox
         .message("ada@new.example", &Purpose::CONFIRM, 0)
         .await;
-    let confirmed = auth.confirm(&token).await.unwrap();
+    let confirmed = auth.confirm_with_password(&token, PASSWORD).await.unwrap();
     assert_eq!(confirmed.email, "ada@new.example");
     assert_eq!(stored(&auth, ada.id).await.email, "ada@new.example");
     assert!(sign_in("ada@new.example").await);
     assert!(!sign_in("ada@example.com").await);
     assert!(
-        matches!(auth.confirm(&token).await, Err(Error::Revoked)),
+        matches!(
+            auth.confirm_with_password(&token, PASSWORD).await,
+            Err(Error::Revoked)
+        ),
         "a second confirmation fails"
     );
     // Nothing monitored changed: nothing to confirm.
     let same = stored(&auth, ada.id).await;
     assert!(matches!(
-        auth.change_with_confirmation(&same, &same).await,
+        auth.change_with_confirmation(&same, &same, Reauthentication::Password(PASSWORD))
+            .await,
         Err(Error::InvalidInput(_))
     ));
 }
@@ -811,22 +826,40 @@ pub async fn a_new_address_is_normalised_like_a_registered_one<B: Backend>(b: B)
         moved
     };
     assert!(matches!(
-        auth.change_with_confirmation(&ada, &moved_to(" ADA@Example.com "))
-            .await,
+        auth.change_with_confirmation(
+            &ada,
+            &moved_to(" ADA@Example.com "),
+            Reauthentication::Password(PASSWORD)
+        )
+        .await,
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        auth.change_with_confirmation(&ada, &moved_to("ada\n@new.example"))
-            .await,
+        auth.change_with_confirmation(
+            &ada,
+            &moved_to("ada\n@new.example"),
+            Reauthentication::Password(PASSWORD)
+        )
+        .await,
         Err(Error::InvalidInput(_))
     ));
-    auth.change_with_confirmation(&ada, &moved_to("  Ada@NEW.example "))
-        .await
-        .unwrap();
+    auth.change_with_confirmation(
+        &ada,
+        &moved_to("  Ada@NEW.example "),
+        Reauthentication::Password(PASSWORD),
+    )
+    .await
+    .unwrap();
     let token = outbox
         .message("ada@new.example", &Purpose::CONFIRM, 0)
         .await;
-    assert_eq!(auth.confirm(&token).await.unwrap().email, "ada@new.example");
+    assert_eq!(
+        auth.confirm_with_password(&token, PASSWORD)
+            .await
+            .unwrap()
+            .email,
+        "ada@new.example"
+    );
     crate::sign_in_as(&*auth, "ada@new.example", TokenType::User).await;
 }
 
@@ -837,19 +870,22 @@ pub async fn a_taken_address_is_refused_and_spends_nothing<B: Backend>(b: B) {
     let mut to_grace = ada.clone();
     to_grace.email = "grace@example.com".into();
     assert!(matches!(
-        auth.change_with_confirmation(&ada, &to_grace).await,
+        auth.change_with_confirmation(&ada, &to_grace, Reauthentication::Password(PASSWORD))
+            .await,
         Err(Error::IdentityTaken)
     ));
     // Taken between the request and the confirmation.
     let mut to_new = ada.clone();
     to_new.email = "new@example.com".into();
-    auth.change_with_confirmation(&ada, &to_new).await.unwrap();
+    auth.change_with_confirmation(&ada, &to_new, Reauthentication::Password(PASSWORD))
+        .await
+        .unwrap();
     let token = outbox
         .message("new@example.com", &Purpose::CONFIRM, 0)
         .await;
     new_customer(&auth, "new@example.com").await;
     assert!(matches!(
-        auth.confirm(&token).await,
+        auth.confirm_with_password(&token, PASSWORD).await,
         Err(Error::IdentityTaken)
     ));
     assert_eq!(stored(&auth, ada.id).await.email, "ada@example.com");
@@ -857,7 +893,7 @@ pub async fn a_taken_address_is_refused_and_spends_nothing<B: Backend>(b: B) {
         auth.store(),
         &Token::CONFIG,
         &auth_core::TokenFacts::peek(&token).unwrap().jti,
-        Some(&Purpose::CONFIRM),
+        Some(&Purpose::CONFIRM_CHANGE),
     )
     .await
     .unwrap();
@@ -874,7 +910,7 @@ pub async fn sixteen_concurrent_confirmations_have_one_winner<B: Backend>(b: B) 
         16,
         |_| {
             let (auth, token) = (auth.clone(), token.clone());
-            async move { auth.confirm(&token).await }
+            async move { auth.confirm_with_password(&token, PASSWORD).await }
         },
         |e| matches!(e, Error::Revoked),
     )
@@ -893,19 +929,33 @@ where
     if !crate::hardening::fail_token_writes::<B::Fixture>(auth.store(), "BEFORE UPDATE").await {
         return; // the memory store writes under one lock: it cannot fail half way
     }
-    assert!(matches!(auth.confirm(&token).await, Err(Error::Store(_))));
+    assert!(matches!(
+        auth.confirm_with_password(&token, PASSWORD).await,
+        Err(Error::Store(_))
+    ));
     crate::hardening::heal::<B::Fixture>(auth.store()).await;
     assert_eq!(
         stored(&auth, ada.id).await.confirmed_at,
         None,
         "nothing applied"
     );
-    auth.confirm(&token).await.expect("the token was not spent");
+    auth.confirm_with_password(&token, PASSWORD)
+        .await
+        .expect("the token was not spent");
 }
 
 pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
-    new_customer(&auth, "ada@example.com").await;
+    let c = Customer {
+        id: Uuid::new_v4(),
+        email: "ada@example.com".into(),
+        hashed_password: String::new(),
+        confirmed_at: None,
+    };
+    let registered =
+        Customer::register_with_password(&auth, c, PASSWORD, Some(PASSWORD), ClientInfo::default())
+            .await
+            .unwrap();
     let token = outbox
         .message("ada@example.com", &Purpose::CONFIRM, 0)
         .await;
@@ -918,18 +968,307 @@ pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B) {
             .await
             .is_err()
     );
-    let access = crate::sign_in_as(&auth, "ada@example.com", TokenType::User)
-        .await
-        .token
-        .token;
+    let access = registered.token.token;
     assert!(matches!(
         auth.confirm(&access).await,
         Err(Error::WrongPurpose { .. })
     ));
-    auth.confirm(&token).await.unwrap();
+    auth.confirm_with_password(&token, PASSWORD).await.unwrap();
 }
 
 /// Runs every case on a backend.
+/// Ada, registered and confirmed by herself (she keeps her password).
+async fn confirmed_customer<S: SuiteStore>(
+    auth: &Auth<Customer, S>,
+    outbox: &Outbox,
+    email: &str,
+) -> Customer {
+    let ada = new_customer(auth, email).await;
+    let token = outbox.message(email, &Purpose::CONFIRM, 0).await;
+    auth.confirm_with_password(&token, PASSWORD).await.unwrap();
+    stored(auth, ada.id).await
+}
+
+/// Review finding H3-1: with a stolen access token an attacker asked for
+/// an email change to their address; the victim changed the password,
+/// logged out everywhere and reset it, and the attacker still confirmed
+/// (and then reset into the account). Every recovery now ends every
+/// pending change: its token is bound to the password (`cred`) and log
+/// out everywhere revokes it.
+pub async fn h3_01_a_pending_email_change_dies_with_every_recovery<B: Backend>(b: B) {
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = confirmed_customer(&auth, &outbox, "ada@example.com").await;
+    let to_mallory = |user: &Customer| {
+        let mut moved = user.clone();
+        moved.email = "mallory@evil.example".into();
+        moved
+    };
+    let mut password = PASSWORD.to_owned();
+    for (n, recovery) in ["password change", "log out everywhere", "reset"]
+        .into_iter()
+        .enumerate()
+    {
+        let current = stored(&auth, ada.id).await;
+        auth.change_with_confirmation(
+            &current,
+            &to_mallory(&current),
+            Reauthentication::Password(&password),
+        )
+        .await
+        .unwrap();
+        let held = outbox
+            .message("mallory@evil.example", &Purpose::CONFIRM, n)
+            .await;
+        let next = format!("password-after-{n}");
+        match recovery {
+            "password change" => {
+                Customer::change_password(
+                    &auth,
+                    &current,
+                    &password,
+                    &next,
+                    Some(&next),
+                    ClientInfo::default(),
+                )
+                .await
+                .unwrap();
+                password = next;
+            }
+            "log out everywhere" => {
+                auth.log_out_everywhere(&current).await.unwrap();
+            }
+            _ => {
+                auth.request_password_reset("ada@example.com").unwrap();
+                let reset = outbox.token_for("ada@example.com", 0).await;
+                auth.reset_password(&reset, &next, Some(&next), ClientInfo::default())
+                    .await
+                    .unwrap();
+                password = next;
+            }
+        }
+        let confirmed = auth.confirm(&held).await;
+        assert!(
+            matches!(
+                confirmed,
+                Err(Error::CredentialChanged | Error::Revoked | Error::NotPresent)
+            ),
+            "after a {recovery}: {confirmed:?}"
+        );
+        assert_eq!(
+            stored(&auth, ada.id).await.email,
+            "ada@example.com",
+            "after a {recovery}, the address is still hers"
+        );
+    }
+    // The password still signs her in: nothing cleared it.
+    auth.sign_in_with_password(
+        "ada@example.com",
+        &password,
+        TokenType::User,
+        ClientInfo::default(),
+    )
+    .await
+    .unwrap();
+}
+
+/// H3-1: a stolen token alone cannot start a change: the current
+/// password, or a sign-in within `fresh_sign_in` (10 minutes), is needed.
+pub async fn h3_01_an_email_change_needs_the_password_or_a_fresh_sign_in<B: Backend>(b: B) {
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = confirmed_customer(&auth, &outbox, "ada@example.com").await;
+    let mut moved = ada.clone();
+    moved.email = "ada@new.example".into();
+    let signed = auth
+        .sign_in_with_password(
+            "ada@example.com",
+            PASSWORD,
+            TokenType::User,
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let claims = auth.authenticate(&signed.token.token).await.unwrap().claims;
+    let mut stale = claims.clone();
+    stale.iat -= 11 * 60;
+    for (proof, what) in [
+        (
+            Reauthentication::Password("wrong password"),
+            "a wrong password",
+        ),
+        (
+            Reauthentication::FreshSignIn(&stale),
+            "a sign-in 11 minutes old",
+        ),
+    ] {
+        let refused = auth.change_with_confirmation(&ada, &moved, proof).await;
+        assert!(
+            matches!(refused, Err(Error::ReauthenticationRequired)),
+            "{what}: {refused:?}"
+        );
+    }
+    let mut someone_else = claims.clone();
+    someone_else.sub = "customer?id=00000000-0000-0000-0000-000000000000".into();
+    assert!(matches!(
+        auth.change_with_confirmation(&ada, &moved, Reauthentication::FreshSignIn(&someone_else))
+            .await,
+        Err(Error::ReauthenticationRequired)
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        outbox.count(),
+        1,
+        "nothing sent but the account's own confirmation"
+    );
+    auth.change_with_confirmation(&ada, &moved, Reauthentication::FreshSignIn(&claims))
+        .await
+        .unwrap();
+    auth.change_with_confirmation(&ada, &moved, Reauthentication::Password(PASSWORD))
+        .await
+        .unwrap();
+}
+
+/// Review finding H3-3: an attacker registered the victim's address with
+/// a password; the account signed in unconfirmed, and after the owner
+/// signed in by magic link or confirmed, the attacker's password and
+/// tokens still worked. Now an unconfirmed account cannot sign in with a
+/// password (only the right password learns it), and the first proof of
+/// the address clears the password and ends every session.
+pub async fn h3_03_a_registration_of_someone_elses_address_is_lost_to_its_owner<B: Backend>(b: B) {
+    let (_f, auth, outbox) = customers(b).await;
+    let sign_in = |email: &'static str, password: &'static str| {
+        let auth = auth.clone();
+        async move {
+            auth.sign_in_with_password(email, password, TokenType::User, ClientInfo::default())
+                .await
+        }
+    };
+    for (victim, proof) in [
+        ("victim@example.com", "confirm"),
+        ("other@example.com", "magic link"),
+    ] {
+        let c = Customer {
+            id: Uuid::new_v4(),
+            email: victim.into(),
+            hashed_password: String::new(),
+            confirmed_at: None,
+        };
+        let mallory = Customer::register_with_password(
+            &auth,
+            c,
+            PASSWORD,
+            Some(PASSWORD),
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            sign_in(victim, PASSWORD).await,
+            Err(Error::NotConfirmed)
+        ));
+        assert!(
+            matches!(
+                sign_in(victim, "not the password").await,
+                Err(Error::AuthenticationFailed)
+            ),
+            "a wrong password learns nothing of the account's state"
+        );
+        assert!(auth.authenticate(&mallory.token.token).await.is_ok());
+        let owner_session = match proof {
+            "confirm" => {
+                let token = outbox.message(victim, &Purpose::CONFIRM, 0).await;
+                let owner = auth.confirm(&token).await.unwrap();
+                assert!(owner.confirmed_at.is_some());
+                None
+            }
+            _ => {
+                auth.request_magic_link(victim).unwrap();
+                let token = outbox.message(victim, &Purpose::MAGIC_LINK, 0).await;
+                Some(
+                    auth.sign_in_with_magic_link(&token, ClientInfo::default())
+                        .await
+                        .unwrap(),
+                )
+            }
+        };
+        let user = stored(&auth, mallory.user.id).await;
+        assert!(user.confirmed_at.is_some(), "{proof}: confirmed");
+        assert_eq!(user.hashed_password, "", "{proof}: the password is cleared");
+        assert!(
+            auth.authenticate(&mallory.token.token).await.is_err(),
+            "{proof}: the registrant's session ended"
+        );
+        assert!(
+            matches!(
+                sign_in(victim, PASSWORD).await,
+                Err(Error::AuthenticationFailed)
+            ),
+            "{proof}: the registrant's password is gone"
+        );
+        if let Some(owner) = owner_session {
+            assert!(
+                auth.authenticate(&owner.token.token).await.is_ok(),
+                "the owner is in"
+            );
+        }
+    }
+    // Registering one's own address and confirming it with the password keeps both.
+    let grace = confirmed_customer(&auth, &outbox, "grace@example.com").await;
+    assert!(grace.confirmed_at.is_some());
+    sign_in("grace@example.com", PASSWORD).await.unwrap();
+}
+
+/// Review finding H3-4 (rows): the email-change route stored 158 576
+/// confirmation rows and sent as many mails in 10 s. At most
+/// `MAX_PENDING` changes wait per user (then 429, nothing stored or sent);
+/// reset and magic-link requests past it send nothing.
+pub async fn h3_04_pending_changes_and_reset_requests_are_capped<B: Backend>(b: B) {
+    let (_f, auth, outbox) = customers(b).await;
+    let ada = confirmed_customer(&auth, &outbox, "ada@example.com").await;
+    let sent = outbox.count();
+    for i in 0..auth_core::MAX_PENDING + 3 {
+        let mut moved = ada.clone();
+        moved.email = format!("ada{i}@new.example");
+        let r = auth
+            .change_with_confirmation(&ada, &moved, Reauthentication::Password(PASSWORD))
+            .await;
+        if i < auth_core::MAX_PENDING {
+            r.unwrap();
+        } else {
+            assert!(matches!(r, Err(Error::TooManyPending(_))), "{i}: {r:?}");
+        }
+    }
+    for _ in 0..auth_core::MAX_PENDING + 3 {
+        auth.request_password_reset("ada@example.com").unwrap();
+        auth.request_magic_link("ada@example.com").unwrap();
+    }
+    // The queue drains in order: once the last magic link is handled, all are.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while outbox.count() < sent + 3 * auth_core::MAX_PENDING && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        outbox.count(),
+        sent + 3 * auth_core::MAX_PENDING,
+        "{} changes, resets and links each, no more",
+        auth_core::MAX_PENDING
+    );
+    let subject = ada.subject();
+    for purpose in [
+        Purpose::CONFIRM_CHANGE,
+        Purpose::PASSWORD_RESET,
+        Purpose::MAGIC_LINK,
+    ] {
+        let live = auth
+            .store()
+            .live_tokens("tokens", &subject, purpose.as_str(), chrono::Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(live.len(), auth_core::MAX_PENDING, "{purpose}");
+    }
+}
+
 #[macro_export]
 macro_rules! special_suite {
     ($backend:expr) => {
@@ -956,6 +1295,10 @@ macro_rules! special_suite {
             sixteen_concurrent_confirmations_have_one_winner,
             a_failing_confirmation_leaves_the_token_unspent,
             a_confirmation_token_is_no_other_token,
+            h3_01_a_pending_email_change_dies_with_every_recovery,
+            h3_01_an_email_change_needs_the_password_or_a_fresh_sign_in,
+            h3_03_a_registration_of_someone_elses_address_is_lost_to_its_owner,
+            h3_04_pending_changes_and_reset_requests_are_capped,
         );
     };
 }

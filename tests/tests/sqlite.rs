@@ -359,3 +359,33 @@ async fn several_stores_opening_one_new_file_at_once_all_open() {
         let _cleanup = TestSqlite { store, path };
     }
 }
+
+/// Review finding H3-6: SQLite created the database, WAL and shared-memory
+/// files 0644 (anyone on the machine could read every user's hash and
+/// token row). The store creates the file 0600; SQLite gives the WAL and
+/// SHM files the database file's mode; the connect URL form too.
+#[cfg(unix)]
+#[tokio::test]
+async fn h3_06_the_database_and_its_wal_and_shm_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for by_url in [false, true] {
+        let path = fresh_path();
+        let store = if by_url {
+            SqliteStore::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap()
+        } else {
+            SqliteStore::open(&path).await.unwrap()
+        };
+        store.migrate(&["tokens"]).await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            assert!(p.exists(), "{} exists while open", p.display());
+            assert_eq!(mode(&p), 0o600, "{} (by url: {by_url})", p.display());
+        }
+        let _cleanup = TestSqlite { store, path };
+    }
+}

@@ -510,6 +510,15 @@ impl TokenStore for BrokenStore {
     ) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
+    async fn live_tokens(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        broken()
+    }
     async fn end_sessions(
         &self,
         _: &str,

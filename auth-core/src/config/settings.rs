@@ -225,6 +225,17 @@ pub struct ConfirmationConfig {
     pub confirm_on_update: bool,
     /// The confirmation token's lifetime (default 3 days).
     pub token_lifetime: Lifetime,
+    /// Password sign-in refuses an account never confirmed
+    /// ([`Error::NotConfirmed`](crate::Error::NotConfirmed)); default: on
+    /// when `confirm_on_create` is. Without it, someone who registers an
+    /// address that is not theirs can use the account until its owner
+    /// proves the address (which then ends every session and clears the
+    /// password they set).
+    pub require_confirmed: bool,
+    /// How recent a sign-in may stand in for the current password when a
+    /// monitored field (the email) changes (default 10 minutes; zero:
+    /// always ask for the password).
+    pub fresh_sign_in: Lifetime,
 }
 
 impl ConfirmationConfig {
@@ -239,6 +250,8 @@ impl Default for ConfirmationConfig {
             confirm_on_create: true,
             confirm_on_update: true,
             token_lifetime: Lifetime::from_secs(3 * 86_400),
+            require_confirmed: true,
+            fresh_sign_in: Lifetime::from_secs(600),
         }
     }
 }

@@ -256,6 +256,9 @@ impl Purpose {
     pub const MAGIC_LINK: Purpose = Purpose(Cow::Borrowed("magic_link"));
     /// A confirmation token (stored with the changes it confirms, single use).
     pub const CONFIRM: Purpose = Purpose(Cow::Borrowed("confirm"));
+    /// A confirmation of a change of a monitored field (the email): bound to
+    /// the password like a session's tokens, and ended by log out everywhere.
+    pub const CONFIRM_CHANGE: Purpose = Purpose(Cow::Borrowed("confirm_change"));
     /// A browser's cookie session record (the session store over the token table).
     pub const COOKIE_SESSION: Purpose = Purpose(Cow::Borrowed("cookie_session"));
 

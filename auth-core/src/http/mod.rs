@@ -43,6 +43,9 @@ enum Class {
     NotFound,
     ConfirmationMismatch,
     InvalidInput,
+    NotConfirmed,
+    Reauthenticate,
+    TooMany,
     Unavailable,
     Internal,
 }
@@ -54,6 +57,9 @@ fn class(error: &Error) -> Class {
         Error::SessionNotFound => Class::NotFound,
         Error::PasswordConfirmationMismatch => Class::ConfirmationMismatch,
         Error::InvalidInput(_) => Class::InvalidInput,
+        Error::NotConfirmed => Class::NotConfirmed,
+        Error::ReauthenticationRequired => Class::Reauthenticate,
+        Error::TooManyPending(_) => Class::TooMany,
         Error::Store(_) | Error::Unavailable(_) => Class::Unavailable,
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => Class::Internal,
         Error::MalformedToken(_)
@@ -79,8 +85,10 @@ fn class(error: &Error) -> Class {
 }
 
 /// The HTTP status an error maps to: 401 for every token and sign-in
-/// failure, 409 for a taken identity, 404 for an unknown session, 422 for
-/// invalid input, 503 when the store is down or the server is at capacity
+/// failure, 403 for a right password on an unconfirmed account or a change
+/// that needs the password again, 409 for a taken identity, 404 for an
+/// unknown session, 422 for invalid input, 429 for too many pending
+/// changes, 503 when the store is down or the server is at capacity
 /// ([`Error::Unavailable`]: the password hashing limit), 500 for
 /// configuration faults.
 pub fn status_code(error: &Error) -> u16 {
@@ -89,6 +97,8 @@ pub fn status_code(error: &Error) -> u16 {
         Class::IdentityTaken => 409,
         Class::NotFound => 404,
         Class::ConfirmationMismatch | Class::InvalidInput => 422,
+        Class::NotConfirmed | Class::Reauthenticate => 403,
+        Class::TooMany => 429,
         Class::Unavailable => 503,
         Class::Internal => 500,
     }
@@ -105,6 +115,9 @@ pub fn public_code(error: &Error) -> &'static str {
         Class::NotFound => "not_found",
         Class::ConfirmationMismatch => "password_confirmation_mismatch",
         Class::InvalidInput => "invalid_input",
+        Class::NotConfirmed => "not_confirmed",
+        Class::Reauthenticate => "reauthentication_required",
+        Class::TooMany => "too_many_pending",
         Class::Unavailable => "unavailable",
         Class::Internal => "internal_error",
     }

@@ -130,11 +130,14 @@ pub fn expand(user: User) -> TokenStream {
         Some(c) => {
             let (fields, on_create, on_update, secs) =
                 (&c.monitor_fields, c.on_create, c.on_update, c.lifetime_secs);
+            let (require, fresh) = (c.require_confirmed, c.fresh_sign_in_secs);
             quote!(::core::option::Option::Some(__p::ConfirmationConfig {
                 monitor_fields: &[#(#fields),*],
                 confirm_on_create: #on_create,
                 confirm_on_update: #on_update,
                 token_lifetime: __p::Lifetime::from_secs(#secs),
+                require_confirmed: #require,
+                fresh_sign_in: __p::Lifetime::from_secs(#fresh),
             }))
         }
     };
@@ -483,15 +486,17 @@ fn user_actions(
         let result_self = result(quote!(Self));
         quote! {
             /// Holds the changes of monitored fields from `user` to
-            /// `updated` until the confirmation sent for them comes back.
+            /// `updated` until the confirmation sent for them comes back;
+            /// `proof`: the current password, or a fresh sign-in.
             pub async fn change_with_confirmation<S>(
                 auth: &__p::Auth<Self, S>,
                 user: &Self,
                 updated: &Self,
+                proof: __p::Reauthentication<'_>,
             ) -> #result_unit
             where S: __p::TokenStore + __p::UserStore<Self>
             {
-                auth.change_with_confirmation(user, updated).await
+                auth.change_with_confirmation(user, updated, proof).await
             }
 
             /// Applies a confirmation, once: its changes and `confirmed_at`.

@@ -243,6 +243,10 @@ pub struct Confirmation {
     pub confirm_on_update: Option<Opt<bool>>,
     /// Default `"3d"`.
     pub token_lifetime: Option<syn::LitStr>,
+    /// Default: `confirm_on_create`.
+    pub require_confirmed: Option<Opt<bool>>,
+    /// Default `"10m"`; `"0s"`: always the current password.
+    pub fresh_sign_in: Option<syn::LitStr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

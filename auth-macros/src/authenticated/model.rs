@@ -25,6 +25,8 @@ pub struct Confirmation {
     pub monitor_fields: Vec<String>,
     pub on_create: bool,
     pub on_update: bool,
+    pub require_confirmed: bool,
+    pub fresh_sign_in_secs: u64,
     pub lifetime_secs: u64,
     /// The declared type of `confirmed_at`, checked by rustc.
     pub confirmed_at_ty: syn::Type,

@@ -206,11 +206,21 @@ fn confirmation(
         false,
         errors,
     );
+    let fresh = a11_lifetime(
+        c.fresh_sign_in.as_ref(),
+        "confirmation(fresh_sign_in)",
+        600,
+        true,
+        errors,
+    );
     let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
+    let on_create = on(&c.confirm_on_create);
     Some(Confirmation {
         monitor_fields: ok.then_some(monitor_fields)?,
-        on_create: on(&c.confirm_on_create),
+        on_create,
         on_update: on(&c.confirm_on_update),
+        require_confirmed: c.require_confirmed.as_ref().map_or(on_create, |b| **b),
+        fresh_sign_in_secs: fresh?,
         lifetime_secs: lifetime?,
         confirmed_at_ty: confirmed_at?,
     })

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use auth_core::http::axum::{AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
-use auth_core::{Auth, ClientInfo, Error, SignInContext, SignedIn, TokenType};
+use auth_core::{Auth, ClientInfo, Error, Reauthentication, SignInContext, SignedIn, TokenType};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -409,10 +409,14 @@ async fn magic_link_request<S: Store>(
 #[derive(Deserialize)]
 struct EmailChangeBody {
     email: String,
+    /// Needed unless the bearer's sign-in is fresh (`fresh_sign_in`).
+    current_password: Option<String>,
 }
 
 /// 202: the new address is held until the confirmation sent to it comes
-/// back; the account keeps its address meanwhile.
+/// back; the account keeps its address meanwhile. A stolen token is not
+/// enough: the current password, or a sign-in of the last minutes (403
+/// `reauthentication_required` otherwise).
 async fn change_email<S: Store>(
     State(auth): State<App<S>>,
     CurrentUser(me): CurrentUser<User>,
@@ -420,7 +424,12 @@ async fn change_email<S: Store>(
 ) -> Result<Response, ApiError> {
     let mut updated = me.user.clone();
     updated.email = check_email(&b.email)?;
-    auth.change_with_confirmation(&me.user, &updated).await?;
+    let proof = match &b.current_password {
+        Some(password) => Reauthentication::Password(password),
+        None => Reauthentication::FreshSignIn(&me.claims),
+    };
+    auth.change_with_confirmation(&me.user, &updated, proof)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "confirmation sent"})),
@@ -431,13 +440,23 @@ async fn change_email<S: Store>(
 #[derive(Deserialize)]
 struct ConfirmBody {
     confirm_token: String,
+    /// The account's password, to keep it when confirming a new account.
+    password: Option<String>,
 }
 
+/// Confirming a new account without its password clears the password (the
+/// confirmer proved the address, not who registered it).
 async fn confirm<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<ConfirmBody>,
 ) -> Result<Response, ApiError> {
-    let user = auth.confirm(&b.confirm_token).await?;
+    let user = match &b.password {
+        Some(password) => {
+            auth.confirm_with_password(&b.confirm_token, password)
+                .await?
+        }
+        None => auth.confirm(&b.confirm_token).await?,
+    };
     Ok(Json(json!({"user": PublicUser::from(&user)})).into_response())
 }
 

@@ -160,40 +160,13 @@ fn secret(backend: &Backend) -> Result<Secret, String> {
 }
 
 /// The secret kept beside a SQLite database (`<file>.secret`): generated
-/// once (64 random bytes, hex), readable by this user only, so tokens
+/// once, readable by this user only (a looser file is refused), so tokens
 /// outlive a restart as the database does. Several nodes (PostgreSQL) need
 /// the secret from their environment instead.
 fn secret_beside(database: &std::path::Path) -> Result<Secret, String> {
     let mut path = database.as_os_str().to_owned();
     path.push(".secret");
-    let path = std::path::PathBuf::from(path);
-    let read = |path: &std::path::Path| -> Result<Secret, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Ok(Secret::from(text.trim().to_owned()))
-    };
-    if path.exists() {
-        return read(&path);
-    }
-    let fresh = Secret::random().map_err(|e| e.to_string())?;
-    let hex: String = fresh.expose().iter().map(|b| format!("{b:02x}")).collect();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
-        Ok(mut f) => {
-            use std::io::Write as _;
-            f.write_all(hex.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            tracing::info!(path = %path.display(), "generated the token signing secret");
-            Ok(Secret::from(hex))
-        }
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
-        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
-    }
+    Secret::from_file_or_generate(std::path::Path::new(&path)).map_err(|e| e.to_string())
 }
 
 async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), String> {

@@ -40,6 +40,11 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
             monitor_fields = ["email"],
             confirm_on_create = true,
             confirm_on_update = true,
+            // The demo's walkthrough signs in before reading the outbox; a
+            // product keeps the default (on). Registering someone else's
+            // address still gains nothing: its owner's first confirmation
+            // or magic link clears that password and ends its sessions.
+            require_confirmed = false,
             token_lifetime = "3d",
         ),
         sessions(lifetime = "30d"),

@@ -578,6 +578,8 @@ struct LinkPage {
     action: &'static str,
     field: &'static str,
     button: &'static str,
+    /// Extra form fields (HTML), after the token.
+    extra: &'static str,
 }
 
 const MAGIC_LINK_PAGE: LinkPage = LinkPage {
@@ -585,6 +587,7 @@ const MAGIC_LINK_PAGE: LinkPage = LinkPage {
     action: "/magic_link",
     field: "token",
     button: "Sign in on this device",
+    extra: "",
 };
 
 const CONFIRM_PAGE: LinkPage = LinkPage {
@@ -592,6 +595,12 @@ const CONFIRM_PAGE: LinkPage = LinkPage {
     action: "/confirm",
     field: "confirm_token",
     button: "Confirm",
+    // Confirming a new account without its password clears the password:
+    // the link proves the address, not who registered it.
+    extra: "<label>Your password, if you registered this account \
+            <input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\
+            <p class=\"hint\">Leave it empty if you did not: the account becomes yours, \
+            and you set a password by a reset.</p>",
 };
 
 fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) -> String {
@@ -600,7 +609,7 @@ fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) ->
         &format!(
             "<h1>{title}</h1>\
              <form class=\"card\" method=\"post\" action=\"{action}\">{csrf}{note}\
-             <input type=\"hidden\" name=\"{field}\" value=\"{value}\">\
+             <input type=\"hidden\" name=\"{field}\" value=\"{value}\">{extra}\
              <button type=\"submit\">{button}</button></form>",
             title = esc(p.title),
             action = p.action,
@@ -608,6 +617,7 @@ fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) ->
             note = error_block(note),
             field = p.field,
             value = esc(link_token),
+            extra = p.extra,
             button = esc(p.button),
         ),
     )
@@ -689,6 +699,8 @@ pub async fn confirm_form<S>(
 #[derive(Deserialize)]
 pub struct ConfirmForm {
     confirm_token: String,
+    #[serde(default)]
+    password: String,
 }
 
 pub async fn confirm<S: Store>(
@@ -696,7 +708,14 @@ pub async fn confirm<S: Store>(
     cookies: Cookies,
     Checked(form): Checked<ConfirmForm>,
 ) -> Response {
-    match st.auth.confirm(&form.confirm_token).await {
+    let confirmed = if form.password.is_empty() {
+        st.auth.confirm(&form.confirm_token).await
+    } else {
+        st.auth
+            .confirm_with_password(&form.confirm_token, &form.password)
+            .await
+    };
+    match confirmed {
         Ok(user) => page(
             StatusCode::OK,
             layout(

@@ -1212,11 +1212,18 @@ fn confirmation_through_the_outbox(s: &Server, path: &std::path::Path) {
     assert_eq!(me["user"]["confirmed_at"], Value::Null);
     let created = nth_message(path, "confirm", 0);
     assert_eq!(created["to"], "ada@example.com");
+    let (st, _) = post(
+        s,
+        "/auth/user/confirm",
+        None,
+        json!({"confirm_token": created["token"], "password": "wrong password"}),
+    );
+    assert_eq!(st, 403, "a wrong password spends nothing");
     let (st, v) = post(
         s,
         "/auth/user/confirm",
         None,
-        json!({"confirm_token": created["token"]}),
+        json!({"confirm_token": created["token"], "password": "battery staple"}),
     );
     assert_eq!(st, 200, "{v}");
     assert!(v["user"]["confirmed_at"].is_string(), "{v}");
