@@ -311,7 +311,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     }
 
     /// `claims` signed.
-    fn signed(&self, claims: Claims) -> Result<IssuedToken> {
+    pub(crate) fn signed(&self, claims: Claims) -> Result<IssuedToken> {
         let token = self.jwt.sign(&claims)?;
         Ok(IssuedToken { token, claims })
     }

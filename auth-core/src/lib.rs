@@ -122,7 +122,7 @@ pub use special::{
 };
 pub use store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable, Redeem,
-    RevokeAll, Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
+    RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, Sessions, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

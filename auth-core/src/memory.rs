@@ -394,12 +394,18 @@ impl TokenStore for MemoryStore {
         if !(seen.rotated || seen.sibling) {
             return Ok(seen);
         }
-        insert_fresh(rows, rotation.new_rows)?;
-        if seen.rotated
-            && let Some(old) = rows.get_mut(rotation.old_jti)
-        {
-            old.purpose = REFRESH_USED.to_owned();
-            old.updated_at = now;
+        if seen.rotated {
+            insert_fresh(rows, rotation.new_rows)?;
+            if let Some(old) = rows.get_mut(rotation.old_jti) {
+                old.purpose = REFRESH_USED.to_owned();
+                old.updated_at = now;
+                let extra = old
+                    .extra_data
+                    .get_or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                if let serde_json::Value::Object(map) = extra {
+                    map.insert(crate::store::SUCCESSOR.into(), rotation.successor.clone());
+                }
+            }
         }
         if let Some(session) = rows.get_mut(rotation.sid) {
             let extra = session

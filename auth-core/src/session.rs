@@ -1,27 +1,27 @@
 //! Sessions: every sign-in opens one, every token carries its id (`sid`) and
 //! dies with it; rotating refresh tokens with reuse detection; the device list.
 //!
-//! # Refresh tokens, reuse, and siblings
+//! # Refresh tokens, reuse, and the one successor
 //!
-//! A refresh token is single use. Presenting it marks it `refresh_used` and
-//! returns a new access token and a new refresh token in the same session
-//! (one atomic store write, which also checks the session is live). Presenting
-//! a used one again means one of two things: the client lost the response
-//! (or two tabs raced), or someone else holds a copy. Within `reuse_grace` of
-//! the first use the framework assumes the first and answers with a
-//! *sibling* pair: another live refresh token of the same session. After
-//! the grace it assumes theft (RFC 9700 section 4.14.2) and ends the whole
+//! A refresh token is single use. Presenting it marks it `refresh_used`,
+//! records the new pair in its row, and returns a new access token and a
+//! new refresh token in the same session (one atomic store write, which
+//! also checks the session is live). Presenting a used one again means one
+//! of two things: the client lost the response (or two tabs raced), or
+//! someone else holds a copy. Within `reuse_grace` of the first use the
+//! framework assumes the first and answers with the **same** pair the
+//! first use got (its claims signed again: the same `jti`s, so no row is
+//! written), as Supabase's "one behind" rule does: a used refresh token
+//! has at most one live successor, however often it is replayed. After the
+//! grace it assumes theft (RFC 9700 section 4.14.2) and ends the whole
 //! session: every access and refresh token of that `sid` stops working at
 //! once, because every check of a token with `sid` checks the session row.
 //!
-//! What siblings mean for the family: the session is the family. Siblings
-//! are branches of it, each single use on its own, each reused-detected on
-//! its own, and all of them die together when the session ends (sign-out,
-//! reuse, log out everywhere, password change, the device list) or reaches
-//! its absolute expiry, which no rotation and no sibling ever extends. The
-//! grace is therefore a window in which a stolen copy can branch the family
-//! undetected; keep it to seconds (0, the default, allows no sibling: of N
-//! concurrent refreshes exactly one succeeds and the session ends).
+//! The grace is therefore a window in which a stolen copy obtains the same
+//! successor as its owner, never a branch of its own; keep it to seconds
+//! (0, the default, allows no retry: of N concurrent refreshes exactly one
+//! succeeds and the session ends). No rotation extends the session's
+//! absolute expiry.
 
 use std::net::IpAddr;
 
@@ -423,12 +423,20 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let next = self.mint_refresh(&user, config.lifetime, &session)?;
         let mut new_rows = vec![refresh_row(&next)?];
         new_rows.extend(self.row_to_store(&token)?);
+        // The used row keeps the new pair's claims: a retry within the
+        // grace gets this same pair back, so one used refresh token never
+        // has two live successors (nor a row more per retry).
+        let successor = json!({
+            "access": token.claims.to_json(),
+            "refresh": next.claims.to_json(),
+        });
         let rotation = Rotation {
             old_jti: &claims.jti,
             sid: &sid,
             subject: &claims.sub,
             reuse_grace: config.reuse_grace.as_duration(),
             new_rows: &new_rows,
+            successor: &successor,
         };
         // A SQL store that lost a race for the row reports the row as it
         // was before; asking once more sees the winner's write.
@@ -438,11 +446,14 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                 .rotate_refresh(table, &rotation)
                 .await
                 .map_err(fail_closed)?;
-            if seen.rotated || seen.sibling {
+            if seen.rotated {
                 return Ok(Refreshed {
                     token,
                     refresh_token: next,
                 });
+            }
+            if seen.sibling {
+                return self.successor_again(seen.successor);
             }
             if !seen.session_live {
                 return Err(Error::SessionEnded);
@@ -456,6 +467,23 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             }
         }
         Err(Error::NotPresent)
+    }
+
+    /// The pair a used refresh token was exchanged for, signed again (the
+    /// same claims: the same `jti`s, rows and expiry) for a retry within
+    /// the grace.
+    fn successor_again(&self, successor: Option<Value>) -> Result<Refreshed> {
+        let claims = |which: &str| -> Result<Claims> {
+            match successor.as_ref().and_then(|s| s.get(which)) {
+                Some(Value::Object(map)) => Claims::from_json(map.clone()),
+                // Used before successors were recorded: no pair to give.
+                _ => Err(Error::NotPresent),
+            }
+        };
+        Ok(Refreshed {
+            token: self.signed(claims("access")?)?,
+            refresh_token: self.signed(claims("refresh")?)?,
+        })
     }
 
     /// A used refresh token came back after its grace: assume theft and

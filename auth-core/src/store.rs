@@ -184,10 +184,13 @@ pub trait TokenStore: Send + Sync {
     /// The refresh rotation, one atomic write. When the session `sid` of
     /// `subject` is a live `session` row, and the row `old_jti` of `subject`
     /// is an unexpired `refresh` row, it becomes `refresh_used` (its
-    /// `updated_at`: now); or, when it is a `refresh_used` row first used no
-    /// longer than `reuse_grace` ago, it stays (a sibling). In both cases
-    /// `new_rows` are inserted and the session's `extra_data.last_seen_at`
-    /// is set to now. Otherwise nothing is written. See [`Rotated`].
+    /// `updated_at`: now; `extra_data.successor`: `successor`) and
+    /// `new_rows` are inserted; or, when it is a `refresh_used` row first
+    /// used no longer than `reuse_grace` ago, nothing is inserted and its
+    /// `extra_data.successor` is returned (a retry gets the same
+    /// successor: one used refresh token never has two). In both cases
+    /// the session's `extra_data.last_seen_at` is set to now. Otherwise
+    /// nothing is written. See [`Rotated`].
     fn rotate_refresh(
         &self,
         table: &str,
@@ -267,15 +270,19 @@ pub struct Rotation<'a> {
     pub reuse_grace: Duration,
     /// The rows of the new pair (refresh, and the access token when stored).
     pub new_rows: &'a [NewTokenRow],
+    /// What the used row keeps of the new pair (`extra_data.successor`),
+    /// handed back to a retry within the grace.
+    pub successor: &'a Value,
 }
 
 impl Rotation<'_> {
     /// The rotation's decision for a store that reads the rows and then
     /// writes under one lock (or one write transaction): `session` and `old`
     /// are the rows of `sid` and `old_jti` as found. When the result has
-    /// `rotated` or `sibling` set, the store inserts `new_rows`, touches the
-    /// session, and (when `rotated`) marks the old row `refresh_used`;
-    /// otherwise it writes nothing.
+    /// `rotated` or `sibling` set, the store touches the session, and when
+    /// `rotated` marks the old row `refresh_used` with the successor and
+    /// inserts `new_rows`; otherwise it writes nothing. A sibling's
+    /// `successor` is read from the old row here.
     pub fn decide(
         &self,
         session: Option<&TokenRow>,
@@ -301,6 +308,11 @@ impl Rotation<'_> {
                         && now - r.updated_at <= grace =>
                 {
                     seen.sibling = true;
+                    seen.successor = r
+                        .extra_data
+                        .as_ref()
+                        .and_then(|e| e.get(SUCCESSOR))
+                        .cloned();
                 }
                 _ => {}
             }
@@ -309,13 +321,19 @@ impl Rotation<'_> {
     }
 }
 
+/// The key of a used refresh row's `extra_data` that holds its successor.
+pub const SUCCESSOR: &str = "successor";
+
 /// What [`TokenStore::rotate_refresh`] did and saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rotated {
     /// The old token was unused and is now used; the new rows are in.
     pub rotated: bool,
-    /// The old token was used within the grace; the new rows are in.
+    /// The old token was used within the grace; nothing was inserted.
     pub sibling: bool,
+    /// With `sibling`: the successor the first use recorded (`None` for a
+    /// row used before successors were recorded).
+    pub successor: Option<Value>,
     /// The old row's purpose as the operation saw it (`None`: no row). A
     /// SQL store may report `refresh` with neither flag set when a
     /// concurrent rotation won the row: the caller asks again.
@@ -557,6 +575,7 @@ mod tests {
             subject: "user?id=1",
             reuse_grace: std::time::Duration::from_secs(secs),
             new_rows: &[],
+            successor: &serde_json::Value::Null,
         };
         assert!(!rotation(0).decide(Some(&session), Some(&used), now).sibling);
         assert!(

@@ -125,13 +125,14 @@ impl TokenQueries {
             )
             .into(),
             // The refresh rotation, one statement: the used row is marked
-            // (or, within the grace, left for a sibling), the new rows are
+            // with its successor (or, within the grace, left as it was and
+            // its successor returned: no new row), the new rows are
             // inserted and the session's last_seen_at moves, all only while
             // the session is live. The outer SELECT reports what was seen
             // (its snapshot is the statement's start: a concurrent winner's
             // write shows as `refresh` with nothing done, and the caller asks
             // again). $1 old jti, $2 sid, $3 subject, $4 grace seconds, $5-$9
-            // the new rows.
+            // the new rows, $10 the successor.
             // Every row is found by its primary key: the other conditions
             // sit inside `(…) IS TRUE`, which no index serves, so the
             // planner cannot trade the key for the (subject, purpose) index
@@ -144,20 +145,22 @@ impl TokenQueries {
             rotate: format!(
                 "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
                      AND subject = $3 AND expires_at > now()) IS TRUE), \
-                 used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now() \
+                 used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now(), \
+                     extra_data = jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{successor}}', $10::jsonb) \
                      WHERE jti = $1 AND (purpose = 'refresh' AND subject = $3 AND expires_at > now()) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
-                 sibling AS (SELECT 1 FROM {t} WHERE jti = $1 AND $4 > 0 AND (purpose = 'refresh_used' \
+                 sibling AS (SELECT extra_data -> 'successor' AS successor FROM {t} WHERE jti = $1 AND $4 > 0 AND (purpose = 'refresh_used' \
                      AND subject = $3 AND updated_at >= now() - make_interval(secs => $4)) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session)), \
                  ok AS (SELECT 1 FROM used UNION ALL SELECT 1 FROM sibling), \
                  inserted AS (INSERT INTO {t} ({NEW_COLUMNS}) {} \
-                     WHERE EXISTS (SELECT 1 FROM ok)), \
+                     WHERE EXISTS (SELECT 1 FROM used)), \
                  touched AS (UPDATE {t} SET updated_at = now(), extra_data = \
                      jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{last_seen_at}}', to_jsonb(now())) \
                      WHERE jti = $2 AND EXISTS (SELECT 1 FROM ok)) \
                  SELECT EXISTS (SELECT 1 FROM used) AS rotated, \
                      EXISTS (SELECT 1 FROM sibling) AS sibling, \
+                     (SELECT successor FROM sibling) AS successor, \
                      (SELECT purpose FROM {t} WHERE jti = $1 AND (subject = $3) IS TRUE) AS old_purpose, \
                      EXISTS (SELECT 1 FROM session) AS session_live",
                 unnest_rows(5)
@@ -361,6 +364,7 @@ impl TokenStore for PgStore {
             .bind(rotation.reuse_grace.as_secs_f64());
         let row = RowArrays::new(rotation.new_rows)
             .bind(query)
+            .bind(rotation.successor)
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("rotate refresh token"))?;
@@ -369,6 +373,7 @@ impl TokenStore for PgStore {
             Ok::<_, sqlx::Error>(Rotated {
                 rotated: row.try_get("rotated")?,
                 sibling: row.try_get("sibling")?,
+                successor: row.try_get("successor")?,
                 old_purpose: row.try_get("old_purpose")?,
                 session_live: row.try_get("session_live")?,
             })

@@ -121,7 +121,9 @@ impl TokenQueries {
             .into(),
             get_row: format!("SELECT {COLUMNS} FROM {t} WHERE jti = ?1").into(),
             mark_used: format!(
-                "UPDATE {t} SET purpose = 'refresh_used', updated_at = ?2 WHERE jti = ?1"
+                "UPDATE {t} SET purpose = 'refresh_used', updated_at = ?2, \
+                 extra_data = json_set(coalesce(extra_data, '{{}}'), '$.successor', json(?3)) \
+                 WHERE jti = ?1"
             )
             .into(),
             touch_session: format!(
@@ -367,11 +369,12 @@ impl TokenStore for SqliteStore {
             if !(seen.rotated || seen.sibling) {
                 return Ok(seen);
             }
-            insert_rows(tx, &q, rotation.new_rows, now).await?;
             if seen.rotated {
+                insert_rows(tx, &q, rotation.new_rows, now).await?;
                 sqlx::query(sql(&q.mark_used))
                     .bind(rotation.old_jti)
                     .bind(micros(now))
+                    .bind(rotation.successor.to_string())
                     .execute(&mut *tx)
                     .await?;
             }

@@ -755,6 +755,11 @@ async fn session_with_refresh<S: ConformanceStore>(s: &S, subject: &str) -> (Str
     (sid, refresh)
 }
 
+/// The successor every rotation of this suite records.
+static SUCCESSOR: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(
+    || serde_json::json!({"access": {"jti": "a"}, "refresh": {"jti": "r", "n": 1}}),
+);
+
 fn rotation<'a>(
     old: &'a str,
     sid: &'a str,
@@ -768,6 +773,7 @@ fn rotation<'a>(
         subject,
         reuse_grace: Duration::from_secs(grace),
         new_rows: new,
+        successor: &SUCCESSOR,
     }
 }
 
@@ -797,14 +803,23 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     assert!(!seen.rotated && !seen.sibling, "{seen:?}");
     assert_eq!(seen.old_purpose.as_deref(), Some("refresh_used"));
     assert!(stored(&s, &again[0].jti).await.is_none());
-    // Within a grace: a sibling, inserted, the used row left as it was.
+    // The used row keeps its successor.
+    let used = stored(&s, &old).await.unwrap();
+    assert_eq!(used.extra_data.unwrap()["successor"], *SUCCESSOR);
+    // Within a grace: a sibling, nothing inserted, the used row left as it
+    // was, and its successor handed back.
     let sibling = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
         .rotate_refresh("tokens", &rotation(&old, &sid, subject, 60, &sibling))
         .await
         .unwrap();
     assert!(seen.sibling && !seen.rotated, "{seen:?}");
-    assert!(stored(&s, &sibling[0].jti).await.is_some());
+    assert_eq!(seen.successor.as_ref(), Some(&*SUCCESSOR));
+    assert!(
+        stored(&s, &sibling[0].jti).await.is_none(),
+        "a retry within the grace writes no row"
+    );
+    assert_eq!(stored(&s, &old).await.unwrap().purpose, "refresh_used");
     // Another subject's token, or an ended session: nothing.
     let (sid2, old2) = session_with_refresh(&s, "user?id=2").await;
     let other = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
