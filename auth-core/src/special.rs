@@ -138,6 +138,31 @@ impl fmt::Debug for Reauthentication<'_> {
     }
 }
 
+/// How long one out-of-band request holds the task: a moving average
+/// (weight 1/8) of the requests that sent a token, starting at 5 ms (a
+/// durable insert and a hand-over to the sender), at most 10 s.
+#[derive(Debug)]
+struct Pace(std::time::Duration);
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self(std::time::Duration::from_millis(5))
+    }
+}
+
+impl Pace {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn observe(&mut self, took: std::time::Duration) {
+        let took = took.min(Self::MAX);
+        self.0 = (self.0 * 7 + took) / 8;
+    }
+
+    fn current(&self) -> std::time::Duration {
+        self.0
+    }
+}
+
 /// A waiting request: the normalised identity, and the purpose and
 /// lifetime of the token to send.
 type Request = (String, Purpose, crate::Lifetime);
@@ -286,15 +311,32 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
 
     /// The request queue, and its task, started on first use. The task
     /// holds the runtime weakly: it ends when the last `Arc<Auth>` goes.
+    ///
+    /// Every request takes the task the same time, known identity or not:
+    /// one that sent a token (a durable write and a mail) teaches the pace
+    /// (a moving average of those), and every request, whatever it did,
+    /// is held until the pace has passed. So the queue drains at one rate,
+    /// and a client that fills it learns nothing from how fast slots free.
     fn queue(self: &Arc<Self>) -> &Queue {
         self.requests.get_or_init(|| {
             let (queue, mut waiting) = tokio::sync::mpsc::channel::<Request>(REQUEST_QUEUE);
             let auth = Arc::downgrade(self);
             tokio::spawn(async move {
+                let mut pace = Pace::default();
                 while let Some((identity, purpose, lifetime)) = waiting.recv().await {
                     let Some(auth) = auth.upgrade() else { break };
-                    if let Err(e) = auth.send_token(&identity, &purpose, lifetime).await {
-                        tracing::error!(error = %e, %purpose, "an out-of-band request failed");
+                    let started = tokio::time::Instant::now();
+                    match auth.send_token(&identity, &purpose, lifetime).await {
+                        Ok(true) => pace.observe(started.elapsed()),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, %purpose, "an out-of-band request failed");
+                        }
+                    }
+                    drop(auth);
+                    let due = started + pace.current();
+                    if due > tokio::time::Instant::now() {
+                        tokio::time::sleep_until(due).await;
                     }
                 }
             });
@@ -302,26 +344,36 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         })
     }
 
+    /// Handles one request; `true` when a token was issued and sent.
     async fn send_token(
         &self,
         identity: &str,
         purpose: &Purpose,
         lifetime: crate::Lifetime,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let Some(user) = self
             .store()
             .get_user_by_identity(identity)
             .await
             .map_err(|e| store_failure("out-of-band request", e))?
         else {
-            return Ok(());
+            return Ok(false);
         };
         if self.pending(&user, purpose).await? >= MAX_PENDING {
             tracing::info!(%purpose, "too many pending tokens for one user: nothing sent");
-            return Ok(());
+            return Ok(false);
         }
         let issued = self.issue_stored(&user, purpose, lifetime, None).await?;
-        self.deliver(&user, purpose, &issued.token).await
+        self.deliver(&user, purpose, &issued.token).await?;
+        Ok(true)
+    }
+
+    /// How many out-of-band requests wait for the background task now (for
+    /// monitoring: at [`REQUEST_QUEUE`], requests answer 503).
+    pub fn waiting_requests(&self) -> usize {
+        self.requests
+            .get()
+            .map_or(0, |q| REQUEST_QUEUE - q.capacity())
     }
 
     /// Signs in with a magic-link token (redeem it by POST: a mail scanner
