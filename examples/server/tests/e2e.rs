@@ -1314,3 +1314,79 @@ fn special_tokens_through_the_outbox_on_every_store() {
     }
     remove_sqlite_files(&sqlite);
 }
+
+/// Review finding H3-7: a service verifying the demo's tokens through
+/// JWKS with signature, `exp`, `iss` and `aud` (as the README says)
+/// accepted a 7-day refresh token and a 3-day confirmation token. Only
+/// access tokens carry the audience now; a stock verifier (jsonwebtoken,
+/// nothing but those four checks) accepts the access token and refuses a
+/// refresh, reset, magic-link and confirmation token.
+#[test]
+fn h3_07_a_stock_verifier_accepts_access_tokens_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("h3-07-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys.json");
+    let mailbox = dir.join("outbox.jsonl");
+    let p256 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/keys/p256.pem"
+    ))
+    .unwrap();
+    let (private, public) = p256.split_at(p256.find("-----BEGIN PUBLIC KEY-----").unwrap());
+    let key =
+        json!({"kid": "B", "alg": "ES256", "private_key_pem": private, "public_key_pem": public});
+    std::fs::write(&keys, json!({"active": "B", "keys": [key]}).to_string()).unwrap();
+    let s = Server::start_with(
+        None,
+        &[
+            ("TOKEN_KEYS_FILE", keys.to_str().unwrap()),
+            ("OUTBOX", mailbox.to_str().unwrap()),
+        ],
+    );
+    let reg = json!({"email": "kim@example.com", "password": "correct horse", "password_confirmation": "correct horse"});
+    let (st, v) = post(&s, "/auth/user/password/register", None, reg);
+    assert_eq!(st, 201, "{v}");
+    let access = token(&v);
+    let refresh = v["refresh_token"].as_str().unwrap().to_owned();
+    for (path, kind) in [
+        ("/auth/user/password/reset_request", "password_reset"),
+        ("/auth/user/magic_link/request", "magic_link"),
+    ] {
+        let (st, _) = post(&s, path, None, json!({"email": "kim@example.com"}));
+        assert_eq!(st, 202, "{kind}");
+    }
+    let special = ["confirm", "password_reset", "magic_link"].map(|kind| {
+        (
+            kind,
+            nth_message(&mailbox, kind, 0)["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    });
+
+    // The other service: the JWKS, and the checks the README lists.
+    let (st, jwks) = s.call("GET", "/.well-known/jwks.json", None, None);
+    assert_eq!(st, 200);
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks).unwrap();
+    let verify = |t: &str| {
+        let key = jsonwebtoken::DecodingKey::from_jwk(set.find("B").unwrap()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&["server"]);
+        validation.set_issuer(&["server"]);
+        jsonwebtoken::decode::<Value>(t, &key, &validation).map(|d| d.claims)
+    };
+    let claims = verify(&access).expect("an access token verifies");
+    assert_eq!(claims["purpose"], "user");
+    let mut refused = vec![("refresh", verify(&refresh))];
+    refused.extend(special.iter().map(|(kind, t)| (*kind, verify(t))));
+    for (kind, result) in refused {
+        let e = result.expect_err(kind);
+        assert!(
+            matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidAudience),
+            "{kind}: {e:?}"
+        );
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
