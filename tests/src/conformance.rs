@@ -270,6 +270,19 @@ pub async fn concurrent_revokes_have_exactly_one_winner<S: ConformanceStore>(s: 
             |e| matches!(e, Error::AlreadyRevoked),
         )
         .await;
+        // What stands is one revocation of this token, kept past its expiry.
+        let row = live_row(&s, &RES, &f.jti, None)
+            .await
+            .expect("the revocation row");
+        assert_eq!(
+            (row.purpose.as_str(), row.subject.as_str()),
+            ("revocation", "user?id=1")
+        );
+        assert!(
+            row.expires_at >= f.expires_at,
+            "kept at least as long as the token"
+        );
+        assert!(token_actions::is_revoked(&s, &RES, &f.jti).await.unwrap());
     }
 }
 
@@ -490,15 +503,25 @@ pub async fn users_by_key_and_identity<S: ConformanceStore>(s: S) {
 }
 
 pub async fn concurrent_registrations_of_one_identity_have_one_winner<S: ConformanceStore>(s: S) {
-    crate::exactly_one_winner(
+    let winner = crate::exactly_one_winner(
         16,
         |_| {
             let s = s.clone();
-            async move { s.insert_user(&User::new("race@example.com")).await }
+            async move {
+                let user = User::new("race@example.com");
+                s.insert_user(&user).await.map(|()| user)
+            }
         },
         |e| matches!(e, InsertUserError::IdentityTaken),
     )
     .await;
+    // What is stored is the winner, once.
+    let stored: User = s
+        .get_user_by_identity("race@example.com")
+        .await
+        .unwrap()
+        .expect("the winner is stored");
+    assert_eq!(stored, winner);
 }
 
 pub async fn expunger_runs_on_its_interval_and_stops_on_shutdown<S: ConformanceStore>(s: S) {

@@ -149,25 +149,35 @@ where
         let (_guard, auth) = auth(b, allow_list).await;
         let auth = Arc::new(auth);
         let mut survivors = 0;
+        let mut signed_in = 0;
+        // Trials whose old-password sign-in succeeded and finished after
+        // the change had begun: the race the name speaks of.
         let mut raced = 0;
         for trial in 0..50u64 {
             let email = format!("race{trial}@example.com");
             let me = register(&auth, &email, "old-password").await.user;
             let changer = {
                 let (auth, me) = (auth.clone(), me.clone());
-                tokio::spawn(async move { change_from_old(&auth, &me, "new-password").await })
+                tokio::spawn(async move {
+                    let began = std::time::Instant::now();
+                    (began, change_from_old(&auth, &me, "new-password").await)
+                })
             };
             let signer = {
                 let (auth, email) = (auth.clone(), email.clone());
                 tokio::spawn(async move {
                     // Spread the sign-ins across the change's whole run.
                     tokio::time::sleep(Duration::from_micros(trial * 40)).await;
-                    sign_in(&auth, &email, "old-password").await
+                    let signed = sign_in(&auth, &email, "old-password").await;
+                    (signed, std::time::Instant::now())
                 })
             };
-            changer.await.unwrap().unwrap();
-            if let Ok(signed) = signer.await.unwrap() {
-                raced += 1;
+            let (change_began, changed) = changer.await.unwrap();
+            changed.unwrap();
+            let (signed, finished) = signer.await.unwrap();
+            if let Ok(signed) = signed {
+                signed_in += 1;
+                raced += usize::from(finished > change_began);
                 if auth.authenticate(&signed.token.token).await.is_ok() {
                     survivors += 1;
                 }
@@ -175,7 +185,12 @@ where
         }
         assert_eq!(
             survivors, 0,
-            "allow_list={allow_list}: {raced} old-password sign-ins"
+            "allow_list={allow_list}: {signed_in} old-password sign-ins, {raced} raced"
+        );
+        assert!(
+            raced > 0,
+            "allow_list={allow_list}: no old-password sign-in finished after the change began \
+             ({signed_in} signed in): the race was not exercised"
         );
     }
 }

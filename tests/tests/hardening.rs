@@ -261,10 +261,36 @@ mod verification {
         )
         .await
         .unwrap();
-        let handle =
-            auth_core::spawn_expunger_every(store.clone(), std::time::Duration::ZERO, resource);
+        let handle = auth_core::spawn_expunger_every(
+            store.clone(),
+            std::time::Duration::ZERO,
+            resource.clone(),
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert_eq!(store.token_count("tokens"), 0, "the expunger ran");
+        // It keeps running: rows that expire later are removed by later
+        // runs (a task that died after its first run would leave them).
+        for round in 0..3 {
+            let later = auth_core::TokenFacts {
+                jti: format!("later-{round}"),
+                subject: "user?id=1".into(),
+                expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+            };
+            auth_core::token_actions::store_token(
+                &store,
+                &resource,
+                &later,
+                &auth_core::Purpose::USER,
+                None,
+            )
+            .await
+            .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while store.token_count("tokens") > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert_eq!(store.token_count("tokens"), 0, "run after {round}");
+        }
         handle.shutdown().await;
     }
 }

@@ -261,8 +261,9 @@ impl Default for ConfirmationConfig {
 pub struct RefreshConfig {
     /// Idle timeout: a refresh token unused this long dies (default 7 days).
     pub lifetime: Lifetime,
-    /// A second use this soon after the first is answered with a sibling
-    /// pair instead of ending the session (default 0: never).
+    /// A second use this soon after the first is answered with the same
+    /// pair the first use got (no new row) instead of ending the session
+    /// (default 0: never).
     pub reuse_grace: Lifetime,
 }
 
