@@ -23,6 +23,7 @@ enum Want {
     InvalidSubject,
     Revoked,
     WrongPurpose,
+    InvalidAudience,
     UnknownKey,
 }
 
@@ -37,6 +38,7 @@ fn matches(e: &Error, want: Want) -> bool {
         Want::InvalidSubject => matches!(e, Error::InvalidSubject(_)),
         Want::Revoked => matches!(e, Error::Revoked),
         Want::WrongPurpose => matches!(e, Error::WrongPurpose { .. }),
+        Want::InvalidAudience => matches!(e, Error::InvalidAudience),
         Want::UnknownKey => matches!(e, Error::UnknownKey(_)),
     }
 }
@@ -429,10 +431,19 @@ async fn every_wrong_token_is_refused_by_the_right_check() {
         Want::WrongPurpose,
     );
     let other_jti = with(&claims, "jti", json!(auth_core::new_jti()));
+    // With the audience its purpose names, a token of another purpose is
+    // refused for its purpose; with the access audience, for its audience.
+    let admin = with(&other_jti, "purpose", json!("admin"));
+    let admin_aud = format!("{}:admin", claims["aud"].as_str().unwrap());
     case(
         "purpose forged to something else",
-        hs256(&with(&other_jti, "purpose", json!("admin"))),
+        hs256(&with(&admin, "aud", json!(admin_aud))),
         Want::WrongPurpose,
+    );
+    case(
+        "another purpose with the access audience",
+        hs256(&admin),
+        Want::InvalidAudience,
     );
 
     assert!(cases.len() > 80, "{} cases", cases.len());
