@@ -1207,11 +1207,14 @@ fn magic_link_through_the_outbox(s: &Server, path: &std::path::Path) {
 
 fn confirmation_through_the_outbox(s: &Server, path: &std::path::Path) {
     // Registration sent a confirmation; the user is not confirmed yet.
-    let bearer = sign_in(s, "ada@example.com", "battery staple");
+    // (Ada proved her address by the magic link: a new user here.)
+    let reg = json!({"email": "cy@example.com", "password": "battery staple", "password_confirmation": "battery staple"});
+    assert_eq!(post(s, "/auth/user/password/register", None, reg).0, 201);
+    let bearer = sign_in(s, "cy@example.com", "battery staple");
     let (_, me) = s.call("GET", "/me", Some(&bearer), None);
     assert_eq!(me["user"]["confirmed_at"], Value::Null);
-    let created = nth_message(path, "confirm", 0);
-    assert_eq!(created["to"], "ada@example.com");
+    let created = nth_message(path, "confirm", 1);
+    assert_eq!(created["to"], "cy@example.com");
     let (st, _) = post(
         s,
         "/auth/user/confirm",
@@ -1244,10 +1247,10 @@ fn confirmation_through_the_outbox(s: &Server, path: &std::path::Path) {
     assert_eq!(st, 202, "{v}");
     let (_, me) = s.call("GET", "/me", Some(&bearer), None);
     assert_eq!(
-        me["user"]["email"], "ada@example.com",
+        me["user"]["email"], "cy@example.com",
         "not visible until confirmed"
     );
-    let change = nth_message(path, "confirm", 1);
+    let change = nth_message(path, "confirm", 2);
     assert_eq!(change["to"], "ada@new.example");
     assert!(change["link"].as_str().unwrap().contains("/confirm?token="));
     let (st, v) = post(
