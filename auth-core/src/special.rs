@@ -563,6 +563,29 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         }
     }
 
+    /// Whether `password` is `user`'s (a dummy verification when the user
+    /// has none, so the answer takes the same time).
+    async fn password_proved(&self, user: &U, password: &str) -> Result<bool> {
+        self.hasher().verify(password, user.credential_hash()).await
+    }
+
+    /// What a proof of the address writes to the user: `confirmed_at`
+    /// now, and with `clear_password` an empty hash (it verifies nothing;
+    /// every token bound to the old one dies with it).
+    fn proof_fields(&self, clear_password: bool) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::from_iter([(
+            crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
+            serde_json::json!(Utc::now()),
+        )]);
+        if let (true, Some(config)) = (clear_password, &self.settings().password) {
+            fields.insert(
+                config.hashed_password_field.to_owned(),
+                serde_json::Value::String(String::new()),
+            );
+        }
+        fields
+    }
+
     /// Checks that whoever asks for a change holds the account now: the
     /// current password, or a sign-in within `fresh_sign_in`.
     async fn reauthenticated(
@@ -572,11 +595,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         fresh_sign_in: crate::Lifetime,
     ) -> Result<()> {
         let fresh = match proof {
-            Reauthentication::Password(password) => {
-                self.hasher()
-                    .verify(password, user.credential_hash())
-                    .await?
-            }
+            Reauthentication::Password(password) => self.password_proved(user, password).await?,
             Reauthentication::FreshSignIn(claims) => {
                 let signed_in_at = match &claims.sid {
                     // The session's row was written at the sign-in; a
@@ -739,32 +758,14 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             // before changes were): it would survive a recovery.
             return Err(Error::CredentialChanged);
         }
-        fields.insert(
-            crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
-            serde_json::json!(Utc::now()),
-        );
         let first_proof = self.never_confirmed(&user);
         let clear_password = match password {
             _ if !first_proof => false,
-            None => true,
-            Some(password) => {
-                self.reauthenticated(
-                    &user,
-                    Reauthentication::Password(password),
-                    crate::Lifetime::from_secs(0),
-                )
-                .await?;
-                false
-            }
+            None => user.credential_hash().is_some(),
+            Some(password) if self.password_proved(&user, password).await? => false,
+            Some(_) => return Err(Error::ReauthenticationRequired),
         };
-        if clear_password
-            && let (Some(config), Some(_)) = (&self.settings().password, user.credential_hash())
-        {
-            fields.insert(
-                config.hashed_password_field.to_owned(),
-                serde_json::Value::String(String::new()),
-            );
-        }
+        fields.extend(self.proof_fields(clear_password));
         let redeem = Redeem {
             jti: &claims.jti,
             subject: &claims.sub,
@@ -821,17 +822,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         user: &U,
         context: SignInContext,
     ) -> Result<SignedIn<U>> {
-        let config = self.password_config()?;
-        let fields = serde_json::Map::from_iter([
-            (
-                crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
-                serde_json::json!(Utc::now()),
-            ),
-            (
-                config.hashed_password_field.to_owned(),
-                serde_json::Value::String(String::new()),
-            ),
-        ]);
+        let fields = self.proof_fields(true);
         let redeem = Redeem {
             jti: &claims.jti,
             subject: &claims.sub,

@@ -247,20 +247,26 @@ mod verification {
     async fn f15_a_zero_expunge_interval_does_not_kill_the_expunger() {
         let store = MemoryStore::new();
         let resource = TokenResourceConfig::default();
-        let expired = auth_core::TokenFacts {
-            jti: "old".into(),
-            subject: "user?id=1".into(),
-            expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+        let store_expired = |jti: String| {
+            let (store, resource) = (store.clone(), resource.clone());
+            async move {
+                let expired = auth_core::TokenFacts {
+                    jti,
+                    subject: "user?id=1".into(),
+                    expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+                };
+                auth_core::token_actions::store_token(
+                    &store,
+                    &resource,
+                    &expired,
+                    &auth_core::Purpose::USER,
+                    None,
+                )
+                .await
+                .unwrap();
+            }
         };
-        auth_core::token_actions::store_token(
-            &store,
-            &resource,
-            &expired,
-            &auth_core::Purpose::USER,
-            None,
-        )
-        .await
-        .unwrap();
+        store_expired("old".into()).await;
         let handle = auth_core::spawn_expunger_every(
             store.clone(),
             std::time::Duration::ZERO,
@@ -271,20 +277,7 @@ mod verification {
         // It keeps running: rows that expire later are removed by later
         // runs (a task that died after its first run would leave them).
         for round in 0..3 {
-            let later = auth_core::TokenFacts {
-                jti: format!("later-{round}"),
-                subject: "user?id=1".into(),
-                expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
-            };
-            auth_core::token_actions::store_token(
-                &store,
-                &resource,
-                &later,
-                &auth_core::Purpose::USER,
-                None,
-            )
-            .await
-            .unwrap();
+            store_expired(format!("later-{round}")).await;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
             while store.token_count("tokens") > 0 && std::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -802,6 +802,32 @@ fn f08_connections_beyond_the_limit_wait_for_a_free_slot() {
 }
 
 /// Key rotation over HTTP, on PostgreSQL (rows survive the restarts):
+/// The ES256 key of the test fixtures as a key-file entry named `kid`.
+fn es256_key(kid: &str) -> Value {
+    let p256 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/keys/p256.pem"
+    ))
+    .unwrap();
+    let (private, public) = p256.split_at(p256.find("-----BEGIN PUBLIC KEY-----").unwrap());
+    json!({"kid": kid, "alg": "ES256", "private_key_pem": private, "public_key_pem": public})
+}
+
+/// What another service does with our JWKS: a stock verifier (jsonwebtoken)
+/// checking the signature with the key `kid` names, `exp`, `iss` and `aud`
+/// (the demo's package name), nothing else.
+fn stock_verify(
+    jwks: &jsonwebtoken::jwk::JwkSet,
+    kid: &str,
+    token: &str,
+) -> jsonwebtoken::errors::Result<Value> {
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(kid).unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["server"]);
+    validation.set_issuer(&["server"]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|d| d.claims)
+}
+
 /// the secret alone → key A (HMAC) with the secret as legacy → key B
 /// (ES256) active with A listed → B alone. JWKS checked by jsonwebtoken.
 #[test]
@@ -812,16 +838,9 @@ fn keys_rotate_over_http_without_logging_anyone_out() {
     let dir = std::env::temp_dir().join(format!("keys-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("keys.json");
-    let p256 = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/keys/p256.pem"
-    ))
-    .unwrap();
-    let (private, public) = p256.split_at(p256.find("-----BEGIN PUBLIC KEY-----").unwrap());
     let key_a =
         json!({"kid": "A", "alg": "HS256", "secret": "key-a-secret-of-at-least-32-bytes!!"});
-    let key_b =
-        json!({"kid": "B", "alg": "ES256", "private_key_pem": private, "public_key_pem": public});
+    let key_b = es256_key("B");
     let start = |keys: Option<Value>| match keys {
         Some(k) => {
             std::fs::write(&file, k.to_string()).unwrap();
@@ -867,13 +886,7 @@ fn keys_rotate_over_http_without_logging_anyone_out() {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     assert_eq!(set.keys.len(), 1, "{jwks}");
     assert_eq!(jwks["keys"][0]["use"], "sig");
-    let key = jsonwebtoken::DecodingKey::from_jwk(set.find("B").unwrap()).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&["server"]);
-    validation.set_issuer(&["server"]);
-    let claims = jsonwebtoken::decode::<Value>(&tb, &key, &validation)
-        .unwrap()
-        .claims;
+    let claims = stock_verify(&set, "B", &tb).unwrap();
     assert_eq!(claims["purpose"], "user");
     drop(s);
 
@@ -1330,14 +1343,7 @@ fn h3_07_a_stock_verifier_accepts_access_tokens_and_nothing_else() {
     std::fs::create_dir_all(&dir).unwrap();
     let keys = dir.join("keys.json");
     let mailbox = dir.join("outbox.jsonl");
-    let p256 = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/keys/p256.pem"
-    ))
-    .unwrap();
-    let (private, public) = p256.split_at(p256.find("-----BEGIN PUBLIC KEY-----").unwrap());
-    let key =
-        json!({"kid": "B", "alg": "ES256", "private_key_pem": private, "public_key_pem": public});
+    let key = es256_key("B");
     std::fs::write(&keys, json!({"active": "B", "keys": [key]}).to_string()).unwrap();
     let s = Server::start_with(
         None,
@@ -1372,13 +1378,7 @@ fn h3_07_a_stock_verifier_accepts_access_tokens_and_nothing_else() {
     let (st, jwks) = s.call("GET", "/.well-known/jwks.json", None, None);
     assert_eq!(st, 200);
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks).unwrap();
-    let verify = |t: &str| {
-        let key = jsonwebtoken::DecodingKey::from_jwk(set.find("B").unwrap()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-        validation.set_audience(&["server"]);
-        validation.set_issuer(&["server"]);
-        jsonwebtoken::decode::<Value>(t, &key, &validation).map(|d| d.claims)
-    };
+    let verify = |t: &str| stock_verify(&set, "B", t);
     let claims = verify(&access).expect("an access token verifies");
     assert_eq!(claims["purpose"], "user");
     let mut refused = vec![("refresh", verify(&refresh))];
