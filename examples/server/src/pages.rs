@@ -5,11 +5,16 @@
 //!
 //! Cross-site request forgery: every form carries a token that is an HMAC
 //! (SHA-256, a key drawn at start-up) of a random value kept in the `csrf`
-//! cookie (`HttpOnly`, `SameSite=Lax`), the signed double-submit cookie
-//! pattern. Another site can make a browser send the cookie but can read
-//! neither it nor the page, so it cannot produce the form field; a POST
-//! whose field does not match its cookie is refused with 403 before any
-//! handler runs. `SameSite=Lax` on every cookie is the second line.
+//! cookie (`HttpOnly`, `SameSite=Lax`; `__Host-csrf` behind https, which
+//! neither a sibling subdomain nor plain http can set) **and of the
+//! session** the browser is signed in to (its `sid`; none before sign-in):
+//! the signed double-submit cookie pattern, bound to the session. Another
+//! site can make a browser send the cookie but can read neither it nor the
+//! page, so it cannot produce the form field; a cookie and token minted in
+//! another browser and planted in this one name another session (or none)
+//! and are refused once this browser is signed in. A POST whose field
+//! does not match is refused with 403 before any handler runs.
+//! `SameSite=Lax` on every cookie is the second line.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -28,8 +33,11 @@ use serde::Deserialize;
 use crate::app::App;
 use crate::model::{Store, User};
 
-/// The cookie holding the CSRF value.
+/// The cookie holding the CSRF value (over plain http).
 pub const CSRF_COOKIE: &str = "csrf";
+/// The cookie holding the CSRF value behind https: the `__Host-` prefix
+/// makes browsers refuse it from a sibling subdomain or an insecure origin.
+pub const SECURE_CSRF_COOKIE: &str = "__Host-csrf";
 /// The form field holding its HMAC.
 pub const CSRF_FIELD: &str = "csrf_token";
 
@@ -50,19 +58,37 @@ impl Pages {
         }
     }
 
-    fn mac(&self, value: &str) -> String {
-        jsonwebtoken::crypto::sign(value.as_bytes(), &self.key, jsonwebtoken::Algorithm::HS256)
-            .unwrap_or_default()
+    /// The CSRF cookie's name: `__Host-csrf` when cookies are `Secure`.
+    fn cookie_name(&self) -> &'static str {
+        if self.secure {
+            SECURE_CSRF_COOKIE
+        } else {
+            CSRF_COOKIE
+        }
     }
 
-    /// The form token for this browser, setting its `csrf` cookie if it has none.
-    fn form_token(&self, cookies: &Cookies) -> String {
-        let value = match cookies.get(CSRF_COOKIE) {
+    /// The token of a cookie value in a session (`binding`: its `sid`, or
+    /// empty before sign-in).
+    fn mac(&self, value: &str, binding: &str) -> String {
+        let message = format!("{value}\n{binding}");
+        jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &self.key,
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .unwrap_or_default()
+    }
+
+    /// The form token for this browser and session, setting its CSRF
+    /// cookie if it has none.
+    fn form_token(&self, cookies: &PageCookies) -> String {
+        let name = self.cookie_name();
+        let value = match cookies.get(name) {
             Some(c) if !c.value().is_empty() => c.value().to_owned(),
             _ => {
                 let value = auth_core::new_jti();
                 cookies.add(
-                    Cookie::build((CSRF_COOKIE, value.clone()))
+                    Cookie::build((name, value.clone()))
                         .http_only(true)
                         .same_site(SameSite::Lax)
                         .secure(self.secure)
@@ -72,22 +98,55 @@ impl Pages {
                 value
             }
         };
-        self.mac(&value)
+        self.mac(&value, &cookies.binding)
     }
 
-    /// Whether the form's token is the HMAC of this browser's cookie
-    /// (compared in constant time).
-    fn check(&self, cookies: &Cookies, field: Option<&str>) -> bool {
-        let (Some(cookie), Some(field)) = (cookies.get(CSRF_COOKIE), field) else {
+    /// Whether the form's token is the HMAC of this browser's cookie in
+    /// this session (compared in constant time).
+    fn check(&self, cookies: &PageCookies, field: Option<&str>) -> bool {
+        let (Some(cookie), Some(field)) = (cookies.get(self.cookie_name()), field) else {
             return false;
         };
-        let expected = self.mac(cookie.value());
+        let expected = self.mac(cookie.value(), &cookies.binding);
         expected.len() == field.len()
             && expected
                 .bytes()
                 .zip(field.bytes())
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b))
                 == 0
+    }
+}
+
+/// The request's cookies and the session its CSRF tokens are bound to:
+/// the signed-in session's `sid` (the subject for a session without one),
+/// empty before sign-in. Dereferences to the cookies.
+pub struct PageCookies {
+    cookies: Cookies,
+    binding: String,
+}
+
+impl std::ops::Deref for PageCookies {
+    type Target = Cookies;
+
+    fn deref(&self) -> &Cookies {
+        &self.cookies
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for PageCookies {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &St) -> Result<Self, Response> {
+        let cookies = Cookies::from_request_parts(parts, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let MaybeUser(me) = MaybeUser::from_request_parts(parts, st)
+            .await
+            .unwrap_or(MaybeUser(None));
+        let binding = me
+            .map(|me| me.claims.sid.unwrap_or(me.claims.sub))
+            .unwrap_or_default();
+        Ok(Self { cookies, binding })
     }
 }
 
@@ -112,13 +171,18 @@ where
         req: axum::extract::Request,
         state: &PageState<S>,
     ) -> Result<Self, Response> {
-        let cookies = req.extensions().get::<Cookies>().cloned();
+        let (mut parts, body) = req.into_parts();
+        let cookies = PageCookies::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|_| forbidden())?;
+        let req = axum::extract::Request::from_parts(parts, body);
         let Form(f) = Form::<WithToken<T>>::from_request(req, state)
             .await
             .map_err(|_| forbidden())?;
-        match cookies {
-            Some(c) if state.pages.check(&c, f.csrf_token.as_deref()) => Ok(Checked(f.form)),
-            _ => Err(forbidden()),
+        if state.pages.check(&cookies, f.csrf_token.as_deref()) {
+            Ok(Checked(f.form))
+        } else {
+            Err(forbidden())
         }
     }
 }
@@ -349,7 +413,7 @@ pub async fn home(MaybeUser(me): MaybeUser) -> Redirect {
 
 pub async fn sign_in_form<S>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     MaybeUser(me): MaybeUser,
 ) -> Response {
     if me.is_some() {
@@ -396,7 +460,7 @@ async fn signed_in<S: Store>(
 pub async fn sign_in<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
-    cookies: Cookies,
+    cookies: PageCookies,
     client: ClientInfo,
     Checked(form): Checked<SignInForm>,
 ) -> Response {
@@ -462,7 +526,7 @@ fn reset_page(token: &str, reset_token: &str, error: Option<&str>) -> String {
     )
 }
 
-pub async fn forgot_form<S>(State(st): State<PageState<S>>, cookies: Cookies) -> Response {
+pub async fn forgot_form<S>(State(st): State<PageState<S>>, cookies: PageCookies) -> Response {
     page(
         StatusCode::OK,
         forgot_page(&st.pages.form_token(&cookies), None),
@@ -477,7 +541,7 @@ pub struct ForgotForm {
 /// The same answer whether the address has an account or not.
 pub async fn forgot<S: Store>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     Checked(form): Checked<ForgotForm>,
 ) -> Response {
     let token = st.pages.form_token(&cookies);
@@ -509,7 +573,7 @@ pub struct ResetQuery {
 /// scanner following the link changes nothing).
 pub async fn reset_form<S>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let reset_token = query.map(|q| q.0.token).unwrap_or_default();
@@ -529,7 +593,7 @@ pub struct ResetForm {
 pub async fn reset<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
-    cookies: Cookies,
+    cookies: PageCookies,
     client: ClientInfo,
     Checked(form): Checked<ResetForm>,
 ) -> Response {
@@ -626,7 +690,7 @@ fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) ->
 fn link_form<S>(
     p: &LinkPage,
     st: &PageState<S>,
-    cookies: &Cookies,
+    cookies: &PageCookies,
     query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let link_token = query.map(|q| q.0.token).unwrap_or_default();
@@ -640,7 +704,7 @@ fn link_form<S>(
 fn link_refused<S>(
     p: &LinkPage,
     st: &PageState<S>,
-    cookies: &Cookies,
+    cookies: &PageCookies,
     status: StatusCode,
     why: &str,
 ) -> Response {
@@ -653,7 +717,7 @@ fn link_refused<S>(
 /// The magic link's page.
 pub async fn magic_link_form<S>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     link_form(&MAGIC_LINK_PAGE, &st, &cookies, query)
@@ -667,7 +731,7 @@ pub struct MagicLinkForm {
 pub async fn magic_link<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
-    cookies: Cookies,
+    cookies: PageCookies,
     client: ClientInfo,
     Checked(form): Checked<MagicLinkForm>,
 ) -> Response {
@@ -690,7 +754,7 @@ pub async fn magic_link<S: Store>(
 /// The confirmation link's page.
 pub async fn confirm_form<S>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     query: Result<axum::extract::Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     link_form(&CONFIRM_PAGE, &st, &cookies, query)
@@ -705,7 +769,7 @@ pub struct ConfirmForm {
 
 pub async fn confirm<S: Store>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     Checked(form): Checked<ConfirmForm>,
 ) -> Response {
     let confirmed = if form.password.is_empty() {
@@ -745,7 +809,7 @@ pub async fn confirm<S: Store>(
     }
 }
 
-pub async fn register_form<S>(State(st): State<PageState<S>>, cookies: Cookies) -> Response {
+pub async fn register_form<S>(State(st): State<PageState<S>>, cookies: PageCookies) -> Response {
     page(
         StatusCode::OK,
         register_page(&st.pages.form_token(&cookies), "", None),
@@ -762,7 +826,7 @@ pub struct RegisterForm {
 pub async fn register<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
-    cookies: Cookies,
+    cookies: PageCookies,
     client: ClientInfo,
     Checked(form): Checked<RegisterForm>,
 ) -> Response {
@@ -813,7 +877,7 @@ pub async fn register<S: Store>(
 
 pub async fn account<S: Store>(
     State(st): State<PageState<S>>,
-    cookies: Cookies,
+    cookies: PageCookies,
     MaybeUser(me): MaybeUser,
 ) -> Response {
     let Some(me) = me else {
@@ -849,7 +913,7 @@ pub async fn end_session<S: Store>(
 pub async fn sign_out<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
-    cookies: Cookies,
+    cookies: PageCookies,
     Checked(Empty {}): Checked<Empty>,
 ) -> Response {
     match st.auth.sign_out_of_session(&session, &cookies).await {
@@ -861,7 +925,7 @@ pub async fn sign_out<S: Store>(
 pub async fn log_out_everywhere<S: Store>(
     State(st): State<PageState<S>>,
     session: Session,
-    cookies: Cookies,
+    cookies: PageCookies,
     MaybeUser(me): MaybeUser,
     Checked(Empty {}): Checked<Empty>,
 ) -> Response {

@@ -939,6 +939,91 @@ fn pair(set_cookie: &str) -> &str {
     set_cookie.split(';').next().unwrap()
 }
 
+/// The CSRF token of the first form of a page.
+fn form_token(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's token")
+        .to_owned()
+}
+
+/// A GET of a page with `cookies`: status, headers, body.
+fn get_page(s: &Server, path: &str, cookies: &str) -> (u16, Vec<String>, String) {
+    s.raw_text(&format!(
+        "GET {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncookie: {cookies}\r\n\r\n",
+        s.addr
+    ))
+}
+
+/// Review finding H3-5: a CSRF cookie and token minted in the attacker's
+/// browser and planted in the victim's (from a sibling subdomain, or over
+/// plain http) were accepted: the token was bound to its cookie only. It
+/// is now bound to the session too, and behind https the cookie is
+/// `__Host-csrf`, which neither can set.
+#[test]
+fn h3_05_a_csrf_pair_planted_from_another_browser_is_refused() {
+    let s = Server::start(None);
+    let form = |email: &str| {
+        format!("email={email}&password=correct+horse&password_confirmation=correct+horse")
+    };
+    // Two browsers register: the victim and the attacker, each signed in.
+    let mut browsers = Vec::new();
+    for email in ["victim%40example.com", "mallory%40example.com"] {
+        let (_, h, html) = get_page(&s, "/register", "");
+        let csrf = pair(set_cookie(&h, "csrf").unwrap()).to_owned();
+        let body = format!("{}&csrf_token={}", form(email), form_token(&html));
+        let (status, headers, _) = form_post(&s, "/register", &csrf, &body);
+        assert_eq!(status, 303);
+        let session = pair(set_cookie(&headers, "session").unwrap()).to_owned();
+        let cookies = format!("{csrf}; {session}");
+        let (_, _, account) = get_page(&s, "/account", &cookies);
+        browsers.push((csrf, session, form_token(&account)));
+    }
+    let (victim_csrf, victim_session, victim_token) = &browsers[0];
+    let (mallory_csrf, _, mallory_token) = &browsers[1];
+    // An anonymous pair of the attacker's, and the pair of the attacker's
+    // own session, planted beside the victim's session cookie: refused.
+    let (_, h, html) = get_page(&s, "/sign_in", "");
+    let anonymous = (
+        pair(set_cookie(&h, "csrf").unwrap()).to_owned(),
+        form_token(&html),
+    );
+    for (csrf, token) in [anonymous, (mallory_csrf.clone(), mallory_token.clone())] {
+        let cookies = format!("{csrf}; {victim_session}");
+        let (status, _, _) = form_post(
+            &s,
+            "/log_out_everywhere",
+            &cookies,
+            &format!("csrf_token={token}"),
+        );
+        assert_eq!(status, 403, "a planted pair");
+        assert_eq!(get_page(&s, "/account", &cookies).0, 200, "still signed in");
+    }
+    // The victim's own pair works.
+    let cookies = format!("{victim_csrf}; {victim_session}");
+    let (status, _, _) = form_post(
+        &s,
+        "/log_out_everywhere",
+        &cookies,
+        &format!("csrf_token={victim_token}"),
+    );
+    assert_eq!(status, 303);
+    drop(s);
+
+    // Behind https the cookie is `__Host-csrf`: Secure, Path=/, no Domain.
+    let s = Server::start_with(None, &[("SECURE_COOKIES", "true")]);
+    let (_, h, _) = get_page(&s, "/sign_in", "");
+    let cookie = set_cookie(&h, "__Host-csrf")
+        .expect("a __Host- cookie")
+        .to_ascii_lowercase();
+    assert!(
+        cookie.contains("; secure") && cookie.contains("path=/") && !cookie.contains("domain="),
+        "{cookie}"
+    );
+    assert!(set_cookie(&h, "csrf").is_none());
+}
+
 #[test]
 fn the_pages_refuse_forms_without_their_csrf_token_and_the_api_ignores_cookies() {
     let s = Server::start(None);
@@ -955,12 +1040,7 @@ fn the_pages_refuse_forms_without_their_csrf_token_and_the_api_ignores_cookies()
         lower.contains("httponly") && lower.contains("samesite=lax"),
         "{csrf}"
     );
-    let token = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the form's token")
-        .to_owned();
+    let token = form_token(&html);
     let form = "email=ada%40example.com&password=correct+horse&password_confirmation=correct+horse";
 
     // Without the token, with a token of another cookie, with a wrong one: 403.
@@ -1016,7 +1096,9 @@ fn the_pages_refuse_forms_without_their_csrf_token_and_the_api_ignores_cookies()
         s.addr
     ));
     assert_eq!(status, 401);
-    // Signing out with the token ends the cookie session.
+    // Signing out with the account page's token (bound to this session)
+    // ends the cookie session.
+    let token = form_token(&account(&cookies).2);
     let (status, _, _) = form_post(&s, "/sign_out", &cookies, &format!("csrf_token={token}"));
     assert_eq!(status, 303);
     let (status, headers, _) = account(&cookies);
