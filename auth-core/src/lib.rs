@@ -34,6 +34,19 @@
 //! assert!(matches!(auth.authenticate(&issued.token).await, Err(Error::Revoked)));
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `macros` | yes | `#[derive(Authenticated)]` and `#[token_resource]` (from `auth-macros`) |
+//! | `axum` | no | [`http`]'s axum layer and extractors: `AuthLayer`, `CurrentUser`, `BearerToken`, the JWKS route |
+//! | `sessions` | no | browser sessions on tower-sessions (implies `axum`): cookie sign-in, remember-me, the session store over the token table |
+//! | `cache` | no | the revocation and user cache, `AuthCache` |
+//!
+//! The stores are crates of their own: [`MemoryStore`] is here (tests,
+//! demos), `auth-sqlite` (one file, one node) and `auth-postgres` (several
+//! nodes; its `cache` feature adds the cross-node invalidation listener).
 
 mod auth;
 mod browser;

@@ -11,6 +11,12 @@
 //! println!("{}", PgStore::token_table_sql("tokens")?); // for teams with their own migrations
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! - `cache`: `PgStore::listen_for_invalidations`, the LISTEN/NOTIFY
+//!   listener that keeps every node's `auth_core::AuthCache` true
+//!   (turns on `auth-core/cache`).
 
 #[cfg(feature = "cache")]
 mod cache;
