@@ -12,9 +12,10 @@ pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{TokenFacts, TokenResource};
 pub use crate::token_actions as actions;
-pub use crate::user::{Authenticated, PasswordUser, Settings, UserResource};
+pub use crate::user::{Authenticated, NewPrimaryKey, PasswordUser, Settings, UserResource};
 pub use crate::user_actions::{SignedIn, TokenType};
 pub use ::chrono;
+pub use ::serde;
 pub use ::serde_json;
 pub use ::std::borrow::Cow;
 pub use ::std::vec::Vec;
@@ -129,6 +130,9 @@ pub trait StringField {
     fn from_field_string(s: ::std::string::String) -> Self;
 }
 
+// Not recommended: rustc then names `StringField` (one message, the same
+// wherever the field is read or written) instead of whichever bound failed.
+#[diagnostic::do_not_recommend]
 impl<T: AsRef<str> + From<::std::string::String>> StringField for T {
     fn as_field_str(&self) -> &str {
         self.as_ref()

@@ -57,6 +57,15 @@ pub struct Claims {
     pub extra: ExtraClaims,
 }
 
+/// The claims as the token carries them: registered claims and extra ones
+/// at the top level (what [`Claims::to_json`] returns), so a handler can
+/// answer `Json(&me.claims)`.
+impl serde::Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
 impl Claims {
     /// The claims as one JSON object (what is signed).
     pub fn to_json(&self) -> ExtraClaims {
@@ -250,6 +259,17 @@ mod tests {
             extra: obj(json!({"role": "x"})),
         };
         assert_eq!(Claims::from_json(c.to_json()).unwrap(), c);
+        // Serialize writes the token's own JSON: registered and extra
+        // claims side by side, `null` for an absent `cred`/`sid` left out.
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json, Value::Object(c.to_json()));
+        assert_eq!(json["role"], "x");
+        assert_eq!(json["sub"], "user?id=1");
+        let no_sid = Claims {
+            sid: None,
+            ..c.clone()
+        };
+        assert!(serde_json::to_value(&no_sid).unwrap().get("sid").is_none());
         for (name, bad) in [
             ("exp", json!("20")),
             ("exp", json!(20.5)),

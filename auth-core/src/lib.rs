@@ -40,7 +40,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `macros` | yes | `#[derive(Authenticated)]` and `#[token_resource]` (from `auth-macros`) |
-//! | `axum` | no | [`http`]'s axum layer and extractors: `AuthLayer`, `CurrentUser`, `BearerToken`, the JWKS route |
+//! | `axum` | no | `http::axum`: the layer and extractors: `AuthLayer`, `CurrentUser`, `BearerToken`, the JWKS route |
 //! | `sessions` | no | browser sessions on tower-sessions (implies `axum`): cookie sign-in, remember-me, the session store over the token table |
 //! | `cache` | no | the revocation and user cache, `AuthCache` |
 //!
@@ -140,9 +140,13 @@ pub use store::{
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
 pub use user::{
-    Authenticated, ExtraClaimsFn, FieldKind, PasswordUser, Settings, UserColumn, UserResource,
+    Authenticated, ExtraClaimsFn, FieldKind, NewPrimaryKey, PasswordUser, Settings, UserColumn,
+    UserResource,
 };
 pub use user_actions::{MAX_IDENTITY_LEN, SignedIn, TokenType, normalize_identity};
+
+#[doc = include_str!("../docs/without_the_derive.md")]
+pub mod without_the_derive {}
 
 // The README's examples use every feature (`cargo test --workspace` turns
 // them all on).

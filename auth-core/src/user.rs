@@ -8,6 +8,7 @@ use crate::config::{
     LogOutEverywhereConfig, PasswordConfig, RefreshConfig, RememberMeConfig, SessionIdentifier,
     SessionsConfig, TokenConfig, TokenResourceConfig,
 };
+use crate::error::Error;
 use crate::subject::{Subject, SubjectKey};
 
 /// A user struct the runtime can put in tokens and load back.
@@ -290,5 +291,95 @@ mod field_kind_tests {
         );
         assert_eq!(FieldKind::of("Vec<String>"), (FieldKind::Json, false));
         assert_eq!(FieldKind::of("bool"), (FieldKind::Bool, false));
+    }
+}
+
+/// How the generated registration (`User::register_with_password` taking a
+/// `UserRegistration`) picks the primary key of a new user, so no caller
+/// invents one:
+///
+/// | key type | a new user's key |
+/// |---|---|
+/// | `Uuid` | a random (version 4) UUID |
+/// | `String` | a random UUID as text, hyphenated |
+/// | `i64` | a random number in `1..=i64::MAX` (63 random bits) |
+/// | `u64` | a random number in `1..=u64::MAX >> 1` (63 random bits) |
+///
+/// Random keys need no round trip and do not count your users; two users
+/// draw the same 63-bit key with probability about n²/2⁶⁴ (one in 18 million
+/// for a million users), and that registration then fails as a taken
+/// identity would. Another key type (a `i32` serial, a key of your own):
+/// implement this trait, or build the user yourself and call
+/// `Auth::register_with_password`.
+#[diagnostic::on_unimplemented(
+    message = "registration cannot make up a `{Self}` primary key",
+    label = "the key of every new user",
+    note = "use `Uuid`, `String`, `i64` or `u64`, implement `auth_core::NewPrimaryKey` for it, or build the user yourself and call `Auth::register_with_password`"
+)]
+pub trait NewPrimaryKey: Sized {
+    /// A fresh key, or `Error::Config` when the system has no randomness.
+    fn new_primary_key() -> Result<Self, Error>;
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Config(format!("no system randomness for a new key: {e}")))?;
+    Ok(bytes)
+}
+
+/// 63 random bits, never zero.
+fn random_63_bits() -> Result<u64, Error> {
+    loop {
+        let n = u64::from_le_bytes(random_bytes()?) >> 1;
+        if n != 0 {
+            return Ok(n);
+        }
+    }
+}
+
+impl NewPrimaryKey for uuid::Uuid {
+    fn new_primary_key() -> Result<Self, Error> {
+        Ok(uuid::Builder::from_random_bytes(random_bytes()?).into_uuid())
+    }
+}
+
+impl NewPrimaryKey for String {
+    fn new_primary_key() -> Result<Self, Error> {
+        Ok(uuid::Uuid::new_primary_key()?.hyphenated().to_string())
+    }
+}
+
+impl NewPrimaryKey for i64 {
+    fn new_primary_key() -> Result<Self, Error> {
+        // 63 bits fit an i64 whole.
+        Ok(i64::try_from(random_63_bits()?).unwrap_or(i64::MAX))
+    }
+}
+
+impl NewPrimaryKey for u64 {
+    fn new_primary_key() -> Result<Self, Error> {
+        random_63_bits()
+    }
+}
+
+#[cfg(test)]
+mod new_primary_key_tests {
+    use super::NewPrimaryKey;
+
+    #[test]
+    fn new_keys_are_random_positive_and_well_formed() {
+        let ids: std::collections::HashSet<i64> =
+            (0..1000).map(|_| i64::new_primary_key().unwrap()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|&id| id > 0));
+        // Every one of the 63 bits varies.
+        let ored = ids.iter().fold(0i64, |a, &b| a | b);
+        assert_eq!(ored, i64::MAX);
+        let uuid = uuid::Uuid::new_primary_key().unwrap();
+        assert_eq!(uuid.get_version_num(), 4);
+        let text = String::new_primary_key().unwrap();
+        assert_eq!(uuid::Uuid::parse_str(&text).unwrap().get_version_num(), 4);
+        assert!(u64::new_primary_key().unwrap() <= u64::MAX >> 1);
     }
 }

@@ -50,8 +50,7 @@ fn bench(c: &mut Criterion) {
             email: "ada@example.com".into(),
             hashed_password: String::new(),
         };
-        rt.block_on(User::register_with_password(
-            &auth,
+        rt.block_on(auth.register_with_password(
             user,
             "password-1",
             Some("password-1"),

@@ -466,14 +466,9 @@ where
     let (_guard, auth) = auth(b, true).await;
     let mut user = crate::new_member::<User>("nul@example.com");
     user.role = "admin\0".into();
-    let e = User::register_with_password(
-        &auth,
-        user,
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await;
+    let e = auth
+        .register_with_password(user, "password-1", Some("password-1"), ExtraClaims::new())
+        .await;
     if <B::Fixture as Hooks>::HOLDS_NUL {
         assert!(e.is_ok(), "{e:?}");
     } else {

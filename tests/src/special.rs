@@ -803,7 +803,7 @@ async fn new_customer<S: SuiteStore>(auth: &Auth<Customer, S>, email: &str) -> C
         // Whatever the caller says, a new account starts unconfirmed.
         confirmed_at: Some(chrono::Utc::now()),
     };
-    Customer::register_with_password(auth, c, PASSWORD, Some(PASSWORD), ClientInfo::default())
+    auth.register_with_password(c, PASSWORD, Some(PASSWORD), ClientInfo::default())
         .await
         .unwrap()
         .user
@@ -1025,10 +1025,10 @@ pub async fn a_confirmation_token_is_no_other_token<B: Backend>(b: B) {
         hashed_password: String::new(),
         confirmed_at: None,
     };
-    let registered =
-        Customer::register_with_password(&auth, c, PASSWORD, Some(PASSWORD), ClientInfo::default())
-            .await
-            .unwrap();
+    let registered = auth
+        .register_with_password(c, PASSWORD, Some(PASSWORD), ClientInfo::default())
+        .await
+        .unwrap();
     let token = outbox
         .message("ada@example.com", &Purpose::CONFIRM, 0)
         .await;
@@ -1225,15 +1225,10 @@ pub async fn h3_03_a_registration_of_someone_elses_address_is_lost_to_its_owner<
             hashed_password: String::new(),
             confirmed_at: None,
         };
-        let mallory = Customer::register_with_password(
-            &auth,
-            c,
-            PASSWORD,
-            Some(PASSWORD),
-            ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+        let mallory = auth
+            .register_with_password(c, PASSWORD, Some(PASSWORD), ClientInfo::default())
+            .await
+            .unwrap();
         assert!(matches!(
             sign_in(victim, PASSWORD).await,
             Err(Error::NotConfirmed)

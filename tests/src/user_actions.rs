@@ -110,28 +110,87 @@ pub async fn register_hashes_stores_and_signs_in<F: Fixture>(f: F) {
     assert_eq!(me.user.email, "ada@example.com");
 }
 
+/// The generated registration input: the key is made up, the hash never
+/// written by the caller, the input reads from JSON and hides the password
+/// from `Debug`, and its checks are the registration's.
+pub async fn the_registration_input_needs_no_key_and_no_hash<F: Fixture>(f: F) {
+    let auth = auth(&f).await;
+    let input: UserRegistration = serde_json::from_value(json!({
+        "email": "ada@example.com",
+        "role": "admin",
+        "password": "password-1",
+        "password_confirmation": "password-1",
+    }))
+    .unwrap();
+    let shown = format!("{input:?}");
+    assert!(
+        shown.contains("ada@example.com") && !shown.contains("password-1"),
+        "{shown}"
+    );
+    let ada = User::register_with_password(&auth, input, ExtraClaims::new())
+        .await
+        .unwrap();
+    assert_eq!(ada.user.id.get_version_num(), 4);
+    assert!(ada.user.hashed_password.starts_with("$argon2id$"));
+    assert_eq!(ada.user.role, "admin");
+    let stored: User = UserStore::<User>::get_user(auth.store(), &ada.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.email, "ada@example.com");
+    assert_eq!(
+        auth.authenticate(&ada.token.token).await.unwrap().user.id,
+        ada.user.id
+    );
+
+    let bob = |confirmation: Option<&str>| UserRegistration {
+        email: "bob@example.com".into(),
+        role: "member".into(),
+        password: "password-2".into(),
+        password_confirmation: confirmation.map(str::to_owned),
+    };
+    let e = User::register_with_password(&auth, bob(Some("password-3")), ExtraClaims::new()).await;
+    assert!(matches!(e, Err(Error::PasswordConfirmationMismatch)));
+    let e = User::register_with_password(&auth, bob(None), ExtraClaims::new()).await;
+    assert!(
+        matches!(e, Err(Error::InvalidInput(_))),
+        "confirmation required"
+    );
+    let b = User::register_with_password(&auth, bob(Some("password-2")), ExtraClaims::new())
+        .await
+        .unwrap();
+    assert_ne!(b.user.id, ada.user.id);
+    let again = UserRegistration {
+        email: "ADA@example.com".into(),
+        ..bob(Some("password-2"))
+    };
+    let e = User::register_with_password(&auth, again, ExtraClaims::new()).await;
+    assert!(matches!(e, Err(Error::IdentityTaken)));
+}
+
 pub async fn registration_checks_write_nothing_when_they_fail<F: Fixture>(f: F) {
     let auth = auth(&f).await;
     let u = crate::new_member::<User>("bob@example.com");
     let id = u.id;
-    let e = User::register_with_password(
-        &auth,
-        u.clone(),
-        "password-1",
-        Some("password-2"),
-        ExtraClaims::new(),
-    )
-    .await;
+    let e = auth
+        .register_with_password(
+            u.clone(),
+            "password-1",
+            Some("password-2"),
+            ExtraClaims::new(),
+        )
+        .await;
     assert!(matches!(e, Err(Error::PasswordConfirmationMismatch)));
-    let e = User::register_with_password(&auth, u.clone(), "password-1", None, ExtraClaims::new())
+    let e = auth
+        .register_with_password(u.clone(), "password-1", None, ExtraClaims::new())
         .await;
     assert!(
         matches!(e, Err(Error::InvalidInput(_))),
         "confirmation required"
     );
-    let e =
-        User::register_with_password(&auth, u.clone(), "short", Some("short"), ExtraClaims::new())
-            .await;
+    let e = auth
+        .register_with_password(u.clone(), "short", Some("short"), ExtraClaims::new())
+        .await;
     assert!(matches!(e, Err(Error::InvalidInput(_))));
     let e = crate::try_register(&auth, " ", "password-1", ExtraClaims::new()).await;
     assert!(matches!(e, Err(Error::InvalidInput(_))));
@@ -418,15 +477,14 @@ pub async fn renamed_actions_in_deny_list_mode<F: Fixture>(f: F) {
         .unwrap()
         .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
         .unwrap();
-    let m = Member {
-        id: 1,
+    let m = MemberRegistration {
         login: "neo".into(),
-        hash: String::new(),
+        password: "password-1".into(),
+        password_confirmation: None,
     };
-    let s = Member::sign_up(&auth, m, "password-1", None, ExtraClaims::new())
-        .await
-        .unwrap();
+    let s = Member::sign_up(&auth, m, ExtraClaims::new()).await.unwrap();
     assert!(s.user.hash.starts_with("$argon2id$"));
+    assert!(s.user.id > 0, "a made-up i64 key is positive");
     let t = Member::log_in(
         &auth,
         "neo",
@@ -476,15 +534,9 @@ pub async fn password_actions_need_a_password_strategy_and_enabled_options<F: Fi
         email: "a@b.c".into(),
         hashed_password: String::new(),
     };
-    NoSignInTokens::register_with_password(
-        &auth,
-        u,
-        "password-1",
-        Some("password-1"),
-        ExtraClaims::new(),
-    )
-    .await
-    .unwrap();
+    auth.register_with_password(u, "password-1", Some("password-1"), ExtraClaims::new())
+        .await
+        .unwrap();
     let e = NoSignInTokens::sign_in_with_password(
         &auth,
         "a@b.c",
@@ -504,6 +556,7 @@ macro_rules! user_action_suite {
         $crate::user_action_suite!(@cases $make;
             register_hashes_stores_and_signs_in,
             registration_checks_write_nothing_when_they_fail,
+            the_registration_input_needs_no_key_and_no_hash,
             concurrent_registrations_of_one_identity_have_one_winner,
             sign_in_with_password_and_the_same_error_for_unknown_and_wrong,
             sign_in_tokens_are_short_lived_single_use_and_not_bearer_tokens,

@@ -42,15 +42,15 @@ fn a_reused_refresh_token_is_a_warn_event_without_the_token() {
             email: "ada@example.com".into(),
             hashed_password: String::new(),
         };
-        let signed = User::register_with_password(
-            &auth,
-            user,
-            "password-1",
-            Some("password-1"),
-            ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+        let signed = auth
+            .register_with_password(
+                user,
+                "password-1",
+                Some("password-1"),
+                ClientInfo::default(),
+            )
+            .await
+            .unwrap();
         let refresh = signed.refresh_token.clone().unwrap();
         let pair = User::refresh(&auth, &refresh.token).await.unwrap();
         assert!(matches!(

@@ -100,7 +100,8 @@ where
         hashed_password: HashedPassword::default(),
         role: "member".into(),
     };
-    let s = User::register_with_password(auth, ada, PASSWORD, Some(PASSWORD), ExtraClaims::new())
+    let s = auth
+        .register_with_password(ada, PASSWORD, Some(PASSWORD), ExtraClaims::new())
         .await
         .unwrap();
     tokens.push(s.token.token.clone());

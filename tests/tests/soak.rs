@@ -108,8 +108,7 @@ async fn soak() {
                 let email = format!("task{t}@example.com");
                 let me = timed(
                     "register",
-                    User::register_with_password(
-                        &auth,
+                    auth.register_with_password(
                         user(&email),
                         PASSWORD,
                         Some(PASSWORD),
@@ -128,8 +127,7 @@ async fn soak() {
                             // Everyone races for the same identity now and then.
                             let r = timed(
                                 "register",
-                                User::register_with_password(
-                                    &auth,
+                                auth.register_with_password(
                                     user("dup@example.com"),
                                     PASSWORD,
                                     Some(PASSWORD),

@@ -78,8 +78,7 @@ fn new_user(email: &str) -> User {
 /// Registers a [`new_user`] `email` with the suites' password.
 async fn register(auth: &A, email: &str) -> Result<SignedIn<User>, Error> {
     let password = Some(auth_tests::PASSWORD);
-    User::register_with_password(
-        auth,
+    auth.register_with_password(
         new_user(email),
         auth_tests::PASSWORD,
         password,

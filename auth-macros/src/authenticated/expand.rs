@@ -9,7 +9,7 @@ use super::model::{
     SigningSecret, User,
 };
 
-pub fn expand(user: User) -> TokenStream {
+pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
     let User {
         ident,
         private: p,
@@ -76,15 +76,24 @@ pub fn expand(user: User) -> TokenStream {
             }
         }
     });
+    // The registration input: generated with the register action.
+    let registration = tokens
+        .as_ref()
+        .and(password.as_ref())
+        .map(|pw| registration(input, &p, pw, (&pk, &pk_ty), confirmation.is_some()));
+    let registration_struct = registration.as_ref().map(|r| &r.item);
     let actions = tokens.as_ref().map(|_| {
         user_actions(
             &ident,
-            password.as_ref(),
-            log_out_everywhere.as_ref(),
-            sessions.as_ref(),
-            refresh.as_ref(),
-            magic_link_lifetime_secs.is_some(),
-            confirmation.is_some(),
+            ActionSet {
+                registration: registration.as_ref(),
+                password: password.as_ref(),
+                log_out: log_out_everywhere.as_ref(),
+                sessions: sessions.as_ref(),
+                refresh: refresh.as_ref(),
+                magic_link: magic_link_lifetime_secs.is_some(),
+                confirmation: confirmation.is_some(),
+            },
         )
     });
     let sessions_config = match &sessions {
@@ -270,6 +279,8 @@ pub fn expand(user: User) -> TokenStream {
     });
 
     quote! {
+        #registration_struct
+
         const _: () = {
             use #p as __p;
 
@@ -298,16 +309,123 @@ pub fn expand(user: User) -> TokenStream {
     }
 }
 
-/// The user actions as associated functions: thin calls into `Auth`.
-fn user_actions(
-    ident: &syn::Ident,
-    password: Option<&Password>,
-    log_out: Option<&LogOutEverywhere>,
-    sessions: Option<&Sessions>,
-    refresh: Option<&Refresh>,
-    magic_link: bool,
+/// `<User>Registration`: what a new user gives (every field but the
+/// primary key, the hash and `confirmed_at`, plus the password), and how it
+/// becomes the user.
+pub struct Registration {
+    /// The struct, outside the `const _` block so that callers can name it.
+    pub item: TokenStream,
+    ident: syn::Ident,
+    /// `let UserRegistration { .. } = registration; let user = User { .. };`
+    build: TokenStream,
+    pk_ty: syn::Type,
+}
+
+pub fn registration(
+    input: &syn::DeriveInput,
+    p: &TokenStream,
+    pw: &Password,
+    (pk, pk_ty): (&syn::Ident, &syn::Type),
     confirmation: bool,
-) -> TokenStream {
+) -> Registration {
+    let user = &input.ident;
+    let ident = quote::format_ident!("{user}Registration");
+    let vis = &input.vis;
+    let (hashed, hashed_ty) = &pw.hashed_password_field;
+    let named = match &input.data {
+        syn::Data::Struct(s) => s.fields.iter().collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    let given: Vec<&syn::Field> = named
+        .into_iter()
+        .filter(|f| {
+            f.ident
+                .as_ref()
+                .is_some_and(|i| i != pk && i != hashed && !(confirmation && i == "confirmed_at"))
+        })
+        .collect();
+    let fields = given.iter().map(|f| {
+        let attrs = f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("serde") || a.path().is_ident("doc"));
+        let (vis, name, ty) = (&f.vis, &f.ident, &f.ty);
+        quote!(#(#attrs)* #vis #name: #ty)
+    });
+    let names: Vec<_> = given.iter().map(|f| &f.ident).collect();
+    let serde_crate = format!("{}::serde", p.to_string().replace(' ', ""));
+    let doc = format!(
+        "What a new `{user}` gives to `{user}::{}`: every field of `{user}` but \
+         the primary key (see `NewPrimaryKey`), the password hash{} and the \
+         password itself. Deserializes from a form or a JSON body; its `Debug` \
+         never prints the password.",
+        pw.register_action,
+        if confirmation { ", `confirmed_at`" } else { "" },
+    );
+    let confirmed_at =
+        confirmation.then(|| quote!(confirmed_at: ::core::default::Default::default(),));
+    let item = quote! {
+        #[doc = #doc]
+        #[derive(#p::serde::Deserialize)]
+        #[serde(crate = #serde_crate)]
+        #vis struct #ident {
+            #(#fields,)*
+            /// The password, hashed (argon2id) before it is stored.
+            pub password: ::std::string::String,
+            /// The password typed again, checked when given.
+            #[serde(default)]
+            pub password_confirmation: ::core::option::Option<::std::string::String>,
+        }
+
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(::core::stringify!(#ident))
+                    #(.field(::core::stringify!(#names), &self.#names))*
+                    .field("password", &"<redacted>")
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+    let build = quote! {
+        let #ident { #(#names,)* password, password_confirmation } = registration;
+        let user = Self {
+            #pk: <#pk_ty as __p::NewPrimaryKey>::new_primary_key()?,
+            #(#names,)*
+            #hashed: <#hashed_ty as __p::StringField>::from_field_string(::std::string::String::new()),
+            #confirmed_at
+        };
+    };
+    Registration {
+        item,
+        ident,
+        build,
+        pk_ty: pk_ty.clone(),
+    }
+}
+
+/// What the user actions are generated for.
+pub struct ActionSet<'a> {
+    pub registration: Option<&'a Registration>,
+    pub password: Option<&'a Password>,
+    pub log_out: Option<&'a LogOutEverywhere>,
+    pub sessions: Option<&'a Sessions>,
+    pub refresh: Option<&'a Refresh>,
+    pub magic_link: bool,
+    pub confirmation: bool,
+}
+
+/// The user actions as associated functions: thin calls into `Auth`.
+pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
+    let ActionSet {
+        registration,
+        password,
+        log_out,
+        sessions,
+        refresh,
+        magic_link,
+        confirmation,
+    } = set;
     let bound = quote!(S: __p::TokenStore + __p::PasswordStore<Self>);
     let queued = quote!(S: __p::TokenStore + __p::PasswordStore<Self> + 'static);
     let shared = quote!(&::std::sync::Arc<__p::Auth<Self, S>>);
@@ -324,19 +442,49 @@ fn user_actions(
             &pw.sign_in_with_token_action,
             &pw.change_password_action,
         );
-        quote! {
-            /// Registers `user` with a password (argon2id) and issues a token.
-            pub async fn #register<S>(
-                auth: &__p::Auth<Self, S>,
-                user: Self,
-                password: &str,
-                password_confirmation: ::core::option::Option<&str>,
-                #context,
-            ) -> #signed_in
-            where #bound
-            {
-                auth.register_with_password(user, password, password_confirmation, context).await
+        let register_fn = registration.map(|r| {
+            let (input, build, pk_ty) = (&r.ident, &r.build, &r.pk_ty);
+            quote! {
+                /// Registers a new user with a password (argon2id) and signs
+                /// them in: the primary key is made up (`NewPrimaryKey`),
+                /// the password hashed; never a placeholder in your code.
+                // A boxed future, not an `async fn`: a key type without
+                // `NewPrimaryKey` is then one error, at the call.
+                #[allow(clippy::type_complexity)]
+                pub fn #register<'__a, S>(
+                    auth: &'__a __p::Auth<Self, S>,
+                    registration: #input,
+                    #context,
+                ) -> ::core::pin::Pin<::std::boxed::Box<
+                    dyn ::core::future::Future<Output = #signed_in> + ::core::marker::Send + '__a,
+                >>
+                where
+                    #bound,
+                    // Higher-ranked, so a key type without the trait is an
+                    // error only where this action is called.
+                    for<'__k> #pk_ty: __p::NewPrimaryKey,
+                {
+                    let context: __p::SignInContext = context.into();
+                    let built: ::core::result::Result<(Self, ::std::string::String, ::core::option::Option<::std::string::String>), __p::Error> =
+                        (|| {
+                            #build
+                            ::core::result::Result::Ok((user, password, password_confirmation))
+                        })();
+                    ::std::boxed::Box::pin(async move {
+                        let (user, password, password_confirmation) = built?;
+                        auth.register_with_password(
+                            user,
+                            &password,
+                            password_confirmation.as_deref(),
+                            context,
+                        )
+                        .await
+                    })
+                }
             }
+        });
+        quote! {
+            #register_fn
 
             /// Signs in with identity and password; returns a normal or a sign-in token.
             pub async fn #sign_in<S>(

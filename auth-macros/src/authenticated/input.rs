@@ -47,7 +47,7 @@ pub struct Tokens {
     pub signing_algorithm: Option<syn::LitStr>,
     /// A literal, `(env = "...")` or `(with = path)`; default `(env = "TOKEN_SIGNING_SECRET")`.
     pub signing_secret: Option<Opt<SigningSecret>>,
-    /// Default `"14d"`.
+    /// Default `"15m"` with `refresh_tokens`, `"14d"` without.
     pub token_lifetime: Option<syn::LitStr>,
     /// Default `"0s"`.
     pub leeway: Option<syn::LitStr>,

@@ -321,17 +321,22 @@ fn s2_sessions_need_tokens(
     if tokens_enabled {
         return;
     }
-    if let Some(s) = sessions {
-        errors.push_span(
-            s.span,
-            "`sessions` needs tokens: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
-        );
-    }
-    if let Some(r) = refresh {
-        errors.push_span(
+    // One mistake (tokens off), one error: at `refresh_tokens` when it is
+    // there (it sits in the `tokens` block that turned them off).
+    match (refresh, sessions) {
+        (Some(r), Some(_)) => errors.push_span(
+            r.span,
+            "`refresh_tokens` and `sessions` need tokens enabled: remove `enabled = false`, or remove both",
+        ),
+        (Some(r), None) => errors.push_span(
             r.span,
             "`refresh_tokens` needs tokens enabled: remove `enabled = false` or remove `refresh_tokens`",
-        );
+        ),
+        (None, Some(s)) => errors.push_span(
+            s.span,
+            "`sessions` needs tokens: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
+        ),
+        (None, None) => {}
     }
 }
 
@@ -602,10 +607,18 @@ fn tokens(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<Tokens> {
             None
         }
     };
+    // With refresh tokens an access token is short: a refresh buys the
+    // next one, and a stolen one is good for minutes. Without them it is
+    // the whole sign-in, so it lives as long as one.
+    let default_lifetime = if t.refresh_tokens.is_some() {
+        15 * 60
+    } else {
+        14 * 86_400
+    };
     let lifetime_secs = a11_lifetime(
         t.token_lifetime.as_ref(),
         "token_lifetime",
-        14 * 86_400,
+        default_lifetime,
         false,
         errors,
     );
@@ -677,7 +690,7 @@ fn a9_session_identifier(
     {
         errors.push_span(
             t.span,
-            "tokens without allow-list mode need a `session_identifier`: add `session_identifier = \"jti\"` (or \"unsafe\", which cannot revoke on sign-out), or set `store_all_tokens` and `require_token_presence_for_authentication`",
+            "tokens without allow-list mode need a `session_identifier`, which says how sign-out ends a token no row holds: `session_identifier = \"jti\"` records the token's id as revoked (sign-out works, also for a bearer-only API), \"unsafe\" records nothing (a signed-out token works until it expires); or store every token with `store_all_tokens` and `require_token_presence_for_authentication`",
         );
     }
     SessionIdentifier::Unset
@@ -904,6 +917,22 @@ mod tests {
         assert_eq!(t.algorithm, "HS256");
         assert_eq!((t.lifetime_secs, t.leeway_secs), (14 * 86_400, 0));
         assert!(matches!(t.secret, SigningSecret::Env(ref n) if n == "TOKEN_SIGNING_SECRET"));
+    }
+
+    #[test]
+    fn access_tokens_default_to_fifteen_minutes_with_refresh_tokens() {
+        let user = run(parse_quote! {
+            #[authentication(
+                tokens(token_resource = Token, store_all_tokens, require_token_presence_for_authentication,
+                       refresh_tokens()),
+                add_ons(sessions()),
+            )]
+            struct User { id: i64 }
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(user.tokens.unwrap().lifetime_secs, 15 * 60);
+        assert_eq!(user.refresh.unwrap().lifetime_secs, 7 * 86_400);
     }
 
     #[test]

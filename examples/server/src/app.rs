@@ -17,7 +17,7 @@ use serde_json::json;
 use auth_core::http::sessions::cookie::SameSite;
 use auth_core::http::sessions::{Expiry, SessionManagerLayer, TokenTableSessionStore};
 
-use crate::model::{PublicUser, Store, User};
+use crate::model::{PublicUser, Store, User, UserRegistration};
 use crate::pages::{self, PageState, Pages};
 
 /// Request bodies larger than this are refused (413).
@@ -110,14 +110,14 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
         .layer(axum::middleware::map_response(no_store))
 }
 
-/// Responses carry tokens and user data: no cache keeps them, and no
-/// `Referer` leaks the sign-in token of a `?token=` URL.
+/// Responses carry tokens and user data: no cache keeps them (the public
+/// JWKS alone says otherwise), and no `Referer` leaks the sign-in token of a
+/// `?token=` URL.
 async fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(header::HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),
@@ -261,21 +261,13 @@ async fn register<S: Store>(
         )
         .into());
     }
-    let user = User {
-        id: uuid::Uuid::new_v4(),
+    let registration = UserRegistration {
         email: check_email(&b.email)?,
-        hashed_password: auth_core::HashedPassword::default(),
         role,
-        confirmed_at: None,
+        password: b.password,
+        password_confirmation: b.password_confirmation,
     };
-    let signed = User::register_with_password(
-        &auth,
-        user,
-        &b.password,
-        b.password_confirmation.as_deref(),
-        client,
-    )
-    .await?;
+    let signed = User::register_with_password(&auth, registration, client).await?;
     let body = signed_in_body(&signed);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -533,6 +525,9 @@ async fn end_session<S: Store>(
 }
 
 /// The public keys of the key set, for other services to verify our tokens.
-async fn jwks<S: Store>(State(auth): State<App<S>>) -> Json<auth_core::JwkSet> {
-    Json(auth.jwks())
+/// The public keys, cacheable for five minutes: key rotation lists a key
+/// longer than that before it signs (`auth_core::http::JWKS_CACHE_CONTROL`).
+async fn jwks<S: Store>(State(auth): State<App<S>>) -> impl IntoResponse {
+    let cache = header::HeaderValue::from_static(auth_core::http::JWKS_CACHE_CONTROL);
+    ([(header::CACHE_CONTROL, cache)], Json(auth.jwks()))
 }

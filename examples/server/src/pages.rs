@@ -31,7 +31,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::model::{Store, User};
+use crate::model::{Store, User, UserRegistration};
 
 /// The cookie holding the CSRF value (over plain http).
 pub const CSRF_COOKIE: &str = "csrf";
@@ -842,25 +842,16 @@ pub async fn register<S: Store>(
             "Enter an email address like name@example.com.",
         );
     };
-    let user = User {
-        id: uuid::Uuid::new_v4(),
+    let registration = UserRegistration {
         email,
-        hashed_password: auth_core::HashedPassword::default(),
         role: "member".into(),
-        confirmed_at: None,
+        password: form.password.clone(),
+        password_confirmation: Some(form.password_confirmation.clone()),
     };
     let context = SignInContext::default()
         .client(client)
         .kind(SessionKind::Cookie);
-    match User::register_with_password(
-        &st.auth,
-        user,
-        &form.password,
-        Some(&form.password_confirmation),
-        context,
-    )
-    .await
-    {
+    match User::register_with_password(&st.auth, registration, context).await {
         Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
         Err(Error::IdentityTaken) => again(
             StatusCode::CONFLICT,

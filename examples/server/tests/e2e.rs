@@ -709,6 +709,17 @@ fn f14_token_responses_are_not_stored_and_send_no_referrer() {
         headers.contains(&"cache-control: no-store".to_owned()),
         "{headers:?}"
     );
+    // The public keys alone may be cached, shorter than a key is listed
+    // before it signs.
+    let (st, headers, v) = s.raw_with_headers(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(st, 200, "{v}");
+    let cache: Vec<_> = headers
+        .iter()
+        .filter(|h| h.starts_with("cache-control:"))
+        .collect();
+    assert_eq!(cache, ["cache-control: public, max-age=300"], "{headers:?}");
 }
 
 /// Opens a connection and sends half a request's headers.

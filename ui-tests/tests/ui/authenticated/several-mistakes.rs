@@ -1,3 +1,5 @@
+//! Five mistakes, five errors: every mistake is reported at once.
+//! mistakes: 5
 use auth_core::{Authenticated, token_resource};
 use serde::{Deserialize, Serialize};
 
