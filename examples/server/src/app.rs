@@ -60,6 +60,10 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
             "/magic_link",
             get(pages::magic_link_form::<S>).post(pages::magic_link::<S>),
         )
+        .route(
+            "/magic_link/request",
+            get(pages::magic_link_request_form::<S>).post(pages::magic_link_request::<S>),
+        )
         .route("/account/sessions/{id}/end", post(pages::end_session::<S>))
         .route("/sign_out", post(pages::sign_out::<S>))
         .route("/log_out_everywhere", post(pages::log_out_everywhere::<S>))
@@ -105,9 +109,24 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
         .layer(AuthLayer::optional(auth.clone()))
         .with_state(auth);
     api.merge(html)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", None) })
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(no_store))
+}
+
+/// An unknown URL: a page for a browser (it asks for `text/html`), JSON
+/// for everyone else (`Accept: application/json`, `*/*`, none).
+async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let json_first = accept.trim_start().starts_with("application/json");
+    if accept.contains("text/html") && !json_first {
+        pages::not_found_page()
+    } else {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", None).into_response()
+    }
 }
 
 /// Responses carry tokens and user data: no cache keeps them (the public

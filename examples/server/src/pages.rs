@@ -262,6 +262,7 @@ th,td{text-align:left;padding:.4rem .3rem;border-bottom:1px solid #e4e4e0;vertic
 td form{margin:0}td button{margin:0;padding:.3rem .6rem}\
 .actions{display:flex;flex-wrap:wrap;gap:.5rem}.actions form{margin:0}\
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
+td.when{white-space:nowrap}\
 @media (max-width:30rem){th.opt,td.opt{display:none}}";
 
 fn layout(title: &str, body: &str) -> String {
@@ -279,6 +280,28 @@ fn hidden_token(token: &str) -> String {
         "<input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{}\">",
         esc(token)
     )
+}
+
+/// What a page with a link's token says above its form.
+#[derive(Clone, Copy)]
+enum Note<'a> {
+    None,
+    Error(&'a str),
+    /// The token was refused; `ask` is the page that sends a new one.
+    Refused {
+        ask: &'static str,
+    },
+}
+
+fn note_block(note: Note<'_>) -> String {
+    match note {
+        Note::None => String::new(),
+        Note::Error(e) => error_block(Some(e)),
+        Note::Refused { ask } => format!(
+            "<p class=\"error\" id=\"form-error\" role=\"alert\">This link is invalid, expired \
+             or already used: <a id=\"ask-again\" href=\"{ask}\">ask for a new one</a>.</p>"
+        ),
+    }
 }
 
 fn error_block(error: Option<&str>) -> String {
@@ -308,7 +331,8 @@ fn sign_in_page(token: &str, email: &str, error: Option<&str>) -> String {
              <label class=\"check\"><input id=\"remember_me\" name=\"remember_me\" type=\"checkbox\" value=\"on\"> Remember me on this device</label>\
              <button type=\"submit\">Sign in</button></form>\
              <p>No account? <a href=\"/register\">Register</a>. \
-             <a href=\"/password/forgot\">Forgot your password?</a></p>",
+             <a href=\"/password/forgot\">Forgot your password?</a> \
+             <a href=\"/magic_link/request\">Email me a sign-in link</a></p>",
             hidden_token(token),
             error_block(error),
             esc(email),
@@ -342,28 +366,60 @@ fn register_page(token: &str, email: &str, error: Option<&str>) -> String {
     )
 }
 
+/// "Chrome on Linux" from a `User-Agent` (woothee's parser); what it
+/// cannot name is said so.
+fn device_name(user_agent: &str) -> String {
+    let known = |v: &str| !v.is_empty() && v != "UNKNOWN";
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(r) if known(r.name) && known(r.os) => format!("{} on {}", r.name, r.os),
+        Some(r) if known(r.name) => r.name.to_owned(),
+        _ if user_agent.is_empty() => "Unknown device".to_owned(),
+        _ => "Unknown browser".to_owned(),
+    }
+}
+
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago".
+fn time_ago(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
+    let minutes = (now - then).num_minutes().max(0);
+    let (n, unit) = match minutes {
+        0 => return "just now".to_owned(),
+        1..60 => (minutes, "minute"),
+        60..1440 => (minutes / 60, "hour"),
+        _ => (minutes / 1440, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
 fn account_page(
     token: &str,
     me: &AuthenticatedUser<User>,
     sessions: &[auth_core::Session],
 ) -> String {
+    let now = chrono::Utc::now();
     let mut rows = String::new();
     for s in sessions {
-        let when = s.last_seen_at.format("%Y-%m-%d %H:%M UTC");
+        let exact = s.last_seen_at.format("%Y-%m-%d %H:%M UTC");
+        let when = time_ago(now, s.last_seen_at);
         let this = if s.current {
             " <strong>(this browser)</strong>"
         } else {
             ""
         };
+        let raw = s.user_agent.as_deref().unwrap_or("");
         let _ = write!(
             rows,
-            "<tr data-session=\"{id}\"><td>{kind}{this}</td><td>{when}</td>\
-             <td class=\"opt\">{ua}</td><td class=\"opt\">{ip}</td>\
+            "<tr data-session=\"{id}\"><td>{kind}{this}</td>\
+             <td class=\"when\"><time datetime=\"{iso}\" title=\"{exact}\">{when}</time></td>\
+             <td class=\"opt\"><span class=\"device\" title=\"{raw}\">{device}</span></td><td class=\"opt\">{ip}</td>\
              <td><form method=\"post\" action=\"/account/sessions/{id}/end\">{tok}\
              <button class=\"quiet\" type=\"submit\" aria-label=\"End session {kind} last seen {when}\">End</button></form></td></tr>",
             id = esc(&s.id),
             kind = esc(&s.kind),
-            ua = esc(s.user_agent.as_deref().unwrap_or("unknown")),
+            iso = s
+                .last_seen_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            raw = esc(raw),
+            device = esc(&device_name(raw)),
             ip = esc(s.ip.as_deref().unwrap_or("unknown")),
             tok = hidden_token(token),
         );
@@ -403,6 +459,19 @@ fn failed(e: &Error) -> Response {
         layout(
             "Try again",
             "<p class=\"error\" role=\"alert\">Something went wrong. Try again in a moment.</p>",
+        ),
+    )
+}
+
+/// An unknown URL, for a browser: a page, not JSON.
+pub fn not_found_page() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        layout(
+            "Page not found",
+            "<h1>Page not found</h1>\
+             <p>There is no page at this address.</p>\
+             <p><a href=\"/\">Go to the start page</a></p>",
         ),
     )
 }
@@ -489,25 +558,48 @@ pub async fn sign_in<S: Store>(
     }
 }
 
-fn forgot_page(token: &str, notice: Option<&str>) -> String {
+/// A page that asks for a link by mail: the password reset's, the magic
+/// link's.
+struct AskPage {
+    title: &'static str,
+    action: &'static str,
+    button: &'static str,
+}
+
+const FORGOT_PAGE: AskPage = AskPage {
+    title: "Forgot your password",
+    action: "/password/forgot",
+    button: "Send me a reset link",
+};
+
+const MAGIC_LINK_REQUEST_PAGE: AskPage = AskPage {
+    title: "Sign in by email",
+    action: "/magic_link/request",
+    button: "Send me a sign-in link",
+};
+
+fn ask_page(p: &AskPage, token: &str, notice: Option<&str>) -> String {
     let notice = notice.map_or_else(String::new, |n| {
         format!("<p id=\"notice\" role=\"status\">{}</p>", esc(n))
     });
     layout(
-        "Forgot your password",
+        p.title,
         &format!(
-            "<h1>Forgot your password</h1>{notice}\
-             <form class=\"card\" method=\"post\" action=\"/password/forgot\">{}\
+            "<h1>{title}</h1>{notice}\
+             <form class=\"card\" method=\"post\" action=\"{action}\">{csrf}\
              <label for=\"email\">Email</label>\
              <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
-             <button type=\"submit\">Send me a reset link</button></form>\
+             <button type=\"submit\">{button}</button></form>\
              <p><a href=\"/sign_in\">Back to sign in</a></p>",
-            hidden_token(token),
+            title = esc(p.title),
+            action = p.action,
+            csrf = hidden_token(token),
+            button = esc(p.button),
         ),
     )
 }
 
-fn reset_page(token: &str, reset_token: &str, error: Option<&str>) -> String {
+fn reset_page(token: &str, reset_token: &str, note: Note<'_>) -> String {
     layout(
         "Choose a new password",
         &format!(
@@ -520,7 +612,7 @@ fn reset_page(token: &str, reset_token: &str, error: Option<&str>) -> String {
              <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" autocomplete=\"new-password\" required>\
              <button type=\"submit\">Set the password</button></form>",
             hidden_token(token),
-            error_block(error),
+            note_block(note),
             esc(reset_token),
         ),
     )
@@ -529,7 +621,21 @@ fn reset_page(token: &str, reset_token: &str, error: Option<&str>) -> String {
 pub async fn forgot_form<S>(State(st): State<PageState<S>>, cookies: PageCookies) -> Response {
     page(
         StatusCode::OK,
-        forgot_page(&st.pages.form_token(&cookies), None),
+        ask_page(&FORGOT_PAGE, &st.pages.form_token(&cookies), None),
+    )
+}
+
+pub async fn magic_link_request_form<S>(
+    State(st): State<PageState<S>>,
+    cookies: PageCookies,
+) -> Response {
+    page(
+        StatusCode::OK,
+        ask_page(
+            &MAGIC_LINK_REQUEST_PAGE,
+            &st.pages.form_token(&cookies),
+            None,
+        ),
     )
 }
 
@@ -544,18 +650,43 @@ pub async fn forgot<S: Store>(
     cookies: PageCookies,
     Checked(form): Checked<ForgotForm>,
 ) -> Response {
-    let token = st.pages.form_token(&cookies);
-    match st.auth.request_password_reset(&form.email) {
-        Ok(()) => page(
-            StatusCode::ACCEPTED,
-            forgot_page(
-                &token,
-                Some("If this address has an account, a reset link is on its way."),
-            ),
-        ),
+    let sent = st.auth.request_password_reset(&form.email);
+    asked(&FORGOT_PAGE, &st, &cookies, sent, "a reset link")
+}
+
+/// As `forgot`, for a sign-in link.
+pub async fn magic_link_request<S: Store>(
+    State(st): State<PageState<S>>,
+    cookies: PageCookies,
+    Checked(form): Checked<ForgotForm>,
+) -> Response {
+    let sent = st.auth.request_magic_link(&form.email);
+    asked(
+        &MAGIC_LINK_REQUEST_PAGE,
+        &st,
+        &cookies,
+        sent,
+        "a sign-in link",
+    )
+}
+
+fn asked<S>(
+    p: &AskPage,
+    st: &PageState<S>,
+    cookies: &PageCookies,
+    sent: Result<(), Error>,
+    what: &str,
+) -> Response {
+    let token = st.pages.form_token(cookies);
+    match sent {
+        Ok(()) => {
+            let notice = format!("If this address has an account, {what} is on its way.");
+            page(StatusCode::ACCEPTED, ask_page(p, &token, Some(&notice)))
+        }
         Err(Error::InvalidInput(_)) => page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            forgot_page(
+            ask_page(
+                p,
                 &token,
                 Some("Enter an email address like name@example.com."),
             ),
@@ -579,7 +710,7 @@ pub async fn reset_form<S>(
     let reset_token = query.map(|q| q.0.token).unwrap_or_default();
     page(
         StatusCode::OK,
-        reset_page(&st.pages.form_token(&cookies), &reset_token, None),
+        reset_page(&st.pages.form_token(&cookies), &reset_token, Note::None),
     )
 }
 
@@ -600,14 +731,10 @@ pub async fn reset<S: Store>(
     let context = SignInContext::default()
         .client(client)
         .kind(SessionKind::Cookie);
-    let again = |status, message: &str| {
+    let again = |status, message: Note<'_>| {
         page(
             status,
-            reset_page(
-                &st.pages.form_token(&cookies),
-                &form.reset_token,
-                Some(message),
-            ),
+            reset_page(&st.pages.form_token(&cookies), &form.reset_token, message),
         )
     };
     match st
@@ -623,12 +750,14 @@ pub async fn reset<S: Store>(
         Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
         Err(Error::PasswordConfirmationMismatch) => again(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "The two passwords differ.",
+            Note::Error("The two passwords differ."),
         ),
-        Err(Error::InvalidInput(m)) => again(StatusCode::UNPROCESSABLE_ENTITY, &m),
+        Err(Error::InvalidInput(m)) => again(StatusCode::UNPROCESSABLE_ENTITY, Note::Error(&m)),
         Err(e) if auth_core::http::status_code(&e) == 401 => again(
             StatusCode::UNAUTHORIZED,
-            "This link is invalid, expired or already used: ask for a new one.",
+            Note::Refused {
+                ask: "/password/forgot",
+            },
         ),
         Err(e) => failed(&e),
     }
@@ -667,7 +796,7 @@ const CONFIRM_PAGE: LinkPage = LinkPage {
             and you set a password by a reset.</p>",
 };
 
-fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) -> String {
+fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Note<'_>) -> String {
     layout(
         p.title,
         &format!(
@@ -678,7 +807,7 @@ fn link_page(p: &LinkPage, token: &str, link_token: &str, note: Option<&str>) ->
             title = esc(p.title),
             action = p.action,
             csrf = hidden_token(token),
-            note = error_block(note),
+            note = note_block(note),
             field = p.field,
             value = esc(link_token),
             extra = p.extra,
@@ -696,7 +825,7 @@ fn link_form<S>(
     let link_token = query.map(|q| q.0.token).unwrap_or_default();
     page(
         StatusCode::OK,
-        link_page(p, &st.pages.form_token(cookies), &link_token, None),
+        link_page(p, &st.pages.form_token(cookies), &link_token, Note::None),
     )
 }
 
@@ -706,12 +835,9 @@ fn link_refused<S>(
     st: &PageState<S>,
     cookies: &PageCookies,
     status: StatusCode,
-    why: &str,
+    why: Note<'_>,
 ) -> Response {
-    page(
-        status,
-        link_page(p, &st.pages.form_token(cookies), "", Some(why)),
-    )
+    page(status, link_page(p, &st.pages.form_token(cookies), "", why))
 }
 
 /// The magic link's page.
@@ -745,7 +871,9 @@ pub async fn magic_link<S: Store>(
             &st,
             &cookies,
             StatusCode::UNAUTHORIZED,
-            "This link is invalid, expired or already used: ask for a new one.",
+            Note::Refused {
+                ask: "/magic_link/request",
+            },
         ),
         Err(e) => failed(&e),
     }
@@ -796,14 +924,14 @@ pub async fn confirm<S: Store>(
             &st,
             &cookies,
             StatusCode::UNAUTHORIZED,
-            "This link is invalid, expired or already used.",
+            Note::Error("This link is invalid, expired or already used."),
         ),
         Err(Error::IdentityTaken) => link_refused(
             &CONFIRM_PAGE,
             &st,
             &cookies,
             StatusCode::CONFLICT,
-            "This address now belongs to another account.",
+            Note::Error("This address now belongs to another account."),
         ),
         Err(e) => failed(&e),
     }
@@ -928,5 +1056,46 @@ pub async fn log_out_everywhere<S: Store>(
     match st.auth.sign_out_of_session(&session, &cookies).await {
         Ok(()) => Redirect::to("/sign_in").into_response(),
         Err(e) => failed(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_named_by_browser_and_system() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                      Chrome/131.0.0.0 Safari/537.36";
+        assert_eq!(device_name(chrome), "Chrome on Linux");
+        let headless = chrome.replace("Chrome/", "HeadlessChrome/");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        assert_eq!(
+            device_name(&headless),
+            "Chrome on Linux",
+            "the browser test's"
+        );
+        assert_eq!(device_name(safari), "Safari on iPhone");
+        assert_eq!(device_name(firefox), "Firefox on Windows 10");
+        assert_eq!(device_name("curl/8.5.0"), "HTTP Library");
+        assert_eq!(device_name("\u{1}<script>"), "Unknown browser");
+        assert_eq!(device_name(""), "Unknown device");
+    }
+
+    #[test]
+    fn last_seen_reads_as_time_ago() {
+        let now = chrono::Utc::now();
+        let ago = |secs| time_ago(now, now - chrono::Duration::seconds(secs));
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(-30), "just now", "a clock ahead of ours");
+        assert_eq!(ago(60), "1 minute ago");
+        assert_eq!(ago(5 * 60 + 59), "5 minutes ago");
+        assert_eq!(ago(3600), "1 hour ago");
+        assert_eq!(ago(5 * 3600), "5 hours ago");
+        assert_eq!(ago(86_400), "1 day ago");
+        assert_eq!(ago(3 * 86_400), "3 days ago");
     }
 }

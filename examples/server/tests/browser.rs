@@ -235,6 +235,60 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
     let a_session = own_session(&a).await;
     shots.take(&a, "account").await;
 
+    // The device list names the browser, the raw User-Agent on hover, and
+    // says when in words, on one line.
+    let row = format!("tr[data-session=\"{a_session}\"]");
+    let device = a
+        .find(Locator::Css(&format!("{row} .device")))
+        .await
+        .unwrap();
+    assert_eq!(device.text().await.unwrap(), "Chrome on Linux");
+    let raw: String = a
+        .execute("return navigator.userAgent", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        device.attr("title").await.unwrap().as_deref(),
+        Some(raw.as_str())
+    );
+    let seen = a
+        .find(Locator::Css(&format!("{row} td.when time")))
+        .await
+        .unwrap();
+    let when = seen.text().await.unwrap();
+    assert!(when == "just now" || when.ends_with("minute ago"), "{when}");
+    let one_line = a
+        .execute(
+            "const c = document.querySelector(arguments[0]); \
+             return c.getClientRects().length === 1 && getComputedStyle(c).whiteSpace === 'nowrap'",
+            vec![json!(format!("{row} td.when"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(one_line, json!(true), "Last seen on one line");
+
+    // A used or bad reset link says so and links to where a new one is
+    // asked for; an unknown URL is a page.
+    let c = driver.browser("links").await;
+    c.goto(&format!("{base}/password/reset?token=not-a-token"))
+        .await
+        .unwrap();
+    fill(&c, "password", "a new password here").await;
+    fill(&c, "password_confirmation", "a new password here").await;
+    submit(&c, "/password/reset").await;
+    let ask = wait_for(&c, Locator::Id("ask-again")).await;
+    assert_eq!(ask.text().await.unwrap(), "ask for a new one");
+    ask.click().await.unwrap();
+    wait_path(&c, "/password/forgot").await;
+    c.goto(&format!("{base}/no/such/page")).await.unwrap();
+    let heading = wait_for(&c, Locator::Css("h1")).await;
+    assert_eq!(heading.text().await.unwrap(), "Page not found");
+    shots.take(&c, "not-found").await;
+    c.close().await.unwrap();
+
     // A second browser signs in and ends the first one's session.
     let b = driver.browser("b").await;
     sign_in(&b, base, false).await;

@@ -1486,3 +1486,48 @@ fn h3_07_a_stock_verifier_accepts_access_tokens_and_nothing_else() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An unknown URL: an HTML page for a browser, JSON for an API client.
+#[test]
+fn unknown_urls_are_a_page_for_browsers_and_json_for_clients() {
+    let s = Server::start(None);
+    let get = |accept: &str| {
+        s.raw_text(&format!(
+            "GET /no/such/page HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{accept}\r\n"
+        ))
+    };
+    let browser = "accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n";
+    let (st, headers, body) = get(browser);
+    assert_eq!(st, 404);
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.starts_with("content-type: text/html")),
+        "{headers:?}"
+    );
+    assert!(body.contains("<h1>Page not found</h1>"), "{body}");
+    for accept in [
+        "accept: application/json\r\n",
+        "accept: */*\r\n",
+        "",
+        "accept: application/json, text/html\r\n",
+    ] {
+        let (st, headers, body) = get(accept);
+        assert_eq!(st, 404, "{accept}");
+        assert!(
+            headers
+                .iter()
+                .any(|h| h.starts_with("content-type: application/json")),
+            "{accept}: {headers:?}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["error"],
+            "not_found"
+        );
+    }
+    // The page that asks for a new magic link (where a refused one points).
+    let (st, _, body) =
+        s.raw_text("GET /magic_link/request HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    assert_eq!(st, 200);
+    assert!(body.contains("action=\"/magic_link/request\""), "{body}");
+}
