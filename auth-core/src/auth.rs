@@ -12,9 +12,10 @@ use crate::keys::KeySet;
 use crate::password::{HashCost, HashLimits, PasswordHasher};
 use crate::secret::Secret;
 use crate::session::SessionRef;
-use crate::store::{Rows, TokenStore, UserStore};
+use crate::store::{TokenStore, UserStore};
 use crate::token::{self, TokenFacts};
 use crate::user::{Authenticated, Settings, UserResource};
+use crate::verify::{Expect, Verified};
 
 /// The runtime of one user resource over one store.
 ///
@@ -340,7 +341,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// The earliest expiry a stored row may have and still count at `now`:
     /// the token itself passes the expiry check until `exp + leeway`, so
     /// its row must count as long.
-    fn presence_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn presence_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         chrono::Duration::from_std(self.leeway())
             .ok()
             .and_then(|l| now.checked_sub_signed(l))
@@ -359,59 +360,14 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// store failure rejects the token ([`Error::Store`], logged). In
     /// allow-list mode the returned extra claims are the stored ones.
     pub async fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<Claims> {
-        let mut claims = self.jwt.verify_at(token, now.timestamp())?;
-        self.subject_key(&claims)?;
-        let rows = self
-            .store
-            .lookup(
-                &self.settings.token_resource.table,
-                &claims.jti,
-                claims.sid.as_deref(),
-            )
-            .await
-            .map_err(fail_closed)?;
-        self.judge(&mut claims, &rows, now)?;
-        Ok(claims)
+        self.verify_claims(token, &Expect::ANY, now).await
     }
 
-    fn allow_list(&self) -> bool {
+    /// Allow-list mode: only stored tokens count.
+    pub(crate) fn allow_list(&self) -> bool {
         self.settings
             .tokens
             .require_token_presence_for_authentication
-    }
-
-    /// The store's side of verification, decided here from the rows the
-    /// store found: not revoked; in allow-list mode present (a row of the
-    /// token's subject and purpose, unexpired within the leeway), its stored
-    /// extra claims restored; for a token with `sid`, a live session of the
-    /// same subject.
-    fn judge(&self, claims: &mut Claims, rows: &Rows, now: DateTime<Utc>) -> Result<()> {
-        let alive = self.presence_time(now);
-        let token = rows.token.as_ref();
-        if token.is_some_and(|r| r.purpose == Purpose::REVOCATION.as_str()) {
-            return Err(Error::Revoked);
-        }
-        if self.allow_list() {
-            // A row is bound to its token's subject: another user's stored
-            // `jti` is no row for this token.
-            match token.filter(|r| {
-                r.purpose == claims.purpose && r.subject == claims.sub && r.expires_at > alive
-            }) {
-                Some(row) => restore_claims(claims, row.extra_data.clone()),
-                None => return Err(Error::NotPresent),
-            }
-        }
-        if claims.sid.is_some() {
-            let live = rows.session.as_ref().is_some_and(|s| {
-                s.purpose == Purpose::SESSION.as_str()
-                    && s.subject == claims.sub
-                    && s.expires_at > alive
-            });
-            if !live {
-                return Err(Error::SessionEnded);
-            }
-        }
-        Ok(())
     }
 
     /// Signs out with a presented token: its signature, expiry, issuer,
@@ -453,16 +409,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// The token's row, its session's row and the user are one store call
     /// ([`UserStore::authenticate_lookup`]): one round trip in every mode.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
-        let now = Utc::now();
-        let mut claims = self.jwt.verify_at(token, now.timestamp())?;
-        let key = self.subject_key(&claims)?;
-        require_user_purpose(&claims)?;
-        let (rows, user) = self
-            .authentication_rows(&key, &claims.jti, claims.sid.as_deref())
+        let Verified { user, claims, .. } = self
+            .verify_token(token, &Expect::ACCESS, Utc::now())
             .await?;
-        self.judge(&mut claims, &rows, now)?;
-        let user = user.ok_or(Error::UserNotFound)?;
-        check_credential(&claims, &user)?;
         Ok(AuthenticatedUser { user, claims })
     }
 
@@ -525,23 +474,4 @@ pub(crate) fn check_credential<U: UserResource>(claims: &Claims, user: &U) -> Re
 pub(crate) fn fail_closed(e: crate::error::StoreError) -> Error {
     tracing::error!(error = %e, "token store failed during verification; token rejected");
     Error::Store(e)
-}
-
-/// Allow-list mode: the stored extra claims are the token's claims.
-fn restore_claims(claims: &mut Claims, extra_data: Option<serde_json::Value>) {
-    claims.extra = match extra_data {
-        Some(serde_json::Value::Object(map)) => map,
-        _ => ExtraClaims::new(),
-    };
-}
-
-fn require_user_purpose(claims: &Claims) -> Result<()> {
-    if claims.purpose == Purpose::USER.as_str() {
-        Ok(())
-    } else {
-        Err(Error::WrongPurpose {
-            expected: Purpose::USER.to_string(),
-            found: crate::error::truncated(&claims.purpose),
-        })
-    }
 }

@@ -69,6 +69,7 @@ mod subject;
 mod token;
 mod user;
 mod user_actions;
+mod verify;
 
 /// The smallest user resource, for this crate's unit tests.
 #[cfg(test)]

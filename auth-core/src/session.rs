@@ -28,7 +28,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::auth::{Auth, IssuedToken, check_credential, fail_closed};
+use crate::auth::{Auth, IssuedToken, fail_closed};
 use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Lifetime, Purpose, PurposeFilter};
 use crate::error::{Error, Result, truncated_to};
@@ -36,6 +36,7 @@ use crate::jwt::new_jti;
 use crate::store::{NewTokenRow, Rotation, Sessions, TokenRow, TokenStore, UserStore};
 use crate::user::UserResource;
 use crate::user_actions::SignedIn;
+use crate::verify::Expect;
 
 /// The longest user agent kept in a session row (characters).
 pub const MAX_USER_AGENT_LEN: usize = 256;
@@ -376,37 +377,15 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             .settings()
             .refresh_tokens
             .ok_or(Error::NotConfigured("this resource has no refresh tokens"))?;
-        let now = Utc::now();
-        let claims = self.jwt().verify_at(refresh_token, now.timestamp())?;
-        let key = self.subject_key(&claims)?;
-        if claims.purpose != Purpose::REFRESH.as_str() {
-            return Err(Error::WrongPurpose {
-                expected: Purpose::REFRESH.to_string(),
-                found: crate::error::truncated(&claims.purpose),
-            });
-        }
-        let sid = claims.sid.clone().ok_or(Error::InvalidClaim("sid"))?;
+        let verified = self
+            .verify_token(refresh_token, &Expect::REFRESH, Utc::now())
+            .await?;
+        let (claims, user) = (verified.claims, verified.user);
+        // The pipeline checked it: the token has a `sid` and a live session.
+        let (Some(sid), Some(session)) = (claims.sid.clone(), verified.rows.session) else {
+            return Err(Error::SessionEnded);
+        };
         let table = &self.settings().token_resource.table;
-        let (rows, user) = self
-            .store()
-            .authenticate_lookup(&key, table, &claims.jti, Some(&sid))
-            .await
-            .map_err(fail_closed)?;
-        let session = rows
-            .session
-            .filter(|s| {
-                s.purpose == Purpose::SESSION.as_str()
-                    && s.subject == claims.sub
-                    && s.expires_at > now
-            })
-            .ok_or(Error::SessionEnded)?;
-        match rows.token.as_ref().map(|r| r.purpose.as_str()) {
-            None => return Err(Error::NotPresent),
-            Some(p) if p == Purpose::REVOCATION.as_str() => return Err(Error::Revoked),
-            Some(_) => {}
-        }
-        let user = user.ok_or(Error::UserNotFound)?;
-        check_credential(&claims, &user)?;
 
         let session = SessionRef {
             id: sid.clone(),

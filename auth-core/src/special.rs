@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::auth::{Auth, check_credential, fail_closed};
+use crate::auth::{Auth, fail_closed};
 use crate::config::Purpose;
 use crate::error::{Error, Result, store_failure, truncated};
 use crate::password::check_password;
@@ -218,53 +218,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         token: &str,
         purposes: &[Purpose],
     ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
-        let now = Utc::now();
-        let claims = self.jwt().verify_at(token, now.timestamp())?;
-        let Some(purpose) = purposes.iter().find(|p| claims.purpose == p.as_str()) else {
-            return Err(Error::WrongPurpose {
-                expected: purposes
-                    .iter()
-                    .map(Purpose::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                found: truncated(&claims.purpose),
-            });
-        };
-        let key = self.subject_key(&claims)?;
-        let table = &self.settings().token_resource.table;
-        let sid = claims.sid.as_deref();
-        let (rows, user) = self
-            .store()
-            .authenticate_lookup(&key, table, &claims.jti, sid)
-            .await
-            .map_err(fail_closed)?;
-        // A token bound to a session (remember-me) dies with it.
-        if sid.is_some()
-            && !rows
-                .session
-                .as_ref()
-                .is_some_and(|s| s.is_live_session(&claims.sub, now))
-        {
-            return Err(Error::SessionEnded);
-        }
-        match rows.token {
-            Some(row) if row.purpose == Purpose::REVOCATION.as_str() => {
-                return Err(Error::Revoked);
-            }
-            Some(row)
-                if row.purpose == purpose.as_str()
-                    && row.subject == claims.sub
-                    && row.expires_at > now => {}
-            _ => return Err(Error::NotPresent),
-        }
-        let user = user.ok_or(Error::UserNotFound)?;
-        // A confirmation of a new account proves an address, not a
-        // password; every other token (a change's confirmation included)
-        // dies with the password it was issued under.
-        if *purpose != Purpose::CONFIRM {
-            check_credential(&claims, &user)?;
-        }
-        Ok((claims, key, user))
+        let expect = crate::verify::Expect::single_use(purposes);
+        let verified = self.verify_token(token, &expect, Utc::now()).await?;
+        Ok((verified.claims, verified.key, verified.user))
     }
 }
 
