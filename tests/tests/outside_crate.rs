@@ -42,7 +42,7 @@ fn a_crate_outside_the_workspace_builds_and_runs_the_readme_program() {
     let root = workspace();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let deps = block_after(&readme, "## Add it to your project", "toml");
-    let program = rustdoc_code(block_after(&readme, "## A first program", "rust,no_run"));
+    let program = rustdoc_code(block_after(&readme, "## A first program", "rust"));
     assert!(deps.starts_with("[dependencies]\n"), "{deps}");
     assert!(
         program.contains("fn main()"),
