@@ -869,6 +869,91 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     assert_eq!(stored(&s, &old2).await.unwrap().purpose, "refresh");
 }
 
+/// Every store decides a refresh rotation as `Rotation::decide` does:
+/// each combination of session state, old-row state and grace is set up in
+/// the store, rotated, and compared with `decide` over the rows as they
+/// were: what the store reports and what it wrote. Memory and SQLite call
+/// `decide`; PostgreSQL's single statement is held to the same table here.
+pub async fn rotate_refresh_follows_the_decision_table<S: ConformanceStore>(s: S) {
+    let (me, other) = ("user?id=1", "user?id=2");
+    let sessions = ["live", "expired", "missing", "another subject's"];
+    let olds = [
+        "fresh",
+        "expired",
+        "used just now",
+        "revoked",
+        "missing",
+        "another subject's",
+        "an access token",
+    ];
+    let mut wrong = Vec::new();
+    let (mut rotated, mut siblings) = (0, 0);
+    for session in sessions {
+        for old in olds {
+            for grace in [0, 60] {
+                let (sid, old_jti) = (auth_core::new_jti(), auth_core::new_jti());
+                let mut rows = Vec::new();
+                match session {
+                    "live" => rows.push(new_row(&sid, me, "session", 3600)),
+                    "expired" => rows.push(new_row(&sid, me, "session", -60)),
+                    "another subject's" => rows.push(new_row(&sid, other, "session", 3600)),
+                    _ => {}
+                }
+                match old {
+                    "fresh" => rows.push(new_row(&old_jti, me, "refresh", 600)),
+                    "expired" => rows.push(new_row(&old_jti, me, "refresh", -60)),
+                    "used just now" => rows.push(NewTokenRow {
+                        extra_data: Some(json!({ "successor": *SUCCESSOR })),
+                        ..new_row(&old_jti, me, "refresh_used", 600)
+                    }),
+                    "revoked" => rows.push(new_row(&old_jti, me, "revocation", 600)),
+                    "another subject's" => rows.push(new_row(&old_jti, other, "refresh", 600)),
+                    "an access token" => rows.push(new_row(&old_jti, me, "user", 600)),
+                    _ => {}
+                }
+                s.insert_tokens("tokens", &rows).await.unwrap();
+                let before = s.lookup("tokens", &old_jti, Some(&sid)).await.unwrap();
+                let next = [new_row(&auth_core::new_jti(), me, "refresh", 600)];
+                let r = rotation(&old_jti, &sid, me, grace, &next);
+                let seen = s.rotate_refresh("tokens", &r).await.unwrap();
+                let want = r.decide(
+                    before.session.as_ref(),
+                    before.token.as_ref(),
+                    chrono::Utc::now(),
+                );
+                let case = format!("session {session}, old row {old}, grace {grace}");
+                rotated += usize::from(want.rotated);
+                siblings += usize::from(want.sibling);
+                if seen != want {
+                    wrong.push(format!(
+                        "{case}: the store saw {seen:?}, decide says {want:?}"
+                    ));
+                }
+                // What it wrote: the new row and the used mark, exactly
+                // when the decision rotates.
+                let inserted = stored(&s, &next[0].jti).await.is_some();
+                let after = stored(&s, &old_jti).await.map(|r| r.purpose);
+                let kept = before.token.map(|r| r.purpose);
+                let expected = if want.rotated {
+                    Some("refresh_used".to_owned())
+                } else {
+                    kept
+                };
+                if inserted != want.rotated || after != expected {
+                    wrong.push(format!(
+                        "{case}: inserted {inserted}, old row {after:?}; decide: rotated {}",
+                        want.rotated
+                    ));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The table reaches both writes: a fresh token in a live session, with
+    // and without a grace, and a used one within the grace.
+    assert_eq!((rotated, siblings), (2, 1));
+}
+
 pub async fn concurrent_rotations_of_one_refresh_token_have_one_winner<S: ConformanceStore>(s: S) {
     let subject = "user?id=1";
     let (sid, old) = session_with_refresh(&s, subject).await;
@@ -1042,6 +1127,7 @@ macro_rules! conformance_suite {
             two_expungers_at_once_remove_each_row_once,
             insert_tokens_is_all_or_nothing,
             rotate_refresh_marks_used_inserts_and_detects_reuse,
+            rotate_refresh_follows_the_decision_table,
             concurrent_rotations_of_one_refresh_token_have_one_winner,
             sessions_are_listed_and_ended_per_subject,
             registration_writes_user_and_rows_together,
