@@ -62,8 +62,24 @@ pub struct NewTokenRow {
 ///
 /// Every method is one atomic operation: the conditional writes below must
 /// not be split into a read and a write (for SQL: one statement), because
-/// race-safe revocation and single-use sign-in tokens rest on them. Time is
-/// passed in, so the whole framework runs on one clock.
+/// race-safe revocation and single-use sign-in tokens rest on them.
+///
+/// **Time.** Two clocks, each for a reason:
+/// - a *read* that filters by time takes `now` from the caller
+///   (`get_token`, `list_sessions`, `live_tokens`), so the runtime's
+///   verdicts run on one clock;
+/// - a *write* decides by the store's clock, read in the same statement
+///   as the write (a SQL store's `now()`; the memory store's at the lock):
+///   the timestamps it sets (`created_at`, `updated_at`, a session's
+///   `last_seen_at`), whether a row is still live when it is spent
+///   (`redeem`, `rotate_refresh`, the reuse grace measured from
+///   `updated_at`), and what has expired (`read_expired`,
+///   `delete_expired`). A time passed in would be stale by the time the
+///   statement runs, and a grace measured between two clocks would be
+///   wrong by their skew.
+///
+/// The runtime's checks allow for the difference: it judges rows with the
+/// leeway, and a write's own clock has the last word.
 pub trait TokenStore: Send + Sync {
     /// Whether this store can hold the token table `table` (a SQL store
     /// checks the name). Called once when the runtime is built; the default
