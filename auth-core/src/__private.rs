@@ -12,7 +12,9 @@ pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{TokenFacts, TokenResource};
 pub use crate::token_actions as actions;
-pub use crate::user::{Authenticated, NewPrimaryKey, PasswordUser, Settings, UserResource};
+pub use crate::user::{
+    Authenticated, ColumnType, NewPrimaryKey, PasswordUser, Settings, UserResource,
+};
 pub use crate::user_actions::{SignedIn, TokenType};
 pub use ::chrono;
 pub use ::serde;
@@ -141,3 +143,29 @@ impl<T: AsRef<str> + From<::std::string::String>> StringField for T {
         T::from(s)
     }
 }
+
+/// The column type of a field's type, as rustc resolves it: the type's
+/// [`Column`](crate::Column) when it has one (an inherent constant, which
+/// wins), JSON otherwise (this trait's default). Asked at the concrete
+/// type, so the fallback is decided per field.
+pub struct ColumnOf<T: ?Sized>(::core::marker::PhantomData<T>);
+
+impl<T: ?Sized> ::core::fmt::Debug for ColumnOf<T> {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.write_str("ColumnOf")
+    }
+}
+
+impl<T: ?Sized + crate::user::Column> ColumnOf<T> {
+    /// The type's own column type.
+    pub const COLUMN: crate::user::ColumnType = T::COLUMN;
+}
+
+/// The fallback of [`ColumnOf`]: JSON, not null.
+pub trait JsonColumn {
+    /// JSON, not null.
+    const COLUMN: crate::user::ColumnType =
+        crate::user::ColumnType::of(crate::user::FieldKind::Json);
+}
+
+impl<T: ?Sized> JsonColumn for ColumnOf<T> {}

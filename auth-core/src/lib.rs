@@ -141,8 +141,8 @@ pub use store::{
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
 pub use user::{
-    Authenticated, ExtraClaimsFn, FieldKind, NewPrimaryKey, PasswordUser, Settings, UserColumn,
-    UserResource,
+    Authenticated, Column, ColumnType, ExtraClaimsFn, FieldKind, NewPrimaryKey, PasswordUser,
+    Settings, UserColumn, UserResource,
 };
 pub use user_actions::{MAX_IDENTITY_LEN, SignedIn, TokenType, normalize_identity};
 

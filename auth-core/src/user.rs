@@ -26,10 +26,10 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     /// The identity field's name (password strategy), kept unique by stores;
     /// [`UserResource::identity`] must return that field's value.
     const IDENTITY_FIELD: Option<&'static str> = None;
-    /// Every field: name and Rust type as written, for printing a table
-    /// definition ([`FieldKind::of`] reads the type). Empty when
-    /// implemented by hand.
-    const FIELDS: &'static [(&'static str, &'static str)] = &[];
+    /// Every field: its name and what its Rust type stores as (the
+    /// [`Column`] of the type, as rustc resolves it), for printing a table
+    /// definition. Empty when implemented by hand.
+    const FIELDS: &'static [(&'static str, ColumnType)] = &[];
 
     /// This user's primary key.
     fn primary_key(&self) -> Self::PrimaryKey;
@@ -182,8 +182,8 @@ impl UserColumn {
         }
         Ok(U::FIELDS
             .iter()
-            .map(|(name, ty)| {
-                let (kind, nullable) = FieldKind::of(ty);
+            .map(|(name, column)| {
+                let ColumnType { kind, nullable } = *column;
                 Self {
                     name,
                     kind,
@@ -196,10 +196,8 @@ impl UserColumn {
     }
 }
 
-/// What a field holds, read from its Rust type as written in
-/// [`UserResource::FIELDS`]: what a store needs to choose a column type.
-/// (Each store names the column types; this is the one reading of the Rust
-/// types.)
+/// What a field holds: what a store needs to choose a column type (each
+/// store names the column types). A field's kind is its type's [`Column`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldKind {
@@ -223,38 +221,68 @@ pub enum FieldKind {
     Json,
 }
 
-impl FieldKind {
-    /// The kind of a type as written, and whether it is an `Option` (the
-    /// column is nullable): `chrono::DateTime<chrono::Utc>` is `DateTime`,
-    /// `Option<String>` is `Text` and nullable.
-    pub fn of(ty: &str) -> (Self, bool) {
-        let ty = ty.trim();
-        if let Some(inner) = ty
-            .strip_prefix("Option<")
-            .or_else(|| ty.strip_prefix("::core::option::Option<"))
-            .or_else(|| ty.strip_prefix("core::option::Option<"))
-            .or_else(|| ty.strip_prefix("std::option::Option<"))
-            .or_else(|| ty.strip_prefix("::std::option::Option<"))
-            .and_then(|t| t.strip_suffix('>'))
-        {
-            return (Self::of(inner).0, true);
+/// What a Rust type stores as: its [`FieldKind`], and whether it may be
+/// null (`Option`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColumnType {
+    /// What it holds.
+    pub kind: FieldKind,
+    /// `None` is possible: the column is nullable.
+    pub nullable: bool,
+}
+
+impl ColumnType {
+    /// Not null, of this kind.
+    pub const fn of(kind: FieldKind) -> Self {
+        Self {
+            kind,
+            nullable: false,
         }
-        // The last path segment, generics aside: `chrono::DateTime<Utc>` → `DateTime`.
-        let path = ty.split('<').next().unwrap_or(ty);
-        let last = path.rsplit("::").next().unwrap_or(path).trim();
-        let kind = match last {
-            "Uuid" => Self::Uuid,
-            "String" | "str" | "HashedPassword" => Self::Text,
-            "i64" | "u32" => Self::Int64,
-            "i32" | "u16" | "i16" | "u8" | "i8" => Self::Int32,
-            "bool" => Self::Bool,
-            "f64" | "f32" => Self::Float,
-            "DateTime" => Self::DateTime,
-            "NaiveDateTime" => Self::NaiveDateTime,
-            _ => Self::Json,
-        };
-        (kind, false)
     }
+
+    /// The same kind, nullable.
+    pub const fn nullable(self) -> Self {
+        Self {
+            kind: self.kind,
+            nullable: true,
+        }
+    }
+}
+
+/// A field type with a column type of its own. The derive asks every
+/// field's type through this trait (rustc resolves it, so a type alias is
+/// its target: `type Email = String` is text); a type without it is stored
+/// as JSON (collections, enums, nested structs). Implement it for a
+/// newtype of your own to store it otherwise.
+pub trait Column {
+    /// What the type stores as.
+    const COLUMN: ColumnType;
+}
+
+macro_rules! columns {
+    ($($kind:ident: $($ty:ty),+;)*) => {$($(
+        impl Column for $ty {
+            const COLUMN: ColumnType = ColumnType::of(FieldKind::$kind);
+        }
+    )+)*};
+}
+
+columns! {
+    Uuid: uuid::Uuid;
+    Text: String, str, crate::password::HashedPassword;
+    Int64: i64, u32;
+    Int32: i32, u16, i16, u8, i8;
+    Bool: bool;
+    Float: f64, f32;
+    NaiveDateTime: chrono::NaiveDateTime;
+}
+
+impl<Tz: chrono::TimeZone> Column for chrono::DateTime<Tz> {
+    const COLUMN: ColumnType = ColumnType::of(FieldKind::DateTime);
+}
+
+impl<T: Column> Column for Option<T> {
+    const COLUMN: ColumnType = T::COLUMN.nullable();
 }
 
 /// `user` with `fields` (part of its serde form: field name to value)
@@ -270,28 +298,6 @@ pub(crate) fn with_fields<U: UserResource>(
     };
     row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
     serde_json::from_value(serde_json::Value::Object(row))
-}
-
-#[cfg(test)]
-mod field_kind_tests {
-    use super::FieldKind;
-
-    #[test]
-    fn rust_types_are_read_as_written() {
-        assert_eq!(FieldKind::of("Uuid"), (FieldKind::Uuid, false));
-        assert_eq!(FieldKind::of("uuid::Uuid"), (FieldKind::Uuid, false));
-        assert_eq!(FieldKind::of("Option<String>"), (FieldKind::Text, true));
-        assert_eq!(
-            FieldKind::of("::core::option::Option<i64>"),
-            (FieldKind::Int64, true)
-        );
-        assert_eq!(
-            FieldKind::of("chrono::DateTime<chrono::Utc>"),
-            (FieldKind::DateTime, false)
-        );
-        assert_eq!(FieldKind::of("Vec<String>"), (FieldKind::Json, false));
-        assert_eq!(FieldKind::of("bool"), (FieldKind::Bool, false));
-    }
 }
 
 /// How the generated registration (`User::register_with_password` taking a

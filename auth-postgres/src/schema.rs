@@ -114,22 +114,20 @@ pub(crate) fn pg_type(kind: FieldKind) -> &'static str {
 mod tests {
     use super::*;
 
-    fn sql_type(ty: &str) -> (&'static str, bool) {
-        let (kind, nullable) = FieldKind::of(ty);
-        (pg_type(kind), nullable)
+    fn sql_type<T: auth_core::Column + ?Sized>() -> (&'static str, bool) {
+        (pg_type(T::COLUMN.kind), T::COLUMN.nullable)
     }
 
     #[test]
     fn rust_types_map_to_sql() {
-        assert_eq!(sql_type("Uuid"), ("uuid", false));
-        assert_eq!(sql_type("uuid::Uuid"), ("uuid", false));
-        assert_eq!(sql_type("Option<String>"), ("text", true));
-        assert_eq!(sql_type("DateTime<Utc>"), ("timestamptz", false));
+        assert_eq!(pg_type(FieldKind::Uuid), "uuid");
+        assert_eq!(sql_type::<Option<String>>(), ("text", true));
         assert_eq!(
-            sql_type("chrono::DateTime<chrono::Utc>"),
+            sql_type::<chrono::DateTime<chrono::Utc>>(),
             ("timestamptz", false)
         );
-        assert_eq!(sql_type("Vec<String>"), ("jsonb", false));
+        assert_eq!(sql_type::<i64>(), ("bigint", false));
+        assert_eq!(pg_type(FieldKind::Json), "jsonb");
         assert!(
             PgStore::token_table_sql("tokens")
                 .unwrap()

@@ -112,18 +112,17 @@ pub(crate) fn sqlite_type(kind: FieldKind) -> &'static str {
 mod tests {
     use super::*;
 
-    fn sql_type(ty: &str) -> (&'static str, bool) {
-        let (kind, nullable) = FieldKind::of(ty);
-        (sqlite_type(kind), nullable)
+    fn sql_type<T: auth_core::Column + ?Sized>() -> &'static str {
+        sqlite_type(T::COLUMN.kind)
     }
 
     #[test]
     fn rust_types_map_to_sqlite() {
-        assert_eq!(sql_type("Uuid"), ("TEXT", false));
-        assert_eq!(sql_type("Option<String>"), ("TEXT", true));
-        assert_eq!(sql_type("chrono::DateTime<chrono::Utc>"), ("TEXT", false));
-        assert_eq!(sql_type("bool"), ("BOOLEAN", false));
-        assert_eq!(sql_type("Vec<String>"), ("JSON", false));
+        assert_eq!(sqlite_type(FieldKind::Uuid), "TEXT");
+        assert_eq!(sql_type::<Option<String>>(), "TEXT");
+        assert_eq!(sql_type::<chrono::DateTime<chrono::Utc>>(), "TEXT");
+        assert_eq!(sql_type::<bool>(), "BOOLEAN");
+        assert_eq!(sqlite_type(FieldKind::Json), "JSON");
         assert!(
             SqliteStore::token_table_sql("tokens")
                 .unwrap()

@@ -1,6 +1,7 @@
 //! The settings the macros fill in (and hand-written configurations build):
 //! one struct per block of the DSL, each default written once here.
 
+use auth_dsl::defaults;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -40,8 +41,8 @@ impl TokenConfig {
         Self {
             algorithm: Algorithm::HS256,
             signing_secret,
-            token_lifetime: Lifetime::from_secs(14 * 86_400),
-            leeway: Lifetime::from_secs(0),
+            token_lifetime: Lifetime::from_secs(defaults::TOKEN_LIFETIME),
+            leeway: Lifetime::from_secs(defaults::LEEWAY),
             store_all_tokens: false,
             require_token_presence_for_authentication: false,
             issuer: app.clone(),
@@ -130,7 +131,7 @@ pub struct ResetConfig {
 impl Default for ResetConfig {
     fn default() -> Self {
         Self {
-            token_lifetime: Lifetime::from_secs(3_600),
+            token_lifetime: Lifetime::from_secs(defaults::RESET_TOKEN_LIFETIME),
         }
     }
 }
@@ -142,7 +143,7 @@ impl Default for PasswordConfig {
             hashed_password_field: "hashed_password",
             sign_in_enabled: true,
             sign_in_tokens_enabled: true,
-            sign_in_token_lifetime: Lifetime::from_secs(60),
+            sign_in_token_lifetime: Lifetime::from_secs(defaults::SIGN_IN_TOKEN_LIFETIME),
             confirmation_required: true,
             reset: None,
         }
@@ -169,7 +170,7 @@ pub struct SessionsConfig {
 impl Default for SessionsConfig {
     fn default() -> Self {
         Self {
-            lifetime: Lifetime::from_secs(30 * 86_400),
+            lifetime: Lifetime::from_secs(defaults::SESSION_LIFETIME),
         }
     }
 }
@@ -192,7 +193,7 @@ impl Default for RememberMeConfig {
     fn default() -> Self {
         Self {
             cookie_name: Cow::Borrowed("remember_me"),
-            token_lifetime: Lifetime::from_secs(30 * 86_400),
+            token_lifetime: Lifetime::from_secs(defaults::REMEMBER_ME_LIFETIME),
             secure: true,
         }
     }
@@ -208,7 +209,7 @@ pub struct MagicLinkConfig {
 impl Default for MagicLinkConfig {
     fn default() -> Self {
         Self {
-            token_lifetime: Lifetime::from_secs(600),
+            token_lifetime: Lifetime::from_secs(defaults::MAGIC_LINK_LIFETIME),
         }
     }
 }
@@ -249,9 +250,9 @@ impl Default for ConfirmationConfig {
             monitor_fields: &["email"],
             confirm_on_create: true,
             confirm_on_update: true,
-            token_lifetime: Lifetime::from_secs(3 * 86_400),
+            token_lifetime: Lifetime::from_secs(defaults::CONFIRMATION_LIFETIME),
             require_confirmed: true,
-            fresh_sign_in: Lifetime::from_secs(600),
+            fresh_sign_in: Lifetime::from_secs(defaults::FRESH_SIGN_IN),
         }
     }
 }
@@ -270,8 +271,8 @@ pub struct RefreshConfig {
 impl Default for RefreshConfig {
     fn default() -> Self {
         Self {
-            lifetime: Lifetime::from_secs(7 * 86_400),
-            reuse_grace: Lifetime::from_secs(0),
+            lifetime: Lifetime::from_secs(defaults::REFRESH_LIFETIME),
+            reuse_grace: Lifetime::from_secs(defaults::REFRESH_REUSE_GRACE),
         }
     }
 }

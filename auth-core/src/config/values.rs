@@ -164,27 +164,8 @@ impl Lifetime {
     /// Zero is accepted here (a leeway may be zero); callers that need a
     /// positive lifetime check [`Lifetime::is_zero`].
     pub fn parse(s: &str) -> Result<Self, LifetimeError> {
-        let s = s.trim();
-        let unit_at = s
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or(LifetimeError::MissingUnit)?;
-        let (digits, unit) = s.split_at(unit_at);
-        if digits.is_empty() {
-            return Err(LifetimeError::NotANumber);
-        }
-        let n: u64 = digits.parse().map_err(|_| LifetimeError::TooLarge)?;
-        let factor = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
-            _ => return Err(LifetimeError::UnknownUnit),
-        };
-        // Keep it within what `i64` seconds since the epoch can add safely.
-        n.checked_mul(factor)
-            .filter(|secs| *secs <= 100 * 365 * 86_400)
-            .map(Self::from_secs)
-            .ok_or(LifetimeError::TooLarge)
+        // The grammar the derive checks attributes with: one parser.
+        auth_dsl::parse_lifetime_secs(s).map(Self::from_secs)
     }
 
     /// Whether this is zero seconds.
@@ -214,22 +195,7 @@ impl fmt::Display for Lifetime {
 }
 
 /// Why a lifetime string does not parse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LifetimeError {
-    /// `"14"`: a number without `s`, `m`, `h` or `d`.
-    #[error("a unit is required: write it like \"60s\", \"15m\", \"12h\" or \"14d\"")]
-    MissingUnit,
-    /// The unit is not one of `s`, `m`, `h`, `d`.
-    #[error("unknown unit: use s, m, h or d, as in \"14d\"")]
-    UnknownUnit,
-    /// No digits before the unit.
-    #[error("expected a whole number followed by a unit, as in \"14d\"")]
-    NotANumber,
-    /// More than a hundred years.
-    #[error("the value is too large (at most 100 years)")]
-    TooLarge,
-}
+pub use auth_dsl::LifetimeError;
 
 /// The role of a token row and of a token's `purpose` claim.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -350,16 +316,18 @@ impl PurposeFilter {
 mod tests {
     use super::*;
 
-    /// The cases shared with the macros' compile-time parser.
+    /// The derive accepts exactly these algorithm names.
     #[test]
-    fn lifetimes_parse_as_the_macros_parse_them() {
-        let cases = include_str!("../../../auth-macros/src/common/lifetime_cases.txt");
-        for line in cases.lines().filter(|l| !l.starts_with('#')) {
-            let Some((input, want)) = line.split_once("=>") else {
-                continue;
-            };
-            let got = Lifetime::parse(input).ok().map(Lifetime::as_secs);
-            assert_eq!(got, want.trim().parse::<u64>().ok(), "{input:?}");
+    fn the_algorithms_are_the_dsls() {
+        let names = Algorithm::ALL.map(Algorithm::as_str);
+        assert_eq!(names, auth_dsl::ALGORITHMS);
+    }
+
+    #[test]
+    fn lifetimes_parse_and_print_back() {
+        for s in ["90s", "15m", "12h", "14d", "0s"] {
+            assert_eq!(Lifetime::parse(s).unwrap().to_string(), s);
         }
+        assert_eq!(Lifetime::parse("14"), Err(LifetimeError::MissingUnit));
     }
 }

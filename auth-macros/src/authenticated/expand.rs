@@ -29,7 +29,15 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
 
-    let field_consts = fields.iter().map(|(name, ty)| quote!((#name, #ty)));
+    // What each field stores as, asked of rustc: the type's `Column`, or
+    // JSON. An `Option` written out is nullable whatever its inner type.
+    let field_consts = fields.iter().map(|(name, ty)| {
+        let column = match option_inner(ty) {
+            Some(inner) => quote!(__p::ColumnOf::<#inner>::COLUMN.nullable()),
+            None => quote!(__p::ColumnOf::<#ty>::COLUMN),
+        };
+        quote!((#name, #column))
+    });
     let identity = password.as_ref().map(|pw| {
         let (field, ty) = &pw.identity_field;
         let name = field.to_string();
@@ -283,13 +291,14 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
 
         const _: () = {
             use #p as __p;
+            use __p::JsonColumn as _;
 
             #[automatically_derived]
             impl __p::UserResource for #ident {
                 type PrimaryKey = #pk_ty_spanned;
                 const SUBJECT_NAME: &'static str = #subject_name;
                 const PRIMARY_KEY_FIELD: &'static str = #pk_name;
-                const FIELDS: &'static [(&'static str, &'static str)] = &[#(#field_consts),*];
+                const FIELDS: &'static [(&'static str, __p::ColumnType)] = &[#(#field_consts),*];
 
                 fn primary_key(&self) -> #pk_ty {
                     ::core::clone::Clone::clone(&self.#pk)
@@ -675,5 +684,23 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             #magic_link_fns
             #confirmation_fns
         }
+    }
+}
+
+/// `T` of a type written `Option<T>` (any path ending in `Option`).
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
+            syn::GenericArgument::Type(inner) => Some(inner),
+            _ => None,
+        },
+        _ => None,
     }
 }

@@ -7,8 +7,8 @@ pub struct User {
     pub private: TokenStream,
     pub subject_name: String,
     pub primary_key: (syn::Ident, syn::Type),
-    /// Every field: name and type as written (spaces removed).
-    pub fields: Vec<(String, String)>,
+    /// Every field: name and type.
+    pub fields: Vec<(String, syn::Type)>,
     pub session_identifier: SessionIdentifier,
     pub tokens: Option<Tokens>,
     pub password: Option<Password>,

@@ -8,19 +8,12 @@ use super::model::{
     Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier,
     Sessions, SigningSecret, Tokens, User,
 };
-use crate::common::lifetime::parse_secs;
 use crate::common::spanned::Opt;
 use crate::common::{Errors, action_name, private_path, snake_case};
 
-const ALGORITHMS: [&str; 12] = [
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-    "ES384", "EdDSA",
-];
-
-/// Must equal `auth_core::REGISTERED_CLAIMS` (a test in auth-core ties them).
-pub const REGISTERED_CLAIMS: [&str; 10] = [
-    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred", "sid",
-];
+// The runtime's own lists and defaults (auth-dsl): the derive accepts
+// exactly what auth-core does.
+use auth_dsl::{ALGORITHMS, LifetimeError, REGISTERED_CLAIMS, defaults};
 
 /// Fields of the struct: name, type, `primary_key` flag span.
 struct Fields(Vec<(syn::Ident, syn::Type, Option<Span>)>);
@@ -113,7 +106,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         a11_lifetime(
             m.token_lifetime.as_ref(),
             "magic_link(token_lifetime)",
-            600,
+            defaults::MAGIC_LINK_LIFETIME,
             false,
             e,
         )
@@ -137,10 +130,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         Some(primary_key) if errors.is_empty() => Ok(User {
             fields: fields.as_ref().map_or_else(Vec::new, |f| {
                 f.0.iter()
-                    .map(|(name, ty, _)| {
-                        let ty = quote::ToTokens::to_token_stream(ty).to_string();
-                        (name.to_string(), ty.replace(' ', ""))
-                    })
+                    .map(|(name, ty, _)| (name.to_string(), ty.clone()))
                     .collect()
             }),
             private: private_path(input.krate.as_ref()),
@@ -202,14 +192,14 @@ fn confirmation(
     let lifetime = a11_lifetime(
         c.token_lifetime.as_ref(),
         "confirmation(token_lifetime)",
-        3 * 86_400,
+        defaults::CONFIRMATION_LIFETIME,
         false,
         errors,
     );
     let fresh = a11_lifetime(
         c.fresh_sign_in.as_ref(),
         "confirmation(fresh_sign_in)",
-        600,
+        defaults::FRESH_SIGN_IN,
         true,
         errors,
     );
@@ -268,7 +258,7 @@ fn remember_me(r: &Opt<input::RememberMe>, errors: &mut Errors) -> Option<Rememb
     let lifetime = a11_lifetime(
         r.token_lifetime.as_ref(),
         "remember_me(token_lifetime)",
-        30 * 86_400,
+        defaults::REMEMBER_ME_LIFETIME,
         false,
         errors,
     );
@@ -380,7 +370,7 @@ fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
     let lifetime = a11_lifetime(
         s.lifetime.as_ref(),
         "sessions(lifetime)",
-        30 * 86_400,
+        defaults::SESSION_LIFETIME,
         false,
         errors,
     );
@@ -412,14 +402,14 @@ fn refresh_tokens(r: &Opt<input::RefreshTokens>, errors: &mut Errors) -> Option<
     let lifetime = a11_lifetime(
         r.lifetime.as_ref(),
         "refresh_tokens(lifetime)",
-        7 * 86_400,
+        defaults::REFRESH_LIFETIME,
         false,
         errors,
     );
     let grace = a11_lifetime(
         r.reuse_grace.as_ref(),
         "refresh_tokens(reuse_grace)",
-        0,
+        defaults::REFRESH_REUSE_GRACE,
         true,
         errors,
     );
@@ -611,9 +601,9 @@ fn tokens(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<Tokens> {
     // next one, and a stolen one is good for minutes. Without them it is
     // the whole sign-in, so it lives as long as one.
     let default_lifetime = if t.refresh_tokens.is_some() {
-        15 * 60
+        defaults::TOKEN_LIFETIME_WITH_REFRESH
     } else {
-        14 * 86_400
+        defaults::TOKEN_LIFETIME
     };
     let lifetime_secs = a11_lifetime(
         t.token_lifetime.as_ref(),
@@ -622,7 +612,7 @@ fn tokens(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<Tokens> {
         false,
         errors,
     );
-    let leeway_secs = a11_lifetime(t.leeway.as_ref(), "leeway", 0, true, errors);
+    let leeway_secs = a11_lifetime(t.leeway.as_ref(), "leeway", defaults::LEEWAY, true, errors);
     let extra_claims = t
         .extra_claims
         .as_ref()
@@ -705,7 +695,7 @@ fn a11_lifetime(
     errors: &mut Errors,
 ) -> Option<u64> {
     let Some(lit) = lit else { return Some(default) };
-    match parse_secs(&lit.value()) {
+    match auth_dsl::parse_lifetime_secs(&lit.value()) {
         Ok(0) if !zero_ok => {
             errors.push(
                 lit,
@@ -715,6 +705,14 @@ fn a11_lifetime(
         }
         Ok(secs) => Some(secs),
         Err(why) => {
+            let why = match why {
+                LifetimeError::MissingUnit => {
+                    "has no unit: write it like \"60s\", \"15m\", \"12h\" or \"14d\""
+                }
+                LifetimeError::UnknownUnit => "has an unknown unit: use s, m, h or d, like \"14d\"",
+                LifetimeError::TooLarge => "is too large: at most 100 years",
+                _ => "does not parse: write a whole number and a unit, like \"14d\"",
+            };
             errors.push(lit, format!("`{option}` {why}"));
             None
         }
@@ -756,7 +754,7 @@ fn password(
     let lifetime = a11_lifetime(
         p.sign_in_token_lifetime.as_ref(),
         "sign_in_token_lifetime",
-        60,
+        defaults::SIGN_IN_TOKEN_LIFETIME,
         false,
         errors,
     );
@@ -765,7 +763,7 @@ fn password(
         a11_lifetime(
             r.token_lifetime.as_ref(),
             "resettable(token_lifetime)",
-            3_600,
+            defaults::RESET_TOKEN_LIFETIME,
             false,
             errors,
         )

@@ -1,6 +1,5 @@
 //! Helpers shared by both macros: error wording, the runtime's path, attribute stripping.
 
-pub mod lifetime;
 pub mod spanned;
 
 use proc_macro2::TokenStream;
