@@ -34,7 +34,10 @@ pub fn validate(input: Input) -> Result<User, Errors> {
     let e = &mut errors;
     let tokens_block = input.tokens.as_ref();
     let tokens_enabled = tokens_block.is_some_and(|t| t.enabled.as_ref().is_none_or(|e| **e));
+    // The tokens block when tokens are on: its options count only then.
+    let tokens_on = tokens_block.filter(|_| tokens_enabled);
     let password_input = input.strategies.as_ref().and_then(|s| s.password.as_ref());
+    let reset_input = password_input.and_then(|p| p.resettable.as_ref());
     let log_out_input = input
         .add_ons
         .as_ref()
@@ -49,6 +52,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .strategies
         .as_ref()
         .and_then(|s| s.magic_link.as_ref());
+    let confirmation_input = input.add_ons.as_ref().and_then(|a| a.confirmation.as_ref());
 
     // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
     let fields = a1_named_fields(&input, e);
@@ -56,20 +60,71 @@ pub fn validate(input: Input) -> Result<User, Errors> {
     let primary_key = fields.as_ref().and_then(|f| a2_primary_key(&input, f, e));
     // A9: deny-list tokens need a `session_identifier`.       (a9-no-session-identifier, a9-unknown-session-identifier)
     let session_identifier = a9_session_identifier(&input, tokens_enabled, e);
-    // A8, A11, A12, A15, A16: the tokens block itself.         (a8-tokens-without-token-resource, a11-*, a12-unknown-algorithm, a15-static-claims-set-sub, a16-*)
-    let tokens = tokens_block
-        .filter(|_| tokens_enabled)
-        .and_then(|block| tokens(block, e));
+    // A8: tokens need a `token_resource`.                      (a8-tokens-without-token-resource)
+    let token_resource = tokens_on.and_then(|t| a8_token_resource(t, e));
+    // A12: a supported algorithm, exactly so spelled.          (a12-unknown-algorithm)
+    let algorithm = tokens_on.and_then(|t| a12_algorithm(t, e));
+    // A11: the token lifetime parses and is not zero; the leeway parses. (a11-lifetime-*, a11-leeway-without-unit)
+    let token_lifetime = tokens_on.and_then(|t| {
+        let default = default_token_lifetime(t);
+        a11_lifetime(
+            t.token_lifetime.as_ref(),
+            "token_lifetime",
+            default,
+            false,
+            e,
+        )
+    });
+    let leeway = tokens_on
+        .and_then(|t| a11_lifetime(t.leeway.as_ref(), "leeway", defaults::LEEWAY, true, e));
+    // A15: static extra claims never set a registered claim.   (a15-static-claims-set-sub)
+    let extra_claims = tokens_on
+        .and_then(|t| t.extra_claims.as_ref())
+        .map(|c| a15_static_claims(c, e));
+    // A16: a signing secret from one source; `env` names a variable. (a16-*)
+    let secret = tokens_on.map(|t| a16_signing_secret(t, e));
     // A4: presence checks need `store_all_tokens`.            (a4-presence-without-store-all)
     a4_presence_needs_store_all(tokens_block, e);
     // A6: the password strategy needs tokens.                 (a6-password-without-tokens, a6-resettable-without-tokens)
     // A7: sign-in tokens need sign-in.                         (a7-sign-in-tokens-without-sign-in)
-    // A11, A13: its lifetimes and fields.                      (a11-sign-in-token-lifetime-zero, a11-reset-token-lifetime-zero, a13-*)
-    let password = password_input.and_then(|p| {
+    if let Some(p) = password_input {
         a6_password_needs_tokens(p, tokens_enabled, e);
         a7_sign_in_tokens_need_sign_in(p, e);
-        password(p, fields.as_ref(), e)
+    }
+    // A13: the identity and hash fields exist.                 (a13-identity-field-missing, a13-default-hashed-password-field-missing)
+    let identity_field = password_input.and_then(|p| {
+        a13_field(
+            p,
+            p.identity_field.as_ref(),
+            "identity_field",
+            "email",
+            fields.as_ref(),
+            e,
+        )
     });
+    let hashed_password_field = password_input.and_then(|p| {
+        let lit = p.hashed_password_field.as_ref();
+        a13_field(
+            p,
+            lit,
+            "hashed_password_field",
+            "hashed_password",
+            fields.as_ref(),
+            e,
+        )
+    });
+    // A11: the sign-in token's and the reset token's lifetimes. (a11-sign-in-token-lifetime-zero, a11-reset-token-lifetime-zero)
+    let sign_in_token_lifetime = password_input.and_then(|p| {
+        let lit = p.sign_in_token_lifetime.as_ref();
+        let default = defaults::SIGN_IN_TOKEN_LIFETIME;
+        a11_lifetime(lit, "sign_in_token_lifetime", default, false, e)
+    });
+    let reset_lifetime = reset_input.map(|r| {
+        let (lit, default) = (r.token_lifetime.as_ref(), defaults::RESET_TOKEN_LIFETIME);
+        a11_lifetime(lit, "resettable(token_lifetime)", default, false, e)
+    });
+    // T4 (shared): renamed actions are identifiers.            (the token_resource t4 cases)
+    let password_actions = password_input.map(|p| password_action_names(p, e));
     // A5, A6: log out everywhere needs allow-list tokens.     (a5-log-out-everywhere-without-allow-list, a6-log-out-everywhere-without-tokens)
     // A14: `apply_on_password_change` needs a password.        (a14-apply-on-password-change-without-password)
     let log_out = log_out_input.map(|l| {
@@ -81,13 +136,42 @@ pub fn validate(input: Input) -> Result<User, Errors> {
     s1_refresh_tokens_need_sessions(refresh_input, sessions_input, e);
     // S2: sessions and refresh tokens need tokens.             (s2-sessions-without-tokens, s2-refresh-tokens-with-tokens-disabled)
     s2_sessions_need_tokens(sessions_input, refresh_input, tokens_enabled, e);
-    // S4: their lifetimes parse and are not zero.              (s4-*)
-    let sessions = sessions_input.and_then(|s| sessions(s, e));
-    let refresh = refresh_input.and_then(|r| refresh_tokens(r, e));
+    // S4: their lifetimes parse and are not zero (the grace may be). (s4-*)
+    let session_lifetime = sessions_input.map(|s| {
+        let (lit, default) = (s.lifetime.as_ref(), defaults::SESSION_LIFETIME);
+        a11_lifetime(lit, "sessions(lifetime)", default, false, e)
+    });
+    let refresh_lifetime = refresh_input.map(|r| {
+        let (lit, default) = (r.lifetime.as_ref(), defaults::REFRESH_LIFETIME);
+        a11_lifetime(lit, "refresh_tokens(lifetime)", default, false, e)
+    });
+    let reuse_grace = refresh_input.map(|r| {
+        let (lit, default) = (r.reuse_grace.as_ref(), defaults::REFRESH_REUSE_GRACE);
+        a11_lifetime(lit, "refresh_tokens(reuse_grace)", default, true, e)
+    });
+    let session_actions = sessions_input.map(|s| session_action_names(s, e));
+    let refresh_action =
+        refresh_input.map(|r| action_name(r.action_name.as_ref(), "action_name", "refresh", e));
+    let sessions = sessions_input.and_then(|_| {
+        let [list, revoke, others] = session_actions.clone()?;
+        Some(Sessions {
+            lifetime_secs: session_lifetime??,
+            list_action: list?,
+            revoke_action: revoke?,
+            revoke_others_action: others?,
+        })
+    });
+    let refresh = refresh_input.and_then(|_| {
+        Some(Refresh {
+            lifetime_secs: refresh_lifetime??,
+            reuse_grace_secs: reuse_grace??,
+            action: refresh_action.clone()??,
+        })
+    });
     // S3: access token < refresh token <= session.             (s3-*)
-    if let Some(t) = &tokens {
+    if let Some(token_secs) = token_lifetime {
         s3_lifetimes_nest(
-            t.lifetime_secs,
+            token_secs,
             sessions_input.zip(sessions.as_ref()),
             refresh_input.zip(refresh.as_ref()),
             e,
@@ -97,74 +181,297 @@ pub fn validate(input: Input) -> Result<User, Errors> {
     // R2: its lifetime parses and is not zero; its cookie name is a cookie name. (r2-*)
     let remember_me = remember_me_input.and_then(|r| {
         r1_remember_me_needs_tokens(r, tokens_enabled, e);
-        remember_me(r, e)
+        let (lit, default) = (r.token_lifetime.as_ref(), defaults::REMEMBER_ME_LIFETIME);
+        let lifetime = a11_lifetime(lit, "remember_me(token_lifetime)", default, false, e);
+        let cookie_name = r2_cookie_name(r, e);
+        Some(RememberMe {
+            cookie_name: cookie_name?,
+            token_lifetime_secs: lifetime?,
+        })
     });
     // M1: magic links need tokens and the password strategy's identity. (m1-*)
     // A11: its lifetime.                                        (a11-magic-link-lifetime-zero)
     let magic_link = magic_link_input.and_then(|m| {
         m1_magic_link_needs_tokens_and_an_identity(m, tokens_enabled, password_input.is_some(), e);
-        a11_lifetime(
-            m.token_lifetime.as_ref(),
-            "magic_link(token_lifetime)",
-            defaults::MAGIC_LINK_LIFETIME,
-            false,
-            e,
-        )
+        let (lit, default) = (m.token_lifetime.as_ref(), defaults::MAGIC_LINK_LIFETIME);
+        a11_lifetime(lit, "magic_link(token_lifetime)", default, false, e)
     });
+    // C3: confirmation needs tokens.                          (c3-confirmation-without-tokens)
     // C1: monitored fields are fields of the struct.          (c1-monitor-field-missing)
-    // C2: the struct has `confirmed_at: Option<DateTime<Utc>>` (c2-no-confirmed-at, c2-confirmed-at-wrong-type)
-    // C3: its lifetime as A11; it needs tokens.               (c3-confirmation-lifetime-zero, c3-confirmation-without-tokens)
-    let confirmation = input
-        .add_ons
-        .as_ref()
-        .and_then(|a| a.confirmation.as_ref())
-        .and_then(|c| confirmation(c, fields.as_ref(), tokens_enabled, e));
+    // C2: the struct has `confirmed_at` (rustc checks its type). (c2-no-confirmed-at, c2-confirmed-at-wrong-type)
+    // C3: its lifetimes as A11.                               (c3-confirmation-lifetime-without-unit)
+    let confirmation = confirmation_input.and_then(|c| {
+        c3_confirmation_needs_tokens(c, tokens_enabled, e);
+        let fields = fields.as_ref()?;
+        let monitor_fields = c1_monitor_fields(c, fields, e);
+        let confirmed_at_ty = c2_confirmed_at(c, fields, e);
+        let (lit, default) = (c.token_lifetime.as_ref(), defaults::CONFIRMATION_LIFETIME);
+        let lifetime = a11_lifetime(lit, "confirmation(token_lifetime)", default, false, e);
+        let (lit, default) = (c.fresh_sign_in.as_ref(), defaults::FRESH_SIGN_IN);
+        let fresh = a11_lifetime(lit, "confirmation(fresh_sign_in)", default, true, e);
+        let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
+        let on_create = on(&c.confirm_on_create);
+        Some(Confirmation {
+            monitor_fields: monitor_fields?,
+            on_create,
+            on_update: on(&c.confirm_on_update),
+            require_confirmed: c.require_confirmed.as_ref().map_or(on_create, |b| **b),
+            fresh_sign_in_secs: fresh?,
+            lifetime_secs: lifetime?,
+            confirmed_at_ty: confirmed_at_ty?,
+        })
+    });
+    // A17: `subject_name` is a name.                            (the subject_name rule)
     let subject_name = input
         .subject_name
         .as_ref()
         .map(|s| subject_name(s, e))
         .unwrap_or_else(|| snake_case(&input.ident.to_string()));
 
-    // The model, when every rule passed.
-    match primary_key {
-        Some(primary_key) if errors.is_empty() => Ok(User {
-            fields: fields.as_ref().map_or_else(Vec::new, |f| {
-                f.0.iter()
-                    .map(|(name, ty, _)| (name.to_string(), ty.clone()))
-                    .collect()
-            }),
-            private: private_path(input.krate.as_ref()),
-            ident: input.ident,
-            subject_name,
-            primary_key,
-            session_identifier,
-            tokens,
-            password,
-            log_out_everywhere: log_out,
-            sessions: sessions.filter(|_| tokens_enabled),
-            refresh: refresh.filter(|_| tokens_enabled),
-            remember_me: remember_me.filter(|_| tokens_enabled),
-            magic_link_lifetime_secs: magic_link,
-            confirmation,
+    // The model, when every rule passed (a rule that failed without
+    // reporting is an internal error, said by `into_tokens`).
+    errors.finish()?;
+    let missing = Errors::default;
+    let tokens = match tokens_on {
+        None => None,
+        Some(t) => Some(Tokens {
+            token_resource: token_resource.ok_or_else(missing)?,
+            algorithm: algorithm.ok_or_else(missing)?,
+            secret: secret.ok_or_else(missing)?,
+            lifetime_secs: token_lifetime.ok_or_else(missing)?,
+            leeway_secs: leeway.ok_or_else(missing)?,
+            store_all_tokens: t.store_all_tokens.as_ref().is_some_and(|b| **b),
+            require_token_presence: t
+                .require_token_presence_for_authentication
+                .as_ref()
+                .is_some_and(|b| **b),
+            extra_claims,
+            issuer: t.issuer.clone(),
+            audience: t.audience.clone(),
         }),
-        _ => Err(errors),
+    };
+    let password = match password_input {
+        None => None,
+        Some(p) => {
+            let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
+            let [register, sign_in, with_token, change] = password_actions
+                .ok_or_else(missing)?
+                .map(|a| a.ok_or_else(missing));
+            Some(Password {
+                register_action: register?,
+                sign_in_action: sign_in?,
+                sign_in_with_token_action: with_token?,
+                change_password_action: change?,
+                identity_field: identity_field.ok_or_else(missing)?,
+                hashed_password_field: hashed_password_field.ok_or_else(missing)?,
+                sign_in_enabled: on(&p.sign_in_enabled),
+                sign_in_tokens_enabled: on(&p.sign_in_tokens_enabled),
+                sign_in_token_lifetime_secs: sign_in_token_lifetime.ok_or_else(missing)?,
+                confirmation_required: on(&p.confirmation_required),
+                reset_token_lifetime_secs: match reset_lifetime {
+                    Some(secs) => Some(secs.ok_or_else(missing)?),
+                    None => None,
+                },
+            })
+        }
+    };
+    let primary_key = primary_key.ok_or_else(missing)?;
+    Ok(User {
+        fields: fields.as_ref().map_or_else(Vec::new, |f| {
+            f.0.iter()
+                .map(|(name, ty, _)| (name.to_string(), ty.clone()))
+                .collect()
+        }),
+        private: private_path(input.krate.as_ref()),
+        ident: input.ident,
+        subject_name,
+        primary_key,
+        session_identifier,
+        tokens,
+        password,
+        log_out_everywhere: log_out,
+        sessions: sessions.filter(|_| tokens_enabled),
+        refresh: refresh.filter(|_| tokens_enabled),
+        remember_me: remember_me.filter(|_| tokens_enabled),
+        magic_link_lifetime_secs: magic_link,
+        confirmation,
+    })
+}
+
+/// A8: tokens enabled without `token_resource`.
+fn a8_token_resource(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<syn::Path> {
+    let path = block.token_resource.clone();
+    if path.is_none() {
+        errors.push_span(
+            block.span,
+            "`tokens` needs `token_resource = YourToken`, a struct with `#[token_resource]`",
+        );
+    }
+    path
+}
+
+/// A12: a `signing_algorithm` that is not one of the supported names.
+fn a12_algorithm(t: &input::Tokens, errors: &mut Errors) -> Option<syn::Ident> {
+    match &t.signing_algorithm {
+        None => Some(syn::Ident::new("HS256", Span::call_site())),
+        Some(lit) if ALGORITHMS.contains(&lit.value().as_str()) => {
+            Some(syn::Ident::new(&lit.value(), lit.span()))
+        }
+        Some(lit) => {
+            errors.push(
+                lit,
+                format!(
+                    "`signing_algorithm = \"{}\"` is not a supported algorithm: use one of {} (exactly so spelled)",
+                    lit.value().escape_default(),
+                    ALGORITHMS.map(|a| format!("\"{a}\"")).join(", ")
+                ),
+            );
+            None
+        }
     }
 }
 
-/// C1–C3: the confirmation add-on's fields and lifetime.
-fn confirmation(
-    c: &Opt<input::Confirmation>,
+/// The default `token_lifetime`. With refresh tokens an access token is
+/// short: a refresh buys the next one, and a stolen one is good for
+/// minutes. Without them it is the whole sign-in, so it lives as long as
+/// one.
+fn default_token_lifetime(t: &input::Tokens) -> u64 {
+    if t.refresh_tokens.is_some() {
+        defaults::TOKEN_LIFETIME_WITH_REFRESH
+    } else {
+        defaults::TOKEN_LIFETIME
+    }
+}
+
+/// A16: `signing_secret(env = "")`. (Two sources at once are refused while
+/// parsing `signing_secret`.)
+fn a16_signing_secret(t: &input::Tokens, errors: &mut Errors) -> SigningSecret {
+    match t.signing_secret.as_ref().map(|s| &s.value) {
+        None => SigningSecret::Env("TOKEN_SIGNING_SECRET".into()),
+        Some(input::SigningSecret::Literal(lit)) => SigningSecret::Literal(lit.clone()),
+        Some(input::SigningSecret::Env(lit)) => {
+            if lit.value().trim().is_empty() {
+                errors.push(lit, "`env` needs the name of an environment variable");
+            }
+            SigningSecret::Env(lit.value())
+        }
+        Some(input::SigningSecret::With(path)) => SigningSecret::With(path.clone()),
+    }
+}
+
+/// A13: `identity_field` or `hashed_password_field` naming a field the
+/// struct does not have. (Its type is checked by rustc, at the field.)
+fn a13_field(
+    p: &Opt<input::Password>,
+    lit: Option<&syn::LitStr>,
+    option: &str,
+    default: &str,
     fields: Option<&Fields>,
+    errors: &mut Errors,
+) -> Option<(syn::Ident, syn::Type)> {
+    let name = lit.map_or_else(|| default.to_owned(), syn::LitStr::value);
+    match fields?.get(&name) {
+        Some((ident, ty, _)) => Some((ident.clone(), ty.clone())),
+        None => {
+            let msg = format!(
+                "`{option}` names `{name}`, which is not a field of this struct: add the field or name another"
+            );
+            match lit {
+                Some(lit) => errors.push(lit, msg),
+                None => errors.push_span(p.span, format!("{msg} with `{option} = \"...\"`")),
+            }
+            None
+        }
+    }
+}
+
+/// The password strategy's action names (each an identifier, as T4).
+fn password_action_names(p: &input::Password, errors: &mut Errors) -> [Option<syn::Ident>; 4] {
+    [
+        (
+            "register_action_name",
+            &p.register_action_name,
+            "register_with_password",
+        ),
+        (
+            "sign_in_action_name",
+            &p.sign_in_action_name,
+            "sign_in_with_password",
+        ),
+        (
+            "sign_in_with_token_action_name",
+            &p.sign_in_with_token_action_name,
+            "sign_in_with_token",
+        ),
+        (
+            "change_password_action_name",
+            &p.change_password_action_name,
+            "change_password",
+        ),
+    ]
+    .map(|(option, lit, default)| action_name(lit.as_ref(), option, default, errors))
+}
+
+/// The sessions add-on's action names (each an identifier, as T4).
+fn session_action_names(s: &input::Sessions, errors: &mut Errors) -> [Option<syn::Ident>; 3] {
+    [
+        ("list_action_name", &s.list_action_name, "list_sessions"),
+        (
+            "revoke_action_name",
+            &s.revoke_action_name,
+            "revoke_session",
+        ),
+        (
+            "revoke_others_action_name",
+            &s.revoke_others_action_name,
+            "revoke_other_sessions",
+        ),
+    ]
+    .map(|(option, lit, default)| action_name(lit.as_ref(), option, default, errors))
+}
+
+/// R2: a `cookie_name` that is not a cookie name (letters, digits, `-`,
+/// `_`, `.`; not empty).
+fn r2_cookie_name(r: &input::RememberMe, errors: &mut Errors) -> Option<String> {
+    let Some(lit) = &r.cookie_name else {
+        return Some("remember_me".to_owned());
+    };
+    let name = lit.value();
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Some(name)
+    } else {
+        errors.push(
+            lit,
+            "`cookie_name` must be a non-empty cookie name of letters, digits, `-`, `_` and `.`, like \"remember_me\"",
+        );
+        None
+    }
+}
+
+/// C3: the confirmation add-on while tokens are disabled.
+fn c3_confirmation_needs_tokens(
+    c: &Opt<input::Confirmation>,
     tokens_enabled: bool,
     errors: &mut Errors,
-) -> Option<Confirmation> {
+) {
     if !tokens_enabled {
         errors.push_span(
             c.span,
             "`confirmation` needs tokens (a confirmation token is sent): add a `tokens(token_resource = ..)` block",
         );
     }
-    let fields = fields?;
+}
+
+/// C1: `monitor_fields` naming a field the struct does not have.
+fn c1_monitor_fields(
+    c: &Opt<input::Confirmation>,
+    fields: &Fields,
+    errors: &mut Errors,
+) -> Option<Vec<String>> {
     let monitor_fields = match &c.monitor_fields {
         None => vec!["email".to_owned()],
         Some(list) => list.iter().map(syn::LitStr::value).collect(),
@@ -182,6 +489,16 @@ fn confirmation(
             }
         }
     }
+    ok.then_some(monitor_fields)
+}
+
+/// C2: no `confirmed_at` field (its type, `Option<DateTime<Utc>>`, is
+/// checked by rustc at the field).
+fn c2_confirmed_at(
+    c: &Opt<input::Confirmation>,
+    fields: &Fields,
+    errors: &mut Errors,
+) -> Option<syn::Type> {
     let confirmed_at = fields.get("confirmed_at").map(|(_, ty, _)| ty.clone());
     if confirmed_at.is_none() {
         errors.push_span(
@@ -189,31 +506,7 @@ fn confirmation(
             "`confirmation` records when the user confirmed: add a field `pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>`",
         );
     }
-    let lifetime = a11_lifetime(
-        c.token_lifetime.as_ref(),
-        "confirmation(token_lifetime)",
-        defaults::CONFIRMATION_LIFETIME,
-        false,
-        errors,
-    );
-    let fresh = a11_lifetime(
-        c.fresh_sign_in.as_ref(),
-        "confirmation(fresh_sign_in)",
-        defaults::FRESH_SIGN_IN,
-        true,
-        errors,
-    );
-    let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
-    let on_create = on(&c.confirm_on_create);
-    Some(Confirmation {
-        monitor_fields: ok.then_some(monitor_fields)?,
-        on_create,
-        on_update: on(&c.confirm_on_update),
-        require_confirmed: c.require_confirmed.as_ref().map_or(on_create, |b| **b),
-        fresh_sign_in_secs: fresh?,
-        lifetime_secs: lifetime?,
-        confirmed_at_ty: confirmed_at?,
-    })
+    confirmed_at
 }
 
 /// M1: `magic_link` while tokens are disabled, or without the password
@@ -250,41 +543,6 @@ fn r1_remember_me_needs_tokens(
             "`remember_me` needs tokens: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
         );
     }
-}
-
-/// R2: `remember_me(token_lifetime)` as A11; `cookie_name` a cookie name
-/// (letters, digits, `-`, `_`, `.`; not empty).
-fn remember_me(r: &Opt<input::RememberMe>, errors: &mut Errors) -> Option<RememberMe> {
-    let lifetime = a11_lifetime(
-        r.token_lifetime.as_ref(),
-        "remember_me(token_lifetime)",
-        defaults::REMEMBER_ME_LIFETIME,
-        false,
-        errors,
-    );
-    let cookie_name = match &r.cookie_name {
-        None => Some("remember_me".to_owned()),
-        Some(lit) => {
-            let name = lit.value();
-            let ok = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if ok {
-                Some(name)
-            } else {
-                errors.push(
-                    lit,
-                    "`cookie_name` must be a non-empty cookie name of letters, digits, `-`, `_` and `.`, like \"remember_me\"",
-                );
-                None
-            }
-        }
-    };
-    Some(RememberMe {
-        cookie_name: cookie_name?,
-        token_lifetime_secs: lifetime?,
-    })
 }
 
 /// S1: `refresh_tokens` without `add_ons(sessions(...))`.
@@ -363,62 +621,6 @@ fn s3_lifetimes_nest(
             "`refresh_tokens(lifetime)` must be longer than `token_lifetime`, or refreshing buys nothing",
         );
     }
-}
-
-/// S4 (sessions): the lifetime parses and is not zero; action names.
-fn sessions(s: &Opt<input::Sessions>, errors: &mut Errors) -> Option<Sessions> {
-    let lifetime = a11_lifetime(
-        s.lifetime.as_ref(),
-        "sessions(lifetime)",
-        defaults::SESSION_LIFETIME,
-        false,
-        errors,
-    );
-    // (option, its value, the default name)
-    let [list, revoke, others] = [
-        ("list_action_name", &s.list_action_name, "list_sessions"),
-        (
-            "revoke_action_name",
-            &s.revoke_action_name,
-            "revoke_session",
-        ),
-        (
-            "revoke_others_action_name",
-            &s.revoke_others_action_name,
-            "revoke_other_sessions",
-        ),
-    ]
-    .map(|(option, lit, default)| action_name(lit.as_ref(), option, default, errors));
-    Some(Sessions {
-        lifetime_secs: lifetime?,
-        list_action: list?,
-        revoke_action: revoke?,
-        revoke_others_action: others?,
-    })
-}
-
-/// S4 (refresh tokens): lifetimes parse; `lifetime` not zero (`reuse_grace` may be).
-fn refresh_tokens(r: &Opt<input::RefreshTokens>, errors: &mut Errors) -> Option<Refresh> {
-    let lifetime = a11_lifetime(
-        r.lifetime.as_ref(),
-        "refresh_tokens(lifetime)",
-        defaults::REFRESH_LIFETIME,
-        false,
-        errors,
-    );
-    let grace = a11_lifetime(
-        r.reuse_grace.as_ref(),
-        "refresh_tokens(reuse_grace)",
-        defaults::REFRESH_REUSE_GRACE,
-        true,
-        errors,
-    );
-    let action = action_name(r.action_name.as_ref(), "action_name", "refresh", errors);
-    Some(Refresh {
-        lifetime_secs: lifetime?,
-        reuse_grace_secs: grace?,
-        action: action?,
-    })
 }
 
 /// A1: only on structs with named fields (and not generic ones).
@@ -565,86 +767,6 @@ fn a7_sign_in_tokens_need_sign_in(p: &Opt<input::Password>, errors: &mut Errors)
     }
 }
 
-/// A8 (tokens enabled without `token_resource`), A11 (lifetimes), A12
-/// (algorithm), A15 (static claims setting registered claims); A16 is
-/// enforced while parsing `signing_secret`.
-fn tokens(block: &Opt<input::Tokens>, errors: &mut Errors) -> Option<Tokens> {
-    let t = &block.value;
-    let token_resource = match &t.token_resource {
-        Some(path) => Some(path.clone()),
-        None => {
-            errors.push_span(
-                block.span,
-                "`tokens` needs `token_resource = YourToken`, a struct with `#[token_resource]`",
-            );
-            None
-        }
-    };
-    let algorithm = match &t.signing_algorithm {
-        None => Some(syn::Ident::new("HS256", Span::call_site())),
-        Some(lit) if ALGORITHMS.contains(&lit.value().as_str()) => {
-            Some(syn::Ident::new(&lit.value(), lit.span()))
-        }
-        Some(lit) => {
-            errors.push(
-                lit,
-                format!(
-                    "`signing_algorithm = \"{}\"` is not a supported algorithm: use one of {} (exactly so spelled)",
-                    lit.value().escape_default(),
-                    ALGORITHMS.map(|a| format!("\"{a}\"")).join(", ")
-                ),
-            );
-            None
-        }
-    };
-    // With refresh tokens an access token is short: a refresh buys the
-    // next one, and a stolen one is good for minutes. Without them it is
-    // the whole sign-in, so it lives as long as one.
-    let default_lifetime = if t.refresh_tokens.is_some() {
-        defaults::TOKEN_LIFETIME_WITH_REFRESH
-    } else {
-        defaults::TOKEN_LIFETIME
-    };
-    let lifetime_secs = a11_lifetime(
-        t.token_lifetime.as_ref(),
-        "token_lifetime",
-        default_lifetime,
-        false,
-        errors,
-    );
-    let leeway_secs = a11_lifetime(t.leeway.as_ref(), "leeway", defaults::LEEWAY, true, errors);
-    let extra_claims = t
-        .extra_claims
-        .as_ref()
-        .map(|c| a15_static_claims(c, errors));
-    let secret = match t.signing_secret.as_ref().map(|s| &s.value) {
-        None => SigningSecret::Env("TOKEN_SIGNING_SECRET".into()),
-        Some(input::SigningSecret::Literal(lit)) => SigningSecret::Literal(lit.clone()),
-        Some(input::SigningSecret::Env(lit)) => {
-            if lit.value().trim().is_empty() {
-                errors.push(lit, "`env` needs the name of an environment variable");
-            }
-            SigningSecret::Env(lit.value())
-        }
-        Some(input::SigningSecret::With(path)) => SigningSecret::With(path.clone()),
-    };
-    Some(Tokens {
-        token_resource: token_resource?,
-        algorithm: algorithm?,
-        secret,
-        lifetime_secs: lifetime_secs?,
-        leeway_secs: leeway_secs?,
-        store_all_tokens: t.store_all_tokens.as_ref().is_some_and(|b| **b),
-        require_token_presence: t
-            .require_token_presence_for_authentication
-            .as_ref()
-            .is_some_and(|b| **b),
-        extra_claims,
-        issuer: t.issuer.clone(),
-        audience: t.audience.clone(),
-    })
-}
-
 /// A9: tokens enabled, no `session_identifier`, and allow-list mode off is an error.
 fn a9_session_identifier(
     input: &Input,
@@ -717,103 +839,6 @@ fn a11_lifetime(
             None
         }
     }
-}
-
-/// A13: `identity_field` or `hashed_password_field` naming a field the struct does not have.
-fn password(
-    p: &Opt<input::Password>,
-    fields: Option<&Fields>,
-    errors: &mut Errors,
-) -> Option<Password> {
-    let mut field = |lit: Option<&syn::LitStr>,
-                     option: &str,
-                     default: &str|
-     -> Option<(syn::Ident, syn::Type)> {
-        let name = lit.map_or_else(|| default.to_owned(), syn::LitStr::value);
-        let fields = fields?;
-        match fields.get(&name) {
-            Some((ident, ty, _)) => Some((ident.clone(), ty.clone())),
-            None => {
-                let msg = format!(
-                    "`{option}` names `{name}`, which is not a field of this struct: add the field or name another"
-                );
-                match lit {
-                    Some(lit) => errors.push(lit, msg),
-                    None => errors.push_span(p.span, format!("{msg} with `{option} = \"...\"`")),
-                }
-                None
-            }
-        }
-    };
-    let identity_field = field(p.identity_field.as_ref(), "identity_field", "email");
-    let hashed_password_field = field(
-        p.hashed_password_field.as_ref(),
-        "hashed_password_field",
-        "hashed_password",
-    );
-    let lifetime = a11_lifetime(
-        p.sign_in_token_lifetime.as_ref(),
-        "sign_in_token_lifetime",
-        defaults::SIGN_IN_TOKEN_LIFETIME,
-        false,
-        errors,
-    );
-    // A11 for `resettable(token_lifetime)`.
-    let reset = p.resettable.as_ref().map(|r| {
-        a11_lifetime(
-            r.token_lifetime.as_ref(),
-            "resettable(token_lifetime)",
-            defaults::RESET_TOKEN_LIFETIME,
-            false,
-            errors,
-        )
-    });
-    let on = |o: &Option<Opt<bool>>| o.as_ref().is_none_or(|b| **b);
-    // (option, its value, the default name)
-    let [
-        register_action,
-        sign_in_action,
-        sign_in_with_token_action,
-        change_password_action,
-    ] = [
-        (
-            "register_action_name",
-            &p.register_action_name,
-            "register_with_password",
-        ),
-        (
-            "sign_in_action_name",
-            &p.sign_in_action_name,
-            "sign_in_with_password",
-        ),
-        (
-            "sign_in_with_token_action_name",
-            &p.sign_in_with_token_action_name,
-            "sign_in_with_token",
-        ),
-        (
-            "change_password_action_name",
-            &p.change_password_action_name,
-            "change_password",
-        ),
-    ]
-    .map(|(option, lit, default)| action_name(lit.as_ref(), option, default, errors));
-    Some(Password {
-        register_action: register_action?,
-        sign_in_action: sign_in_action?,
-        sign_in_with_token_action: sign_in_with_token_action?,
-        change_password_action: change_password_action?,
-        identity_field: identity_field?,
-        hashed_password_field: hashed_password_field?,
-        sign_in_enabled: on(&p.sign_in_enabled),
-        sign_in_tokens_enabled: on(&p.sign_in_tokens_enabled),
-        sign_in_token_lifetime_secs: lifetime?,
-        confirmation_required: on(&p.confirmation_required),
-        reset_token_lifetime_secs: match reset {
-            Some(secs) => Some(secs?),
-            None => None,
-        },
-    })
 }
 
 /// A14: `apply_on_password_change` without a password strategy.

@@ -5,86 +5,97 @@ pub mod spanned;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// Turns darling's errors into ours: lowercase, "option" instead of "field",
-/// each spanned where darling spanned it, all reported together.
+/// Darling's errors as they are (its own conversion: each spanned where
+/// darling spanned it, all reported together). Its wording is darling's:
+/// nothing here rewrites a dependency's messages.
 pub fn to_compile_errors(err: darling::Error) -> Vec<syn::Error> {
-    err.into_iter()
-        .map(|e| {
-            let span = e.span();
-            syn::Error::new(span, reword(&e.to_string()))
-        })
-        .collect()
+    err.flatten().into_iter().map(syn::Error::from).collect()
 }
 
-fn reword(msg: &str) -> String {
-    // Darling appends " at a/b" with the option path; the span already shows it.
-    let msg = match msg.rsplit_once(" at ") {
-        Some((head, path))
-            if path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_/".contains(c)) =>
-        {
-            head
+/// Collects every error of a macro run, like darling's `Accumulator`, and
+/// like it cannot be dropped unchecked: it ends in [`Errors::into_tokens`]
+/// or [`Errors::finish`], or it panics, so no rule's error is ever lost on
+/// a path that forgot it. (It holds `syn::Error`s rather than darling's so
+/// that an error on a type or a path underlines all of it.)
+pub struct Errors {
+    errors: Vec<syn::Error>,
+    /// Defused by `into_tokens` or `finish`.
+    armed: bool,
+}
+
+impl Default for Errors {
+    fn default() -> Self {
+        Self {
+            errors: Vec::new(),
+            armed: true,
         }
-        _ => msg,
-    };
-    let msg = msg
-        .replace("Unknown field: ", "unknown option ")
-        .replace("Unknown literal value ", "unexpected value ")
-        .replace(". Did you mean ", ": did you mean ")
-        .replace(". Available values: ", "; the options here are ")
-        .replace("Duplicate field ", "option given twice: ")
-        .replace("Missing field ", "missing option ")
-        .replace("Unexpected literal type ", "unexpected value of type ");
-    let mut chars = msg.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => msg,
     }
 }
 
-/// Collects errors, mirroring darling's accumulator but for `syn::Error`.
-#[derive(Default)]
-pub struct Errors(Vec<syn::Error>);
+impl Drop for Errors {
+    fn drop(&mut self) {
+        if self.armed && !std::thread::panicking() {
+            panic!(
+                "auth-macros: {} error(s) dropped without being reported",
+                self.errors.len()
+            );
+        }
+    }
+}
 
 impl Errors {
     pub fn push(&mut self, span: impl quote::ToTokens, msg: impl std::fmt::Display) {
-        self.0.push(syn::Error::new_spanned(span, msg));
+        self.errors.push(syn::Error::new_spanned(span, msg));
     }
 
     pub fn push_span(&mut self, span: proc_macro2::Span, msg: impl std::fmt::Display) {
-        self.0.push(syn::Error::new(span, msg));
+        self.errors.push(syn::Error::new(span, msg));
     }
 
     pub fn extend(&mut self, errors: impl IntoIterator<Item = syn::Error>) {
-        self.0.extend(errors);
+        self.errors.extend(errors);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.errors.is_empty()
+    }
+
+    /// `Ok` when nothing was reported (and the collector is done), else
+    /// the collector back, to be reported.
+    pub fn finish(mut self) -> Result<(), Self> {
+        if self.errors.is_empty() {
+            self.armed = false;
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
 
     /// The errors as `compile_error!`s. Never empty: a rule that failed
     /// without reporting must not become a silent fallback.
-    pub fn into_tokens(self) -> TokenStream {
-        if self.0.is_empty() {
+    pub fn into_tokens(mut self) -> TokenStream {
+        self.armed = false;
+        let errors = std::mem::take(&mut self.errors);
+        if errors.is_empty() {
             return syn::Error::new(
                 proc_macro2::Span::call_site(),
                 "internal error in auth-macros: a check failed without saying why; please report it",
             )
             .to_compile_error();
         }
-        let errs = self.0.into_iter().map(|e| e.to_compile_error());
+        let errs = errors.into_iter().map(|e| e.to_compile_error());
         quote!(#(#errs)*)
     }
 
-    pub fn into_iter(self) -> std::vec::IntoIter<syn::Error> {
-        self.0.into_iter()
+    /// The errors, to be reported by another collector.
+    pub fn into_errors(mut self) -> Vec<syn::Error> {
+        self.armed = false;
+        std::mem::take(&mut self.errors)
     }
 
     #[cfg(test)]
-    pub fn messages(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
+    pub fn messages(self) -> Vec<String> {
+        self.into_errors().iter().map(ToString::to_string).collect()
     }
 }
 
@@ -158,11 +169,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rewording() {
-        assert_eq!(
-            reword("Unknown field: `tokenz`. Did you mean `tokens`? at tokens"),
-            "unknown option `tokenz`: did you mean `tokens`?"
-        );
+    fn snake_cases() {
         assert_eq!(snake_case("UserAccount"), "user_account");
         assert_eq!(snake_case("User"), "user");
     }

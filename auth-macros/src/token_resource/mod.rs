@@ -30,17 +30,19 @@ pub fn token_resource(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let krate = parsed_krate(&errors, &args);
     match validate::validate(args, item.clone()) {
-        Ok(model) if errors.is_empty() => expand::expand(model),
-        // The arguments did not parse: the struct is fine, so generate it
-        // as the defaults would (its fields, actions and trait impl), and
-        // the user sees the one error they made.
-        Ok(model) => {
-            let generated = expand::expand(model);
-            let errors = errors.into_tokens();
-            quote!(#generated #errors)
-        }
+        Ok(model) => match errors.finish() {
+            Ok(()) => expand::expand(model),
+            // The arguments did not parse: the struct is fine, so generate
+            // it as the defaults would (its fields, actions and trait impl),
+            // and the user sees the one error they made.
+            Err(errors) => {
+                let generated = expand::expand(model);
+                let errors = errors.into_tokens();
+                quote!(#generated #errors)
+            }
+        },
         Err(more) => {
-            errors.extend(more.into_iter());
+            errors.extend(more.into_errors());
             fallback(item, krate.as_ref(), errors)
         }
     }

@@ -36,18 +36,18 @@ pub fn validate(args: Args, item: syn::Item) -> Result<TokenResource, Errors> {
         .map(|item| t7_standard_fields(item, &created_at, &private, e))
         .unwrap_or_default();
 
-    // The model, when every rule passed.
-    match item {
-        Some(item) if errors.is_empty() => Ok(TokenResource {
-            private,
-            table: args.table.map(|t| (*t).clone()),
-            item,
-            expunge_interval_hours,
-            fields,
-            actions,
-        }),
-        _ => Err(errors),
-    }
+    // The model, when every rule passed (a rule that failed without
+    // reporting is an internal error, said by `into_tokens`).
+    errors.finish()?;
+    let item = item.ok_or_else(Errors::default)?;
+    Ok(TokenResource {
+        private,
+        table: args.table.map(|t| (*t).clone()),
+        item,
+        expunge_interval_hours,
+        fields,
+        actions,
+    })
 }
 
 /// T1: only unit structs or structs with named fields (not tuple structs, enums, unions, generics).
