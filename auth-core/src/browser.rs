@@ -172,7 +172,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// the session it was bound to ends (that browser lost it), a new
     /// sign-in of kind `remember_me` opens, and a new remember-me token
     /// bound to it replaces the spent one.
-    pub async fn sign_in_with_remember_me(
+    pub async fn redeem_remember_me(
         &self,
         token: &str,
         context: impl Into<SignInContext>,
@@ -201,7 +201,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
 }
 
 /// A browser signed in again from its remember-me token
-/// ([`Auth::sign_in_with_remember_me`]).
+/// ([`Auth::redeem_remember_me`]).
 #[derive(Clone, Debug)]
 pub struct Remembered<U> {
     /// The new sign-in (a session of kind `remember_me`).

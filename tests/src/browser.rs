@@ -520,10 +520,7 @@ pub async fn a_remember_me_token_is_rotated_and_single_use<B: Backend>(b: B) {
         16,
         |_| {
             let (auth, token) = (auth.clone(), first.clone());
-            async move {
-                auth.sign_in_with_remember_me(&token, ClientInfo::default())
-                    .await
-            }
+            async move { auth.redeem_remember_me(&token, ClientInfo::default()).await }
         },
         |e| {
             matches!(
@@ -540,13 +537,13 @@ pub async fn a_remember_me_token_is_rotated_and_single_use<B: Backend>(b: B) {
     // The spent token is refused; the rotated one works once more.
     assert!(
         app.auth
-            .sign_in_with_remember_me(&first, ClientInfo::default())
+            .redeem_remember_me(&first, ClientInfo::default())
             .await
             .is_err()
     );
     let again = app
         .auth
-        .sign_in_with_remember_me(&second, ClientInfo::default())
+        .redeem_remember_me(&second, ClientInfo::default())
         .await
         .unwrap();
     assert_eq!(again.signed_in.user.id, ada.id);

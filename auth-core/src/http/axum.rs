@@ -244,7 +244,7 @@ impl Browser {
         let Some(cookies) = self.cookies else {
             return Err(None);
         };
-        auth.sign_in_using_remember_me(&session, &cookies, self.client)
+        auth.sign_in_from_remember_me_cookie(&session, &cookies, self.client)
             .await
             .map_err(Some)?
             .ok_or(None)

@@ -1,6 +1,6 @@
 //! Browser sessions on tower-sessions (feature `sessions`): Ash's
 //! `store_in_session`, `retrieve_from_session`, `revoke_session_tokens` and
-//! `sign_in_using_remember_me`, and a tower-sessions [`SessionStore`] over
+//! `sign_in_using_remember_me` (here `sign_in_from_remember_me_cookie`), and a tower-sessions [`SessionStore`] over
 //! the token table ([`TokenTableSessionStore`]), so cookie sessions live in
 //! the same store as everything else (memory, PostgreSQL, SQLite) and the
 //! expunger removes them.
@@ -237,14 +237,14 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
 
     /// Signs a browser in from its remember-me cookie (Ash's
     /// `sign_in_using_remember_me`) when it has one and the strategy is
-    /// configured ([`Auth::sign_in_with_remember_me`]): a new session of
+    /// configured ([`Auth::redeem_remember_me`]): a new session of
     /// kind `remember_me`, kept in the cookie session, and the cookie
     /// replaced by the rotated token. A cookie that does not sign in
     /// (invalid, expired, revoked, its session ended) is deleted
     /// (`Max-Age=0`) and `None` returned; one that lost a race with another
     /// request of the same browser is left alone (the winner's response
     /// replaces it).
-    pub async fn sign_in_using_remember_me(
+    pub async fn sign_in_from_remember_me_cookie(
         &self,
         session: &Session,
         cookies: &Cookies,
@@ -257,7 +257,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             return Ok(None);
         };
         match self
-            .sign_in_with_remember_me(cookie.value(), SignInContext::default().client(client))
+            .redeem_remember_me(cookie.value(), SignInContext::default().client(client))
             .await
         {
             Ok(Remembered {
