@@ -2,9 +2,11 @@
 
 pub use crate::auth::Auth;
 pub use crate::claims::{ClaimsContext, ExtraClaims};
+pub use crate::column::ColumnType;
 pub use crate::config::*;
 pub use crate::error::{Error, Result};
 pub use crate::secret::{Secret, SigningSecret};
+pub use crate::session::SignedIn;
 pub use crate::session::{Refreshed, Session, SignInContext};
 pub use crate::special::Reauthentication;
 pub use crate::store::{PasswordStore, UserStore};
@@ -12,10 +14,8 @@ pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{TokenFacts, TokenResource};
 pub use crate::token_actions as actions;
-pub use crate::user::{
-    Authenticated, ColumnType, NewPrimaryKey, PasswordUser, Settings, UserResource,
-};
-pub use crate::user_actions::{SignedIn, TokenType};
+pub use crate::user::{Authenticated, NewPrimaryKey, PasswordUser, Settings, UserResource};
+pub use crate::user_actions::TokenType;
 pub use ::chrono;
 pub use ::serde;
 pub use ::serde_json;
@@ -156,16 +156,16 @@ impl<T: ?Sized> ::core::fmt::Debug for ColumnOf<T> {
     }
 }
 
-impl<T: ?Sized + crate::user::Column> ColumnOf<T> {
+impl<T: ?Sized + crate::column::Column> ColumnOf<T> {
     /// The type's own column type.
-    pub const COLUMN: crate::user::ColumnType = T::COLUMN;
+    pub const COLUMN: crate::column::ColumnType = T::COLUMN;
 }
 
 /// The fallback of [`ColumnOf`]: JSON, not null.
 pub trait JsonColumn {
     /// JSON, not null.
-    const COLUMN: crate::user::ColumnType =
-        crate::user::ColumnType::of(crate::user::FieldKind::Json);
+    const COLUMN: crate::column::ColumnType =
+        crate::column::ColumnType::of(crate::column::FieldKind::Json);
 }
 
 impl<T: ?Sized> JsonColumn for ColumnOf<T> {}

@@ -11,11 +11,16 @@ use crate::jwt::Jwt;
 use crate::keys::KeySet;
 use crate::password::{HashCost, HashLimits, PasswordHasher};
 use crate::secret::Secret;
-use crate::session::SessionRef;
 use crate::store::{TokenStore, UserStore};
 use crate::token::{self, TokenFacts};
 use crate::user::{Authenticated, Settings, UserResource};
-use crate::verify::{Expect, Verified};
+
+/// The session new tokens are minted in: its id and absolute end.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionRef {
+    pub(crate) id: String,
+    pub(crate) expires_at: i64,
+}
 
 /// The runtime of one user resource over one store.
 ///
@@ -30,7 +35,7 @@ pub struct Auth<U, S> {
     cache: Option<crate::cache::AuthCache<U>>,
     /// The queue of out-of-band requests (password reset), started with
     /// the first one.
-    pub(crate) requests: std::sync::OnceLock<crate::special::Queue>,
+    pub(crate) requests: std::sync::OnceLock<crate::sender::Queue>,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
@@ -114,7 +119,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         store
             .check_table(&settings.token_resource.table)
             .map_err(|e| Error::Config(format!("the token table: {e}")))?;
-        crate::special::check_sender(&settings)?;
+        crate::sender::check_sender(&settings)?;
         Ok(Self {
             settings,
             jwt,
@@ -353,16 +358,6 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.verify_at(token, Utc::now()).await
     }
 
-    /// Verifies a token at `now`: algorithm, signature, `exp`, `nbf`, `iss`,
-    /// `aud`, subject name, revocation, in allow-list mode the presence of a
-    /// stored row of the token's subject with the token's own purpose, and
-    /// for a token with `sid` a live session, all from one store lookup. A
-    /// store failure rejects the token ([`Error::Store`], logged). In
-    /// allow-list mode the returned extra claims are the stored ones.
-    pub async fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<Claims> {
-        self.verify_claims(token, &Expect::ANY, now).await
-    }
-
     /// Allow-list mode: only stored tokens count.
     pub(crate) fn allow_list(&self) -> bool {
         self.settings
@@ -403,49 +398,6 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
 }
 
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
-    /// Authenticates a request's token: every check of [`Auth::verify`],
-    /// purpose `user` (a sign-in token or refresh token is refused), the
-    /// user loaded, and the password unchanged since the token was issued.
-    /// The token's row, its session's row and the user are one store call
-    /// ([`UserStore::authenticate_lookup`]): one round trip in every mode.
-    pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
-        let Verified { user, claims, .. } = self
-            .verify_token(token, &Expect::ACCESS, Utc::now())
-            .await?;
-        Ok(AuthenticatedUser { user, claims })
-    }
-
-    /// The token's row, its session's row and the user: from the cache when
-    /// one is attached and holds them, else one store call.
-    pub(crate) async fn authentication_rows(
-        &self,
-        key: &U::PrimaryKey,
-        jti: &str,
-        sid: Option<&str>,
-    ) -> Result<(crate::store::Rows, Option<U>)> {
-        #[cfg(feature = "cache")]
-        let ticket = match &self.cache {
-            Some(cache) => {
-                let k = crate::subject::SubjectKey::to_subject_value(key);
-                match cache.get(&k, jti, sid) {
-                    Ok(hit) => return Ok(hit),
-                    Err(ticket) => ticket.map(|t| (cache, k, t)),
-                }
-            }
-            None => None,
-        };
-        let found = self
-            .store
-            .authenticate_lookup(key, &self.settings.token_resource.table, jti, sid)
-            .await
-            .map_err(fail_closed)?;
-        #[cfg(feature = "cache")]
-        if let Some((cache, k, ticket)) = ticket {
-            cache.put(ticket, &k, jti, sid, &found.0, &found.1);
-        }
-        Ok(found)
-    }
-
     /// Loads the user a verified token's subject names (Ash: `load_subjects`).
     pub async fn load_user(&self, claims: &Claims) -> Result<U> {
         let key = self.subject_key(claims)?;
@@ -455,23 +407,4 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         })?;
         user.ok_or(Error::UserNotFound)
     }
-}
-
-/// A token is bound to the password hash its user had at issue (`cred`): a
-/// token whose sign-in verified a password that has since changed is
-/// refused, even one minted while the change was being made.
-pub(crate) fn check_credential<U: UserResource>(claims: &Claims, user: &U) -> Result<()> {
-    let current = user
-        .credential_hash()
-        .map(crate::claims::credential_fingerprint);
-    if current == claims.cred {
-        Ok(())
-    } else {
-        Err(Error::CredentialChanged)
-    }
-}
-
-pub(crate) fn fail_closed(e: crate::error::StoreError) -> Error {
-    tracing::error!(error = %e, "token store failed during verification; token rejected");
-    Error::Store(e)
 }

@@ -21,14 +21,15 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Auth, AuthenticatedUser, IssuedToken, fail_closed};
+use crate::auth::{Auth, AuthenticatedUser, IssuedToken};
 use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Purpose, RememberMeConfig, SessionIdentifier};
 use crate::error::{Error, Result, truncated};
+use crate::session::SignedIn;
 use crate::session::{SessionKind, SignInContext};
 use crate::store::{TokenStore, UserStore};
 use crate::user::UserResource;
-use crate::user_actions::SignedIn;
+use crate::verify::fail_closed;
 
 /// What a cookie session keeps of a sign-in (see the module docs).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +117,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             }
         };
         let user = user.ok_or(Error::UserNotFound)?;
-        crate::auth::check_credential(&claims, &user)?;
+        crate::verify::check_credential(&claims, &user)?;
         Ok(AuthenticatedUser { user, claims })
     }
 
@@ -151,7 +152,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             .session
             .clone()
             .or_else(|| signed_in.token.claims.sid.clone())
-            .map(|id| crate::session::SessionRef {
+            .map(|id| crate::auth::SessionRef {
                 id,
                 expires_at: i64::MAX,
             });

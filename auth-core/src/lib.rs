@@ -53,6 +53,7 @@ mod browser;
 #[cfg(feature = "cache")]
 mod cache;
 mod claims;
+mod column;
 mod config;
 mod error;
 mod expunger;
@@ -62,6 +63,7 @@ mod keys;
 mod memory;
 mod password;
 mod secret;
+mod sender;
 mod session;
 mod special;
 mod store;
@@ -114,6 +116,7 @@ pub use browser::{Remembered, SessionState};
 #[cfg(feature = "cache")]
 pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
+pub use column::{Column, ColumnType, FieldKind};
 pub use config::{
     Algorithm, ConfirmationConfig, Lifetime, LifetimeError, LogOutEverywhereConfig,
     MagicLinkConfig, PasswordConfig, Purpose, PurposeFilter, RefreshConfig, RememberMeConfig,
@@ -130,7 +133,9 @@ pub use password::{
     HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,
 };
 pub use secret::{Secret, SigningSecret};
-pub use session::{ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext};
+pub use session::{
+    ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext, SignedIn,
+};
 pub use special::{
     MAX_PENDING, Message, REQUEST_QUEUE, Reauthentication, SendFuture, Sender, SenderHandle,
 };
@@ -141,10 +146,9 @@ pub use store::{
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
 pub use user::{
-    Authenticated, Column, ColumnType, ExtraClaimsFn, FieldKind, NewPrimaryKey, PasswordUser,
-    Settings, UserColumn, UserResource,
+    Authenticated, ExtraClaimsFn, NewPrimaryKey, PasswordUser, Settings, UserColumn, UserResource,
 };
-pub use user_actions::{MAX_IDENTITY_LEN, SignedIn, TokenType, normalize_identity};
+pub use user_actions::{MAX_IDENTITY_LEN, TokenType, normalize_identity};
 
 #[doc = include_str!("../docs/without_the_derive.md")]
 pub mod without_the_derive {}

@@ -28,15 +28,15 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::auth::{Auth, IssuedToken, fail_closed};
+use crate::auth::{Auth, IssuedToken, SessionRef};
 use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Lifetime, Purpose, PurposeFilter};
 use crate::error::{Error, Result, truncated_to};
 use crate::jwt::new_jti;
 use crate::store::{NewTokenRow, Rotation, Sessions, TokenRow, TokenStore, UserStore};
 use crate::user::UserResource;
-use crate::user_actions::SignedIn;
 use crate::verify::Expect;
+use crate::verify::fail_closed;
 
 /// The longest user agent kept in a session row (characters).
 pub const MAX_USER_AGENT_LEN: usize = 256;
@@ -187,11 +187,17 @@ pub struct Refreshed {
     pub refresh_token: IssuedToken,
 }
 
-/// The session new tokens are minted in: its id and absolute end.
+/// A user with a freshly issued token.
 #[derive(Clone, Debug)]
-pub(crate) struct SessionRef {
-    pub(crate) id: String,
-    pub(crate) expires_at: i64,
+pub struct SignedIn<U> {
+    /// The user.
+    pub user: U,
+    /// The token (a sign-in token when one was asked for).
+    pub token: IssuedToken,
+    /// With `refresh_tokens`: the refresh token of the new session.
+    pub refresh_token: Option<IssuedToken>,
+    /// With the sessions add-on: the id of the new session (`sid`).
+    pub session: Option<String>,
 }
 
 /// A sign-in's tokens and the rows to store with them, all in one write.

@@ -19,90 +19,22 @@
 //! route in the application too.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::auth::{Auth, fail_closed};
+use crate::auth::Auth;
 use crate::config::Purpose;
 use crate::error::{Error, Result, store_failure, truncated};
 use crate::password::check_password;
+pub use crate::sender::{Message, SendFuture, Sender, SenderHandle};
+use crate::sender::{Queue, Request};
 use crate::session::SignInContext;
+use crate::session::SignedIn;
 use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, TokenStore, UserStore};
 use crate::user::{PasswordUser, UserResource};
-use crate::user_actions::{SignedIn, normalize_identity};
-
-/// A message to deliver: a single-use token for a user.
-#[derive(Clone, Copy)]
-pub struct Message<'a, U> {
-    /// The user it is for.
-    pub user: &'a U,
-    /// What the token does (`password_reset`).
-    pub purpose: &'a Purpose,
-    /// The token.
-    pub token: &'a str,
-}
-
-impl<U> fmt::Debug for Message<'_, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Message")
-            .field("purpose", self.purpose)
-            .field("token", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
-
-/// The future a [`Sender`] returns.
-pub type SendFuture<'a> =
-    Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send + 'a>>;
-
-/// Delivers single-use tokens (by email, a queue, ...): the application's.
-///
-/// ```
-/// use auth_core::{Message, SendFuture, Sender};
-///
-/// #[derive(Debug)]
-/// struct Outbox;
-///
-/// impl<U: Sync> Sender<U> for Outbox {
-///     fn send<'a>(&'a self, message: Message<'a, U>) -> SendFuture<'a> {
-///         Box::pin(async move {
-///             // Render a link with `message.token` and mail it.
-///             let _link = format!("https://example.com/reset?token={}", message.token);
-///             Ok(())
-///         })
-///     }
-/// }
-/// ```
-pub trait Sender<U>: fmt::Debug + Send + Sync + 'static {
-    /// Sends `message`; an error is logged (the request already answered).
-    fn send<'a>(&'a self, message: Message<'a, U>) -> SendFuture<'a>;
-}
-
-/// A shared [`Sender`], as [`Settings::sender`](crate::Settings::sender) holds it.
-pub struct SenderHandle<U>(pub Arc<dyn Sender<U>>);
-
-impl<U> Clone for SenderHandle<U> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<U> fmt::Debug for SenderHandle<U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl<U> crate::Settings<U> {
-    /// These settings with `sender` delivering single-use tokens.
-    pub fn with_sender(mut self, sender: impl Sender<U>) -> Self {
-        self.sender = Some(SenderHandle(Arc::new(sender)));
-        self
-    }
-}
+use crate::user_actions::normalize_identity;
+use crate::verify::fail_closed;
 
 /// How many out-of-band requests may wait for the background task.
 pub const REQUEST_QUEUE: usize = 1024;
@@ -160,38 +92,6 @@ impl Pace {
 
     fn current(&self) -> std::time::Duration {
         self.0
-    }
-}
-
-/// A waiting request: the normalised identity, and the purpose and
-/// lifetime of the token to send.
-type Request = (String, Purpose, crate::Lifetime);
-
-/// The sending end of the request queue.
-pub(crate) type Queue = tokio::sync::mpsc::Sender<Request>;
-
-/// The start-up check: every strategy that sends has a sender.
-pub(crate) fn check_sender<U>(settings: &crate::Settings<U>) -> Result<()> {
-    let resettable = settings
-        .password
-        .as_ref()
-        .is_some_and(|p| p.reset.is_some());
-    let sends = [
-        (resettable, "`resettable` sends reset tokens"),
-        (
-            settings.magic_link.is_some(),
-            "`magic_link` sends sign-in links",
-        ),
-        (
-            settings.confirmation.is_some(),
-            "`confirmation` sends confirmations",
-        ),
-    ];
-    match sends.iter().find(|(on, _)| *on) {
-        Some((_, what)) if settings.sender.is_none() => Err(Error::Config(format!(
-            "{what}: give the settings a sender (`Settings::with_sender`) before building `Auth`"
-        ))),
-        _ => Ok(()),
     }
 }
 
@@ -430,15 +330,6 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
     }
 }
 
-/// `user` with `fields` (part of its serde form) applied.
-pub(crate) fn with_fields<U: UserResource>(
-    user: &U,
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> Result<U> {
-    crate::user::with_fields(user, fields)
-        .map_err(|e| Error::InvalidInput(format!("the changes do not fit the user: {e}")))
-}
-
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     fn confirmation_config(&self) -> Result<crate::config::ConfirmationConfig> {
         self.settings().confirmation.ok_or(Error::NotConfigured(
@@ -661,7 +552,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                 return Err(Error::IdentityTaken);
             }
         }
-        let recipient = with_fields(user, &changes)?;
+        let recipient = crate::user::apply_fields(user, &changes)?;
         self.send_confirmation(user, &recipient, changes).await
     }
 
@@ -747,7 +638,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             // fingerprint and is dead already; their rows end too.
             self.end_everything(&claims.sub).await?;
         }
-        with_fields(&user, &fields)
+        crate::user::apply_fields(&user, &fields)
     }
 
     /// Log out everywhere for `subject` (the add-on's filter, sessions and
@@ -794,7 +685,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             return Err(Error::Revoked);
         }
         self.end_everything(&claims.sub).await?;
-        let user = with_fields(user, &fields)?;
+        let user = crate::user::apply_fields(user, &fields)?;
         self.sign_in(user, context).await
     }
 }

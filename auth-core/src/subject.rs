@@ -1,7 +1,7 @@
 //! Subjects: `<subject_name>?<url-encoded primary key pairs>`, built and parsed.
 
+use crate::column::FieldKind;
 use crate::error::{Error, truncated};
-use crate::user::FieldKind;
 
 /// A primary-key type that can live in a subject (`Uuid`, `String`, `i64`, `i32`).
 #[diagnostic::on_unimplemented(

@@ -2,28 +2,16 @@
 //! tokens, password change, log out everywhere. `#[derive(Authenticated)]`
 //! generates associated functions that call these.
 
-use crate::auth::{Auth, IssuedToken, check_credential};
+use crate::auth::Auth;
 use crate::config::{PasswordConfig, Purpose, PurposeFilter};
 use crate::error::store_failure;
 use crate::error::{Error, Result, truncated};
 use crate::password::check_password;
-use crate::session::SignInContext;
+use crate::session::{SignInContext, SignedIn};
 use crate::store::{InsertUserError, PasswordChange, PasswordStore, RevokeAll, TokenStore};
 use crate::token;
 use crate::user::{PasswordUser, UserResource};
-
-/// A user with a freshly issued token.
-#[derive(Clone, Debug)]
-pub struct SignedIn<U> {
-    /// The user.
-    pub user: U,
-    /// The token (a sign-in token when one was asked for).
-    pub token: IssuedToken,
-    /// With `refresh_tokens`: the refresh token of the new session.
-    pub refresh_token: Option<IssuedToken>,
-    /// With the sessions add-on: the id of the new session (`sid`).
-    pub session: Option<String>,
-}
+use crate::verify::check_credential;
 
 /// Which token a password sign-in returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,7 +78,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
                 crate::config::ConfirmationConfig::CONFIRMED_AT_FIELD.to_owned(),
                 serde_json::Value::Null,
             )]);
-            user = crate::special::with_fields(&user, &unconfirmed)?;
+            user = crate::user::apply_fields(&user, &unconfirmed)?;
         }
         let minted = self.mint_sign_in(&user, context.into())?;
         let inserted = if minted.rows.is_empty() {

@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Auth, check_credential, fail_closed};
+use crate::auth::{Auth, AuthenticatedUser};
 use crate::claims::{Claims, ExtraClaims};
 use crate::config::Purpose;
 use crate::error::{Error, Result, truncated};
@@ -201,6 +201,16 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         Ok(())
     }
 
+    /// Verifies a token at `now`: algorithm, signature, `exp`, `nbf`, `iss`,
+    /// `aud`, subject name, revocation, in allow-list mode the presence of a
+    /// stored row of the token's subject with the token's own purpose, and
+    /// for a token with `sid` a live session, all from one store lookup. A
+    /// store failure rejects the token ([`Error::Store`], logged). In
+    /// allow-list mode the returned extra claims are the stored ones.
+    pub async fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<Claims> {
+        self.verify_claims(token, &Expect::ANY, now).await
+    }
+
     /// Stages 1 to 4 without the user (`Auth::verify`).
     pub(crate) async fn verify_claims(
         &self,
@@ -224,6 +234,49 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
 }
 
 impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    /// Authenticates a request's token: every check of [`Auth::verify`],
+    /// purpose `user` (a sign-in token or refresh token is refused), the
+    /// user loaded, and the password unchanged since the token was issued.
+    /// The token's row, its session's row and the user are one store call
+    /// ([`UserStore::authenticate_lookup`]): one round trip in every mode.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
+        let Verified { user, claims, .. } = self
+            .verify_token(token, &Expect::ACCESS, Utc::now())
+            .await?;
+        Ok(AuthenticatedUser { user, claims })
+    }
+
+    /// The token's row, its session's row and the user: from the cache when
+    /// one is attached and holds them, else one store call.
+    pub(crate) async fn authentication_rows(
+        &self,
+        key: &U::PrimaryKey,
+        jti: &str,
+        sid: Option<&str>,
+    ) -> Result<(crate::store::Rows, Option<U>)> {
+        #[cfg(feature = "cache")]
+        let ticket = match self.cache() {
+            Some(cache) => {
+                let k = crate::subject::SubjectKey::to_subject_value(key);
+                match cache.get(&k, jti, sid) {
+                    Ok(hit) => return Ok(hit),
+                    Err(ticket) => ticket.map(|t| (cache, k, t)),
+                }
+            }
+            None => None,
+        };
+        let found = self
+            .store()
+            .authenticate_lookup(key, &self.settings().token_resource.table, jti, sid)
+            .await
+            .map_err(fail_closed)?;
+        #[cfg(feature = "cache")]
+        if let Some((cache, k, ticket)) = ticket {
+            cache.put(ticket, &k, jti, sid, &found.0, &found.1);
+        }
+        Ok(found)
+    }
+
     /// The whole pipeline: the token's row, its session's row and the user
     /// are one store call (or one cache hit, for access tokens).
     pub(crate) async fn verify_token(
@@ -261,6 +314,25 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 }
 
+/// A token is bound to the password hash its user had at issue (`cred`): a
+/// token whose sign-in verified a password that has since changed is
+/// refused, even one minted while the change was being made.
+pub(crate) fn check_credential<U: UserResource>(claims: &Claims, user: &U) -> Result<()> {
+    let current = user
+        .credential_hash()
+        .map(crate::claims::credential_fingerprint);
+    if current == claims.cred {
+        Ok(())
+    } else {
+        Err(Error::CredentialChanged)
+    }
+}
+
+pub(crate) fn fail_closed(e: crate::error::StoreError) -> Error {
+    tracing::error!(error = %e, "token store failed during verification; token rejected");
+    Error::Store(e)
+}
+
 /// Allow-list mode: the stored extra claims are the token's claims.
 fn restore_claims(claims: &mut Claims, extra_data: Option<serde_json::Value>) {
     claims.extra = match extra_data {
@@ -272,10 +344,10 @@ fn restore_claims(claims: &mut Claims, extra_data: Option<serde_json::Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::SessionRef;
     use crate::config::{Lifetime, TokenConfig, TokenResourceConfig};
     use crate::memory::MemoryStore;
     use crate::secret::{Secret, SigningSecret};
-    use crate::session::SessionRef;
     use crate::store::NewTokenRow;
     use crate::user::Settings;
 

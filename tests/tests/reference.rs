@@ -176,3 +176,93 @@ mod defaults {
         );
     }
 }
+
+/// No module of auth-core imports one that imports it back, by any path:
+/// the modules' `crate::` references (outside their tests) form no cycle.
+#[test]
+fn auth_core_modules_import_in_one_direction() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../auth-core/src");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    // A module's name: its path under src, `mod.rs` naming its directory.
+    let name_of = |path: &Path| {
+        let rel = path.strip_prefix(&root).unwrap().with_extension("");
+        let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        if parts.last().is_some_and(|p| p == "mod") {
+            parts.pop();
+        }
+        parts.join("::")
+    };
+    let modules: BTreeSet<String> = files.iter().map(|f| name_of(f)).collect();
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let name = name_of(file);
+        if name == "lib" || name == "__private" {
+            continue;
+        }
+        let source = std::fs::read_to_string(file).unwrap();
+        let code = source.split("#[cfg(test)]\nmod ").next().unwrap_or("");
+        let deps = imports.entry(name.clone()).or_default();
+        for (i, _) in code.match_indices("crate::") {
+            let path: String = code[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let segments: Vec<&str> = path.split("::").collect();
+            // The longest module the path names: `http::axum`, else `http`.
+            let target = (1..=segments.len())
+                .rev()
+                .map(|n| segments[..n].join("::"))
+                .find(|m| modules.contains(m));
+            if let Some(target) = target
+                && target != "__private"
+                && target != name
+                && !name.starts_with(&format!("{target}::"))
+            {
+                deps.insert(target);
+            }
+        }
+    }
+    // Depth-first search for a path back to where it started.
+    fn cycle_from(
+        start: &str,
+        at: &str,
+        imports: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        seen: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        for next in imports.get(at).into_iter().flatten() {
+            if next == start {
+                let mut cycle = path.clone();
+                cycle.push(start.to_owned());
+                return Some(cycle);
+            }
+            if seen.insert(next.clone()) {
+                path.push(next.clone());
+                if let Some(c) = cycle_from(start, next, imports, path, seen) {
+                    return Some(c);
+                }
+                path.pop();
+            }
+        }
+        None
+    }
+    for module in imports.keys() {
+        let mut path = vec![module.clone()];
+        if let Some(cycle) = cycle_from(module, module, &imports, &mut path, &mut BTreeSet::new()) {
+            panic!("an import cycle: {}", cycle.join(" -> "));
+        }
+    }
+    assert!(imports.len() > 20, "the scan found the modules: {imports:?}");
+}

@@ -105,10 +105,10 @@ use crate::auth::{Auth, AuthenticatedUser, IssuedToken};
 use crate::browser::{Remembered, SessionState};
 use crate::config::Purpose;
 use crate::error::{Error, Result};
+use crate::session::SignedIn;
 use crate::session::{ClientInfo, SignInContext};
 use crate::store::{NewTokenRow, Sessions, TokenStore, UserStore};
 use crate::user::UserResource;
-use crate::user_actions::SignedIn;
 
 /// The key of the sign-in in a cookie session: `auth:<subject_name>`, so
 /// several user resources can share one session.
@@ -181,7 +181,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                         Sessions::One(sid),
                     )
                     .await
-                    .map_err(crate::auth::fail_closed)?;
+                    .map_err(crate::verify::fail_closed)?;
             }
             if let Some(token) = &state.token {
                 self.revoke_if_valid(token).await?;
