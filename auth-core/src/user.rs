@@ -28,7 +28,7 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     /// [`UserResource::identity`] must return that field's value.
     const IDENTITY_FIELD: Option<&'static str> = None;
     /// Every field: its name and what its Rust type stores as (the
-    /// [`Column`] of the type, as rustc resolves it), for printing a table
+    /// [`Column`](crate::Column) of the type, as rustc resolves it), for printing a table
     /// definition. Empty when implemented by hand.
     const FIELDS: &'static [(&'static str, ColumnType)] = &[];
 

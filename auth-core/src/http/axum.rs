@@ -4,7 +4,7 @@
 //! [`sessions`](super::sessions)) and puts the [`AuthenticatedUser`] in the
 //! request's extensions (Ash's `retrieve_from_bearer` + `set_actor`);
 //! [`CurrentUser`] hands it to handlers; [`BearerToken`] gives sign-out
-//! handlers the presented token; [`ClientInfo`](crate::ClientInfo) is an
+//! handlers the presented token; [`ClientInfo`] is an
 //! extractor too (the `User-Agent` header and the peer address of
 //! [`ConnectInfo`](axum::extract::ConnectInfo)), for the session row a
 //! sign-in opens.
