@@ -198,7 +198,10 @@ fn auth_core_modules_import_in_one_direction() {
     // A module's name: its path under src, `mod.rs` naming its directory.
     let name_of = |path: &Path| {
         let rel = path.strip_prefix(&root).unwrap().with_extension("");
-        let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let mut parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         if parts.last().is_some_and(|p| p == "mod") {
             parts.pop();
         }
@@ -264,5 +267,8 @@ fn auth_core_modules_import_in_one_direction() {
             panic!("an import cycle: {}", cycle.join(" -> "));
         }
     }
-    assert!(imports.len() > 20, "the scan found the modules: {imports:?}");
+    assert!(
+        imports.len() > 20,
+        "the scan found the modules: {imports:?}"
+    );
 }

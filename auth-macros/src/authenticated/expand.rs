@@ -662,6 +662,18 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             {
                 auth.confirm(confirm_token).await
             }
+
+            /// Applies a confirmation, once, proving the password too: a new
+            /// account confirmed so keeps its password.
+            pub async fn confirm_with_password<S>(
+                auth: &__p::Auth<Self, S>,
+                confirm_token: &str,
+                password: &str,
+            ) -> #result_self
+            where S: __p::TokenStore + __p::UserStore<Self>
+            {
+                auth.confirm_with_password(confirm_token, password).await
+            }
         }
     });
     if password_fns.is_none()

@@ -404,7 +404,7 @@ async fn reset_request<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<ResetRequestBody>,
 ) -> Result<Response, ApiError> {
-    auth.request_password_reset(&b.email)?;
+    User::request_password_reset(&auth, &b.email)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
 
@@ -413,7 +413,7 @@ async fn magic_link_request<S: Store>(
     State(auth): State<App<S>>,
     Body(b): Body<ResetRequestBody>,
 ) -> Result<Response, ApiError> {
-    auth.request_magic_link(&b.email)?;
+    User::request_magic_link(&auth, &b.email)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
 
@@ -439,8 +439,7 @@ async fn change_email<S: Store>(
         Some(password) => Reauthentication::Password(password),
         None => Reauthentication::FreshSignIn(&me.claims),
     };
-    auth.change_with_confirmation(&me.user, &updated, proof)
-        .await?;
+    User::change_with_confirmation(&auth, &me.user, &updated, proof).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "confirmation sent"})),
@@ -462,11 +461,8 @@ async fn confirm<S: Store>(
     Body(b): Body<ConfirmBody>,
 ) -> Result<Response, ApiError> {
     let user = match &b.password {
-        Some(password) => {
-            auth.confirm_with_password(&b.confirm_token, password)
-                .await?
-        }
-        None => auth.confirm(&b.confirm_token).await?,
+        Some(password) => User::confirm_with_password(&auth, &b.confirm_token, password).await?,
+        None => User::confirm(&auth, &b.confirm_token).await?,
     };
     Ok(Json(json!({"user": PublicUser::from(&user)})).into_response())
 }
@@ -481,7 +477,7 @@ async fn magic_link_sign_in<S: Store>(
     client: ClientInfo,
     Body(b): Body<MagicLinkBody>,
 ) -> Result<Response, ApiError> {
-    let signed = auth.sign_in_with_magic_link(&b.token, client).await?;
+    let signed = User::sign_in_with_magic_link(&auth, &b.token, client).await?;
     Ok(Json(signed_in_body(&signed)).into_response())
 }
 
@@ -497,14 +493,9 @@ async fn reset_password<S: Store>(
     client: ClientInfo,
     Body(b): Body<ResetBody>,
 ) -> Result<Response, ApiError> {
-    let signed = auth
-        .reset_password(
-            &b.reset_token,
-            &b.password,
-            b.password_confirmation.as_deref(),
-            client,
-        )
-        .await?;
+    let confirmation = b.password_confirmation.as_deref();
+    let signed =
+        User::reset_password(&auth, &b.reset_token, &b.password, confirmation, client).await?;
     let mut body = signed_in_body(&signed);
     body.as_object_mut().map(|b| b.remove("user"));
     Ok(Json(body).into_response())

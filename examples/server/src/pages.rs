@@ -650,7 +650,7 @@ pub async fn forgot<S: Store>(
     cookies: PageCookies,
     Checked(form): Checked<ForgotForm>,
 ) -> Response {
-    let sent = st.auth.request_password_reset(&form.email);
+    let sent = User::request_password_reset(&st.auth, &form.email);
     asked(&FORGOT_PAGE, &st, &cookies, sent, "a reset link")
 }
 
@@ -660,7 +660,7 @@ pub async fn magic_link_request<S: Store>(
     cookies: PageCookies,
     Checked(form): Checked<ForgotForm>,
 ) -> Response {
-    let sent = st.auth.request_magic_link(&form.email);
+    let sent = User::request_magic_link(&st.auth, &form.email);
     asked(
         &MAGIC_LINK_REQUEST_PAGE,
         &st,
@@ -737,16 +737,9 @@ pub async fn reset<S: Store>(
             reset_page(&st.pages.form_token(&cookies), &form.reset_token, message),
         )
     };
-    match st
-        .auth
-        .reset_password(
-            &form.reset_token,
-            &form.password,
-            Some(&form.password_confirmation),
-            context,
-        )
-        .await
-    {
+    let (token, password) = (&form.reset_token, &form.password);
+    let confirmation = Some(form.password_confirmation.as_str());
+    match User::reset_password(&st.auth, token, password, confirmation, context).await {
         Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
         Err(Error::PasswordConfirmationMismatch) => again(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -864,7 +857,7 @@ pub async fn magic_link<S: Store>(
     let context = SignInContext::default()
         .client(client)
         .kind(SessionKind::Cookie);
-    match st.auth.sign_in_with_magic_link(&form.token, context).await {
+    match User::sign_in_with_magic_link(&st.auth, &form.token, context).await {
         Ok(signed) => signed_in(&st, &session, &cookies, &signed, false).await,
         Err(e) if auth_core::http::status_code(&e) == 401 => link_refused(
             &MAGIC_LINK_PAGE,
@@ -901,11 +894,9 @@ pub async fn confirm<S: Store>(
     Checked(form): Checked<ConfirmForm>,
 ) -> Response {
     let confirmed = if form.password.is_empty() {
-        st.auth.confirm(&form.confirm_token).await
+        User::confirm(&st.auth, &form.confirm_token).await
     } else {
-        st.auth
-            .confirm_with_password(&form.confirm_token, &form.password)
-            .await
+        User::confirm_with_password(&st.auth, &form.confirm_token, &form.password).await
     };
     match confirmed {
         Ok(user) => page(
