@@ -363,6 +363,9 @@ pub fn registration(
     });
     let names: Vec<_> = given.iter().map(|f| &f.ident).collect();
     let serde_crate = format!("{}::serde", p.to_string().replace(' ', ""));
+    // The user's container options that name or bound the fields carry
+    // over, so the input reads the same JSON the user does.
+    let container = container_serde(&input.attrs);
     let doc = format!(
         "What a new `{user}` gives to `{user}::{}`: every field of `{user}` but \
          the primary key (see `NewPrimaryKey`), the password hash{} and the \
@@ -377,6 +380,7 @@ pub fn registration(
         #[doc = #doc]
         #[derive(#p::serde::Deserialize)]
         #[serde(crate = #serde_crate)]
+        #(#container)*
         #vis struct #ident {
             #(#fields,)*
             /// The password, hashed (argon2id) before it is stored.
@@ -715,4 +719,29 @@ fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
         },
         _ => None,
     }
+}
+
+/// `#[serde(rename_all = ..)]` and `#[serde(deny_unknown_fields)]` of the
+/// user's struct, for its registration input (other container options,
+/// like `default` or `from`, concern the user type itself).
+fn container_serde(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
+    let mut kept = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let value: syn::LitStr = meta.value()?.parse()?;
+                kept.push(quote!(#[serde(rename_all = #value)]));
+            } else if meta.path.is_ident("deny_unknown_fields") {
+                kept.push(quote!(#[serde(deny_unknown_fields)]));
+            } else if meta.input.peek(syn::Token![=]) {
+                // Another option's value: read past it.
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                let _group;
+                syn::parenthesized!(_group in meta.input);
+            }
+            Ok(())
+        });
+    }
+    kept
 }
