@@ -133,12 +133,11 @@ pub use password::{
     HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,
 };
 pub use secret::{Secret, SigningSecret};
+pub use sender::{Message, SendFuture, Sender, SenderHandle};
 pub use session::{
     ClientInfo, MAX_USER_AGENT_LEN, Refreshed, Session, SessionKind, SignInContext, SignedIn,
 };
-pub use special::{
-    MAX_PENDING, Message, REQUEST_QUEUE, Reauthentication, SendFuture, Sender, SenderHandle,
-};
+pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable, Redeem,
     RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, Sessions, TokenRow, TokenStore, UserStore,

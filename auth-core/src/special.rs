@@ -6,7 +6,7 @@
 //! else, redeemed **once**: the store write that applies its effect also
 //! spends it ([`PasswordChange::redeem`]), so a failed effect leaves the
 //! token unspent and a spent token means the effect happened. The
-//! application delivers tokens through a [`Sender`] handed to the runtime
+//! application delivers tokens through a [`Sender`](crate::Sender) handed to the runtime
 //! in its [`Settings`](crate::Settings); a strategy that sends, configured
 //! without one, is an error when [`Auth`] is built.
 //!
@@ -27,8 +27,7 @@ use crate::auth::Auth;
 use crate::config::Purpose;
 use crate::error::{Error, Result, store_failure, truncated};
 use crate::password::check_password;
-pub use crate::sender::{Message, SendFuture, Sender, SenderHandle};
-use crate::sender::{Queue, Request};
+use crate::sender::{Message, Queue, Request};
 use crate::session::SignInContext;
 use crate::session::SignedIn;
 use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, TokenStore, UserStore};

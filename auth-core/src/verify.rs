@@ -73,24 +73,24 @@ impl Expect<'static> {
         cached: false,
     };
 
-    /// An access token (`Auth::authenticate`).
+    /// An access token (`Auth::authenticate`): `ANY`, but purpose `user`,
+    /// the password checked, and the cache may answer.
     pub(crate) const ACCESS: Self = Self {
         purposes: Some(std::slice::from_ref(&Purpose::USER)),
-        row: RowRule::NotRevoked,
-        needs_session: false,
-        restore_claims: true,
         credential: true,
         cached: true,
+        ..Self::ANY
     };
 
-    /// A refresh token, before its rotation.
+    /// A refresh token, before its rotation: purpose `refresh`, always in a
+    /// session, some row (the rotation judges it), the password checked.
     pub(crate) const REFRESH: Self = Self {
         purposes: Some(std::slice::from_ref(&Purpose::REFRESH)),
         row: RowRule::Exists,
         needs_session: true,
         restore_claims: false,
         credential: true,
-        cached: false,
+        ..Self::ANY
     };
 }
 
@@ -101,10 +101,9 @@ impl<'a> Expect<'a> {
         Self {
             purposes: Some(purposes),
             row: RowRule::Own,
-            needs_session: false,
             restore_claims: false,
             credential: true,
-            cached: false,
+            ..Expect::ANY
         }
     }
 }
