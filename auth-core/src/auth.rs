@@ -113,12 +113,11 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.jwt.jwks()
     }
 
-    /// Checks the store can hold the token table (a bad table name is an
-    /// error here, at start-up, not a failure at the first request).
+    /// Checks the store is bound to the token resource's table (a store
+    /// bound to another would read and write the wrong rows): an error
+    /// here, at start-up, not a surprise at the first request.
     fn assemble(settings: Settings<U>, jwt: Jwt, store: S) -> Result<Self> {
-        store
-            .check_table(&settings.token_resource.table)
-            .map_err(|e| Error::Config(format!("the token table: {e}")))?;
+        token::check_bound(&store, &settings.token_resource)?;
         crate::sender::check_sender(&settings)?;
         Ok(Self {
             settings,
@@ -212,7 +211,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     ) -> Result<IssuedToken> {
         let issued = self.mint(user, purpose, lifetime, extra_claims, None)?;
         if let Some(row) = self.row_to_store(&issued)? {
-            token::insert_new_row(&self.store, &self.settings.token_resource, &row).await?;
+            token::insert_new_row(&self.store, &row).await?;
         }
         Ok(issued)
     }
@@ -242,7 +241,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         let issued = self.mint_plain(user, purpose, lifetime, session)?;
         let facts = TokenFacts::try_from(&issued.claims)?;
         let row = token::new_token_row(&facts, purpose.as_str(), None);
-        token::insert_new_row(&self.store, &self.settings.token_resource, &row).await?;
+        token::insert_new_row(&self.store, &row).await?;
         Ok(issued)
     }
 

@@ -180,13 +180,12 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     ) -> Result<Remembered<U>> {
         self.remember_me_config()?;
         let (claims, _, user) = self.check_single_use(token, &Purpose::REMEMBER_ME).await?;
-        let table = &self.settings().token_resource.table;
         let sid = claims.sid.as_deref();
         // Spend it: of concurrent uses, one goes on.
         self.revoke_verified(&claims).await?;
         if let Some(sid) = sid {
             self.store()
-                .end_sessions(table, &claims.sub, crate::store::Sessions::One(sid))
+                .end_sessions(&claims.sub, crate::store::Sessions::One(sid))
                 .await
                 .map_err(fail_closed)?;
         }

@@ -118,10 +118,10 @@ pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use column::{Column, ColumnType, FieldKind};
 pub use config::{
-    Algorithm, ConfirmationConfig, Lifetime, LifetimeError, LogOutEverywhereConfig,
-    MagicLinkConfig, PasswordConfig, Purpose, PurposeFilter, RefreshConfig, RememberMeConfig,
-    ResetConfig, SessionIdentifier, SessionsConfig, TokenConfig, TokenResourceConfig,
-    application_name,
+    Algorithm, ConfirmationConfig, DEFAULT_TOKEN_TABLE, Lifetime, LifetimeError,
+    LogOutEverywhereConfig, MagicLinkConfig, PasswordConfig, Purpose, PurposeFilter, RefreshConfig,
+    RememberMeConfig, ResetConfig, SessionIdentifier, SessionsConfig, TokenConfig,
+    TokenResourceConfig, application_name,
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Purpose, PurposeFilter};
+use crate::config::{DEFAULT_TOKEN_TABLE, Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Redeem, RevokeAll,
@@ -21,9 +21,21 @@ use crate::user::{PasswordUser, UserResource};
 /// Every operation takes one lock for its whole duration, which makes each
 /// one atomic as the [`TokenStore`] contract requires. Users are kept as
 /// values, one table per subject name, so any [`UserResource`] fits.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    /// The token table this store is bound to; clones bound to other
+    /// tables share `inner`, each table its own namespace.
+    table: Arc<str>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            table: DEFAULT_TOKEN_TABLE.into(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -178,9 +190,18 @@ fn clash<U: UserResource>() -> StoreError {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store, bound to the token table `tokens`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This store's data, bound to the token table `table` (the token
+    /// resource's `table`): the rows of each table are apart, as in SQL.
+    pub fn with_token_table(self, table: &str) -> Self {
+        Self {
+            table: table.into(),
+            ..self
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -193,18 +214,23 @@ impl MemoryStore {
     /// Writes `new` with `purpose` (keeping the row's creation time) unless
     /// the `jti` already is a revocation row: the one conditional write both
     /// upsert and revocation rest on. `false` when a revocation blocked it.
-    /// `read` of the row of `jti` in `table` (`None`: no such row).
-    fn with_row<T>(&self, table: &str, jti: &str, read: impl FnOnce(Option<&TokenRow>) -> T) -> T {
+    /// `read` of the row of `jti` in its table (`None`: no such row).
+    fn with_row<T>(&self, jti: &str, read: impl FnOnce(Option<&TokenRow>) -> T) -> T {
         let inner = self.lock();
-        read(inner.tokens.get(table).and_then(|rows| rows.get(jti)))
+        read(
+            inner
+                .tokens
+                .get(&*self.table)
+                .and_then(|rows| rows.get(jti)),
+        )
     }
 
-    /// Copies of up to `limit` rows of `table` that `keep` accepts.
-    fn select(&self, table: &str, limit: usize, keep: impl Fn(&TokenRow) -> bool) -> Vec<TokenRow> {
+    /// Copies of up to `limit` rows of its table that `keep` accepts.
+    fn select(&self, limit: usize, keep: impl Fn(&TokenRow) -> bool) -> Vec<TokenRow> {
         let inner = self.lock();
         inner
             .tokens
-            .get(table)
+            .get(&*self.table)
             .into_iter()
             .flat_map(HashMap::values)
             .filter(|r| keep(r))
@@ -213,9 +239,9 @@ impl MemoryStore {
             .collect()
     }
 
-    fn write_unless_revoked(&self, table: &str, new: &NewTokenRow, purpose: &str) -> bool {
+    fn write_unless_revoked(&self, new: &NewTokenRow, purpose: &str) -> bool {
         let mut inner = self.lock();
-        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
         match rows.get(&new.jti) {
             Some(existing) if existing.purpose == REVOCATION => false,
             existing => {
@@ -228,9 +254,9 @@ impl MemoryStore {
         }
     }
 
-    /// How many token rows `table` holds (for tests and the demo).
-    pub fn token_count(&self, table: &str) -> usize {
-        self.lock().tokens.get(table).map_or(0, HashMap::len)
+    /// How many rows its token table holds (for tests and the demo).
+    pub fn token_count(&self) -> usize {
+        self.lock().tokens.get(&*self.table).map_or(0, HashMap::len)
     }
 }
 
@@ -264,46 +290,48 @@ fn spend(rows: &mut HashMap<String, TokenRow>, redeem: &Redeem<'_>, now: DateTim
 }
 
 impl TokenStore for MemoryStore {
-    async fn upsert_token(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
-        Ok(self.write_unless_revoked(table, new, &new.purpose))
+    fn token_table(&self) -> &str {
+        &self.table
     }
 
-    async fn insert_token(&self, table: &str, new: &NewTokenRow) -> Result<(), StoreError> {
+    async fn upsert_token(&self, new: &NewTokenRow) -> Result<bool, StoreError> {
+        Ok(self.write_unless_revoked(new, &new.purpose))
+    }
+
+    async fn insert_token(&self, new: &NewTokenRow) -> Result<(), StoreError> {
         let mut inner = self.lock();
         insert_fresh(
-            inner.tokens.entry(table.to_owned()).or_default(),
+            inner.tokens.entry(self.table.to_string()).or_default(),
             std::slice::from_ref(new),
         )
     }
 
     async fn get_token(
         &self,
-        table: &str,
         jti: &str,
         purpose: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRow>, StoreError> {
         let live = |r: &&TokenRow| r.expires_at > now && purpose.is_none_or(|p| r.purpose == p);
-        Ok(self.with_row(table, jti, |r| r.filter(live).cloned()))
+        Ok(self.with_row(jti, |r| r.filter(live).cloned()))
     }
 
-    async fn insert_revocation(&self, table: &str, new: &NewTokenRow) -> Result<bool, StoreError> {
-        Ok(self.write_unless_revoked(table, new, REVOCATION))
+    async fn insert_revocation(&self, new: &NewTokenRow) -> Result<bool, StoreError> {
+        Ok(self.write_unless_revoked(new, REVOCATION))
     }
 
-    async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
-        Ok(self.with_row(table, jti, |r| r.is_some_and(|r| r.purpose == REVOCATION)))
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self.with_row(jti, |r| r.is_some_and(|r| r.purpose == REVOCATION)))
     }
 
     async fn revoke_all_for_subject(
         &self,
-        table: &str,
         subject: &str,
         filter: &PurposeFilter,
         keep_for: Duration,
     ) -> Result<u64, StoreError> {
         let mut inner = self.lock();
-        let Some(rows) = inner.tokens.get_mut(table) else {
+        let Some(rows) = inner.tokens.get_mut(&*self.table) else {
             return Ok(0);
         };
         Ok(revoke_all(
@@ -316,20 +344,19 @@ impl TokenStore for MemoryStore {
         ))
     }
 
-    async fn read_expired(&self, table: &str, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
+    async fn read_expired(&self, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
         let now = Utc::now();
-        Ok(self.select(table, limit, |r| r.expires_at < now))
+        Ok(self.select(limit, |r| r.expires_at < now))
     }
 
     async fn delete_expired(
         &self,
-        table: &str,
         from: DateTime<Utc>,
         limit: usize,
     ) -> Result<ExpungedBatch, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
-        let Some(rows) = inner.tokens.get_mut(table) else {
+        let Some(rows) = inner.tokens.get_mut(&*self.table) else {
             return Ok(ExpungedBatch::default());
         };
         let mut doomed: Vec<(DateTime<Utc>, String)> = rows
@@ -348,9 +375,9 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
+    async fn lookup(&self, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
         let inner = self.lock();
-        let rows = inner.tokens.get(table);
+        let rows = inner.tokens.get(&*self.table);
         let get = |jti: &str| rows.and_then(|r| r.get(jti)).cloned();
         Ok(Rows {
             token: get(jti),
@@ -358,20 +385,19 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn insert_tokens(&self, table: &str, new: &[NewTokenRow]) -> Result<(), StoreError> {
+    async fn insert_tokens(&self, new: &[NewTokenRow]) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        insert_fresh(inner.tokens.entry(table.to_owned()).or_default(), new)
+        insert_fresh(inner.tokens.entry(self.table.to_string()).or_default(), new)
     }
 
     async fn redeem(
         &self,
-        table: &str,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
-        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
         if new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
             return Err(StoreError::msg("a token row with this jti already exists"));
         }
@@ -382,14 +408,10 @@ impl TokenStore for MemoryStore {
         Ok(true)
     }
 
-    async fn rotate_refresh(
-        &self,
-        table: &str,
-        rotation: &Rotation<'_>,
-    ) -> Result<Rotated, StoreError> {
+    async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
-        let rows = inner.tokens.entry(table.to_owned()).or_default();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
         let seen = rotation.decide(rows.get(rotation.sid), rows.get(rotation.old_jti), now);
         if !(seen.rotated || seen.sibling) {
             return Ok(seen);
@@ -421,34 +443,27 @@ impl TokenStore for MemoryStore {
 
     async fn list_sessions(
         &self,
-        table: &str,
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        Ok(self.select(table, usize::MAX, |r| r.is_live_session(subject, now)))
+        Ok(self.select(usize::MAX, |r| r.is_live_session(subject, now)))
     }
 
     async fn live_tokens(
         &self,
-        table: &str,
         subject: &str,
         purpose: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        Ok(self.select(table, usize::MAX, |r| {
+        Ok(self.select(usize::MAX, |r| {
             r.subject == subject && r.purpose == purpose && r.expires_at > now
         }))
     }
 
-    async fn end_sessions(
-        &self,
-        table: &str,
-        subject: &str,
-        which: Sessions<'_>,
-    ) -> Result<u64, StoreError> {
+    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
-        let Some(rows) = inner.tokens.get_mut(table) else {
+        let Some(rows) = inner.tokens.get_mut(&*self.table) else {
             return Ok(0);
         };
         let mut ended = 0;
@@ -497,13 +512,12 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
     async fn insert_user_with_tokens(
         &self,
         user: &U,
-        token_table: &str,
         new: &[NewTokenRow],
     ) -> Result<(), InsertUserError> {
         let mut inner = self.lock();
         let key = inner.users_mut::<U>()?.check_insert(user)?;
         // Both writes are checked before either is made: all or nothing.
-        let rows = inner.tokens.entry(token_table.to_owned()).or_default();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
         insert_fresh(rows, new)?;
         inner.users_mut::<U>()?.insert(key, user);
         Ok(())
@@ -524,7 +538,6 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         &self,
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, serde_json::Value>,
-        token_table: &str,
         redeem: &Redeem<'_>,
     ) -> Result<bool, StoreError> {
         let key = key.to_subject_value();
@@ -537,7 +550,7 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
             .map_err(|e| StoreError::new("the changes do not fit the user", e))?;
         // Both writes are checked before either is made.
         table.check_update(&key, &updated)?;
-        let rows = inner.tokens.entry(token_table.to_owned()).or_default();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
         if !spend(rows, redeem, Utc::now()) {
             return Ok(false);
         }
@@ -560,10 +573,7 @@ impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
         if user.hashed_password() != change.current_hash {
             return Ok(false);
         }
-        let rows = inner
-            .tokens
-            .entry(change.token_table.to_owned())
-            .or_default();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
         if change.new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
             return Err(StoreError::msg("a token row with this jti already exists"));
         }

@@ -301,7 +301,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             return Ok(());
         }
         self.store()
-            .insert_tokens(&self.settings().token_resource.table, rows)
+            .insert_tokens(rows)
             .await
             .map_err(|e| crate::error::store_failure("sign in", e))
     }
@@ -309,11 +309,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// Ends the session of a verified token (sign-out): idempotent.
     pub(crate) async fn end_session_of(&self, claims: &Claims, sid: &str) -> Result<()> {
         self.store()
-            .end_sessions(
-                &self.settings().token_resource.table,
-                &claims.sub,
-                Sessions::One(sid),
-            )
+            .end_sessions(&claims.sub, Sessions::One(sid))
             .await
             .map(|_| ())
             .map_err(fail_closed)
@@ -324,11 +320,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub async fn list_sessions(&self, user: &U, current: Option<&str>) -> Result<Vec<Session>> {
         let mut rows = self
             .store()
-            .list_sessions(
-                &self.settings().token_resource.table,
-                &user.subject(),
-                Utc::now(),
-            )
+            .list_sessions(&user.subject(), Utc::now())
             .await
             .map_err(fail_closed)?;
         rows.sort_by_key(|r| std::cmp::Reverse(r.created_at));
@@ -344,11 +336,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub async fn revoke_session(&self, user: &U, session_id: &str) -> Result<()> {
         let ended = self
             .store()
-            .end_sessions(
-                &self.settings().token_resource.table,
-                &user.subject(),
-                Sessions::One(session_id),
-            )
+            .end_sessions(&user.subject(), Sessions::One(session_id))
             .await
             .map_err(fail_closed)?;
         if ended == 0 {
@@ -360,11 +348,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// Ends every session of the user but `current`; returns how many.
     pub async fn revoke_other_sessions(&self, user: &U, current: &str) -> Result<u64> {
         self.store()
-            .end_sessions(
-                &self.settings().token_resource.table,
-                &user.subject(),
-                Sessions::AllBut(current),
-            )
+            .end_sessions(&user.subject(), Sessions::AllBut(current))
             .await
             .map_err(fail_closed)
     }
@@ -391,7 +375,6 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let (Some(sid), Some(session)) = (claims.sid.clone(), verified.rows.session) else {
             return Err(Error::SessionEnded);
         };
-        let table = &self.settings().token_resource.table;
 
         let session = SessionRef {
             id: sid.clone(),
@@ -428,7 +411,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         for attempt in 0..2 {
             let seen = self
                 .store()
-                .rotate_refresh(table, &rotation)
+                .rotate_refresh(&rotation)
                 .await
                 .map_err(fail_closed)?;
             if seen.rotated {

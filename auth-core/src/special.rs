@@ -261,7 +261,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         };
         let spent = self
             .store()
-            .redeem(&self.settings().token_resource.table, &redeem, &minted.rows)
+            .redeem(&redeem, &minted.rows)
             .await
             .map_err(|e| store_failure("magic link sign-in", e))?;
         if !spent {
@@ -291,7 +291,6 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
         let (claims, key, mut user) = self
             .check_single_use(reset_token, &Purpose::PASSWORD_RESET)
             .await?;
-        let table = &self.settings().token_resource.table;
         crate::user_actions::check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         let current = user.hashed_password().to_owned();
@@ -303,7 +302,6 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             key: &key,
             current_hash: &current,
             new_hash: &new_hash,
-            token_table: table,
             revoke: Some(RevokeAll {
                 subject: &claims.sub,
                 filter: &filter,
@@ -340,12 +338,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     async fn pending(&self, user: &U, purpose: &Purpose) -> Result<usize> {
         let live = self
             .store()
-            .live_tokens(
-                &self.settings().token_resource.table,
-                &user.subject(),
-                purpose.as_str(),
-                Utc::now(),
-            )
+            .live_tokens(&user.subject(), purpose.as_str(), Utc::now())
             .await
             .map_err(|e| store_failure("count pending tokens", e))?;
         Ok(live.len())
@@ -448,11 +441,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                     // refresh does not move it.
                     Some(sid) => self
                         .store()
-                        .lookup(
-                            &self.settings().token_resource.table,
-                            &claims.jti,
-                            Some(sid),
-                        )
+                        .lookup(&claims.jti, Some(sid))
                         .await
                         .map_err(fail_closed)?
                         .session
@@ -617,12 +606,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             subject: &claims.sub,
             purpose: purpose.as_str(),
         };
-        let table = &self.settings().token_resource.table;
-        let spent = match self
-            .store()
-            .apply_redeemed(&key, &fields, table, &redeem)
-            .await
-        {
+        let spent = match self.store().apply_redeemed(&key, &fields, &redeem).await {
             Ok(spent) => spent,
             Err(e) if e.to_string().starts_with("identity is already taken") => {
                 return Err(Error::IdentityTaken);
@@ -645,7 +629,6 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     async fn end_everything(&self, subject: &str) -> Result<()> {
         self.store()
             .revoke_all_for_subject(
-                &self.settings().token_resource.table,
                 subject,
                 &self.log_out_filter(),
                 crate::token::revocation_keep_for(self.leeway()),
@@ -674,10 +657,9 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
             subject: &claims.sub,
             purpose: Purpose::MAGIC_LINK.as_str(),
         };
-        let table = &self.settings().token_resource.table;
         let spent = self
             .store()
-            .apply_redeemed(key, &fields, table, &redeem)
+            .apply_redeemed(key, &fields, &redeem)
             .await
             .map_err(|e| store_failure("magic link sign-in", e))?;
         if !spent {

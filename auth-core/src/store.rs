@@ -58,7 +58,9 @@ pub struct NewTokenRow {
     pub extra_data: Option<Value>,
 }
 
-/// Storage of token rows, one namespace (`table`) per token resource.
+/// Storage of the rows of one token table, bound when the store is built
+/// (`with_token_table`; the default is `tokens`, the token resource's
+/// default). An application with two token resources builds two stores.
 ///
 /// Every method is one atomic operation: the conditional writes below must
 /// not be split into a read and a write (for SQL: one statement), because
@@ -81,19 +83,15 @@ pub struct NewTokenRow {
 /// The runtime's checks allow for the difference: it judges rows with the
 /// leeway, and a write's own clock has the last word.
 pub trait TokenStore: Send + Sync {
-    /// Whether this store can hold the token table `table` (a SQL store
-    /// checks the name). Called once when the runtime is built; the default
-    /// accepts any.
-    fn check_table(&self, table: &str) -> Result<(), StoreError> {
-        let _ = table;
-        Ok(())
-    }
+    /// The token table this store is bound to, as the token resource names
+    /// it (`tokens`, `auth.tokens`). The runtime refuses to start when it is
+    /// not the resource's table.
+    fn token_table(&self) -> &str;
 
     /// Inserts `row`, or overwrites the row with the same `jti` unless that
     /// row is a revocation. Returns `false` when a revocation row blocked it.
     fn upsert_token(
         &self,
-        table: &str,
         row: &NewTokenRow,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
@@ -101,7 +99,6 @@ pub trait TokenStore: Send + Sync {
     /// insert, cheaper than the upsert. A conflict is an error.
     fn insert_token(
         &self,
-        table: &str,
         row: &NewTokenRow,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -109,7 +106,6 @@ pub trait TokenStore: Send + Sync {
     /// is `purpose` when one is given.
     fn get_token(
         &self,
-        table: &str,
         jti: &str,
         purpose: Option<&str>,
         now: DateTime<Utc>,
@@ -122,16 +118,11 @@ pub trait TokenStore: Send + Sync {
     /// returns `true`.
     fn insert_revocation(
         &self,
-        table: &str,
         row: &NewTokenRow,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Whether a revocation row exists for `jti` (expired or not).
-    fn is_revoked(
-        &self,
-        table: &str,
-        jti: &str,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn is_revoked(&self, jti: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Flips every row of `subject` whose purpose passes `filter` (and is not
     /// already a revocation) to a revocation row whose `expires_at` moves
@@ -139,7 +130,6 @@ pub trait TokenStore: Send + Sync {
     /// Returns how many.
     fn revoke_all_for_subject(
         &self,
-        table: &str,
         subject: &str,
         filter: &PurposeFilter,
         keep_for: Duration,
@@ -148,7 +138,6 @@ pub trait TokenStore: Send + Sync {
     /// Rows expired by the store's clock, at most `limit`.
     fn read_expired(
         &self,
-        table: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
 
@@ -162,7 +151,6 @@ pub trait TokenStore: Send + Sync {
     /// other long.
     fn delete_expired(
         &self,
-        table: &str,
         from: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<ExpungedBatch, StoreError>> + Send;
@@ -173,7 +161,6 @@ pub trait TokenStore: Send + Sync {
     /// purpose or expiry, in one round trip: the verifier judges them.
     fn lookup(
         &self,
-        table: &str,
         jti: &str,
         sid: Option<&str>,
     ) -> impl Future<Output = Result<Rows, StoreError>> + Send;
@@ -181,7 +168,6 @@ pub trait TokenStore: Send + Sync {
     /// Inserts rows for `jti`s just minted, all or none (one statement).
     fn insert_tokens(
         &self,
-        table: &str,
         rows: &[NewTokenRow],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -192,7 +178,6 @@ pub trait TokenStore: Send + Sync {
     /// for one `jti`, at most one returns `true`.
     fn redeem(
         &self,
-        table: &str,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -209,14 +194,12 @@ pub trait TokenStore: Send + Sync {
     /// nothing is written. See [`Rotated`].
     fn rotate_refresh(
         &self,
-        table: &str,
         rotation: &Rotation<'_>,
     ) -> impl Future<Output = Result<Rotated, StoreError>> + Send;
 
     /// The live session rows of `subject` (purpose `session`, expiring after `now`).
     fn list_sessions(
         &self,
-        table: &str,
         subject: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
@@ -225,7 +208,6 @@ pub trait TokenStore: Send + Sync {
     /// the pending single-use tokens a cap counts.
     fn live_tokens(
         &self,
-        table: &str,
         subject: &str,
         purpose: &str,
         now: DateTime<Utc>,
@@ -235,7 +217,6 @@ pub trait TokenStore: Send + Sync {
     /// expiry): one, all but one, or all. Returns how many.
     fn end_sessions(
         &self,
-        table: &str,
         subject: &str,
         which: Sessions<'_>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -380,8 +361,6 @@ pub struct PasswordChange<'a, K> {
     pub current_hash: &'a str,
     /// The new hash; the only user column written.
     pub new_hash: &'a str,
-    /// The token table of the two token writes below.
-    pub token_table: &'a str,
     /// Earlier tokens to revoke in the same write (log out everywhere).
     pub revoke: Option<RevokeAll<'a>>,
     /// Rows minted for the caller (a new session and its tokens) to record
@@ -454,7 +433,6 @@ pub trait UserStore<U: UserResource>: Send + Sync {
         &self,
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, Value>,
-        token_table: &str,
         redeem: &Redeem<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
@@ -466,7 +444,6 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     fn insert_user_with_tokens(
         &self,
         user: &U,
-        token_table: &str,
         rows: &[NewTokenRow],
     ) -> impl Future<Output = Result<(), InsertUserError>> + Send;
 
@@ -478,7 +455,6 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     fn authenticate_lookup(
         &self,
         key: &U::PrimaryKey,
-        table: &str,
         jti: &str,
         sid: Option<&str>,
     ) -> impl Future<Output = Result<(Rows, Option<U>), StoreError>> + Send
@@ -486,7 +462,7 @@ pub trait UserStore<U: UserResource>: Send + Sync {
         Self: TokenStore,
     {
         async move {
-            let rows = self.lookup(table, jti, sid).await?;
+            let rows = self.lookup(jti, sid).await?;
             let user = self.get_user(key).await?;
             Ok((rows, user))
         }

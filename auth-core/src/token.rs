@@ -90,13 +90,14 @@ pub async fn store_token<S: TokenStore>(
     purpose: &Purpose,
     extra_data: Option<Value>,
 ) -> Result<()> {
+    check_bound(store, resource)?;
     if purpose.as_str() == REVOCATION {
         return Err(Error::Config(
             "`store_token` cannot store a revocation: use `revoke_token`".into(),
         ));
     }
     let row = new_row(facts, purpose.as_str(), extra_data);
-    match store.upsert_token(&resource.table, &row).await {
+    match store.upsert_token(&row).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Error::Revoked),
         Err(e) => Err(store_err("store_token")(e)),
@@ -105,15 +106,23 @@ pub async fn store_token<S: TokenStore>(
 
 /// Records a token this process just minted: a plain insert (its `jti` is
 /// fresh), used when issuing with `store_all_tokens`.
-pub(crate) async fn insert_new_row<S: TokenStore>(
-    store: &S,
-    resource: &TokenResourceConfig,
-    row: &NewTokenRow,
-) -> Result<()> {
+pub(crate) async fn insert_new_row<S: TokenStore>(store: &S, row: &NewTokenRow) -> Result<()> {
     store
-        .insert_token(&resource.table, row)
+        .insert_token(row)
         .await
         .map_err(store_err("store_token"))
+}
+
+/// Whether `store` is bound to `resource`'s table: a store bound to another
+/// would read and write another resource's rows.
+pub(crate) fn check_bound<S: TokenStore>(store: &S, resource: &TokenResourceConfig) -> Result<()> {
+    let (bound, declared) = (store.token_table(), &*resource.table);
+    if bound == declared {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the store is bound to the token table `{bound}`, but the token resource's table is `{declared}`: build the store with `.with_token_table(\"{declared}\")`"
+    )))
 }
 
 /// The row of a freshly issued token.
@@ -132,13 +141,9 @@ pub async fn get_token<S: TokenStore>(
     jti: &str,
     purpose: Option<&Purpose>,
 ) -> Result<Option<TokenRow>> {
+    check_bound(store, resource)?;
     store
-        .get_token(
-            &resource.table,
-            jti,
-            purpose.map(Purpose::as_str),
-            Utc::now(),
-        )
+        .get_token(jti, purpose.map(Purpose::as_str), Utc::now())
         .await
         .map_err(store_err("get_token"))
 }
@@ -162,9 +167,10 @@ pub(crate) async fn revoke_token_keeping<S: TokenStore>(
     facts: &TokenFacts,
     leeway: std::time::Duration,
 ) -> Result<()> {
+    check_bound(store, resource)?;
     let mut row = new_row(facts, REVOCATION, None);
     row.expires_at = kept_until(row.expires_at, leeway);
-    revoke_row(store, resource, &row).await
+    revoke_row(store, &row).await
 }
 
 /// How long past `expires_at` a revocation row must be kept for a verifier
@@ -188,20 +194,17 @@ pub async fn revoke_jti<S: TokenStore>(
     jti: &str,
     subject: &str,
 ) -> Result<()> {
+    check_bound(store, resource)?;
     let facts = TokenFacts {
         jti: jti.to_owned(),
         subject: subject.to_owned(),
         expires_at: Utc::now() + Duration::days(JTI_REVOCATION_LIFETIME_DAYS),
     };
-    revoke_row(store, resource, &new_row(&facts, REVOCATION, None)).await
+    revoke_row(store, &new_row(&facts, REVOCATION, None)).await
 }
 
-async fn revoke_row<S: TokenStore>(
-    store: &S,
-    resource: &TokenResourceConfig,
-    row: &NewTokenRow,
-) -> Result<()> {
-    match store.insert_revocation(&resource.table, row).await {
+async fn revoke_row<S: TokenStore>(store: &S, row: &NewTokenRow) -> Result<()> {
+    match store.insert_revocation(row).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Error::AlreadyRevoked),
         Err(e) => Err(store_err("revoke_token")(e)),
@@ -217,6 +220,7 @@ pub async fn revoke_all_stored_for_subject<S: TokenStore>(
     subject: &str,
     filter: &PurposeFilter,
 ) -> Result<u64> {
+    check_bound(store, resource)?;
     revoke_all_keeping(store, resource, subject, filter, std::time::Duration::ZERO).await
 }
 
@@ -228,13 +232,9 @@ pub(crate) async fn revoke_all_keeping<S: TokenStore>(
     filter: &PurposeFilter,
     leeway: std::time::Duration,
 ) -> Result<u64> {
+    check_bound(store, resource)?;
     store
-        .revoke_all_for_subject(
-            &resource.table,
-            subject,
-            filter,
-            revocation_keep_for(leeway),
-        )
+        .revoke_all_for_subject(subject, filter, revocation_keep_for(leeway))
         .await
         .map_err(store_err("revoke_all_stored_for_subject"))
 }
@@ -245,10 +245,8 @@ pub async fn is_revoked<S: TokenStore>(
     resource: &TokenResourceConfig,
     jti: &str,
 ) -> Result<bool> {
-    store
-        .is_revoked(&resource.table, jti)
-        .await
-        .map_err(store_err("is_revoked"))
+    check_bound(store, resource)?;
+    store.is_revoked(jti).await.map_err(store_err("is_revoked"))
 }
 
 /// `read_expired`: rows whose `expires_at` is past, at most `limit`.
@@ -257,8 +255,9 @@ pub async fn read_expired<S: TokenStore>(
     resource: &TokenResourceConfig,
     limit: usize,
 ) -> Result<Vec<TokenRow>> {
+    check_bound(store, resource)?;
     store
-        .read_expired(&resource.table, limit)
+        .read_expired(limit)
         .await
         .map_err(store_err("read_expired"))
 }
@@ -270,6 +269,7 @@ pub async fn expunge_expired<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
 ) -> Result<u64> {
+    check_bound(store, resource)?;
     let batch = resource.expunge_batch_size.max(1);
     // Batches walk forward in `expires_at` order from the oldest possible row.
     // 0001-01-01: older than any row, and within every database's range.
@@ -277,7 +277,7 @@ pub async fn expunge_expired<S: TokenStore>(
     let mut total = 0;
     loop {
         let done = store
-            .delete_expired(&resource.table, from, batch)
+            .delete_expired(from, batch)
             .await
             .map_err(store_err("expunge_expired"))?;
         total += done.deleted;
@@ -297,6 +297,7 @@ pub async fn store_confirmation_changes<S: TokenStore>(
     purpose: &Purpose,
     changes: ExtraClaims,
 ) -> Result<()> {
+    check_bound(store, resource)?;
     store_token(
         store,
         resource,
@@ -315,6 +316,7 @@ pub async fn get_confirmation_changes<S: TokenStore>(
     jti: &str,
     purpose: &Purpose,
 ) -> Result<Option<ExtraClaims>> {
+    check_bound(store, resource)?;
     let row = get_token(store, resource, jti, Some(purpose)).await?;
     Ok(row.and_then(|r| match r.extra_data {
         Some(Value::Object(map)) => Some(map),

@@ -84,9 +84,8 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
         let inserted = if minted.rows.is_empty() {
             self.store().insert_user(&user).await
         } else {
-            let table = &self.settings().token_resource.table;
             self.store()
-                .insert_user_with_tokens(&user, table, &minted.rows)
+                .insert_user_with_tokens(&user, &minted.rows)
                 .await
         };
         match inserted {
@@ -257,7 +256,6 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
             key: &updated.primary_key(),
             current_hash: &proved,
             new_hash: updated.hashed_password(),
-            token_table: &self.settings().token_resource.table,
             revoke,
             new_rows: &minted.rows,
             redeem: None,

@@ -220,11 +220,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         let (mut claims, _) = self.decode(token, expect, now)?;
         let rows = self
             .store()
-            .lookup(
-                &self.settings().token_resource.table,
-                &claims.jti,
-                claims.sid.as_deref(),
-            )
+            .lookup(&claims.jti, claims.sid.as_deref())
             .await
             .map_err(fail_closed)?;
         self.judge(&mut claims, &rows, expect, now)?;
@@ -266,7 +262,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         };
         let found = self
             .store()
-            .authenticate_lookup(key, &self.settings().token_resource.table, jti, sid)
+            .authenticate_lookup(key, jti, sid)
             .await
             .map_err(fail_closed)?;
         #[cfg(feature = "cache")]
@@ -290,12 +286,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             self.authentication_rows(&key, &claims.jti, sid).await?
         } else {
             self.store()
-                .authenticate_lookup(
-                    &key,
-                    &self.settings().token_resource.table,
-                    &claims.jti,
-                    sid,
-                )
+                .authenticate_lookup(&key, &claims.jti, sid)
                 .await
                 .map_err(fail_closed)?
         };
@@ -507,7 +498,6 @@ mod tests {
             hash: "h1".into(),
         };
         auth.store().insert_user(&member).await.unwrap();
-        let table = auth.settings().token_resource.table.to_string();
         let session_end = Utc::now().timestamp() + LIFETIME as i64;
         let session = SessionRef {
             id: "s1".into(),
@@ -532,7 +522,7 @@ mod tests {
             Case::Revoked => rows.push(row(jti, sub, exp, &Purpose::REVOCATION)),
             _ => rows.push(row(jti, sub, exp, presented)),
         }
-        auth.store().insert_tokens(&table, &rows).await.unwrap();
+        auth.store().insert_tokens(&rows).await.unwrap();
         if matches!(case, Case::CredentialChanged) {
             let changed = Member {
                 id: 1,

@@ -50,30 +50,26 @@ impl InvalidationListener {
 
 impl PgStore {
     /// Installs (idempotently) the triggers that publish every write to
-    /// `token_table` and to `U`'s user table (both must exist: call it after
+    /// the bound token table and to `U`'s user table (both must exist: call it after
     /// `migrate` and your own migrations), and spawns the task that
     /// listens on this node and evicts from `cache`. Until the task is
     /// listening, and whenever its connection is lost, `cache` serves
     /// nothing.
     pub async fn listen_for_invalidations<U: UserResource>(
         &self,
-        token_table: &str,
         cache: AuthCache<U>,
     ) -> Result<InvalidationListener, Error> {
-        self.install_invalidation_triggers::<U>(token_table).await?;
-        let channel = invalidation_channel(token_table);
+        self.install_invalidation_triggers::<U>().await?;
+        let channel = invalidation_channel(self.bound_table());
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(listen(self.pool.clone(), channel, cache, stopped));
         Ok(InvalidationListener { stop, task })
     }
 
-    async fn install_invalidation_triggers<U: UserResource>(
-        &self,
-        token_table: &str,
-    ) -> Result<(), Error> {
-        let tokens = self.token_queries(token_table).map_err(Error::Store)?;
+    async fn install_invalidation_triggers<U: UserResource>(&self) -> Result<(), Error> {
+        let tokens = self.token_queries();
         let users = self.user_table(U::SUBJECT_NAME).map_err(Error::Store)?;
-        let channel = invalidation_channel(token_table);
+        let channel = invalidation_channel(self.bound_table());
         let t = &tokens.table;
         let arg = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let (ch, name, pk) = (

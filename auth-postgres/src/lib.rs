@@ -7,7 +7,7 @@
 //! use auth_postgres::PgStore;
 //!
 //! let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/app").await?;
-//! store.migrate(&["tokens"]).await?;          // idempotent, safe from several nodes
+//! store.migrate().await?;                     // idempotent, safe from several nodes
 //! println!("{}", PgStore::token_table_sql("tokens")?); // for teams with their own migrations
 //! # Ok(()) }
 //! ```

@@ -52,11 +52,12 @@ impl PgStore {
         Ok(SCHEMA.steps(table)?.join("\n"))
     }
 
-    /// Brings the token tables up to date: idempotent, and safe when several
-    /// nodes call it at once (one transaction under an advisory lock; the
-    /// applied version is recorded in `auth_postgres_schema`). Coexists with
-    /// the application's own migrations: it touches only these tables.
-    pub async fn migrate(&self, token_tables: &[&str]) -> Result<(), Error> {
+    /// Brings the bound token table up to date: idempotent, and safe when
+    /// several nodes call it at once (one transaction under an advisory
+    /// lock; the applied version is recorded in `auth_postgres_schema`).
+    /// Coexists with the application's own migrations: it touches only
+    /// this table.
+    pub async fn migrate(&self) -> Result<(), Error> {
         let err = |e: sqlx::Error| Error::Store(db_err("migrate")(e));
         let mut conn = self.pool.acquire().await.map_err(err)?;
         let mut tx = conn.begin().await.map_err(err)?;
@@ -66,7 +67,7 @@ impl PgStore {
             .await
             .map_err(err)?;
         SCHEMA
-            .apply::<sqlx::Postgres>(&mut tx, token_tables, err)
+            .apply::<sqlx::Postgres>(&mut tx, &[self.bound_table()], err)
             .await?;
         tx.commit().await.map_err(err)
     }

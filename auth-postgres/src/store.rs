@@ -10,17 +10,14 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::schema::pg_type;
 use crate::tokens::TokenQueries;
 
-/// A PostgreSQL token and user store. Cloning shares the pool.
+/// A PostgreSQL token and user store, bound to one token table (`tokens`
+/// unless built [`with_token_table`](Self::with_token_table)). Cloning
+/// shares the pool.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
-    inner: Arc<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    statements: Statements<TokenQueries>,
-    user_tables: PerTable<&'static str, Arc<str>>,
+    user_tables: Arc<PerTable<&'static str, Arc<str>>>,
+    statements: Arc<Statements<TokenQueries>>,
 }
 
 /// Where PostgreSQL's SQL differs from SQLite's.
@@ -34,18 +31,32 @@ pub(crate) const POSTGRES: Dialect = Dialect {
 impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgStore")
+            .field("token_table", &self.statements.table())
             .field("pool_size", &self.pool.size())
             .finish()
     }
 }
 
 impl PgStore {
-    /// A store over an existing pool.
+    /// A store over an existing pool, bound to the token table `tokens`.
     pub fn new(pool: PgPool) -> Self {
+        let statements = Statements::default_table(TokenQueries::new);
         Self {
             pool,
-            inner: Arc::default(),
+            user_tables: Arc::default(),
+            statements: Arc::new(statements),
         }
+    }
+
+    /// This store bound to the token table `table` (the token resource's
+    /// `table`: `name` or `schema.name`), its statements built now; a bad
+    /// name is an error here. The pool and the user tables are shared.
+    pub fn with_token_table(self, table: &str) -> Result<Self, Error> {
+        let statements = Statements::new(&POSTGRES, table, TokenQueries::new)?;
+        Ok(Self {
+            statements: Arc::new(statements),
+            ..self
+        })
     }
 
     /// Connects a pool (10 connections) to `url`.
@@ -67,26 +78,30 @@ impl PgStore {
     /// (default: the subject name plus `s`, e.g. `users`).
     pub fn with_user_table(self, subject_name: &'static str, table: &str) -> Result<Self, Error> {
         let quoted = POSTGRES.quote_table(table)?;
-        self.inner.user_tables.insert(subject_name, quoted.into());
+        self.user_tables.insert(subject_name, quoted.into());
         Ok(self)
     }
 
     pub(crate) fn user_table(&self, subject_name: &'static str) -> Result<Arc<str>, StoreError> {
-        self.inner.user_tables.get_or_try_insert(subject_name, || {
+        self.user_tables.get_or_try_insert(subject_name, || {
             let quoted = POSTGRES.quote_store_table(&format!("{subject_name}s"))?;
             Ok((subject_name, quoted.into()))
         })
     }
 
-    pub(crate) fn token_queries(&self, table: &str) -> Result<Arc<TokenQueries>, StoreError> {
-        self.inner
-            .statements
-            .token_queries(&POSTGRES, table, TokenQueries::new)
+    /// The statements of the bound token table.
+    pub(crate) fn token_queries(&self) -> &TokenQueries {
+        self.statements.queries()
     }
 
-    /// Statements built once per (token table, subject name).
-    pub(crate) fn sql_cache(&self) -> &PerTable<(String, &'static str), Arc<str>> {
-        self.inner.statements.per_user()
+    /// Statements built once per subject name (for the bound token table).
+    pub(crate) fn sql_cache(&self) -> &PerTable<&'static str, Arc<str>> {
+        self.statements.per_user()
+    }
+
+    /// The bound token table, as the token resource names it.
+    pub(crate) fn bound_table(&self) -> &str {
+        self.statements.table()
     }
 }
 

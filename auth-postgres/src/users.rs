@@ -31,15 +31,12 @@ fn by_key<U: UserResource>(table: &str, param: usize) -> String {
 }
 
 impl PgStore {
-    /// The authenticate query for `U` and a token table, built once: the
-    /// token's row, its session's row and the user (`$3`), one row always.
-    fn authenticate_sql<U: UserResource>(
-        &self,
-        table: &str,
-    ) -> Result<std::sync::Arc<str>, StoreError> {
-        let key = (table.to_owned(), U::SUBJECT_NAME);
-        self.sql_cache().get_or_try_insert(&key, || {
-            let q = self.token_queries(table)?;
+    /// The authenticate query for `U` and the bound token table, built
+    /// once: the token's row, its session's row and the user (`$3`), one
+    /// row always.
+    fn authenticate_sql<U: UserResource>(&self) -> Result<std::sync::Arc<str>, StoreError> {
+        self.sql_cache().get_or_try_insert(U::SUBJECT_NAME, || {
+            let q = self.token_queries();
             let users = self.user_table(U::SUBJECT_NAME)?;
             let sql = format!(
                 "SELECT {}, ({}) AS \"user\" FROM {}",
@@ -47,7 +44,7 @@ impl PgStore {
                 by_key::<U>(&users, 3),
                 lookup_from(&q.table)
             );
-            Ok((key.clone(), sql.into()))
+            Ok((U::SUBJECT_NAME, sql.into()))
         })
     }
 }
@@ -115,11 +112,10 @@ impl<U: UserResource> UserStore<U> for PgStore {
     async fn insert_user_with_tokens(
         &self,
         user: &U,
-        token_table: &str,
         rows: &[NewTokenRow],
     ) -> Result<(), InsertUserError> {
         let (insert, row) = insert_user_sql(&self.user_table(U::SUBJECT_NAME)?, user)?;
-        let tokens = self.token_queries(token_table)?;
+        let tokens = self.token_queries();
         // One statement: the token rows are inserted only from the user
         // insert's RETURNING, so all land or none does.
         let sql = format!(
@@ -158,11 +154,10 @@ impl<U: UserResource> UserStore<U> for PgStore {
         &self,
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, Value>,
-        token_table: &str,
         redeem: &Redeem<'_>,
     ) -> Result<bool, StoreError> {
         let users = self.user_table(U::SUBJECT_NAME)?;
-        let tokens = self.token_queries(token_table)?;
+        let tokens = self.token_queries();
         let t = &tokens.table;
         let pk = quote_column(U::PRIMARY_KEY_FIELD);
         let key_type = pg_type(<U::PrimaryKey as SubjectKey>::KIND);
@@ -196,14 +191,13 @@ impl<U: UserResource> UserStore<U> for PgStore {
     async fn authenticate_lookup(
         &self,
         key: &U::PrimaryKey,
-        table: &str,
         jti: &str,
         sid: Option<&str>,
     ) -> Result<(Rows, Option<U>), StoreError>
     where
         Self: TokenStore,
     {
-        let sql = self.authenticate_sql::<U>(table)?;
+        let sql = self.authenticate_sql::<U>()?;
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(jti)
             .bind(sid)
@@ -224,7 +218,7 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
         change: &PasswordChange<'_, U::PrimaryKey>,
     ) -> Result<bool, StoreError> {
         let users = self.user_table(U::SUBJECT_NAME)?;
-        let tokens = self.token_queries(change.token_table)?;
+        let tokens = self.token_queries();
         let (hash, pk) = (
             quote_column(U::HASHED_PASSWORD_FIELD),
             quote_column(U::PRIMARY_KEY_FIELD),

@@ -186,40 +186,56 @@ pub fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The statements a store builds once: per token table (`Q`, the store's
-/// own set of token statements) and per (token table, user resource).
+/// The statements of a store bound to one token table, built once: the
+/// token statements (`Q`, the store's own set, built when the store is
+/// bound) and those per user resource (e.g. the authenticate query, built
+/// at first use). A store bound to another table gets new ones.
 #[derive(Debug)]
 pub struct Statements<Q> {
-    token_queries: PerTable<String, Arc<Q>>,
-    per_user: PerTable<(String, &'static str), Arc<str>>,
-}
-
-impl<Q> Default for Statements<Q> {
-    fn default() -> Self {
-        Self {
-            token_queries: PerTable::default(),
-            per_user: PerTable::default(),
-        }
-    }
+    table: String,
+    queries: Q,
+    per_user: PerTable<&'static str, Arc<str>>,
 }
 
 impl<Q> Statements<Q> {
-    /// The token statements of `table`, built by `build` from its quoted
-    /// name the first time (a bad name is an error, every time).
-    pub fn token_queries(
-        &self,
+    /// The statements of `table` (as the token resource names it), built
+    /// by `build` from its quoted name; a bad name is an error.
+    pub fn new(
         dialect: &Dialect,
         table: &str,
         build: impl FnOnce(&str) -> Q,
-    ) -> Result<Arc<Q>, StoreError> {
-        self.token_queries.get_or_try_insert(table, || {
-            let quoted = dialect.quote_store_table(table)?;
-            Ok((table.to_owned(), Arc::new(build(&quoted))))
+    ) -> Result<Self, Error> {
+        let quoted = dialect.quote_table(table)?;
+        Ok(Self {
+            table: table.to_owned(),
+            queries: build(&quoted),
+            per_user: PerTable::default(),
         })
     }
 
-    /// Statements per (token table, subject name), e.g. the authenticate query.
-    pub fn per_user(&self) -> &PerTable<(String, &'static str), Arc<str>> {
+    /// The statements of the default token table (`tokens`), which needs
+    /// no check: a store that has not been bound yet.
+    pub fn default_table(build: impl FnOnce(&str) -> Q) -> Self {
+        let table = auth_core::DEFAULT_TOKEN_TABLE;
+        Self {
+            table: table.to_owned(),
+            queries: build(&quote_column(table)),
+            per_user: PerTable::default(),
+        }
+    }
+
+    /// The token table, as the token resource names it.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The token statements.
+    pub fn queries(&self) -> &Q {
+        &self.queries
+    }
+
+    /// Statements per subject name, e.g. the authenticate query.
+    pub fn per_user(&self) -> &PerTable<&'static str, Arc<str>> {
         &self.per_user
     }
 }
@@ -376,6 +392,17 @@ mod tests {
         schemas: false,
         ..WITH_SCHEMAS
     };
+
+    #[test]
+    fn the_unchecked_default_table_is_quoted_as_a_checked_one() {
+        for d in [&WITH_SCHEMAS, &WITHOUT_SCHEMAS] {
+            let checked =
+                Statements::new(d, auth_core::DEFAULT_TOKEN_TABLE, str::to_owned).unwrap();
+            let default = Statements::default_table(str::to_owned);
+            assert_eq!(default.queries(), checked.queries());
+            assert_eq!(default.table(), checked.table());
+        }
+    }
 
     #[test]
     fn table_names_are_quoted_or_refused() {

@@ -97,7 +97,7 @@ pub struct TokenStatements {
     pub read_expired: Arc<str>,
 }
 
-/// How a SQL store runs a token statement: its statements per table, and
+/// How a SQL store runs a token statement: the statements of its table, and
 /// its driver, binding each [`Param`] its own way. Errors carry the store's
 /// name and `what` was being done.
 pub trait TokenSql: Sync {
@@ -105,8 +105,8 @@ pub trait TokenSql: Sync {
     /// own).
     type Queries: AsRef<TokenStatements> + Send + Sync;
 
-    /// The statements of `table` (a bad name is an error).
-    fn queries(&self, table: &str) -> Result<Arc<Self::Queries>, StoreError>;
+    /// The statements of the table the store is bound to.
+    fn queries(&self) -> &Self::Queries;
 
     /// Runs a write: how many rows it changed.
     fn write(
@@ -161,36 +161,23 @@ fn new_row(row: &NewTokenRow) -> [Param<'_>; 6] {
 }
 
 /// `TokenStore::lookup`.
-pub async fn lookup<S: TokenSql>(
-    s: &S,
-    table: &str,
-    jti: &str,
-    sid: Option<&str>,
-) -> Result<Rows, StoreError> {
-    let q = s.queries(table)?;
+pub async fn lookup<S: TokenSql>(s: &S, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
+    let q = s.queries();
     let params = [Param::Text(jti), Param::MaybeText(sid)];
-    s.read_lookup(&(*q).as_ref().lookup, &params).await
+    s.read_lookup(&q.as_ref().lookup, &params).await
 }
 
 /// `TokenStore::upsert_token`.
-pub async fn upsert_token<S: TokenSql>(
-    s: &S,
-    table: &str,
-    row: &NewTokenRow,
-) -> Result<bool, StoreError> {
-    let q = s.queries(table)?;
-    s.write_returning(&(*q).as_ref().upsert, &new_row(row), "store token")
+pub async fn upsert_token<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<bool, StoreError> {
+    let q = s.queries();
+    s.write_returning(&q.as_ref().upsert, &new_row(row), "store token")
         .await
 }
 
 /// `TokenStore::insert_token`.
-pub async fn insert_token<S: TokenSql>(
-    s: &S,
-    table: &str,
-    row: &NewTokenRow,
-) -> Result<(), StoreError> {
-    let q = s.queries(table)?;
-    s.write(&(*q).as_ref().insert, &new_row(row), "insert token")
+pub async fn insert_token<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<(), StoreError> {
+    let q = s.queries();
+    s.write(&q.as_ref().insert, &new_row(row), "insert token")
         .await
         .map(|_| ())
 }
@@ -198,44 +185,37 @@ pub async fn insert_token<S: TokenSql>(
 /// `TokenStore::get_token`.
 pub async fn get_token<S: TokenSql>(
     s: &S,
-    table: &str,
     jti: &str,
     purpose: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<TokenRow>, StoreError> {
-    let q = s.queries(table)?;
+    let q = s.queries();
     let params = [
         Param::Text(jti),
         Param::Time(now),
         Param::MaybeText(purpose),
     ];
-    let rows = s
-        .read_rows(&(*q).as_ref().get, &params, "get token")
-        .await?;
+    let rows = s.read_rows(&q.as_ref().get, &params, "get token").await?;
     Ok(rows.into_iter().next())
 }
 
 /// `TokenStore::insert_revocation`.
-pub async fn insert_revocation<S: TokenSql>(
-    s: &S,
-    table: &str,
-    row: &NewTokenRow,
-) -> Result<bool, StoreError> {
-    let q = s.queries(table)?;
+pub async fn insert_revocation<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<bool, StoreError> {
+    let q = s.queries();
     let params = [
         Param::Text(&row.jti),
         Param::Text(&row.subject),
         Param::Time(row.expires_at),
         Param::Now,
     ];
-    s.write_returning(&(*q).as_ref().revoke, &params, "revoke token")
+    s.write_returning(&q.as_ref().revoke, &params, "revoke token")
         .await
 }
 
 /// `TokenStore::is_revoked`.
-pub async fn is_revoked<S: TokenSql>(s: &S, table: &str, jti: &str) -> Result<bool, StoreError> {
-    let q = s.queries(table)?;
-    s.read_flag(&(*q).as_ref().is_revoked, &[Param::Text(jti)], "is revoked")
+pub async fn is_revoked<S: TokenSql>(s: &S, jti: &str) -> Result<bool, StoreError> {
+    let q = s.queries();
+    s.read_flag(&q.as_ref().is_revoked, &[Param::Text(jti)], "is revoked")
         .await
 }
 
@@ -258,52 +238,48 @@ pub fn revoke_all_params<'a>(
 /// `TokenStore::revoke_all_for_subject`.
 pub async fn revoke_all_for_subject<S: TokenSql>(
     s: &S,
-    table: &str,
     subject: &str,
     filter: &PurposeFilter,
     keep_for: Duration,
 ) -> Result<u64, StoreError> {
-    let q = s.queries(table)?;
+    let q = s.queries();
     let params = revoke_all_params(subject, filter, keep_for);
-    s.write(&(*q).as_ref().revoke_all, &params, "revoke all for subject")
+    s.write(&q.as_ref().revoke_all, &params, "revoke all for subject")
         .await
 }
 
 /// `TokenStore::list_sessions`.
 pub async fn list_sessions<S: TokenSql>(
     s: &S,
-    table: &str,
     subject: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<TokenRow>, StoreError> {
-    let q = s.queries(table)?;
+    let q = s.queries();
     let params = [Param::Text(subject), Param::Time(now)];
-    s.read_rows(&(*q).as_ref().list_sessions, &params, "list sessions")
+    s.read_rows(&q.as_ref().list_sessions, &params, "list sessions")
         .await
 }
 
 /// `TokenStore::live_tokens`.
 pub async fn live_tokens<S: TokenSql>(
     s: &S,
-    table: &str,
     subject: &str,
     purpose: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<TokenRow>, StoreError> {
-    let q = s.queries(table)?;
+    let q = s.queries();
     let params = [Param::Text(subject), Param::Time(now), Param::Text(purpose)];
-    s.read_rows(&(*q).as_ref().live_tokens, &params, "live tokens")
+    s.read_rows(&q.as_ref().live_tokens, &params, "live tokens")
         .await
 }
 
 /// `TokenStore::end_sessions`.
 pub async fn end_sessions<S: TokenSql>(
     s: &S,
-    table: &str,
     subject: &str,
     which: Sessions<'_>,
 ) -> Result<u64, StoreError> {
-    let q = s.queries(table)?;
+    let q = s.queries();
     let (one, all_but) = match which {
         Sessions::One(sid) => (Some(sid), None),
         Sessions::AllBut(sid) => (None, Some(sid)),
@@ -315,19 +291,18 @@ pub async fn end_sessions<S: TokenSql>(
         Param::MaybeText(all_but),
         Param::Now,
     ];
-    s.write(&(*q).as_ref().end_sessions, &params, "end sessions")
+    s.write(&q.as_ref().end_sessions, &params, "end sessions")
         .await
 }
 
 /// `TokenStore::read_expired`.
 pub async fn read_expired<S: TokenSql>(
     s: &S,
-    table: &str,
     limit_to: usize,
 ) -> Result<Vec<TokenRow>, StoreError> {
-    let q = s.queries(table)?;
+    let q = s.queries();
     let params = [Param::Limit(crate::limit(limit_to)), Param::Now];
-    s.read_rows(&(*q).as_ref().read_expired, &params, "read expired")
+    s.read_rows(&q.as_ref().read_expired, &params, "read expired")
         .await
 }
 
@@ -354,11 +329,8 @@ macro_rules! token_sql {
         impl $crate::tokens::TokenSql for $store {
             type Queries = $queries;
 
-            fn queries(
-                &self,
-                table: &str,
-            ) -> ::std::result::Result<::std::sync::Arc<$queries>, ::auth_core::StoreError> {
-                self.token_queries(table)
+            fn queries(&self) -> &$queries {
+                self.token_queries()
             }
 
             async fn write(

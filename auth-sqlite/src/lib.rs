@@ -10,7 +10,7 @@
 //! use auth_sqlite::SqliteStore;
 //!
 //! let store = SqliteStore::open("app.db").await?;      // created when missing
-//! store.migrate(&["tokens"]).await?;                   // idempotent
+//! store.migrate().await?;                              // idempotent
 //! println!("{}", SqliteStore::token_table_sql("tokens")?); // for your own migrations
 //! # Ok(()) }
 //! ```

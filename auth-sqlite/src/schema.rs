@@ -51,11 +51,12 @@ impl SqliteStore {
         Ok(SCHEMA.steps(table)?.join("\n"))
     }
 
-    /// Brings the token tables up to date: idempotent, and safe when several
-    /// processes call it at once (one `BEGIN IMMEDIATE` transaction; the
-    /// applied version is recorded in `auth_sqlite_schema`). Coexists with
-    /// the application's own migrations: it touches only these tables.
-    pub async fn migrate(&self, token_tables: &[&str]) -> Result<(), Error> {
+    /// Brings the bound token table up to date: idempotent, and safe when
+    /// several processes call it at once (one `BEGIN IMMEDIATE`
+    /// transaction; the applied version is recorded in
+    /// `auth_sqlite_schema`). Coexists with the application's own
+    /// migrations: it touches only this table.
+    pub async fn migrate(&self) -> Result<(), Error> {
         let err = |e: sqlx::Error| Error::Store(db_err("migrate")(e));
         let mut tx = self
             .writer
@@ -63,7 +64,7 @@ impl SqliteStore {
             .await
             .map_err(err)?;
         SCHEMA
-            .apply::<sqlx::Sqlite>(&mut tx, token_tables, err)
+            .apply::<sqlx::Sqlite>(&mut tx, &[self.bound_table()], err)
             .await?;
         tx.commit().await.map_err(err)
     }

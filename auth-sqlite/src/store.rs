@@ -1,5 +1,5 @@
 //! `SqliteStore`: one writer connection, a pool of readers, the quoted table
-//! names, and the SQL built once per table.
+//! names, and the SQL of the bound token table, built once.
 
 use std::fmt;
 use std::path::Path;
@@ -24,7 +24,9 @@ use crate::users::UserTable;
 /// writer connection instead).
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A SQLite token and user store over one database file. Cloning shares the
+/// A SQLite token and user store over one database file, bound to one
+/// token table (`tokens` unless built
+/// [`with_token_table`](Self::with_token_table)). Cloning shares the
 /// connections.
 ///
 /// SQLite runs one writer at a time. The store keeps one writer connection,
@@ -37,11 +39,11 @@ pub struct SqliteStore {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
     inner: Arc<Inner>,
+    statements: Arc<Statements<TokenQueries>>,
 }
 
 #[derive(Default)]
 struct Inner {
-    statements: Statements<TokenQueries>,
     user_table_names: PerTable<&'static str, String>,
     user_tables: PerTable<&'static str, Arc<UserTable>>,
 }
@@ -58,6 +60,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
+            .field("token_table", &self.statements.table())
             .field("readers", &self.reader.size())
             .finish_non_exhaustive()
     }
@@ -125,10 +128,23 @@ impl SqliteStore {
         )
         .await
         .map_err(connect)?;
+        let statements = Statements::default_table(TokenQueries::new);
         Ok(Self {
             writer,
             reader,
             inner: Arc::default(),
+            statements: Arc::new(statements),
+        })
+    }
+
+    /// This store bound to the token table `table` (the token resource's
+    /// `table`), its statements built now; a bad name is an error here.
+    /// The connections and the user tables are shared.
+    pub fn with_token_table(self, table: &str) -> Result<Self, Error> {
+        let statements = Statements::new(&SQLITE, table, TokenQueries::new)?;
+        Ok(Self {
+            statements: Arc::new(statements),
+            ..self
         })
     }
 
@@ -170,10 +186,14 @@ impl SqliteStore {
         &self.inner.user_tables
     }
 
-    pub(crate) fn token_queries(&self, table: &str) -> Result<Arc<TokenQueries>, StoreError> {
-        self.inner
-            .statements
-            .token_queries(&SQLITE, table, TokenQueries::new)
+    /// The statements of the bound token table.
+    pub(crate) fn token_queries(&self) -> &TokenQueries {
+        self.statements.queries()
+    }
+
+    /// The bound token table, as the token resource names it.
+    pub(crate) fn bound_table(&self) -> &str {
+        self.statements.table()
     }
 
     /// Runs `work` in one write transaction on the writer, with the time it
@@ -194,9 +214,9 @@ impl SqliteStore {
         Ok(done)
     }
 
-    /// Statements built once per (token table, subject name).
-    pub(crate) fn sql_cache(&self) -> &PerTable<(String, &'static str), Arc<str>> {
-        self.inner.statements.per_user()
+    /// Statements built once per subject name (for the bound token table).
+    pub(crate) fn sql_cache(&self) -> &PerTable<&'static str, Arc<str>> {
+        self.statements.per_user()
     }
 }
 

@@ -312,38 +312,37 @@ async fn get_row(
 }
 
 impl TokenStore for SqliteStore {
-    fn check_table(&self, table: &str) -> Result<(), StoreError> {
-        self.token_queries(table).map(|_| ())
+    fn token_table(&self) -> &str {
+        self.bound_table()
     }
 
-    async fn lookup(&self, table: &str, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
-        ops::lookup(self, table, jti, sid).await
+    async fn lookup(&self, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
+        ops::lookup(self, jti, sid).await
     }
 
-    async fn insert_tokens(&self, table: &str, rows: &[NewTokenRow]) -> Result<(), StoreError> {
-        let q = self.token_queries(table)?;
+    async fn insert_tokens(&self, rows: &[NewTokenRow]) -> Result<(), StoreError> {
+        let q = self.token_queries();
         let mut conn = self
             .writer
             .acquire()
             .await
             .map_err(db_err("insert tokens"))?;
-        insert_rows(&mut conn, &q, rows, Utc::now())
+        insert_rows(&mut conn, q, rows, Utc::now())
             .await
             .map_err(db_err("insert tokens"))
     }
 
     async fn redeem(
         &self,
-        table: &str,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
     ) -> Result<bool, StoreError> {
-        let q = self.token_queries(table)?;
+        let q = self.token_queries();
         // The token spent and the rows inserted, or neither.
         let spend_then_insert = async |tx: &mut SqliteConnection, now| {
-            let spent = spend(tx, &q, redeem, now).await?;
+            let spent = spend(tx, q, redeem, now).await?;
             if spent {
-                insert_rows(tx, &q, new_rows, now).await?;
+                insert_rows(tx, q, new_rows, now).await?;
             }
             Ok(spent)
         };
@@ -352,25 +351,21 @@ impl TokenStore for SqliteStore {
             .map_err(db_err("redeem token"))
     }
 
-    async fn rotate_refresh(
-        &self,
-        table: &str,
-        rotation: &Rotation<'_>,
-    ) -> Result<Rotated, StoreError> {
-        let q = self.token_queries(table)?;
+    async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
+        let q = self.token_queries();
         // Nothing changes between the reads and the writes (the write lock
         // is taken first); what `decide` refuses leaves nothing written.
         let rotate = async |tx: &mut SqliteConnection, now| {
             let (session, old) = (
-                get_row(tx, &q, rotation.sid).await?,
-                get_row(tx, &q, rotation.old_jti).await?,
+                get_row(tx, q, rotation.sid).await?,
+                get_row(tx, q, rotation.old_jti).await?,
             );
             let seen = rotation.decide(session.as_ref(), old.as_ref(), now);
             if !(seen.rotated || seen.sibling) {
                 return Ok(seen);
             }
             if seen.rotated {
-                insert_rows(tx, &q, rotation.new_rows, now).await?;
+                insert_rows(tx, q, rotation.new_rows, now).await?;
                 sqlx::query(sql(&q.mark_used))
                     .bind(rotation.old_jti)
                     .bind(micros(now))
@@ -393,83 +388,69 @@ impl TokenStore for SqliteStore {
 
     async fn list_sessions(
         &self,
-        table: &str,
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::list_sessions(self, table, subject, now).await
+        ops::list_sessions(self, subject, now).await
     }
 
     async fn live_tokens(
         &self,
-        table: &str,
         subject: &str,
         purpose: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::live_tokens(self, table, subject, purpose, now).await
+        ops::live_tokens(self, subject, purpose, now).await
     }
 
-    async fn end_sessions(
-        &self,
-        table: &str,
-        subject: &str,
-        which: Sessions<'_>,
-    ) -> Result<u64, StoreError> {
-        ops::end_sessions(self, table, subject, which).await
+    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
+        ops::end_sessions(self, subject, which).await
     }
 
-    async fn upsert_token(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
-        ops::upsert_token(self, table, row).await
+    async fn upsert_token(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
+        ops::upsert_token(self, row).await
     }
 
-    async fn insert_token(&self, table: &str, row: &NewTokenRow) -> Result<(), StoreError> {
-        ops::insert_token(self, table, row).await
+    async fn insert_token(&self, row: &NewTokenRow) -> Result<(), StoreError> {
+        ops::insert_token(self, row).await
     }
 
     async fn get_token(
         &self,
-        table: &str,
         jti: &str,
         purpose: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRow>, StoreError> {
-        ops::get_token(self, table, jti, purpose, now).await
+        ops::get_token(self, jti, purpose, now).await
     }
 
-    async fn insert_revocation(&self, table: &str, row: &NewTokenRow) -> Result<bool, StoreError> {
-        ops::insert_revocation(self, table, row).await
+    async fn insert_revocation(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
+        ops::insert_revocation(self, row).await
     }
 
-    async fn is_revoked(&self, table: &str, jti: &str) -> Result<bool, StoreError> {
-        ops::is_revoked(self, table, jti).await
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        ops::is_revoked(self, jti).await
     }
 
     async fn revoke_all_for_subject(
         &self,
-        table: &str,
         subject: &str,
         filter: &PurposeFilter,
         keep_for: Duration,
     ) -> Result<u64, StoreError> {
-        ops::revoke_all_for_subject(self, table, subject, filter, keep_for).await
+        ops::revoke_all_for_subject(self, subject, filter, keep_for).await
     }
 
-    async fn read_expired(
-        &self,
-        table: &str,
-        limit_to: usize,
-    ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::read_expired(self, table, limit_to).await
+    async fn read_expired(&self, limit_to: usize) -> Result<Vec<TokenRow>, StoreError> {
+        ops::read_expired(self, limit_to).await
     }
 
     async fn delete_expired(
         &self,
-        table: &str,
         from: DateTime<Utc>,
         limit_to: usize,
     ) -> Result<ExpungedBatch, StoreError> {
-        let q = self.token_queries(table)?;
+        let q = self.token_queries();
         let (from, limit_to) = (micros(from), limit(limit_to));
         let batch = async |tx: &mut SqliteConnection, now| {
             let now = micros(now);

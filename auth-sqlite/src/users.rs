@@ -204,20 +204,21 @@ impl SqliteStore {
         Ok(table)
     }
 
-    /// The authenticate query for `U` and a token table, built once: the
-    /// token's row, its session's row and the user (`?3`), one row always.
-    async fn authenticate_sql<U: UserResource>(&self, table: &str) -> Result<Arc<str>, StoreError> {
-        let key = (table.to_owned(), U::SUBJECT_NAME);
-        if let Some(sql) = self.sql_cache().get(&key) {
+    /// The authenticate query for `U` and the bound token table, built
+    /// once: the token's row, its session's row and the user (`?3`), one
+    /// row always.
+    async fn authenticate_sql<U: UserResource>(&self) -> Result<Arc<str>, StoreError> {
+        let key = U::SUBJECT_NAME;
+        if let Some(sql) = self.sql_cache().get(key) {
             return Ok(sql);
         }
         // The user table is read from the database first (async), then the
         // statement is built.
         let users = self.user_table::<U>().await?;
-        self.sql_cache().get_or_try_insert(&key, || {
-            let q = self.token_queries(table)?;
+        self.sql_cache().get_or_try_insert(key, || {
+            let q = self.token_queries();
             let sql = lookup_sql(&q.table, Some(&users.by_key::<U>(3)));
-            Ok((key.clone(), sql.into()))
+            Ok((key, sql.into()))
         })
     }
 }
@@ -262,11 +263,10 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     async fn insert_user_with_tokens(
         &self,
         user: &U,
-        token_table: &str,
         rows: &[NewTokenRow],
     ) -> Result<(), InsertUserError> {
         let table = self.user_table::<U>().await?;
-        let tokens = self.token_queries(token_table)?;
+        let tokens = self.token_queries();
         let row = user_fields(user)?;
         let insert = table.insert_sql(&row)?;
         // One transaction: the user and its rows land together or not at all.
@@ -277,7 +277,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
                 .await
                 .map(|_| ());
             if user_done.is_ok() {
-                insert_rows(tx, &tokens, rows, now).await?;
+                insert_rows(tx, tokens, rows, now).await?;
             }
             Ok(user_done)
         };
@@ -307,18 +307,17 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
         &self,
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, Value>,
-        token_table: &str,
         redeem: &Redeem<'_>,
     ) -> Result<bool, StoreError> {
         let table = self.user_table::<U>().await?;
-        let tokens = self.token_queries(token_table)?;
+        let tokens = self.token_queries();
         let update = table
             .update_sql::<U>(fields)?
             .ok_or_else(|| StoreError::msg("no field to apply"))?;
         // One transaction: the token spent and the fields written, or
         // neither.
         let spend_then_update = async |tx: &mut SqliteConnection, now| {
-            let spent = spend(tx, &tokens, redeem, now).await?;
+            let spent = spend(tx, tokens, redeem, now).await?;
             if spent {
                 sqlx::query(AssertSqlSafe(update))
                     .bind(Value::Object(fields.clone()).to_string())
@@ -337,14 +336,13 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     async fn authenticate_lookup(
         &self,
         key: &U::PrimaryKey,
-        table: &str,
         jti: &str,
         sid: Option<&str>,
     ) -> Result<(Rows, Option<U>), StoreError>
     where
         Self: TokenStore,
     {
-        let sql = self.authenticate_sql::<U>(table).await?;
+        let sql = self.authenticate_sql::<U>().await?;
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(jti)
             .bind(sid)
@@ -365,7 +363,7 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
         change: &PasswordChange<'_, U::PrimaryKey>,
     ) -> Result<bool, StoreError> {
         let users = self.user_table::<U>().await?;
-        let tokens = self.token_queries(change.token_table)?;
+        let tokens = self.token_queries();
         let (hash, pk) = (
             quote_column(U::HASHED_PASSWORD_FIELD),
             quote_column(U::PRIMARY_KEY_FIELD),
@@ -379,7 +377,7 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
         // the new rows.
         let change_then_revoke = async |tx: &mut SqliteConnection, now| {
             if let Some(redeem) = change.redeem
-                && !spend(tx, &tokens, &redeem, now).await?
+                && !spend(tx, tokens, &redeem, now).await?
             {
                 return Ok(false);
             }
@@ -403,7 +401,7 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            insert_rows(tx, &tokens, change.new_rows, now).await?;
+            insert_rows(tx, tokens, change.new_rows, now).await?;
             Ok(true)
         };
         self.write(change_then_revoke, |changed| *changed)

@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
         };
         let cache = AuthCache::new(CacheConfig::default());
         let listener = rt
-            .block_on(store.listen_for_invalidations::<User>("tokens", cache.clone()))
+            .block_on(store.listen_for_invalidations::<User>(cache.clone()))
             .unwrap();
         while !cache.is_listening() {
             std::thread::sleep(Duration::from_millis(5));

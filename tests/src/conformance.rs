@@ -39,7 +39,7 @@ impl Fixture for auth_core::MemoryStore {
     /// Memory tables need no schema.
     async fn create_user_table<U: auth_core::UserResource>(&self) {}
     async fn token_count(&self) -> usize {
-        self.token_count("tokens")
+        auth_core::MemoryStore::token_count(self)
     }
     async fn execute(_: &Self, _: String) -> Option<u64> {
         None
@@ -142,9 +142,27 @@ impl SuiteStore for auth_core::MemoryStore {}
 impl SuiteStore for auth_postgres::PgStore {}
 impl SuiteStore for auth_sqlite::SqliteStore {}
 
-/// What a backend must be to run the suite.
-pub trait ConformanceStore: TokenStore + UserStore<User> + Clone + 'static {}
-impl<S: TokenStore + UserStore<User> + Clone + 'static> ConformanceStore for S {}
+/// What a backend must be to run the suite: a token store that can be
+/// bound to another table over the same data.
+pub trait ConformanceStore: TokenStore + UserStore<User> + Clone + 'static {
+    /// This store, bound to the token table `table`.
+    fn bound_to(&self, table: &str) -> Self;
+}
+impl ConformanceStore for auth_core::MemoryStore {
+    fn bound_to(&self, table: &str) -> Self {
+        self.clone().with_token_table(table)
+    }
+}
+impl ConformanceStore for auth_postgres::PgStore {
+    fn bound_to(&self, table: &str) -> Self {
+        self.clone().with_token_table(table).unwrap()
+    }
+}
+impl ConformanceStore for auth_sqlite::SqliteStore {
+    fn bound_to(&self, table: &str) -> Self {
+        self.clone().with_token_table(table).unwrap()
+    }
+}
 
 const RES: TokenResourceConfig = TokenResourceConfig::new("tokens");
 
@@ -185,9 +203,16 @@ pub async fn store_and_get_token<S: ConformanceStore>(s: S) {
             .is_none()
     );
     assert!(live_row(&s, &RES, "no-such-jti", None).await.is_none());
-    // Another table is another namespace.
+    // Another table is another namespace, over the same data.
     let other = TokenResourceConfig::new("other_tokens");
-    assert!(live_row(&s, &other, &f.jti, None).await.is_none());
+    let bound = s.bound_to("other_tokens");
+    assert!(live_row(&bound, &other, &f.jti, None).await.is_none());
+    // A store bound to one table refuses another resource's actions.
+    let refused = token_actions::get_token(&s, &other, &f.jti, None).await;
+    assert!(
+        matches!(&refused, Err(Error::Config(m)) if m.contains("with_token_table(\"other_tokens\")")),
+        "{refused:?}"
+    );
 }
 
 pub async fn get_token_hides_expired_rows<S: ConformanceStore>(s: S) {
@@ -582,7 +607,7 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
         })
         .collect();
     for chunk in rows.chunks(1_000) {
-        s.insert_tokens(&RES.table, chunk).await.unwrap();
+        s.insert_tokens(chunk).await.unwrap();
     }
 }
 
@@ -601,7 +626,7 @@ async fn live_row<S: ConformanceStore>(
 }
 
 async fn stored<S: ConformanceStore>(s: &S, jti: &str) -> Option<auth_core::TokenRow> {
-    s.lookup("tokens", jti, None).await.unwrap().token
+    s.lookup(jti, None).await.unwrap().token
 }
 
 /// No expired row is left, and `live` rows of `user?id=live` are (counted
@@ -676,8 +701,8 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
         new_row(&a, "user?id=1", "session", 600),
         new_row(&b, "user?id=1", "user", 600),
     ];
-    s.insert_tokens("tokens", &rows).await.unwrap();
-    let found = s.lookup("tokens", &b, Some(&a)).await.unwrap();
+    s.insert_tokens(&rows).await.unwrap();
+    let found = s.lookup(&b, Some(&a)).await.unwrap();
     assert_eq!(found.token.as_ref().unwrap().purpose, "user");
     assert_eq!(found.session.as_ref().unwrap().purpose, "session");
     assert_eq!(found.session.unwrap().extra_data, Some(json!({"k": a})));
@@ -687,32 +712,26 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
         new_row(&c, "user?id=1", "user", 600),
         new_row(&a, "user?id=1", "user", 600),
     ];
-    assert!(s.insert_tokens("tokens", &clash).await.is_err());
+    assert!(s.insert_tokens(&clash).await.is_err());
     assert!(stored(&s, &c).await.is_none());
     // Lookup reports rows whatever their purpose or expiry; absent ones are None.
     let old = auth_core::new_jti();
-    s.insert_tokens("tokens", &[new_row(&old, "user?id=1", "revocation", -600)])
+    s.insert_tokens(&[new_row(&old, "user?id=1", "revocation", -600)])
         .await
         .unwrap();
-    let found = s.lookup("tokens", &old, Some("nope")).await.unwrap();
+    let found = s.lookup(&old, Some("nope")).await.unwrap();
     assert_eq!(found.token.unwrap().purpose, "revocation");
     assert!(found.session.is_none());
-    assert_eq!(
-        s.lookup("tokens", "nope", None).await.unwrap(),
-        Rows::default()
-    );
+    assert_eq!(s.lookup("nope", None).await.unwrap(), Rows::default());
 }
 
 pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
     use auth_core::Redeem;
     let (once, expired) = (auth_core::new_jti(), auth_core::new_jti());
-    s.insert_tokens(
-        "tokens",
-        &[
-            new_row(&once, "user?id=1", "magic_link", 600),
-            new_row(&expired, "user?id=1", "magic_link", -600),
-        ],
-    )
+    s.insert_tokens(&[
+        new_row(&once, "user?id=1", "magic_link", 600),
+        new_row(&expired, "user?id=1", "magic_link", -600),
+    ])
     .await
     .unwrap();
     let redeem = |jti: &str, subject: &str, purpose: &str| {
@@ -732,13 +751,9 @@ pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
             purpose: &purpose,
         };
         assert!(
-            !s.redeem(
-                "tokens",
-                &r,
-                &[new_row(&fresh, "user?id=1", "session", 600)]
-            )
-            .await
-            .unwrap()
+            !s.redeem(&r, &[new_row(&fresh, "user?id=1", "session", 600)])
+                .await
+                .unwrap()
         );
         assert!(stored(&s, &fresh).await.is_none());
     }
@@ -754,7 +769,7 @@ pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
                 subject: "user?id=1",
                 purpose: "magic_link",
             };
-            s.redeem("tokens", &r, &[new_row(&mine, "user?id=1", "session", 600)])
+            s.redeem(&r, &[new_row(&mine, "user?id=1", "session", 600)])
                 .await
                 .unwrap()
         }
@@ -774,7 +789,7 @@ async fn session_with_refresh<S: ConformanceStore>(s: &S, subject: &str) -> (Str
         new_row(&sid, subject, "session", 3600),
         new_row(&refresh, subject, "refresh", 600),
     ];
-    s.insert_tokens("tokens", &rows).await.unwrap();
+    s.insert_tokens(&rows).await.unwrap();
     (sid, refresh)
 }
 
@@ -805,14 +820,14 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     let (sid, old) = session_with_refresh(&s, subject).await;
     let next = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
-        .rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &next))
+        .rotate_refresh(&rotation(&old, &sid, subject, 0, &next))
         .await
         .unwrap();
     assert!(
         seen.rotated && !seen.sibling && seen.session_live,
         "{seen:?}"
     );
-    let rows = s.lookup("tokens", &old, Some(&sid)).await.unwrap();
+    let rows = s.lookup(&old, Some(&sid)).await.unwrap();
     assert_eq!(rows.token.unwrap().purpose, "refresh_used");
     let session = rows.session.unwrap();
     assert!(session.extra_data.unwrap().get("last_seen_at").is_some());
@@ -820,7 +835,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     // Again, grace 0: nothing written, reported as used.
     let again = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
-        .rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &again))
+        .rotate_refresh(&rotation(&old, &sid, subject, 0, &again))
         .await
         .unwrap();
     assert!(!seen.rotated && !seen.sibling, "{seen:?}");
@@ -833,7 +848,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     // was, and its successor handed back.
     let sibling = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
-        .rotate_refresh("tokens", &rotation(&old, &sid, subject, 60, &sibling))
+        .rotate_refresh(&rotation(&old, &sid, subject, 60, &sibling))
         .await
         .unwrap();
     assert!(seen.sibling && !seen.rotated, "{seen:?}");
@@ -847,7 +862,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     let (sid2, old2) = session_with_refresh(&s, "user?id=2").await;
     let other = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
     let seen = s
-        .rotate_refresh("tokens", &rotation(&old2, &sid2, subject, 0, &other))
+        .rotate_refresh(&rotation(&old2, &sid2, subject, 0, &other))
         .await
         .unwrap();
     assert!(
@@ -855,13 +870,13 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
         "{seen:?}"
     );
     assert_eq!(
-        s.end_sessions("tokens", "user?id=2", Sessions::One(&sid2))
+        s.end_sessions("user?id=2", Sessions::One(&sid2))
             .await
             .unwrap(),
         1
     );
     let seen = s
-        .rotate_refresh("tokens", &rotation(&old2, &sid2, "user?id=2", 0, &other))
+        .rotate_refresh(&rotation(&old2, &sid2, "user?id=2", 0, &other))
         .await
         .unwrap();
     assert!(!seen.rotated && !seen.session_live);
@@ -911,11 +926,11 @@ pub async fn rotate_refresh_follows_the_decision_table<S: ConformanceStore>(s: S
                     "an access token" => rows.push(new_row(&old_jti, me, "user", 600)),
                     _ => {}
                 }
-                s.insert_tokens("tokens", &rows).await.unwrap();
-                let before = s.lookup("tokens", &old_jti, Some(&sid)).await.unwrap();
+                s.insert_tokens(&rows).await.unwrap();
+                let before = s.lookup(&old_jti, Some(&sid)).await.unwrap();
                 let next = [new_row(&auth_core::new_jti(), me, "refresh", 600)];
                 let r = rotation(&old_jti, &sid, me, grace, &next);
-                let seen = s.rotate_refresh("tokens", &r).await.unwrap();
+                let seen = s.rotate_refresh(&r).await.unwrap();
                 let want = r.decide(
                     before.session.as_ref(),
                     before.token.as_ref(),
@@ -962,7 +977,7 @@ pub async fn concurrent_rotations_of_one_refresh_token_have_one_winner<S: Confor
         let (s, sid, old) = (s.clone(), sid.clone(), old.clone());
         async move {
             let next = [new_row(&auth_core::new_jti(), subject, "refresh", 600)];
-            s.rotate_refresh("tokens", &rotation(&old, &sid, subject, 0, &next))
+            s.rotate_refresh(&rotation(&old, &sid, subject, 0, &next))
                 .await
                 .unwrap()
         }
@@ -982,7 +997,7 @@ pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S
     let (c, _) = session_with_refresh(&s, "user?id=1").await;
     let (other, _) = session_with_refresh(&s, "user?id=2").await;
     let expired = auth_core::new_jti();
-    s.insert_tokens("tokens", &[new_row(&expired, "user?id=1", "session", -5)])
+    s.insert_tokens(&[new_row(&expired, "user?id=1", "session", -5)])
         .await
         .unwrap();
     let ids = |rows: Vec<auth_core::TokenRow>| {
@@ -993,30 +1008,24 @@ pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S
     let mut want = vec![a.clone(), b.clone(), c.clone()];
     want.sort();
     assert_eq!(
-        ids(s
-            .list_sessions("tokens", "user?id=1", Utc::now())
-            .await
-            .unwrap()),
+        ids(s.list_sessions("user?id=1", Utc::now()).await.unwrap()),
         want
     );
-    let end = async |which| s.end_sessions("tokens", "user?id=1", which).await.unwrap();
+    let end = async |which| s.end_sessions("user?id=1", which).await.unwrap();
     // Another subject's session is not ended by this subject.
     assert_eq!(end(Sessions::One(&other)).await, 0);
     assert_eq!(end(Sessions::One(&a)).await, 1);
     assert_eq!(end(Sessions::One(&a)).await, 0);
     assert_eq!(end(Sessions::AllBut(&b)).await, 2, "c and the expired one");
     assert_eq!(
-        ids(s
-            .list_sessions("tokens", "user?id=1", Utc::now())
-            .await
-            .unwrap()),
+        ids(s.list_sessions("user?id=1", Utc::now()).await.unwrap()),
         vec![b.clone()]
     );
     let ended = stored(&s, &a).await.unwrap();
     assert_eq!(ended.purpose, "revocation");
     assert_eq!(end(Sessions::All).await, 1);
     assert_eq!(
-        s.list_sessions("tokens", "user?id=2", Utc::now())
+        s.list_sessions("user?id=2", Utc::now())
             .await
             .unwrap()
             .len(),
@@ -1032,9 +1041,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
         "session",
         600,
     )];
-    s.insert_user_with_tokens(&user, "tokens", &rows)
-        .await
-        .unwrap();
+    s.insert_user_with_tokens(&user, &rows).await.unwrap();
     assert!(stored(&s, &rows[0].jti).await.is_some());
     // A taken identity: neither the user nor its rows.
     let twin = User::new("ada@example.com");
@@ -1044,7 +1051,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
         "session",
         600,
     )];
-    let e = s.insert_user_with_tokens(&twin, "tokens", &more).await;
+    let e = s.insert_user_with_tokens(&twin, &more).await;
     assert!(matches!(e, Err(InsertUserError::IdentityTaken)));
     assert!(stored(&s, &more[0].jti).await.is_none());
     let nobody: Option<User> = s.get_user(&twin.id).await.unwrap();
@@ -1052,11 +1059,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
     // A clashing row: neither the user nor its rows.
     let third = User::new("bob@example.com");
     let clash = [new_row(&rows[0].jti, "user?id=x", "session", 600)];
-    assert!(
-        s.insert_user_with_tokens(&third, "tokens", &clash)
-            .await
-            .is_err()
-    );
+    assert!(s.insert_user_with_tokens(&third, &clash).await.is_err());
     let nobody: Option<User> = s.get_user(&third.id).await.unwrap();
     assert!(nobody.is_none());
 }
@@ -1066,17 +1069,14 @@ pub async fn authenticate_lookup_returns_both_rows_and_the_user<S: ConformanceSt
     s.insert_user(&user).await.unwrap();
     let subject = auth_core::UserResource::subject(&user);
     let (sid, token) = (auth_core::new_jti(), auth_core::new_jti());
-    s.insert_tokens(
-        "tokens",
-        &[
-            new_row(&sid, &subject, "session", 600),
-            new_row(&token, &subject, "user", 600),
-        ],
-    )
+    s.insert_tokens(&[
+        new_row(&sid, &subject, "session", 600),
+        new_row(&token, &subject, "user", 600),
+    ])
     .await
     .unwrap();
     let (rows, found) = s
-        .authenticate_lookup(&user.id, "tokens", &token, Some(&sid))
+        .authenticate_lookup(&user.id, &token, Some(&sid))
         .await
         .unwrap();
     assert_eq!(found, Some(user.clone()));
@@ -1085,24 +1085,21 @@ pub async fn authenticate_lookup_returns_both_rows_and_the_user<S: ConformanceSt
     // Unknown token and session, unknown user: one answer, all absent.
     let stranger = User::new("nobody@example.com");
     let (rows, found) = s
-        .authenticate_lookup(&stranger.id, "tokens", "nope", Some("nope"))
+        .authenticate_lookup(&stranger.id, "nope", Some("nope"))
         .await
         .unwrap();
     assert_eq!((rows, found), (Rows::default(), None));
     // Without a sid, no session is read.
-    let (rows, _) = s
-        .authenticate_lookup(&user.id, "tokens", &token, None)
-        .await
-        .unwrap();
+    let (rows, _) = s.authenticate_lookup(&user.id, &token, None).await.unwrap();
     assert!(rows.session.is_none() && rows.token.is_some());
 }
 
 pub async fn insert_token_refuses_an_existing_jti<S: ConformanceStore>(s: S) {
     let row = new_row(&auth_core::new_jti(), "user?id=1", "user", 600);
-    s.insert_token("tokens", &row).await.unwrap();
+    s.insert_token(&row).await.unwrap();
     let mut again = row.clone();
     again.purpose = "sign_in".into();
-    assert!(s.insert_token("tokens", &again).await.is_err());
+    assert!(s.insert_token(&again).await.is_err());
     assert_eq!(stored(&s, &row.jti).await.unwrap().purpose, "user");
 }
 

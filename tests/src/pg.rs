@@ -80,10 +80,10 @@ pub async fn fresh_db() -> TestDb {
         .await
         .expect("connect to the test schema");
     let store = PgStore::new(pool);
-    store
-        .migrate(&["tokens", "other_tokens", "legacy_tokens"])
-        .await
-        .expect("migrate");
+    for table in ["tokens", "other_tokens", "legacy_tokens"] {
+        let bound = store.clone().with_token_table(table).expect("a valid name");
+        bound.migrate().await.expect("migrate");
+    }
     sqlx::raw_sql(
         // `confirmed_at` (nullable) for the demo's confirmation add-on.
         "CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL UNIQUE, \

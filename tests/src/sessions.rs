@@ -263,7 +263,7 @@ pub async fn h3_04_a_flood_of_retries_within_the_grace_adds_no_row<B: Backend>(b
         let (auth, subject) = (auth.clone(), subject.clone());
         async move {
             auth.store()
-                .live_tokens("tokens", &subject, purpose, chrono::Utc::now())
+                .live_tokens(&subject, purpose, chrono::Utc::now())
                 .await
                 .unwrap()
                 .len()

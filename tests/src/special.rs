@@ -524,7 +524,6 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
     let token = reset_token(&s, 0).await;
     let jti = TokenFacts::peek(&token).unwrap().jti;
     let subject = ada.subject();
-    let table = &Token::CONFIG.table;
     let hash_now = || async {
         let user: User = UserStore::<User>::get_user(s.auth.store(), &ada.id)
             .await
@@ -555,7 +554,6 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
                 key: &ada.id,
                 current_hash,
                 new_hash: "new-hash",
-                token_table: table,
                 revoke: None,
                 new_rows: &[],
                 redeem: Some(Redeem {
@@ -577,7 +575,6 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
             key: &ada.id,
             current_hash: &current,
             new_hash: "new-hash",
-            token_table: table,
             revoke: None,
             new_rows: &[],
             redeem: Some(Redeem {
@@ -1330,7 +1327,7 @@ pub async fn h3_04_pending_changes_and_reset_requests_are_capped<B: Backend>(b: 
     ] {
         let live = auth
             .store()
-            .live_tokens("tokens", &subject, purpose.as_str(), chrono::Utc::now())
+            .live_tokens(&subject, purpose.as_str(), chrono::Utc::now())
             .await
             .unwrap();
         assert_eq!(live.len(), auth_core::MAX_PENDING, "{purpose}");

@@ -65,7 +65,7 @@ async fn node(db: &TestDb, app: &str, config: CacheConfig) -> Node {
     let store = PgStore::new(pool);
     let cache = AuthCache::new(config);
     let listener = store
-        .listen_for_invalidations::<User>("tokens", cache.clone())
+        .listen_for_invalidations::<User>(cache.clone())
         .await
         .unwrap();
     let auth = Auth::with_secret(User::settings(), &Secret::from(SECRET), store)

@@ -58,13 +58,18 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
     let nodes: Vec<_> = (0..6)
         .map(|_| {
             let (store, table) = (db.store.clone(), table.clone());
-            tokio::spawn(async move { store.migrate(&[&table, "tokens"]).await })
+            tokio::spawn(async move {
+                let bound = store.clone().with_token_table(&table)?;
+                bound.migrate().await?;
+                store.migrate().await
+            })
         })
         .collect();
     for n in nodes {
         n.await.unwrap().unwrap();
     }
-    db.store.migrate(&[&table]).await.unwrap();
+    let bound = db.store.clone().with_token_table(&table).unwrap();
+    bound.migrate().await.unwrap();
     let version: i32 =
         sqlx::query_scalar("SELECT version FROM auth_postgres_schema WHERE object = $1")
             .bind(format!("token_table:{table}"))
@@ -91,18 +96,19 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
         subject: "account?handle=neo".into(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
-    auth_core::token_actions::store_token(&db.store, &res, &f, &Purpose::USER, None)
+    auth_core::token_actions::store_token(&bound, &res, &f, &Purpose::USER, None)
         .await
         .unwrap();
     assert!(
-        auth_core::token_actions::get_token(&db.store, &res, "j1", None)
+        auth_core::token_actions::get_token(&bound, &res, "j1", None)
             .await
             .unwrap()
             .is_some()
     );
     // The generated action names the same table through the search path.
+    let unqualified = db.store.clone().with_token_table("session_tokens").unwrap();
     assert!(
-        SessionToken::get_token(&db.store, "j1", None)
+        SessionToken::get_token(&unqualified, "j1", None)
             .await
             .unwrap()
             .is_some()
@@ -148,22 +154,31 @@ async fn derived_users_round_trip_through_their_columns() {
     );
 }
 
-/// A token table PostgreSQL cannot hold is refused when the runtime is
-/// built, not with a 503 at the first request.
+/// A token table PostgreSQL cannot hold is refused when the store is
+/// bound to it, and a store bound to another table than the resource's
+/// when the runtime is built: not with a 503 at the first request.
 #[tokio::test]
-async fn a_bad_token_table_name_fails_at_start_up() {
+async fn a_bad_or_unbound_token_table_fails_at_start_up() {
     let db = auth_tests::pg::fresh_db().await;
-    let mut settings = auth_tests::settings(true);
-    settings.token_resource.table = "bad name; drop table users".into();
-    let e = auth_core::Auth::<auth_tests::User, _>::from_settings(settings, db.store.clone())
+    let e = db
+        .store
+        .clone()
+        .with_token_table("bad name; drop table users")
         .unwrap_err();
     assert!(
-        matches!(&e, auth_core::Error::Config(m) if m.contains("token table")),
+        matches!(&e, auth_core::Error::Config(m) if m.contains("table name")),
         "{e}"
     );
-    let mut fine = auth_tests::settings(true);
-    fine.token_resource.table = "other_tokens".into();
-    assert!(auth_core::Auth::<auth_tests::User, _>::from_settings(fine, db.store.clone()).is_ok());
+    let mut other = auth_tests::settings(true);
+    other.token_resource.table = "other_tokens".into();
+    let e = auth_core::Auth::<auth_tests::User, _>::from_settings(other.clone(), db.store.clone())
+        .unwrap_err();
+    assert!(
+        matches!(&e, auth_core::Error::Config(m) if m.contains(".with_token_table(\"other_tokens\")")),
+        "{e}"
+    );
+    let bound = db.store.clone().with_token_table("other_tokens").unwrap();
+    assert!(auth_core::Auth::<auth_tests::User, _>::from_settings(other, bound).is_ok());
 }
 
 /// One expunger per token table at a time: while another node holds the
@@ -195,11 +210,7 @@ async fn an_expunger_skips_the_batch_another_node_is_running_without_waiting() {
     assert!(got);
     let from = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap();
     let started = std::time::Instant::now();
-    let batch = db
-        .store
-        .delete_expired("tokens", from, 1_000)
-        .await
-        .unwrap();
+    let batch = db.store.delete_expired(from, 1_000).await.unwrap();
     assert_eq!(batch.deleted, 0, "skipped while the other node runs");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(1),
@@ -208,7 +219,7 @@ async fn an_expunger_skips_the_batch_another_node_is_running_without_waiting() {
     // The same table name in another schema is another lock.
     let elsewhere = other_schema
         .store
-        .delete_expired("tokens", from, 1_000)
+        .delete_expired(from, 1_000)
         .await
         .unwrap();
     assert_eq!(elsewhere.deleted, 100);

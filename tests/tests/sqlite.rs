@@ -140,7 +140,7 @@ async fn users_and_revocations_survive_a_restart() {
     let path = fresh_path();
     let open = || async {
         let store = SqliteStore::open(&path).await.unwrap();
-        store.migrate(&["tokens"]).await.unwrap();
+        store.migrate().await.unwrap();
         store.create_user_table::<User>().await.unwrap();
         store
     };
@@ -164,7 +164,7 @@ async fn users_and_revocations_survive_a_restart() {
     );
     auth_tests::sign_in_as(&after, "ada@example.com", TokenType::User).await;
     // A second migrate of the same file changes nothing.
-    store.migrate(&["tokens"]).await.unwrap();
+    store.migrate().await.unwrap();
     store.close().await;
     let _cleanup = TestSqlite { store, path };
 }
@@ -280,17 +280,21 @@ async fn an_in_memory_database_or_a_bad_url_is_refused_at_start_up() {
             .is_err()
     );
     assert!(
+        db.store.clone().with_token_table("bad;name").is_err(),
+        "a bad token table name is a start-up error"
+    );
+    assert!(
         Auth::<User, _>::with_secret(
             {
                 let mut s = User::settings();
-                s.token_resource.table = "bad;name".into();
+                s.token_resource.table = "other_tokens".into();
                 s
             },
             &Secret::from(SECRET),
             db.store.clone()
         )
         .is_err(),
-        "a bad token table name is a start-up error"
+        "so is a store bound to another table than the resource's"
     );
 }
 
@@ -301,7 +305,7 @@ async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
     let path = fresh_path();
     let (a, b) = tokio::join!(SqliteStore::open(&path), SqliteStore::open(&path));
     let (a, b) = (a.unwrap(), b.unwrap());
-    let (ra, rb) = tokio::join!(a.migrate(&["tokens"]), b.migrate(&["tokens"]));
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     ra.unwrap();
     rb.unwrap();
     let version: i64 = sqlx::query_scalar(
@@ -350,7 +354,7 @@ async fn several_stores_opening_one_new_file_at_once_all_open() {
         for o in opened {
             stores.push(o.expect("every store opens"));
         }
-        stores[0].migrate(&["tokens"]).await.unwrap();
+        stores[0].migrate().await.unwrap();
         for s in &stores {
             s.close().await;
         }
@@ -377,7 +381,7 @@ async fn h3_06_the_database_and_its_wal_and_shm_files_are_private() {
         } else {
             SqliteStore::open(&path).await.unwrap()
         };
-        store.migrate(&["tokens"]).await.unwrap();
+        store.migrate().await.unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.clone().into_os_string();
             p.push(suffix);

@@ -100,10 +100,17 @@ async fn default_actions_work() {
 
 #[tokio::test]
 async fn renamed_actions_and_a_redeclared_field_work() {
-    let store = MemoryStore::new();
+    let default = MemoryStore::new();
+    let store = default.clone().with_token_table("legacy_tokens");
     assert_eq!(LegacyToken::CONFIG.table, "legacy_tokens");
     assert_eq!(LegacyToken::CONFIG.expunge_interval.as_secs(), 3 * 3600);
     let f: TokenFacts = facts("user?id=2", 600);
+    // A store bound to another table is refused, and names the fix.
+    let refused = LegacyToken::remember(&default, &f, &Purpose::USER, None).await;
+    assert!(
+        matches!(&refused, Err(auth_core::Error::Config(m)) if m.contains(".with_token_table(\"legacy_tokens\")")),
+        "{refused:?}"
+    );
     LegacyToken::remember(&store, &f, &Purpose::USER, None)
         .await
         .unwrap();
@@ -113,8 +120,8 @@ async fn renamed_actions_and_a_redeclared_field_work() {
         .unwrap();
     assert_eq!(row.subject.as_deref(), Some("user?id=2"));
     let _renamed_created_at = row.inserted_at;
-    assert_eq!(store.token_count("legacy_tokens"), 1);
-    assert_eq!(store.token_count("tokens"), 0);
+    assert_eq!(store.token_count(), 1);
+    assert_eq!(default.token_count(), 0, "the rows of each table are apart");
 
     LegacyToken::kill(&store, &f).await.unwrap();
     assert!(LegacyToken::is_dead(&store, &f.jti).await.unwrap());

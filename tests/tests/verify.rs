@@ -435,27 +435,29 @@ fn broken<T>() -> Result<T, StoreError> {
 }
 
 impl TokenStore for BrokenStore {
-    async fn upsert_token(&self, _: &str, _: &NewTokenRow) -> Result<bool, StoreError> {
+    fn token_table(&self) -> &str {
+        auth_core::DEFAULT_TOKEN_TABLE
+    }
+
+    async fn upsert_token(&self, _: &NewTokenRow) -> Result<bool, StoreError> {
         broken()
     }
     async fn get_token(
         &self,
-        _: &str,
         _: &str,
         _: Option<&str>,
         _: DateTime<Utc>,
     ) -> Result<Option<TokenRow>, StoreError> {
         broken()
     }
-    async fn insert_revocation(&self, _: &str, _: &NewTokenRow) -> Result<bool, StoreError> {
+    async fn insert_revocation(&self, _: &NewTokenRow) -> Result<bool, StoreError> {
         broken()
     }
-    async fn is_revoked(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+    async fn is_revoked(&self, _: &str) -> Result<bool, StoreError> {
         broken()
     }
     async fn redeem(
         &self,
-        _: &str,
         _: &auth_core::Redeem<'_>,
         _: &[NewTokenRow],
     ) -> Result<bool, StoreError> {
@@ -464,67 +466,48 @@ impl TokenStore for BrokenStore {
     async fn revoke_all_for_subject(
         &self,
         _: &str,
-        _: &str,
         _: &PurposeFilter,
         _: std::time::Duration,
     ) -> Result<u64, StoreError> {
         broken()
     }
-    async fn read_expired(&self, _: &str, _: usize) -> Result<Vec<TokenRow>, StoreError> {
+    async fn read_expired(&self, _: usize) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
     async fn delete_expired(
         &self,
-        _: &str,
         _: DateTime<Utc>,
         _: usize,
     ) -> Result<auth_core::ExpungedBatch, StoreError> {
         broken()
     }
-    async fn insert_token(&self, _: &str, _: &NewTokenRow) -> Result<(), StoreError> {
+    async fn insert_token(&self, _: &NewTokenRow) -> Result<(), StoreError> {
         broken()
     }
-    async fn lookup(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<&str>,
-    ) -> Result<auth_core::Rows, StoreError> {
+    async fn lookup(&self, _: &str, _: Option<&str>) -> Result<auth_core::Rows, StoreError> {
         broken()
     }
-    async fn insert_tokens(&self, _: &str, _: &[NewTokenRow]) -> Result<(), StoreError> {
+    async fn insert_tokens(&self, _: &[NewTokenRow]) -> Result<(), StoreError> {
         broken()
     }
     async fn rotate_refresh(
         &self,
-        _: &str,
         _: &auth_core::Rotation<'_>,
     ) -> Result<auth_core::Rotated, StoreError> {
         broken()
     }
-    async fn list_sessions(
-        &self,
-        _: &str,
-        _: &str,
-        _: DateTime<Utc>,
-    ) -> Result<Vec<TokenRow>, StoreError> {
+    async fn list_sessions(&self, _: &str, _: DateTime<Utc>) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
     async fn live_tokens(
         &self,
         _: &str,
         _: &str,
-        _: &str,
         _: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
-    async fn end_sessions(
-        &self,
-        _: &str,
-        _: &str,
-        _: auth_core::Sessions<'_>,
-    ) -> Result<u64, StoreError> {
+    async fn end_sessions(&self, _: &str, _: auth_core::Sessions<'_>) -> Result<u64, StoreError> {
         broken()
     }
 }
@@ -534,7 +517,6 @@ impl UserStore<User> for BrokenStore {
         &self,
         _: &uuid::Uuid,
         _: &serde_json::Map<String, serde_json::Value>,
-        _: &str,
         _: &auth_core::Redeem<'_>,
     ) -> Result<bool, StoreError> {
         broken()
@@ -554,7 +536,6 @@ impl UserStore<User> for BrokenStore {
     async fn insert_user_with_tokens(
         &self,
         _: &User,
-        _: &str,
         _: &[NewTokenRow],
     ) -> Result<(), auth_core::InsertUserError> {
         Err(broken::<()>().unwrap_err().into())

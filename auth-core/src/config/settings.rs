@@ -62,6 +62,10 @@ pub fn application_name() -> String {
         .unwrap_or_else(|| "auth-core-app".to_owned())
 }
 
+/// The token table of a token resource that names none, and of a store
+/// built without `with_token_table`.
+pub const DEFAULT_TOKEN_TABLE: &str = "tokens";
+
 /// Settings of a `#[token_resource]`, ready to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenResourceConfig {
@@ -78,7 +82,7 @@ impl TokenResourceConfig {
     /// (measured in BENCHMARKS.md: per-statement overhead dominates smaller
     /// batches, and expired rows are read by no request, so their row locks
     /// block nobody). `#[token_resource]` starts from these.
-    pub const DEFAULT: Self = Self::new("tokens");
+    pub const DEFAULT: Self = Self::new(DEFAULT_TOKEN_TABLE);
 
     /// The defaults with another table.
     pub const fn new(table: &'static str) -> Self {

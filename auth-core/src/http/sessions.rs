@@ -175,11 +175,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         if let Some(state) = state {
             if let Some(sid) = &state.sid {
                 self.store()
-                    .end_sessions(
-                        &self.settings().token_resource.table,
-                        &state.sub,
-                        Sessions::One(sid),
-                    )
+                    .end_sessions(&state.sub, Sessions::One(sid))
                     .await
                     .map_err(crate::verify::fail_closed)?;
             }
@@ -322,10 +318,6 @@ impl<U, S> std::fmt::Debug for TokenTableSessionStore<U, S> {
 }
 
 impl<U: UserResource, S: TokenStore + 'static> TokenTableSessionStore<U, S> {
-    fn table(&self) -> &str {
-        &self.auth.settings().token_resource.table
-    }
-
     fn row(record: &Record) -> NewTokenRow {
         let subject = record
             .data
@@ -369,16 +361,12 @@ impl<U: UserResource, S: TokenStore + 'static> SessionStore for TokenTableSessio
         // A fresh random 128-bit id; on the (astronomically unlikely)
         // conflict, draw another once.
         let store = self.auth.store();
-        if store
-            .insert_token(self.table(), &Self::row(record))
-            .await
-            .is_ok()
-        {
+        if store.insert_token(&Self::row(record)).await.is_ok() {
             return Ok(());
         }
         record.id = Id::default();
         store
-            .insert_token(self.table(), &Self::row(record))
+            .insert_token(&Self::row(record))
             .await
             .map_err(backend)
     }
@@ -388,7 +376,7 @@ impl<U: UserResource, S: TokenStore + 'static> SessionStore for TokenTableSessio
         // it stays deleted.
         self.auth
             .store()
-            .upsert_token(self.table(), &Self::row(record))
+            .upsert_token(&Self::row(record))
             .await
             .map(|_| ())
             .map_err(backend)
@@ -399,7 +387,6 @@ impl<U: UserResource, S: TokenStore + 'static> SessionStore for TokenTableSessio
             .auth
             .store()
             .get_token(
-                self.table(),
                 &id.to_string(),
                 Some(Purpose::COOKIE_SESSION.as_str()),
                 Utc::now(),
@@ -427,7 +414,7 @@ impl<U: UserResource, S: TokenStore + 'static> SessionStore for TokenTableSessio
         };
         self.auth
             .store()
-            .insert_revocation(self.table(), &row)
+            .insert_revocation(&row)
             .await
             .map(|_| ())
             .map_err(backend)

@@ -39,7 +39,7 @@ async fn get_me(app: &mut Router, token: &str) -> Result<StatusCode> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let store = SqliteStore::open(std::env::var("DB").unwrap_or("quickstart.db".into())).await?;
-    store.migrate(&["tokens"]).await?;
+    store.migrate().await?;
     store.create_user_table::<User>().await?;
     let auth = std::sync::Arc::new(Auth::<User, _>::new(store)?); // signs with $TOKEN_SIGNING_SECRET
     let mut app = Router::new().route("/me", get(me));

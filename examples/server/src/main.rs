@@ -71,11 +71,11 @@ async fn main() -> ExitCode {
 macro_rules! connect_and_migrate {
     ($store:ty, $url:expr) => {
         async {
-            let store = <$store>::connect($url).await.map_err(|e| e.to_string())?;
-            store
-                .migrate(&[&Token::CONFIG.table])
+            let store = <$store>::connect($url)
                 .await
+                .and_then(|s| s.with_token_table(&Token::CONFIG.table))
                 .map_err(|e| e.to_string())?;
+            store.migrate().await.map_err(|e| e.to_string())?;
             store
                 .create_user_table::<User>()
                 .await
