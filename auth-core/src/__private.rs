@@ -9,7 +9,7 @@ pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::SignedIn;
 pub use crate::session::{Refreshed, Session, SignInContext};
 pub use crate::special::Reauthentication;
-pub use crate::store::{PasswordStore, UserStore};
+pub use crate::store::{PasswordStore, RefreshStore, SingleUseStore, UserStore};
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{TokenFacts, TokenResource};

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use crate::config::{DEFAULT_TOKEN_TABLE, Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Redeem, RevokeAll,
-    Rotated, Rotation, Rows, Sessions, TokenRow, TokenStore, UserStore,
+    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Redeem,
+    RefreshStore, RevokeAll, Rotated, Rotation, Rows, Sessions, SingleUseStore, TokenRow,
+    TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -390,24 +391,25 @@ impl TokenStore for MemoryStore {
         insert_fresh(inner.tokens.entry(self.table.to_string()).or_default(), new)
     }
 
-    async fn redeem(
-        &self,
-        redeem: &Redeem<'_>,
-        new_rows: &[NewTokenRow],
-    ) -> Result<bool, StoreError> {
+    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
-        let rows = inner.tokens.entry(self.table.to_string()).or_default();
-        if new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
-            return Err(StoreError::msg("a token row with this jti already exists"));
+        let Some(rows) = inner.tokens.get_mut(&*self.table) else {
+            return Ok(0);
+        };
+        let mut ended = 0;
+        for r in rows.values_mut() {
+            if r.purpose == SESSION && r.subject == subject && which.includes(&r.jti) {
+                r.purpose = REVOCATION.to_owned();
+                r.updated_at = now;
+                ended += 1;
+            }
         }
-        if !spend(rows, redeem, now) {
-            return Ok(false);
-        }
-        insert_fresh(rows, new_rows)?;
-        Ok(true)
+        Ok(ended)
     }
+}
 
+impl RefreshStore for MemoryStore {
     async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
@@ -448,6 +450,26 @@ impl TokenStore for MemoryStore {
     ) -> Result<Vec<TokenRow>, StoreError> {
         Ok(self.select(usize::MAX, |r| r.is_live_session(subject, now)))
     }
+}
+
+impl SingleUseStore for MemoryStore {
+    async fn redeem(
+        &self,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let rows = inner.tokens.entry(self.table.to_string()).or_default();
+        if new_rows.iter().any(|t| rows.contains_key(&t.jti)) {
+            return Err(StoreError::msg("a token row with this jti already exists"));
+        }
+        if !spend(rows, redeem, now) {
+            return Ok(false);
+        }
+        insert_fresh(rows, new_rows)?;
+        Ok(true)
+    }
 
     async fn live_tokens(
         &self,
@@ -458,23 +480,6 @@ impl TokenStore for MemoryStore {
         Ok(self.select(usize::MAX, |r| {
             r.subject == subject && r.purpose == purpose && r.expires_at > now
         }))
-    }
-
-    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
-        let now = Utc::now();
-        let mut inner = self.lock();
-        let Some(rows) = inner.tokens.get_mut(&*self.table) else {
-            return Ok(0);
-        };
-        let mut ended = 0;
-        for r in rows.values_mut() {
-            if r.purpose == SESSION && r.subject == subject && which.includes(&r.jti) {
-                r.purpose = REVOCATION.to_owned();
-                r.updated_at = now;
-                ended += 1;
-            }
-        }
-        Ok(ended)
     }
 }
 

@@ -33,7 +33,9 @@ use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Lifetime, Purpose, PurposeFilter};
 use crate::error::{Error, Result, truncated_to};
 use crate::jwt::new_jti;
-use crate::store::{NewTokenRow, Rotation, Sessions, TokenRow, TokenStore, UserStore};
+use crate::store::{
+    NewTokenRow, RefreshStore, Rotation, Sessions, TokenRow, TokenStore, UserStore,
+};
 use crate::user::UserResource;
 use crate::verify::Expect;
 use crate::verify::fail_closed;
@@ -317,7 +319,10 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
 
     /// The user's live sessions, newest first; `current` marks the one of
     /// the token that asks (the device list).
-    pub async fn list_sessions(&self, user: &U, current: Option<&str>) -> Result<Vec<Session>> {
+    pub async fn list_sessions(&self, user: &U, current: Option<&str>) -> Result<Vec<Session>>
+    where
+        S: RefreshStore,
+    {
         let mut rows = self
             .store()
             .list_sessions(&user.subject(), Utc::now())
@@ -354,7 +359,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     }
 }
 
-impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
     /// Exchanges a refresh token for a new access token and a new refresh
     /// token in the same session (rotation), in one atomic store write that
     /// also checks the session is live. A used refresh token presented

@@ -30,7 +30,9 @@ use crate::password::check_password;
 use crate::sender::{Message, Queue, Request};
 use crate::session::SignInContext;
 use crate::session::SignedIn;
-use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, TokenStore, UserStore};
+use crate::store::{
+    PasswordChange, PasswordStore, Redeem, RevokeAll, SingleUseStore, TokenStore, UserStore,
+};
 use crate::user::{PasswordUser, UserResource};
 use crate::user_actions::normalize_identity;
 use crate::verify::fail_closed;
@@ -123,7 +125,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 }
 
-impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
+impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S> {
     /// Requests a password reset for `identity`: answers at once, the same
     /// whether the identity exists or not; in the background, when it
     /// does, a reset token (purpose `password_reset`, stored, bound to the
@@ -327,7 +329,7 @@ impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
     }
 }
 
-impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
     fn confirmation_config(&self) -> Result<crate::config::ConfirmationConfig> {
         self.settings().confirmation.ok_or(Error::NotConfigured(
             "this resource has no confirmation add-on",
@@ -639,7 +641,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 }
 
-impl<U: PasswordUser, S: TokenStore + PasswordStore<U> + 'static> Auth<U, S> {
+impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S> {
     /// A magic link into an account never confirmed: the first proof of
     /// the address. The link is spent with `confirmed_at` set and the
     /// password set before it cleared (one write); every earlier session

@@ -155,7 +155,7 @@ pub trait TokenStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<ExpungedBatch, StoreError>> + Send;
 
-    // Sessions and refresh tokens.
+    // Sessions (authentication reads a token's session with its row).
 
     /// The rows whose `jti` is `jti` and `sid` (when given), whatever their
     /// purpose or expiry, in one round trip: the verifier judges them.
@@ -171,17 +171,19 @@ pub trait TokenStore: Send + Sync {
         rows: &[NewTokenRow],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Spends the single-use token `redeem` (its row, live and of its
-    /// purpose and subject, becomes a revocation) and inserts `new_rows`
-    /// (a sign-in's), both or neither, in one atomic write. `false`,
-    /// writing nothing, when the row is not such a row. Of concurrent calls
-    /// for one `jti`, at most one returns `true`.
-    fn redeem(
+    /// Flips session rows of `subject` to revocations (keeping their
+    /// expiry): one, all but one, or all. Returns how many.
+    fn end_sessions(
         &self,
-        redeem: &Redeem<'_>,
-        new_rows: &[NewTokenRow],
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        subject: &str,
+        which: Sessions<'_>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
 
+/// What refresh tokens (the rotation) and the device list need beyond
+/// [`TokenStore`]: a store that leaves it out still runs tokens,
+/// revocation, sessions and sign-out.
+pub trait RefreshStore: TokenStore {
     /// The refresh rotation, one atomic write. When the session `sid` of
     /// `subject` is a live `session` row, and the row `old_jti` of `subject`
     /// is an unexpired `refresh` row, it becomes `refresh_used` (its
@@ -203,6 +205,21 @@ pub trait TokenStore: Send + Sync {
         subject: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
+}
+
+/// What the single-use tokens (sign-in tokens, password reset, magic
+/// links, confirmation) need beyond [`TokenStore`].
+pub trait SingleUseStore: TokenStore {
+    /// Spends the single-use token `redeem` (its row, live and of its
+    /// purpose and subject, becomes a revocation) and inserts `new_rows`
+    /// (a sign-in's), both or neither, in one atomic write. `false`,
+    /// writing nothing, when the row is not such a row. Of concurrent calls
+    /// for one `jti`, at most one returns `true`.
+    fn redeem(
+        &self,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The live rows of `subject` with `purpose` (expiring after `now`):
     /// the pending single-use tokens a cap counts.
@@ -212,14 +229,6 @@ pub trait TokenStore: Send + Sync {
         purpose: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
-
-    /// Flips session rows of `subject` to revocations (keeping their
-    /// expiry): one, all but one, or all. Returns how many.
-    fn end_sessions(
-        &self,
-        subject: &str,
-        which: Sessions<'_>,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// The rows [`TokenStore::lookup`] found.

@@ -8,7 +8,9 @@ use crate::error::store_failure;
 use crate::error::{Error, Result, truncated};
 use crate::password::check_password;
 use crate::session::{SignInContext, SignedIn};
-use crate::store::{InsertUserError, PasswordChange, PasswordStore, RevokeAll, TokenStore};
+use crate::store::{
+    InsertUserError, PasswordChange, PasswordStore, RevokeAll, SingleUseStore, TokenStore,
+};
 use crate::token;
 use crate::user::{PasswordUser, UserResource};
 use crate::verify::check_credential;
@@ -48,7 +50,7 @@ pub(crate) fn check_confirmation(
     }
 }
 
-impl<U: PasswordUser, S: TokenStore + PasswordStore<U>> Auth<U, S> {
+impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
     /// `register_with_password`: normalises the identity, checks the
     /// confirmation and the password, hashes it (argon2id, off the
     /// executor), and inserts `user` with the hash together with its first

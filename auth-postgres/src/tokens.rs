@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
-    StoreError, TokenRow, TokenStore,
+    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, Rotated, Rotation,
+    Rows, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -332,67 +332,6 @@ impl TokenStore for PgStore {
         Ok(())
     }
 
-    async fn redeem(
-        &self,
-        redeem: &Redeem<'_>,
-        new_rows: &[NewTokenRow],
-    ) -> Result<bool, StoreError> {
-        let q = self.token_queries();
-        let row = RowArrays::new(new_rows)
-            .bind(sqlx::query(sql(&q.redeem)))
-            .bind(redeem.jti)
-            .bind(redeem.subject)
-            .bind(redeem.purpose)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("redeem token"))?;
-        row.try_get::<bool, _>(0)
-            .map_err(db_err("decode redeem row"))
-    }
-
-    async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
-        let q = self.token_queries();
-        let query = sqlx::query(sql(&q.rotate))
-            .bind(rotation.old_jti)
-            .bind(rotation.sid)
-            .bind(rotation.subject)
-            .bind(rotation.reuse_grace.as_secs_f64());
-        let row = RowArrays::new(rotation.new_rows)
-            .bind(query)
-            .bind(rotation.successor)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("rotate refresh token"))?;
-        let decode = db_err("decode rotation row");
-        let seen = (|| {
-            Ok::<_, sqlx::Error>(Rotated {
-                rotated: row.try_get("rotated")?,
-                sibling: row.try_get("sibling")?,
-                successor: row.try_get("successor")?,
-                old_purpose: row.try_get("old_purpose")?,
-                session_live: row.try_get("session_live")?,
-            })
-        })();
-        seen.map_err(decode)
-    }
-
-    async fn list_sessions(
-        &self,
-        subject: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::list_sessions(self, subject, now).await
-    }
-
-    async fn live_tokens(
-        &self,
-        subject: &str,
-        purpose: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::live_tokens(self, subject, purpose, now).await
-    }
-
     async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
         ops::end_sessions(self, subject, which).await
     }
@@ -459,5 +398,70 @@ impl TokenStore for PgStore {
             deleted: u64::try_from(deleted).unwrap_or(0),
             last_expires_at: last,
         })
+    }
+}
+
+impl RefreshStore for PgStore {
+    async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
+        let q = self.token_queries();
+        let query = sqlx::query(sql(&q.rotate))
+            .bind(rotation.old_jti)
+            .bind(rotation.sid)
+            .bind(rotation.subject)
+            .bind(rotation.reuse_grace.as_secs_f64());
+        let row = RowArrays::new(rotation.new_rows)
+            .bind(query)
+            .bind(rotation.successor)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("rotate refresh token"))?;
+        let decode = db_err("decode rotation row");
+        let seen = (|| {
+            Ok::<_, sqlx::Error>(Rotated {
+                rotated: row.try_get("rotated")?,
+                sibling: row.try_get("sibling")?,
+                successor: row.try_get("successor")?,
+                old_purpose: row.try_get("old_purpose")?,
+                session_live: row.try_get("session_live")?,
+            })
+        })();
+        seen.map_err(decode)
+    }
+
+    async fn list_sessions(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        ops::list_sessions(self, subject, now).await
+    }
+}
+
+impl SingleUseStore for PgStore {
+    async fn redeem(
+        &self,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        let q = self.token_queries();
+        let row = RowArrays::new(new_rows)
+            .bind(sqlx::query(sql(&q.redeem)))
+            .bind(redeem.jti)
+            .bind(redeem.subject)
+            .bind(redeem.purpose)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("redeem token"))?;
+        row.try_get::<bool, _>(0)
+            .map_err(db_err("decode redeem row"))
+    }
+
+    async fn live_tokens(
+        &self,
+        subject: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        ops::live_tokens(self, subject, purpose, now).await
     }
 }

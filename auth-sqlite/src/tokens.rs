@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, Rotated, Rotation, Rows, Sessions,
-    StoreError, TokenRow, TokenStore,
+    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, Rotated, Rotation,
+    Rows, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -332,77 +332,6 @@ impl TokenStore for SqliteStore {
             .map_err(db_err("insert tokens"))
     }
 
-    async fn redeem(
-        &self,
-        redeem: &Redeem<'_>,
-        new_rows: &[NewTokenRow],
-    ) -> Result<bool, StoreError> {
-        let q = self.token_queries();
-        // The token spent and the rows inserted, or neither.
-        let spend_then_insert = async |tx: &mut SqliteConnection, now| {
-            let spent = spend(tx, q, redeem, now).await?;
-            if spent {
-                insert_rows(tx, q, new_rows, now).await?;
-            }
-            Ok(spent)
-        };
-        self.write(spend_then_insert, |spent| *spent)
-            .await
-            .map_err(db_err("redeem token"))
-    }
-
-    async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
-        let q = self.token_queries();
-        // Nothing changes between the reads and the writes (the write lock
-        // is taken first); what `decide` refuses leaves nothing written.
-        let rotate = async |tx: &mut SqliteConnection, now| {
-            let (session, old) = (
-                get_row(tx, q, rotation.sid).await?,
-                get_row(tx, q, rotation.old_jti).await?,
-            );
-            let seen = rotation.decide(session.as_ref(), old.as_ref(), now);
-            if !(seen.rotated || seen.sibling) {
-                return Ok(seen);
-            }
-            if seen.rotated {
-                insert_rows(tx, q, rotation.new_rows, now).await?;
-                sqlx::query(sql(&q.mark_used))
-                    .bind(rotation.old_jti)
-                    .bind(micros(now))
-                    .bind(rotation.successor.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(sql(&q.touch_session))
-                .bind(rotation.sid)
-                .bind(micros(now))
-                .bind(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                .execute(&mut *tx)
-                .await?;
-            Ok(seen)
-        };
-        self.write(rotate, |seen| seen.rotated || seen.sibling)
-            .await
-            .map_err(db_err("rotate refresh token"))
-    }
-
-    async fn list_sessions(
-        &self,
-        subject: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::list_sessions(self, subject, now).await
-    }
-
-    async fn live_tokens(
-        &self,
-        subject: &str,
-        purpose: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TokenRow>, StoreError> {
-        ops::live_tokens(self, subject, purpose, now).await
-    }
-
     async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
         ops::end_sessions(self, subject, which).await
     }
@@ -478,5 +407,80 @@ impl TokenStore for SqliteStore {
             .map_err(db_err("delete expired"))?;
         tracing::debug!(table = %q.table, removed = batch.deleted, "expunged a batch");
         Ok(batch)
+    }
+}
+
+impl RefreshStore for SqliteStore {
+    async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
+        let q = self.token_queries();
+        // Nothing changes between the reads and the writes (the write lock
+        // is taken first); what `decide` refuses leaves nothing written.
+        let rotate = async |tx: &mut SqliteConnection, now| {
+            let (session, old) = (
+                get_row(tx, q, rotation.sid).await?,
+                get_row(tx, q, rotation.old_jti).await?,
+            );
+            let seen = rotation.decide(session.as_ref(), old.as_ref(), now);
+            if !(seen.rotated || seen.sibling) {
+                return Ok(seen);
+            }
+            if seen.rotated {
+                insert_rows(tx, q, rotation.new_rows, now).await?;
+                sqlx::query(sql(&q.mark_used))
+                    .bind(rotation.old_jti)
+                    .bind(micros(now))
+                    .bind(rotation.successor.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(sql(&q.touch_session))
+                .bind(rotation.sid)
+                .bind(micros(now))
+                .bind(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .execute(&mut *tx)
+                .await?;
+            Ok(seen)
+        };
+        self.write(rotate, |seen| seen.rotated || seen.sibling)
+            .await
+            .map_err(db_err("rotate refresh token"))
+    }
+
+    async fn list_sessions(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        ops::list_sessions(self, subject, now).await
+    }
+}
+
+impl SingleUseStore for SqliteStore {
+    async fn redeem(
+        &self,
+        redeem: &Redeem<'_>,
+        new_rows: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        let q = self.token_queries();
+        // The token spent and the rows inserted, or neither.
+        let spend_then_insert = async |tx: &mut SqliteConnection, now| {
+            let spent = spend(tx, q, redeem, now).await?;
+            if spent {
+                insert_rows(tx, q, new_rows, now).await?;
+            }
+            Ok(spent)
+        };
+        self.write(spend_then_insert, |spent| *spent)
+            .await
+            .map_err(db_err("redeem token"))
+    }
+
+    async fn live_tokens(
+        &self,
+        subject: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
+        ops::live_tokens(self, subject, purpose, now).await
     }
 }

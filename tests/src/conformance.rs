@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    Error, InsertUserError, NewTokenRow, PasswordStore, Purpose, PurposeFilter, Rotation, Rows,
-    Sessions, TokenResourceConfig, TokenStore, UserStore,
+    Error, InsertUserError, NewTokenRow, PasswordStore, Purpose, PurposeFilter, RefreshStore,
+    Rotation, Rows, Sessions, SingleUseStore, TokenResourceConfig, UserStore,
 };
 use auth_core::{TokenFacts, token_actions};
 use chrono::{DateTime, Utc};
@@ -144,7 +144,9 @@ impl SuiteStore for auth_sqlite::SqliteStore {}
 
 /// What a backend must be to run the suite: a token store that can be
 /// bound to another table over the same data.
-pub trait ConformanceStore: TokenStore + UserStore<User> + Clone + 'static {
+pub trait ConformanceStore:
+    RefreshStore + SingleUseStore + UserStore<User> + Clone + 'static
+{
     /// This store, bound to the token table `table`.
     fn bound_to(&self, table: &str) -> Self;
 }

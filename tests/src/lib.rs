@@ -220,7 +220,7 @@ pub async fn try_register<U, S>(
 ) -> auth_core::Result<auth_core::SignedIn<U>>
 where
     U: auth_core::PasswordUser + serde::de::DeserializeOwned,
-    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+    S: auth_core::PasswordStore<U> + auth_core::SingleUseStore,
 {
     auth.register_with_password(new_member(email), password, Some(password), context)
         .await
@@ -235,7 +235,7 @@ pub async fn register_with<U, S>(
 ) -> auth_core::SignedIn<U>
 where
     U: auth_core::PasswordUser + serde::de::DeserializeOwned,
-    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+    S: auth_core::PasswordStore<U> + auth_core::SingleUseStore,
 {
     try_register(auth, email, password, context).await.unwrap()
 }
@@ -249,7 +249,7 @@ pub async fn sign_in_as<U, S>(
 ) -> auth_core::SignedIn<U>
 where
     U: auth_core::PasswordUser,
-    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+    S: auth_core::PasswordStore<U> + auth_core::SingleUseStore,
 {
     auth.sign_in_with_password(email, PASSWORD, token_type, ExtraClaims::new())
         .await
@@ -260,7 +260,7 @@ where
 pub async fn sessions_of<U, S>(auth: &Auth<U, S>, user: &U) -> Vec<auth_core::Session>
 where
     U: auth_core::PasswordUser,
-    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+    S: auth_core::PasswordStore<U> + auth_core::RefreshStore,
 {
     auth.list_sessions(user, None).await.unwrap()
 }
@@ -269,7 +269,7 @@ where
 pub async fn has_no_sessions<U, S>(auth: &Auth<U, S>, user: &U) -> bool
 where
     U: auth_core::PasswordUser,
-    S: auth_core::PasswordStore<U> + auth_core::TokenStore,
+    S: auth_core::PasswordStore<U> + auth_core::RefreshStore,
 {
     sessions_of(auth, user).await.is_empty()
 }

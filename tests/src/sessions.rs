@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use auth_core::TokenStore as _;
+use auth_core::SingleUseStore as _;
 
 use auth_core::{
     Auth, Authenticated, ClientInfo, Error, ExtraClaims, HashCost, Lifetime, Secret, SignInContext,

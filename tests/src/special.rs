@@ -10,7 +10,9 @@ use auth_core::{
     Auth, Authenticated, ClientInfo, Error, HashCost, Message, Purpose, Reauthentication, Secret,
     SendFuture, Sender, TokenType, token_resource,
 };
-use auth_core::{PasswordStore, TokenResource as _, TokenStore as _, UserResource as _, UserStore};
+use auth_core::{
+    PasswordStore, SingleUseStore as _, TokenResource as _, UserResource as _, UserStore,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

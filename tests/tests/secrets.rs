@@ -8,7 +8,7 @@ use common::CapturedLog;
 
 use auth_core::{
     Auth, Authenticated, ExtraClaims, HashCost, HashedPassword, MemoryStore, PasswordStore, Secret,
-    SigningSecret, TokenConfig, TokenResource, TokenStore, TokenType, spawn_expunger_every,
+    SigningSecret, SingleUseStore, TokenConfig, TokenResource, TokenType, spawn_expunger_every,
     token_resource,
 };
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ fn debug_output_is_redacted() {
 
 async fn full_flow<S>(auth: &Auth<User, S>) -> Vec<String>
 where
-    S: TokenStore + PasswordStore<User> + Clone + 'static,
+    S: SingleUseStore + PasswordStore<User> + Clone + 'static,
 {
     let mut tokens = Vec::new();
     let ada = User {

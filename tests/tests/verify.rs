@@ -456,13 +456,6 @@ impl TokenStore for BrokenStore {
     async fn is_revoked(&self, _: &str) -> Result<bool, StoreError> {
         broken()
     }
-    async fn redeem(
-        &self,
-        _: &auth_core::Redeem<'_>,
-        _: &[NewTokenRow],
-    ) -> Result<bool, StoreError> {
-        broken()
-    }
     async fn revoke_all_for_subject(
         &self,
         _: &str,
@@ -490,6 +483,12 @@ impl TokenStore for BrokenStore {
     async fn insert_tokens(&self, _: &[NewTokenRow]) -> Result<(), StoreError> {
         broken()
     }
+    async fn end_sessions(&self, _: &str, _: auth_core::Sessions<'_>) -> Result<u64, StoreError> {
+        broken()
+    }
+}
+
+impl auth_core::RefreshStore for BrokenStore {
     async fn rotate_refresh(
         &self,
         _: &auth_core::Rotation<'_>,
@@ -499,15 +498,22 @@ impl TokenStore for BrokenStore {
     async fn list_sessions(&self, _: &str, _: DateTime<Utc>) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }
+}
+
+impl auth_core::SingleUseStore for BrokenStore {
+    async fn redeem(
+        &self,
+        _: &auth_core::Redeem<'_>,
+        _: &[NewTokenRow],
+    ) -> Result<bool, StoreError> {
+        broken()
+    }
     async fn live_tokens(
         &self,
         _: &str,
         _: &str,
         _: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, StoreError> {
-        broken()
-    }
-    async fn end_sessions(&self, _: &str, _: auth_core::Sessions<'_>) -> Result<u64, StoreError> {
         broken()
     }
 }

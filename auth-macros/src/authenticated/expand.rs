@@ -439,8 +439,8 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
         magic_link,
         confirmation,
     } = set;
-    let bound = quote!(S: __p::TokenStore + __p::PasswordStore<Self>);
-    let queued = quote!(S: __p::TokenStore + __p::PasswordStore<Self> + 'static);
+    let bound = quote!(S: __p::SingleUseStore + __p::PasswordStore<Self>);
+    let queued = quote!(S: __p::SingleUseStore + __p::PasswordStore<Self> + 'static);
     let shared = quote!(&::std::sync::Arc<__p::Auth<Self, S>>);
     let result = |t: TokenStream| quote!(::core::result::Result<#t, __p::Error>);
     let signed_in = result(quote!(__p::SignedIn<Self>));
@@ -555,7 +555,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
         quote! {
             /// The user's live sessions, newest first (the device list);
             /// `current` marks the session of the token that asks.
-            pub async fn #list<S: __p::TokenStore>(
+            pub async fn #list<S: __p::RefreshStore>(
                 auth: &__p::Auth<Self, S>,
                 user: &Self,
                 current: #opt_str,
@@ -589,7 +589,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             /// Exchanges a refresh token for a new pair in the same session
             /// (rotation, with reuse detection).
             pub async fn #name<S>(auth: &__p::Auth<Self, S>, refresh_token: &str) -> #ret
-            where S: __p::TokenStore + __p::UserStore<Self>
+            where S: __p::RefreshStore + __p::UserStore<Self>
             {
                 auth.refresh(refresh_token).await
             }
@@ -655,14 +655,14 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
                 updated: &Self,
                 proof: __p::Reauthentication<'_>,
             ) -> #result_unit
-            where S: __p::TokenStore + __p::UserStore<Self>
+            where S: __p::SingleUseStore + __p::UserStore<Self>
             {
                 auth.change_with_confirmation(user, updated, proof).await
             }
 
             /// Applies a confirmation, once: its changes and `confirmed_at`.
             pub async fn confirm<S>(auth: &__p::Auth<Self, S>, confirm_token: &str) -> #result_self
-            where S: __p::TokenStore + __p::UserStore<Self>
+            where S: __p::SingleUseStore + __p::UserStore<Self>
             {
                 auth.confirm(confirm_token).await
             }
@@ -674,7 +674,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
                 confirm_token: &str,
                 password: &str,
             ) -> #result_self
-            where S: __p::TokenStore + __p::UserStore<Self>
+            where S: __p::SingleUseStore + __p::UserStore<Self>
             {
                 auth.confirm_with_password(confirm_token, password).await
             }

@@ -83,6 +83,15 @@ impl From<&User> for PublicUser {
 
 /// What the demo needs of a store: tokens, and users with passwords.
 /// Memory, PostgreSQL and SQLite all are.
-pub trait Store: auth_core::TokenStore + auth_core::PasswordStore<User> + 'static {}
+pub trait Store:
+    auth_core::RefreshStore + auth_core::SingleUseStore + auth_core::PasswordStore<User> + 'static
+{
+}
 
-impl<S: auth_core::TokenStore + auth_core::PasswordStore<User> + 'static> Store for S {}
+impl<S> Store for S where
+    S: auth_core::RefreshStore
+        + auth_core::SingleUseStore
+        + auth_core::PasswordStore<User>
+        + 'static
+{
+}
