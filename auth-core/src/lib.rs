@@ -140,8 +140,8 @@ pub use session::{
 pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable, Redeem,
-    RefreshStore, RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, Sessions, SingleUseStore,
-    TokenRow, TokenStore, UserStore,
+    RefreshStore, RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, SessionFacts, Sessions,
+    SingleUseStore, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

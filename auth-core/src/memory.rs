@@ -11,8 +11,8 @@ use crate::config::{DEFAULT_TOKEN_TABLE, Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::store::{
     ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Redeem,
-    RefreshStore, RevokeAll, Rotated, Rotation, Rows, Sessions, SingleUseStore, TokenRow,
-    TokenStore, UserStore,
+    RefreshStore, RevokeAll, Rotated, Rotation, Rows, SessionFacts, Sessions, SingleUseStore,
+    TokenRow, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -382,7 +382,7 @@ impl TokenStore for MemoryStore {
         let get = |jti: &str| rows.and_then(|r| r.get(jti)).cloned();
         Ok(Rows {
             token: get(jti),
-            session: sid.and_then(get),
+            session: sid.and_then(get).map(SessionFacts::from),
         })
     }
 
@@ -414,7 +414,8 @@ impl RefreshStore for MemoryStore {
         let now = Utc::now();
         let mut inner = self.lock();
         let rows = inner.tokens.entry(self.table.to_string()).or_default();
-        let seen = rotation.decide(rows.get(rotation.sid), rows.get(rotation.old_jti), now);
+        let session = rows.get(rotation.sid).cloned().map(SessionFacts::from);
+        let seen = rotation.decide(session.as_ref(), rows.get(rotation.old_jti), now);
         if !(seen.rotated || seen.sibling) {
             return Ok(seen);
         }

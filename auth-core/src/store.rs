@@ -37,10 +37,55 @@ pub struct TokenRow {
 impl TokenRow {
     /// Whether this is a session row of `subject` still live at `now`.
     pub fn is_live_session(&self, subject: &str, now: DateTime<Utc>) -> bool {
-        self.purpose == Purpose::SESSION.as_str()
-            && self.subject == subject
-            && self.expires_at > now
+        live_session(&self.purpose, &self.subject, self.expires_at, subject, now)
     }
+}
+
+/// What verification reads of a token's session row: whose it is, whether
+/// it is a live session, and when it began. Not its `extra_data` (the
+/// device: the device list reads it), so authenticating reads no more of
+/// the session than its verdict needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionFacts {
+    /// The session id (its row's `jti`).
+    pub jti: String,
+    /// The subject it belongs to.
+    pub subject: String,
+    /// `session`, or `revocation` once ended.
+    pub purpose: String,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+    /// When it began (the sign-in).
+    pub created_at: DateTime<Utc>,
+}
+
+impl SessionFacts {
+    /// Whether this is a session of `subject` still live at `now`.
+    pub fn is_live_session(&self, subject: &str, now: DateTime<Utc>) -> bool {
+        live_session(&self.purpose, &self.subject, self.expires_at, subject, now)
+    }
+}
+
+impl From<TokenRow> for SessionFacts {
+    fn from(row: TokenRow) -> Self {
+        Self {
+            jti: row.jti,
+            subject: row.subject,
+            purpose: row.purpose,
+            expires_at: row.expires_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn live_session(
+    purpose: &str,
+    owner: &str,
+    expires_at: DateTime<Utc>,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> bool {
+    purpose == Purpose::SESSION.as_str() && owner == subject && expires_at > now
 }
 
 /// A row to write; the store sets the timestamps.
@@ -236,8 +281,9 @@ pub trait SingleUseStore: TokenStore {
 pub struct Rows {
     /// The row of the token's `jti`, if any.
     pub token: Option<TokenRow>,
-    /// The row of its session, if asked for and found.
-    pub session: Option<TokenRow>,
+    /// What verification reads of its session's row, if asked for and
+    /// found.
+    pub session: Option<SessionFacts>,
 }
 
 /// Which sessions [`TokenStore::end_sessions`] ends.
@@ -291,7 +337,7 @@ impl Rotation<'_> {
     /// `successor` is read from the old row here.
     pub fn decide(
         &self,
-        session: Option<&TokenRow>,
+        session: Option<&SessionFacts>,
         old: Option<&TokenRow>,
         now: DateTime<Utc>,
     ) -> Rotated {
@@ -568,7 +614,7 @@ mod tests {
     #[test]
     fn no_grace_means_no_sibling_even_in_the_same_instant() {
         let now = chrono::Utc::now();
-        let session = row("s", &Purpose::SESSION, now);
+        let session = super::SessionFacts::from(row("s", &Purpose::SESSION, now));
         let used = row("r", &Purpose::REFRESH_USED, now);
         let rotation = |secs| Rotation {
             old_jti: "r",

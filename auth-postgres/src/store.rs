@@ -94,8 +94,9 @@ impl PgStore {
         self.statements.queries()
     }
 
-    /// Statements built once per subject name (for the bound token table).
-    pub(crate) fn sql_cache(&self) -> &PerTable<&'static str, Arc<str>> {
+    /// Statements built once per subject name and variant (for the bound
+    /// token table).
+    pub(crate) fn sql_cache(&self) -> &PerTable<(&'static str, bool), Arc<str>> {
         self.statements.per_user()
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use auth_core::{
     ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, Rotated, Rotation,
-    Rows, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
+    Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -50,7 +50,14 @@ pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocati
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
         let common = TokenStatements {
-            lookup: format!("SELECT {} FROM {}", ops::lookup_columns(), lookup_from(t)).into(),
+            lookup: format!("SELECT {} FROM {}", ops::lookup_columns(true), lookup_from(t, true))
+                .into(),
+            lookup_token: format!(
+                "SELECT {} FROM {}",
+                ops::lookup_columns(false),
+                lookup_from(t, false)
+            )
+            .into(),
             list_sessions: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE subject = $1 AND purpose = 'session' AND expires_at > $2"
             )
@@ -239,32 +246,46 @@ impl RowArrays {
     }
 }
 
-/// One row whatever is found: `$1` the token's jti, `$2` its sid (or NULL).
-pub(crate) fn lookup_from(t: &str) -> String {
-    format!("(SELECT 1) one LEFT JOIN {t} t ON t.jti = $1 LEFT JOIN {t} s ON s.jti = $2")
+/// One row whatever is found: `$1` the token's jti and, `with_session`,
+/// `$2` its sid.
+pub(crate) fn lookup_from(t: &str, with_session: bool) -> String {
+    let session = if with_session {
+        format!(" LEFT JOIN {t} s ON s.jti = $2")
+    } else {
+        String::new()
+    };
+    format!("(SELECT 1) one LEFT JOIN {t} t ON t.jti = $1{session}")
 }
 
-/// Reads the token and session rows of a lookup row.
-pub(crate) fn lookup_rows(row: &PgRow) -> Result<auth_core::Rows, sqlx::Error> {
-    let side = |p: &str| -> Result<Option<TokenRow>, sqlx::Error> {
-        let col = |c: &str| format!("{p}_{c}");
-        let Some(jti) = row.try_get::<Option<String>, _>(col("jti").as_str())? else {
-            return Ok(None);
-        };
-        Ok(Some(TokenRow {
+/// Reads the token's row of a lookup row and, `with_session`, what it
+/// holds of the session's.
+pub(crate) fn lookup_rows(row: &PgRow, with_session: bool) -> Result<auth_core::Rows, sqlx::Error> {
+    let token = match row.try_get::<Option<String>, _>("t_jti")? {
+        None => None,
+        Some(jti) => Some(TokenRow {
             jti,
-            subject: row.try_get(col("subject").as_str())?,
-            expires_at: row.try_get(col("expires_at").as_str())?,
-            purpose: row.try_get(col("purpose").as_str())?,
-            extra_data: row.try_get(col("extra_data").as_str())?,
-            created_at: row.try_get(col("created_at").as_str())?,
-            updated_at: row.try_get(col("updated_at").as_str())?,
-        }))
+            subject: row.try_get("t_subject")?,
+            expires_at: row.try_get("t_expires_at")?,
+            purpose: row.try_get("t_purpose")?,
+            extra_data: row.try_get("t_extra_data")?,
+            created_at: row.try_get("t_created_at")?,
+            updated_at: row.try_get("t_updated_at")?,
+        }),
     };
-    Ok(auth_core::Rows {
-        token: side("t")?,
-        session: side("s")?,
-    })
+    let session = match with_session {
+        false => None,
+        true => match row.try_get::<Option<String>, _>("s_jti")? {
+            None => None,
+            Some(jti) => Some(SessionFacts {
+                jti,
+                subject: row.try_get("s_subject")?,
+                expires_at: row.try_get("s_expires_at")?,
+                purpose: row.try_get("s_purpose")?,
+                created_at: row.try_get("s_created_at")?,
+            }),
+        },
+    };
+    Ok(auth_core::Rows { token, session })
 }
 
 /// Purpose names as a `text[]`.

@@ -32,19 +32,24 @@ fn by_key<U: UserResource>(table: &str, param: usize) -> String {
 
 impl PgStore {
     /// The authenticate query for `U` and the bound token table, built
-    /// once: the token's row, its session's row and the user (`$3`), one
-    /// row always.
-    fn authenticate_sql<U: UserResource>(&self) -> Result<std::sync::Arc<str>, StoreError> {
-        self.sql_cache().get_or_try_insert(U::SUBJECT_NAME, || {
+    /// once per variant: the token's row, with a session what verification
+    /// reads of its row (`$2`), and the user (the last parameter), one row
+    /// always.
+    fn authenticate_sql<U: UserResource>(
+        &self,
+        with_session: bool,
+    ) -> Result<std::sync::Arc<str>, StoreError> {
+        let key = (U::SUBJECT_NAME, with_session);
+        self.sql_cache().get_or_try_insert(&key, || {
             let q = self.token_queries();
             let users = self.user_table(U::SUBJECT_NAME)?;
             let sql = format!(
                 "SELECT {}, ({}) AS \"user\" FROM {}",
-                auth_sql::tokens::lookup_columns(),
-                by_key::<U>(&users, 3),
-                lookup_from(&q.table)
+                auth_sql::tokens::lookup_columns(with_session),
+                by_key::<U>(&users, if with_session { 3 } else { 2 }),
+                lookup_from(&q.table, with_session)
             );
-            Ok((U::SUBJECT_NAME, sql.into()))
+            Ok((key, sql.into()))
         })
     }
 }
@@ -197,16 +202,18 @@ impl<U: UserResource> UserStore<U> for PgStore {
     where
         Self: TokenStore,
     {
-        let sql = self.authenticate_sql::<U>()?;
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(jti)
-            .bind(sid)
+        let sql = self.authenticate_sql::<U>(sid.is_some())?;
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(jti);
+        if let Some(sid) = sid {
+            query = query.bind(sid);
+        }
+        let row = query
             .bind(key.to_subject_value())
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("authenticate"))?;
         let decode = || db_err("decode authenticate row");
-        let rows = lookup_rows(&row).map_err(decode())?;
+        let rows = lookup_rows(&row, sid.is_some()).map_err(decode())?;
         let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
         Ok((rows, user.map(|Json(u)| u)))
     }

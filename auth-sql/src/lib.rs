@@ -194,7 +194,7 @@ pub fn limit(n: usize) -> i64 {
 pub struct Statements<Q> {
     table: String,
     queries: Q,
-    per_user: PerTable<&'static str, Arc<str>>,
+    per_user: PerTable<(&'static str, bool), Arc<str>>,
 }
 
 impl<Q> Statements<Q> {
@@ -234,8 +234,9 @@ impl<Q> Statements<Q> {
         &self.queries
     }
 
-    /// Statements per subject name, e.g. the authenticate query.
-    pub fn per_user(&self) -> &PerTable<&'static str, Arc<str>> {
+    /// Statements per subject name and variant, e.g. the authenticate
+    /// query with or without the session.
+    pub fn per_user(&self) -> &PerTable<(&'static str, bool), Arc<str>> {
         &self.per_user
     }
 }

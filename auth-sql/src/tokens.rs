@@ -28,14 +28,20 @@ pub const COLUMNS: [&str; 7] = [
 pub const COLUMN_LIST: &str =
     "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
 
-/// The select list of a lookup's two rows: the token's (`t.c AS t_c`) and
-/// its session's (`s.c AS s_c`), each of [`COLUMNS`].
-pub fn lookup_columns() -> String {
-    COLUMNS
+/// The columns of a session row that verification reads (what
+/// `auth_core::SessionFacts` holds): not its `extra_data` or `updated_at`.
+pub const SESSION_COLUMNS: [&str; 5] = ["jti", "subject", "expires_at", "purpose", "created_at"];
+
+/// The select list of a lookup: the token's row (`t.c AS t_c`, each of
+/// [`COLUMNS`]) and, `with_session`, what verification reads of its
+/// session's (`s.c AS s_c`, each of [`SESSION_COLUMNS`]).
+pub fn lookup_columns(with_session: bool) -> String {
+    let token = COLUMNS.iter().map(|c| format!("t.{c} AS t_{c}"));
+    let session = SESSION_COLUMNS
         .iter()
-        .flat_map(|c| [format!("t.{c} AS t_{c}"), format!("s.{c} AS s_{c}")])
-        .collect::<Vec<_>>()
-        .join(", ")
+        .filter(|_| with_session)
+        .map(|c| format!("s.{c} AS s_{c}"));
+    token.chain(session).collect::<Vec<_>>().join(", ")
 }
 
 /// A value bound to a token statement, in the statement's parameter order.
@@ -67,9 +73,13 @@ pub enum Param<'a> {
 /// operation's `Param`s list them.
 #[derive(Debug)]
 pub struct TokenStatements {
-    /// The token's row and its session's, one row whatever is found:
-    /// jti, sid (or NULL).
+    /// The token's row and what verification reads of its session's
+    /// ([`lookup_columns`] with the session), one row whatever is found:
+    /// jti, sid.
     pub lookup: Arc<str>,
+    /// The token's row alone, one row whatever is found (a token without
+    /// a session joins nothing): jti.
+    pub lookup_token: Arc<str>,
     /// Insert a row unless a revocation holds its jti, returning a row
     /// when written: jti, subject, expires_at, purpose, extra_data, now.
     pub upsert: Arc<str>,
@@ -140,11 +150,13 @@ pub trait TokenSql: Sync {
         what: &'static str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Reads a lookup row: the token's row and its session's.
+    /// Reads a lookup row: the token's row and, `with_session`, its
+    /// session's.
     fn read_lookup(
         &self,
         sql: &Arc<str>,
         params: &[Param<'_>],
+        with_session: bool,
     ) -> impl Future<Output = Result<Rows, StoreError>> + Send;
 }
 
@@ -162,9 +174,17 @@ fn new_row(row: &NewTokenRow) -> [Param<'_>; 6] {
 
 /// `TokenStore::lookup`.
 pub async fn lookup<S: TokenSql>(s: &S, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
-    let q = s.queries();
-    let params = [Param::Text(jti), Param::MaybeText(sid)];
-    s.read_lookup(&q.as_ref().lookup, &params).await
+    let q = s.queries().as_ref();
+    match sid {
+        Some(sid) => {
+            let params = [Param::Text(jti), Param::Text(sid)];
+            s.read_lookup(&q.lookup, &params, true).await
+        }
+        None => {
+            s.read_lookup(&q.lookup_token, &[Param::Text(jti)], false)
+                .await
+        }
+    }
 }
 
 /// `TokenStore::upsert_token`.
@@ -390,12 +410,13 @@ macro_rules! token_sql {
                 &self,
                 sql: &::std::sync::Arc<str>,
                 params: &[$crate::tokens::Param<'_>],
+                with_session: bool,
             ) -> ::std::result::Result<::auth_core::Rows, ::auth_core::StoreError> {
                 let row = $query(sql, params)
                     .fetch_one(&self.$reader)
                     .await
                     .map_err($db_err("lookup"))?;
-                $lookup_rows(&row).map_err($db_err("decode lookup row"))
+                $lookup_rows(&row, with_session).map_err($db_err("decode lookup row"))
             }
         }
     };
@@ -408,6 +429,17 @@ mod tests {
     #[test]
     fn the_column_list_is_the_columns() {
         assert_eq!(COLUMN_LIST, COLUMNS.join(", "));
-        assert!(lookup_columns().starts_with("t.jti AS t_jti, s.jti AS s_jti, t.subject"));
+        let token = lookup_columns(false);
+        assert!(token.starts_with("t.jti AS t_jti, t.subject AS t_subject"));
+        assert!(!token.contains("s."), "{token}");
+        let both = lookup_columns(true);
+        assert!(
+            both.starts_with(&format!("{token}, s.jti AS s_jti")),
+            "{both}"
+        );
+        assert!(
+            !both.contains("s.extra_data") && !both.contains("s.updated_at"),
+            "a session's device is not read to authenticate: {both}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use auth_core::{
     ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, Rotated, Rotation,
-    Rows, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
+    Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -49,7 +49,8 @@ const COLUMNS: &str = ops::COLUMN_LIST;
 impl TokenQueries {
     pub(crate) fn new(t: &str) -> Self {
         let common = TokenStatements {
-            lookup: lookup_sql(t, None).into(),
+            lookup: lookup_sql(t, None, true).into(),
+            lookup_token: lookup_sql(t, None, false).into(),
             list_sessions: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE subject = ?1 AND purpose = 'session' AND expires_at > ?2"
             )
@@ -159,16 +160,18 @@ impl TokenQueries {
     }
 }
 
-/// The lookup: one row whatever is found, `?1` the token's jti, `?2` its
-/// sid (or NULL); with `user`, that scalar subquery as a column `user` too
-/// (the authenticate query).
-pub(crate) fn lookup_sql(t: &str, user: Option<&str>) -> String {
-    let columns = ops::lookup_columns();
+/// The lookup: one row whatever is found, `?1` the token's jti and,
+/// `with_session`, `?2` its sid; with `user`, that scalar subquery as a
+/// column `user` too (the authenticate query).
+pub(crate) fn lookup_sql(t: &str, user: Option<&str>, with_session: bool) -> String {
+    let columns = ops::lookup_columns(with_session);
     let user = user.map(|u| format!(", ({u}) AS user")).unwrap_or_default();
-    format!(
-        "SELECT {columns}{user} FROM (SELECT 1) one \
-         LEFT JOIN {t} t ON t.jti = ?1 LEFT JOIN {t} s ON s.jti = ?2"
-    )
+    let session = if with_session {
+        format!(" LEFT JOIN {t} s ON s.jti = ?2")
+    } else {
+        String::new()
+    };
+    format!("SELECT {columns}{user} FROM (SELECT 1) one LEFT JOIN {t} t ON t.jti = ?1{session}")
 }
 
 /// Reads the token row whose columns carry `prefix` (`t_`, `s_`, or none);
@@ -198,11 +201,25 @@ fn token_row(row: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
     read_row(row, "")?.ok_or_else(|| sqlx::Error::ColumnNotFound("jti".into()))
 }
 
-/// Reads the token and session rows of a lookup row.
-pub(crate) fn lookup_rows(row: &SqliteRow) -> Result<Rows, sqlx::Error> {
+/// Reads the token's row of a lookup row and, `with_session`, what it
+/// holds of the session's.
+pub(crate) fn lookup_rows(row: &SqliteRow, with_session: bool) -> Result<Rows, sqlx::Error> {
+    let session = match with_session {
+        false => None,
+        true => match row.try_get::<Option<String>, _>("s_jti")? {
+            None => None,
+            Some(jti) => Some(SessionFacts {
+                jti,
+                subject: row.try_get("s_subject")?,
+                expires_at: from_micros(row.try_get("s_expires_at")?),
+                purpose: row.try_get("s_purpose")?,
+                created_at: from_micros(row.try_get("s_created_at")?),
+            }),
+        },
+    };
     Ok(Rows {
         token: read_row(row, "t_")?,
-        session: read_row(row, "s_")?,
+        session,
     })
 }
 
@@ -417,7 +434,7 @@ impl RefreshStore for SqliteStore {
         // is taken first); what `decide` refuses leaves nothing written.
         let rotate = async |tx: &mut SqliteConnection, now| {
             let (session, old) = (
-                get_row(tx, q, rotation.sid).await?,
+                get_row(tx, q, rotation.sid).await?.map(SessionFacts::from),
                 get_row(tx, q, rotation.old_jti).await?,
             );
             let seen = rotation.decide(session.as_ref(), old.as_ref(), now);

@@ -205,19 +205,24 @@ impl SqliteStore {
     }
 
     /// The authenticate query for `U` and the bound token table, built
-    /// once: the token's row, its session's row and the user (`?3`), one
-    /// row always.
-    async fn authenticate_sql<U: UserResource>(&self) -> Result<Arc<str>, StoreError> {
-        let key = U::SUBJECT_NAME;
-        if let Some(sql) = self.sql_cache().get(key) {
+    /// once per variant: the token's row, with a session what verification
+    /// reads of its row (`?2`), and the user (the last parameter), one row
+    /// always.
+    async fn authenticate_sql<U: UserResource>(
+        &self,
+        with_session: bool,
+    ) -> Result<Arc<str>, StoreError> {
+        let key = (U::SUBJECT_NAME, with_session);
+        if let Some(sql) = self.sql_cache().get(&key) {
             return Ok(sql);
         }
         // The user table is read from the database first (async), then the
         // statement is built.
         let users = self.user_table::<U>().await?;
-        self.sql_cache().get_or_try_insert(key, || {
+        self.sql_cache().get_or_try_insert(&key, || {
             let q = self.token_queries();
-            let sql = lookup_sql(&q.table, Some(&users.by_key::<U>(3)));
+            let user = users.by_key::<U>(if with_session { 3 } else { 2 });
+            let sql = lookup_sql(&q.table, Some(&user), with_session);
             Ok((key, sql.into()))
         })
     }
@@ -342,16 +347,18 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
     where
         Self: TokenStore,
     {
-        let sql = self.authenticate_sql::<U>().await?;
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(jti)
-            .bind(sid)
+        let sql = self.authenticate_sql::<U>(sid.is_some()).await?;
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(jti);
+        if let Some(sid) = sid {
+            query = query.bind(sid);
+        }
+        let row = query
             .bind(key.to_subject_value())
             .fetch_one(&self.reader)
             .await
             .map_err(db_err("authenticate"))?;
         let decode = || db_err("decode authenticate row");
-        let rows = lookup_rows(&row).map_err(decode())?;
+        let rows = lookup_rows(&row, sid.is_some()).map_err(decode())?;
         let user: Option<String> = row.try_get("user").map_err(decode())?;
         Ok((rows, user.as_deref().map(from_json).transpose()?))
     }

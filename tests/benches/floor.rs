@@ -2,41 +2,58 @@
 //! **interleaved**: rounds alternate ours and the floor on the same pool, so
 //! the machine's drift (two cores shared with PostgreSQL) hits both alike;
 //! the ratio reported is the median of the rounds' ratios. 1 and 16 tasks,
-//! deny-list and allow-list mode.
+//! deny-list and allow-list mode, each without sessions (the floor reads
+//! one token row) and with the sessions add-on (the floor joins the
+//! session's row: the joined floor).
 //! `cargo bench -p auth-tests --bench floor` (prints its table)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::{Auth, ExtraClaims, UserStore};
+use auth_core::{Auth, ExtraClaims, SessionsConfig, UserStore};
 use auth_postgres::{PgPool, PgStore};
 use auth_tests::bench::Jwt;
 use auth_tests::{User, settings};
 
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 25;
 const OPS_PER_ROUND: usize = 2_000;
 
 /// The floor: decode, then one statement returning the user (and, in
-/// allow-list mode, the stored claims).
+/// allow-list mode, the stored claims); with a session, the same statement
+/// also requires the session's row live (`$3`).
 async fn floor(pool: &PgPool, jwt: &Jwt, token: &str, allow_list: bool, id: &str) -> User {
     let claims = jwt.claims(token);
     let jti = claims["jti"].as_str().unwrap();
+    let sid = claims.get("sid").and_then(|s| s.as_str());
     // Allow-list mode returns the stored claims too (ours restores them).
-    let sql = if allow_list {
-        "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data FROM tokens t \
-         JOIN users u ON u.id = $2::uuid WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'"
-    } else {
-        "SELECT id::text, email, hashed_password, role, NULL::jsonb FROM users WHERE id = $2::uuid \
-         AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = $1 AND purpose = 'revocation')"
+    let sql = match (allow_list, sid.is_some()) {
+        (true, false) => {
+            "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data FROM tokens t \
+             JOIN users u ON u.id = $2::uuid WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'"
+        }
+        (false, false) => {
+            "SELECT id::text, email, hashed_password, role, NULL::jsonb FROM users WHERE id = $2::uuid \
+             AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = $1 AND purpose = 'revocation')"
+        }
+        (true, true) => {
+            "SELECT u.id::text, u.email, u.hashed_password, u.role, t.extra_data FROM tokens t \
+             JOIN tokens s ON s.jti = $3 AND s.purpose = 'session' AND s.expires_at > now() \
+             JOIN users u ON u.id = $2::uuid WHERE t.jti = $1 AND t.expires_at > now() AND t.purpose = 'user'"
+        }
+        (false, true) => {
+            "SELECT u.id::text, u.email, u.hashed_password, u.role, NULL::jsonb FROM users u \
+             JOIN tokens s ON s.jti = $3 AND s.purpose = 'session' AND s.expires_at > now() \
+             WHERE u.id = $2::uuid \
+             AND NOT EXISTS (SELECT 1 FROM tokens WHERE jti = $1 AND purpose = 'revocation')"
+        }
     };
     type Row = (String, String, String, String, Option<serde_json::Value>);
-    let (id, email, hashed_password, role, _claims): Row = sqlx::query_as(sql)
-        .bind(jti)
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let mut query = sqlx::query_as(sql).bind(jti).bind(id);
+    if let Some(sid) = sid {
+        query = query.bind(sid);
+    }
+    let (id, email, hashed_password, role, _claims): Row = query.fetch_one(pool).await.unwrap();
     User::from((id, email, hashed_password, role))
 }
 
@@ -75,9 +92,17 @@ fn main() {
         let jwt = Arc::new(Jwt::default());
         println!("| mode | tasks | ours per op | floor per op | median ratio (min–max of {ROUNDS} rounds) |");
         println!("|---|---|---|---|---|");
-        for allow_list in [false, true] {
-            let auth = Arc::new(Auth::from_settings(settings(allow_list), store.clone()).unwrap());
-            let token: Arc<str> = auth.token_for_user(&user, ExtraClaims::new()).await.unwrap().token.into();
+        for (allow_list, sessions) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut settings = settings(allow_list);
+            if sessions {
+                settings.sessions = Some(SessionsConfig::default());
+            }
+            let auth = Arc::new(Auth::from_settings(settings, store.clone()).unwrap());
+            let token: Arc<str> = if sessions {
+                auth.sign_in(user.clone(), ExtraClaims::new()).await.unwrap().token.token.into()
+            } else {
+                auth.token_for_user(&user, ExtraClaims::new()).await.unwrap().token.into()
+            };
             let id: Arc<str> = user.id.to_string().into();
             for tasks in [1, 16] {
                 let mut ratios = Vec::new();
@@ -115,8 +140,9 @@ fn main() {
                 ratios.sort_by(f64::total_cmp);
                 let per_op = |d: Duration| d.as_secs_f64() * 1e6 / (ROUNDS * OPS_PER_ROUND) as f64;
                 println!(
-                    "| {} | {tasks} | {:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2}) |",
+                    "| {}{} | {tasks} | {:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2}) |",
                     if allow_list { "allow-list" } else { "deny-list" },
+                    if sessions { ", session" } else { "" },
                     per_op(ours_total),
                     per_op(floor_total),
                     ratios[ratios.len() / 2],

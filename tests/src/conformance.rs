@@ -706,8 +706,18 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
     s.insert_tokens(&rows).await.unwrap();
     let found = s.lookup(&b, Some(&a)).await.unwrap();
     assert_eq!(found.token.as_ref().unwrap().purpose, "user");
-    assert_eq!(found.session.as_ref().unwrap().purpose, "session");
-    assert_eq!(found.session.unwrap().extra_data, Some(json!({"k": a})));
+    let session = found.session.unwrap();
+    assert_eq!(
+        (session.jti.as_str(), session.purpose.as_str()),
+        (a.as_str(), "session")
+    );
+    assert_eq!(session.subject, "user?id=1");
+    assert!(session.created_at <= Utc::now() && session.expires_at > Utc::now());
+    // A row read as a token is whole.
+    assert_eq!(
+        stored(&s, &a).await.unwrap().extra_data,
+        Some(json!({"k": a}))
+    );
     // One of these clashes: none is written.
     let c = auth_core::new_jti();
     let clash = [
@@ -831,7 +841,8 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
     );
     let rows = s.lookup(&old, Some(&sid)).await.unwrap();
     assert_eq!(rows.token.unwrap().purpose, "refresh_used");
-    let session = rows.session.unwrap();
+    assert!(rows.session.unwrap().is_live_session(subject, Utc::now()));
+    let session = stored(&s, &sid).await.unwrap();
     assert!(session.extra_data.unwrap().get("last_seen_at").is_some());
     assert_eq!(stored(&s, &next[0].jti).await.unwrap().purpose, "refresh");
     // Again, grace 0: nothing written, reported as used.

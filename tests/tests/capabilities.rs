@@ -48,7 +48,9 @@ impl TokenStore for OnlyTokens {
         filter: &PurposeFilter,
         keep_for: Duration,
     ) -> Result<u64, StoreError> {
-        self.0.revoke_all_for_subject(subject, filter, keep_for).await
+        self.0
+            .revoke_all_for_subject(subject, filter, keep_for)
+            .await
     }
     async fn read_expired(&self, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
         self.0.read_expired(limit).await
@@ -120,7 +122,10 @@ async fn a_store_without_the_optional_capabilities_runs_tokens_and_sign_out() {
     // Sign-in after the application's own check, then log out everywhere.
     let signed_in = auth.sign_in(ada.clone(), ExtraClaims::new()).await.unwrap();
     assert_eq!(
-        auth.authenticate(&signed_in.token.token).await.unwrap().user,
+        auth.authenticate(&signed_in.token.token)
+            .await
+            .unwrap()
+            .user,
         ada
     );
     assert_eq!(auth.log_out_everywhere(&ada).await.unwrap(), 1);
