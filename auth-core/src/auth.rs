@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::claims::{Claims, ClaimsContext, ExtraClaims, merge_extra_claims};
-use crate::config::{Lifetime, Purpose};
+use crate::config::{Lifetime, PasswordConfig, Purpose, PurposeFilter};
 use crate::error::{Error, Result};
 use crate::jwt::Jwt;
 use crate::keys::KeySet;
@@ -405,5 +405,75 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             Error::Store(e)
         })?;
         user.ok_or(Error::UserNotFound)
+    }
+}
+
+impl<U: UserResource, S> Auth<U, S> {
+    /// What log out everywhere revokes: the add-on's purposes, and with the
+    /// sessions add-on every session and refresh token too.
+    pub(crate) fn log_out_filter(&self) -> PurposeFilter {
+        let filter = self
+            .settings()
+            .log_out_everywhere
+            .as_ref()
+            .map_or_else(PurposeFilter::all, |l| l.purposes.clone());
+        let mut filter = if self.settings().sessions.is_some() {
+            session_filter(filter)
+        } else {
+            filter
+        };
+        if self.settings().confirmation.is_some()
+            && filter.include.is_none()
+            && !filter.exclude.contains(&Purpose::CONFIRM)
+        {
+            // A pending confirmation signs nobody in: it survives (unless
+            // the add-on's `include_purposes` names it).
+            filter.exclude.push(Purpose::CONFIRM);
+        }
+        if self.settings().confirmation.is_some() {
+            // A pending change of the email must not outlive a recovery:
+            // whoever stole a token may have asked for it.
+            always_revoke(&mut filter, &[Purpose::CONFIRM_CHANGE]);
+        }
+        if self.settings().remember_me.is_some() {
+            // A remembered browser must not sign itself in again.
+            always_revoke(
+                &mut filter,
+                &[Purpose::REMEMBER_ME, Purpose::COOKIE_SESSION],
+            );
+        }
+        filter
+    }
+}
+
+/// The purposes a password change or log out everywhere revokes: the
+/// log-out-everywhere filter, plus sessions and refresh tokens always (those
+/// must end with it).
+fn session_filter(mut filter: PurposeFilter) -> PurposeFilter {
+    always_revoke(&mut filter, &[Purpose::SESSION, Purpose::REFRESH]);
+    filter
+}
+
+/// Makes `filter` pass `purposes` whatever the add-on's lists say.
+fn always_revoke(filter: &mut PurposeFilter, purposes: &[Purpose]) {
+    filter.exclude.retain(|p| !purposes.contains(p));
+    if let Some(include) = filter.include.as_mut() {
+        for p in purposes {
+            if !include.contains(p) {
+                include.push(p.clone());
+            }
+        }
+    }
+}
+
+impl<U: UserResource, S> Auth<U, S> {
+    /// The password strategy's settings, or why there are none.
+    pub(crate) fn password_config(&self) -> Result<&PasswordConfig> {
+        self.settings()
+            .password
+            .as_ref()
+            .ok_or(Error::NotConfigured(
+                "this resource has no password strategy",
+            ))
     }
 }

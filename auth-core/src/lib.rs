@@ -146,9 +146,10 @@ pub use store::{
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
 pub use user::{
-    Authenticated, ExtraClaimsFn, NewPrimaryKey, PasswordUser, Settings, UserColumn, UserResource,
+    Authenticated, ExtraClaimsFn, MAX_IDENTITY_LEN, NewPrimaryKey, PasswordUser, Settings,
+    UserColumn, UserResource, normalize_identity,
 };
-pub use user_actions::{MAX_IDENTITY_LEN, TokenType, normalize_identity};
+pub use user_actions::TokenType;
 
 #[doc = include_str!("../docs/without_the_derive.md")]
 pub mod without_the_derive {}

@@ -418,6 +418,22 @@ mod test_gauge {
     }
 }
 
+/// A password's confirmation, when given, equals it; when the strategy
+/// requires one, it is given.
+pub(crate) fn check_confirmation(
+    config: &crate::config::PasswordConfig,
+    password: &str,
+    confirmation: Option<&str>,
+) -> Result<(), Error> {
+    match confirmation {
+        Some(c) if c != password => Err(Error::PasswordConfirmationMismatch),
+        None if config.confirmation_required => Err(Error::InvalidInput(
+            "password_confirmation is required".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Auth, IssuedToken, SessionRef};
 use crate::claims::{Claims, ExtraClaims};
-use crate::config::{Lifetime, Purpose, PurposeFilter};
+use crate::config::{Lifetime, Purpose};
 use crate::error::{Error, Result, truncated_to};
 use crate::jwt::new_jti;
 use crate::store::{
@@ -470,26 +470,6 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
         match self.end_session_of(claims, sid).await {
             Ok(()) => Error::RefreshTokenReused,
             Err(e) => e,
-        }
-    }
-}
-
-/// The purposes a password change or log out everywhere revokes: the
-/// log-out-everywhere filter, plus sessions and refresh tokens always (those
-/// must end with it).
-pub(crate) fn session_filter(mut filter: PurposeFilter) -> PurposeFilter {
-    always_revoke(&mut filter, &[Purpose::SESSION, Purpose::REFRESH]);
-    filter
-}
-
-/// Makes `filter` pass `purposes` whatever the add-on's lists say.
-pub(crate) fn always_revoke(filter: &mut PurposeFilter, purposes: &[Purpose]) {
-    filter.exclude.retain(|p| !purposes.contains(p));
-    if let Some(include) = filter.include.as_mut() {
-        for p in purposes {
-            if !include.contains(p) {
-                include.push(p.clone());
-            }
         }
     }
 }

@@ -30,11 +30,9 @@ use crate::password::check_password;
 use crate::sender::{Message, Queue, Request};
 use crate::session::SignInContext;
 use crate::session::SignedIn;
-use crate::store::{
-    PasswordChange, PasswordStore, Redeem, RevokeAll, SingleUseStore, TokenStore, UserStore,
-};
+use crate::store::{PasswordChange, PasswordStore, Redeem, RevokeAll, SingleUseStore, UserStore};
+use crate::user::normalize_identity;
 use crate::user::{PasswordUser, UserResource};
-use crate::user_actions::normalize_identity;
 use crate::verify::fail_closed;
 
 /// How many out-of-band requests may wait for the background task.
@@ -93,35 +91,6 @@ impl Pace {
 
     fn current(&self) -> std::time::Duration {
         self.0
-    }
-}
-
-impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
-    /// Every check of a single-use token of `purpose` before it is
-    /// redeemed: the JWT, the purpose, its row live, its session live when
-    /// it names one, the user, and (but for
-    /// a confirmation, which proves an address, not a password) the
-    /// password unchanged since it was issued. Returns the claims, the key
-    /// and the user.
-    pub(crate) async fn check_single_use(
-        &self,
-        token: &str,
-        purpose: &Purpose,
-    ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
-        self.check_single_use_of(token, std::slice::from_ref(purpose))
-            .await
-    }
-
-    /// [`check_single_use`](Self::check_single_use) for a token of any of
-    /// `purposes`; the claims say which.
-    pub(crate) async fn check_single_use_of(
-        &self,
-        token: &str,
-        purposes: &[Purpose],
-    ) -> Result<(crate::Claims, U::PrimaryKey, U)> {
-        let expect = crate::verify::Expect::single_use(purposes);
-        let verified = self.verify_token(token, &expect, Utc::now()).await?;
-        Ok((verified.claims, verified.key, verified.user))
     }
 }
 
@@ -293,7 +262,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         let (claims, key, mut user) = self
             .check_single_use(reset_token, &Purpose::PASSWORD_RESET)
             .await?;
-        crate::user_actions::check_confirmation(config, password, password_confirmation)?;
+        crate::password::check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         let current = user.hashed_password().to_owned();
         let new_hash = self.hasher().hash(password).await?;
@@ -501,7 +470,7 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
         if let (Some(field), Some(password)) = (U::IDENTITY_FIELD, &self.settings().password)
             && let Some(serde_json::Value::String(identity)) = after.get_mut(field)
         {
-            *identity = crate::user_actions::normalize_identity(password, identity)?;
+            *identity = normalize_identity(password, identity)?;
         }
         let changes: serde_json::Map<_, _> = config
             .monitor_fields

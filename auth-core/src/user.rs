@@ -290,6 +290,35 @@ impl NewPrimaryKey for u64 {
     }
 }
 
+/// Normalises an identity before every insert and lookup: trimmed, Unicode
+/// NFC, lower-cased (so `Ada@Example.com` and `ada@example.com` are one
+/// identity in every store), control characters (NUL included) refused.
+pub fn normalize_identity(
+    config: &crate::config::PasswordConfig,
+    identity: &str,
+) -> Result<String, Error> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let field = config.identity_field;
+    let trimmed = identity.trim();
+    if trimmed.is_empty() {
+        return Err(Error::InvalidInput(format!("`{field}` must not be empty")));
+    }
+    if trimmed.len() > MAX_IDENTITY_LEN {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` must be at most {MAX_IDENTITY_LEN} bytes"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(trimmed.nfc().collect::<String>().to_lowercase())
+}
+
+/// The longest identity accepted (bytes).
+pub const MAX_IDENTITY_LEN: usize = 320;
+
 #[cfg(test)]
 mod new_primary_key_tests {
     use super::NewPrimaryKey;

@@ -3,7 +3,7 @@
 //! generates associated functions that call these.
 
 use crate::auth::Auth;
-use crate::config::{PasswordConfig, Purpose, PurposeFilter};
+use crate::config::{Purpose, PurposeFilter};
 use crate::error::store_failure;
 use crate::error::{Error, Result, truncated};
 use crate::password::check_password;
@@ -25,31 +25,6 @@ pub enum TokenType {
     SignIn,
 }
 
-impl<U: UserResource, S> Auth<U, S> {
-    pub(crate) fn password_config(&self) -> Result<&PasswordConfig> {
-        self.settings()
-            .password
-            .as_ref()
-            .ok_or(Error::NotConfigured(
-                "this resource has no password strategy",
-            ))
-    }
-}
-
-pub(crate) fn check_confirmation(
-    config: &PasswordConfig,
-    password: &str,
-    confirmation: Option<&str>,
-) -> Result<()> {
-    match confirmation {
-        Some(c) if c != password => Err(Error::PasswordConfirmationMismatch),
-        None if config.confirmation_required => Err(Error::InvalidInput(
-            "password_confirmation is required".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
     /// `register_with_password`: normalises the identity, checks the
     /// confirmation and the password, hashes it (argon2id, off the
@@ -65,9 +40,10 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         context: impl Into<SignInContext>,
     ) -> Result<SignedIn<U>> {
         let config = self.password_config()?;
-        let identity = normalize_identity(config, user.identity().unwrap_or_default())?;
+        let identity =
+            crate::user::normalize_identity(config, user.identity().unwrap_or_default())?;
         user.set_identity(identity);
-        check_confirmation(config, password, password_confirmation)?;
+        crate::password::check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         user.set_hashed_password(self.hasher().hash(password).await?);
         if self
@@ -122,7 +98,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             return Err(Error::NotConfigured("sign-in tokens are disabled"));
         }
         let lifetime = config.sign_in_token_lifetime;
-        let identity = normalize_identity(config, identity)?;
+        let identity = crate::user::normalize_identity(config, identity)?;
         let found = if password.len() > crate::password::MAX_PASSWORD_LEN {
             None
         } else {
@@ -223,7 +199,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         {
             return Err(Error::AuthenticationFailed);
         }
-        check_confirmation(config, password, password_confirmation)?;
+        crate::password::check_confirmation(config, password, password_confirmation)?;
         check_password(password)?;
         let mut updated = stored;
         updated.set_hashed_password(self.hasher().hash(password).await?);
@@ -272,70 +248,6 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             return Err(Error::AuthenticationFailed);
         }
         Ok(minted.signed_in(updated))
-    }
-}
-
-/// Normalises an identity before every insert and lookup: trimmed, Unicode
-/// NFC, lower-cased (so `Ada@Example.com` and `ada@example.com` are one
-/// identity in every store), control characters (NUL included) refused.
-pub fn normalize_identity(config: &PasswordConfig, identity: &str) -> Result<String> {
-    use unicode_normalization::UnicodeNormalization as _;
-    let field = config.identity_field;
-    let trimmed = identity.trim();
-    if trimmed.is_empty() {
-        return Err(Error::InvalidInput(format!("`{field}` must not be empty")));
-    }
-    if trimmed.len() > MAX_IDENTITY_LEN {
-        return Err(Error::InvalidInput(format!(
-            "`{field}` must be at most {MAX_IDENTITY_LEN} bytes"
-        )));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(Error::InvalidInput(format!(
-            "`{field}` must not contain control characters"
-        )));
-    }
-    Ok(trimmed.nfc().collect::<String>().to_lowercase())
-}
-
-/// The longest identity accepted (bytes).
-pub const MAX_IDENTITY_LEN: usize = 320;
-
-impl<U: UserResource, S> Auth<U, S> {
-    /// What log out everywhere revokes: the add-on's purposes, and with the
-    /// sessions add-on every session and refresh token too.
-    pub(crate) fn log_out_filter(&self) -> PurposeFilter {
-        let filter = self
-            .settings()
-            .log_out_everywhere
-            .as_ref()
-            .map_or_else(PurposeFilter::all, |l| l.purposes.clone());
-        let mut filter = if self.settings().sessions.is_some() {
-            crate::session::session_filter(filter)
-        } else {
-            filter
-        };
-        if self.settings().confirmation.is_some()
-            && filter.include.is_none()
-            && !filter.exclude.contains(&Purpose::CONFIRM)
-        {
-            // A pending confirmation signs nobody in: it survives (unless
-            // the add-on's `include_purposes` names it).
-            filter.exclude.push(Purpose::CONFIRM);
-        }
-        if self.settings().confirmation.is_some() {
-            // A pending change of the email must not outlive a recovery:
-            // whoever stole a token may have asked for it.
-            crate::session::always_revoke(&mut filter, &[Purpose::CONFIRM_CHANGE]);
-        }
-        if self.settings().remember_me.is_some() {
-            // A remembered browser must not sign itself in again.
-            crate::session::always_revoke(
-                &mut filter,
-                &[Purpose::REMEMBER_ME, Purpose::COOKIE_SESSION],
-            );
-        }
-        filter
     }
 }
 

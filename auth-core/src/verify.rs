@@ -304,6 +304,35 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     }
 }
 
+impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
+    /// Every check of a single-use token of `purpose` before it is
+    /// redeemed: the JWT, the purpose, its row live, its session live when
+    /// it names one, the user, and (but for
+    /// a confirmation, which proves an address, not a password) the
+    /// password unchanged since it was issued. Returns the claims, the key
+    /// and the user.
+    pub(crate) async fn check_single_use(
+        &self,
+        token: &str,
+        purpose: &Purpose,
+    ) -> Result<(Claims, U::PrimaryKey, U)> {
+        self.check_single_use_of(token, std::slice::from_ref(purpose))
+            .await
+    }
+
+    /// [`check_single_use`](Self::check_single_use) for a token of any of
+    /// `purposes`; the claims say which.
+    pub(crate) async fn check_single_use_of(
+        &self,
+        token: &str,
+        purposes: &[Purpose],
+    ) -> Result<(Claims, U::PrimaryKey, U)> {
+        let expect = Expect::single_use(purposes);
+        let verified = self.verify_token(token, &expect, Utc::now()).await?;
+        Ok((verified.claims, verified.key, verified.user))
+    }
+}
+
 /// A token is bound to the password hash its user had at issue (`cred`): a
 /// token whose sign-in verified a password that has since changed is
 /// refused, even one minted while the change was being made.
