@@ -88,6 +88,17 @@ pub enum Error {
     /// `revoke_token`/`revoke_jti` found the token already revoked.
     #[error("token has already been revoked")]
     AlreadyRevoked,
+    /// Not an API key of this application: not four parts of the right
+    /// lengths and alphabet, a checksum that does not match, an unknown
+    /// id, a wrong secret, an expired or revoked key.
+    #[error("API key is invalid")]
+    InvalidApiKey,
+    /// Revoking an API key that is not a live key of the user.
+    #[error("no such API key")]
+    ApiKeyNotFound,
+    /// The API key lacks a scope the route requires (named).
+    #[error("the API key lacks the scope `{0}`")]
+    InsufficientScope(String),
     /// Password sign-in failed: unknown identity or wrong password (deliberately
     /// the same error, and the same time, for both).
     #[error("authentication failed")]

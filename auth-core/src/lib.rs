@@ -48,6 +48,8 @@
 //! demos), `auth-sqlite` (one file, one node) and `auth-postgres` (several
 //! nodes; its `cache` feature adds the cross-node invalidation listener).
 
+mod api_key;
+mod api_keys;
 mod auth;
 mod browser;
 #[cfg(feature = "cache")]
@@ -111,6 +113,10 @@ pub use auth_macros::Authenticated;
 #[doc = include_str!("../docs/token_resource.md")]
 pub use auth_macros::token_resource;
 
+pub use api_key::{
+    ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, NewApiKey, PresentedKey, looks_like_api_key,
+};
+pub use api_keys::AuthenticatedKey;
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use browser::{Remembered, SessionState};
 #[cfg(feature = "cache")]
@@ -139,9 +145,9 @@ pub use session::{
 };
 pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PerTable, Redeem,
-    RefreshStore, RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, SessionFacts, Sessions,
-    SingleUseStore, TokenRow, TokenStore, UserStore,
+    ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
+    PerTable, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, SessionFacts,
+    Sessions, SingleUseStore, TokenRow, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::api_key::{ApiKeyRow, NewApiKey};
 use crate::config::{DEFAULT_TOKEN_TABLE, Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::store::{
-    ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, Redeem,
-    RefreshStore, RevokeAll, Rotated, Rotation, Rows, SessionFacts, Sessions, SingleUseStore,
-    TokenRow, TokenStore, UserStore,
+    ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
+    Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows, SessionFacts, Sessions,
+    SingleUseStore, TokenRow, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -42,6 +43,8 @@ impl Default for MemoryStore {
 #[derive(Default)]
 struct Inner {
     tokens: HashMap<String, HashMap<String, TokenRow>>,
+    /// API keys by id, per token table.
+    api_keys: HashMap<String, HashMap<String, ApiKeyRow>>,
     /// `UserTable<U>` per subject name.
     users: HashMap<&'static str, Box<dyn Any + Send>>,
 }
@@ -481,6 +484,107 @@ impl SingleUseStore for MemoryStore {
         Ok(self.select(usize::MAX, |r| {
             r.subject == subject && r.purpose == purpose && r.expires_at > now
         }))
+    }
+}
+
+impl ApiKeyStore for MemoryStore {
+    async fn insert_api_key(&self, key: &NewApiKey, max: usize) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let keys = inner.api_keys.entry(self.table.to_string()).or_default();
+        let live = keys
+            .values()
+            .filter(|k| k.subject == key.subject && !k.revoked && k.expires_at > now)
+            .count();
+        if live >= max {
+            return Ok(false);
+        }
+        if keys.contains_key(&key.id) {
+            return Err(StoreError::msg("an API key with this id already exists"));
+        }
+        keys.insert(
+            key.id.clone(),
+            ApiKeyRow {
+                id: key.id.clone(),
+                subject: key.subject.clone(),
+                name: key.name.clone(),
+                scopes: key.scopes.clone(),
+                secret_hash: key.secret_hash.clone(),
+                created_at: now,
+                expires_at: key.expires_at,
+                last_used_at: None,
+                revoked: false,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .api_keys
+            .get(&*self.table)
+            .and_then(|k| k.get(id))
+            .cloned())
+    }
+
+    async fn list_api_keys(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let inner = self.lock();
+        let mut keys: Vec<ApiKeyRow> = inner
+            .api_keys
+            .get(&*self.table)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .filter(|k| k.subject == subject && !k.revoked && k.expires_at > now)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(&self, subject: &str, id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = inner
+            .api_keys
+            .get_mut(&*self.table)
+            .and_then(|k| k.get_mut(id))
+            .filter(|k| k.subject == subject && !k.revoked);
+        Ok(key.map(|k| k.revoked = true).is_some())
+    }
+
+    async fn revoke_api_keys(&self, subject: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let mut count = 0;
+        for k in inner
+            .api_keys
+            .get_mut(&*self.table)
+            .into_iter()
+            .flat_map(HashMap::values_mut)
+            .filter(|k| k.subject == subject && !k.revoked)
+        {
+            k.revoked = true;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    async fn record_api_key_uses(
+        &self,
+        uses: &[(String, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(keys) = inner.api_keys.get_mut(&*self.table) {
+            for (id, at) in uses {
+                if let Some(k) = keys.get_mut(id) {
+                    k.last_used_at = Some(k.last_used_at.map_or(*at, |was| was.max(*at)));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::api_key::{ApiKeyRow, NewApiKey};
 use crate::config::{Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::user::{PasswordUser, UserResource};
@@ -274,6 +275,55 @@ pub trait SingleUseStore: TokenStore {
         purpose: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
+}
+
+/// Storage of API keys (the `api_key` strategy), in the table beside the
+/// bound token table (`<token table>_api_keys`). Keys are never stored
+/// whole: a row holds the hash of the secret.
+pub trait ApiKeyStore: TokenStore {
+    /// Inserts `key` unless its subject already holds `max` live keys (not
+    /// revoked, not expired): `false`, writing nothing, then. One atomic
+    /// write: concurrent inserts never pass the cap.
+    fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        max: usize,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The key `id`, whatever its state.
+    fn get_api_key(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ApiKeyRow>, StoreError>> + Send;
+
+    /// The keys of `subject` not revoked and expiring after `now`, oldest
+    /// first.
+    fn list_api_keys(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ApiKeyRow>, StoreError>> + Send;
+
+    /// Revokes the key `id` if it is a key of `subject` not yet revoked;
+    /// whether it was.
+    fn revoke_api_key(
+        &self,
+        subject: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes every key of `subject`; how many.
+    fn revoke_api_keys(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records uses, in one write: each key's `last_used_at` becomes the
+    /// later of its own and the one given.
+    fn record_api_key_uses(
+        &self,
+        uses: &[(String, DateTime<Utc>)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The rows [`TokenStore::lookup`] found.

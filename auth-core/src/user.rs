@@ -104,6 +104,8 @@ pub struct Settings<U> {
     pub magic_link: Option<crate::config::MagicLinkConfig>,
     /// The confirmation add-on, when configured.
     pub confirmation: Option<crate::config::ConfirmationConfig>,
+    /// The API-key strategy, when configured.
+    pub api_key: Option<crate::api_key::ApiKeyConfig>,
     /// Delivers single-use tokens (password reset); required when a
     /// strategy sends one. Not part of the DSL: set it with
     /// [`Settings::with_sender`].
@@ -124,6 +126,7 @@ impl<U> Clone for Settings<U> {
             remember_me: self.remember_me.clone(),
             magic_link: self.magic_link,
             confirmation: self.confirmation,
+            api_key: self.api_key.clone(),
             sender: self.sender.clone(),
         }
     }
@@ -144,6 +147,7 @@ impl<U> Settings<U> {
             remember_me: None,
             magic_link: None,
             confirmation: None,
+            api_key: None,
             sender: None,
         }
     }

@@ -53,6 +53,10 @@ pub mod defaults {
     pub const REFRESH_REUSE_GRACE: u64 = 0;
     /// `remember_me(token_lifetime)`.
     pub const REMEMBER_ME_LIFETIME: u64 = 30 * 86_400;
+    /// `api_key(default_lifetime)`.
+    pub const API_KEY_LIFETIME: u64 = 90 * 86_400;
+    /// `api_key(max_per_user)` (a count, not seconds).
+    pub const API_KEYS_PER_USER: usize = 50;
 }
 
 /// Why a lifetime does not parse.

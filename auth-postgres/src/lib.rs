@@ -18,6 +18,7 @@
 //!   listener that keeps every node's `auth_core::AuthCache` true
 //!   (turns on `auth-core/cache`).
 
+mod api_keys;
 #[cfg(feature = "cache")]
 mod cache;
 mod schema;

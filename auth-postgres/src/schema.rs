@@ -13,8 +13,10 @@ use crate::store::{POSTGRES, PgStore, db_err};
 const MIGRATION_LOCK: i64 = 0x6175_7468_5f70_6721; // "auth_pg!"
 
 /// Steps of a token table, in order; a step is never edited once released,
-/// only appended to. `{t}` is the quoted table, `{n}` its bare name.
-const TOKEN_TABLE_STEPS: &[&str] = &["\
+/// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
+/// the quoted API-key table beside it (step 2).
+const TOKEN_TABLE_STEPS: &[&str] = &[
+    "\
 CREATE TABLE IF NOT EXISTS {t} (
     jti text PRIMARY KEY,
     subject text NOT NULL,
@@ -26,7 +28,22 @@ CREATE TABLE IF NOT EXISTS {t} (
 );
 CREATE INDEX IF NOT EXISTS \"{n}_expires_at_idx\" ON {t} (expires_at);
 CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose);
-"];
+",
+    "\
+CREATE TABLE IF NOT EXISTS {k} (
+    id text PRIMARY KEY,
+    subject text NOT NULL,
+    name text NOT NULL,
+    scopes jsonb NOT NULL,
+    secret_hash text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    last_used_at timestamptz,
+    revoked boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS \"{n}_api_keys_subject_idx\" ON {k} (subject);
+",
+];
 
 const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_postgres_schema (
     object text PRIMARY KEY,

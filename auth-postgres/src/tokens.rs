@@ -29,6 +29,8 @@ pub struct TokenQueries {
     rotate: Arc<str>,
     delete_expired: Arc<str>,
     pub(crate) table: String,
+    /// The statements of the API-key table beside it.
+    pub(crate) keys: crate::api_keys::KeyQueries,
 }
 
 impl AsRef<TokenStatements> for TokenQueries {
@@ -188,6 +190,7 @@ impl TokenQueries {
             )
             .into(),
             table: t.to_owned(),
+            keys: crate::api_keys::KeyQueries::new(&auth_sql::api_key_table_of(t)),
         }
     }
 }

@@ -72,14 +72,27 @@ impl Dialect {
     }
 
     /// Each of `steps` (a token table's versioned migration steps) for
-    /// `table`: `{t}` becomes the quoted name, `{n}` the bare one (`.` as `_`).
+    /// `table`: `{t}` becomes the quoted name, `{n}` the bare one (`.` as
+    /// `_`), `{k}` the quoted name of its API-key table
+    /// ([`api_key_table`](Self::api_key_table)).
     pub fn token_table_steps(&self, steps: &[&str], table: &str) -> Result<Vec<String>, Error> {
         let quoted = self.quote_table(table)?;
+        let keys = self.api_key_table(table)?;
         let bare = table.replace('.', "_");
         Ok(steps
             .iter()
-            .map(|s| s.replace("{t}", &quoted).replace("{n}", &bare))
+            .map(|s| {
+                s.replace("{t}", &quoted)
+                    .replace("{k}", &keys)
+                    .replace("{n}", &bare)
+            })
             .collect())
+    }
+
+    /// The quoted name of the API-key table beside the token table
+    /// `table`: `<table>_api_keys`, in the same schema.
+    pub fn api_key_table(&self, table: &str) -> Result<String, Error> {
+        self.quote_table(&format!("{table}_api_keys"))
     }
 
     /// A `CREATE TABLE` for a derived user struct, from the derive's
@@ -134,6 +147,14 @@ impl Dialect {
         }
         Ok(sql)
     }
+}
+
+/// The quoted name of the API-key table beside the quoted token table `t`
+/// (`"tokens"` → `"tokens_api_keys"`, `"s"."tokens"` →
+/// `"s"."tokens_api_keys"`), as [`Dialect::api_key_table`] names it.
+pub fn api_key_table_of(t: &str) -> String {
+    let bare = t.strip_suffix('"').unwrap_or(t);
+    format!("{bare}_api_keys\"")
 }
 
 /// Quotes a column name taken from a serialized user (any text): doubles `"`.
@@ -206,6 +227,8 @@ impl<Q> Statements<Q> {
         build: impl FnOnce(&str) -> Q,
     ) -> Result<Self, Error> {
         let quoted = dialect.quote_table(table)?;
+        // Its API-key table's name must be a valid one too.
+        dialect.api_key_table(table)?;
         Ok(Self {
             table: table.to_owned(),
             queries: build(&quoted),
@@ -403,6 +426,21 @@ mod tests {
             assert_eq!(default.queries(), checked.queries());
             assert_eq!(default.table(), checked.table());
         }
+    }
+
+    #[test]
+    fn the_api_key_table_sits_beside_the_token_table() {
+        for (d, table) in [
+            (&WITH_SCHEMAS, "tokens"),
+            (&WITH_SCHEMAS, "auth.tokens"),
+            (&WITHOUT_SCHEMAS, "tokens"),
+        ] {
+            let quoted = d.quote_table(table).unwrap();
+            assert_eq!(api_key_table_of(&quoted), d.api_key_table(table).unwrap());
+        }
+        // A token table whose key table's name would be too long is refused.
+        let long = "t".repeat(60);
+        assert!(Statements::new(&WITH_SCHEMAS, &long, str::to_owned).is_err());
     }
 
     #[test]

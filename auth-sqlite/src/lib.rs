@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api_keys;
 mod schema;
 mod store;
 mod tokens;

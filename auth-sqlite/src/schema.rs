@@ -8,11 +8,13 @@ use auth_sql::{TokenSchema, VersionSql};
 use crate::store::{SQLITE, SqliteStore, db_err};
 
 /// Steps of a token table, in order; a step is never edited once released,
-/// only appended to. `{t}` is the quoted table, `{n}` its bare name. The
+/// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
+/// the quoted API-key table beside it (step 2). The
 /// shape and indexes are PostgreSQL's; times are microseconds since the Unix
 /// epoch (UTC), `extra_data` JSON text. No foreign key: a revocation row
 /// outlives whatever it revokes and never cascades.
-const TOKEN_TABLE_STEPS: &[&str] = &["\
+const TOKEN_TABLE_STEPS: &[&str] = &[
+    "\
 CREATE TABLE IF NOT EXISTS {t} (
     jti TEXT PRIMARY KEY NOT NULL,
     subject TEXT NOT NULL,
@@ -24,7 +26,22 @@ CREATE TABLE IF NOT EXISTS {t} (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS \"{n}_expires_at_idx\" ON {t} (expires_at);
 CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose);
-"];
+",
+    "\
+CREATE TABLE IF NOT EXISTS {k} (
+    id TEXT PRIMARY KEY NOT NULL,
+    subject TEXT NOT NULL,
+    name TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX IF NOT EXISTS \"{n}_api_keys_subject_idx\" ON {k} (subject);
+",
+];
 
 const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_sqlite_schema (
     object TEXT PRIMARY KEY NOT NULL,

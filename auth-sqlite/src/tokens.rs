@@ -36,6 +36,8 @@ pub struct TokenQueries {
     expunge_last: Arc<str>,
     delete_expired: Arc<str>,
     pub(crate) table: String,
+    /// The statements of the API-key table beside it.
+    pub(crate) keys: crate::api_keys::KeyQueries,
 }
 
 impl AsRef<TokenStatements> for TokenQueries {
@@ -156,6 +158,7 @@ impl TokenQueries {
             )
             .into(),
             table: t.to_owned(),
+            keys: crate::api_keys::KeyQueries::new(&auth_sql::api_key_table_of(t)),
         }
     }
 }

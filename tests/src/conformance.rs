@@ -145,7 +145,7 @@ impl SuiteStore for auth_sqlite::SqliteStore {}
 /// What a backend must be to run the suite: a token store that can be
 /// bound to another table over the same data.
 pub trait ConformanceStore:
-    RefreshStore + SingleUseStore + UserStore<User> + Clone + 'static
+    RefreshStore + SingleUseStore + auth_core::ApiKeyStore + UserStore<User> + Clone + 'static
 {
     /// This store, bound to the token table `table`.
     fn bound_to(&self, table: &str) -> Self;
@@ -1116,6 +1116,127 @@ pub async fn insert_token_refuses_an_existing_jti<S: ConformanceStore>(s: S) {
     assert_eq!(stored(&s, &row.jti).await.unwrap().purpose, "user");
 }
 
+fn new_key(subject: &str, expires_in: i64) -> auth_core::NewApiKey {
+    auth_core::NewApiKey {
+        id: auth_core::new_jti(),
+        subject: subject.into(),
+        name: "ci".into(),
+        scopes: vec!["reports:read".into()],
+        secret_hash: "ab".repeat(32),
+        expires_at: at(expires_in),
+    }
+}
+
+pub async fn api_keys_are_capped_listed_revoked_and_touched<S: ConformanceStore>(s: S) {
+    let mine: Vec<_> = (0..3).map(|_| new_key("user?id=1", 600)).collect();
+    for k in &mine {
+        assert!(s.insert_api_key(k, 3).await.unwrap());
+    }
+    // An expired key counts for nothing; another subject's neither.
+    let expired = new_key("user?id=1", -5);
+    assert!(
+        !s.insert_api_key(&new_key("user?id=1", 600), 3)
+            .await
+            .unwrap(),
+        "the cap"
+    );
+    assert!(
+        s.insert_api_key(&new_key("user?id=2", 600), 3)
+            .await
+            .unwrap()
+    );
+    assert!(s.insert_api_key(&expired, 4).await.unwrap());
+    assert!(
+        s.insert_api_key(&new_key("user?id=1", 600), 4)
+            .await
+            .unwrap()
+    );
+
+    let row = s.get_api_key(&mine[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.subject.as_str(), row.name.as_str(), row.scopes.clone()),
+        ("user?id=1", "ci", vec!["reports:read".to_owned()])
+    );
+    assert_eq!(
+        (row.expires_at, row.last_used_at, row.revoked),
+        (mine[0].expires_at, None, false)
+    );
+    assert_eq!(row.secret_hash, mine[0].secret_hash);
+    assert!(s.get_api_key("no-such-id").await.unwrap().is_none());
+    let listed = s.list_api_keys("user?id=1", Utc::now()).await.unwrap();
+    assert_eq!(listed.len(), 4, "live keys only");
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at)
+    );
+    assert!(listed.iter().all(|k| k.id != expired.id));
+
+    // Revoking: only the owner's, only once.
+    assert!(!s.revoke_api_key("user?id=2", &mine[0].id).await.unwrap());
+    assert!(s.revoke_api_key("user?id=1", &mine[0].id).await.unwrap());
+    assert!(!s.revoke_api_key("user?id=1", &mine[0].id).await.unwrap());
+    assert!(s.get_api_key(&mine[0].id).await.unwrap().unwrap().revoked);
+    assert_eq!(
+        s.list_api_keys("user?id=1", Utc::now())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // A revoked key frees its place under the cap.
+    assert!(
+        s.insert_api_key(&new_key("user?id=1", 600), 4)
+            .await
+            .unwrap()
+    );
+
+    // Uses: the later time wins, unknown ids are ignored.
+    let (early, late) = (at(-60), at(-10));
+    s.record_api_key_uses(&[(mine[1].id.clone(), late), ("nope".into(), late)])
+        .await
+        .unwrap();
+    s.record_api_key_uses(&[(mine[1].id.clone(), early)])
+        .await
+        .unwrap();
+    let used = s.get_api_key(&mine[1].id).await.unwrap().unwrap();
+    assert_eq!(used.last_used_at, Some(late));
+
+    // Every key not yet revoked, the expired one too.
+    assert_eq!(s.revoke_api_keys("user?id=1").await.unwrap(), 5);
+    assert!(
+        s.list_api_keys("user?id=1", Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.list_api_keys("user?id=2", Utc::now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Concurrent creations for one user never pass the cap: of 12 at once
+/// with room for 5, exactly 5 are stored (five trials).
+pub async fn concurrent_api_key_creations_never_pass_the_cap<S: ConformanceStore>(s: S) {
+    for trial in 0..5 {
+        let subject = format!("user?id=cap{trial}");
+        let results = crate::at_once(12, |_| {
+            let (s, key) = (s.clone(), new_key(&subject, 600));
+            async move { s.insert_api_key(&key, 5).await.unwrap() }
+        })
+        .await;
+        assert_eq!(results.iter().filter(|&&ok| ok).count(), 5, "trial {trial}");
+        assert_eq!(
+            s.list_api_keys(&subject, Utc::now()).await.unwrap().len(),
+            5
+        );
+    }
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -1144,6 +1265,8 @@ macro_rules! conformance_suite {
             authenticate_lookup_returns_both_rows_and_the_user,
             insert_token_refuses_an_existing_jti,
             redeem_spends_once_and_inserts_with_it,
+            api_keys_are_capped_listed_revoked_and_touched,
+            concurrent_api_key_creations_never_pass_the_cap,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

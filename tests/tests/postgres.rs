@@ -76,7 +76,7 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
             .fetch_one(db.store.pool())
             .await
             .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2, "the token table and its API-key table");
     let indexes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'session_tokens'",
     )
@@ -231,4 +231,49 @@ async fn an_expunger_skips_the_batch_another_node_is_running_without_waiting() {
             .unwrap(),
         100
     );
+}
+
+/// A database migrated before API keys (schema version 1, with rows in it)
+/// gains the key table at the next `migrate`, its rows untouched.
+#[tokio::test]
+async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
+    use auth_core::{ApiKeyStore, NewApiKey, TokenStore};
+    let db = auth_tests::pg::fresh_db().await;
+    // A token table of its own, at version 1 as released, with a row.
+    sqlx::raw_sql(
+        "CREATE TABLE legacy (jti text PRIMARY KEY, subject text NOT NULL, \
+         expires_at timestamptz NOT NULL, purpose text NOT NULL, extra_data jsonb, \
+         created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now()); \
+         CREATE INDEX legacy_expires_at_idx ON legacy (expires_at); \
+         CREATE INDEX legacy_subject_purpose_idx ON legacy (subject, purpose); \
+         INSERT INTO auth_postgres_schema (object, version) VALUES ('token_table:legacy', 1); \
+         INSERT INTO legacy (jti, subject, expires_at, purpose) \
+         VALUES ('old', 'user?id=1', now() + interval '1 day', 'revocation');",
+    )
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let store = db.store.clone().with_token_table("legacy").unwrap();
+    store.migrate().await.unwrap();
+    let version: i32 = sqlx::query_scalar(
+        "SELECT version FROM auth_postgres_schema WHERE object = 'token_table:legacy'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(version, 2);
+    assert!(
+        store.is_revoked("old").await.unwrap(),
+        "the old rows are kept"
+    );
+    let key = NewApiKey {
+        id: "k1".into(),
+        subject: "user?id=1".into(),
+        name: "ci".into(),
+        scopes: vec![],
+        secret_hash: "00".repeat(32),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    assert!(store.insert_api_key(&key, 5).await.unwrap());
+    assert_eq!(store.get_api_key("k1").await.unwrap().unwrap().name, "ci");
 }

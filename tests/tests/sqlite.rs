@@ -314,7 +314,7 @@ async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
     .fetch_one(a.reader())
     .await
     .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2, "the token table and its API-key table");
     for pool in [a.writer(), a.reader(), b.writer(), b.reader()] {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(pool)
@@ -391,4 +391,52 @@ async fn h3_06_the_database_and_its_wal_and_shm_files_are_private() {
         }
         let _cleanup = TestSqlite { store, path };
     }
+}
+
+/// A database migrated before API keys (schema version 1, with rows in it)
+/// gains the key table at the next `migrate`, its rows untouched.
+#[tokio::test]
+async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
+    use auth_core::{ApiKeyStore, NewApiKey, TokenStore};
+    let path = fresh_path();
+    let store = SqliteStore::open(&path).await.unwrap();
+    // Version 1 as it was released: the token table, recorded as version 1.
+    sqlx::raw_sql(
+        "CREATE TABLE auth_sqlite_schema (object TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) STRICT; \
+         CREATE TABLE \"tokens\" (jti TEXT PRIMARY KEY NOT NULL, subject TEXT NOT NULL, \
+         expires_at INTEGER NOT NULL, purpose TEXT NOT NULL, extra_data TEXT, \
+         created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT; \
+         CREATE INDEX \"tokens_expires_at_idx\" ON \"tokens\" (expires_at); \
+         CREATE INDEX \"tokens_subject_purpose_idx\" ON \"tokens\" (subject, purpose); \
+         INSERT INTO auth_sqlite_schema (object, version) VALUES ('token_table:tokens', 1); \
+         INSERT INTO \"tokens\" VALUES ('old', 'user?id=1', 4102444800000000, 'revocation', NULL, 0, 0);",
+    )
+    .execute(store.writer())
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let version: i64 = sqlx::query_scalar(
+        "SELECT version FROM auth_sqlite_schema WHERE object = 'token_table:tokens'",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(version, 2);
+    assert!(
+        store.is_revoked("old").await.unwrap(),
+        "the old rows are kept"
+    );
+    let key = NewApiKey {
+        id: "k1".into(),
+        subject: "user?id=1".into(),
+        name: "ci".into(),
+        scopes: vec![],
+        secret_hash: "00".repeat(32),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    assert!(store.insert_api_key(&key, 5).await.unwrap());
+    assert_eq!(store.get_api_key("k1").await.unwrap().unwrap().name, "ci");
+    store.close().await;
+    let _ = std::fs::remove_file(&path);
 }

@@ -52,6 +52,7 @@ enum Class {
     InvalidInput,
     NotConfirmed,
     Reauthenticate,
+    InsufficientScope,
     TooMany,
     Unavailable,
     Internal,
@@ -61,9 +62,10 @@ fn class(error: &Error) -> Class {
     match error {
         Error::AuthenticationFailed => Class::AuthenticationFailed,
         Error::IdentityTaken => Class::IdentityTaken,
-        Error::SessionNotFound => Class::NotFound,
+        Error::SessionNotFound | Error::ApiKeyNotFound => Class::NotFound,
         Error::PasswordConfirmationMismatch => Class::ConfirmationMismatch,
         Error::InvalidInput(_) => Class::InvalidInput,
+        Error::InsufficientScope(_) => Class::InsufficientScope,
         Error::NotConfirmed => Class::NotConfirmed,
         Error::ReauthenticationRequired => Class::Reauthenticate,
         Error::TooManyPending(_) => Class::TooMany,
@@ -86,15 +88,16 @@ fn class(error: &Error) -> Class {
         | Error::RefreshTokenReused
         | Error::WrongPurpose { .. }
         | Error::AlreadyRevoked
+        | Error::InvalidApiKey
         | Error::UserNotFound
         | Error::CredentialChanged => Class::Unauthorized,
     }
 }
 
 /// The HTTP status an error maps to: 401 for every token and sign-in
-/// failure, 403 for a right password on an unconfirmed account or a change
-/// that needs the password again, 409 for a taken identity, 404 for an
-/// unknown session, 422 for invalid input, 429 for too many pending
+/// failure, 403 for a right password on an unconfirmed account, a change
+/// that needs the password again or an API key without the route's scope,
+/// 409 for a taken identity, 404 for an unknown session, 422 for invalid input, 429 for too many pending
 /// changes, 503 when the store is down or the server is at capacity
 /// ([`Error::Unavailable`]: the password hashing limit), 500 for
 /// configuration faults.
@@ -104,7 +107,7 @@ pub fn status_code(error: &Error) -> u16 {
         Class::IdentityTaken => 409,
         Class::NotFound => 404,
         Class::ConfirmationMismatch | Class::InvalidInput => 422,
-        Class::NotConfirmed | Class::Reauthenticate => 403,
+        Class::NotConfirmed | Class::Reauthenticate | Class::InsufficientScope => 403,
         Class::TooMany => 429,
         Class::Unavailable => 503,
         Class::Internal => 500,
@@ -124,6 +127,7 @@ pub fn public_code(error: &Error) -> &'static str {
         Class::InvalidInput => "invalid_input",
         Class::NotConfirmed => "not_confirmed",
         Class::Reauthenticate => "reauthentication_required",
+        Class::InsufficientScope => "insufficient_scope",
         Class::TooMany => "too_many_pending",
         Class::Unavailable => "unavailable",
         Class::Internal => "internal_error",

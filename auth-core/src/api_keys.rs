@@ -1,0 +1,362 @@
+//! The API-key flow: create (the key shown once), list (never the secret),
+//! revoke one or all, and authenticate a presented key: checked offline
+//! (format and checksum), then one row read by its id, the secret's hash
+//! compared in constant time, expiry, revocation, the user loaded.
+//!
+//! **Last used, without a write per request.** Authentication never
+//! writes. A use is remembered in memory when the key's stored
+//! `last_used_at` is older than the strategy's interval (default one hour)
+//! and it was not already written within it; a background task writes
+//! what it remembered in one batch every [`API_KEY_USE_FLUSH`]. So a key
+//! costs at most one write per interval, and a busy server one statement
+//! per flush. A use not yet flushed when the process exits is lost:
+//! `last_used_at` is a hint for its owner, never a security decision.
+//!
+//! **What does not revoke keys.** Log out everywhere and a password change
+//! end sign-ins, not keys: a key is a credential its owner made on purpose
+//! for a script or a service, which a user ending their browser sessions
+//! rarely means to break. Revoke them with `revoke_all_api_keys` (the
+//! account-recovery path should). A key dies with its user: a key whose
+//! user is gone authenticates nobody.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::api_key::{
+    ApiKeyConfig, ApiKeyInfo, CreatedApiKey, MAX_NAME_LEN, MAX_SCOPE_LEN, MAX_SCOPES, NewApiKey,
+    PresentedKey,
+};
+use crate::auth::Auth;
+use crate::config::Lifetime;
+use crate::error::{Error, Result, store_failure};
+use crate::store::{ApiKeyStore, UserStore};
+use crate::user::UserResource;
+use crate::verify::fail_closed;
+
+/// How often remembered uses are written (one batch each time).
+pub const API_KEY_USE_FLUSH: Duration = Duration::from_secs(10);
+
+/// A request authenticated by an API key: its user and the key.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedKey<U> {
+    /// The key's owner.
+    pub user: U,
+    /// The key (never its secret).
+    pub key: ApiKeyInfo,
+}
+
+impl<U> AuthenticatedKey<U> {
+    /// Whether the key carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.key.scopes.iter().any(|s| s == scope)
+    }
+
+    /// [`Error::InsufficientScope`] unless the key carries `scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<()> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(Error::InsufficientScope(scope.to_owned()))
+        }
+    }
+}
+
+/// Uses seen and not yet written, and when each key was last written.
+#[derive(Debug, Default)]
+pub(crate) struct KeyUses {
+    state: Mutex<UsesState>,
+}
+
+#[derive(Debug, Default)]
+struct UsesState {
+    pending: HashMap<String, DateTime<Utc>>,
+    written: HashMap<String, DateTime<Utc>>,
+    flusher: bool,
+}
+
+impl KeyUses {
+    /// Remembers a use of `id` at `now` unless one was written or is
+    /// pending within `interval`; whether the flusher must be started.
+    fn note(
+        &self,
+        id: &str,
+        stored: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> bool {
+        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let fresh = |at: Option<&DateTime<Utc>>| at.is_some_and(|at| now - *at < interval);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if fresh(stored.as_ref()) || fresh(state.written.get(id)) || state.pending.contains_key(id)
+        {
+            return false;
+        }
+        state.pending.insert(id.to_owned(), now);
+        let start = !state.flusher;
+        state.flusher = true;
+        start
+    }
+
+    /// Takes the pending uses, forgetting writes older than `interval`.
+    fn take(&self, interval: Duration) -> Vec<(String, DateTime<Utc>)> {
+        let now = Utc::now();
+        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let taken: Vec<_> = state.pending.drain().collect();
+        state.written.retain(|_, at| now - *at < interval);
+        for (id, at) in &taken {
+            state.written.insert(id.clone(), *at);
+        }
+        taken
+    }
+
+    /// Puts back uses a failed write did not record.
+    fn put_back(&self, uses: Vec<(String, DateTime<Utc>)>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, at) in uses {
+            state.written.remove(&id);
+            state.pending.entry(id).or_insert(at);
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .len()
+    }
+}
+
+impl<U: UserResource, S> Auth<U, S> {
+    fn api_key_config(&self) -> Result<&ApiKeyConfig> {
+        self.settings().api_key.as_ref().ok_or(Error::NotConfigured(
+            "this resource has no API-key strategy",
+        ))
+    }
+
+    /// How many key uses are remembered and not yet written.
+    pub fn pending_api_key_uses(&self) -> usize {
+        self.key_uses.pending()
+    }
+}
+
+impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S> {
+    /// Creates a key for `user`: `name` (1 to 100 characters, no control
+    /// characters), `scopes` (each one the strategy lists; none twice),
+    /// `lifetime` (default: the strategy's `default_lifetime`). The whole
+    /// key is in the answer and nowhere else: show it once. Refused with
+    /// [`Error::InvalidInput`] when the user already holds `max_per_user`
+    /// live keys.
+    pub async fn create_api_key(
+        &self,
+        user: &U,
+        name: &str,
+        scopes: &[&str],
+        lifetime: Option<Lifetime>,
+    ) -> Result<CreatedApiKey> {
+        let config = self.api_key_config()?;
+        let name = check_name(name)?;
+        let scopes = check_scopes(config, scopes)?;
+        let lifetime = lifetime.unwrap_or(config.default_lifetime);
+        let expires_at = chrono::Duration::from_std(lifetime.as_duration())
+            .ok()
+            .and_then(|d| Utc::now().checked_add_signed(d))
+            .ok_or_else(|| Error::InvalidInput("the key's lifetime is too long".into()))?;
+        let made = crate::api_key::make(&config.prefix)?;
+        let new = NewApiKey {
+            id: made.id.clone(),
+            subject: user.subject(),
+            name,
+            scopes,
+            secret_hash: made.secret_hash,
+            expires_at,
+        };
+        let inserted = self
+            .store()
+            .insert_api_key(&new, config.max_per_user)
+            .await
+            .map_err(|e| store_failure("create API key", e))?;
+        if !inserted {
+            return Err(Error::InvalidInput(format!(
+                "a user holds at most {} API keys: revoke one first",
+                config.max_per_user
+            )));
+        }
+        // What lists will show, as the store keeps it (its clock, its
+        // precision).
+        let row = self
+            .store()
+            .get_api_key(&new.id)
+            .await
+            .map_err(|e| store_failure("create API key", e))?
+            .ok_or_else(|| {
+                Error::Store(crate::error::StoreError::msg("a created API key is gone"))
+            })?;
+        Ok(CreatedApiKey {
+            key: made.text,
+            info: ApiKeyInfo::from(row),
+        })
+    }
+
+    /// The user's live keys, oldest first (never a secret).
+    pub async fn list_api_keys(&self, user: &U) -> Result<Vec<ApiKeyInfo>> {
+        self.api_key_config()?;
+        let rows = self
+            .store()
+            .list_api_keys(&user.subject(), Utc::now())
+            .await
+            .map_err(fail_closed)?;
+        Ok(rows.into_iter().map(ApiKeyInfo::from).collect())
+    }
+
+    /// Revokes one of the user's keys by its id ([`Error::ApiKeyNotFound`]
+    /// when it is not a live key of theirs). It stops working at once.
+    pub async fn revoke_api_key(&self, user: &U, id: &str) -> Result<()> {
+        self.api_key_config()?;
+        let revoked = self
+            .store()
+            .revoke_api_key(&user.subject(), id)
+            .await
+            .map_err(|e| store_failure("revoke API key", e))?;
+        if revoked {
+            Ok(())
+        } else {
+            Err(Error::ApiKeyNotFound)
+        }
+    }
+
+    /// Revokes every key of the user; how many.
+    pub async fn revoke_all_api_keys(&self, user: &U) -> Result<u64> {
+        self.api_key_config()?;
+        self.store()
+            .revoke_api_keys(&user.subject())
+            .await
+            .map_err(|e| store_failure("revoke API keys", e))
+    }
+
+    /// Authenticates a presented key: its format and checksum (offline:
+    /// a typo costs no lookup), this strategy's prefix, its row by id, the
+    /// secret's hash (constant time), not revoked, not expired, its user.
+    /// Every refusal is [`Error::InvalidApiKey`]; a store failure refuses
+    /// too. Writes nothing: the use is remembered for the next batch.
+    pub async fn authenticate_api_key(&self, key: &str) -> Result<AuthenticatedKey<U>> {
+        let config = self.api_key_config()?;
+        let presented = PresentedKey::parse(key)?;
+        if presented.prefix != config.prefix {
+            return Err(Error::InvalidApiKey);
+        }
+        let row = self
+            .store()
+            .get_api_key(presented.id)
+            .await
+            .map_err(fail_closed)?
+            .ok_or(Error::InvalidApiKey)?;
+        let now = Utc::now();
+        if !presented.secret_matches(&row.secret_hash) || row.revoked || row.expires_at <= now {
+            return Err(Error::InvalidApiKey);
+        }
+        let key_value =
+            crate::subject::canonical_key(&row.subject, U::SUBJECT_NAME, U::PRIMARY_KEY_FIELD)
+                .map_err(|_| Error::InvalidApiKey)?;
+        let user = self
+            .store()
+            .get_user(&key_value)
+            .await
+            .map_err(fail_closed)?
+            .ok_or(Error::InvalidApiKey)?;
+        if self
+            .key_uses
+            .note(&row.id, row.last_used_at, now, config.last_used_interval)
+        {
+            self.start_key_use_flusher();
+        }
+        Ok(AuthenticatedKey {
+            user,
+            key: ApiKeyInfo::from(row),
+        })
+    }
+
+    /// Writes the remembered key uses now, in one batch (the background
+    /// task does it every [`API_KEY_USE_FLUSH`]; call it at shutdown to
+    /// keep the last ones).
+    pub async fn flush_api_key_uses(&self) -> Result<()> {
+        flush(
+            &self.key_uses,
+            self.store(),
+            self.api_key_config()?.last_used_interval,
+        )
+        .await
+    }
+
+    fn start_key_use_flusher(&self) {
+        let Ok(config) = self.api_key_config() else {
+            return;
+        };
+        let interval = config.last_used_interval;
+        let uses = Arc::downgrade(&self.key_uses);
+        let store = self.store().clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(API_KEY_USE_FLUSH).await;
+                let Some(uses) = uses.upgrade() else {
+                    return;
+                };
+                if let Err(e) = flush(&uses, &store, interval).await {
+                    tracing::warn!(error = %e, "could not record API key uses; retrying");
+                }
+            }
+        });
+    }
+}
+
+async fn flush<S: ApiKeyStore>(uses: &KeyUses, store: &S, interval: Duration) -> Result<()> {
+    let taken = uses.take(interval);
+    if taken.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = store.record_api_key_uses(&taken).await {
+        uses.put_back(taken);
+        return Err(store_failure("record API key uses", e));
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
+    {
+        return Err(Error::InvalidInput(format!(
+            "an API key's name is 1 to {MAX_NAME_LEN} characters, without control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_scopes(config: &ApiKeyConfig, scopes: &[&str]) -> Result<Vec<String>> {
+    if scopes.len() > MAX_SCOPES {
+        return Err(Error::InvalidInput(format!(
+            "an API key has at most {MAX_SCOPES} scopes"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        if scope.len() > MAX_SCOPE_LEN || !config.scopes.contains(scope) {
+            return Err(Error::InvalidInput(format!(
+                "unknown scope `{}`: the strategy's scopes are {:?}",
+                crate::error::truncated(scope),
+                config.scopes
+            )));
+        }
+        if out.iter().any(|s| s == scope) {
+            return Err(Error::InvalidInput(format!(
+                "scope `{scope}` is given twice"
+            )));
+        }
+        out.push((*scope).to_owned());
+    }
+    Ok(out)
+}
