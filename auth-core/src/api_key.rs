@@ -16,7 +16,10 @@
 //!   refused before any lookup.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -306,6 +309,73 @@ impl fmt::Debug for CreatedApiKey {
             .field("key", &"<redacted>")
             .field("info", &self.info)
             .finish()
+    }
+}
+
+/// Uses seen and not yet written, and when each key was last written.
+#[derive(Debug, Default)]
+pub(crate) struct KeyUses {
+    state: Mutex<UsesState>,
+}
+
+#[derive(Debug, Default)]
+struct UsesState {
+    pending: HashMap<String, DateTime<Utc>>,
+    written: HashMap<String, DateTime<Utc>>,
+    flusher: bool,
+}
+
+impl KeyUses {
+    /// Remembers a use of `id` at `now` unless one was written or is
+    /// pending within `interval`; whether the flusher must be started.
+    pub(crate) fn note(
+        &self,
+        id: &str,
+        stored: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> bool {
+        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let fresh = |at: Option<&DateTime<Utc>>| at.is_some_and(|at| now - *at < interval);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if fresh(stored.as_ref()) || fresh(state.written.get(id)) || state.pending.contains_key(id)
+        {
+            return false;
+        }
+        state.pending.insert(id.to_owned(), now);
+        let start = !state.flusher;
+        state.flusher = true;
+        start
+    }
+
+    /// Takes the pending uses, forgetting writes older than `interval`.
+    pub(crate) fn take(&self, interval: Duration) -> Vec<(String, DateTime<Utc>)> {
+        let now = Utc::now();
+        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let taken: Vec<_> = state.pending.drain().collect();
+        state.written.retain(|_, at| now - *at < interval);
+        for (id, at) in &taken {
+            state.written.insert(id.clone(), *at);
+        }
+        taken
+    }
+
+    /// Puts back uses a failed write did not record.
+    pub(crate) fn put_back(&self, uses: Vec<(String, DateTime<Utc>)>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, at) in uses {
+            state.written.remove(&id);
+            state.pending.entry(id).or_insert(at);
+        }
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .len()
     }
 }
 

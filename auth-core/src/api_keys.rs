@@ -19,15 +19,14 @@
 //! account-recovery path should). A key dies with its user: a key whose
 //! user is gone authenticates nobody.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::api_key::{
-    ApiKeyConfig, ApiKeyInfo, CreatedApiKey, MAX_NAME_LEN, MAX_SCOPE_LEN, MAX_SCOPES, NewApiKey,
-    PresentedKey,
+    ApiKeyConfig, ApiKeyInfo, CreatedApiKey, KeyUses, MAX_NAME_LEN, MAX_SCOPE_LEN, MAX_SCOPES,
+    NewApiKey, PresentedKey,
 };
 use crate::auth::Auth;
 use crate::config::Lifetime;
@@ -64,70 +63,39 @@ impl<U> AuthenticatedKey<U> {
     }
 }
 
-/// Uses seen and not yet written, and when each key was last written.
-#[derive(Debug, Default)]
-pub(crate) struct KeyUses {
-    state: Mutex<UsesState>,
-}
+/// The purpose API-key requests carry in their [`Claims`](crate::Claims)
+/// (no token has it): how a handler behind the axum layer tells a key's
+/// request from a token's.
+pub const API_KEY_PURPOSE: &str = "api_key";
 
-#[derive(Debug, Default)]
-struct UsesState {
-    pending: HashMap<String, DateTime<Utc>>,
-    written: HashMap<String, DateTime<Utc>>,
-    flusher: bool,
-}
-
-impl KeyUses {
-    /// Remembers a use of `id` at `now` unless one was written or is
-    /// pending within `interval`; whether the flusher must be started.
-    fn note(
+impl<U: UserResource> AuthenticatedKey<U> {
+    /// The request as the token paths describe one: claims naming the key
+    /// (`jti` its id, purpose [`API_KEY_PURPOSE`], `iat`/`exp` its
+    /// creation and expiry, `scopes` in the extra claims), so
+    /// `CurrentUser` serves key requests too.
+    pub(crate) fn as_user(
         &self,
-        id: &str,
-        stored: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-        interval: Duration,
-    ) -> bool {
-        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
-        let fresh = |at: Option<&DateTime<Utc>>| at.is_some_and(|at| now - *at < interval);
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if fresh(stored.as_ref()) || fresh(state.written.get(id)) || state.pending.contains_key(id)
-        {
-            return false;
+        issuer: &str,
+        audience: &str,
+    ) -> crate::auth::AuthenticatedUser<U> {
+        let mut extra = crate::claims::ExtraClaims::new();
+        extra.insert("scopes".into(), serde_json::json!(self.key.scopes));
+        crate::auth::AuthenticatedUser {
+            user: self.user.clone(),
+            claims: crate::claims::Claims {
+                sub: self.user.subject(),
+                jti: self.key.id.clone(),
+                iat: self.key.created_at.timestamp(),
+                nbf: self.key.created_at.timestamp(),
+                exp: self.key.expires_at.timestamp(),
+                iss: issuer.to_owned(),
+                aud: audience.to_owned(),
+                purpose: API_KEY_PURPOSE.to_owned(),
+                cred: None,
+                sid: None,
+                extra,
+            },
         }
-        state.pending.insert(id.to_owned(), now);
-        let start = !state.flusher;
-        state.flusher = true;
-        start
-    }
-
-    /// Takes the pending uses, forgetting writes older than `interval`.
-    fn take(&self, interval: Duration) -> Vec<(String, DateTime<Utc>)> {
-        let now = Utc::now();
-        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let taken: Vec<_> = state.pending.drain().collect();
-        state.written.retain(|_, at| now - *at < interval);
-        for (id, at) in &taken {
-            state.written.insert(id.clone(), *at);
-        }
-        taken
-    }
-
-    /// Puts back uses a failed write did not record.
-    fn put_back(&self, uses: Vec<(String, DateTime<Utc>)>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, at) in uses {
-            state.written.remove(&id);
-            state.pending.entry(id).or_insert(at);
-        }
-    }
-
-    fn pending(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pending
-            .len()
     }
 }
 

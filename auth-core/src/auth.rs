@@ -36,8 +36,8 @@ pub struct Auth<U, S> {
     /// The queue of out-of-band requests (password reset), started with
     /// the first one.
     pub(crate) requests: std::sync::OnceLock<crate::sender::Queue>,
-    /// API-key uses not yet written (`api_keys.rs`).
-    pub(crate) key_uses: std::sync::Arc<crate::api_keys::KeyUses>,
+    /// API-key uses not yet written (`api_key.rs`, flushed by `api_keys.rs`).
+    pub(crate) key_uses: std::sync::Arc<crate::api_key::KeyUses>,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {

@@ -454,3 +454,100 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         "one lookup for a well-formed key"
     );
 }
+
+/// Through the axum layer: a key in `X-Api-Key` or `Authorization: Bearer`
+/// reaches `CurrentUser` and `ApiKey`; a token reaches `CurrentUser` only;
+/// a route's scope refuses a key without it (403), a bad key is 401.
+#[tokio::test]
+async fn keys_and_tokens_through_the_same_layer() {
+    use auth_core::http::axum::{ApiKey, AuthLayer, CurrentUser};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    async fn me(CurrentUser(me): CurrentUser<User>) -> String {
+        format!("{} {}", me.user.email, me.claims.purpose)
+    }
+    async fn reports(ApiKey(key): ApiKey<User>) -> axum::response::Response {
+        match key.require_scope("reports:read") {
+            Ok(()) => "reports".into_response(),
+            Err(e) => StatusCode::from_u16(auth_core::http::status_code(&e))
+                .unwrap()
+                .into_response(),
+        }
+    }
+
+    let store = auth_core::MemoryStore::new();
+    let auth = Arc::new(auth(store.clone()));
+    let ada = User::new("ada@example.com");
+    store.insert_user(&ada).await.unwrap();
+    let reader = auth
+        .create_api_key(&ada, "reader", &["reports:read"], None)
+        .await
+        .unwrap()
+        .key;
+    let writer = auth
+        .create_api_key(&ada, "writer", &["reports:write"], None)
+        .await
+        .unwrap()
+        .key;
+    let token = auth
+        .token_for_user(&ada, ExtraClaims::new())
+        .await
+        .unwrap()
+        .token;
+    let router = axum::Router::new()
+        .route("/me", get(me))
+        .route("/reports", get(reports))
+        .layer(AuthLayer::optional(auth.clone()));
+    let send = |uri: &str, header: Option<(&str, String)>| {
+        let mut req = Request::builder().uri(uri);
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        let req = req.body(Body::empty()).unwrap();
+        let mut svc = router.clone().into_service::<Body>();
+        async move {
+            std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut svc, cx))
+                .await
+                .unwrap();
+            let res = tower_service::Service::call(&mut svc, req).await.unwrap();
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let bearer = |t: &str| Some(("authorization", format!("Bearer {t}")));
+    let header = |k: &str| Some(("x-api-key", k.to_owned()));
+
+    assert_eq!(
+        send("/me", header(&reader)).await,
+        (StatusCode::OK, "ada@example.com api_key".into())
+    );
+    assert_eq!(
+        send("/me", bearer(&reader)).await,
+        (StatusCode::OK, "ada@example.com api_key".into())
+    );
+    assert_eq!(
+        send("/me", bearer(&token)).await,
+        (StatusCode::OK, "ada@example.com user".into())
+    );
+    assert_eq!(send("/reports", header(&reader)).await.0, StatusCode::OK);
+    assert_eq!(
+        send("/reports", bearer(&writer)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send("/reports", bearer(&token)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a token is not a key"
+    );
+    let mut typo = reader.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'x' { 'y' } else { 'x' });
+    assert_eq!(send("/me", header(&typo)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send("/reports", None).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -45,10 +45,11 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
+use crate::api_keys::AuthenticatedKey;
 use crate::auth::{Auth, AuthenticatedUser};
-use crate::http::bearer_token;
+use crate::http::{API_KEY_HEADER, RequestCredential, bearer_token};
 use crate::session::ClientInfo;
-use crate::store::{TokenStore, UserStore};
+use crate::store::{ApiKeyStore, TokenStore, UserStore};
 use crate::user::UserResource;
 
 /// The response to a request without a valid token: 401,
@@ -158,7 +159,7 @@ where
     I: tower_service::Service<Request, Response = Response> + Clone + Send + 'static,
     I::Future: Send + 'static,
     U: UserResource,
-    S: TokenStore + UserStore<U> + 'static,
+    S: ApiKeyStore + UserStore<U> + Clone + 'static,
 {
     type Response = Response;
     type Error = I::Error;
@@ -174,24 +175,33 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (auth, required) = (self.auth.clone(), self.required);
         Box::pin(async move {
-            let header = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned);
-            let result = match header {
-                Some(h) => auth.authenticate_bearer(&h).await.map_err(Some),
+            let (authorization, api_key) = (
+                header_text(&req, header::AUTHORIZATION.as_str()),
+                header_text(&req, API_KEY_HEADER),
+            );
+            let result = match auth
+                .authenticate_headers(authorization.as_deref(), api_key.as_deref())
+                .await
+            {
+                Ok(Some(found)) => Ok(found),
+                Err(e) => Err(Some(e)),
                 #[cfg(feature = "sessions")]
-                None => {
+                Ok(None) => {
                     let browser = Browser::of(&req);
-                    browser.user(&auth).await
+                    browser
+                        .user(&auth)
+                        .await
+                        .map(|user| RequestCredential { user, key: None })
                 }
                 #[cfg(not(feature = "sessions"))]
-                None => Err(None),
+                Ok(None) => Err(None),
             };
             match result {
-                Ok(user) => {
-                    req.extensions_mut().insert(user);
+                Ok(found) => {
+                    req.extensions_mut().insert(found.user);
+                    if let Some(key) = found.key {
+                        req.extensions_mut().insert(key);
+                    }
                 }
                 Err(e) => {
                     if let Some(e) = &e {
@@ -206,6 +216,14 @@ where
             inner.call(req).await
         })
     }
+}
+
+/// A header's value as text, if it is there and is text.
+fn header_text(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Without a bearer header: the cookie session's user, else the
@@ -269,6 +287,31 @@ where
             .get::<AuthenticatedUser<U>>()
             .cloned()
             .map(CurrentUser)
+            .ok_or(Unauthorized)
+    }
+}
+
+/// The API key of a request that went through [`AuthLayer`] with one
+/// (`X-Api-Key`, or `Authorization: Bearer <key>`); [`Unauthorized`] when
+/// the request was not authenticated by a key. A handler checks a scope
+/// with [`AuthenticatedKey::require_scope`] (403 `insufficient_scope`
+/// through [`http::status_code`](crate::http::status_code)).
+#[derive(Clone, Debug)]
+pub struct ApiKey<U>(pub AuthenticatedKey<U>);
+
+impl<U, St> FromRequestParts<St> for ApiKey<U>
+where
+    U: Clone + Send + Sync + 'static,
+    St: Send + Sync,
+{
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Unauthorized> {
+        parts
+            .extensions
+            .get::<AuthenticatedKey<U>>()
+            .cloned()
+            .map(ApiKey)
             .ok_or(Unauthorized)
     }
 }

@@ -7,10 +7,12 @@ pub mod axum;
 #[cfg(feature = "sessions")]
 pub mod sessions;
 
+use crate::api_key::looks_like_api_key;
+use crate::api_keys::AuthenticatedKey;
 use crate::auth::{Auth, AuthenticatedUser};
 use crate::error::{Error, Result};
 use crate::session::ClientInfo;
-use crate::store::{TokenStore, UserStore};
+use crate::store::{ApiKeyStore, TokenStore, UserStore};
 use crate::user::UserResource;
 
 /// The `Cache-Control` of a JWKS response: verifiers may keep the key set
@@ -148,6 +150,50 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// every check of [`Auth::authenticate`] (Ash's `retrieve_from_bearer`).
     pub async fn authenticate_bearer(&self, header: &str) -> Result<AuthenticatedUser<U>> {
         self.authenticate(bearer_token(header)?).await
+    }
+}
+
+/// What authenticated a request: its user, and the API key when it was one.
+#[derive(Clone, Debug)]
+pub struct RequestCredential<U> {
+    /// The user (for a key: claims that describe the key).
+    pub user: AuthenticatedUser<U>,
+    /// The key, when the request presented one.
+    pub key: Option<AuthenticatedKey<U>>,
+}
+
+/// The header an API key may come in instead of `Authorization: Bearer`.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S> {
+    /// Authenticates a request's credential headers: an API key in
+    /// `X-Api-Key` (`x_api_key`), else `Authorization` (`authorization`):
+    /// `Bearer <token>`, or `Bearer <API key>` when the resource has the
+    /// API-key strategy (a key has no `.`; a JWT has two). `Ok(None)` when
+    /// neither header is there.
+    pub async fn authenticate_headers(
+        &self,
+        authorization: Option<&str>,
+        x_api_key: Option<&str>,
+    ) -> Result<Option<RequestCredential<U>>> {
+        let key = match (x_api_key, authorization) {
+            (Some(key), _) => key.trim(),
+            (None, Some(header)) => {
+                let presented = bearer_token(header)?;
+                if self.settings().api_key.is_none() || !looks_like_api_key(presented) {
+                    let user = self.authenticate(presented).await?;
+                    return Ok(Some(RequestCredential { user, key: None }));
+                }
+                presented
+            }
+            (None, None) => return Ok(None),
+        };
+        let found = self.authenticate_api_key(key).await?;
+        let tokens = &self.settings().tokens;
+        Ok(Some(RequestCredential {
+            user: found.as_user(&tokens.issuer, &tokens.audience),
+            key: Some(found),
+        }))
     }
 }
 

@@ -81,17 +81,25 @@ impl From<&User> for PublicUser {
     }
 }
 
-/// What the demo needs of a store: tokens, and users with passwords.
+/// What the demo needs of a store: tokens, API keys, and users with
+/// passwords.
 /// Memory, PostgreSQL and SQLite all are.
 pub trait Store:
-    auth_core::RefreshStore + auth_core::SingleUseStore + auth_core::PasswordStore<User> + 'static
+    auth_core::RefreshStore
+    + auth_core::SingleUseStore
+    + auth_core::ApiKeyStore
+    + auth_core::PasswordStore<User>
+    + Clone
+    + 'static
 {
 }
 
 impl<S> Store for S where
     S: auth_core::RefreshStore
         + auth_core::SingleUseStore
+        + auth_core::ApiKeyStore
         + auth_core::PasswordStore<User>
+        + Clone
         + 'static
 {
 }
