@@ -1,5 +1,7 @@
 //! The only items generated code may name. Not public API: no semver promise.
 
+pub use crate::api_key::{ApiKeyConfig, ApiKeyInfo, CreatedApiKey};
+pub use crate::api_keys::AuthenticatedKey;
 pub use crate::auth::Auth;
 pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::column::ColumnType;
@@ -9,7 +11,7 @@ pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::SignedIn;
 pub use crate::session::{Refreshed, Session, SignInContext};
 pub use crate::special::Reauthentication;
-pub use crate::store::{PasswordStore, RefreshStore, SingleUseStore, UserStore};
+pub use crate::store::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore, UserStore};
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
 pub use crate::token::{TokenFacts, TokenResource};

@@ -38,15 +38,11 @@ pub const ID_LEN: usize = 22;
 pub const SECRET_LEN: usize = 33;
 /// Base62 characters of the checksum (a `u32`).
 pub const CHECK_LEN: usize = 6;
-/// The shortest prefix the DSL accepts.
-pub const MIN_PREFIX_LEN: usize = 2;
-/// The longest prefix the DSL accepts.
-pub const MAX_PREFIX_LEN: usize = 16;
 /// The most scopes one key may carry, and the longest scope name: a
 /// request's input never grows a row without bound.
 pub const MAX_SCOPES: usize = 64;
 /// The longest scope name (bytes).
-pub const MAX_SCOPE_LEN: usize = 128;
+pub const MAX_SCOPE_LEN: usize = auth_dsl::MAX_API_KEY_SCOPE_LEN;
 /// The longest key name (characters).
 pub const MAX_NAME_LEN: usize = 100;
 
@@ -80,23 +76,28 @@ impl ApiKeyConfig {
     }
 }
 
-/// Whether `prefix` is one the DSL accepts: 2 to 16 of `a`–`z` and `0`–`9`,
-/// starting with a letter. The error says what is wrong.
-pub fn check_prefix(prefix: &str) -> std::result::Result<(), String> {
-    if !(MIN_PREFIX_LEN..=MAX_PREFIX_LEN).contains(&prefix.len()) {
-        return Err(format!(
-            "an API key prefix is {MIN_PREFIX_LEN} to {MAX_PREFIX_LEN} characters long, `{prefix}` is {}",
-            prefix.len()
-        ));
+/// Whether `prefix` is one the DSL accepts (the rule is `auth-dsl`'s, the
+/// macro's too).
+pub use auth_dsl::check_api_key_prefix as check_prefix;
+
+/// The start-up check of hand-written settings (the DSL checks the same at
+/// compile time): a valid prefix, valid scopes without repeats, a cap of at
+/// least one key.
+pub(crate) fn check_config(config: &ApiKeyConfig) -> Result<()> {
+    let bad = |m: String| Err(Error::Config(format!("api_key: {m}")));
+    if let Err(m) = check_prefix(&config.prefix) {
+        return bad(m);
     }
-    if !prefix.starts_with(|c: char| c.is_ascii_lowercase())
-        || !prefix
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
-        return Err(format!(
-            "an API key prefix is lower-case letters and digits, starting with a letter (scanners match it exactly): `{prefix}`"
-        ));
+    for (i, scope) in config.scopes.iter().enumerate() {
+        if let Err(m) = auth_dsl::check_api_key_scope(scope) {
+            return bad(m);
+        }
+        if config.scopes[..i].contains(scope) {
+            return bad(format!("scope `{scope}` is listed twice"));
+        }
+    }
+    if config.max_per_user == 0 {
+        return bad("max_per_user must be at least 1".into());
     }
     Ok(())
 }

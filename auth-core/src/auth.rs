@@ -120,6 +120,9 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// here, at start-up, not a surprise at the first request.
     fn assemble(settings: Settings<U>, jwt: Jwt, store: S) -> Result<Self> {
         token::check_bound(&store, &settings.token_resource)?;
+        if let Some(keys) = &settings.api_key {
+            crate::api_key::check_config(keys)?;
+        }
         crate::sender::check_sender(&settings)?;
         Ok(Self {
             settings,

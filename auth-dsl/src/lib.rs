@@ -114,3 +114,44 @@ pub fn parse_lifetime_secs(s: &str) -> Result<u64, LifetimeError> {
         .filter(|secs| *secs <= MAX_LIFETIME_SECS)
         .ok_or(LifetimeError::TooLarge)
 }
+
+/// The shortest API-key prefix.
+pub const MIN_API_KEY_PREFIX_LEN: usize = 2;
+/// The longest API-key prefix.
+pub const MAX_API_KEY_PREFIX_LEN: usize = 16;
+/// The longest API-key scope name (bytes).
+pub const MAX_API_KEY_SCOPE_LEN: usize = 128;
+
+/// Whether `prefix` may start API keys: 2 to 16 of `a`–`z` and `0`–`9`,
+/// starting with a letter (secret scanners match it exactly, and `_`
+/// separates a key's parts). The error says what is wrong.
+pub fn check_api_key_prefix(prefix: &str) -> Result<(), String> {
+    if !(MIN_API_KEY_PREFIX_LEN..=MAX_API_KEY_PREFIX_LEN).contains(&prefix.len()) {
+        return Err(format!(
+            "an API key prefix is {MIN_API_KEY_PREFIX_LEN} to {MAX_API_KEY_PREFIX_LEN} characters long, `{prefix}` is {}",
+            prefix.len()
+        ));
+    }
+    if !prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        return Err(format!(
+            "an API key prefix is lower-case letters and digits, starting with a letter (scanners match it exactly): `{prefix}`"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `scope` may name an API-key scope: 1 to 128 of ASCII letters,
+/// digits and `:` `_` `-` `.` `/` (`reports:read`, `repo/write`).
+pub fn check_api_key_scope(scope: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ":_-./".contains(c);
+    if scope.is_empty() || scope.len() > MAX_API_KEY_SCOPE_LEN || !scope.chars().all(allowed) {
+        return Err(format!(
+            "a scope is 1 to {MAX_API_KEY_SCOPE_LEN} of ASCII letters, digits and `:` `_` `-` `.` `/`: `{scope}`"
+        ));
+    }
+    Ok(())
+}

@@ -5,8 +5,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{
-    ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier, Sessions,
-    SigningSecret, User,
+    ApiKey, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier,
+    Sessions, SigningSecret, User,
 };
 
 pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
@@ -25,6 +25,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
         remember_me,
         magic_link_lifetime_secs,
         confirmation,
+        api_key,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -101,6 +102,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                 refresh: refresh.as_ref(),
                 magic_link: magic_link_lifetime_secs.is_some(),
                 confirmation: confirmation.is_some(),
+                api_key: api_key.is_some(),
             },
         )
     });
@@ -139,6 +141,21 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
         None => quote!(::core::option::Option::None),
         Some(secs) => quote!(::core::option::Option::Some(__p::MagicLinkConfig {
             token_lifetime: __p::Lifetime::from_secs(#secs),
+        })),
+    };
+
+    let api_key_config = match &api_key {
+        None => quote!(::core::option::Option::None),
+        Some(ApiKey {
+            prefix,
+            scopes,
+            default_lifetime_secs,
+            max_per_user,
+        }) => quote!(::core::option::Option::Some(__p::ApiKeyConfig {
+            scopes: __p::Cow::Borrowed(&[#(#scopes),*]),
+            default_lifetime: __p::Lifetime::from_secs(#default_lifetime_secs),
+            max_per_user: #max_per_user,
+            ..__p::ApiKeyConfig::new(#prefix)
         })),
     };
 
@@ -280,6 +297,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                     settings.remember_me = #remember_me_config;
                     settings.magic_link = #magic_link_config;
                     settings.confirmation = #confirmation_config;
+                    settings.api_key = #api_key_config;
                     settings
                 }
             }
@@ -426,6 +444,7 @@ pub struct ActionSet<'a> {
     pub refresh: Option<&'a Refresh>,
     pub magic_link: bool,
     pub confirmation: bool,
+    pub api_key: bool,
 }
 
 /// The user actions as associated functions: thin calls into `Auth`.
@@ -438,6 +457,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
         refresh,
         magic_link,
         confirmation,
+        api_key,
     } = set;
     let bound = quote!(S: __p::SingleUseStore + __p::PasswordStore<Self>);
     let queued = quote!(S: __p::SingleUseStore + __p::PasswordStore<Self> + 'static);
@@ -680,7 +700,57 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             }
         }
     });
+    let api_key_fns = api_key.then(|| {
+        let keys = quote!(S: __p::ApiKeyStore + __p::UserStore<Self> + ::core::clone::Clone + 'static);
+        let created = result(quote!(__p::CreatedApiKey));
+        let listed = result(quote!(__p::Vec<__p::ApiKeyInfo>));
+        let found = result(quote!(__p::AuthenticatedKey<Self>));
+        quote! {
+            /// Creates an API key for `user`: the whole key is in the
+            /// answer and nowhere else (show it once).
+            pub async fn create_api_key<S>(
+                auth: &__p::Auth<Self, S>,
+                user: &Self,
+                name: &str,
+                scopes: &[&str],
+                lifetime: ::core::option::Option<__p::Lifetime>,
+            ) -> #created
+            where #keys
+            {
+                auth.create_api_key(user, name, scopes, lifetime).await
+            }
+
+            /// The user's live API keys, oldest first (never a secret).
+            pub async fn list_api_keys<S>(auth: &__p::Auth<Self, S>, user: &Self) -> #listed
+            where #keys
+            {
+                auth.list_api_keys(user).await
+            }
+
+            /// Revokes one of the user's API keys by its id.
+            pub async fn revoke_api_key<S>(auth: &__p::Auth<Self, S>, user: &Self, id: &str) -> #result_unit
+            where #keys
+            {
+                auth.revoke_api_key(user, id).await
+            }
+
+            /// Revokes every API key of the user; how many.
+            pub async fn revoke_all_api_keys<S>(auth: &__p::Auth<Self, S>, user: &Self) -> #result_count
+            where #keys
+            {
+                auth.revoke_all_api_keys(user).await
+            }
+
+            /// Authenticates a presented API key.
+            pub async fn authenticate_api_key<S>(auth: &__p::Auth<Self, S>, key: &str) -> #found
+            where #keys
+            {
+                auth.authenticate_api_key(key).await
+            }
+        }
+    });
     if password_fns.is_none()
+        && api_key_fns.is_none()
         && log_out_fn.is_none()
         && session_fns.is_none()
         && refresh_fn.is_none()
@@ -699,6 +769,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             #reset_fns
             #magic_link_fns
             #confirmation_fns
+            #api_key_fns
         }
     }
 }

@@ -98,6 +98,7 @@ pub fn fallback(
         refresh: Some(&refresh),
         magic_link: true,
         confirmation: true,
+        api_key: true,
     };
     let actions = user_actions(ident, every_action);
     let actions = placeholder_bodies(actions);

@@ -175,6 +175,20 @@ pub struct Strategies {
     pub remember_me: Option<Opt<RememberMe>>,
     /// `magic_link(...)`: needs tokens and the password strategy's identity.
     pub magic_link: Option<Opt<MagicLink>>,
+    /// `api_key(...)`: needs tokens (its table sits beside the token table).
+    pub api_key: Option<Opt<ApiKey>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct ApiKey {
+    /// Required: what every key starts with.
+    pub prefix: Option<syn::LitStr>,
+    /// The scopes a key may be given: `["reports:read", ...]`.
+    pub scopes: Option<Opt<Vec<syn::LitStr>>>,
+    /// Default `"90d"`.
+    pub default_lifetime: Option<syn::LitStr>,
+    /// Default 50.
+    pub max_per_user: Option<syn::LitInt>,
 }
 
 #[derive(Debug, Default, FromMeta)]

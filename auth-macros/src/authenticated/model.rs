@@ -19,6 +19,14 @@ pub struct User {
     /// `magic_link(token_lifetime)`, when configured.
     pub magic_link_lifetime_secs: Option<u64>,
     pub confirmation: Option<Confirmation>,
+    pub api_key: Option<ApiKey>,
+}
+
+pub struct ApiKey {
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub default_lifetime_secs: u64,
+    pub max_per_user: usize,
 }
 
 pub struct Confirmation {

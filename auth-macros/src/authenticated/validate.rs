@@ -5,8 +5,8 @@ use proc_macro2::Span;
 
 use super::input::{self, Input};
 use super::model::{
-    Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier,
-    Sessions, SigningSecret, Tokens, User,
+    ApiKey, Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe,
+    SessionIdentifier, Sessions, SigningSecret, Tokens, User,
 };
 use crate::common::spanned::Opt;
 use crate::common::{Errors, action_name, private_path, snake_case};
@@ -53,6 +53,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .as_ref()
         .and_then(|s| s.magic_link.as_ref());
     let confirmation_input = input.add_ons.as_ref().and_then(|a| a.confirmation.as_ref());
+    let api_key_input = input.strategies.as_ref().and_then(|s| s.api_key.as_ref());
 
     // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
     let fields = a1_named_fields(&input, e);
@@ -196,6 +197,24 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         let (lit, default) = (m.token_lifetime.as_ref(), defaults::MAGIC_LINK_LIFETIME);
         a11_lifetime(lit, "magic_link(token_lifetime)", default, false, e)
     });
+    // K1: API keys need tokens (their table sits beside the token table). (k1-api-key-without-tokens)
+    // K2: a prefix, of lower-case letters and digits, 2 to 16.  (k2-api-key-prefix-*)
+    // K3: scopes listed once each, each a scope name.           (k3-api-key-scope-*)
+    // K4: the default lifetime as A11; a cap of at least one.   (k4-api-key-*)
+    let api_key = api_key_input.and_then(|k| {
+        k1_api_key_needs_tokens(k, tokens_enabled, e);
+        let prefix = k2_api_key_prefix(k, e);
+        let scopes = k3_api_key_scopes(k, e);
+        let (lit, default) = (k.default_lifetime.as_ref(), defaults::API_KEY_LIFETIME);
+        let lifetime = a11_lifetime(lit, "api_key(default_lifetime)", default, false, e);
+        let max_per_user = k4_api_key_cap(k, e);
+        Some(ApiKey {
+            prefix: prefix?,
+            scopes: scopes?,
+            default_lifetime_secs: lifetime?,
+            max_per_user: max_per_user?,
+        })
+    });
     // C3: confirmation needs tokens.                          (c3-confirmation-without-tokens)
     // C1: monitored fields are fields of the struct.          (c1-monitor-field-missing)
     // C2: the struct has `confirmed_at` (rustc checks its type). (c2-no-confirmed-at, c2-confirmed-at-wrong-type)
@@ -295,6 +314,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         remember_me: remember_me.filter(|_| tokens_enabled),
         magic_link_lifetime_secs: magic_link,
         confirmation,
+        api_key: api_key.filter(|_| tokens_enabled),
     })
 }
 
@@ -528,6 +548,78 @@ fn m1_magic_link_needs_tokens_and_an_identity(
             m.span,
             "`magic_link` signs in by the password strategy's identity field: add `password(...)` (with `sign_in_enabled = false` for passwordless sign-in)",
         );
+    }
+}
+
+/// K1: the API-key strategy while tokens are disabled.
+fn k1_api_key_needs_tokens(k: &Opt<input::ApiKey>, tokens_enabled: bool, errors: &mut Errors) {
+    if !tokens_enabled {
+        errors.push_span(
+            k.span,
+            "`api_key` keeps its keys beside the token table: add a `tokens(token_resource = ..)` block (with `enabled = true`)",
+        );
+    }
+}
+
+/// K2: the prefix is given, 2 to 16 of `a`–`z` and `0`–`9`, starting with a
+/// letter (auth-dsl's rule, which the runtime checks too).
+fn k2_api_key_prefix(k: &Opt<input::ApiKey>, errors: &mut Errors) -> Option<String> {
+    let Some(lit) = &k.prefix else {
+        errors.push_span(
+            k.span,
+            "`api_key` needs a `prefix`, what every key starts with (secret scanners look for it), like `prefix = \"myapp\"`",
+        );
+        return None;
+    };
+    match auth_dsl::check_api_key_prefix(&lit.value()) {
+        Ok(()) => Some(lit.value()),
+        Err(why) => {
+            errors.push(lit, why);
+            None
+        }
+    }
+}
+
+/// K3: each scope is a scope name, listed once; a list written is not empty.
+fn k3_api_key_scopes(k: &Opt<input::ApiKey>, errors: &mut Errors) -> Option<Vec<String>> {
+    let Some(list) = &k.scopes else {
+        return Some(Vec::new());
+    };
+    if list.is_empty() {
+        errors.push_span(
+            list.span,
+            "`scopes` lists what a key may be allowed to do, like `scopes = [\"reports:read\"]`: leave it out for keys without scopes",
+        );
+        return None;
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    let mut ok = true;
+    for lit in list.iter() {
+        let scope = lit.value();
+        if let Err(why) = auth_dsl::check_api_key_scope(&scope) {
+            errors.push(lit, why);
+            ok = false;
+        } else if scopes.contains(&scope) {
+            errors.push(lit, format!("scope `{scope}` is listed twice"));
+            ok = false;
+        } else {
+            scopes.push(scope);
+        }
+    }
+    ok.then_some(scopes)
+}
+
+/// K4: `max_per_user` is a whole number of at least one.
+fn k4_api_key_cap(k: &Opt<input::ApiKey>, errors: &mut Errors) -> Option<usize> {
+    let Some(lit) = &k.max_per_user else {
+        return Some(defaults::API_KEYS_PER_USER);
+    };
+    match lit.base10_parse::<usize>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            errors.push(lit, "`max_per_user` is the most live keys one user may hold: a whole number of at least 1");
+            None
+        }
     }
 }
 
