@@ -254,6 +254,9 @@ pub struct NewApiKey {
     pub id: String,
     /// Whose key it is.
     pub subject: String,
+    /// Its user's primary key as text (`SubjectKey::to_subject_value`), so
+    /// a SQL store reads the key and its user in one statement.
+    pub user_key: String,
     /// Its name.
     pub name: String,
     /// Its scopes.

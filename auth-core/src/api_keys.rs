@@ -138,6 +138,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         let new = NewApiKey {
             id: made.id.clone(),
             subject: user.subject(),
+            user_key: crate::subject::SubjectKey::to_subject_value(&user.primary_key()),
             name,
             scopes,
             secret_hash: made.secret_hash,
@@ -217,24 +218,19 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         if presented.prefix != config.prefix {
             return Err(Error::InvalidApiKey);
         }
-        let row = self
+        let (row, user) = self
             .store()
-            .get_api_key(presented.id)
+            .api_key_lookup(presented.id)
             .await
-            .map_err(fail_closed)?
-            .ok_or(Error::InvalidApiKey)?;
+            .map_err(fail_closed)?;
+        let row = row.ok_or(Error::InvalidApiKey)?;
         let now = Utc::now();
         if !presented.secret_matches(&row.secret_hash) || row.revoked || row.expires_at <= now {
             return Err(Error::InvalidApiKey);
         }
-        let key_value =
-            crate::subject::canonical_key(&row.subject, U::SUBJECT_NAME, U::PRIMARY_KEY_FIELD)
-                .map_err(|_| Error::InvalidApiKey)?;
-        let user = self
-            .store()
-            .get_user(&key_value)
-            .await
-            .map_err(fail_closed)?
+        // The row's subject must name this resource and the user found.
+        let user = user
+            .filter(|u| u.subject() == row.subject)
             .ok_or(Error::InvalidApiKey)?;
         if self
             .key_uses

@@ -572,7 +572,38 @@ pub trait UserStore<U: UserResource>: Send + Sync {
             Ok((rows, user))
         }
     }
+
+    /// What authenticating an API key needs, in one round trip: the key's
+    /// row (whatever its state: the runtime judges it) and its user. A
+    /// store that can answer in one round trip overrides this; the default
+    /// asks twice.
+    fn api_key_lookup(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<KeyAndUser<U>, StoreError>> + Send
+    where
+        Self: ApiKeyStore,
+    {
+        async move {
+            let Some(row) = self.get_api_key(id).await? else {
+                return Ok((None, None));
+            };
+            let key = crate::subject::canonical_key::<U::PrimaryKey>(
+                &row.subject,
+                U::SUBJECT_NAME,
+                U::PRIMARY_KEY_FIELD,
+            );
+            let user = match key {
+                Ok(key) => self.get_user(&key).await?,
+                Err(_) => None,
+            };
+            Ok((Some(row), user))
+        }
+    }
 }
+
+/// One round trip for an API key: see [`UserStore::api_key_lookup`].
+type KeyAndUser<U> = (Option<ApiKeyRow>, Option<U>);
 
 /// Storage of users with a password: the writes the password strategy needs
 /// beyond [`UserStore`].

@@ -14,12 +14,14 @@ use auth_sql::{limit, sql};
 
 use crate::store::{PgStore, db_err};
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, subject, name, scopes, secret_hash, created_at, expires_at, last_used_at, revoked";
 
 /// The API-key statements of one token table, built once.
 #[derive(Debug)]
 pub(crate) struct KeyQueries {
+    /// The quoted key table.
+    pub(crate) table: String,
     lock: Arc<str>,
     insert: Arc<str>,
     get: Arc<str>,
@@ -33,11 +35,12 @@ impl KeyQueries {
     /// The statements for the key table `k` (quoted).
     pub(crate) fn new(k: &str) -> Self {
         Self {
+            table: k.to_owned(),
             lock: "SELECT pg_advisory_xact_lock(hashtextextended('auth_api_keys:' || $1, 0))"
                 .into(),
             insert: format!(
-                "INSERT INTO {k} (id, subject, name, scopes, secret_hash, expires_at) \
-                 SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT count(*) FROM {k} \
+                "INSERT INTO {k} (id, subject, name, scopes, secret_hash, expires_at, user_key) \
+                 SELECT $1, $2, $3, $4, $5, $6, $8 WHERE (SELECT count(*) FROM {k} \
                  WHERE subject = $2 AND NOT revoked AND expires_at > now()) < $7"
             )
             .into(),
@@ -62,7 +65,7 @@ impl KeyQueries {
     }
 }
 
-fn key_row(row: &PgRow) -> Result<ApiKeyRow, sqlx::Error> {
+pub(crate) fn key_row(row: &PgRow) -> Result<ApiKeyRow, sqlx::Error> {
     let scopes: sqlx::types::Json<Vec<String>> = row.try_get("scopes")?;
     Ok(ApiKeyRow {
         id: row.try_get("id")?,
@@ -97,6 +100,7 @@ impl ApiKeyStore for PgStore {
             .bind(&key.secret_hash)
             .bind(key.expires_at)
             .bind(limit(max))
+            .bind(&key.user_key)
             .execute(&mut *tx)
             .await
             .map_err(db_err("insert API key"))?;

@@ -33,6 +33,7 @@ CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose)
 CREATE TABLE IF NOT EXISTS {k} (
     id text PRIMARY KEY,
     subject text NOT NULL,
+    user_key text NOT NULL,
     name text NOT NULL,
     scopes jsonb NOT NULL,
     secret_hash text NOT NULL,

@@ -96,7 +96,7 @@ impl PgStore {
 
     /// Statements built once per subject name and variant (for the bound
     /// token table).
-    pub(crate) fn sql_cache(&self) -> &PerTable<(&'static str, bool), Arc<str>> {
+    pub(crate) fn sql_cache(&self) -> &PerTable<(&'static str, auth_sql::UserStatement), Arc<str>> {
         self.statements.per_user()
     }
 

@@ -23,14 +23,39 @@ fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
 }
 
 fn by_key<U: UserResource>(table: &str, param: usize) -> String {
+    by_key_of::<U>(table, &format!("${param}"))
+}
+
+/// The user whose key is the text `value` (a parameter or a column), as JSON.
+fn by_key_of<U: UserResource>(table: &str, value: &str) -> String {
     format!(
-        "SELECT to_json(u) FROM {table} u WHERE u.{} = ${param}::{}",
+        "SELECT to_json(u) FROM {table} u WHERE u.{} = {value}::{}",
         quote_column(U::PRIMARY_KEY_FIELD),
         pg_type(<U::PrimaryKey as SubjectKey>::KIND)
     )
 }
 
 impl PgStore {
+    /// An API key's row and its user, one row or none, built once per user
+    /// resource.
+    fn api_key_sql<U: UserResource>(&self) -> Result<std::sync::Arc<str>, StoreError> {
+        let key = (U::SUBJECT_NAME, auth_sql::UserStatement::ApiKey);
+        self.sql_cache().get_or_try_insert(&key, || {
+            let k = &self.token_queries().keys.table;
+            let users = self.user_table(U::SUBJECT_NAME)?;
+            let sql = format!(
+                "SELECT {}, ({}) AS \"user\" FROM {k} k WHERE k.id = $1",
+                crate::api_keys::COLUMNS
+                    .split(", ")
+                    .map(|c| format!("k.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                by_key_of::<U>(&users, "k.user_key"),
+            );
+            Ok((key, sql.into()))
+        })
+    }
+
     /// The authenticate query for `U` and the bound token table, built
     /// once per variant: the token's row, with a session what verification
     /// reads of its row (`$2`), and the user (the last parameter), one row
@@ -39,7 +64,10 @@ impl PgStore {
         &self,
         with_session: bool,
     ) -> Result<std::sync::Arc<str>, StoreError> {
-        let key = (U::SUBJECT_NAME, with_session);
+        let key = (
+            U::SUBJECT_NAME,
+            auth_sql::UserStatement::authenticate(with_session),
+        );
         self.sql_cache().get_or_try_insert(&key, || {
             let q = self.token_queries();
             let users = self.user_table(U::SUBJECT_NAME)?;
@@ -216,6 +244,38 @@ impl<U: UserResource> UserStore<U> for PgStore {
         let rows = lookup_rows(&row, sid.is_some()).map_err(decode())?;
         let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
         Ok((rows, user.map(|Json(u)| u)))
+    }
+
+    /// One round trip: the key's row and its user in one query.
+    async fn api_key_lookup(
+        &self,
+        id: &str,
+    ) -> Result<(Option<auth_core::ApiKeyRow>, Option<U>), StoreError>
+    where
+        Self: auth_core::ApiKeyStore,
+    {
+        self.key_and_user::<U>(id).await
+    }
+}
+
+impl PgStore {
+    pub(crate) async fn key_and_user<U: UserResource>(
+        &self,
+        id: &str,
+    ) -> Result<(Option<auth_core::ApiKeyRow>, Option<U>), StoreError> {
+        let sql = self.api_key_sql::<U>()?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("authenticate API key"))?;
+        let Some(row) = row else {
+            return Ok((None, None));
+        };
+        let decode = || db_err("decode API key row");
+        let key = crate::api_keys::key_row(&row).map_err(decode())?;
+        let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
+        Ok((Some(key), user.map(|Json(u)| u)))
     }
 }
 

@@ -215,7 +215,29 @@ pub fn limit(n: usize) -> i64 {
 pub struct Statements<Q> {
     table: String,
     queries: Q,
-    per_user: PerTable<(&'static str, bool), Arc<str>>,
+    per_user: PerTable<(&'static str, UserStatement), Arc<str>>,
+}
+
+/// The statements built per user resource (for the bound token table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UserStatement {
+    /// Authenticate a token without a session.
+    Authenticate,
+    /// Authenticate a token with its session.
+    AuthenticateWithSession,
+    /// Read an API key's row and its user.
+    ApiKey,
+}
+
+impl UserStatement {
+    /// The authenticate statement with or without the session.
+    pub fn authenticate(with_session: bool) -> Self {
+        if with_session {
+            Self::AuthenticateWithSession
+        } else {
+            Self::Authenticate
+        }
+    }
 }
 
 impl<Q> Statements<Q> {
@@ -259,7 +281,7 @@ impl<Q> Statements<Q> {
 
     /// Statements per subject name and variant, e.g. the authenticate
     /// query with or without the session.
-    pub fn per_user(&self) -> &PerTable<(&'static str, bool), Arc<str>> {
+    pub fn per_user(&self) -> &PerTable<(&'static str, UserStatement), Arc<str>> {
         &self.per_user
     }
 }

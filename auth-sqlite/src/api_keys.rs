@@ -16,12 +16,14 @@ use auth_sql::{limit, sql};
 
 use crate::store::{SqliteStore, db_err, from_micros, micros};
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, subject, name, scopes, secret_hash, created_at, expires_at, last_used_at, revoked";
 
 /// The API-key statements of one token table, built once.
 #[derive(Debug)]
 pub(crate) struct KeyQueries {
+    /// The quoted key table.
+    pub(crate) table: String,
     insert: Arc<str>,
     get: Arc<str>,
     list: Arc<str>,
@@ -34,9 +36,10 @@ impl KeyQueries {
     /// The statements for the key table `k` (quoted).
     pub(crate) fn new(k: &str) -> Self {
         Self {
+            table: k.to_owned(),
             insert: format!(
-                "INSERT INTO {k} (id, subject, name, scopes, secret_hash, created_at, expires_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?8, ?6 WHERE (SELECT count(*) FROM {k} \
+                "INSERT INTO {k} (id, subject, name, scopes, secret_hash, created_at, expires_at, user_key) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?8, ?6, ?9 WHERE (SELECT count(*) FROM {k} \
                  WHERE subject = ?2 AND NOT revoked AND expires_at > ?8) < ?7"
             )
             .into(),
@@ -62,7 +65,7 @@ impl KeyQueries {
     }
 }
 
-fn key_row(row: &SqliteRow) -> Result<ApiKeyRow, sqlx::Error> {
+pub(crate) fn key_row(row: &SqliteRow) -> Result<ApiKeyRow, sqlx::Error> {
     let scopes: String = row.try_get("scopes")?;
     let scopes: Vec<String> =
         serde_json::from_str(&scopes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
@@ -94,6 +97,7 @@ impl ApiKeyStore for SqliteStore {
                 .bind(micros(key.expires_at))
                 .bind(limit(max))
                 .bind(micros(now))
+                .bind(&key.user_key)
                 .execute(&mut *tx)
                 .await?;
             Ok(done.rows_affected() == 1)

@@ -31,6 +31,7 @@ CREATE INDEX IF NOT EXISTS \"{n}_subject_purpose_idx\" ON {t} (subject, purpose)
 CREATE TABLE IF NOT EXISTS {k} (
     id TEXT PRIMARY KEY NOT NULL,
     subject TEXT NOT NULL,
+    user_key TEXT NOT NULL,
     name TEXT NOT NULL,
     scopes TEXT NOT NULL,
     secret_hash TEXT NOT NULL,

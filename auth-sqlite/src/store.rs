@@ -216,7 +216,7 @@ impl SqliteStore {
 
     /// Statements built once per subject name and variant (for the bound
     /// token table).
-    pub(crate) fn sql_cache(&self) -> &PerTable<(&'static str, bool), Arc<str>> {
+    pub(crate) fn sql_cache(&self) -> &PerTable<(&'static str, auth_sql::UserStatement), Arc<str>> {
         self.statements.per_user()
     }
 }

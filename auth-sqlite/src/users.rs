@@ -104,8 +104,13 @@ impl UserTable {
 
     /// `SELECT` of the user whose primary key is `?{param}`.
     pub(crate) fn by_key<U: UserResource>(&self, param: usize) -> String {
+        self.by_key_of::<U>(&format!("?{param}"))
+    }
+
+    /// The user whose key is `value` (a parameter or a column), as JSON.
+    pub(crate) fn by_key_of<U: UserResource>(&self, value: &str) -> String {
         format!(
-            "SELECT {} FROM {} u WHERE u.{} = ?{param}",
+            "SELECT {} FROM {} u WHERE u.{} = {value}",
             self.as_json,
             self.name,
             quote_column(U::PRIMARY_KEY_FIELD)
@@ -212,7 +217,10 @@ impl SqliteStore {
         &self,
         with_session: bool,
     ) -> Result<Arc<str>, StoreError> {
-        let key = (U::SUBJECT_NAME, with_session);
+        let key = (
+            U::SUBJECT_NAME,
+            auth_sql::UserStatement::authenticate(with_session),
+        );
         if let Some(sql) = self.sql_cache().get(&key) {
             return Ok(sql);
         }
@@ -228,7 +236,53 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// An API key's row and its user, one row or none, built once per user
+    /// resource.
+    async fn api_key_sql<U: UserResource>(&self) -> Result<Arc<str>, StoreError> {
+        let key = (U::SUBJECT_NAME, auth_sql::UserStatement::ApiKey);
+        if let Some(sql) = self.sql_cache().get(&key) {
+            return Ok(sql);
+        }
+        let users = self.user_table::<U>().await?;
+        self.sql_cache().get_or_try_insert(&key, || {
+            let k = &self.token_queries().keys.table;
+            let columns = crate::api_keys::COLUMNS
+                .split(", ")
+                .map(|c| format!("k.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let user = users.by_key_of::<U>("k.user_key");
+            let sql = format!("SELECT {columns}, ({user}) AS user FROM {k} k WHERE k.id = ?1");
+            Ok((key, sql.into()))
+        })
+    }
+}
+
 impl<U: UserResource> UserStore<U> for SqliteStore {
+    /// One query: the key's row and its user.
+    async fn api_key_lookup(
+        &self,
+        id: &str,
+    ) -> Result<(Option<auth_core::ApiKeyRow>, Option<U>), StoreError>
+    where
+        Self: auth_core::ApiKeyStore,
+    {
+        let sql = self.api_key_sql::<U>().await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err("authenticate API key"))?;
+        let Some(row) = row else {
+            return Ok((None, None));
+        };
+        let decode = || db_err("decode API key row");
+        let key = crate::api_keys::key_row(&row).map_err(decode())?;
+        let user: Option<String> = row.try_get("user").map_err(decode())?;
+        Ok((Some(key), user.as_deref().map(from_json).transpose()?))
+    }
+
     async fn get_user(&self, key: &U::PrimaryKey) -> Result<Option<U>, StoreError> {
         let table = self.user_table::<U>().await?;
         let text: Option<String> = sqlx::query_scalar(AssertSqlSafe(table.by_key::<U>(1)))

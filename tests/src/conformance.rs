@@ -1120,6 +1120,7 @@ fn new_key(subject: &str, expires_in: i64) -> auth_core::NewApiKey {
     auth_core::NewApiKey {
         id: auth_core::new_jti(),
         subject: subject.into(),
+        user_key: "1".into(),
         name: "ci".into(),
         scopes: vec!["reports:read".into()],
         secret_hash: "ab".repeat(32),

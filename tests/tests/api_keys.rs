@@ -163,6 +163,7 @@ where
             &NewApiKey {
                 id: "G".repeat(22),
                 subject: auth_core::UserResource::subject(&ghost),
+                user_key: ghost.id.to_string(),
                 name: "ghost".into(),
                 scopes: vec![],
                 secret_hash: "00".repeat(32),

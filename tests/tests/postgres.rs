@@ -269,6 +269,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     let key = NewApiKey {
         id: "k1".into(),
         subject: "user?id=1".into(),
+        user_key: "1".into(),
         name: "ci".into(),
         scopes: vec![],
         secret_hash: "00".repeat(32),

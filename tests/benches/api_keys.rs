@@ -1,0 +1,130 @@
+//! API-key authentication against token authentication on PostgreSQL,
+//! **interleaved** as the floor benchmark is: rounds alternate a key's
+//! authentication and a token's (deny-list, no session: one statement each)
+//! on the same pool, and the ratio reported is the median of the rounds'
+//! ratios. Then the write rate: how many `last_used_at` writes the
+//! authentications caused.
+//! `cargo bench -p auth-tests --bench api_keys` (prints its table)
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::{ApiKeyConfig, Auth, ExtraClaims, UserStore};
+use auth_postgres::PgStore;
+use auth_tests::{User, settings};
+
+const ROUNDS: usize = 25;
+const OPS_PER_ROUND: usize = 2_000;
+
+async fn round<F, Fut>(tasks: usize, op: F) -> Duration
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                for _ in (t..OPS_PER_ROUND).step_by(tasks) {
+                    op().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = auth_tests::pg::fresh_db().await;
+        let store: PgStore = db.store.clone();
+        let user = User::new("ada@example.com");
+        store.insert_user(&user).await.unwrap();
+        let mut s = settings(false);
+        s.api_key = Some(ApiKeyConfig {
+            scopes: Cow::Borrowed(&["reports:read"]),
+            ..ApiKeyConfig::new("bench")
+        });
+        let auth = Arc::new(Auth::from_settings(s, store.clone()).unwrap());
+        let key: Arc<str> = auth
+            .create_api_key(&user, "bench", &["reports:read"], None)
+            .await
+            .unwrap()
+            .key
+            .into();
+        let token: Arc<str> = auth
+            .token_for_user(&user, ExtraClaims::new())
+            .await
+            .unwrap()
+            .token
+            .into();
+        println!(
+            "| tasks | key per op | token per op | median ratio (min–max of {ROUNDS} rounds) |"
+        );
+        println!("|---|---|---|---|");
+        for tasks in [1, 16] {
+            let mut ratios = Vec::new();
+            let (mut key_total, mut token_total) = (Duration::ZERO, Duration::ZERO);
+            for r in 0..=ROUNDS {
+                let by_key = {
+                    let (auth, key) = (auth.clone(), key.clone());
+                    round(tasks, move || {
+                        let (auth, key) = (auth.clone(), key.clone());
+                        async move {
+                            auth.authenticate_api_key(&key).await.unwrap();
+                        }
+                    })
+                    .await
+                };
+                let by_token = {
+                    let (auth, token) = (auth.clone(), token.clone());
+                    round(tasks, move || {
+                        let (auth, token) = (auth.clone(), token.clone());
+                        async move {
+                            auth.authenticate(&token).await.unwrap();
+                        }
+                    })
+                    .await
+                };
+                if r == 0 {
+                    continue; // warm-up
+                }
+                key_total += by_key;
+                token_total += by_token;
+                ratios.push(by_key.as_secs_f64() / by_token.as_secs_f64());
+            }
+            ratios.sort_by(f64::total_cmp);
+            let per_op = |d: Duration| d.as_secs_f64() * 1e6 / (ROUNDS * OPS_PER_ROUND) as f64;
+            println!(
+                "| {tasks} | {:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2}) |",
+                per_op(key_total),
+                per_op(token_total),
+                ratios[ratios.len() / 2],
+                ratios[0],
+                ratios[ratios.len() - 1],
+            );
+        }
+        // The write rate: every authentication above used one key.
+        let authentications = 2 * (ROUNDS + 1) * OPS_PER_ROUND;
+        let pending = auth.pending_api_key_uses();
+        auth.flush_api_key_uses().await.unwrap();
+        let stored: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT last_used_at FROM tokens_api_keys")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        println!(
+            "\n{authentications} key authentications: {pending} use pending, written in one batch \
+             (last_used_at {}); no authentication wrote.",
+            stored.map_or("unset".into(), |t| t.to_rfc3339())
+        );
+    });
+}
