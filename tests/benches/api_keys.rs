@@ -121,9 +121,12 @@ fn main() {
                 .fetch_one(store.pool())
                 .await
                 .unwrap();
+        // One key, one interval: the first use was remembered and written
+        // by the background flush (or by the final flush if still pending);
+        // the authentications themselves never write.
         println!(
-            "\n{authentications} key authentications: {pending} use pending, written in one batch \
-             (last_used_at {}); no authentication wrote.",
+            "\n{authentications} key authentications: last_used_at written once (the first use, \
+             {}; {pending} still pending before the final flush).",
             stored.map_or("unset".into(), |t| t.to_rfc3339())
         );
     });
