@@ -116,7 +116,7 @@ pub use auth_macros::token_resource;
 pub use api_key::{
     ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, NewApiKey, PresentedKey, looks_like_api_key,
 };
-pub use api_keys::AuthenticatedKey;
+pub use api_keys::{API_KEY_PURPOSE, API_KEY_USE_FLUSH, AuthenticatedKey};
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use browser::{Remembered, SessionState};
 #[cfg(feature = "cache")]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use auth_core::http::axum::{AuthLayer, BearerToken, CurrentUser};
+use auth_core::http::axum::{ApiKey, AuthLayer, BearerToken, CurrentUser};
 use auth_core::http::{public_code, status_code};
 use auth_core::{Auth, ClientInfo, Error, Reauthentication, SignInContext, SignedIn, TokenType};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -105,6 +105,12 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
         .route("/auth/sessions", get(list_sessions::<S>))
         .route("/auth/sessions/{id}", delete(end_session::<S>))
         .route("/auth/log_out_everywhere", post(log_out_everywhere::<S>))
+        .route(
+            "/auth/api_keys",
+            get(list_api_keys::<S>).post(create_api_key::<S>),
+        )
+        .route("/auth/api_keys/{id}", delete(revoke_api_key::<S>))
+        .route("/reports", get(reports))
         .route("/me", get(me))
         .layer(AuthLayer::optional(auth.clone()))
         .with_state(auth);
@@ -344,6 +350,75 @@ async fn sign_in_with_token<S: Store>(
     };
     let signed = User::sign_in_with_token(&auth, &q.token, client).await?;
     Ok(Json(signed_in_body(&signed)).into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateApiKeyBody {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// Like `"30d"`; the strategy's default (90 days) when absent.
+    lifetime: Option<String>,
+}
+
+/// Keys are made by a signed-in user, not by another key (a leaked key
+/// must not be able to mint more): 403 when a key asks.
+fn not_by_a_key(me: &auth_core::AuthenticatedUser<User>) -> Result<(), ApiError> {
+    if me.claims.purpose == auth_core::API_KEY_PURPOSE {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("API keys are managed with a signed-in token, not with a key".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// 201 with the whole key, shown this once.
+async fn create_api_key<S: Store>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+    Body(b): Body<CreateApiKeyBody>,
+) -> Result<Response, ApiError> {
+    not_by_a_key(&me)?;
+    let lifetime = b
+        .lifetime
+        .as_deref()
+        .map(auth_core::Lifetime::parse)
+        .transpose()
+        .map_err(|e| ApiError::from(Error::InvalidInput(format!("lifetime: {e}"))))?;
+    let scopes: Vec<&str> = b.scopes.iter().map(String::as_str).collect();
+    let created = User::create_api_key(&auth, &me.user, &b.name, &scopes, lifetime).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": created.key, "api_key": created.info})),
+    )
+        .into_response())
+}
+
+async fn list_api_keys<S: Store>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+) -> Result<Response, ApiError> {
+    let keys = User::list_api_keys(&auth, &me.user).await?;
+    Ok(Json(json!({ "api_keys": keys })).into_response())
+}
+
+async fn revoke_api_key<S: Store>(
+    State(auth): State<App<S>>,
+    CurrentUser(me): CurrentUser<User>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    not_by_a_key(&me)?;
+    User::revoke_api_key(&auth, &me.user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A route for keys with the `reports:read` scope (403 without it, 401
+/// for a token: reports are for scripts).
+async fn reports(ApiKey(key): ApiKey<User>) -> Result<Json<serde_json::Value>, ApiError> {
+    key.require_scope("reports:read")?;
+    Ok(Json(json!({"reports": [], "key": key.key.name})))
 }
 
 async fn me(CurrentUser(me): CurrentUser<User>) -> Json<serde_json::Value> {

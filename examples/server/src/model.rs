@@ -34,6 +34,7 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
         ),
         remember_me(cookie_name = "remember_me", token_lifetime = "30d"),
         magic_link(token_lifetime = "10m"),
+        api_key(prefix = "demo", scopes = ["reports:read", "reports:write"], max_per_user = 20),
     ),
     add_ons(
         confirmation(

@@ -58,6 +58,95 @@ fn forged(s: &Server, t: &str) -> String {
 mod steps {
     use super::*;
 
+    /// API keys over HTTP: made with a token (never with a key), shown
+    /// once, used as `Bearer` or `X-Api-Key`, scoped, listed without their
+    /// secret, revoked at once; log out everywhere leaves them alone.
+    pub fn api_keys_are_made_used_scoped_and_revoked(s: &Server) {
+        let t = ada(s);
+        let make = |body: Value| post(s, "/auth/api_keys", Some(&t), body);
+        let (st, reader) = make(json!({"name": "nightly", "scopes": ["reports:read"]}));
+        assert_eq!(st, 201, "{reader}");
+        let key = reader["key"].as_str().unwrap().to_owned();
+        assert!(key.starts_with("demo_"), "{key}");
+        let (st, writer) =
+            make(json!({"name": "writer", "scopes": ["reports:write"], "lifetime": "30d"}));
+        assert_eq!(st, 201, "{writer}");
+        let writer_key = writer["key"].as_str().unwrap().to_owned();
+        for bad in [
+            json!({"name": "x", "scopes": ["admin"]}),
+            json!({"name": "", "scopes": []}),
+            json!({"name": "x", "lifetime": "30"}),
+        ] {
+            assert_eq!(make(bad.clone()).0, 422, "{bad}");
+        }
+
+        let (st, v) = s.call("GET", "/reports", Some(&key), None);
+        assert_eq!((st, &v["key"]), (200, &json!("nightly")), "{v}");
+        let (st, _, body) = s.raw_text(&format!(
+            "GET /reports HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+        ));
+        assert_eq!(st, 200, "{body}");
+        let (st, v) = s.call("GET", "/reports", Some(&writer_key), None);
+        assert_eq!(
+            (st, &v["error"]),
+            (403, &json!("insufficient_scope")),
+            "{v}"
+        );
+        assert_eq!(
+            s.call("GET", "/reports", Some(&t), None).0,
+            401,
+            "a token is no key"
+        );
+        let (st, v) = s.call("GET", "/me", Some(&key), None);
+        assert_eq!(
+            (st, &v["token_claims"]["purpose"]),
+            (200, &json!("api_key")),
+            "{v}"
+        );
+        // A key cannot make keys.
+        let (st, _) = post(s, "/auth/api_keys", Some(&key), json!({"name": "more"}));
+        assert_eq!(st, 403);
+
+        let (st, v) = s.call("GET", "/auth/api_keys", Some(&t), None);
+        assert_eq!(st, 200);
+        assert_eq!(v["api_keys"].as_array().unwrap().len(), 2, "{v}");
+        let listed = v.to_string();
+        for k in [&key, &writer_key] {
+            let secret = k.split('_').nth(2).unwrap();
+            assert!(!listed.contains(secret), "a list never shows a secret");
+        }
+
+        // Log out everywhere ends sign-ins, not keys.
+        let other = sign_in(s, "ada@example.com", "correct horse");
+        assert_eq!(
+            post(s, "/auth/log_out_everywhere", Some(&other), json!({})).0,
+            204
+        );
+        assert_eq!(s.call("GET", "/reports", Some(&key), None).0, 200);
+
+        let t = sign_in(s, "ada@example.com", "correct horse");
+        let id = reader["api_key"]["id"].as_str().unwrap();
+        assert_eq!(
+            s.call("DELETE", &format!("/auth/api_keys/{id}"), Some(&t), None)
+                .0,
+            204
+        );
+        assert_eq!(s.call("GET", "/reports", Some(&key), None).0, 401);
+        assert_eq!(
+            s.call("DELETE", &format!("/auth/api_keys/{id}"), Some(&t), None)
+                .0,
+            404
+        );
+        // A typo is refused like any bad key.
+        let typo = format!("{}x", &writer_key[..writer_key.len() - 1]);
+        let typo = if typo == writer_key {
+            format!("{}y", &writer_key[..writer_key.len() - 1])
+        } else {
+            typo
+        };
+        assert_eq!(s.call("GET", "/reports", Some(&typo), None).0, 401);
+    }
+
     pub fn control_characters_are_invalid_input(s: &Server) {
         assert_eq!(s.call("GET", "/health", None, None).0, 200);
         // Finding 11: a NUL byte (which PostgreSQL cannot hold) is invalid
@@ -541,6 +630,7 @@ macro_rules! every_backend {
 }
 
 every_backend!(
+    api_keys_are_made_used_scoped_and_revoked,
     control_characters_are_invalid_input,
     registration_returns_the_user_and_refuses_a_taken_identity,
     bad_input_is_a_4xx_with_a_json_error_never_a_5xx,
