@@ -65,6 +65,11 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
             get(pages::magic_link_request_form::<S>).post(pages::magic_link_request::<S>),
         )
         .route("/account/sessions/{id}/end", post(pages::end_session::<S>))
+        .route("/account/api_keys", post(pages::create_api_key::<S>))
+        .route(
+            "/account/api_keys/{id}/revoke",
+            post(pages::revoke_api_key::<S>),
+        )
         .route("/sign_out", post(pages::sign_out::<S>))
         .route("/log_out_everywhere", post(pages::log_out_everywhere::<S>))
         .layer(AuthLayer::optional(auth.clone()))

@@ -247,6 +247,7 @@ const STYLE: &str = "\
 *{box-sizing:border-box}\
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f6f4}\
 main{max-width:40rem;margin:0 auto;padding:1.5rem 1rem}\
+code{overflow-wrap:anywhere}\
 h1{font-size:1.6rem;margin:0 0 1rem}\
 form.card,section{background:#fff;border:1px solid #d8d8d4;border-radius:6px;padding:1rem;margin:0 0 1rem}\
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
@@ -394,6 +395,7 @@ fn account_page(
     token: &str,
     me: &AuthenticatedUser<User>,
     sessions: &[auth_core::Session],
+    keys: &[auth_core::ApiKeyInfo],
 ) -> String {
     let now = chrono::Utc::now();
     let mut rows = String::new();
@@ -424,6 +426,40 @@ fn account_page(
             tok = hidden_token(token),
         );
     }
+    let mut key_rows = String::new();
+    for k in keys {
+        let used = k
+            .last_used_at
+            .map_or_else(|| "never".to_owned(), |at| time_ago(now, at));
+        let _ = write!(
+            key_rows,
+            "<tr data-key=\"{id}\"><td>{name}</td><td>{scopes}</td><td>{used}</td>\
+             <td class=\"opt\">{expires}</td>\
+             <td><form method=\"post\" action=\"/account/api_keys/{id}/revoke\">{tok}\
+             <button class=\"quiet\" type=\"submit\" aria-label=\"Revoke the key {name}\">Revoke</button></form></td></tr>",
+            id = esc(&k.id),
+            name = esc(&k.name),
+            scopes = esc(&if k.scopes.is_empty() {
+                "none".to_owned()
+            } else {
+                k.scopes.join(", ")
+            }),
+            expires = k.expires_at.format("%Y-%m-%d"),
+            tok = hidden_token(token),
+        );
+    }
+    let keys_section = format!(
+        "<section><h2>API keys</h2>\
+         <p>For scripts: send a key as <code>x-api-key</code>. Its secret is shown once, when it is made.</p>\
+         <table><thead><tr><th>Name</th><th>Scopes</th><th>Last used</th><th class=\"opt\">Expires</th><th><span class=\"visually-hidden\">Action</span></th></tr></thead>\
+         <tbody>{key_rows}</tbody></table>\
+         <form method=\"post\" action=\"/account/api_keys\" class=\"stack\">{tok}\
+         <label>Name <input id=\"key_name\" name=\"name\" required maxlength=\"100\"></label>\
+         <label><input id=\"scope_reports_read\" type=\"checkbox\" name=\"reports_read\" value=\"on\"> reports:read</label>\
+         <label><input id=\"scope_reports_write\" type=\"checkbox\" name=\"reports_write\" value=\"on\"> reports:write</label>\
+         <button type=\"submit\">Create key</button></form></section>",
+        tok = hidden_token(token),
+    );
     layout(
         "Your account",
         &format!(
@@ -435,7 +471,7 @@ fn account_page(
              </div></section>\
              <section><h2>Signed-in devices</h2>\
              <table><thead><tr><th>Kind</th><th>Last seen</th><th class=\"opt\">Browser</th><th class=\"opt\">IP</th><th><span class=\"visually-hidden\">Action</span></th></tr></thead>\
-             <tbody>{rows}</tbody></table></section>",
+             <tbody>{rows}</tbody></table></section>{keys_section}",
             email = esc(&me.user.email),
             role = esc(&me.user.role),
             confirmed = if me.user.confirmed_at.is_some() {
@@ -993,11 +1029,79 @@ pub async fn account<S: Store>(
     let Some(me) = me else {
         return Redirect::to("/sign_in").into_response();
     };
-    match User::list_sessions(&st.auth, &me.user, me.claims.sid.as_deref()).await {
-        Ok(sessions) => page(
+    let sessions = User::list_sessions(&st.auth, &me.user, me.claims.sid.as_deref()).await;
+    let keys = User::list_api_keys(&st.auth, &me.user).await;
+    match (sessions, keys) {
+        (Ok(sessions), Ok(keys)) => page(
             StatusCode::OK,
-            account_page(&st.pages.form_token(&cookies), &me, &sessions),
+            account_page(&st.pages.form_token(&cookies), &me, &sessions, &keys),
         ),
+        (Err(e), _) | (_, Err(e)) => failed(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewKeyForm {
+    name: String,
+    reports_read: Option<String>,
+    reports_write: Option<String>,
+}
+
+/// Makes a key and shows it, this once.
+pub async fn create_api_key<S: Store>(
+    State(st): State<PageState<S>>,
+    MaybeUser(me): MaybeUser,
+    Checked(form): Checked<NewKeyForm>,
+) -> Response {
+    let Some(me) = me else {
+        return Redirect::to("/sign_in").into_response();
+    };
+    let mut scopes = Vec::new();
+    if form.reports_read.is_some() {
+        scopes.push("reports:read");
+    }
+    if form.reports_write.is_some() {
+        scopes.push("reports:write");
+    }
+    match User::create_api_key(&st.auth, &me.user, &form.name, &scopes, None).await {
+        Ok(created) => page(
+            StatusCode::CREATED,
+            layout(
+                "Your new API key",
+                &format!(
+                    "<h1>Your new API key</h1>\
+                     <p>Copy it now: it is shown this once and cannot be shown again.</p>\
+                     <p><code id=\"new-key\">{key}</code></p>\
+                     <p><a href=\"/account\">Back to your account</a></p>",
+                    key = esc(&created.key),
+                ),
+            ),
+        ),
+        Err(Error::InvalidInput(why)) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            layout(
+                "API key not made",
+                &format!(
+                    "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/account\">Back to your account</a></p>",
+                    esc(&why)
+                ),
+            ),
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+pub async fn revoke_api_key<S: Store>(
+    State(st): State<PageState<S>>,
+    MaybeUser(me): MaybeUser,
+    Path(id): Path<String>,
+    Checked(Empty {}): Checked<Empty>,
+) -> Response {
+    let Some(me) = me else {
+        return Redirect::to("/sign_in").into_response();
+    };
+    match User::revoke_api_key(&st.auth, &me.user, &id).await {
+        Ok(()) | Err(Error::ApiKeyNotFound) => Redirect::to("/account").into_response(),
         Err(e) => failed(&e),
     }
 }

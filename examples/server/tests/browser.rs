@@ -337,6 +337,58 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
     b.goto(&format!("{base}/account")).await.unwrap();
     wait_path(&b, "/account").await;
 
+    // An API key: made on the account page, shown once, used by a script,
+    // listed without its secret, revoked from the page.
+    fill(&b, "key_name", "nightly report").await;
+    b.find(Locator::Id("scope_reports_read"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&b, "/account/api_keys").await;
+    wait_path(&b, "/account/api_keys").await;
+    let key = wait_for(&b, Locator::Id("new-key"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(key.starts_with("demo_"), "{key}");
+    shots.take(&b, "api-key-created").await;
+    assert_eq!(
+        reports_status(base, &key),
+        200,
+        "the key works for a script"
+    );
+    b.goto(&format!("{base}/account")).await.unwrap();
+    wait_path(&b, "/account").await;
+    let row = wait_for(&b, Locator::Css("tr[data-key]")).await;
+    let listed = row.text().await.unwrap();
+    assert!(
+        listed.contains("nightly report") && listed.contains("reports:read"),
+        "{listed}"
+    );
+    let page = b.source().await.unwrap();
+    assert!(!page.contains(&key), "the account page never shows a key");
+    shots.take(&b, "account-api-keys").await;
+    row.find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&b, "/account").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while b.find(Locator::Css("tr[data-key]")).await.is_ok() {
+        assert!(Instant::now() < deadline, "the revoked key is still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        reports_status(base, &key),
+        401,
+        "a revoked key works no more"
+    );
+
     // Sign in again (remembered), then sign out.
     sign_in(&a, base, true).await;
     let second_remember = cookie(&a, "remember_me").await.unwrap().value().to_owned();
@@ -368,6 +420,22 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
     for browser in [a, b, c] {
         browser.close().await.unwrap();
     }
+}
+
+/// The status of `GET /reports` with `key` in `x-api-key`, as a script
+/// would send it.
+fn reports_status(base: &str, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /reports HTTP/1.1\r\nhost: {addr}\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
