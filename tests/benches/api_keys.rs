@@ -9,37 +9,15 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::{ApiKeyConfig, Auth, ExtraClaims, UserStore};
 use auth_postgres::PgStore;
+use auth_tests::bench::round;
 use auth_tests::{User, settings};
 
 const ROUNDS: usize = 25;
 const OPS_PER_ROUND: usize = 2_000;
-
-async fn round<F, Fut>(tasks: usize, op: F) -> Duration
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                for _ in (t..OPS_PER_ROUND).step_by(tasks) {
-                    op().await;
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap();
-    }
-    started.elapsed()
-}
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -76,7 +54,7 @@ fn main() {
             for r in 0..=ROUNDS {
                 let by_key = {
                     let (auth, key) = (auth.clone(), key.clone());
-                    round(tasks, move || {
+                    round(tasks, OPS_PER_ROUND, move || {
                         let (auth, key) = (auth.clone(), key.clone());
                         async move {
                             auth.authenticate_api_key(&key).await.unwrap();
@@ -86,7 +64,7 @@ fn main() {
                 };
                 let by_token = {
                     let (auth, token) = (auth.clone(), token.clone());
-                    round(tasks, move || {
+                    round(tasks, OPS_PER_ROUND, move || {
                         let (auth, token) = (auth.clone(), token.clone());
                         async move {
                             auth.authenticate(&token).await.unwrap();

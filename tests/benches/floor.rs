@@ -9,11 +9,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::{Auth, ExtraClaims, SessionsConfig, UserStore};
 use auth_postgres::{PgPool, PgStore};
 use auth_tests::bench::Jwt;
+use auth_tests::bench::round;
 use auth_tests::{User, settings};
 
 const ROUNDS: usize = 25;
@@ -57,30 +58,6 @@ async fn floor(pool: &PgPool, jwt: &Jwt, token: &str, allow_list: bool, id: &str
     User::from((id, email, hashed_password, role))
 }
 
-/// Wall time of `OPS_PER_ROUND` operations spread over `tasks` tasks.
-async fn round<F, Fut>(tasks: usize, op: F) -> Duration
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                for _ in (t..OPS_PER_ROUND).step_by(tasks) {
-                    op().await;
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap();
-    }
-    started.elapsed()
-}
-
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -110,7 +87,7 @@ fn main() {
                 for r in 0..=ROUNDS {
                     let ours = {
                         let (auth, token) = (auth.clone(), token.clone());
-                        round(tasks, move || {
+                        round(tasks, OPS_PER_ROUND, move || {
                             let (auth, token) = (auth.clone(), token.clone());
                             async move {
                                 auth.authenticate(&token).await.unwrap();
@@ -121,7 +98,7 @@ fn main() {
                     let base = {
                         let (pool, jwt, token, id) =
                             (pool.clone(), jwt.clone(), token.clone(), id.clone());
-                        round(tasks, move || {
+                        round(tasks, OPS_PER_ROUND, move || {
                             let (pool, jwt, token, id) =
                                 (pool.clone(), jwt.clone(), token.clone(), id.clone());
                             async move {

@@ -153,3 +153,28 @@ pub fn percentiles(mut samples: Vec<std::time::Duration>) -> (f64, f64, f64) {
     };
     (at(0.5), at(0.99), at(1.0))
 }
+
+/// Wall time of `ops` operations spread over `tasks` tasks (the interleaved
+/// benchmarks' round).
+pub async fn round<F, Fut>(tasks: usize, ops: usize, op: F) -> std::time::Duration
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = std::sync::Arc::new(op);
+    let started = std::time::Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                for _ in (t..ops).step_by(tasks) {
+                    op().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    started.elapsed()
+}

@@ -269,6 +269,12 @@ impl Browser {
     }
 }
 
+/// What [`AuthLayer`] put in the request's extensions; [`Unauthorized`]
+/// when it put none.
+fn put_there<T: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<T, Unauthorized> {
+    parts.extensions.get::<T>().cloned().ok_or(Unauthorized)
+}
+
 /// The authenticated user of a request that went through [`AuthLayer`];
 /// [`Unauthorized`] when there is none.
 #[derive(Clone, Debug)]
@@ -282,12 +288,7 @@ where
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Unauthorized> {
-        parts
-            .extensions
-            .get::<AuthenticatedUser<U>>()
-            .cloned()
-            .map(CurrentUser)
-            .ok_or(Unauthorized)
+        put_there::<AuthenticatedUser<U>>(parts).map(CurrentUser)
     }
 }
 
@@ -307,12 +308,7 @@ where
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Unauthorized> {
-        parts
-            .extensions
-            .get::<AuthenticatedKey<U>>()
-            .cloned()
-            .map(ApiKey)
-            .ok_or(Unauthorized)
+        put_there::<AuthenticatedKey<U>>(parts).map(ApiKey)
     }
 }
 
