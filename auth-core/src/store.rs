@@ -358,7 +358,7 @@ impl Sessions<'_> {
     }
 }
 
-/// A refresh rotation to attempt ([`TokenStore::rotate_refresh`]).
+/// A refresh rotation to attempt ([`RefreshStore::rotate_refresh`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Rotation<'a> {
     /// The presented refresh token's `jti`.
@@ -426,7 +426,7 @@ impl Rotation<'_> {
 /// The key of a used refresh row's `extra_data` that holds its successor.
 pub const SUCCESSOR: &str = "successor";
 
-/// What [`TokenStore::rotate_refresh`] did and saw.
+/// What [`RefreshStore::rotate_refresh`] did and saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rotated {
     /// The old token was unused and is now used; the new rows are in.

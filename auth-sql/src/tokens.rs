@@ -268,7 +268,7 @@ pub async fn revoke_all_for_subject<S: TokenSql>(
         .await
 }
 
-/// `TokenStore::list_sessions`.
+/// `RefreshStore::list_sessions`.
 pub async fn list_sessions<S: TokenSql>(
     s: &S,
     subject: &str,
@@ -280,7 +280,7 @@ pub async fn list_sessions<S: TokenSql>(
         .await
 }
 
-/// `TokenStore::live_tokens`.
+/// `SingleUseStore::live_tokens`.
 pub async fn live_tokens<S: TokenSql>(
     s: &S,
     subject: &str,
