@@ -100,9 +100,11 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let key = self.subject_key(&probe)?;
         let (user, claims) = match &state.sid {
             Some(sid) => {
-                let (rows, user) = self.authentication_rows(&key, sid, Some(sid)).await?;
+                // The session row is the one row asked for (as a token's
+                // row: no join of the row to itself).
+                let (rows, user) = self.authentication_rows(&key, sid, None).await?;
                 let session = rows
-                    .session
+                    .token
                     .filter(|s| s.is_live_session(&state.sub, now))
                     .ok_or(Error::SessionEnded)?;
                 let mut claims = probe;
