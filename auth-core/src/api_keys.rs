@@ -130,6 +130,11 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         let name = check_name(name)?;
         let scopes = check_scopes(config, scopes)?;
         let lifetime = lifetime.unwrap_or(config.default_lifetime);
+        if lifetime.as_secs() == 0 {
+            return Err(Error::InvalidInput(
+                "an API key's lifetime must be longer than zero".into(),
+            ));
+        }
         let expires_at = chrono::Duration::from_std(lifetime.as_duration())
             .ok()
             .and_then(|d| Utc::now().checked_add_signed(d))

@@ -73,7 +73,12 @@ where
         auth.create_api_key(&ada, "four", &[], None).await,
         Err(Error::InvalidInput(m)) if m.contains("at most 3")
     ));
-    // Bad input: an unknown scope, a scope twice, an empty name.
+    // Bad input: a zero lifetime, an unknown scope, a scope twice, an empty name.
+    assert!(matches!(
+        auth.create_api_key(&ada, "x", &[], Some(Lifetime::from_secs(0)))
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
     for (name, scopes) in [
         ("x", &["admin"][..]),
         ("x", &["reports:read", "reports:read"][..]),
