@@ -9,11 +9,10 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use auth_core::{ApiKeyConfig, Auth, ExtraClaims, UserStore};
 use auth_postgres::PgStore;
-use auth_tests::bench::round;
+use auth_tests::bench::interleave;
 use auth_tests::{User, settings};
 
 const ROUNDS: usize = 25;
@@ -49,46 +48,26 @@ fn main() {
         );
         println!("|---|---|---|---|");
         for tasks in [1, 16] {
-            let mut ratios = Vec::new();
-            let (mut key_total, mut token_total) = (Duration::ZERO, Duration::ZERO);
-            for r in 0..=ROUNDS {
-                let by_key = {
+            let by_key = {
+                let (auth, key) = (auth.clone(), key.clone());
+                move || {
                     let (auth, key) = (auth.clone(), key.clone());
-                    round(tasks, OPS_PER_ROUND, move || {
-                        let (auth, key) = (auth.clone(), key.clone());
-                        async move {
-                            auth.authenticate_api_key(&key).await.unwrap();
-                        }
-                    })
-                    .await
-                };
-                let by_token = {
-                    let (auth, token) = (auth.clone(), token.clone());
-                    round(tasks, OPS_PER_ROUND, move || {
-                        let (auth, token) = (auth.clone(), token.clone());
-                        async move {
-                            auth.authenticate(&token).await.unwrap();
-                        }
-                    })
-                    .await
-                };
-                if r == 0 {
-                    continue; // warm-up
+                    async move {
+                        auth.authenticate_api_key(&key).await.unwrap();
+                    }
                 }
-                key_total += by_key;
-                token_total += by_token;
-                ratios.push(by_key.as_secs_f64() / by_token.as_secs_f64());
-            }
-            ratios.sort_by(f64::total_cmp);
-            let per_op = |d: Duration| d.as_secs_f64() * 1e6 / (ROUNDS * OPS_PER_ROUND) as f64;
-            println!(
-                "| {tasks} | {:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2}) |",
-                per_op(key_total),
-                per_op(token_total),
-                ratios[ratios.len() / 2],
-                ratios[0],
-                ratios[ratios.len() - 1],
-            );
+            };
+            let by_token = {
+                let (auth, token) = (auth.clone(), token.clone());
+                move || {
+                    let (auth, token) = (auth.clone(), token.clone());
+                    async move {
+                        auth.authenticate(&token).await.unwrap();
+                    }
+                }
+            };
+            let run = interleave(tasks, ROUNDS, OPS_PER_ROUND, by_key, by_token).await;
+            println!("| {tasks} | {} |", run.cells());
         }
         // The write rate: every authentication above used one key.
         let authentications = 2 * (ROUNDS + 1) * OPS_PER_ROUND;

@@ -9,12 +9,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use auth_core::{Auth, ExtraClaims, SessionsConfig, UserStore};
 use auth_postgres::{PgPool, PgStore};
 use auth_tests::bench::Jwt;
-use auth_tests::bench::round;
+use auth_tests::bench::interleave;
 use auth_tests::{User, settings};
 
 const ROUNDS: usize = 25;
@@ -82,49 +81,32 @@ fn main() {
             };
             let id: Arc<str> = user.id.to_string().into();
             for tasks in [1, 16] {
-                let mut ratios = Vec::new();
-                let (mut ours_total, mut floor_total) = (Duration::ZERO, Duration::ZERO);
-                for r in 0..=ROUNDS {
-                    let ours = {
+                let ours = {
+                    let (auth, token) = (auth.clone(), token.clone());
+                    move || {
                         let (auth, token) = (auth.clone(), token.clone());
-                        round(tasks, OPS_PER_ROUND, move || {
-                            let (auth, token) = (auth.clone(), token.clone());
-                            async move {
-                                auth.authenticate(&token).await.unwrap();
-                            }
-                        })
-                        .await
-                    };
-                    let base = {
+                        async move {
+                            auth.authenticate(&token).await.unwrap();
+                        }
+                    }
+                };
+                let base = {
+                    let (pool, jwt, token, id) =
+                        (pool.clone(), jwt.clone(), token.clone(), id.clone());
+                    move || {
                         let (pool, jwt, token, id) =
                             (pool.clone(), jwt.clone(), token.clone(), id.clone());
-                        round(tasks, OPS_PER_ROUND, move || {
-                            let (pool, jwt, token, id) =
-                                (pool.clone(), jwt.clone(), token.clone(), id.clone());
-                            async move {
-                                floor(&pool, &jwt, &token, allow_list, &id).await;
-                            }
-                        })
-                        .await
-                    };
-                    if r == 0 {
-                        continue; // warm-up
+                        async move {
+                            floor(&pool, &jwt, &token, allow_list, &id).await;
+                        }
                     }
-                    ours_total += ours;
-                    floor_total += base;
-                    ratios.push(ours.as_secs_f64() / base.as_secs_f64());
-                }
-                ratios.sort_by(f64::total_cmp);
-                let per_op = |d: Duration| d.as_secs_f64() * 1e6 / (ROUNDS * OPS_PER_ROUND) as f64;
+                };
+                let run = interleave(tasks, ROUNDS, OPS_PER_ROUND, ours, base).await;
                 println!(
-                    "| {}{} | {tasks} | {:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2}) |",
+                    "| {}{} | {tasks} | {} |",
                     if allow_list { "allow-list" } else { "deny-list" },
                     if sessions { ", session" } else { "" },
-                    per_op(ours_total),
-                    per_op(floor_total),
-                    ratios[ratios.len() / 2],
-                    ratios[0],
-                    ratios[ratios.len() - 1],
+                    run.cells(),
                 );
             }
         }

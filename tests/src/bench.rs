@@ -178,3 +178,67 @@ where
     }
     started.elapsed()
 }
+
+/// Ours against a baseline, interleaved: `rounds` rounds (after one
+/// warm-up) alternate `ops` operations of each on `tasks` tasks, so drift
+/// on the shared cores hits both alike.
+#[derive(Clone, Copy, Debug)]
+pub struct Interleaved {
+    /// Ours, microseconds per operation over every round.
+    pub ours_us: f64,
+    /// The baseline, microseconds per operation over every round.
+    pub base_us: f64,
+    /// The median of the per-round ratios (ours ÷ baseline).
+    pub median: f64,
+    /// The smallest per-round ratio.
+    pub min: f64,
+    /// The largest per-round ratio.
+    pub max: f64,
+}
+
+impl Interleaved {
+    /// The table cells: ours, the baseline, the median ratio (min–max).
+    pub fn cells(&self) -> String {
+        format!(
+            "{:.1} µs | {:.1} µs | **{:.2}x** ({:.2}–{:.2})",
+            self.ours_us, self.base_us, self.median, self.min, self.max
+        )
+    }
+}
+
+/// Runs [`Interleaved`] rounds of `ours` and `base`.
+pub async fn interleave<A, FA, B, FB>(
+    tasks: usize,
+    rounds: usize,
+    ops: usize,
+    ours: A,
+    base: B,
+) -> Interleaved
+where
+    A: Fn() -> FA + Clone + Send + Sync + 'static,
+    FA: std::future::Future<Output = ()> + Send,
+    B: Fn() -> FB + Clone + Send + Sync + 'static,
+    FB: std::future::Future<Output = ()> + Send,
+{
+    let mut ratios = Vec::with_capacity(rounds);
+    let (mut ours_total, mut base_total) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    for r in 0..=rounds {
+        let a = round(tasks, ops, ours.clone()).await;
+        let b = round(tasks, ops, base.clone()).await;
+        if r == 0 {
+            continue; // warm-up
+        }
+        ours_total += a;
+        base_total += b;
+        ratios.push(a.as_secs_f64() / b.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let per_op = |d: std::time::Duration| d.as_secs_f64() * 1e6 / (rounds * ops) as f64;
+    Interleaved {
+        ours_us: per_op(ours_total),
+        base_us: per_op(base_total),
+        median: ratios[ratios.len() / 2],
+        min: ratios[0],
+        max: ratios[ratios.len() - 1],
+    }
+}
