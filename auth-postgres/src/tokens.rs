@@ -50,7 +50,9 @@ pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocati
      AND ($2::text[] IS NULL OR purpose = ANY($2)) AND NOT (purpose = ANY($3))";
 
 impl TokenQueries {
-    pub(crate) fn new(t: &str) -> Self {
+    /// The statements of the token table `t` and its API-key table `k`
+    /// (both quoted).
+    pub(crate) fn new(t: &str, k: &str) -> Self {
         let common = TokenStatements {
             lookup: format!("SELECT {} FROM {}", ops::lookup_columns(true), lookup_from(t, true))
                 .into(),
@@ -190,7 +192,7 @@ impl TokenQueries {
             )
             .into(),
             table: t.to_owned(),
-            keys: crate::api_keys::KeyQueries::new(&auth_sql::api_key_table_of(t)),
+            keys: crate::api_keys::KeyQueries::new(k),
         }
     }
 }

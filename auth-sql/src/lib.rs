@@ -149,14 +149,6 @@ impl Dialect {
     }
 }
 
-/// The quoted name of the API-key table beside the quoted token table `t`
-/// (`"tokens"` → `"tokens_api_keys"`, `"s"."tokens"` →
-/// `"s"."tokens_api_keys"`), as [`Dialect::api_key_table`] names it.
-pub fn api_key_table_of(t: &str) -> String {
-    let bare = t.strip_suffix('"').unwrap_or(t);
-    format!("{bare}_api_keys\"")
-}
-
 /// Quotes a column name taken from a serialized user (any text): doubles `"`.
 pub fn quote_column(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -242,29 +234,31 @@ impl UserStatement {
 
 impl<Q> Statements<Q> {
     /// The statements of `table` (as the token resource names it), built
-    /// by `build` from its quoted name; a bad name is an error.
+    /// by `build` from its quoted name and its API-key table's
+    /// ([`Dialect::api_key_table`]); a bad name is an error.
     pub fn new(
         dialect: &Dialect,
         table: &str,
-        build: impl FnOnce(&str) -> Q,
+        build: impl FnOnce(&str, &str) -> Q,
     ) -> Result<Self, Error> {
-        let quoted = dialect.quote_table(table)?;
-        // Its API-key table's name must be a valid one too.
-        dialect.api_key_table(table)?;
+        let (quoted, keys) = (dialect.quote_table(table)?, dialect.api_key_table(table)?);
         Ok(Self {
             table: table.to_owned(),
-            queries: build(&quoted),
+            queries: build(&quoted, &keys),
             per_user: PerTable::default(),
         })
     }
 
     /// The statements of the default token table (`tokens`), which needs
     /// no check: a store that has not been bound yet.
-    pub fn default_table(build: impl FnOnce(&str) -> Q) -> Self {
+    pub fn default_table(build: impl FnOnce(&str, &str) -> Q) -> Self {
         let table = auth_core::DEFAULT_TOKEN_TABLE;
         Self {
             table: table.to_owned(),
-            queries: build(&quote_column(table)),
+            queries: build(
+                &quote_column(table),
+                &quote_column(&format!("{table}_api_keys")),
+            ),
             per_user: PerTable::default(),
         }
     }
@@ -442,9 +436,9 @@ mod tests {
     #[test]
     fn the_unchecked_default_table_is_quoted_as_a_checked_one() {
         for d in [&WITH_SCHEMAS, &WITHOUT_SCHEMAS] {
-            let checked =
-                Statements::new(d, auth_core::DEFAULT_TOKEN_TABLE, str::to_owned).unwrap();
-            let default = Statements::default_table(str::to_owned);
+            let both = |t: &str, k: &str| format!("{t} {k}");
+            let checked = Statements::new(d, auth_core::DEFAULT_TOKEN_TABLE, both).unwrap();
+            let default = Statements::default_table(both);
             assert_eq!(default.queries(), checked.queries());
             assert_eq!(default.table(), checked.table());
         }
@@ -452,17 +446,17 @@ mod tests {
 
     #[test]
     fn the_api_key_table_sits_beside_the_token_table() {
-        for (d, table) in [
-            (&WITH_SCHEMAS, "tokens"),
-            (&WITH_SCHEMAS, "auth.tokens"),
-            (&WITHOUT_SCHEMAS, "tokens"),
+        for (d, table, keys) in [
+            (&WITH_SCHEMAS, "tokens", "\"tokens_api_keys\""),
+            (&WITH_SCHEMAS, "auth.tokens", "\"auth\".\"tokens_api_keys\""),
+            (&WITHOUT_SCHEMAS, "tokens", "\"tokens_api_keys\""),
         ] {
-            let quoted = d.quote_table(table).unwrap();
-            assert_eq!(api_key_table_of(&quoted), d.api_key_table(table).unwrap());
+            let built = Statements::new(d, table, |_, k| k.to_owned()).unwrap();
+            assert_eq!(built.queries(), keys);
         }
         // A token table whose key table's name would be too long is refused.
         let long = "t".repeat(60);
-        assert!(Statements::new(&WITH_SCHEMAS, &long, str::to_owned).is_err());
+        assert!(Statements::new(&WITH_SCHEMAS, &long, |t, _| t.to_owned()).is_err());
     }
 
     #[test]

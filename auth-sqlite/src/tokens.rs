@@ -49,7 +49,9 @@ impl AsRef<TokenStatements> for TokenQueries {
 const COLUMNS: &str = ops::COLUMN_LIST;
 
 impl TokenQueries {
-    pub(crate) fn new(t: &str) -> Self {
+    /// The statements of the token table `t` and its API-key table `k`
+    /// (both quoted).
+    pub(crate) fn new(t: &str, k: &str) -> Self {
         let common = TokenStatements {
             lookup: lookup_sql(t, None, true).into(),
             lookup_token: lookup_sql(t, None, false).into(),
@@ -158,7 +160,7 @@ impl TokenQueries {
             )
             .into(),
             table: t.to_owned(),
-            keys: crate::api_keys::KeyQueries::new(&auth_sql::api_key_table_of(t)),
+            keys: crate::api_keys::KeyQueries::new(k),
         }
     }
 }
