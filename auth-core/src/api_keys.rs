@@ -25,7 +25,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::api_key::{
-    ApiKeyConfig, ApiKeyInfo, CreatedApiKey, KeyUses, MAX_NAME_LEN, MAX_SCOPE_LEN, MAX_SCOPES,
+    ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, KeyUses, MAX_NAME_LEN, MAX_SCOPE_LEN, MAX_SCOPES,
     NewApiKey, PresentedKey,
 };
 use crate::auth::Auth;
@@ -223,11 +223,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         if presented.prefix != config.prefix {
             return Err(Error::InvalidApiKey);
         }
-        let (row, user) = self
-            .store()
-            .api_key_lookup(presented.id)
-            .await
-            .map_err(fail_closed)?;
+        let (row, user) = self.api_key_rows(presented.id).await?;
         let row = row.ok_or(Error::InvalidApiKey)?;
         let now = Utc::now();
         if !presented.secret_matches(&row.secret_hash) || row.revoked || row.expires_at <= now {
@@ -247,6 +243,30 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             user,
             key: ApiKeyInfo::from(row),
         })
+    }
+
+    /// The key's row and its user: from the cache when one is attached and
+    /// holds them, else one store call. Only a found key of a found user
+    /// is kept; every check still runs on what comes back.
+    async fn api_key_rows(&self, id: &str) -> Result<(Option<ApiKeyRow>, Option<U>)> {
+        #[cfg(feature = "cache")]
+        let ticket = match self.cache() {
+            Some(cache) => match cache.get_key(id) {
+                Ok((row, user)) => return Ok((Some(row), Some(user))),
+                Err(ticket) => ticket.map(|t| (cache, t)),
+            },
+            None => None,
+        };
+        let found = self
+            .store()
+            .api_key_lookup(id)
+            .await
+            .map_err(fail_closed)?;
+        #[cfg(feature = "cache")]
+        if let (Some((cache, ticket)), (Some(row), Some(user))) = (ticket, &found) {
+            cache.put_key(ticket, row, user);
+        }
+        Ok(found)
     }
 
     /// Writes the remembered key uses now, in one batch (the background

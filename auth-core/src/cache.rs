@@ -1,5 +1,6 @@
 //! The revocation and user cache (feature `cache`): what [`Auth::authenticate`]
-//! reads from the store (the token's row, its session's row, the user), kept
+//! reads from the store (the token's row, its session's row, the user), and
+//! what [`Auth::authenticate_api_key`] reads (the key's row, its user), kept
 //! in process so a repeated authentication touches no database.
 //!
 //! Correctness, not speed, decides its shape:
@@ -9,7 +10,8 @@
 //!   [`AuthCache::not_listening`] the moment it may have missed one; in
 //!   between the cache is flushed and bypassed;
 //! - every write that can change an answer (revocation, session end, log out
-//!   everywhere, password change, any user write) is published by the store
+//!   everywhere, password change, any user write, any write to an API key)
+//!   is published by the store
 //!   in the same transaction, and the listener evicts the subject it names
 //!   ([`AuthCache::invalidate_subject`], [`AuthCache::invalidate_key`]);
 //! - an answer read from the store while an invalidation arrived is not kept
@@ -22,6 +24,7 @@
 //! user, never a verdict.
 //!
 //! [`Auth::authenticate`]: crate::Auth::authenticate
+//! [`Auth::authenticate_api_key`]: crate::Auth::authenticate_api_key
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,12 +33,16 @@ use std::time::{Duration, Instant};
 
 use moka::notification::RemovalCause;
 
+use crate::api_key::ApiKeyRow;
 use crate::store::Rows;
 use crate::subject::{Subject, SubjectKey, canonical_key};
 use crate::user::UserResource;
 
 /// How many token answers one subject keeps (the newest win).
 const TOKENS_PER_SUBJECT: usize = 16;
+
+/// How many API-key rows one subject keeps (the newest win).
+const KEYS_PER_SUBJECT: usize = 16;
 
 /// The cache's bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +87,21 @@ struct SubjectEntry<U> {
     user: Option<U>,
     /// By `jti`: the token's `sid` (fixed by its claims) and its rows.
     tokens: Mutex<HashMap<String, (Option<String>, Rows)>>,
+    /// By key id: the API key's row.
+    keys: Mutex<HashMap<String, ApiKeyRow>>,
+}
+
+impl<U> SubjectEntry<U> {
+    fn new(user: &Option<U>) -> Arc<Self>
+    where
+        U: Clone,
+    {
+        Arc::new(Self {
+            user: user.clone(),
+            tokens: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
+        })
+    }
 }
 
 struct Shared {
@@ -102,6 +124,9 @@ struct Shared {
 /// [`listening`](Self::listening), every authentication asks the store.
 pub struct AuthCache<U> {
     subjects: moka::sync::Cache<String, Arc<SubjectEntry<U>>>,
+    /// An API key's id → its owner's subject key, where its row is kept
+    /// (an entry outliving its subject's is only a miss).
+    key_owners: moka::sync::Cache<String, String>,
     shared: Arc<Shared>,
 }
 
@@ -109,6 +134,7 @@ impl<U: UserResource> Clone for AuthCache<U> {
     fn clone(&self) -> Self {
         Self {
             subjects: self.subjects.clone(),
+            key_owners: self.key_owners.clone(),
             shared: self.shared.clone(),
         }
     }
@@ -143,8 +169,13 @@ impl<U: UserResource> AuthCache<U> {
                 }
             })
             .build();
+        let key_owners = moka::sync::Cache::builder()
+            .max_capacity(config.capacity)
+            .time_to_live(config.ttl)
+            .build();
         Self {
             subjects,
+            key_owners,
             shared: Arc::new(Shared {
                 epoch: AtomicU64::new(0),
                 listening: AtomicBool::new(false),
@@ -194,6 +225,7 @@ impl<U: UserResource> AuthCache<U> {
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.invalidations.fetch_add(1, Ordering::Relaxed);
         self.subjects.invalidate_all();
+        self.key_owners.invalidate_all();
     }
 
     /// A write touched rows of this subject (`user?id=...`): drop its
@@ -291,12 +323,9 @@ impl<U: UserResource> AuthCache<U> {
         if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
             return;
         }
-        let entry = self.subjects.get_with(key.to_owned(), || {
-            Arc::new(SubjectEntry {
-                user: user.clone(),
-                tokens: Mutex::new(HashMap::new()),
-            })
-        });
+        let entry = self
+            .subjects
+            .get_with(key.to_owned(), || SubjectEntry::new(user));
         {
             let mut tokens = lock(&entry.tokens);
             if tokens.len() >= TOKENS_PER_SUBJECT {
@@ -308,6 +337,55 @@ impl<U: UserResource> AuthCache<U> {
         // eviction may have run before the insert, so drop the entry now.
         if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
             self.subjects.invalidate(key);
+        }
+    }
+}
+
+impl<U: UserResource> AuthCache<U> {
+    /// The kept row of this API key and its user, or a ticket to store the
+    /// store's.
+    pub(crate) fn get_key(&self, id: &str) -> Result<(ApiKeyRow, U), Option<Ticket>> {
+        let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        if !self.is_listening() {
+            self.shared.bypassed.fetch_add(1, Ordering::Relaxed);
+            return Err(None);
+        }
+        let entry = self
+            .key_owners
+            .get(id)
+            .and_then(|owner| self.subjects.get(&owner));
+        if let Some(entry) = entry {
+            let row = lock(&entry.keys).get(id).cloned();
+            if let (Some(row), Some(user)) = (row, entry.user.clone()) {
+                self.shared.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok((row, user));
+            }
+        }
+        self.shared.misses.fetch_add(1, Ordering::Relaxed);
+        Err(Some(Ticket { epoch }))
+    }
+
+    /// Keeps an API key's row under its user's entry (evicted with the
+    /// user's subject: any write to the key, its user's tokens or the
+    /// user), unless an invalidation arrived since the ticket.
+    pub(crate) fn put_key(&self, ticket: Ticket, row: &ApiKeyRow, user: &U) {
+        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            return;
+        }
+        let key = user.primary_key().to_subject_value();
+        let entry = self
+            .subjects
+            .get_with(key.clone(), || SubjectEntry::new(&Some(user.clone())));
+        {
+            let mut keys = lock(&entry.keys);
+            if keys.len() >= KEYS_PER_SUBJECT {
+                keys.clear();
+            }
+            keys.insert(row.id.clone(), row.clone());
+        }
+        self.key_owners.insert(row.id.clone(), key.clone());
+        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            self.subjects.invalidate(&key);
         }
     }
 }
@@ -359,6 +437,40 @@ mod tests {
         cache.invalidate_key("someone-else");
         cache.put(t, "7", "j", None, &Rows::default(), &None);
         assert!(cache.get("7", "j", None).is_err());
+    }
+
+    fn key_row(id: &str) -> ApiKeyRow {
+        ApiKeyRow {
+            id: id.into(),
+            subject: "user?id=7".into(),
+            name: "ci".into(),
+            scopes: vec![],
+            secret_hash: String::new(),
+            created_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now(),
+            last_used_at: None,
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn api_key_rows_are_kept_under_their_user_and_evicted_with_it() {
+        let cache = listening();
+        let Err(Some(t)) = cache.get_key("k1") else {
+            panic!("expected a miss")
+        };
+        cache.put_key(t, &key_row("k1"), &U { id: 7 });
+        let (row, user) = cache.get_key("k1").unwrap();
+        assert_eq!((row.id.as_str(), user.id), ("k1", 7));
+        cache.invalidate_subject("user?id=7");
+        assert!(cache.get_key("k1").is_err());
+        // Read across an invalidation: not kept.
+        let Err(Some(t)) = cache.get_key("k1") else {
+            panic!("expected a miss")
+        };
+        cache.invalidate_key("8");
+        cache.put_key(t, &key_row("k1"), &U { id: 7 });
+        assert!(cache.get_key("k1").is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Cross-node invalidation for auth-core's `AuthCache` (feature `cache`):
 //! triggers publish, in the writing transaction, the subject of every token
-//! row written and the key of every user row written (`NOTIFY` on a channel
+//! row and API-key row written and the key of every user row written (`NOTIFY` on a channel
 //! per token table); a task per node `LISTEN`s and evicts, reconnecting with
 //! backoff, and tells the cache when it may have missed something.
 
@@ -50,7 +50,8 @@ impl InvalidationListener {
 
 impl PgStore {
     /// Installs (idempotently) the triggers that publish every write to
-    /// the bound token table and to `U`'s user table (both must exist: call it after
+    /// the bound token table, its API-key table and `U`'s user table (all
+    /// must exist: call it after
     /// `migrate` and your own migrations), and spawns the task that
     /// listens on this node and evicts from `cache`. Until the task is
     /// listening, and whenever its connection is lost, `cache` serves
@@ -70,7 +71,7 @@ impl PgStore {
         let tokens = self.token_queries();
         let users = self.user_table(U::SUBJECT_NAME).map_err(Error::Store)?;
         let channel = invalidation_channel(self.bound_table());
-        let t = &tokens.table;
+        let (t, k) = (&tokens.table, &tokens.keys.table);
         let arg = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let (ch, name, pk) = (
             arg(&channel),
@@ -105,6 +106,9 @@ impl PgStore {
                 .to_owned(),
             trigger(t, "auth_cache_insert", "INSERT", "NEW", "auth_postgres_notify_tokens", &ch),
             trigger(t, "auth_cache_update", "UPDATE", "NEW", "auth_postgres_notify_tokens", &ch),
+            // API-key rows (created, revoked, used): their subject too.
+            trigger(k, "auth_cache_insert", "INSERT", "NEW", "auth_postgres_notify_tokens", &ch),
+            trigger(k, "auth_cache_update", "UPDATE", "NEW", "auth_postgres_notify_tokens", &ch),
             trigger(&users, &quote_column(&format!("auth_cache_insert_{channel}")), "INSERT", "NEW", "auth_postgres_notify_users", &format!("{ch}, {name}, {pk}")),
             trigger(&users, &quote_column(&format!("auth_cache_update_{channel}")), "UPDATE", "NEW", "auth_postgres_notify_users", &format!("{ch}, {name}, {pk}")),
             trigger(&users, &quote_column(&format!("auth_cache_delete_{channel}")), "DELETE", "OLD", "auth_postgres_notify_users", &format!("{ch}, {name}, {pk}")),

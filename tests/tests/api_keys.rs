@@ -129,7 +129,7 @@ where
     let parts: Vec<&str> = key.split('_').collect();
     let other_secret = other.key.split('_').nth(2).unwrap();
     let body = format!("{}_{}_{}", parts[0], parts[1], other_secret);
-    let forged = format!("{body}_{}", checksum(&body));
+    let forged = auth_tests::with_key_checksum(&body);
     assert!(
         auth_core::PresentedKey::parse(&forged).is_ok(),
         "well formed"
@@ -137,11 +137,11 @@ where
     assert!(refused(auth.authenticate_api_key(&forged).await));
     // An unknown id, well formed.
     let unknown_body = format!("myapp_{}_{}", "A".repeat(22), parts[2]);
-    let unknown = format!("{unknown_body}_{}", checksum(&unknown_body));
+    let unknown = auth_tests::with_key_checksum(&unknown_body);
     assert!(refused(auth.authenticate_api_key(&unknown).await));
     // Another application's prefix.
     let theirs_body = format!("theirs_{}_{}", parts[1], parts[2]);
-    let theirs = format!("{theirs_body}_{}", checksum(&theirs_body));
+    let theirs = auth_tests::with_key_checksum(&theirs_body);
     assert!(refused(auth.authenticate_api_key(&theirs).await));
 
     // An expired key (a lifetime of one second, waited out).
@@ -180,36 +180,6 @@ where
         .unwrap();
     let ghost_key = auth.create_api_key(&ghost, "g", &[], None).await.unwrap();
     assert!(refused(auth.authenticate_api_key(&ghost_key.key).await));
-}
-
-/// CRC32 in the key's base62, as a scanner would compute it.
-fn checksum(body: &str) -> String {
-    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut n = u64::from(crc32fast_hash(body.as_bytes()));
-    let mut out = Vec::new();
-    for _ in 0..6 {
-        out.push(BASE62[(n % 62) as usize]);
-        n /= 62;
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap()
-}
-
-/// CRC-32 (IEEE), bit by bit: the test's own, so it checks the format
-/// rather than reusing the implementation.
-fn crc32fast_hash(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 async fn uses_are_written_in_batches_at_most_once_per_interval<S>(store: S)

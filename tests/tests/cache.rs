@@ -30,7 +30,7 @@ pub struct Token;
         require_token_presence_for_authentication,
         refresh_tokens(lifetime = "7d"),
     ),
-    strategies(password()),
+    strategies(password(), api_key(prefix = "cache", scopes = ["reports:read"])),
     add_ons(sessions(lifetime = "30d"), log_out_everywhere(apply_on_password_change)),
 )]
 pub struct User {
@@ -223,6 +223,116 @@ async fn every_invalidating_write_on_one_node_is_refused_on_the_other() {
         .unwrap();
     let (_, e) = refused_after(&b, &bob.token.token, Instant::now()).await;
     assert!(matches!(e, Error::UserNotFound), "{e:?}");
+}
+
+/// Authenticates `key` on `node` until its cache answers.
+async fn warm_key(node: &Node, key: &str) {
+    let started = Instant::now();
+    loop {
+        let hits = node.cache.stats().hits;
+        node.auth.authenticate_api_key(key).await.unwrap();
+        if node.cache.stats().hits > hits {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the node never answered a key from its cache"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// How long until `node` refuses the API key.
+async fn key_refused_after(node: &Node, key: &str, since: Instant) -> Duration {
+    loop {
+        match node.auth.authenticate_api_key(key).await {
+            Err(e) => {
+                assert!(matches!(e, Error::InvalidApiKey), "{e:?}");
+                return since.elapsed();
+            }
+            Ok(_) => {
+                assert!(
+                    since.elapsed() < Duration::from_secs(5),
+                    "key still accepted after 5 s"
+                );
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_keys_are_served_from_the_cache_and_refused_everywhere_once_revoked() {
+    let (_db, a, b) = two_nodes(CacheConfig::default()).await;
+    let ada = register(&a, "ada@example.com").await;
+    let make = async |name: &str| {
+        a.auth
+            .create_api_key(&ada.user, name, &["reports:read"], None)
+            .await
+            .unwrap()
+            .key
+    };
+
+    // Served from B's cache: a hundred authentications, no store read.
+    let key = make("ci").await;
+    warm_key(&b, &key).await;
+    let before = b.cache.stats();
+    for _ in 0..100 {
+        let found = b.auth.authenticate_api_key(&key).await.unwrap();
+        assert_eq!(found.user.id, ada.user.id);
+    }
+    let after = b.cache.stats();
+    assert_eq!(after.hits - before.hits, 100, "{before:?} → {after:?}");
+    assert_eq!(after.misses, before.misses);
+
+    // Revoking one key on A: refused on B.
+    let id = a.auth.list_api_keys(&ada.user).await.unwrap()[0].id.clone();
+    let started = Instant::now();
+    a.auth.revoke_api_key(&ada.user, &id).await.unwrap();
+    let took = key_refused_after(&b, &key, started).await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // Revoking all of them.
+    let key = make("deploy").await;
+    warm_key(&b, &key).await;
+    a.auth.revoke_all_api_keys(&ada.user).await.unwrap();
+    key_refused_after(&b, &key, Instant::now()).await;
+
+    // A key dies with its user.
+    let key = make("report").await;
+    warm_key(&b, &key).await;
+    sqlx::query("DELETE FROM users WHERE id = $1::uuid")
+        .bind(ada.user.id.to_string())
+        .execute(a.auth.store().pool())
+        .await
+        .unwrap();
+    key_refused_after(&b, &key, Instant::now()).await;
+
+    // A wrong secret for a cached key is refused (the cache keeps rows,
+    // never a verdict).
+    let bob = register(&a, "bob@example.com").await;
+    let key = a
+        .auth
+        .create_api_key(&bob.user, "ci", &[], None)
+        .await
+        .unwrap()
+        .key;
+    warm_key(&b, &key).await;
+    let other = a
+        .auth
+        .create_api_key(&bob.user, "other", &[], None)
+        .await
+        .unwrap()
+        .key;
+    // Bob's id with the other key's secret (and a fresh checksum).
+    let (id_part, _) = key.rsplit_once('_').unwrap();
+    let (id_part, _) = id_part.rsplit_once('_').unwrap();
+    let secret = other.split('_').nth(2).unwrap();
+    let forged = auth_tests::with_key_checksum(&format!("{id_part}_{secret}"));
+    assert!(matches!(
+        b.auth.authenticate_api_key(&forged).await,
+        Err(Error::InvalidApiKey)
+    ));
 }
 
 /// Measures the window between a revocation committed on node A and its
