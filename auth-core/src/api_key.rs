@@ -61,6 +61,10 @@ pub struct ApiKeyConfig {
     /// hour): authentication never writes; the uses seen are written in
     /// batches off the request path.
     pub last_used_interval: std::time::Duration,
+    /// Whether ending every sign-in of a user (log out everywhere, a
+    /// password change, a password reset) revokes their keys too, in the
+    /// same write (default: no, a key outlives them).
+    pub revoke_with_sign_ins: bool,
 }
 
 impl ApiKeyConfig {
@@ -72,6 +76,7 @@ impl ApiKeyConfig {
             default_lifetime: Lifetime::from_secs(auth_dsl::defaults::API_KEY_LIFETIME),
             max_per_user: auth_dsl::defaults::API_KEYS_PER_USER,
             last_used_interval: std::time::Duration::from_secs(3_600),
+            revoke_with_sign_ins: false,
         }
     }
 }

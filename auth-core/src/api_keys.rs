@@ -12,12 +12,19 @@
 //! per flush. A use not yet flushed when the process exits is lost:
 //! `last_used_at` is a hint for its owner, never a security decision.
 //!
-//! **What does not revoke keys.** Log out everywhere and a password change
-//! end sign-ins, not keys: a key is a credential its owner made on purpose
-//! for a script or a service, which a user ending their browser sessions
-//! rarely means to break. Revoke them with `revoke_all_api_keys` (the
-//! account-recovery path should). A key dies with its user: a key whose
-//! user is gone authenticates nobody.
+//! **What revokes keys.** Log out everywhere, a password change and a
+//! password reset end sign-ins, not keys: a key is a credential its owner
+//! made on purpose for a script or a service, which a user ending their
+//! browser sessions rarely means to break. With the strategy's
+//! `revoke_with_sign_ins` each of them revokes the user's keys too, in the
+//! same write; `revoke_all_api_keys` does it alone. The first proof of an
+//! address never confirmed always revokes them: whoever registered it held
+//! the password and made them, and may not be its owner. A key dies with
+//! its user: a key whose user is gone authenticates nobody.
+//!
+//! **The cache.** With an [`AuthCache`](crate::AuthCache) attached, a key's
+//! row and its user are kept like a token's and evicted on every node by
+//! any write to the key (revoked, used) or its user.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +32,8 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::api_key::{
-    ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, KeyUses, MAX_NAME_LEN, MAX_SCOPE_LEN, MAX_SCOPES,
-    NewApiKey, PresentedKey,
+    ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, KeyUses, MAX_NAME_LEN, MAX_SCOPE_LEN,
+    MAX_SCOPES, NewApiKey, PresentedKey,
 };
 use crate::auth::Auth;
 use crate::config::Lifetime;
@@ -257,11 +264,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             },
             None => None,
         };
-        let found = self
-            .store()
-            .api_key_lookup(id)
-            .await
-            .map_err(fail_closed)?;
+        let found = self.store().api_key_lookup(id).await.map_err(fail_closed)?;
         #[cfg(feature = "cache")]
         if let (Some((cache, ticket)), (Some(row), Some(user))) = (ticket, &found) {
             cache.put_key(ticket, row, user);

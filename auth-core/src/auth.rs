@@ -415,6 +415,16 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
 }
 
 impl<U: UserResource, S> Auth<U, S> {
+    /// Whether ending every sign-in of a user (log out everywhere, a
+    /// password change or reset) revokes their API keys too: the strategy's
+    /// `revoke_with_sign_ins`.
+    pub(crate) fn sign_ins_take_keys(&self) -> bool {
+        self.settings()
+            .api_key
+            .as_ref()
+            .is_some_and(|k| k.revoke_with_sign_ins)
+    }
+
     /// What log out everywhere revokes: the add-on's purposes, and with the
     /// sessions add-on every session and refresh token too.
     pub(crate) fn log_out_filter(&self) -> PurposeFilter {

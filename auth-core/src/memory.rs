@@ -3,12 +3,11 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::api_key::{ApiKeyRow, NewApiKey};
-use crate::config::{DEFAULT_TOKEN_TABLE, Purpose, PurposeFilter};
+use crate::config::{DEFAULT_TOKEN_TABLE, Purpose};
 use crate::error::StoreError;
 use crate::store::{
     ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
@@ -186,6 +185,22 @@ fn revoke_all(rows: &mut HashMap<String, TokenRow>, revoke: &RevokeAll<'_>) -> u
     count
 }
 
+/// Revokes every live key of `subject`; how many.
+fn revoke_keys(inner: &mut Inner, table: &str, subject: &str) -> u64 {
+    let mut count = 0;
+    for k in inner
+        .api_keys
+        .get_mut(table)
+        .into_iter()
+        .flat_map(HashMap::values_mut)
+        .filter(|k| k.subject == subject && !k.revoked)
+    {
+        k.revoked = true;
+        count += 1;
+    }
+    count
+}
+
 fn clash<U: UserResource>() -> StoreError {
     StoreError::msg(format!(
         "two user types share the subject name `{}`",
@@ -328,24 +343,15 @@ impl TokenStore for MemoryStore {
         Ok(self.with_row(jti, |r| r.is_some_and(|r| r.purpose == REVOCATION)))
     }
 
-    async fn revoke_all_for_subject(
-        &self,
-        subject: &str,
-        filter: &PurposeFilter,
-        keep_for: Duration,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
         let mut inner = self.lock();
+        if revoke.api_keys {
+            revoke_keys(&mut inner, &self.table, revoke.subject);
+        }
         let Some(rows) = inner.tokens.get_mut(&*self.table) else {
             return Ok(0);
         };
-        Ok(revoke_all(
-            rows,
-            &RevokeAll {
-                subject,
-                filter,
-                keep_for,
-            },
-        ))
+        Ok(revoke_all(rows, revoke))
     }
 
     async fn read_expired(&self, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
@@ -557,19 +563,7 @@ impl ApiKeyStore for MemoryStore {
     }
 
     async fn revoke_api_keys(&self, subject: &str) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
-        let mut count = 0;
-        for k in inner
-            .api_keys
-            .get_mut(&*self.table)
-            .into_iter()
-            .flat_map(HashMap::values_mut)
-            .filter(|k| k.subject == subject && !k.revoked)
-        {
-            k.revoked = true;
-            count += 1;
-        }
-        Ok(count)
+        Ok(revoke_keys(&mut self.lock(), &self.table, subject))
     }
 
     async fn record_api_key_uses(
@@ -696,6 +690,9 @@ impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
             revoke_all(rows, revoke);
         }
         insert_fresh(rows, change.new_rows)?;
+        if let Some(revoke) = change.revoke.filter(|r| r.api_keys) {
+            revoke_keys(&mut inner, &self.table, revoke.subject);
+        }
         if let Some(user) = inner.users_mut::<U>()?.by_key.get_mut(&key) {
             user.set_hashed_password(change.new_hash.to_owned());
         }

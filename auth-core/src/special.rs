@@ -277,6 +277,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
                 subject: &claims.sub,
                 filter: &filter,
                 keep_for: crate::token::revocation_keep_for(self.leeway()),
+                api_keys: self.sign_ins_take_keys(),
             }),
             new_rows: &minted.rows,
             redeem: Some(Redeem {
@@ -596,14 +597,21 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
     }
 
     /// Log out everywhere for `subject` (the add-on's filter, sessions and
-    /// pending changes always).
+    /// pending changes always), and revoke every API key: this ends what
+    /// a registrant who never proved the address made, and whoever held
+    /// its password may not be its owner.
     async fn end_everything(&self, subject: &str) -> Result<()> {
-        self.store()
-            .revoke_all_for_subject(
+        let filter = self.log_out_filter();
+        let revoke = RevokeAll {
+            api_keys: self.settings().api_key.is_some(),
+            ..RevokeAll::tokens(
                 subject,
-                &self.log_out_filter(),
+                &filter,
                 crate::token::revocation_keep_for(self.leeway()),
             )
+        };
+        self.store()
+            .revoke_all_for_subject(&revoke)
             .await
             .map(|_| ())
             .map_err(|e| store_failure("end every session", e))

@@ -170,15 +170,15 @@ pub trait TokenStore: Send + Sync {
     /// Whether a revocation row exists for `jti` (expired or not).
     fn is_revoked(&self, jti: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Flips every row of `subject` whose purpose passes `filter` (and is not
-    /// already a revocation) to a revocation row whose `expires_at` moves
-    /// `keep_for` later (so it outlives the token's leeway and clock skew).
-    /// Returns how many.
+    /// Flips every row of `revoke.subject` whose purpose passes
+    /// `revoke.filter` (and is not already a revocation) to a revocation row
+    /// whose `expires_at` moves `revoke.keep_for` later (so it outlives the
+    /// token's leeway and clock skew); with `revoke.api_keys`, revokes the
+    /// subject's API keys in the same write (a store without
+    /// [`ApiKeyStore`] answers an error then). Returns how many token rows.
     fn revoke_all_for_subject(
         &self,
-        subject: &str,
-        filter: &PurposeFilter,
-        keep_for: Duration,
+        revoke: &RevokeAll<'_>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Rows expired by the store's clock, at most `limit`.
@@ -444,8 +444,9 @@ pub struct Rotated {
     pub session_live: bool,
 }
 
-/// "Log out everywhere" as part of another write: flip the rows of `subject`
-/// passing `filter` to revocations kept `keep_for` past their expiry.
+/// "Log out everywhere", alone or as part of another write: flip the rows
+/// of `subject` passing `filter` to revocations kept `keep_for` past their
+/// expiry, and with `api_keys` revoke the subject's API keys too.
 #[derive(Clone, Copy, Debug)]
 pub struct RevokeAll<'a> {
     /// Whose rows.
@@ -454,6 +455,20 @@ pub struct RevokeAll<'a> {
     pub filter: &'a PurposeFilter,
     /// How much longer than the token a revocation row is kept.
     pub keep_for: Duration,
+    /// Whether the subject's API keys are revoked in the same write.
+    pub api_keys: bool,
+}
+
+impl<'a> RevokeAll<'a> {
+    /// The rows of `subject` passing `filter`, kept `keep_for`; no API keys.
+    pub fn tokens(subject: &'a str, filter: &'a PurposeFilter, keep_for: Duration) -> Self {
+        Self {
+            subject,
+            filter,
+            keep_for,
+            api_keys: false,
+        }
+    }
 }
 
 /// A password change as one atomic store write ([`PasswordStore::change_password`]).

@@ -9,7 +9,7 @@ use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Purpose, PurposeFilter, TokenResourceConfig};
 use crate::error::{Error, Result};
 use crate::jwt::peek_claims;
-use crate::store::{NewTokenRow, TokenRow, TokenStore};
+use crate::store::{NewTokenRow, RevokeAll, TokenRow, TokenStore};
 
 const REVOCATION: &str = Purpose::REVOCATION.as_str();
 
@@ -220,21 +220,24 @@ pub async fn revoke_all_stored_for_subject<S: TokenStore>(
     subject: &str,
     filter: &PurposeFilter,
 ) -> Result<u64> {
-    check_bound(store, resource)?;
-    revoke_all_keeping(store, resource, subject, filter, std::time::Duration::ZERO).await
+    let keep_for = revocation_keep_for(std::time::Duration::ZERO);
+    revoke_all(
+        store,
+        resource,
+        &RevokeAll::tokens(subject, filter, keep_for),
+    )
+    .await
 }
 
-/// [`revoke_all_stored_for_subject`] for a verifier with this leeway.
-pub(crate) async fn revoke_all_keeping<S: TokenStore>(
+/// Log out everywhere, as `revoke` says.
+pub(crate) async fn revoke_all<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
-    subject: &str,
-    filter: &PurposeFilter,
-    leeway: std::time::Duration,
+    revoke: &RevokeAll<'_>,
 ) -> Result<u64> {
     check_bound(store, resource)?;
     store
-        .revoke_all_for_subject(subject, filter, revocation_keep_for(leeway))
+        .revoke_all_for_subject(revoke)
         .await
         .map_err(store_err("revoke_all_stored_for_subject"))
 }

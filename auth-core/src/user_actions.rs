@@ -225,10 +225,12 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                 exclude: Vec::new(),
             }
         };
-        let revoke = (apply || self.settings().sessions.is_some()).then_some(RevokeAll {
+        let keys = self.sign_ins_take_keys();
+        let revoke = (apply || keys || self.settings().sessions.is_some()).then_some(RevokeAll {
             subject: &subject,
             filter: &filter,
             keep_for: crate::token::revocation_keep_for(self.leeway()),
+            api_keys: keys,
         });
         let change = PasswordChange {
             key: &updated.primary_key(),
@@ -256,13 +258,11 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// revocation, filtered by the add-on's purposes (default: every purpose
     /// but revocation). Returns how many rows it revoked.
     pub async fn log_out_everywhere(&self, user: &U) -> Result<u64> {
-        token::revoke_all_keeping(
-            self.store(),
-            &self.settings().token_resource,
-            &user.subject(),
-            &self.log_out_filter(),
-            self.leeway(),
-        )
-        .await
+        let (subject, filter) = (user.subject(), self.log_out_filter());
+        let revoke = RevokeAll {
+            api_keys: self.sign_ins_take_keys(),
+            ..RevokeAll::tokens(&subject, &filter, token::revocation_keep_for(self.leeway()))
+        };
+        token::revoke_all(self.store(), &self.settings().token_resource, &revoke).await
     }
 }

@@ -54,8 +54,7 @@ impl KeyQueries {
                 "UPDATE {k} SET revoked = true WHERE id = $1 AND subject = $2 AND NOT revoked"
             )
             .into(),
-            revoke_all: format!("UPDATE {k} SET revoked = true WHERE subject = $1 AND NOT revoked")
-                .into(),
+            revoke_all: revoke_all(k).into(),
             record_uses: format!(
                 "UPDATE {k} k SET last_used_at = greatest(k.last_used_at, u.at) \
                  FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id"
@@ -63,6 +62,11 @@ impl KeyQueries {
             .into(),
         }
     }
+}
+
+/// Revoke every live key of the subject `$1` in the key table `k`.
+pub(crate) fn revoke_all(k: &str) -> String {
+    format!("UPDATE {k} SET revoked = true WHERE subject = $1 AND NOT revoked")
 }
 
 pub(crate) fn key_row(row: &PgRow) -> Result<ApiKeyRow, sqlx::Error> {

@@ -2,11 +2,10 @@
 //! writes atomic through `ON CONFLICT ... WHERE`; the expunger one node at a time (advisory try-lock).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, Rotated, Rotation,
-    Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
+    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, RevokeAll, Rotated,
+    Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -28,6 +27,8 @@ pub struct TokenQueries {
     redeem: Arc<str>,
     rotate: Arc<str>,
     delete_expired: Arc<str>,
+    /// `revoke_all`, and the subject's API keys in the same statement.
+    revoke_all_and_keys: Arc<str>,
     pub(crate) table: String,
     /// The statements of the API-key table beside it.
     pub(crate) keys: crate::api_keys::KeyQueries,
@@ -189,6 +190,11 @@ impl TokenQueries {
                  AND expires_at >= $1 ORDER BY expires_at LIMIT $2), \
                  gone AS (DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING expires_at) \
                  SELECT count(*) AS deleted, max(expires_at) AS last FROM gone"
+            )
+            .into(),
+            revoke_all_and_keys: format!(
+                "WITH keys AS ({}) UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE}",
+                crate::api_keys::revoke_all(k)
             )
             .into(),
             table: t.to_owned(),
@@ -387,13 +393,25 @@ impl TokenStore for PgStore {
         ops::is_revoked(self, jti).await
     }
 
-    async fn revoke_all_for_subject(
-        &self,
-        subject: &str,
-        filter: &PurposeFilter,
-        keep_for: Duration,
-    ) -> Result<u64, StoreError> {
-        ops::revoke_all_for_subject(self, subject, filter, keep_for).await
+    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
+        let RevokeAll {
+            subject,
+            filter,
+            keep_for,
+            api_keys,
+        } = *revoke;
+        if !api_keys {
+            return ops::revoke_all_for_subject(self, subject, filter, keep_for).await;
+        }
+        let params = ops::revoke_all_params(subject, filter, keep_for);
+        let q = self.token_queries();
+        ops::TokenSql::write(
+            self,
+            &q.revoke_all_and_keys,
+            &params,
+            "revoke all and API keys",
+        )
+        .await
     }
 
     async fn read_expired(&self, limit_to: usize) -> Result<Vec<TokenRow>, StoreError> {

@@ -291,10 +291,10 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
             quote_column(U::PRIMARY_KEY_FIELD),
         );
         let key_type = pg_type(<U::PrimaryKey as SubjectKey>::KIND);
-        let t = &tokens.table;
+        let (t, k) = (&tokens.table, &tokens.keys.table);
         // One statement: the compare-and-swap on the proved hash (only that
-        // column), then, only if it happened, log out everywhere and the new
-        // token's row. The CTEs share one snapshot, so the revocation does
+        // column), then, only if it happened, log out everywhere (and, when
+        // asked, the API keys) and the new token's row. The CTEs share one snapshot, so the revocation does
         // not see the row inserted beside it.
         // With a token to redeem: its row is locked first (a concurrent
         // redemption waits, then sees it spent), the change requires it,
@@ -309,6 +309,8 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
                  WHERE jti = $13 AND EXISTS (SELECT 1 FROM changed)), \
              revoked AS (UPDATE {t} SET {REVOKE_ALL_SET} \
                  WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE}), \
+             keys AS (UPDATE {k} SET revoked = true WHERE $16 AND subject = $1 AND NOT revoked \
+                 AND EXISTS (SELECT 1 FROM changed)), \
              issued AS (INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
                  SELECT r.* FROM ({}) r WHERE EXISTS (SELECT 1 FROM changed)) \
              SELECT EXISTS (SELECT 1 FROM changed)",
@@ -332,6 +334,7 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
             .bind(redeem.map(|r| r.jti))
             .bind(redeem.map(|r| r.subject))
             .bind(redeem.map(|r| r.purpose))
+            .bind(change.revoke.is_some_and(|r| r.api_keys))
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("change password"))?;

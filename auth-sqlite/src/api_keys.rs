@@ -28,7 +28,8 @@ pub(crate) struct KeyQueries {
     get: Arc<str>,
     list: Arc<str>,
     revoke: Arc<str>,
-    revoke_all: Arc<str>,
+    /// Revoke every live key of a subject: subject.
+    pub(crate) revoke_all: Arc<str>,
     record_uses: Arc<str>,
 }
 

@@ -5,11 +5,10 @@
 //! database is on the same machine).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, Rotated, Rotation,
-    Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
+    ExpungedBatch, NewTokenRow, Purpose, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
+    SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -255,6 +254,29 @@ fn purposes_json(purposes: &[Purpose]) -> String {
 /// `sql` with `params` bound as SQLite stores them: times and durations in
 /// microseconds, JSON and purpose lists as JSON text; [`Param::Now`] is
 /// this process's clock (the database is on the same machine).
+/// Log out everywhere inside a transaction, at its time: the subject's
+/// token rows and, when asked, its API keys. How many token rows.
+pub(crate) async fn revoke_all(
+    tx: &mut SqliteConnection,
+    tokens: &TokenQueries,
+    revoke: &RevokeAll<'_>,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let [subject, include, exclude, keep_for, _now] =
+        ops::revoke_all_params(revoke.subject, revoke.filter, revoke.keep_for);
+    let params = [subject, include, exclude, keep_for, Param::Time(now)];
+    let done = query(&tokens.common.revoke_all, &params)
+        .execute(&mut *tx)
+        .await?;
+    if revoke.api_keys {
+        sqlx::query(sql(&tokens.keys.revoke_all))
+            .bind(revoke.subject)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(done.rows_affected())
+}
+
 pub(crate) fn query(
     sql: &Arc<str>,
     params: &[Param<'_>],
@@ -383,13 +405,23 @@ impl TokenStore for SqliteStore {
         ops::is_revoked(self, jti).await
     }
 
-    async fn revoke_all_for_subject(
-        &self,
-        subject: &str,
-        filter: &PurposeFilter,
-        keep_for: Duration,
-    ) -> Result<u64, StoreError> {
-        ops::revoke_all_for_subject(self, subject, filter, keep_for).await
+    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
+        if !revoke.api_keys {
+            return ops::revoke_all_for_subject(
+                self,
+                revoke.subject,
+                revoke.filter,
+                revoke.keep_for,
+            )
+            .await;
+        }
+        let tokens = self.token_queries();
+        self.write(
+            async |tx: &mut SqliteConnection, now| revoke_all(tx, tokens, revoke, now).await,
+            |_| true,
+        )
+        .await
+        .map_err(db_err("revoke all and API keys"))
     }
 
     async fn read_expired(&self, limit_to: usize) -> Result<Vec<TokenRow>, StoreError> {

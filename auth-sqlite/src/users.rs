@@ -18,8 +18,7 @@ use auth_sql::{
 };
 
 use crate::store::{SqliteStore, db_err};
-use crate::tokens::{insert_rows, lookup_rows, lookup_sql, query, spend};
-use auth_sql::tokens::{Param, revoke_all_params};
+use crate::tokens::{insert_rows, lookup_rows, lookup_sql, spend};
 
 /// How a column's value converts to and from the user's JSON form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -453,14 +452,8 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
             if !changed {
                 return Ok(false);
             }
-            if let Some(revoke) = change.revoke {
-                // Log out everywhere at this transaction's time.
-                let [subject, include, exclude, keep_for, _now] =
-                    revoke_all_params(revoke.subject, revoke.filter, revoke.keep_for);
-                let params = [subject, include, exclude, keep_for, Param::Time(now)];
-                query(&tokens.common.revoke_all, &params)
-                    .execute(&mut *tx)
-                    .await?;
+            if let Some(revoke) = &change.revoke {
+                crate::tokens::revoke_all(tx, tokens, revoke, now).await?;
             }
             insert_rows(tx, tokens, change.new_rows, now).await?;
             Ok(true)

@@ -34,6 +34,7 @@ pub struct Token;
     strategies(
         password(resettable(token_lifetime = "1h")),
         magic_link(token_lifetime = "10m"),
+        api_key(prefix = "special"),
     ),
     add_ons(sessions(lifetime = "30d"), log_out_everywhere()),
 )]
@@ -207,6 +208,66 @@ pub async fn a_password_reset_sets_the_password_and_ends_every_session<B: Backen
     let again = reset_with(&s, &token, "password-3").await;
     assert!(again.is_err(), "a reset token works once");
     assert!(password_works(&s.auth, NEW_PASSWORD).await);
+}
+
+/// Log out everywhere, a password change and a reset end sign-ins, not
+/// API keys; with `revoke_with_sign_ins` each revokes every key of the
+/// user (and nobody else's) in the same write.
+pub async fn api_keys_outlive_sign_ins_unless_configured<B: Backend>(b: B) {
+    let (f, s) = setup(b).await;
+    let ada = register(&s.auth, "ada@example.com").await.user;
+    let bob = register(&s.auth, "bob@example.com").await.user;
+    let make = async |auth: &Auth<User, _>, user: &User| {
+        auth.create_api_key(user, "ci", &[], None)
+            .await
+            .unwrap()
+            .key
+    };
+    let works =
+        async |auth: &Auth<User, _>, key: &str| auth.authenticate_api_key(key).await.is_ok();
+    let change = async |auth: &Auth<User, _>, from: &str, to: &str| {
+        User::change_password(auth, &ada, from, to, Some(to), ClientInfo::default())
+            .await
+            .unwrap();
+    };
+
+    // By default every key outlives all three.
+    let kept = make(&s.auth, &ada).await;
+    s.auth.log_out_everywhere(&ada).await.unwrap();
+    change(&s.auth, PASSWORD, NEW_PASSWORD).await;
+    let token = reset_token(&s, 0).await;
+    reset_with(&s, &token, "password-3").await.unwrap();
+    assert!(works(&s.auth, &kept).await, "a key outlives sign-ins");
+
+    // Configured: each of them revokes the user's keys.
+    let mut settings = User::settings().with_sender(s.outbox.clone());
+    settings.api_key.as_mut().unwrap().revoke_with_sign_ins = true;
+    let auth = Auth::with_secret(settings, &Secret::from(SECRET), f.store())
+        .unwrap()
+        .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+        .unwrap();
+    let t = Setup {
+        auth: Arc::new(auth),
+        outbox: s.outbox.clone(),
+    };
+    let bobs = make(&t.auth, &bob).await;
+    for action in ["log out everywhere", "password change", "password reset"] {
+        let keys = [make(&t.auth, &ada).await, make(&t.auth, &ada).await];
+        match action {
+            "log out everywhere" => {
+                t.auth.log_out_everywhere(&ada).await.unwrap();
+            }
+            "password change" => change(&t.auth, "password-3", "password-4").await,
+            _ => {
+                let token = reset_token(&t, 1).await;
+                reset_with(&t, &token, "password-5").await.unwrap();
+            }
+        }
+        for key in keys.iter().chain([&kept]) {
+            assert!(!works(&t.auth, key).await, "{action}: the key is revoked");
+        }
+        assert!(works(&t.auth, &bobs).await, "{action}: bob's key is his");
+    }
 }
 
 pub async fn a_request_answers_the_same_for_an_unknown_identity<B: Backend>(b: B) {
@@ -752,7 +813,7 @@ pub async fn a_sending_strategy_without_a_sender_fails_at_start_up<B: Backend>(b
         store_all_tokens,
         require_token_presence_for_authentication,
     ),
-    strategies(password(resettable()), magic_link()),
+    strategies(password(resettable()), magic_link(), api_key(prefix = "cust")),
     add_ons(
         confirmation(
             monitor_fields = ["email"],
@@ -1204,7 +1265,7 @@ pub async fn h3_01_an_email_change_needs_the_password_or_a_fresh_sign_in<B: Back
 /// signed in by magic link or confirmed, the attacker's password and
 /// tokens still worked. Now an unconfirmed account cannot sign in with a
 /// password (only the right password learns it), and the first proof of
-/// the address clears the password and ends every session.
+/// the address clears the password and ends every session and API key.
 pub async fn h3_03_a_registration_of_someone_elses_address_is_lost_to_its_owner<B: Backend>(b: B) {
     let (_f, auth, outbox) = customers(b).await;
     let sign_in = |email: &'static str, password: &'static str| {
@@ -1240,6 +1301,12 @@ pub async fn h3_03_a_registration_of_someone_elses_address_is_lost_to_its_owner<
             "a wrong password learns nothing of the account's state"
         );
         assert!(auth.authenticate(&mallory.token.token).await.is_ok());
+        // A key made by the registrant would outlive the password.
+        let key = auth
+            .create_api_key(&mallory.user, "persistence", &[], None)
+            .await
+            .unwrap()
+            .key;
         let owner_session = match proof {
             "confirm" => {
                 let token = outbox.message(victim, &Purpose::CONFIRM, 0).await;
@@ -1270,6 +1337,13 @@ pub async fn h3_03_a_registration_of_someone_elses_address_is_lost_to_its_owner<
                 Err(Error::AuthenticationFailed)
             ),
             "{proof}: the registrant's password is gone"
+        );
+        assert!(
+            matches!(
+                auth.authenticate_api_key(&key).await,
+                Err(Error::InvalidApiKey)
+            ),
+            "{proof}: the registrant's API key is revoked"
         );
         if let Some(owner) = owner_session {
             assert!(
@@ -1341,6 +1415,7 @@ macro_rules! special_suite {
     ($backend:expr) => {
         $crate::backend_cases!(special, 2, $backend;
             a_password_reset_sets_the_password_and_ends_every_session,
+            api_keys_outlive_sign_ins_unless_configured,
             a_request_answers_the_same_for_an_unknown_identity,
             a_full_request_queue_refuses_everyone_alike,
             sixteen_concurrent_resets_with_one_token_have_one_winner,

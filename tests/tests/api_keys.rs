@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use auth_core::{
     ApiKeyConfig, ApiKeyRow, ApiKeyStore, Auth, Error, ExtraClaims, Lifetime, NewApiKey,
-    PurposeFilter, StoreError, UserStore,
+    StoreError, UserStore,
 };
 use auth_tests::{User, settings};
 
@@ -308,11 +308,9 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         }
         async fn revoke_all_for_subject(
             &self,
-            s: &str,
-            f: &PurposeFilter,
-            k: std::time::Duration,
+            r: &auth_core::RevokeAll<'_>,
         ) -> Result<u64, StoreError> {
-            self.0.revoke_all_for_subject(s, f, k).await
+            self.0.revoke_all_for_subject(r).await
         }
         async fn read_expired(&self, l: usize) -> Result<Vec<auth_core::TokenRow>, StoreError> {
             self.0.read_expired(l).await

@@ -5,11 +5,9 @@
 //! file compiles only while those paths ask for nothing more.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use auth_core::{
-    Error, ExpungedBatch, ExtraClaims, InsertUserError, MemoryStore, NewTokenRow, PurposeFilter,
-    Redeem, Rows, Sessions, StoreError, TokenRow, TokenStore, UserStore,
+    Error, ExpungedBatch, ExtraClaims, InsertUserError, MemoryStore, NewTokenRow, Redeem,
+    RevokeAll, Rows, Sessions, StoreError, TokenRow, TokenStore, UserStore,
 };
 use auth_tests::User;
 use chrono::{DateTime, Utc};
@@ -42,15 +40,8 @@ impl TokenStore for OnlyTokens {
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         self.0.is_revoked(jti).await
     }
-    async fn revoke_all_for_subject(
-        &self,
-        subject: &str,
-        filter: &PurposeFilter,
-        keep_for: Duration,
-    ) -> Result<u64, StoreError> {
-        self.0
-            .revoke_all_for_subject(subject, filter, keep_for)
-            .await
+    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
+        self.0.revoke_all_for_subject(revoke).await
     }
     async fn read_expired(&self, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
         self.0.read_expired(limit).await

@@ -3,8 +3,8 @@
 
 use auth_core::{
     Algorithm, Auth, Claims, Error, ExtraClaims, Lifetime, MemoryStore, NewTokenRow, Purpose,
-    PurposeFilter, Secret, Settings, SigningSecret, StoreError, TokenConfig, TokenResourceConfig,
-    TokenRow, TokenStore, UserResource, UserStore,
+    PurposeFilter, RevokeAll, Secret, Settings, SigningSecret, StoreError, TokenConfig,
+    TokenResourceConfig, TokenRow, TokenStore, UserResource, UserStore,
 };
 use auth_tests::{SECRET, User, auth, claims_for, forge, sign_claims, sign_claims_with};
 use chrono::{DateTime, Utc};
@@ -456,12 +456,7 @@ impl TokenStore for BrokenStore {
     async fn is_revoked(&self, _: &str) -> Result<bool, StoreError> {
         broken()
     }
-    async fn revoke_all_for_subject(
-        &self,
-        _: &str,
-        _: &PurposeFilter,
-        _: std::time::Duration,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_all_for_subject(&self, _: &RevokeAll<'_>) -> Result<u64, StoreError> {
         broken()
     }
     async fn read_expired(&self, _: usize) -> Result<Vec<TokenRow>, StoreError> {

@@ -151,10 +151,12 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
             scopes,
             default_lifetime_secs,
             max_per_user,
+            revoke_with_sign_ins,
         }) => quote!(::core::option::Option::Some(__p::ApiKeyConfig {
             scopes: __p::Cow::Borrowed(&[#(#scopes),*]),
             default_lifetime: __p::Lifetime::from_secs(#default_lifetime_secs),
             max_per_user: #max_per_user,
+            revoke_with_sign_ins: #revoke_with_sign_ins,
             ..__p::ApiKeyConfig::new(#prefix)
         })),
     };

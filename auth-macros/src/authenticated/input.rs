@@ -189,6 +189,9 @@ pub struct ApiKey {
     pub default_lifetime: Option<syn::LitStr>,
     /// Default 50.
     pub max_per_user: Option<syn::LitInt>,
+    /// Default false: log out everywhere and password changes and resets
+    /// leave keys alone. Needs one of them.
+    pub revoke_with_sign_ins: Option<Opt<bool>>,
 }
 
 #[derive(Debug, Default, FromMeta)]

@@ -27,6 +27,7 @@ pub struct ApiKey {
     pub scopes: Vec<String>,
     pub default_lifetime_secs: u64,
     pub max_per_user: usize,
+    pub revoke_with_sign_ins: bool,
 }
 
 pub struct Confirmation {

@@ -201,8 +201,11 @@ pub fn validate(input: Input) -> Result<User, Errors> {
     // K2: a prefix, of lower-case letters and digits, 2 to 16.  (k2-api-key-prefix-*)
     // K3: scopes listed once each, each a scope name.           (k3-api-key-scope-*)
     // K4: the default lifetime as A11; a cap of at least one.   (k4-api-key-*)
+    // K5: `revoke_with_sign_ins` needs something that ends every sign-in. (k5-revoke-with-sign-ins-without-log-out)
     let api_key = api_key_input.and_then(|k| {
         k1_api_key_needs_tokens(k, tokens_enabled, e);
+        let ends_sign_ins = log_out_input.is_some() || password_input.is_some();
+        let revoke_with_sign_ins = k5_revoke_with_sign_ins(k, ends_sign_ins, e);
         let prefix = k2_api_key_prefix(k, e);
         let scopes = k3_api_key_scopes(k, e);
         let (lit, default) = (k.default_lifetime.as_ref(), defaults::API_KEY_LIFETIME);
@@ -213,6 +216,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             scopes: scopes?,
             default_lifetime_secs: lifetime?,
             max_per_user: max_per_user?,
+            revoke_with_sign_ins,
         })
     });
     // C3: confirmation needs tokens.                          (c3-confirmation-without-tokens)
@@ -607,6 +611,25 @@ fn k3_api_key_scopes(k: &Opt<input::ApiKey>, errors: &mut Errors) -> Option<Vec<
         }
     }
     ok.then_some(scopes)
+}
+
+/// K5: `revoke_with_sign_ins` where nothing ends every sign-in of a user
+/// (no `log_out_everywhere`, no password to change or reset).
+fn k5_revoke_with_sign_ins(
+    k: &Opt<input::ApiKey>,
+    ends_sign_ins: bool,
+    errors: &mut Errors,
+) -> bool {
+    let Some(flag) = k.revoke_with_sign_ins.as_ref() else {
+        return false;
+    };
+    if **flag && !ends_sign_ins {
+        errors.push_span(
+            flag.span,
+            "`revoke_with_sign_ins` revokes keys when every sign-in of a user ends, which nothing here does: add `add_ons(log_out_everywhere)` or `strategies(password(...))`",
+        );
+    }
+    **flag
 }
 
 /// K4: `max_per_user` is a whole number of at least one.
