@@ -147,7 +147,7 @@ pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
     ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
     PerTable, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, SessionFacts,
-    Sessions, SingleUseStore, TokenRow, TokenStore, UserStore,
+    Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::store::{
     ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
     Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows, SessionFacts, Sessions,
-    SingleUseStore, TokenRow, TokenStore, UserStore,
+    SingleUseStore, TokenRow, TokenRowFacts, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -390,7 +390,7 @@ impl TokenStore for MemoryStore {
         let rows = inner.tokens.get(&*self.table);
         let get = |jti: &str| rows.and_then(|r| r.get(jti)).cloned();
         Ok(Rows {
-            token: get(jti),
+            token: get(jti).map(TokenRowFacts::from),
             session: sid.and_then(get).map(SessionFacts::from),
         })
     }

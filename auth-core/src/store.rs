@@ -79,6 +79,43 @@ impl From<TokenRow> for SessionFacts {
     }
 }
 
+/// What verification reads of a token's own row: whose it is, what it
+/// is now (its purpose, or `revocation`), until when, its stored extra
+/// claims, and when it was made (a cookie session reads its session row as
+/// this). Not its id (the lookup's key) or `updated_at`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRowFacts {
+    /// The subject it belongs to.
+    pub subject: String,
+    /// Its purpose, or `revocation` once revoked.
+    pub purpose: String,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+    /// Its stored extra claims (allow-list mode restores them).
+    pub extra_data: Option<Value>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TokenRowFacts {
+    /// Whether this is a session row of `subject` still live at `now`.
+    pub fn is_live_session(&self, subject: &str, now: DateTime<Utc>) -> bool {
+        live_session(&self.purpose, &self.subject, self.expires_at, subject, now)
+    }
+}
+
+impl From<TokenRow> for TokenRowFacts {
+    fn from(row: TokenRow) -> Self {
+        Self {
+            subject: row.subject,
+            purpose: row.purpose,
+            expires_at: row.expires_at,
+            extra_data: row.extra_data,
+            created_at: row.created_at,
+        }
+    }
+}
+
 fn live_session(
     purpose: &str,
     owner: &str,
@@ -329,8 +366,8 @@ pub trait ApiKeyStore: TokenStore {
 /// The rows [`TokenStore::lookup`] found.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rows {
-    /// The row of the token's `jti`, if any.
-    pub token: Option<TokenRow>,
+    /// What verification reads of the row of the token's `jti`, if any.
+    pub token: Option<TokenRowFacts>,
     /// What verification reads of its session's row, if asked for and
     /// found.
     pub session: Option<SessionFacts>,

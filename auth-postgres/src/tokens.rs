@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use auth_core::{
     ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, RevokeAll, Rotated,
-    Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
+    Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts,
+    TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -268,31 +269,30 @@ pub(crate) fn lookup_from(t: &str, with_session: bool) -> String {
     format!("(SELECT 1) one LEFT JOIN {t} t ON t.jti = $1{session}")
 }
 
-/// Reads the token's row of a lookup row and, `with_session`, what it
-/// holds of the session's.
+/// Reads what a lookup row holds of the token's row and, `with_session`,
+/// of the session's, by position (`ops::lookup_columns`' order: the user,
+/// if selected, comes after them).
 pub(crate) fn lookup_rows(row: &PgRow, with_session: bool) -> Result<auth_core::Rows, sqlx::Error> {
-    let token = match row.try_get::<Option<String>, _>("t_jti")? {
+    let token = match row.try_get::<Option<String>, _>(2)? {
         None => None,
-        Some(jti) => Some(TokenRow {
-            jti,
-            subject: row.try_get("t_subject")?,
-            expires_at: row.try_get("t_expires_at")?,
-            purpose: row.try_get("t_purpose")?,
-            extra_data: row.try_get("t_extra_data")?,
-            created_at: row.try_get("t_created_at")?,
-            updated_at: row.try_get("t_updated_at")?,
+        Some(purpose) => Some(TokenRowFacts {
+            subject: row.try_get(0)?,
+            expires_at: row.try_get(1)?,
+            purpose,
+            extra_data: row.try_get(3)?,
+            created_at: row.try_get(4)?,
         }),
     };
     let session = match with_session {
         false => None,
-        true => match row.try_get::<Option<String>, _>("s_jti")? {
+        true => match row.try_get::<Option<String>, _>(5)? {
             None => None,
             Some(jti) => Some(SessionFacts {
                 jti,
-                subject: row.try_get("s_subject")?,
-                expires_at: row.try_get("s_expires_at")?,
-                purpose: row.try_get("s_purpose")?,
-                created_at: row.try_get("s_created_at")?,
+                subject: row.try_get(6)?,
+                expires_at: row.try_get(7)?,
+                purpose: row.try_get(8)?,
+                created_at: row.try_get(9)?,
             }),
         },
     };

@@ -242,7 +242,9 @@ impl<U: UserResource> UserStore<U> for PgStore {
             .map_err(db_err("authenticate"))?;
         let decode = || db_err("decode authenticate row");
         let rows = lookup_rows(&row, sid.is_some()).map_err(decode())?;
-        let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
+        let user: Option<Json<U>> = row
+            .try_get(auth_sql::tokens::lookup_width(sid.is_some()))
+            .map_err(decode())?;
         Ok((rows, user.map(|Json(u)| u)))
     }
 

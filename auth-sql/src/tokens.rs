@@ -28,20 +28,43 @@ pub const COLUMNS: [&str; 7] = [
 pub const COLUMN_LIST: &str =
     "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
 
+/// The columns of a token's own row that verification reads (what
+/// `auth_core::TokenRowFacts` holds), in this order; `purpose` is never
+/// NULL in a row, so a NULL `purpose` is a row not found.
+pub const TOKEN_FACT_COLUMNS: [&str; 5] = [
+    "subject",
+    "expires_at",
+    "purpose",
+    "extra_data",
+    "created_at",
+];
+
 /// The columns of a session row that verification reads (what
 /// `auth_core::SessionFacts` holds): not its `extra_data` or `updated_at`.
 pub const SESSION_COLUMNS: [&str; 5] = ["jti", "subject", "expires_at", "purpose", "created_at"];
 
-/// The select list of a lookup: the token's row (`t.c AS t_c`, each of
-/// [`COLUMNS`]) and, `with_session`, what verification reads of its
-/// session's (`s.c AS s_c`, each of [`SESSION_COLUMNS`]).
+/// The select list of a lookup, in this order (a store reads it by
+/// position): what verification reads of the token's row (`t.c AS t_c`,
+/// each of [`TOKEN_FACT_COLUMNS`]) and, `with_session`, of its session's
+/// (`s.c AS s_c`, each of [`SESSION_COLUMNS`]).
 pub fn lookup_columns(with_session: bool) -> String {
-    let token = COLUMNS.iter().map(|c| format!("t.{c} AS t_{c}"));
+    let token = TOKEN_FACT_COLUMNS.iter().map(|c| format!("t.{c} AS t_{c}"));
     let session = SESSION_COLUMNS
         .iter()
         .filter(|_| with_session)
         .map(|c| format!("s.{c} AS s_{c}"));
     token.chain(session).collect::<Vec<_>>().join(", ")
+}
+
+/// How many columns [`lookup_columns`] selects: the position of what a
+/// query selects after them (the authenticate query's user).
+pub const fn lookup_width(with_session: bool) -> usize {
+    TOKEN_FACT_COLUMNS.len()
+        + if with_session {
+            SESSION_COLUMNS.len()
+        } else {
+            0
+        }
 }
 
 /// A value bound to a token statement, in the statement's parameter order.
@@ -430,12 +453,21 @@ mod tests {
     fn the_column_list_is_the_columns() {
         assert_eq!(COLUMN_LIST, COLUMNS.join(", "));
         let token = lookup_columns(false);
-        assert!(token.starts_with("t.jti AS t_jti, t.subject AS t_subject"));
-        assert!(!token.contains("s."), "{token}");
+        // The stores read these by position.
+        assert_eq!(
+            token,
+            "t.subject AS t_subject, t.expires_at AS t_expires_at, t.purpose AS t_purpose, \
+             t.extra_data AS t_extra_data, t.created_at AS t_created_at"
+        );
+        assert_eq!(lookup_width(false), 5);
+        assert_eq!(lookup_width(true), 10);
         let both = lookup_columns(true);
-        assert!(
-            both.starts_with(&format!("{token}, s.jti AS s_jti")),
-            "{both}"
+        assert_eq!(
+            both,
+            format!(
+                "{token}, s.jti AS s_jti, s.subject AS s_subject, s.expires_at AS s_expires_at, \
+                 s.purpose AS s_purpose, s.created_at AS s_created_at"
+            )
         );
         assert!(
             !both.contains("s.extra_data") && !both.contains("s.updated_at"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use auth_core::{
     ExpungedBatch, NewTokenRow, Purpose, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
-    SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenStore,
+    SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -178,53 +178,53 @@ pub(crate) fn lookup_sql(t: &str, user: Option<&str>, with_session: bool) -> Str
     format!("SELECT {columns}{user} FROM (SELECT 1) one LEFT JOIN {t} t ON t.jti = ?1{session}")
 }
 
-/// Reads the token row whose columns carry `prefix` (`t_`, `s_`, or none);
-/// `None` when its `jti` is NULL (a LEFT JOIN found nothing).
-fn read_row(row: &SqliteRow, prefix: &str) -> Result<Option<TokenRow>, sqlx::Error> {
-    let col = |c: &str| format!("{prefix}{c}");
-    let Some(jti) = row.try_get::<Option<String>, _>(col("jti").as_str())? else {
-        return Ok(None);
-    };
-    let extra: Option<String> = row.try_get(col("extra_data").as_str())?;
-    let extra_data = extra
-        .map(|text| serde_json::from_str::<Value>(&text))
+/// A token row's JSON text, decoded.
+fn json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+    text.map(|text| serde_json::from_str::<Value>(&text))
         .transpose()
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(Some(TokenRow {
-        jti,
-        subject: row.try_get(col("subject").as_str())?,
-        expires_at: from_micros(row.try_get(col("expires_at").as_str())?),
-        purpose: row.try_get(col("purpose").as_str())?,
-        extra_data,
-        created_at: from_micros(row.try_get(col("created_at").as_str())?),
-        updated_at: from_micros(row.try_get(col("updated_at").as_str())?),
-    }))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 fn token_row(row: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
-    read_row(row, "")?.ok_or_else(|| sqlx::Error::ColumnNotFound("jti".into()))
+    Ok(TokenRow {
+        jti: row.try_get("jti")?,
+        subject: row.try_get("subject")?,
+        expires_at: from_micros(row.try_get("expires_at")?),
+        purpose: row.try_get("purpose")?,
+        extra_data: json(row.try_get("extra_data")?)?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
 }
 
-/// Reads the token's row of a lookup row and, `with_session`, what it
-/// holds of the session's.
+/// Reads what a lookup row holds of the token's row and, `with_session`,
+/// of the session's, by position (`ops::lookup_columns`' order: the user,
+/// if selected, comes after them).
 pub(crate) fn lookup_rows(row: &SqliteRow, with_session: bool) -> Result<Rows, sqlx::Error> {
+    let token = match row.try_get::<Option<String>, _>(2)? {
+        None => None,
+        Some(purpose) => Some(TokenRowFacts {
+            subject: row.try_get(0)?,
+            expires_at: from_micros(row.try_get(1)?),
+            purpose,
+            extra_data: json(row.try_get(3)?)?,
+            created_at: from_micros(row.try_get(4)?),
+        }),
+    };
     let session = match with_session {
         false => None,
-        true => match row.try_get::<Option<String>, _>("s_jti")? {
+        true => match row.try_get::<Option<String>, _>(5)? {
             None => None,
             Some(jti) => Some(SessionFacts {
                 jti,
-                subject: row.try_get("s_subject")?,
-                expires_at: from_micros(row.try_get("s_expires_at")?),
-                purpose: row.try_get("s_purpose")?,
-                created_at: from_micros(row.try_get("s_created_at")?),
+                subject: row.try_get(6)?,
+                expires_at: from_micros(row.try_get(7)?),
+                purpose: row.try_get(8)?,
+                created_at: from_micros(row.try_get(9)?),
             }),
         },
     };
-    Ok(Rows {
-        token: read_row(row, "t_")?,
-        session,
-    })
+    Ok(Rows { token, session })
 }
 
 /// New rows as the JSON array `insert_many` reads.

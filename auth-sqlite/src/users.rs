@@ -412,7 +412,9 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
             .map_err(db_err("authenticate"))?;
         let decode = || db_err("decode authenticate row");
         let rows = lookup_rows(&row, sid.is_some()).map_err(decode())?;
-        let user: Option<String> = row.try_get("user").map_err(decode())?;
+        let user: Option<String> = row
+            .try_get(auth_sql::tokens::lookup_width(sid.is_some()))
+            .map_err(decode())?;
         Ok((rows, user.as_deref().map(from_json).transpose()?))
     }
 }

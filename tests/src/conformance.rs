@@ -627,7 +627,7 @@ async fn live_row<S: ConformanceStore>(
         .unwrap()
 }
 
-async fn stored<S: ConformanceStore>(s: &S, jti: &str) -> Option<auth_core::TokenRow> {
+async fn stored<S: ConformanceStore>(s: &S, jti: &str) -> Option<auth_core::TokenRowFacts> {
     s.lookup(jti, None).await.unwrap().token
 }
 
@@ -941,12 +941,15 @@ pub async fn rotate_refresh_follows_the_decision_table<S: ConformanceStore>(s: S
                 }
                 s.insert_tokens(&rows).await.unwrap();
                 let before = s.lookup(&old_jti, Some(&sid)).await.unwrap();
+                // The old row whole (the grace counts from its `updated_at`).
+                let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
+                let old_row = s.get_token(&old_jti, None, long_ago).await.unwrap();
                 let next = [new_row(&auth_core::new_jti(), me, "refresh", 600)];
                 let r = rotation(&old_jti, &sid, me, grace, &next);
                 let seen = s.rotate_refresh(&r).await.unwrap();
                 let want = r.decide(
                     before.session.as_ref(),
-                    before.token.as_ref(),
+                    old_row.as_ref(),
                     chrono::Utc::now(),
                 );
                 let case = format!("session {session}, old row {old}, grace {grace}");
@@ -1093,7 +1096,13 @@ pub async fn authenticate_lookup_returns_both_rows_and_the_user<S: ConformanceSt
         .await
         .unwrap();
     assert_eq!(found, Some(user.clone()));
-    assert_eq!(rows.token.unwrap().jti, token);
+    let facts = rows.token.unwrap();
+    assert_eq!(
+        (facts.subject.as_str(), facts.purpose.as_str()),
+        (subject.as_str(), "user")
+    );
+    assert!(facts.expires_at > chrono::Utc::now() && facts.created_at <= chrono::Utc::now());
+    assert_eq!(facts.extra_data, Some(json!({"k": token})));
     assert_eq!(rows.session.unwrap().jti, sid);
     // Unknown token and session, unknown user: one answer, all absent.
     let stranger = User::new("nobody@example.com");
