@@ -7,6 +7,7 @@ pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::column::ColumnType;
 pub use crate::config::*;
 pub use crate::error::{Error, Result};
+pub use crate::lockout::BruteForceConfig;
 pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::SignedIn;
 pub use crate::session::{Refreshed, Session, SignInContext};

@@ -123,6 +123,9 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         if let Some(keys) = &settings.api_key {
             crate::api_key::check_config(keys)?;
         }
+        if let Some(brute_force) = &settings.brute_force {
+            crate::lockout::check_config(brute_force)?;
+        }
         crate::sender::check_sender(&settings)?;
         Ok(Self {
             settings,

@@ -131,6 +131,14 @@ pub enum Error {
     /// or a recent sign-in, and neither was given (or the password is wrong).
     #[error("this change needs the current password or a recent sign-in")]
     ReauthenticationRequired,
+    /// Too many failed sign-ins came from this client address (the
+    /// `brute_force` add-on): refused until `retry_after` has passed (429
+    /// with `Retry-After`).
+    #[error("too many failed attempts; retry after {} s", retry_after.as_secs())]
+    TooManyAttempts {
+        /// How long until the address may try again.
+        retry_after: std::time::Duration,
+    },
     /// Too many confirmations of changes wait for this user: confirm one,
     /// or wait until they expire.
     #[error("too many pending changes: {0}")]

@@ -1,4 +1,6 @@
-//! The expunger: a background task deleting expired token rows every interval.
+//! The expunger: a background task deleting expired token rows, and
+//! failed-attempt counters whose window and lock have passed, every
+//! interval.
 
 use std::time::Duration;
 
@@ -6,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::TokenResourceConfig;
-use crate::store::TokenStore;
+use crate::store::{AttemptStore, TokenStore};
 use crate::token::expunge_expired;
 
 /// A running expunger. Dropping it leaves the task running; call
@@ -29,11 +31,12 @@ impl ExpungerHandle {
 }
 
 /// Spawns an expunger for one token resource on the current tokio runtime,
-/// running `expunge_expired` every `resource.expunge_interval`, the first
-/// time one interval after start. Errors are logged and retried next round.
+/// running `expunge_expired` and [`expunge_expired_attempts`] every
+/// `resource.expunge_interval`, the first time one interval after start.
+/// Errors are logged and retried next round.
 pub fn spawn_expunger<S>(store: S, resource: TokenResourceConfig) -> ExpungerHandle
 where
-    S: TokenStore + 'static,
+    S: TokenStore + AttemptStore + 'static,
 {
     spawn_expunger_every(store, resource.expunge_interval, resource)
 }
@@ -50,7 +53,7 @@ pub fn spawn_expunger_every<S>(
     resource: TokenResourceConfig,
 ) -> ExpungerHandle
 where
-    S: TokenStore + 'static,
+    S: TokenStore + AttemptStore + 'static,
 {
     if interval < MIN_EXPUNGE_INTERVAL {
         tracing::warn!(
@@ -77,7 +80,35 @@ where
                     tracing::warn!(table = %resource.table, error = %e, "expunge failed; retrying next round")
                 }
             }
+            match expunge_expired_attempts(&store).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(table = %resource.table, removed = n, "expunged attempt counters")
+                }
+                Err(e) => {
+                    tracing::warn!(table = %resource.table, error = %e, "expunging attempt counters failed; retrying next round")
+                }
+            }
         }
     });
     ExpungerHandle { stop, task }
+}
+
+/// How many counters one batch of [`expunge_expired_attempts`] deletes.
+const ATTEMPT_BATCH: usize = 1_000;
+
+/// Deletes every failed-attempt counter whose window and lock have passed,
+/// in batches; how many.
+pub async fn expunge_expired_attempts<S: AttemptStore>(store: &S) -> crate::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = store
+            .delete_expired_attempts(ATTEMPT_BATCH)
+            .await
+            .map_err(|e| crate::error::store_failure("expunge attempt counters", e))?;
+        total += n;
+        if n < ATTEMPT_BATCH as u64 {
+            return Ok(total);
+        }
+    }
 }

@@ -62,6 +62,7 @@ mod expunger;
 pub mod http;
 mod jwt;
 mod keys;
+mod lockout;
 mod memory;
 mod password;
 mod secret;
@@ -130,10 +131,14 @@ pub use config::{
     TokenResourceConfig, application_name,
 };
 pub use error::{Error, Result, StoreError};
-pub use expunger::{ExpungerHandle, MIN_EXPUNGE_INTERVAL, spawn_expunger, spawn_expunger_every};
+pub use expunger::{
+    ExpungerHandle, MIN_EXPUNGE_INTERVAL, expunge_expired_attempts, spawn_expunger,
+    spawn_expunger_every,
+};
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use keys::{KeySet, MAX_KID_LEN, SigningKey};
+pub use lockout::BruteForceConfig;
 pub use memory::MemoryStore;
 pub use password::{
     HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,
@@ -145,9 +150,10 @@ pub use session::{
 };
 pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
-    ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
-    PerTable, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows, SUCCESSOR, SessionFacts,
-    Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore, UserStore,
+    ApiKeyStore, AttemptStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
+    PasswordChange, PasswordStore, PerTable, Redeem, RefreshStore, RevokeAll, Rotated, Rotation,
+    Rows, SUCCESSOR, SessionFacts, Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore,
+    UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -10,9 +11,9 @@ use crate::api_key::{ApiKeyRow, NewApiKey};
 use crate::config::{DEFAULT_TOKEN_TABLE, Purpose};
 use crate::error::StoreError;
 use crate::store::{
-    ApiKeyStore, ExpungedBatch, InsertUserError, NewTokenRow, PasswordChange, PasswordStore,
-    Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows, SessionFacts, Sessions,
-    SingleUseStore, TokenRow, TokenRowFacts, TokenStore, UserStore,
+    ApiKeyStore, AttemptStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
+    PasswordChange, PasswordStore, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
+    SessionFacts, Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore, UserStore,
 };
 use crate::subject::SubjectKey;
 use crate::user::{PasswordUser, UserResource};
@@ -39,11 +40,28 @@ impl Default for MemoryStore {
     }
 }
 
+/// A failed-attempt counter.
+#[derive(Clone, Copy, Debug)]
+struct Counter {
+    failures: u32,
+    window_ends: DateTime<Utc>,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+impl Counter {
+    fn expires_at(&self) -> DateTime<Utc> {
+        self.locked_until
+            .map_or(self.window_ends, |l| l.max(self.window_ends))
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     tokens: HashMap<String, HashMap<String, TokenRow>>,
     /// API keys by id, per token table.
     api_keys: HashMap<String, HashMap<String, ApiKeyRow>>,
+    /// Failed-attempt counters by key, per token table.
+    attempts: HashMap<String, HashMap<String, Counter>>,
     /// `UserTable<U>` per subject name.
     users: HashMap<&'static str, Box<dyn Any + Send>>,
 }
@@ -579,6 +597,90 @@ impl ApiKeyStore for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+impl AttemptStore for MemoryStore {
+    async fn locked_attempts(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let now = Utc::now();
+        let inner = self.lock();
+        let Some(counters) = inner.attempts.get(&*self.table) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .iter()
+            .filter_map(|k| {
+                let until = counters.get(k)?.locked_until.filter(|u| *u > now)?;
+                Some((k.clone(), until))
+            })
+            .collect())
+    }
+
+    async fn record_failures(
+        &self,
+        failures: &[Failure<'_>],
+        window: Duration,
+        lockout: Duration,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let later = |d: Duration| {
+            chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        let mut inner = self.lock();
+        let counters = inner.attempts.entry(self.table.to_string()).or_default();
+        for f in failures {
+            let c = counters.entry(f.key.to_owned()).or_insert(Counter {
+                failures: 0,
+                window_ends: now,
+                locked_until: None,
+            });
+            if c.window_ends <= now {
+                *c = Counter {
+                    failures: 0,
+                    window_ends: later(window),
+                    locked_until: c.locked_until.filter(|u| *u > now),
+                };
+            }
+            c.failures = c.failures.saturating_add(1);
+            if c.failures >= f.max_failures {
+                c.locked_until = Some(later(lockout));
+            }
+        }
+        Ok(())
+    }
+
+    async fn clear_attempts(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(counters) = inner.attempts.get_mut(&*self.table) {
+            for k in keys {
+                counters.remove(k);
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_expired_attempts(&self, limit: usize) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let Some(counters) = inner.attempts.get_mut(&*self.table) else {
+            return Ok(0);
+        };
+        let doomed: Vec<String> = counters
+            .iter()
+            .filter(|(_, c)| c.expires_at() <= now)
+            .map(|(k, _)| k.clone())
+            .take(limit)
+            .collect();
+        for k in &doomed {
+            counters.remove(k);
+        }
+        Ok(doomed.len() as u64)
     }
 }
 

@@ -295,6 +295,11 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
             // Spent by a concurrent reset, or the password changed meanwhile.
             return Err(Error::Revoked);
         }
+        // A reset proves the address: a locked identity unlocks.
+        if let (Some(b), Some(identity)) = (&self.settings().brute_force, user.identity()) {
+            let counters = crate::lockout::Counters::of(b, U::SUBJECT_NAME, identity, None);
+            crate::lockout::clear_identity(self.store(), &counters).await;
+        }
         Ok(minted.signed_in(user))
     }
 }

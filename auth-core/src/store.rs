@@ -314,6 +314,52 @@ pub trait SingleUseStore: TokenStore {
     ) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
 }
 
+/// One failure to count ([`AttemptStore::record_failures`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure<'a> {
+    /// The counter (an identity's or a client address's).
+    pub key: &'a str,
+    /// The count within a window that locks the counter.
+    pub max_failures: u32,
+}
+
+/// Failed-attempt counters (the `brute_force` add-on), in the table beside
+/// the bound token table (`<token table>_attempts`), so every node sees the
+/// same counts. Time is the store's clock (a SQL store's `now()`, or this
+/// process's where the database has none).
+pub trait AttemptStore: Send + Sync {
+    /// Of `keys`, the counters locked now, with when each unlocks.
+    fn locked_attempts(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, DateTime<Utc>)>, StoreError>> + Send;
+
+    /// Counts one failure against each counter, all in one atomic write:
+    /// a counter without a row, or whose window has passed, starts a new
+    /// window of `window` at one failure; otherwise its count grows. A
+    /// count reaching the failure's `max_failures` locks the counter for
+    /// `lockout` from now. Concurrent calls never lose a count.
+    fn record_failures(
+        &self,
+        failures: &[Failure<'_>],
+        window: Duration,
+        lockout: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes these counters (a successful sign-in, a password reset).
+    fn clear_attempts(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes at most `limit` counters whose window and lock have both
+    /// passed; how many.
+    fn delete_expired_attempts(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
 /// Storage of API keys (the `api_key` strategy), in the table beside the
 /// bound token table (`<token table>_api_keys`). Keys are never stored
 /// whole: a row holds the hash of the secret.
@@ -659,7 +705,7 @@ type KeyAndUser<U> = (Option<ApiKeyRow>, Option<U>);
 
 /// Storage of users with a password: the writes the password strategy needs
 /// beyond [`UserStore`].
-pub trait PasswordStore<U: PasswordUser>: UserStore<U> {
+pub trait PasswordStore<U: PasswordUser>: UserStore<U> + AttemptStore {
     /// Changes a password in one atomic write: only if the stored hash is
     /// still `change.current_hash` (else `false` and nothing is written),
     /// sets the hash column alone (other columns changed meanwhile are kept),

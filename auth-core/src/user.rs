@@ -106,6 +106,8 @@ pub struct Settings<U> {
     pub confirmation: Option<crate::config::ConfirmationConfig>,
     /// The API-key strategy, when configured.
     pub api_key: Option<crate::api_key::ApiKeyConfig>,
+    /// The brute-force add-on, when configured.
+    pub brute_force: Option<crate::lockout::BruteForceConfig>,
     /// Delivers single-use tokens (password reset); required when a
     /// strategy sends one. Not part of the DSL: set it with
     /// [`Settings::with_sender`].
@@ -127,6 +129,7 @@ impl<U> Clone for Settings<U> {
             magic_link: self.magic_link,
             confirmation: self.confirmation,
             api_key: self.api_key.clone(),
+            brute_force: self.brute_force.clone(),
             sender: self.sender.clone(),
         }
     }
@@ -148,6 +151,7 @@ impl<U> Settings<U> {
             magic_link: None,
             confirmation: None,
             api_key: None,
+            brute_force: None,
             sender: None,
         }
     }

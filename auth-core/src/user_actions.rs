@@ -6,6 +6,7 @@ use crate::auth::Auth;
 use crate::config::{Purpose, PurposeFilter};
 use crate::error::store_failure;
 use crate::error::{Error, Result, truncated};
+use crate::lockout;
 use crate::password::check_password;
 use crate::session::{SignInContext, SignedIn};
 use crate::store::{
@@ -99,6 +100,13 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         }
         let lifetime = config.sign_in_token_lifetime;
         let identity = crate::user::normalize_identity(config, identity)?;
+        let brute_force = self.settings().brute_force.as_ref();
+        let counters = brute_force
+            .map(|b| lockout::Counters::of(b, U::SUBJECT_NAME, &identity, context.client.ip));
+        let verdict = match &counters {
+            Some(c) => lockout::check(self.store(), c).await?,
+            None => lockout::Verdict::Open,
+        };
         let found = if password.len() > crate::password::MAX_PASSWORD_LEN {
             None
         } else {
@@ -111,10 +119,22 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             .hasher()
             .verify(password, found.as_ref().map(PasswordUser::hashed_password))
             .await?;
+        // A locked identity answers as a wrong password, after the same
+        // work, and its attempts are not counted until it unlocks.
         let user = match found {
-            Some(user) if ok => user,
-            _ => return Err(Error::AuthenticationFailed),
+            Some(user) if ok && verdict == lockout::Verdict::Open => user,
+            _ => {
+                if let (Some(b), Some(c)) = (brute_force, &counters)
+                    && verdict == lockout::Verdict::Open
+                {
+                    lockout::failed(self.store(), b, c).await;
+                }
+                return Err(Error::AuthenticationFailed);
+            }
         };
+        if let Some(c) = &counters {
+            lockout::clear_identity(self.store(), c).await;
+        }
         // Said only to whoever knows the password: it tells nothing else.
         if self
             .settings()

@@ -57,6 +57,14 @@ pub mod defaults {
     pub const API_KEY_LIFETIME: u64 = 90 * 86_400;
     /// `api_key(max_per_user)` (a count, not seconds).
     pub const API_KEYS_PER_USER: usize = 50;
+    /// `brute_force(max_failures)` (a count).
+    pub const BRUTE_FORCE_MAX_FAILURES: u32 = 5;
+    /// `brute_force(max_failures_per_ip)` (a count).
+    pub const BRUTE_FORCE_MAX_FAILURES_PER_IP: u32 = 50;
+    /// `brute_force(window)`.
+    pub const BRUTE_FORCE_WINDOW: u64 = 15 * 60;
+    /// `brute_force(lockout)`.
+    pub const BRUTE_FORCE_LOCKOUT: u64 = 15 * 60;
 }
 
 /// Why a lifetime does not parse.

@@ -19,6 +19,7 @@
 //!   (turns on `auth-core/cache`).
 
 mod api_keys;
+mod attempts;
 #[cfg(feature = "cache")]
 mod cache;
 mod schema;

@@ -14,7 +14,8 @@ const MIGRATION_LOCK: i64 = 0x6175_7468_5f70_6721; // "auth_pg!"
 
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
-/// the quoted API-key table beside it (step 2).
+/// the quoted API-key table beside it (step 2), `{a}` the quoted
+/// failed-attempt counters (step 3).
 const TOKEN_TABLE_STEPS: &[&str] = &[
     "\
 CREATE TABLE IF NOT EXISTS {t} (
@@ -43,6 +44,17 @@ CREATE TABLE IF NOT EXISTS {k} (
     revoked boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS \"{n}_api_keys_subject_idx\" ON {k} (subject);
+",
+    "\
+CREATE TABLE IF NOT EXISTS {a} (
+    key text PRIMARY KEY,
+    failures integer NOT NULL,
+    max_failures integer NOT NULL,
+    window_ends timestamptz NOT NULL,
+    locked_until timestamptz,
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS \"{n}_attempts_expires_at_idx\" ON {a} (expires_at);
 ",
 ];
 

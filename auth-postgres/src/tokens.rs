@@ -33,6 +33,8 @@ pub struct TokenQueries {
     pub(crate) table: String,
     /// The statements of the API-key table beside it.
     pub(crate) keys: crate::api_keys::KeyQueries,
+    /// The statements of the failed-attempt counters beside it.
+    pub(crate) attempts: crate::attempts::AttemptQueries,
 }
 
 impl AsRef<TokenStatements> for TokenQueries {
@@ -54,7 +56,8 @@ pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocati
 impl TokenQueries {
     /// The statements of the token table `t` and its API-key table `k`
     /// (both quoted).
-    pub(crate) fn new(t: &str, k: &str) -> Self {
+    pub(crate) fn new(tables: &auth_sql::Tables<'_>) -> Self {
+        let (t, k) = (tables.tokens, tables.api_keys);
         let common = TokenStatements {
             lookup: format!("SELECT {} FROM {}", ops::lookup_columns(true), lookup_from(t, true))
                 .into(),
@@ -200,6 +203,7 @@ impl TokenQueries {
             .into(),
             table: t.to_owned(),
             keys: crate::api_keys::KeyQueries::new(k),
+            attempts: crate::attempts::AttemptQueries::new(tables.attempts),
         }
     }
 }

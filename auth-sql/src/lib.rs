@@ -78,12 +78,14 @@ impl Dialect {
     pub fn token_table_steps(&self, steps: &[&str], table: &str) -> Result<Vec<String>, Error> {
         let quoted = self.quote_table(table)?;
         let keys = self.api_key_table(table)?;
+        let attempts = self.attempt_table(table)?;
         let bare = table.replace('.', "_");
         Ok(steps
             .iter()
             .map(|s| {
                 s.replace("{t}", &quoted)
                     .replace("{k}", &keys)
+                    .replace("{a}", &attempts)
                     .replace("{n}", &bare)
             })
             .collect())
@@ -93,6 +95,12 @@ impl Dialect {
     /// `table`: `<table>_api_keys`, in the same schema.
     pub fn api_key_table(&self, table: &str) -> Result<String, Error> {
         self.quote_table(&format!("{table}_api_keys"))
+    }
+
+    /// The quoted name of the failed-attempt counters of the token table
+    /// `table`: `<table>_attempts`, in the same schema.
+    pub fn attempt_table(&self, table: &str) -> Result<String, Error> {
+        self.quote_table(&format!("{table}_attempts"))
     }
 
     /// A `CREATE TABLE` for a derived user struct, from the derive's
@@ -232,33 +240,55 @@ impl UserStatement {
     }
 }
 
+/// The quoted names of a token table and the tables beside it, as a
+/// store's statements name them.
+#[derive(Clone, Copy, Debug)]
+pub struct Tables<'a> {
+    /// The token table.
+    pub tokens: &'a str,
+    /// Its API keys (`<table>_api_keys`).
+    pub api_keys: &'a str,
+    /// Its failed-attempt counters (`<table>_attempts`).
+    pub attempts: &'a str,
+}
+
 impl<Q> Statements<Q> {
     /// The statements of `table` (as the token resource names it), built
-    /// by `build` from its quoted name and its API-key table's
-    /// ([`Dialect::api_key_table`]); a bad name is an error.
+    /// by `build` from its quoted name and those of the tables beside it
+    /// ([`Dialect::api_key_table`], [`Dialect::attempt_table`]); a bad name
+    /// is an error.
     pub fn new(
         dialect: &Dialect,
         table: &str,
-        build: impl FnOnce(&str, &str) -> Q,
+        build: impl FnOnce(&Tables<'_>) -> Q,
     ) -> Result<Self, Error> {
-        let (quoted, keys) = (dialect.quote_table(table)?, dialect.api_key_table(table)?);
+        let (tokens, api_keys, attempts) = (
+            dialect.quote_table(table)?,
+            dialect.api_key_table(table)?,
+            dialect.attempt_table(table)?,
+        );
         Ok(Self {
             table: table.to_owned(),
-            queries: build(&quoted, &keys),
+            queries: build(&Tables {
+                tokens: &tokens,
+                api_keys: &api_keys,
+                attempts: &attempts,
+            }),
             per_user: PerTable::default(),
         })
     }
 
     /// The statements of the default token table (`tokens`), which needs
     /// no check: a store that has not been bound yet.
-    pub fn default_table(build: impl FnOnce(&str, &str) -> Q) -> Self {
+    pub fn default_table(build: impl FnOnce(&Tables<'_>) -> Q) -> Self {
         let table = auth_core::DEFAULT_TOKEN_TABLE;
         Self {
             table: table.to_owned(),
-            queries: build(
-                &quote_column(table),
-                &quote_column(&format!("{table}_api_keys")),
-            ),
+            queries: build(&Tables {
+                tokens: &quote_column(table),
+                api_keys: &quote_column(&format!("{table}_api_keys")),
+                attempts: &quote_column(&format!("{table}_attempts")),
+            }),
             per_user: PerTable::default(),
         }
     }
@@ -436,7 +466,7 @@ mod tests {
     #[test]
     fn the_unchecked_default_table_is_quoted_as_a_checked_one() {
         for d in [&WITH_SCHEMAS, &WITHOUT_SCHEMAS] {
-            let both = |t: &str, k: &str| format!("{t} {k}");
+            let both = |t: &Tables<'_>| format!("{} {} {}", t.tokens, t.api_keys, t.attempts);
             let checked = Statements::new(d, auth_core::DEFAULT_TOKEN_TABLE, both).unwrap();
             let default = Statements::default_table(both);
             assert_eq!(default.queries(), checked.queries());
@@ -451,12 +481,12 @@ mod tests {
             (&WITH_SCHEMAS, "auth.tokens", "\"auth\".\"tokens_api_keys\""),
             (&WITHOUT_SCHEMAS, "tokens", "\"tokens_api_keys\""),
         ] {
-            let built = Statements::new(d, table, |_, k| k.to_owned()).unwrap();
+            let built = Statements::new(d, table, |t| t.api_keys.to_owned()).unwrap();
             assert_eq!(built.queries(), keys);
         }
         // A token table whose key table's name would be too long is refused.
         let long = "t".repeat(60);
-        assert!(Statements::new(&WITH_SCHEMAS, &long, |t, _| t.to_owned()).is_err());
+        assert!(Statements::new(&WITH_SCHEMAS, &long, |t| t.tokens.to_owned()).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! ```
 
 mod api_keys;
+mod attempts;
 mod schema;
 mod store;
 mod tokens;

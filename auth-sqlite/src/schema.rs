@@ -9,7 +9,8 @@ use crate::store::{SQLITE, SqliteStore, db_err};
 
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
-/// the quoted API-key table beside it (step 2). The
+/// the quoted API-key table beside it (step 2), `{a}` the quoted
+/// failed-attempt counters (step 3). The
 /// shape and indexes are PostgreSQL's; times are microseconds since the Unix
 /// epoch (UTC), `extra_data` JSON text. No foreign key: a revocation row
 /// outlives whatever it revokes and never cascades.
@@ -41,6 +42,17 @@ CREATE TABLE IF NOT EXISTS {k} (
     revoked INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX IF NOT EXISTS \"{n}_api_keys_subject_idx\" ON {k} (subject);
+",
+    "\
+CREATE TABLE IF NOT EXISTS {a} (
+    key TEXT PRIMARY KEY NOT NULL,
+    failures INTEGER NOT NULL,
+    max_failures INTEGER NOT NULL,
+    window_ends INTEGER NOT NULL,
+    locked_until INTEGER,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS \"{n}_attempts_expires_at_idx\" ON {a} (expires_at);
 ",
 ];
 

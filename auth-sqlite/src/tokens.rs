@@ -37,6 +37,8 @@ pub struct TokenQueries {
     pub(crate) table: String,
     /// The statements of the API-key table beside it.
     pub(crate) keys: crate::api_keys::KeyQueries,
+    /// The statements of the failed-attempt counters beside it.
+    pub(crate) attempts: crate::attempts::AttemptQueries,
 }
 
 impl AsRef<TokenStatements> for TokenQueries {
@@ -50,7 +52,8 @@ const COLUMNS: &str = ops::COLUMN_LIST;
 impl TokenQueries {
     /// The statements of the token table `t` and its API-key table `k`
     /// (both quoted).
-    pub(crate) fn new(t: &str, k: &str) -> Self {
+    pub(crate) fn new(tables: &auth_sql::Tables<'_>) -> Self {
+        let (t, k) = (tables.tokens, tables.api_keys);
         let common = TokenStatements {
             lookup: lookup_sql(t, None, true).into(),
             lookup_token: lookup_sql(t, None, false).into(),
@@ -160,6 +163,7 @@ impl TokenQueries {
             .into(),
             table: t.to_owned(),
             keys: crate::api_keys::KeyQueries::new(k),
+            attempts: crate::attempts::AttemptQueries::new(tables.attempts),
         }
     }
 }

@@ -145,7 +145,13 @@ impl SuiteStore for auth_sqlite::SqliteStore {}
 /// What a backend must be to run the suite: a token store that can be
 /// bound to another table over the same data.
 pub trait ConformanceStore:
-    RefreshStore + SingleUseStore + auth_core::ApiKeyStore + UserStore<User> + Clone + 'static
+    RefreshStore
+    + SingleUseStore
+    + auth_core::ApiKeyStore
+    + auth_core::AttemptStore
+    + UserStore<User>
+    + Clone
+    + 'static
 {
     /// This store, bound to the token table `table`.
     fn bound_to(&self, table: &str) -> Self;
@@ -1247,6 +1253,144 @@ pub async fn concurrent_api_key_creations_never_pass_the_cap<S: ConformanceStore
     }
 }
 
+/// Whether `key` is locked now, and until when.
+async fn locked_until<S: ConformanceStore>(s: &S, key: &str) -> Option<chrono::DateTime<Utc>> {
+    let found = s.locked_attempts(&[key.to_owned()]).await.unwrap();
+    assert!(found.len() <= 1, "{found:?}");
+    found.first().map(|(k, until)| {
+        assert_eq!(k, key);
+        *until
+    })
+}
+
+async fn fail<S: ConformanceStore>(s: &S, key: &str, max_failures: u32, window: Duration) {
+    let failure = auth_core::Failure { key, max_failures };
+    s.record_failures(&[failure], window, Duration::from_secs(600))
+        .await
+        .unwrap();
+}
+
+pub async fn failures_lock_at_their_max_and_clear<S: ConformanceStore>(s: S) {
+    let (a, b, c) = ("user:identity:a", "user:ip:b", "user:identity:c");
+    let minute = Duration::from_secs(60);
+    // Two counters in one write, each with its own max.
+    let both = [
+        auth_core::Failure {
+            key: a,
+            max_failures: 3,
+        },
+        auth_core::Failure {
+            key: b,
+            max_failures: 1,
+        },
+    ];
+    s.record_failures(&both, minute, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(locked_until(&s, a).await, None, "one failure of three");
+    let until = locked_until(&s, b).await.expect("one of one locks");
+    let in_ten_minutes = Utc::now() + chrono::Duration::minutes(10);
+    assert!((until - in_ten_minutes).num_seconds().abs() < 5, "{until}");
+    fail(&s, a, 3, minute).await;
+    assert_eq!(locked_until(&s, a).await, None, "two of three");
+    fail(&s, a, 3, minute).await;
+    assert!(locked_until(&s, a).await.is_some(), "three of three");
+    // Asked together, only the locked ones answer; unknown keys are none.
+    let mut locked = s
+        .locked_attempts(&[a.to_owned(), b.to_owned(), c.to_owned()])
+        .await
+        .unwrap();
+    locked.sort();
+    assert_eq!(
+        locked.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        [a, b]
+    );
+    // Cleared: unlocked, and counting starts again.
+    s.clear_attempts(&[a.to_owned()]).await.unwrap();
+    assert_eq!(locked_until(&s, a).await, None);
+    fail(&s, a, 3, minute).await;
+    assert_eq!(locked_until(&s, a).await, None, "a fresh count");
+    assert!(locked_until(&s, b).await.is_some(), "another counter kept");
+    // Another token table's counters are others.
+    let other = s.bound_to("other_tokens");
+    assert_eq!(locked_until(&other, b).await, None);
+}
+
+pub async fn a_window_that_passed_starts_the_count_again<S: ConformanceStore>(s: S) {
+    let key = "user:identity:window";
+    let window = Duration::from_millis(700);
+    fail(&s, key, 3, window).await;
+    fail(&s, key, 3, window).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    fail(&s, key, 3, window).await;
+    assert_eq!(locked_until(&s, key).await, None, "the window passed: one");
+    fail(&s, key, 3, window).await;
+    fail(&s, key, 3, window).await;
+    assert!(
+        locked_until(&s, key).await.is_some(),
+        "three within a window"
+    );
+}
+
+pub async fn concurrent_failures_are_all_counted<S: ConformanceStore>(s: S) {
+    for trial in 0..3 {
+        let (exact, one_short) = (
+            format!("user:ip:exact{trial}"),
+            format!("user:ip:short{trial}"),
+        );
+        crate::at_once(16, |_| {
+            let (s, exact, one_short) = (s.clone(), exact.clone(), one_short.clone());
+            async move {
+                let failures = [
+                    auth_core::Failure {
+                        key: &exact,
+                        max_failures: 16,
+                    },
+                    auth_core::Failure {
+                        key: &one_short,
+                        max_failures: 17,
+                    },
+                ];
+                s.record_failures(&failures, Duration::from_secs(60), Duration::from_secs(60))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        assert!(
+            locked_until(&s, &exact).await.is_some(),
+            "trial {trial}: 16 of 16"
+        );
+        assert_eq!(
+            locked_until(&s, &one_short).await,
+            None,
+            "trial {trial}: 16 of 17"
+        );
+    }
+}
+
+pub async fn expired_counters_are_deleted_and_live_ones_kept<S: ConformanceStore>(s: S) {
+    let short = auth_core::Failure {
+        key: "user:ip:short",
+        max_failures: 1,
+    };
+    let long = auth_core::Failure {
+        key: "user:ip:long",
+        max_failures: 1,
+    };
+    let second = Duration::from_millis(500);
+    s.record_failures(&[short], second, second).await.unwrap();
+    s.record_failures(&[long], Duration::from_secs(60), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(s.delete_expired_attempts(100).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(locked_until(&s, short.key).await, None, "the lock passed");
+    assert_eq!(auth_core::expunge_expired_attempts(&s).await.unwrap(), 1);
+    assert_eq!(s.delete_expired_attempts(100).await.unwrap(), 0);
+    assert!(locked_until(&s, long.key).await.is_some());
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -1277,6 +1421,10 @@ macro_rules! conformance_suite {
             redeem_spends_once_and_inserts_with_it,
             api_keys_are_capped_listed_revoked_and_touched,
             concurrent_api_key_creations_never_pass_the_cap,
+            failures_lock_at_their_max_and_clear,
+            a_window_that_passed_starts_the_count_again,
+            concurrent_failures_are_all_counted,
+            expired_counters_are_deleted_and_live_ones_kept,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

@@ -76,7 +76,10 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
             .fetch_one(db.store.pool())
             .await
             .unwrap();
-    assert_eq!(version, 2, "the token table and its API-key table");
+    assert_eq!(
+        version, 3,
+        "the token table, its API-key table and its attempt counters"
+    );
     let indexes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'session_tokens'",
     )
@@ -261,7 +264,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     .fetch_one(store.pool())
     .await
     .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert!(
         store.is_revoked("old").await.unwrap(),
         "the old rows are kept"
@@ -277,4 +280,57 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     };
     assert!(store.insert_api_key(&key, 5).await.unwrap());
     assert_eq!(store.get_api_key("k1").await.unwrap().unwrap().name, "ci");
+}
+
+/// A database at schema version 2 (token and API-key rows in it) gains the
+/// failed-attempt counters at the next `migrate`, its rows untouched.
+#[tokio::test]
+async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
+    use auth_core::{ApiKeyStore, AttemptStore, Failure, TokenStore};
+    let db = auth_tests::pg::fresh_db().await;
+    // Steps 1 and 2 as released, recorded as version 2, with a row in each.
+    let steps = auth_postgres::PgStore::token_table_sql("legacy2").unwrap();
+    let step_3 = steps
+        .find("CREATE TABLE IF NOT EXISTS \"legacy2_attempts\"")
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "{} \
+         INSERT INTO auth_postgres_schema (object, version) VALUES ('token_table:legacy2', 2); \
+         INSERT INTO legacy2 (jti, subject, expires_at, purpose) \
+         VALUES ('old', 'user?id=1', now() + interval '1 day', 'revocation'); \
+         INSERT INTO legacy2_api_keys (id, subject, user_key, name, scopes, secret_hash, expires_at) \
+         VALUES ('k0', 'user?id=1', '1', 'kept', '[]', '', now() + interval '1 day');",
+        &steps[..step_3]
+    )))
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let store = db.store.clone().with_token_table("legacy2").unwrap();
+    store.migrate().await.unwrap();
+    let version: i32 = sqlx::query_scalar(
+        "SELECT version FROM auth_postgres_schema WHERE object = 'token_table:legacy2'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(version, 3);
+    assert!(store.is_revoked("old").await.unwrap(), "token rows kept");
+    assert_eq!(store.get_api_key("k0").await.unwrap().unwrap().name, "kept");
+    let failure = Failure {
+        key: "user:ip:x",
+        max_failures: 1,
+    };
+    let minute = std::time::Duration::from_secs(60);
+    store
+        .record_failures(&[failure], minute, minute)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .locked_attempts(&["user:ip:x".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -314,7 +314,10 @@ async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
     .fetch_one(a.reader())
     .await
     .unwrap();
-    assert_eq!(version, 2, "the token table and its API-key table");
+    assert_eq!(
+        version, 3,
+        "the token table, its API-key table and its attempt counters"
+    );
     for pool in [a.writer(), a.reader(), b.writer(), b.reader()] {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(pool)
@@ -422,7 +425,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     .fetch_one(store.reader())
     .await
     .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert!(
         store.is_revoked("old").await.unwrap(),
         "the old rows are kept"
@@ -438,6 +441,62 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     };
     assert!(store.insert_api_key(&key, 5).await.unwrap());
     assert_eq!(store.get_api_key("k1").await.unwrap().unwrap().name, "ci");
+    store.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A database at schema version 2 (token and API-key rows in it) gains the
+/// failed-attempt counters at the next `migrate`, its rows untouched.
+#[tokio::test]
+async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
+    use auth_core::{ApiKeyStore, AttemptStore, Failure, TokenStore};
+    let path = fresh_path();
+    let store = SqliteStore::open(&path).await.unwrap();
+    // Steps 1 and 2 as released, recorded as version 2, with a row in each.
+    let steps = SqliteStore::token_table_sql("tokens").unwrap();
+    let step_3 = steps
+        .find("CREATE TABLE IF NOT EXISTS \"tokens_attempts\"")
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE auth_sqlite_schema (object TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) STRICT; \
+         {} \
+         INSERT INTO auth_sqlite_schema (object, version) VALUES ('token_table:tokens', 2); \
+         INSERT INTO \"tokens\" VALUES ('old', 'user?id=1', 4102444800000000, 'revocation', NULL, 0, 0); \
+         INSERT INTO \"tokens_api_keys\" (id, subject, user_key, name, scopes, secret_hash, created_at, expires_at) \
+         VALUES ('k0', 'user?id=1', '1', 'kept', '[]', '', 0, 4102444800000000);",
+        &steps[..step_3]
+    )))
+    .execute(store.writer())
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let version: i64 = sqlx::query_scalar(
+        "SELECT version FROM auth_sqlite_schema WHERE object = 'token_table:tokens'",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(version, 3);
+    assert!(store.is_revoked("old").await.unwrap(), "token rows kept");
+    assert_eq!(store.get_api_key("k0").await.unwrap().unwrap().name, "kept");
+    let failure = Failure {
+        key: "user:ip:x",
+        max_failures: 1,
+    };
+    let minute = std::time::Duration::from_secs(60);
+    store
+        .record_failures(&[failure], minute, minute)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .locked_attempts(&["user:ip:x".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.close().await;
     let _ = std::fs::remove_file(&path);
 }

@@ -56,6 +56,7 @@ enum Class {
     Reauthenticate,
     InsufficientScope,
     TooMany,
+    Throttled,
     Unavailable,
     Internal,
 }
@@ -71,6 +72,7 @@ fn class(error: &Error) -> Class {
         Error::NotConfirmed => Class::NotConfirmed,
         Error::ReauthenticationRequired => Class::Reauthenticate,
         Error::TooManyPending(_) => Class::TooMany,
+        Error::TooManyAttempts { .. } => Class::Throttled,
         Error::Store(_) | Error::Unavailable(_) => Class::Unavailable,
         Error::Config(_) | Error::Signing(_) | Error::NotConfigured(_) => Class::Internal,
         Error::MalformedToken(_)
@@ -100,7 +102,7 @@ fn class(error: &Error) -> Class {
 /// failure, 403 for a right password on an unconfirmed account, a change
 /// that needs the password again or an API key without the route's scope,
 /// 409 for a taken identity, 404 for an unknown session, 422 for invalid input, 429 for too many pending
-/// changes, 503 when the store is down or the server is at capacity
+/// changes or too many failed sign-ins from one address, 503 when the store is down or the server is at capacity
 /// ([`Error::Unavailable`]: the password hashing limit), 500 for
 /// configuration faults.
 pub fn status_code(error: &Error) -> u16 {
@@ -110,7 +112,7 @@ pub fn status_code(error: &Error) -> u16 {
         Class::NotFound => 404,
         Class::ConfirmationMismatch | Class::InvalidInput => 422,
         Class::NotConfirmed | Class::Reauthenticate | Class::InsufficientScope => 403,
-        Class::TooMany => 429,
+        Class::TooMany | Class::Throttled => 429,
         Class::Unavailable => 503,
         Class::Internal => 500,
     }
@@ -131,6 +133,7 @@ pub fn public_code(error: &Error) -> &'static str {
         Class::Reauthenticate => "reauthentication_required",
         Class::InsufficientScope => "insufficient_scope",
         Class::TooMany => "too_many_pending",
+        Class::Throttled => "too_many_attempts",
         Class::Unavailable => "unavailable",
         Class::Internal => "internal_error",
     }

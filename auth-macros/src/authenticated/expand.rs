@@ -26,6 +26,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
         magic_link_lifetime_secs,
         confirmation,
         api_key,
+        brute_force,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -159,6 +160,28 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
             revoke_with_sign_ins: #revoke_with_sign_ins,
             ..__p::ApiKeyConfig::new(#prefix)
         })),
+    };
+
+    let brute_force_config = match &brute_force {
+        None => quote!(::core::option::Option::None),
+        Some(b) => {
+            let (max, per_ip, window, lockout, by_identity, by_ip) = (
+                b.max_failures,
+                b.max_failures_per_ip,
+                b.window_secs,
+                b.lockout_secs,
+                b.by_identity,
+                b.by_ip,
+            );
+            quote!(::core::option::Option::Some(__p::BruteForceConfig {
+                max_failures: #max,
+                max_failures_per_ip: #per_ip,
+                window: __p::Lifetime::from_secs(#window),
+                lockout: __p::Lifetime::from_secs(#lockout),
+                by_identity: #by_identity,
+                by_ip: #by_ip,
+            }))
+        }
     };
 
     let confirmation_config = match &confirmation {
@@ -300,6 +323,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                     settings.magic_link = #magic_link_config;
                     settings.confirmation = #confirmation_config;
                     settings.api_key = #api_key_config;
+                    settings.brute_force = #brute_force_config;
                     settings
                 }
             }

@@ -248,6 +248,22 @@ pub struct AddOns {
     pub sessions: Option<Opt<Sessions>>,
     /// `confirmation(...)`: changes of monitored fields wait for a confirmation.
     pub confirmation: Option<Opt<Confirmation>>,
+    /// `brute_force(...)`: failed sign-ins counted in the store.
+    pub brute_force: Option<Opt<BruteForce>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct BruteForce {
+    /// Default 5.
+    pub max_failures: Option<syn::LitInt>,
+    /// Default 50.
+    pub max_failures_per_ip: Option<syn::LitInt>,
+    /// Default `"15m"`.
+    pub window: Option<syn::LitStr>,
+    /// Default `"15m"`.
+    pub lockout: Option<syn::LitStr>,
+    /// Default `[identity, ip]` (an array of names, checked by B4).
+    pub by: Option<syn::Expr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

@@ -20,6 +20,16 @@ pub struct User {
     pub magic_link_lifetime_secs: Option<u64>,
     pub confirmation: Option<Confirmation>,
     pub api_key: Option<ApiKey>,
+    pub brute_force: Option<BruteForce>,
+}
+
+pub struct BruteForce {
+    pub max_failures: u32,
+    pub max_failures_per_ip: u32,
+    pub window_secs: u64,
+    pub lockout_secs: u64,
+    pub by_identity: bool,
+    pub by_ip: bool,
 }
 
 pub struct ApiKey {

@@ -5,7 +5,7 @@ use proc_macro2::Span;
 
 use super::input::{self, Input};
 use super::model::{
-    ApiKey, Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe,
+    ApiKey, BruteForce, Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe,
     SessionIdentifier, Sessions, SigningSecret, Tokens, User,
 };
 use crate::common::spanned::Opt;
@@ -54,6 +54,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         .and_then(|s| s.magic_link.as_ref());
     let confirmation_input = input.add_ons.as_ref().and_then(|a| a.confirmation.as_ref());
     let api_key_input = input.strategies.as_ref().and_then(|s| s.api_key.as_ref());
+    let brute_force_input = input.add_ons.as_ref().and_then(|a| a.brute_force.as_ref());
 
     // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
     let fields = a1_named_fields(&input, e);
@@ -219,6 +220,50 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             revoke_with_sign_ins,
         })
     });
+    // B1: brute-force protection needs a password to protect. (b1-brute-force-without-password)
+    // B2: failure counts are whole numbers of at least one.    (b2-brute-force-max-failures-zero)
+    // B3: its window and lockout as A11.                        (b3-brute-force-window-without-unit)
+    // B4: `by` names identity and/or ip, each once.             (b4-brute-force-by-*)
+    let brute_force = brute_force_input.and_then(|b| {
+        b1_brute_force_needs_password(b, password_input.is_some(), e);
+        let max_failures = b2_count(
+            b.max_failures.as_ref(),
+            "max_failures",
+            defaults::BRUTE_FORCE_MAX_FAILURES,
+            e,
+        );
+        let max_failures_per_ip = b2_count(
+            b.max_failures_per_ip.as_ref(),
+            "max_failures_per_ip",
+            defaults::BRUTE_FORCE_MAX_FAILURES_PER_IP,
+            e,
+        );
+        let (w, l) = (b.window.as_ref(), b.lockout.as_ref());
+        let window = a11_lifetime(
+            w,
+            "brute_force(window)",
+            defaults::BRUTE_FORCE_WINDOW,
+            false,
+            e,
+        );
+        let lockout = a11_lifetime(
+            l,
+            "brute_force(lockout)",
+            defaults::BRUTE_FORCE_LOCKOUT,
+            false,
+            e,
+        );
+        let by = b4_brute_force_by(b, e);
+        let (by_identity, by_ip) = by?;
+        Some(BruteForce {
+            max_failures: max_failures?,
+            max_failures_per_ip: max_failures_per_ip?,
+            window_secs: window?,
+            lockout_secs: lockout?,
+            by_identity,
+            by_ip,
+        })
+    });
     // C3: confirmation needs tokens.                          (c3-confirmation-without-tokens)
     // C1: monitored fields are fields of the struct.          (c1-monitor-field-missing)
     // C2: the struct has `confirmed_at` (rustc checks its type). (c2-no-confirmed-at, c2-confirmed-at-wrong-type)
@@ -319,7 +364,82 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         magic_link_lifetime_secs: magic_link,
         confirmation,
         api_key: api_key.filter(|_| tokens_enabled),
+        brute_force: brute_force.filter(|_| password_input.is_some()),
     })
+}
+
+/// B1: `brute_force` without a password strategy (nothing to protect).
+fn b1_brute_force_needs_password(
+    b: &Opt<input::BruteForce>,
+    has_password: bool,
+    errors: &mut Errors,
+) {
+    if !has_password {
+        errors.push_span(
+            b.span,
+            "`brute_force` counts failed password sign-ins, and there is no password strategy: add `strategies(password(...))`",
+        );
+    }
+}
+
+/// B2: a failure count is a whole number of at least one.
+fn b2_count(
+    lit: Option<&syn::LitInt>,
+    option: &str,
+    default: u32,
+    errors: &mut Errors,
+) -> Option<u32> {
+    let Some(lit) = lit else {
+        return Some(default);
+    };
+    match lit.base10_parse::<u32>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            errors.push(
+                lit,
+                format!("`{option}` is how many failures lock: a whole number of at least 1"),
+            );
+            None
+        }
+    }
+}
+
+/// B4: `by` lists `identity` and/or `ip`, each once (default both).
+fn b4_brute_force_by(b: &Opt<input::BruteForce>, errors: &mut Errors) -> Option<(bool, bool)> {
+    let Some(by) = &b.by else {
+        return Some((true, true));
+    };
+    let names = match by {
+        syn::Expr::Array(a) if !a.elems.is_empty() => &a.elems,
+        _ => {
+            errors.push(
+                by,
+                "`by` names what is counted: `by = [identity]`, `by = [ip]` or `by = [identity, ip]`",
+            );
+            return None;
+        }
+    };
+    let (mut identity, mut ip, mut ok) = (false, false, true);
+    for path in names {
+        let name = match path {
+            syn::Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+            _ => None,
+        };
+        let seen = match name.as_deref() {
+            Some("identity") => std::mem::replace(&mut identity, true),
+            Some("ip") => std::mem::replace(&mut ip, true),
+            _ => {
+                errors.push(path, "`by` counts `identity` or `ip`");
+                ok = false;
+                continue;
+            }
+        };
+        if seen {
+            errors.push(path, "listed twice in `by`");
+            ok = false;
+        }
+    }
+    ok.then_some((identity, ip))
 }
 
 /// A8: tokens enabled without `token_resource`.

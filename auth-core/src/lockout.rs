@@ -1,0 +1,284 @@
+//! Brute-force protection (the `brute_force` add-on): failed password
+//! sign-ins counted in the store, so every node sees the same counts.
+//!
+//! Two kinds of counter, each a row of the store's attempt table
+//! ([`AttemptStore`]):
+//! - **per identity** (the normalised identity, hashed): after
+//!   `max_failures` failures within `window` the identity is locked for
+//!   `lockout`. A locked identity answers exactly as a wrong password does
+//!   (401 `authentication_failed`, after the same password hashing work),
+//!   even to its right password, so a lockout tells nobody the account
+//!   exists, and its failures are not counted while it is locked. It
+//!   unlocks when `lockout` has passed or when the password is reset.
+//! - **per client address** (an IPv4 address, or an IPv6 /64): after
+//!   `max_failures_per_ip` failures within `window`, whatever identities
+//!   they named, the address is refused with 429 and `Retry-After` until
+//!   `lockout` has passed. A credential-stuffing run from one address is
+//!   throttled while every account stays usable by its owner from another.
+//!
+//! A successful sign-in clears its identity's counter (not the address's:
+//! a run with a few right guesses is still throttled). Counters whose
+//! window and lockout have passed are deleted by the expunger
+//! ([`crate::expunge_expired_attempts`]).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::config::Lifetime;
+use crate::error::{Error, Result};
+use crate::store::{AttemptStore, Failure};
+
+/// The settings of the `brute_force` add-on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BruteForceConfig {
+    /// Failures of one identity within `window` that lock it (default 5).
+    pub max_failures: u32,
+    /// Failures from one client address within `window`, whatever the
+    /// identities, that throttle it (default 50).
+    pub max_failures_per_ip: u32,
+    /// How long failures are counted from the first (default 15 minutes).
+    pub window: Lifetime,
+    /// How long a lock or a throttle lasts (default 15 minutes).
+    pub lockout: Lifetime,
+    /// Whether identities are counted (`by = [identity, ..]`).
+    pub by_identity: bool,
+    /// Whether client addresses are counted (`by = [.., ip]`).
+    pub by_ip: bool,
+}
+
+impl BruteForceConfig {
+    /// The defaults: 5 failures per identity, 50 per address, a 15-minute
+    /// window, a 15-minute lockout, both counted.
+    pub const fn new() -> Self {
+        Self {
+            max_failures: auth_dsl::defaults::BRUTE_FORCE_MAX_FAILURES,
+            max_failures_per_ip: auth_dsl::defaults::BRUTE_FORCE_MAX_FAILURES_PER_IP,
+            window: Lifetime::from_secs(auth_dsl::defaults::BRUTE_FORCE_WINDOW),
+            lockout: Lifetime::from_secs(auth_dsl::defaults::BRUTE_FORCE_LOCKOUT),
+            by_identity: true,
+            by_ip: true,
+        }
+    }
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// [`Error::Config`] unless the settings make sense.
+pub(crate) fn check_config(config: &BruteForceConfig) -> Result<()> {
+    let bad = |m: &str| Err(Error::Config(format!("brute_force: {m}")));
+    if config.max_failures == 0 || config.max_failures_per_ip == 0 {
+        return bad("max_failures must be at least 1");
+    }
+    if config.window.as_secs() == 0 || config.lockout.as_secs() == 0 {
+        return bad("window and lockout must be longer than zero");
+    }
+    if !config.by_identity && !config.by_ip {
+        return bad("count by identity, by ip, or both");
+    }
+    Ok(())
+}
+
+/// The counters one sign-in attempt touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Counters {
+    identity: Option<String>,
+    ip: Option<String>,
+}
+
+impl Counters {
+    /// The counters of `identity` (already normalised) from `ip` under
+    /// `config`, for the user resource `resource` (its subject name: two
+    /// resources never share a counter).
+    pub(crate) fn of(
+        config: &BruteForceConfig,
+        resource: &str,
+        identity: &str,
+        ip: Option<IpAddr>,
+    ) -> Self {
+        Self {
+            identity: config
+                .by_identity
+                .then(|| format!("{resource}:identity:{}", hex_sha256(identity))),
+            ip: ip
+                .filter(|_| config.by_ip)
+                .map(|ip| format!("{resource}:ip:{}", address_key(ip))),
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.identity.iter().chain(&self.ip).cloned().collect()
+    }
+}
+
+/// What the counters say before an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Go on.
+    Open,
+    /// The identity is locked: answer as a wrong password, count nothing.
+    IdentityLocked,
+}
+
+/// Reads the counters: [`Error::TooManyAttempts`] when the address is
+/// throttled, else whether the identity is locked.
+pub(crate) async fn check<S: AttemptStore>(store: &S, counters: &Counters) -> Result<Verdict> {
+    let keys = counters.keys();
+    if keys.is_empty() {
+        return Ok(Verdict::Open);
+    }
+    let locked = store
+        .locked_attempts(&keys)
+        .await
+        .map_err(|e| crate::error::store_failure("read sign-in attempts", e))?;
+    let until = |key: &Option<String>| {
+        key.as_ref()
+            .and_then(|k| locked.iter().find(|(l, _)| l == k))
+            .map(|(_, until)| *until)
+    };
+    if let Some(until) = until(&counters.ip) {
+        return Err(Error::TooManyAttempts {
+            retry_after: retry_after(until, Utc::now()),
+        });
+    }
+    Ok(if until(&counters.identity).is_some() {
+        Verdict::IdentityLocked
+    } else {
+        Verdict::Open
+    })
+}
+
+/// Counts a failure against each counter. A store failure is logged (the
+/// attempt is refused anyway).
+pub(crate) async fn failed<S: AttemptStore>(
+    store: &S,
+    config: &BruteForceConfig,
+    counters: &Counters,
+) {
+    let mut failures = Vec::with_capacity(2);
+    if let Some(key) = &counters.identity {
+        failures.push(Failure {
+            key,
+            max_failures: config.max_failures,
+        });
+    }
+    if let Some(key) = &counters.ip {
+        failures.push(Failure {
+            key,
+            max_failures: config.max_failures_per_ip,
+        });
+    }
+    if failures.is_empty() {
+        return;
+    }
+    let (window, lockout) = (config.window.as_duration(), config.lockout.as_duration());
+    if let Err(e) = store.record_failures(&failures, window, lockout).await {
+        tracing::error!(error = %e, "could not count a failed sign-in");
+    }
+}
+
+/// Clears the identity's counter (a success, a password reset). A store
+/// failure is logged: the counter then runs out with its window.
+pub(crate) async fn clear_identity<S: AttemptStore>(store: &S, counters: &Counters) {
+    if let Some(key) = &counters.identity
+        && let Err(e) = store.clear_attempts(std::slice::from_ref(key)).await
+    {
+        tracing::error!(error = %e, "could not clear a sign-in counter");
+    }
+}
+
+/// Whole seconds from `now` until `until`, at least one.
+fn retry_after(until: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    let secs = (until - now).num_seconds().max(0) as u64;
+    Duration::from_secs(secs.max(1))
+}
+
+/// An address as counted: IPv4 whole, IPv6 by its /64 (one host's range).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_counted_whole_or_by_their_64() {
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(address_key(v4), "203.0.113.7");
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_eq!(address_key(a), "2001:db8:1:2::/64");
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "203.0.113.7");
+    }
+
+    #[test]
+    fn counters_name_their_resource_and_hide_the_identity() {
+        let config = BruteForceConfig::new();
+        let ip = Some("203.0.113.7".parse().unwrap());
+        let c = Counters::of(&config, "user", "ada@example.com", ip);
+        let keys = c.keys();
+        assert_eq!(keys.len(), 2);
+        assert!(keys[0].starts_with("user:identity:") && !keys[0].contains("ada"));
+        assert_eq!(keys[1], "user:ip:203.0.113.7");
+        let only_ip = BruteForceConfig {
+            by_identity: false,
+            ..BruteForceConfig::new()
+        };
+        assert_eq!(Counters::of(&only_ip, "user", "ada", None).keys().len(), 0);
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_and_never_zero() {
+        let now = Utc::now();
+        assert_eq!(retry_after(now, now), Duration::from_secs(1));
+        let later = now + chrono::Duration::milliseconds(90_500);
+        assert_eq!(retry_after(later, now), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(check_config(&BruteForceConfig::new()).is_ok());
+        for bad in [
+            BruteForceConfig {
+                max_failures: 0,
+                ..BruteForceConfig::new()
+            },
+            BruteForceConfig {
+                window: Lifetime::from_secs(0),
+                ..BruteForceConfig::new()
+            },
+            BruteForceConfig {
+                by_identity: false,
+                by_ip: false,
+                ..BruteForceConfig::new()
+            },
+        ] {
+            assert!(check_config(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
