@@ -118,6 +118,16 @@ pub fn status_code(error: &Error) -> u16 {
     }
 }
 
+/// How long a refused client should wait before trying again, for a
+/// `Retry-After` header: set for [`Error::TooManyAttempts`] (whole
+/// seconds, at least one), `None` otherwise.
+pub fn retry_after(error: &Error) -> Option<std::time::Duration> {
+    match error {
+        Error::TooManyAttempts { retry_after } => Some(*retry_after),
+        _ => None,
+    }
+}
+
 /// A stable, public error code for a response body. Token failures are all
 /// `unauthorized` and sign-in failures `authentication_failed`: clients are
 /// not told which check refused them (logs are).

@@ -161,6 +161,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: Option<String>,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -169,6 +170,7 @@ impl ApiError {
             status,
             code,
             message,
+            retry_after: None,
         }
     }
 }
@@ -191,7 +193,10 @@ impl From<Error> for ApiError {
         } else {
             tracing::debug!(error = %e, "request refused");
         }
-        Self::new(status, public_code(&e), message)
+        Self {
+            retry_after: auth_core::http::retry_after(&e),
+            ..Self::new(status, public_code(&e), message)
+        }
     }
 }
 
@@ -202,10 +207,12 @@ impl IntoResponse for ApiError {
             None => json!({"error": self.code}),
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        let retry_after = match self.retry_after {
+            Some(wait) => Some(wait.as_secs().to_string()),
+            None => (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| "1".to_owned()),
+        };
+        if let Some(value) = retry_after.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
