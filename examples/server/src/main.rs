@@ -17,7 +17,8 @@
 //! (10s), `HASH_CONCURRENCY` (password hashes at once, default: cores),
 //! `SECURE_COOKIES` (`true` behind https: the cookies get `Secure`),
 //! `OUTBOX` (a file the demo's "mail" is appended to, one JSON line per
-//! message; without it, `dev mail:` lines on standard output).
+//! message; without it, `dev mail:` lines on standard output),
+//! `BRUTE_FORCE=off` (no lockout: for load tests from one address).
 
 mod app;
 mod model;
@@ -181,6 +182,11 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
         User::settings().with_sender(outbox::Outbox::from_env(format!("http://{addr}")));
     if let Some(remember_me) = settings.remember_me.as_mut() {
         remember_me.secure = secure;
+    }
+    match std::env::var("BRUTE_FORCE").ok().as_deref() {
+        None | Some("" | "on") => {}
+        Some("off") => settings.brute_force = None,
+        Some(other) => return Err(format!("BRUTE_FORCE is `on` or `off`, not `{other}`")),
     }
     let auth = match std::env::var("TOKEN_KEYS_FILE")
         .ok()

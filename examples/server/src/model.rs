@@ -50,6 +50,8 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
         ),
         sessions(lifetime = "30d"),
         log_out_everywhere(apply_on_password_change),
+        // 5 failures lock an identity, 50 throttle an address, for 15 min.
+        brute_force(),
     ),
 )]
 pub struct User {

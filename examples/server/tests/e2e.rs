@@ -1621,3 +1621,60 @@ fn unknown_urls_are_a_page_for_browsers_and_json_for_clients() {
     assert_eq!(st, 200);
     assert!(body.contains("action=\"/magic_link/request\""), "{body}");
 }
+
+/// Two demo nodes on one PostgreSQL: five wrong passwords on node A lock
+/// the identity on node B (its right password answers 401 as a wrong one
+/// does), and fifty failures from one address, spread over both nodes,
+/// throttle it on both (429 with `Retry-After`).
+#[test]
+fn failed_sign_ins_on_one_node_count_on_another() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(auth_tests::pg::fresh_db());
+    let a = Server::start(Some(&pg_url(&db)));
+    let b = Server::start(Some(&pg_url(&db)));
+    ada(&a);
+    let try_sign_in = |s: &Server, email: &str, password: &str| {
+        post(
+            s,
+            "/auth/user/password/sign_in",
+            None,
+            json!({"email": email, "password": password}),
+        )
+    };
+    for _ in 0..5 {
+        let (st, v) = try_sign_in(&a, "ada@example.com", "wrong horse");
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (401, Some("authentication_failed"))
+        );
+    }
+    let (st, v) = try_sign_in(&b, "ada@example.com", "correct horse");
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (401, Some("authentication_failed")),
+        "locked on node B, answered as a wrong password"
+    );
+    // 5 failures so far from this address; 45 more over both nodes.
+    for n in 0..45 {
+        let node = if n % 2 == 0 { &a } else { &b };
+        let (st, _) = try_sign_in(node, &format!("guess{n}@example.com"), "wrong");
+        assert_eq!(st, 401, "failure {n}");
+    }
+    for node in [&a, &b] {
+        let body = json!({"email": "bob@example.com", "password": "x"}).to_string();
+        let (st, headers, v) = node.raw_with_headers(&format!(
+            "POST /auth/user/password/sign_in HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        assert_eq!((st, v["error"].as_str()), (429, Some("too_many_attempts")));
+        let retry: u64 = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("retry-after: "))
+            .expect("a Retry-After header")
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&retry), "{retry}");
+    }
+    drop((a, b));
+    drop(db);
+}
