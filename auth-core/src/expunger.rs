@@ -1,6 +1,6 @@
-//! The expunger: a background task deleting expired token rows, and
-//! failed-attempt counters whose window and lock have passed, every
-//! interval.
+//! The expunger: a background task deleting, every interval, expired token
+//! rows, failed-attempt counters whose window and lock have passed, and API
+//! keys that can never authenticate again (revoked or expired).
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::TokenResourceConfig;
-use crate::store::{AttemptStore, TokenStore};
+use crate::store::{ApiKeyStore, AttemptStore};
 use crate::token::expunge_expired;
 
 /// A running expunger. Dropping it leaves the task running; call
@@ -31,12 +31,13 @@ impl ExpungerHandle {
 }
 
 /// Spawns an expunger for one token resource on the current tokio runtime,
-/// running `expunge_expired` and [`expunge_expired_attempts`] every
-/// `resource.expunge_interval`, the first time one interval after start.
+/// running `expunge_expired`, [`expunge_expired_attempts`] and
+/// [`expunge_dead_api_keys`] every `resource.expunge_interval`, the first
+/// time one interval after start.
 /// Errors are logged and retried next round.
 pub fn spawn_expunger<S>(store: S, resource: TokenResourceConfig) -> ExpungerHandle
 where
-    S: TokenStore + AttemptStore + 'static,
+    S: ApiKeyStore + AttemptStore + 'static,
 {
     spawn_expunger_every(store, resource.expunge_interval, resource)
 }
@@ -53,7 +54,7 @@ pub fn spawn_expunger_every<S>(
     resource: TokenResourceConfig,
 ) -> ExpungerHandle
 where
-    S: TokenStore + AttemptStore + 'static,
+    S: ApiKeyStore + AttemptStore + 'static,
 {
     if interval < MIN_EXPUNGE_INTERVAL {
         tracing::warn!(
@@ -80,6 +81,15 @@ where
                     tracing::warn!(table = %resource.table, error = %e, "expunge failed; retrying next round")
                 }
             }
+            match expunge_dead_api_keys(&store).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(table = %resource.table, removed = n, "expunged dead API keys")
+                }
+                Err(e) => {
+                    tracing::warn!(table = %resource.table, error = %e, "expunging API keys failed; retrying next round")
+                }
+            }
             match expunge_expired_attempts(&store).await {
                 Ok(0) => {}
                 Ok(n) => {
@@ -94,7 +104,8 @@ where
     ExpungerHandle { stop, task }
 }
 
-/// How many counters one batch of [`expunge_expired_attempts`] deletes.
+/// How many rows one batch of [`expunge_expired_attempts`] or
+/// [`expunge_dead_api_keys`] deletes.
 const ATTEMPT_BATCH: usize = 1_000;
 
 /// Deletes every failed-attempt counter whose window and lock have passed,
@@ -106,6 +117,22 @@ pub async fn expunge_expired_attempts<S: AttemptStore>(store: &S) -> crate::Resu
             .delete_expired_attempts(ATTEMPT_BATCH)
             .await
             .map_err(|e| crate::error::store_failure("expunge attempt counters", e))?;
+        total += n;
+        if n < ATTEMPT_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes every API key that can never authenticate again (revoked or
+/// expired), in batches; how many.
+pub async fn expunge_dead_api_keys<S: ApiKeyStore>(store: &S) -> crate::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = store
+            .delete_dead_api_keys(ATTEMPT_BATCH)
+            .await
+            .map_err(|e| crate::error::store_failure("expunge API keys", e))?;
         total += n;
         if n < ATTEMPT_BATCH as u64 {
             return Ok(total);

@@ -132,8 +132,8 @@ pub use config::{
 };
 pub use error::{Error, Result, StoreError};
 pub use expunger::{
-    ExpungerHandle, MIN_EXPUNGE_INTERVAL, expunge_expired_attempts, spawn_expunger,
-    spawn_expunger_every,
+    ExpungerHandle, MIN_EXPUNGE_INTERVAL, expunge_dead_api_keys, expunge_expired_attempts,
+    spawn_expunger, spawn_expunger_every,
 };
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};

@@ -584,6 +584,24 @@ impl ApiKeyStore for MemoryStore {
         Ok(revoke_keys(&mut self.lock(), &self.table, subject))
     }
 
+    async fn delete_dead_api_keys(&self, limit: usize) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let Some(keys) = inner.api_keys.get_mut(&*self.table) else {
+            return Ok(0);
+        };
+        let dead: Vec<String> = keys
+            .values()
+            .filter(|k| k.revoked || k.expires_at <= now)
+            .map(|k| k.id.clone())
+            .take(limit)
+            .collect();
+        for id in &dead {
+            keys.remove(id);
+        }
+        Ok(dead.len() as u64)
+    }
+
     async fn record_api_key_uses(
         &self,
         uses: &[(String, DateTime<Utc>)],

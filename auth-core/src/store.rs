@@ -407,6 +407,15 @@ pub trait ApiKeyStore: TokenStore {
         &self,
         uses: &[(String, DateTime<Utc>)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes at most `limit` keys that can never authenticate again
+    /// (revoked, or expired by the store's clock); how many. Lists never
+    /// show them, so a user who makes and revokes keys in a loop leaves
+    /// rows only until the expunger runs.
+    fn delete_dead_api_keys(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// The rows [`TokenStore::lookup`] found.

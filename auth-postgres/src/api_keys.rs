@@ -29,6 +29,7 @@ pub(crate) struct KeyQueries {
     revoke: Arc<str>,
     revoke_all: Arc<str>,
     record_uses: Arc<str>,
+    delete_dead: Arc<str>,
 }
 
 impl KeyQueries {
@@ -55,6 +56,11 @@ impl KeyQueries {
             )
             .into(),
             revoke_all: revoke_all(k).into(),
+            delete_dead: format!(
+                "DELETE FROM {k} WHERE id IN (SELECT id FROM {k} \
+                 WHERE revoked OR expires_at <= now() LIMIT $1)"
+            )
+            .into(),
             record_uses: format!(
                 "UPDATE {k} k SET last_used_at = greatest(k.last_used_at, u.at) \
                  FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id"
@@ -161,6 +167,16 @@ impl ApiKeyStore for PgStore {
             .execute(&self.pool)
             .await
             .map_err(db_err("revoke API keys"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_dead_api_keys(&self, limit_to: usize) -> Result<u64, StoreError> {
+        let q = &self.token_queries().keys;
+        let done = sqlx::query(sql(&q.delete_dead))
+            .bind(limit(limit_to))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("delete dead API keys"))?;
         Ok(done.rows_affected())
     }
 

@@ -31,6 +31,7 @@ pub(crate) struct KeyQueries {
     /// Revoke every live key of a subject: subject.
     pub(crate) revoke_all: Arc<str>,
     record_uses: Arc<str>,
+    delete_dead: Arc<str>,
 }
 
 impl KeyQueries {
@@ -56,6 +57,11 @@ impl KeyQueries {
             .into(),
             revoke_all: format!("UPDATE {k} SET revoked = 1 WHERE subject = ?1 AND NOT revoked")
                 .into(),
+            delete_dead: format!(
+                "DELETE FROM {k} WHERE id IN (SELECT id FROM {k} \
+                 WHERE revoked OR expires_at <= ?1 LIMIT ?2)"
+            )
+            .into(),
             record_uses: format!(
                 "UPDATE {k} SET last_used_at = max(coalesce(last_used_at, 0), u.at) \
                  FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at \
@@ -157,6 +163,17 @@ impl ApiKeyStore for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db_err("revoke API keys"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_dead_api_keys(&self, limit_to: usize) -> Result<u64, StoreError> {
+        let q = &self.token_queries().keys;
+        let done = sqlx::query(sql(&q.delete_dead))
+            .bind(micros(Utc::now()))
+            .bind(limit(limit_to))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err("delete dead API keys"))?;
         Ok(done.rows_affected())
     }
 

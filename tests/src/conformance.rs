@@ -1253,6 +1253,30 @@ pub async fn concurrent_api_key_creations_never_pass_the_cap<S: ConformanceStore
     }
 }
 
+pub async fn dead_api_keys_are_deleted_and_live_ones_kept<S: ConformanceStore>(s: S) {
+    let subject = "user?id=dead";
+    let (live, revoked, expired) = (
+        new_key(subject, 600),
+        new_key(subject, 600),
+        new_key(subject, 1),
+    );
+    for k in [&live, &revoked, &expired] {
+        assert!(s.insert_api_key(k, 10).await.unwrap());
+    }
+    assert!(s.revoke_api_key(subject, &revoked.id).await.unwrap());
+    assert_eq!(
+        auth_core::expunge_dead_api_keys(&s).await.unwrap(),
+        1,
+        "revoked"
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(s.delete_dead_api_keys(100).await.unwrap(), 1, "expired");
+    assert_eq!(s.delete_dead_api_keys(100).await.unwrap(), 0);
+    assert!(s.get_api_key(&live.id).await.unwrap().is_some());
+    assert!(s.get_api_key(&revoked.id).await.unwrap().is_none());
+    assert!(s.get_api_key(&expired.id).await.unwrap().is_none());
+}
+
 /// Whether `key` is locked now, and until when.
 async fn locked_until<S: ConformanceStore>(s: &S, key: &str) -> Option<chrono::DateTime<Utc>> {
     let found = s.locked_attempts(&[key.to_owned()]).await.unwrap();
@@ -1421,6 +1445,7 @@ macro_rules! conformance_suite {
             redeem_spends_once_and_inserts_with_it,
             api_keys_are_capped_listed_revoked_and_touched,
             concurrent_api_key_creations_never_pass_the_cap,
+            dead_api_keys_are_deleted_and_live_ones_kept,
             failures_lock_at_their_max_and_clear,
             a_window_that_passed_starts_the_count_again,
             concurrent_failures_are_all_counted,

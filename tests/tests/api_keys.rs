@@ -363,6 +363,9 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         ) -> Result<(), StoreError> {
             self.0.record_api_key_uses(u).await
         }
+        async fn delete_dead_api_keys(&self, l: usize) -> Result<u64, StoreError> {
+            self.0.delete_dead_api_keys(l).await
+        }
     }
     impl UserStore<User> for Counting {
         async fn get_user(&self, k: &uuid::Uuid) -> Result<Option<User>, StoreError> {
