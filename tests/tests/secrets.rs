@@ -91,7 +91,7 @@ fn debug_output_is_redacted() {
 
 async fn full_flow<S>(auth: &Auth<User, S>) -> Vec<String>
 where
-    S: SingleUseStore + PasswordStore<User> + Clone + 'static,
+    S: SingleUseStore + PasswordStore<User> + auth_core::ApiKeyStore + Clone + 'static,
 {
     let mut tokens = Vec::new();
     let ada = User {
