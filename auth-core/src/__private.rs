@@ -2,12 +2,13 @@
 
 pub use crate::api_key::{ApiKeyConfig, ApiKeyInfo, CreatedApiKey};
 pub use crate::api_keys::AuthenticatedKey;
+pub use crate::audit::{AuditConfig, IpMode};
 pub use crate::auth::Auth;
 pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::column::ColumnType;
+pub use crate::config::BruteForceConfig;
 pub use crate::config::*;
 pub use crate::error::{Error, Result};
-pub use crate::lockout::BruteForceConfig;
 pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::SignedIn;
 pub use crate::session::{Refreshed, Session, SignInContext};

@@ -177,6 +177,13 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             .ok_or_else(|| {
                 Error::Store(crate::error::StoreError::msg("a created API key is gone"))
             })?;
+        self.audit(
+            crate::audit::EventKind::ApiKeyCreated,
+            Some(&new.subject),
+            None,
+            None,
+            crate::audit::Outcome::Success,
+        );
         Ok(CreatedApiKey {
             key: made.text,
             info: ApiKeyInfo::from(row),
@@ -203,20 +210,37 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             .revoke_api_key(&user.subject(), id)
             .await
             .map_err(|e| store_failure("revoke API key", e))?;
-        if revoked {
-            Ok(())
-        } else {
-            Err(Error::ApiKeyNotFound)
+        if !revoked {
+            return Err(Error::ApiKeyNotFound);
         }
+        self.audit(
+            crate::audit::EventKind::ApiKeyRevoked,
+            Some(&user.subject()),
+            None,
+            None,
+            crate::audit::Outcome::Success,
+        );
+        Ok(())
     }
 
     /// Revokes every key of the user; how many.
     pub async fn revoke_all_api_keys(&self, user: &U) -> Result<u64> {
         self.api_key_config()?;
-        self.store()
+        let revoked = self
+            .store()
             .revoke_api_keys(&user.subject())
             .await
-            .map_err(|e| store_failure("revoke API keys", e))
+            .map_err(|e| store_failure("revoke API keys", e))?;
+        if revoked > 0 {
+            self.audit(
+                crate::audit::EventKind::ApiKeyRevoked,
+                Some(&user.subject()),
+                None,
+                None,
+                crate::audit::Outcome::Success,
+            );
+        }
+        Ok(revoked)
     }
 
     /// Authenticates a presented key: its format and checksum (offline:

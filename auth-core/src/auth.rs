@@ -38,6 +38,8 @@ pub struct Auth<U, S> {
     pub(crate) requests: std::sync::OnceLock<crate::sender::Queue>,
     /// API-key uses not yet written (`api_key.rs`, flushed by `api_keys.rs`).
     pub(crate) key_uses: std::sync::Arc<crate::api_key::KeyUses>,
+    /// Where security events go (`audit.rs`).
+    pub(crate) audit_sink: std::sync::Arc<dyn crate::audit::AuditSink>,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
@@ -124,7 +126,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             crate::api_key::check_config(keys)?;
         }
         if let Some(brute_force) = &settings.brute_force {
-            crate::lockout::check_config(brute_force)?;
+            crate::config::check_brute_force(brute_force)?;
         }
         crate::sender::check_sender(&settings)?;
         Ok(Self {
@@ -136,6 +138,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             cache: None,
             requests: std::sync::OnceLock::new(),
             key_uses: std::sync::Arc::default(),
+            audit_sink: crate::audit::default_sink(),
         })
     }
 }
@@ -382,12 +385,21 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         let claims = self.jwt.verify(token)?;
         self.subject_key(&claims)?;
         if let Some(sid) = &claims.sid {
-            return self.end_session_of(&claims, sid).await;
+            self.end_session_of(&claims, sid).await?;
+        } else {
+            match self.revoke_verified(&claims).await {
+                Ok(()) | Err(Error::AlreadyRevoked) => {}
+                Err(e) => return Err(e),
+            }
         }
-        match self.revoke_verified(&claims).await {
-            Ok(()) | Err(Error::AlreadyRevoked) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.audit(
+            crate::audit::EventKind::SignedOut,
+            Some(&claims.sub),
+            claims.sid.as_deref(),
+            None,
+            crate::audit::Outcome::Success,
+        );
+        Ok(())
     }
 
     /// Revokes a verified token, keeping the row as long as the token could
@@ -494,5 +506,37 @@ impl<U: UserResource, S> Auth<U, S> {
             .ok_or(Error::NotConfigured(
                 "this resource has no password strategy",
             ))
+    }
+}
+
+impl<U: crate::user::UserResource, S> Auth<U, S> {
+    /// Hands security events to `sink` instead of `tracing` (with the
+    /// `audit_log` add-on; without it no event is made).
+    pub fn with_audit_sink(mut self, sink: impl crate::audit::AuditSink) -> Self {
+        self.audit_sink = std::sync::Arc::new(sink);
+        self
+    }
+
+    /// Records an event when the `audit_log` add-on is on.
+    pub(crate) fn audit(
+        &self,
+        kind: crate::audit::EventKind,
+        subject: Option<&str>,
+        session: Option<&str>,
+        client: Option<crate::audit::Client<'_>>,
+        outcome: crate::audit::Outcome,
+    ) {
+        let Some(config) = self.settings().audit_log else {
+            return;
+        };
+        self.audit_sink.record(&crate::audit::AuditEvent {
+            kind,
+            at: Utc::now(),
+            subject: subject.map(str::to_owned),
+            session: session.map(str::to_owned),
+            ip: config.ip.keep(client.and_then(|c| c.ip)),
+            user_agent: client.and_then(|c| c.user_agent.map(str::to_owned)),
+            outcome,
+        });
     }
 }

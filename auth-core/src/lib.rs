@@ -50,6 +50,7 @@
 
 mod api_key;
 mod api_keys;
+mod audit;
 mod auth;
 mod browser;
 #[cfg(feature = "cache")]
@@ -118,6 +119,7 @@ pub use api_key::{
     ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, NewApiKey, PresentedKey, looks_like_api_key,
 };
 pub use api_keys::{API_KEY_PURPOSE, API_KEY_USE_FLUSH, AuthenticatedKey};
+pub use audit::{AuditConfig, AuditEvent, AuditSink, EventKind, IpMode, Outcome, TracingSink};
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use browser::{Remembered, SessionState};
 #[cfg(feature = "cache")]
@@ -125,7 +127,7 @@ pub use cache::{AuthCache, CacheConfig, CacheStats};
 pub use claims::{Claims, ClaimsContext, ExtraClaims, REGISTERED_CLAIMS, merge_extra_claims};
 pub use column::{Column, ColumnType, FieldKind};
 pub use config::{
-    Algorithm, ConfirmationConfig, DEFAULT_TOKEN_TABLE, Lifetime, LifetimeError,
+    Algorithm, BruteForceConfig, ConfirmationConfig, DEFAULT_TOKEN_TABLE, Lifetime, LifetimeError,
     LogOutEverywhereConfig, MagicLinkConfig, PasswordConfig, Purpose, PurposeFilter, RefreshConfig,
     RememberMeConfig, ResetConfig, SessionIdentifier, SessionsConfig, TokenConfig,
     TokenResourceConfig, application_name,
@@ -138,7 +140,6 @@ pub use expunger::{
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use jwt::{Jwt, MAX_TOKEN_LEN, new_jti, peek_claims};
 pub use keys::{KeySet, MAX_KID_LEN, SigningKey};
-pub use lockout::BruteForceConfig;
 pub use memory::MemoryStore;
 pub use password::{
     HashCost, HashLimits, HashedPassword, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHasher,

@@ -56,6 +56,14 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// What a security event keeps of the client.
+    pub(crate) fn seen(&self) -> crate::audit::Client<'_> {
+        crate::audit::Client {
+            ip: self.ip,
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+
     /// From a request's `User-Agent` header value and peer address.
     pub fn new(user_agent: Option<&str>, ip: Option<IpAddr>) -> Self {
         Self {
@@ -293,9 +301,19 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// sessions add-on) and issues its tokens, storing what must be stored
     /// in one write. The password strategy's actions end here too.
     pub async fn sign_in(&self, user: U, context: impl Into<SignInContext>) -> Result<SignedIn<U>> {
-        let minted = self.mint_sign_in(&user, context.into())?;
+        let context = context.into();
+        let client = context.client.clone();
+        let minted = self.mint_sign_in(&user, context)?;
         self.store_rows(&minted.rows).await?;
-        Ok(minted.signed_in(user))
+        let signed_in = minted.signed_in(user);
+        self.audit(
+            crate::audit::EventKind::SignedIn,
+            Some(&signed_in.user.subject()),
+            signed_in.token.claims.sid.as_deref(),
+            Some(client.seen()),
+            crate::audit::Outcome::Success,
+        );
+        Ok(signed_in)
     }
 
     pub(crate) async fn store_rows(&self, rows: &[NewTokenRow]) -> Result<()> {
@@ -347,6 +365,13 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         if ended == 0 {
             return Err(Error::SessionNotFound);
         }
+        self.audit(
+            crate::audit::EventKind::SessionEnded,
+            Some(&user.subject()),
+            Some(session_id),
+            None,
+            crate::audit::Outcome::Success,
+        );
         Ok(())
     }
 
@@ -419,6 +444,15 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
                 .rotate_refresh(&rotation)
                 .await
                 .map_err(fail_closed)?;
+            if seen.rotated || seen.sibling {
+                self.audit(
+                    crate::audit::EventKind::Refreshed,
+                    Some(&claims.sub),
+                    Some(&sid),
+                    None,
+                    crate::audit::Outcome::Success,
+                );
+            }
             if seen.rotated {
                 return Ok(Refreshed {
                     token,
@@ -466,6 +500,13 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
             subject = %crate::error::truncated(&claims.sub),
             sid = %crate::error::truncated(sid),
             "refresh_token_reused: the session has been ended"
+        );
+        self.audit(
+            crate::audit::EventKind::RefreshReuseDetected,
+            Some(&claims.sub),
+            Some(sid),
+            None,
+            crate::audit::Outcome::Failure,
         );
         match self.end_session_of(claims, sid).await {
             Ok(()) => Error::RefreshTokenReused,

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use crate::audit::{EventKind, Outcome};
 use crate::auth::Auth;
 use crate::config::Purpose;
 use crate::error::{Error, Result, store_failure, truncated};
@@ -106,7 +107,15 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
             .reset
             .ok_or(Error::NotConfigured("password reset is not configured"))?
             .token_lifetime;
-        self.enqueue(identity, Purpose::PASSWORD_RESET, lifetime)
+        self.enqueue(identity, Purpose::PASSWORD_RESET, lifetime)?;
+        self.audit(
+            EventKind::PasswordResetRequested,
+            None,
+            None,
+            None,
+            Outcome::Success,
+        );
+        Ok(())
     }
 
     /// Requests a magic link for `identity`: as
@@ -118,7 +127,15 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
             .magic_link
             .ok_or(Error::NotConfigured("magic links are not configured"))?
             .token_lifetime;
-        self.enqueue(identity, Purpose::MAGIC_LINK, lifetime)
+        self.enqueue(identity, Purpose::MAGIC_LINK, lifetime)?;
+        self.audit(
+            EventKind::MagicLinkRequested,
+            None,
+            None,
+            None,
+            Outcome::Success,
+        );
+        Ok(())
     }
 
     /// Normalises the identity and queues the request: the whole of what a
@@ -224,7 +241,9 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
                 .first_proof_by_magic_link(&claims, &key, &user, context.into())
                 .await;
         }
-        let minted = self.mint_sign_in(&user, context.into())?;
+        let context = context.into();
+        let client = context.client.clone();
+        let minted = self.mint_sign_in(&user, context)?;
         let redeem = Redeem {
             jti: &claims.jti,
             subject: &claims.sub,
@@ -238,7 +257,15 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         if !spent {
             return Err(Error::Revoked);
         }
-        Ok(minted.signed_in(user))
+        let signed_in = minted.signed_in(user);
+        self.audit(
+            EventKind::SignedIn,
+            Some(&claims.sub),
+            signed_in.token.claims.sid.as_deref(),
+            Some(client.seen()),
+            Outcome::Success,
+        );
+        Ok(signed_in)
     }
 
     /// Resets the password with a reset token: every check of a token
@@ -267,7 +294,9 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         let current = user.hashed_password().to_owned();
         let new_hash = self.hasher().hash(password).await?;
         user.set_hashed_password(new_hash.clone());
-        let minted = self.mint_sign_in(&user, context.into())?;
+        let context = context.into();
+        let client = context.client.clone();
+        let minted = self.mint_sign_in(&user, context)?;
         let filter = self.log_out_filter();
         let change = PasswordChange {
             key: &key,
@@ -300,7 +329,15 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
             let counters = crate::lockout::Counters::of(b, U::SUBJECT_NAME, identity, None);
             crate::lockout::clear_identity(self.store(), &counters).await;
         }
-        Ok(minted.signed_in(user))
+        let signed_in = minted.signed_in(user);
+        self.audit(
+            EventKind::PasswordReset,
+            Some(&claims.sub),
+            signed_in.token.claims.sid.as_deref(),
+            Some(client.seen()),
+            Outcome::Success,
+        );
+        Ok(signed_in)
     }
 }
 
@@ -598,6 +635,12 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
             // fingerprint and is dead already; their rows end too.
             self.end_everything(&claims.sub).await?;
         }
+        let kind = if purpose == Purpose::CONFIRM_CHANGE {
+            EventKind::EmailChanged
+        } else {
+            EventKind::Confirmed
+        };
+        self.audit(kind, Some(&claims.sub), None, None, Outcome::Success);
         crate::user::apply_fields(&user, &fields)
     }
 

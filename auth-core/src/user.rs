@@ -107,7 +107,9 @@ pub struct Settings<U> {
     /// The API-key strategy, when configured.
     pub api_key: Option<crate::api_key::ApiKeyConfig>,
     /// The brute-force add-on, when configured.
-    pub brute_force: Option<crate::lockout::BruteForceConfig>,
+    pub brute_force: Option<crate::config::BruteForceConfig>,
+    /// The audit-log add-on, when configured.
+    pub audit_log: Option<crate::audit::AuditConfig>,
     /// Delivers single-use tokens (password reset); required when a
     /// strategy sends one. Not part of the DSL: set it with
     /// [`Settings::with_sender`].
@@ -130,6 +132,7 @@ impl<U> Clone for Settings<U> {
             confirmation: self.confirmation,
             api_key: self.api_key.clone(),
             brute_force: self.brute_force.clone(),
+            audit_log: self.audit_log,
             sender: self.sender.clone(),
         }
     }
@@ -152,6 +155,7 @@ impl<U> Settings<U> {
             confirmation: None,
             api_key: None,
             brute_force: None,
+            audit_log: None,
             sender: None,
         }
     }

@@ -2,6 +2,7 @@
 //! tokens, password change, log out everywhere. `#[derive(Authenticated)]`
 //! generates associated functions that call these.
 
+use crate::audit::{EventKind, Outcome};
 use crate::auth::Auth;
 use crate::config::{Purpose, PurposeFilter};
 use crate::error::store_failure;
@@ -59,7 +60,9 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             )]);
             user = crate::user::apply_fields(&user, &unconfirmed)?;
         }
-        let minted = self.mint_sign_in(&user, context.into())?;
+        let context = context.into();
+        let client = context.client.clone();
+        let minted = self.mint_sign_in(&user, context)?;
         let inserted = if minted.rows.is_empty() {
             self.store().insert_user(&user).await
         } else {
@@ -70,7 +73,15 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         match inserted {
             Ok(()) => {
                 self.confirm_creation(&user).await;
-                Ok(minted.signed_in(user))
+                let signed_in = minted.signed_in(user);
+                self.audit(
+                    EventKind::Registered,
+                    Some(&signed_in.user.subject()),
+                    signed_in.token.claims.sid.as_deref(),
+                    Some(client.seen()),
+                    Outcome::Success,
+                );
+                Ok(signed_in)
             }
             Err(InsertUserError::IdentityTaken) => Err(Error::IdentityTaken),
             Err(InsertUserError::Store(e)) => Err(store_failure("register", e)),
@@ -104,7 +115,19 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let counters = brute_force
             .map(|b| lockout::Counters::of(b, U::SUBJECT_NAME, &identity, context.client.ip));
         let verdict = match &counters {
-            Some(c) => lockout::check(self.store(), c).await?,
+            Some(c) => match lockout::check(self.store(), c).await {
+                Err(e @ Error::TooManyAttempts { .. }) => {
+                    self.audit(
+                        EventKind::LockedOut,
+                        None,
+                        None,
+                        Some(context.client.seen()),
+                        Outcome::Failure,
+                    );
+                    return Err(e);
+                }
+                other => other?,
+            },
             None => lockout::Verdict::Open,
         };
         let found = if password.len() > crate::password::MAX_PASSWORD_LEN {
@@ -123,12 +146,20 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         // work, and its attempts are not counted until it unlocks.
         let user = match found {
             Some(user) if ok && verdict == lockout::Verdict::Open => user,
-            _ => {
+            found => {
                 if let (Some(b), Some(c)) = (brute_force, &counters)
                     && verdict == lockout::Verdict::Open
                 {
                     lockout::failed(self.store(), b, c).await;
                 }
+                let subject = found.map(|u| u.subject());
+                self.audit(
+                    EventKind::SignInFailed,
+                    subject.as_deref(),
+                    None,
+                    Some(context.client.seen()),
+                    Outcome::Failure,
+                );
                 return Err(Error::AuthenticationFailed);
             }
         };
@@ -223,7 +254,9 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         check_password(password)?;
         let mut updated = stored;
         updated.set_hashed_password(self.hasher().hash(password).await?);
-        let minted = self.mint_sign_in(&updated, context.into())?;
+        let context = context.into();
+        let client = context.client.clone();
+        let minted = self.mint_sign_in(&updated, context)?;
         let subject = updated.subject();
         // Every earlier session ends with the old password (their tokens
         // are dead anyway: `cred`); with `apply_on_password_change`, every
@@ -269,7 +302,15 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             // The hash changed (or the user went) since it was proved.
             return Err(Error::AuthenticationFailed);
         }
-        Ok(minted.signed_in(updated))
+        let signed_in = minted.signed_in(updated);
+        self.audit(
+            EventKind::PasswordChanged,
+            Some(&subject),
+            signed_in.token.claims.sid.as_deref(),
+            Some(client.seen()),
+            Outcome::Success,
+        );
+        Ok(signed_in)
     }
 }
 
@@ -283,6 +324,15 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             api_keys: self.sign_ins_take_keys(),
             ..RevokeAll::tokens(&subject, &filter, token::revocation_keep_for(self.leeway()))
         };
-        token::revoke_all(self.store(), &self.settings().token_resource, &revoke).await
+        let revoked =
+            token::revoke_all(self.store(), &self.settings().token_resource, &revoke).await?;
+        self.audit(
+            EventKind::LoggedOutEverywhere,
+            Some(&subject),
+            None,
+            None,
+            Outcome::Success,
+        );
+        Ok(revoked)
     }
 }

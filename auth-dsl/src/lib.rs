@@ -65,6 +65,8 @@ pub mod defaults {
     pub const BRUTE_FORCE_WINDOW: u64 = 15 * 60;
     /// `brute_force(lockout)`.
     pub const BRUTE_FORCE_LOCKOUT: u64 = 15 * 60;
+    /// `audit_log(retention)`.
+    pub const AUDIT_RETENTION: u64 = 90 * 86_400;
 }
 
 /// Why a lifetime does not parse.

@@ -27,6 +27,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
         confirmation,
         api_key,
         brute_force,
+        audit_log,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -184,6 +185,18 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
         }
     };
 
+    let audit_log_config = match &audit_log {
+        None => quote!(::core::option::Option::None),
+        Some(l) => {
+            let secs = l.retention_secs;
+            let ip = syn::Ident::new(l.ip, proc_macro2::Span::call_site());
+            quote!(::core::option::Option::Some(__p::AuditConfig {
+                retention: __p::Lifetime::from_secs(#secs),
+                ip: __p::IpMode::#ip,
+            }))
+        }
+    };
+
     let confirmation_config = match &confirmation {
         None => quote!(::core::option::Option::None),
         Some(c) => {
@@ -324,6 +337,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                     settings.confirmation = #confirmation_config;
                     settings.api_key = #api_key_config;
                     settings.brute_force = #brute_force_config;
+                    settings.audit_log = #audit_log_config;
                     settings
                 }
             }

@@ -250,6 +250,16 @@ pub struct AddOns {
     pub confirmation: Option<Opt<Confirmation>>,
     /// `brute_force(...)`: failed sign-ins counted in the store.
     pub brute_force: Option<Opt<BruteForce>>,
+    /// `audit_log(...)`: security events handed to a sink.
+    pub audit_log: Option<Opt<AuditLog>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct AuditLog {
+    /// Default `"90d"`.
+    pub retention: Option<syn::LitStr>,
+    /// Default `hash` (one of `hash`, `truncate`, `full`, `none`; checked by L2).
+    pub ip: Option<syn::Expr>,
 }
 
 #[derive(Debug, Default, FromMeta)]

@@ -21,6 +21,13 @@ pub struct User {
     pub confirmation: Option<Confirmation>,
     pub api_key: Option<ApiKey>,
     pub brute_force: Option<BruteForce>,
+    pub audit_log: Option<AuditLog>,
+}
+
+pub struct AuditLog {
+    pub retention_secs: u64,
+    /// `Hash`, `Truncate`, `Full` or `None`: the `IpMode` variant.
+    pub ip: &'static str,
 }
 
 pub struct BruteForce {

@@ -5,8 +5,8 @@ use proc_macro2::Span;
 
 use super::input::{self, Input};
 use super::model::{
-    ApiKey, BruteForce, Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe,
-    SessionIdentifier, Sessions, SigningSecret, Tokens, User,
+    ApiKey, AuditLog, BruteForce, Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh,
+    RememberMe, SessionIdentifier, Sessions, SigningSecret, Tokens, User,
 };
 use crate::common::spanned::Opt;
 use crate::common::{Errors, action_name, private_path, snake_case};
@@ -55,6 +55,7 @@ pub fn validate(input: Input) -> Result<User, Errors> {
     let confirmation_input = input.add_ons.as_ref().and_then(|a| a.confirmation.as_ref());
     let api_key_input = input.strategies.as_ref().and_then(|s| s.api_key.as_ref());
     let brute_force_input = input.add_ons.as_ref().and_then(|a| a.brute_force.as_ref());
+    let audit_log_input = input.add_ons.as_ref().and_then(|a| a.audit_log.as_ref());
 
     // A1: a struct with named fields, not generic.            (a1-enum, a1-tuple-struct)
     let fields = a1_named_fields(&input, e);
@@ -264,6 +265,23 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             by_ip,
         })
     });
+    // L1: the audit log's retention as A11.                    (l1-audit-log-retention-without-unit)
+    // L2: its `ip` is hash, truncate, full or none.            (l2-audit-log-ip-unknown)
+    let audit_log = audit_log_input.and_then(|l| {
+        let lit = l.retention.as_ref();
+        let retention = a11_lifetime(
+            lit,
+            "audit_log(retention)",
+            defaults::AUDIT_RETENTION,
+            false,
+            e,
+        );
+        let ip = l2_audit_log_ip(l, e);
+        Some(AuditLog {
+            retention_secs: retention?,
+            ip: ip?,
+        })
+    });
     // C3: confirmation needs tokens.                          (c3-confirmation-without-tokens)
     // C1: monitored fields are fields of the struct.          (c1-monitor-field-missing)
     // C2: the struct has `confirmed_at` (rustc checks its type). (c2-no-confirmed-at, c2-confirmed-at-wrong-type)
@@ -365,7 +383,32 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         confirmation,
         api_key: api_key.filter(|_| tokens_enabled),
         brute_force: brute_force.filter(|_| password_input.is_some()),
+        audit_log,
     })
+}
+
+/// L2: `ip` names how much of an address an event keeps.
+fn l2_audit_log_ip(l: &Opt<input::AuditLog>, errors: &mut Errors) -> Option<&'static str> {
+    let Some(ip) = &l.ip else {
+        return Some("Hash");
+    };
+    let name = match ip {
+        syn::Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+        _ => None,
+    };
+    match name.as_deref() {
+        Some("hash") => Some("Hash"),
+        Some("truncate") => Some("Truncate"),
+        Some("full") => Some("Full"),
+        Some("none") => Some("None"),
+        _ => {
+            errors.push(
+                ip,
+                "`ip` is how much of a client's address an event keeps: `hash`, `truncate`, `full` or `none`",
+            );
+            None
+        }
+    }
 }
 
 /// B1: `brute_force` without a password strategy (nothing to protect).

@@ -1,0 +1,322 @@
+//! The security event log (the `audit_log` add-on): a stable catalogue of
+//! what happened to an account, handed to an [`AuditSink`] as each action
+//! succeeds or fails.
+//!
+//! Every event has its kind ([`EventKind`], whose names never change), the
+//! time, the subject when one is known, the session when there is one, the
+//! client (its address as the add-on's [`IpMode`] says, its user agent) and
+//! the outcome. An event is recorded after the action it describes has
+//! been written (an action that failed to write records nothing, or its
+//! failure where the catalogue has one: `sign_in_failed`, `locked_out`).
+//!
+//! The default sink writes each event as a `tracing` event (target
+//! `auth_audit`, level `info`); [`Auth::with_audit_sink`] hands them to
+//! yours (a queue, a SIEM, a table), which must not block. The flows
+//! record through `Auth::audit` (in `auth.rs`, the core).
+//!
+//! [`Auth::with_audit_sink`]: crate::Auth::with_audit_sink
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::config::Lifetime;
+
+/// What happened. The names ([`EventKind::as_str`]) are stable: stored and
+/// shipped events keep meaning the same thing across releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// An account was registered.
+    Registered,
+    /// A sign-in succeeded (any strategy).
+    SignedIn,
+    /// A password sign-in failed (wrong password, unknown identity, or a
+    /// locked identity).
+    SignInFailed,
+    /// A sign-in was refused by brute-force protection: the address is
+    /// throttled.
+    LockedOut,
+    /// A refresh token was exchanged for a new pair.
+    Refreshed,
+    /// A used refresh token came back after its grace: its session ended.
+    RefreshReuseDetected,
+    /// A token was signed out.
+    SignedOut,
+    /// A session was ended from the device list.
+    SessionEnded,
+    /// Every sign-in of the account was ended.
+    LoggedOutEverywhere,
+    /// The password was changed with the current one.
+    PasswordChanged,
+    /// A password reset was asked for (the subject is not known yet).
+    PasswordResetRequested,
+    /// The password was reset with a reset token.
+    PasswordReset,
+    /// A magic link was asked for (the subject is not known yet).
+    MagicLinkRequested,
+    /// An address was confirmed.
+    Confirmed,
+    /// A change of a monitored field (the email) took effect.
+    EmailChanged,
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key (or all of them) was revoked.
+    ApiKeyRevoked,
+}
+
+impl EventKind {
+    /// Every kind, in catalogue order.
+    pub const ALL: [EventKind; 17] = [
+        Self::Registered,
+        Self::SignedIn,
+        Self::SignInFailed,
+        Self::LockedOut,
+        Self::Refreshed,
+        Self::RefreshReuseDetected,
+        Self::SignedOut,
+        Self::SessionEnded,
+        Self::LoggedOutEverywhere,
+        Self::PasswordChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::MagicLinkRequested,
+        Self::Confirmed,
+        Self::EmailChanged,
+        Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
+    ];
+
+    /// The stable name (`signed_in`, `api_key_revoked`, ...).
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::SignedIn => "signed_in",
+            Self::SignInFailed => "sign_in_failed",
+            Self::LockedOut => "locked_out",
+            Self::Refreshed => "refreshed",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::SignedOut => "signed_out",
+            Self::SessionEnded => "session_ended",
+            Self::LoggedOutEverywhere => "logged_out_everywhere",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::MagicLinkRequested => "magic_link_requested",
+            Self::Confirmed => "confirmed",
+            Self::EmailChanged => "email_changed",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the action succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did.
+    Success,
+    /// It was refused.
+    Failure,
+}
+
+impl Outcome {
+    /// `success` or `failure`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// What an event keeps of the client (a view of a `ClientInfo`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Client<'a> {
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) user_agent: Option<&'a str>,
+}
+
+/// One security event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whose account (`user?id=…`), when known.
+    pub subject: Option<String>,
+    /// The session (its id), when there is one.
+    pub session: Option<String>,
+    /// The client's address, as the add-on's [`IpMode`] keeps it.
+    pub ip: Option<String>,
+    /// The client's user agent, as the session row keeps it.
+    pub user_agent: Option<String>,
+    /// Whether it succeeded.
+    pub outcome: Outcome,
+}
+
+/// Where events go. `record` is called on the request path: queue, do not
+/// block.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Takes one event.
+    fn record(&self, event: &AuditEvent);
+}
+
+/// The default sink: each event as a `tracing` event (target `auth_audit`,
+/// level `info`, the fields by name).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn record(&self, e: &AuditEvent) {
+        tracing::info!(
+            target: "auth_audit",
+            event = e.kind.as_str(),
+            subject = e.subject.as_deref().unwrap_or(""),
+            session = e.session.as_deref().unwrap_or(""),
+            ip = e.ip.as_deref().unwrap_or(""),
+            user_agent = e.user_agent.as_deref().unwrap_or(""),
+            outcome = e.outcome.as_str(),
+            "security event"
+        );
+    }
+}
+
+/// How much of a client's address an event keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpMode {
+    /// A SHA-256 of it (hex, 16 characters): events from one address can
+    /// be told together, the address is not written. Pseudonymous, not
+    /// anonymous: every IPv4 address can be hashed and compared.
+    Hash,
+    /// Its network: an IPv4 /24, an IPv6 /48.
+    Truncate,
+    /// The address.
+    Full,
+    /// Nothing.
+    None,
+}
+
+impl IpMode {
+    /// What an event keeps of `ip`.
+    pub fn keep(self, ip: Option<IpAddr>) -> Option<String> {
+        let ip = ip?;
+        match self {
+            Self::None => None,
+            Self::Full => Some(ip.to_string()),
+            Self::Hash => Some(
+                Sha256::digest(ip.to_string().as_bytes())
+                    .iter()
+                    .take(8)
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            ),
+            Self::Truncate => Some(match ip {
+                IpAddr::V4(v4) => {
+                    let [a, b, c, _] = v4.octets();
+                    format!("{a}.{b}.{c}.0/24")
+                }
+                IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+                }
+            }),
+        }
+    }
+}
+
+/// The settings of the `audit_log` add-on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// How long stored events are kept (default 90 days).
+    pub retention: Lifetime,
+    /// How much of the client's address an event keeps (default: a hash).
+    pub ip: IpMode,
+}
+
+impl AuditConfig {
+    /// The defaults: 90 days, hashed addresses.
+    pub const fn new() -> Self {
+        Self {
+            retention: Lifetime::from_secs(auth_dsl::defaults::AUDIT_RETENTION),
+            ip: IpMode::Hash,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The sink an `Auth` starts with.
+pub(crate) fn default_sink() -> Arc<dyn AuditSink> {
+    Arc::new(TracingSink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_names_are_stable_and_unique() {
+        let names: Vec<&str> = EventKind::ALL.iter().map(EventKind::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "registered",
+                "signed_in",
+                "sign_in_failed",
+                "locked_out",
+                "refreshed",
+                "refresh_reuse_detected",
+                "signed_out",
+                "session_ended",
+                "logged_out_everywhere",
+                "password_changed",
+                "password_reset_requested",
+                "password_reset",
+                "magic_link_requested",
+                "confirmed",
+                "email_changed",
+                "api_key_created",
+                "api_key_revoked",
+            ]
+        );
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn addresses_are_kept_as_the_mode_says() {
+        let v4: IpAddr = "203.0.113.77".parse().unwrap();
+        let v6: IpAddr = "2001:db8:1:2::9".parse().unwrap();
+        assert_eq!(IpMode::Full.keep(Some(v4)).unwrap(), "203.0.113.77");
+        assert_eq!(IpMode::Truncate.keep(Some(v4)).unwrap(), "203.0.113.0/24");
+        assert_eq!(IpMode::Truncate.keep(Some(v6)).unwrap(), "2001:db8:1::/48");
+        let hashed = IpMode::Hash.keep(Some(v4)).unwrap();
+        assert_eq!(hashed.len(), 16);
+        assert!(!hashed.contains("203"));
+        assert_eq!(IpMode::Hash.keep(Some(v4)), Some(hashed), "stable");
+        assert_eq!(IpMode::None.keep(Some(v4)), None);
+        assert_eq!(IpMode::Full.keep(None), None);
+    }
+}
