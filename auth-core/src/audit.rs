@@ -18,9 +18,13 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+use crate::error::StoreError;
 use sha2::{Digest, Sha256};
 
 use crate::config::Lifetime;
@@ -268,6 +272,113 @@ impl Default for AuditConfig {
 /// The sink an `Auth` starts with.
 pub(crate) fn default_sink() -> Arc<dyn AuditSink> {
     Arc::new(TracingSink)
+}
+
+/// How often queued events are written.
+pub const EVENT_FLUSH: Duration = Duration::from_secs(1);
+
+/// The most events queued for the store at once.
+pub const MAX_QUEUED_EVENTS: usize = 10_000;
+
+/// The most events [`Auth::list_events`] returns.
+pub const MAX_LISTED_EVENTS: usize = 1_000;
+
+/// How often events past their retention are deleted.
+const RETENTION_SWEEP: Duration = Duration::from_secs(3_600);
+
+pub(crate) type Write = dyn Fn(
+        Vec<AuditEvent>,
+        Option<DateTime<Utc>>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<(), StoreError>> + Send>,
+    > + Send
+    + Sync;
+
+/// Events waiting for the store, and how to write them.
+pub(crate) struct EventQueue {
+    pub(crate) pending: Mutex<Vec<AuditEvent>>,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) flusher: AtomicBool,
+    pub(crate) retention: Duration,
+    pub(crate) write: Box<Write>,
+}
+
+impl std::fmt::Debug for EventQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("pending", &self.len())
+            .field("dropped", &self.dropped.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventQueue {
+    fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Queues an event (dropping the oldest past the bound) and starts the
+    /// writer with the first one.
+    pub(crate) fn push(self: &Arc<Self>, event: AuditEvent) {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.len() >= MAX_QUEUED_EVENTS {
+                pending.remove(0);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            pending.push(event);
+        }
+        if !self.flusher.swap(true, Ordering::SeqCst) {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(run(Arc::downgrade(self)));
+                }
+                // No runtime: the next push (or a flush) writes them.
+                Err(_) => self.flusher.store(false, Ordering::SeqCst),
+            }
+        }
+    }
+
+    /// Writes what is queued (and, with `sweep`, deletes events past their
+    /// retention). A failed write puts the events back.
+    pub(crate) async fn flush(&self, sweep: bool) -> std::result::Result<(), StoreError> {
+        let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let before = sweep
+            .then(|| chrono::Duration::from_std(self.retention).ok())
+            .flatten()
+            .and_then(|r| Utc::now().checked_sub_signed(r));
+        if taken.is_empty() && before.is_none() {
+            return Ok(());
+        }
+        if let Err(e) = (self.write)(taken.clone(), before).await {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut back = taken;
+            back.append(&mut pending);
+            let over = back.len().saturating_sub(MAX_QUEUED_EVENTS);
+            back.drain(..over);
+            self.dropped.fetch_add(over as u64, Ordering::Relaxed);
+            *pending = back;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+async fn run(queue: Weak<EventQueue>) {
+    let mut since_sweep = RETENTION_SWEEP;
+    loop {
+        tokio::time::sleep(EVENT_FLUSH).await;
+        let Some(queue) = queue.upgrade() else {
+            return;
+        };
+        since_sweep += EVENT_FLUSH;
+        let sweep = since_sweep >= RETENTION_SWEEP;
+        match queue.flush(sweep).await {
+            Ok(()) if sweep => since_sweep = Duration::ZERO,
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "could not store security events; retrying"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub struct Auth<U, S> {
     pub(crate) key_uses: std::sync::Arc<crate::api_key::KeyUses>,
     /// Where security events go (`audit.rs`).
     pub(crate) audit_sink: std::sync::Arc<dyn crate::audit::AuditSink>,
+    /// Security events waiting for the store (`events.rs`), when stored.
+    pub(crate) event_queue: Option<std::sync::Arc<crate::audit::EventQueue>>,
 }
 
 impl<U, S: fmt::Debug> fmt::Debug for Auth<U, S> {
@@ -139,6 +141,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             requests: std::sync::OnceLock::new(),
             key_uses: std::sync::Arc::default(),
             audit_sink: crate::audit::default_sink(),
+            event_queue: None,
         })
     }
 }
@@ -529,7 +532,7 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
         let Some(config) = self.settings().audit_log else {
             return;
         };
-        self.audit_sink.record(&crate::audit::AuditEvent {
+        let event = crate::audit::AuditEvent {
             kind,
             at: Utc::now(),
             subject: subject.map(str::to_owned),
@@ -537,6 +540,10 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
             ip: config.ip.keep(client.and_then(|c| c.ip)),
             user_agent: client.and_then(|c| c.user_agent.map(str::to_owned)),
             outcome,
-        });
+        };
+        self.audit_sink.record(&event);
+        if let Some(queue) = &self.event_queue {
+            queue.push(event);
+        }
     }
 }

@@ -59,6 +59,7 @@ mod claims;
 mod column;
 mod config;
 mod error;
+mod events;
 mod expunger;
 pub mod http;
 mod jwt;
@@ -119,7 +120,10 @@ pub use api_key::{
     ApiKeyConfig, ApiKeyInfo, ApiKeyRow, CreatedApiKey, NewApiKey, PresentedKey, looks_like_api_key,
 };
 pub use api_keys::{API_KEY_PURPOSE, API_KEY_USE_FLUSH, AuthenticatedKey};
-pub use audit::{AuditConfig, AuditEvent, AuditSink, EventKind, IpMode, Outcome, TracingSink};
+pub use audit::{
+    AuditConfig, AuditEvent, AuditSink, EVENT_FLUSH, EventKind, IpMode, MAX_LISTED_EVENTS,
+    MAX_QUEUED_EVENTS, Outcome, TracingSink,
+};
 pub use auth::{Auth, AuthenticatedUser, IssuedToken};
 pub use browser::{Remembered, SessionState};
 #[cfg(feature = "cache")]
@@ -151,7 +155,7 @@ pub use session::{
 };
 pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
-    ApiKeyStore, AttemptStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
+    ApiKeyStore, AttemptStore, AuditStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
     PasswordChange, PasswordStore, PerTable, Redeem, RefreshStore, RevokeAll, Rotated, Rotation,
     Rows, SUCCESSOR, SessionFacts, Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore,
     UserStore,

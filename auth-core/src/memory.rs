@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::api_key::{ApiKeyRow, NewApiKey};
+use crate::audit::AuditEvent;
 use crate::config::{DEFAULT_TOKEN_TABLE, Purpose};
 use crate::error::StoreError;
 use crate::store::{
-    ApiKeyStore, AttemptStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
+    ApiKeyStore, AttemptStore, AuditStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
     PasswordChange, PasswordStore, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
     SessionFacts, Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore, UserStore,
 };
@@ -62,6 +63,8 @@ struct Inner {
     api_keys: HashMap<String, HashMap<String, ApiKeyRow>>,
     /// Failed-attempt counters by key, per token table.
     attempts: HashMap<String, HashMap<String, Counter>>,
+    /// Security events, oldest first, per token table.
+    events: HashMap<String, Vec<AuditEvent>>,
     /// `UserTable<U>` per subject name.
     users: HashMap<&'static str, Box<dyn Any + Send>>,
 }
@@ -615,6 +618,54 @@ impl ApiKeyStore for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+impl AuditStore for MemoryStore {
+    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let kept = inner.events.entry(self.table.to_string()).or_default();
+        kept.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn list_events(
+        &self,
+        subject: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let inner = self.lock();
+        let mut found: Vec<AuditEvent> = inner
+            .events
+            .get(&*self.table)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.subject.as_deref() == Some(subject))
+            .cloned()
+            .collect();
+        // Newest first; events of one instant keep their arrival order reversed.
+        found.reverse();
+        found.sort_by_key(|e| std::cmp::Reverse(e.at));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn delete_events_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let Some(events) = inner.events.get_mut(&*self.table) else {
+            return Ok(0);
+        };
+        let mut deleted = 0usize;
+        events.retain(|e| {
+            let doomed = e.at < before && deleted < limit;
+            deleted += usize::from(doomed);
+            !doomed
+        });
+        Ok(deleted as u64)
     }
 }
 

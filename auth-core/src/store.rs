@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::api_key::{ApiKeyRow, NewApiKey};
+use crate::audit::AuditEvent;
 use crate::config::{Purpose, PurposeFilter};
 use crate::error::StoreError;
 use crate::user::{PasswordUser, UserResource};
@@ -356,6 +357,30 @@ pub trait AttemptStore: Send + Sync {
     /// passed; how many.
     fn delete_expired_attempts(
         &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Storage of security events (the `audit_log` add-on), in the table
+/// beside the bound token table (`<token table>_events`).
+pub trait AuditStore: Send + Sync {
+    /// Appends events, in one write.
+    fn insert_events(
+        &self,
+        events: &[AuditEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest `limit` events of `subject`, newest first.
+    fn list_events(
+        &self,
+        subject: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, StoreError>> + Send;
+
+    /// Deletes at most `limit` events older than `before`; how many.
+    fn delete_events_before(
+        &self,
+        before: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

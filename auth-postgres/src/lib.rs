@@ -22,6 +22,7 @@ mod api_keys;
 mod attempts;
 #[cfg(feature = "cache")]
 mod cache;
+mod events;
 mod schema;
 mod store;
 mod tokens;

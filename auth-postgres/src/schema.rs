@@ -15,7 +15,7 @@ const MIGRATION_LOCK: i64 = 0x6175_7468_5f70_6721; // "auth_pg!"
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
 /// the quoted API-key table beside it (step 2), `{a}` the quoted
-/// failed-attempt counters (step 3).
+/// failed-attempt counters (step 3), `{e}` the security events (step 4).
 const TOKEN_TABLE_STEPS: &[&str] = &[
     "\
 CREATE TABLE IF NOT EXISTS {t} (
@@ -55,6 +55,20 @@ CREATE TABLE IF NOT EXISTS {a} (
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS \"{n}_attempts_expires_at_idx\" ON {a} (expires_at);
+",
+    "\
+CREATE TABLE IF NOT EXISTS {e} (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL,
+    kind text NOT NULL,
+    subject text,
+    session text,
+    ip text,
+    user_agent text,
+    outcome text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS \"{n}_events_subject_at_idx\" ON {e} (subject, at);
+CREATE INDEX IF NOT EXISTS \"{n}_events_at_idx\" ON {e} (at);
 ",
 ];
 

@@ -35,6 +35,8 @@ pub struct TokenQueries {
     pub(crate) keys: crate::api_keys::KeyQueries,
     /// The statements of the failed-attempt counters beside it.
     pub(crate) attempts: crate::attempts::AttemptQueries,
+    /// The statements of the security events beside it.
+    pub(crate) events: crate::events::EventQueries,
 }
 
 impl AsRef<TokenStatements> for TokenQueries {
@@ -204,6 +206,7 @@ impl TokenQueries {
             table: t.to_owned(),
             keys: crate::api_keys::KeyQueries::new(k),
             attempts: crate::attempts::AttemptQueries::new(tables.attempts),
+            events: crate::events::EventQueries::new(tables.events),
         }
     }
 }

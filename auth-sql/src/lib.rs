@@ -79,6 +79,7 @@ impl Dialect {
         let quoted = self.quote_table(table)?;
         let keys = self.api_key_table(table)?;
         let attempts = self.attempt_table(table)?;
+        let events = self.event_table(table)?;
         let bare = table.replace('.', "_");
         Ok(steps
             .iter()
@@ -86,6 +87,7 @@ impl Dialect {
                 s.replace("{t}", &quoted)
                     .replace("{k}", &keys)
                     .replace("{a}", &attempts)
+                    .replace("{e}", &events)
                     .replace("{n}", &bare)
             })
             .collect())
@@ -101,6 +103,12 @@ impl Dialect {
     /// `table`: `<table>_attempts`, in the same schema.
     pub fn attempt_table(&self, table: &str) -> Result<String, Error> {
         self.quote_table(&format!("{table}_attempts"))
+    }
+
+    /// The quoted name of the security events of the token table `table`:
+    /// `<table>_events`, in the same schema.
+    pub fn event_table(&self, table: &str) -> Result<String, Error> {
+        self.quote_table(&format!("{table}_events"))
     }
 
     /// A `CREATE TABLE` for a derived user struct, from the derive's
@@ -250,6 +258,8 @@ pub struct Tables<'a> {
     pub api_keys: &'a str,
     /// Its failed-attempt counters (`<table>_attempts`).
     pub attempts: &'a str,
+    /// Its security events (`<table>_events`).
+    pub events: &'a str,
 }
 
 impl<Q> Statements<Q> {
@@ -262,10 +272,11 @@ impl<Q> Statements<Q> {
         table: &str,
         build: impl FnOnce(&Tables<'_>) -> Q,
     ) -> Result<Self, Error> {
-        let (tokens, api_keys, attempts) = (
+        let (tokens, api_keys, attempts, events) = (
             dialect.quote_table(table)?,
             dialect.api_key_table(table)?,
             dialect.attempt_table(table)?,
+            dialect.event_table(table)?,
         );
         Ok(Self {
             table: table.to_owned(),
@@ -273,6 +284,7 @@ impl<Q> Statements<Q> {
                 tokens: &tokens,
                 api_keys: &api_keys,
                 attempts: &attempts,
+                events: &events,
             }),
             per_user: PerTable::default(),
         })
@@ -288,6 +300,7 @@ impl<Q> Statements<Q> {
                 tokens: &quote_column(table),
                 api_keys: &quote_column(&format!("{table}_api_keys")),
                 attempts: &quote_column(&format!("{table}_attempts")),
+                events: &quote_column(&format!("{table}_events")),
             }),
             per_user: PerTable::default(),
         }
@@ -466,7 +479,8 @@ mod tests {
     #[test]
     fn the_unchecked_default_table_is_quoted_as_a_checked_one() {
         for d in [&WITH_SCHEMAS, &WITHOUT_SCHEMAS] {
-            let both = |t: &Tables<'_>| format!("{} {} {}", t.tokens, t.api_keys, t.attempts);
+            let both =
+                |t: &Tables<'_>| format!("{} {} {} {}", t.tokens, t.api_keys, t.attempts, t.events);
             let checked = Statements::new(d, auth_core::DEFAULT_TOKEN_TABLE, both).unwrap();
             let default = Statements::default_table(both);
             assert_eq!(default.queries(), checked.queries());

@@ -17,6 +17,7 @@
 
 mod api_keys;
 mod attempts;
+mod events;
 mod schema;
 mod store;
 mod tokens;

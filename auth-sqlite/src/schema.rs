@@ -10,7 +10,7 @@ use crate::store::{SQLITE, SqliteStore, db_err};
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
 /// the quoted API-key table beside it (step 2), `{a}` the quoted
-/// failed-attempt counters (step 3). The
+/// failed-attempt counters (step 3), `{e}` the security events (step 4). The
 /// shape and indexes are PostgreSQL's; times are microseconds since the Unix
 /// epoch (UTC), `extra_data` JSON text. No foreign key: a revocation row
 /// outlives whatever it revokes and never cascades.
@@ -53,6 +53,20 @@ CREATE TABLE IF NOT EXISTS {a} (
     expires_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS \"{n}_attempts_expires_at_idx\" ON {a} (expires_at);
+",
+    "\
+CREATE TABLE IF NOT EXISTS {e} (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT,
+    session TEXT,
+    ip TEXT,
+    user_agent TEXT,
+    outcome TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS \"{n}_events_subject_at_idx\" ON {e} (subject, at);
+CREATE INDEX IF NOT EXISTS \"{n}_events_at_idx\" ON {e} (at);
 ",
 ];
 

@@ -149,6 +149,7 @@ pub trait ConformanceStore:
     + SingleUseStore
     + auth_core::ApiKeyStore
     + auth_core::AttemptStore
+    + auth_core::AuditStore
     + UserStore<User>
     + Clone
     + 'static
@@ -1277,6 +1278,72 @@ pub async fn dead_api_keys_are_deleted_and_live_ones_kept<S: ConformanceStore>(s
     assert!(s.get_api_key(&expired.id).await.unwrap().is_none());
 }
 
+pub async fn events_are_appended_listed_newest_first_and_deleted_when_old<S: ConformanceStore>(
+    s: S,
+) {
+    use auth_core::{AuditEvent, EventKind, Outcome};
+    let t0 = Utc::now() - chrono::Duration::hours(2);
+    let event = |kind, subject: Option<&str>, minutes: i64| AuditEvent {
+        kind,
+        at: t0 + chrono::Duration::minutes(minutes),
+        subject: subject.map(str::to_owned),
+        session: Some("s1".into()),
+        ip: Some("203.0.113.0/24".into()),
+        user_agent: None,
+        outcome: Outcome::Success,
+    };
+    let (a, b) = (Some("user?id=a"), Some("user?id=b"));
+    let mut failed = event(EventKind::SignInFailed, a, 30);
+    failed.outcome = Outcome::Failure;
+    failed.session = None;
+    let batch = [
+        event(EventKind::Registered, a, 0),
+        event(EventKind::SignedIn, a, 10),
+        event(EventKind::SignedIn, b, 20),
+        failed.clone(),
+        event(EventKind::PasswordResetRequested, None, 40),
+    ];
+    s.insert_events(&batch).await.unwrap();
+    let listed = s.list_events("user?id=a", 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [
+            EventKind::SignInFailed,
+            EventKind::SignedIn,
+            EventKind::Registered
+        ],
+        "newest first, only the subject's"
+    );
+    // Every field round-trips (times to the store's precision).
+    assert_eq!(listed[0].outcome, Outcome::Failure);
+    assert_eq!(
+        (listed[0].session.as_deref(), listed[1].session.as_deref()),
+        (None, Some("s1"))
+    );
+    assert_eq!(listed[1].ip.as_deref(), Some("203.0.113.0/24"));
+    assert!((listed[0].at - failed.at).num_milliseconds().abs() < 1);
+    assert_eq!(s.list_events("user?id=a", 2).await.unwrap().len(), 2);
+    assert!(s.list_events("user?id=c", 10).await.unwrap().is_empty());
+    // Older than t0 + 15 minutes: the first two of a.
+    let cut = t0 + chrono::Duration::minutes(15);
+    assert_eq!(
+        s.delete_events_before(cut, 1).await.unwrap(),
+        1,
+        "at most the limit"
+    );
+    assert_eq!(s.delete_events_before(cut, 100).await.unwrap(), 1);
+    assert_eq!(s.list_events("user?id=a", 10).await.unwrap().len(), 1);
+    assert_eq!(s.list_events("user?id=b", 10).await.unwrap().len(), 1);
+    // Another token table's events are others.
+    assert!(
+        s.bound_to("other_tokens")
+            .list_events("user?id=b", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Whether `key` is locked now, and until when.
 async fn locked_until<S: ConformanceStore>(s: &S, key: &str) -> Option<chrono::DateTime<Utc>> {
     let found = s.locked_attempts(&[key.to_owned()]).await.unwrap();
@@ -1446,6 +1513,7 @@ macro_rules! conformance_suite {
             api_keys_are_capped_listed_revoked_and_touched,
             concurrent_api_key_creations_never_pass_the_cap,
             dead_api_keys_are_deleted_and_live_ones_kept,
+            events_are_appended_listed_newest_first_and_deleted_when_old,
             failures_lock_at_their_max_and_clear,
             a_window_that_passed_starts_the_count_again,
             concurrent_failures_are_all_counted,

@@ -294,3 +294,147 @@ async fn without_the_add_on_nothing_is_recorded() {
     .unwrap_err();
     assert!(events.kinds().is_empty());
 }
+
+mod stored {
+    //! Events kept in the store (`store_audit_events`), listed per user,
+    //! on every store.
+    use super::*;
+    use auth_core::{AuditStore, PasswordStore, SingleUseStore};
+    use auth_tests::conformance::Fixture;
+
+    #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+    #[authentication(
+        tokens(
+            token_resource = Token,
+            store_all_tokens,
+            require_token_presence_for_authentication,
+        ),
+        strategies(password()),
+        add_ons(audit_log(ip = truncate)),
+    )]
+    pub struct Member {
+        pub id: Uuid,
+        pub email: String,
+        pub hashed_password: String,
+        pub role: String,
+    }
+
+    async fn events_are_stored_and_listed_newest_first<S>(store: S)
+    where
+        S: PasswordStore<Member> + SingleUseStore + AuditStore + Clone + 'static,
+    {
+        let plain = Auth::with_secret(Member::settings(), &Secret::from(SECRET), store.clone())
+            .unwrap()
+            .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+            .unwrap();
+        let member = Member {
+            id: Uuid::new_v4(),
+            email: "ada@example.com".into(),
+            hashed_password: String::new(),
+            role: "member".into(),
+        };
+        let ada = plain
+            .register_with_password(member, PASSWORD, Some(PASSWORD), from("192.0.2.1"))
+            .await
+            .unwrap()
+            .user;
+        assert!(
+            matches!(
+                plain.list_events(&ada, 10).await,
+                Err(Error::NotConfigured(_))
+            ),
+            "not stored unless asked"
+        );
+        // An event past the retention (90 days): the writer's first round
+        // deletes it.
+        let ancient = auth_core::AuditEvent {
+            kind: EventKind::SignedIn,
+            at: chrono::Utc::now() - chrono::Duration::days(100),
+            subject: Some(auth_core::UserResource::subject(&ada)),
+            session: None,
+            ip: None,
+            user_agent: None,
+            outcome: Outcome::Success,
+        };
+        store.insert_events(&[ancient]).await.unwrap();
+        let auth = plain.store_audit_events();
+        auth.sign_in_with_password(
+            "ada@example.com",
+            "nope",
+            TokenType::User,
+            from("192.0.2.2"),
+        )
+        .await
+        .unwrap_err();
+        let signed_in = auth
+            .sign_in_with_password(
+                "ada@example.com",
+                PASSWORD,
+                TokenType::User,
+                from("192.0.2.3"),
+            )
+            .await
+            .unwrap();
+        auth.revoke(&signed_in.token.token).await.unwrap();
+        let listed = auth.list_events(&ada, 10).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [
+                EventKind::SignedOut,
+                EventKind::SignedIn,
+                EventKind::SignInFailed,
+                EventKind::SignedIn,
+            ],
+            "written before the list reads; newest first (the ancient one not swept yet)"
+        );
+        assert_eq!(listed[1].ip.as_deref(), Some("192.0.2.0/24"));
+        assert_eq!(auth.list_events(&ada, 1).await.unwrap().len(), 1);
+        // The background writer stores what the list did not flush.
+        auth.sign_in_with_password(
+            "ada@example.com",
+            PASSWORD,
+            TokenType::User,
+            from("192.0.2.3"),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(auth_core::EVENT_FLUSH * 3).await;
+        let direct = store
+            .list_events(&auth_core::UserResource::subject(&ada), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            direct.len(),
+            4,
+            "four new, the ancient one swept: {direct:?}"
+        );
+        assert!(
+            direct
+                .iter()
+                .all(|e| e.at > chrono::Utc::now() - chrono::Duration::days(1))
+        );
+    }
+
+    macro_rules! on_every_store {
+        ($case:ident) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                $case(auth_core::MemoryStore::new()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = auth_tests::sqlite::fresh_db().await;
+                db.create_user_table::<Member>().await;
+                $case(db.store()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = auth_tests::pg::fresh_db().await;
+                db.create_user_table::<Member>().await;
+                $case(db.store()).await;
+            }
+        };
+    }
+
+    on_every_store!(events_are_stored_and_listed_newest_first);
+}

@@ -315,8 +315,8 @@ async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
     .await
     .unwrap();
     assert_eq!(
-        version, 3,
-        "the token table, its API-key table and its attempt counters"
+        version, 4,
+        "the token table, its API keys, attempt counters and events"
     );
     for pool in [a.writer(), a.reader(), b.writer(), b.reader()] {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -425,7 +425,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     .fetch_one(store.reader())
     .await
     .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert!(
         store.is_revoked("old").await.unwrap(),
         "the old rows are kept"
@@ -446,7 +446,8 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
 }
 
 /// A database at schema version 2 (token and API-key rows in it) gains the
-/// failed-attempt counters at the next `migrate`, its rows untouched.
+/// failed-attempt counters and the event table at the next `migrate`, its
+/// rows untouched.
 #[tokio::test]
 async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
     use auth_core::{ApiKeyStore, AttemptStore, Failure, TokenStore};
@@ -477,7 +478,7 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
     .fetch_one(store.reader())
     .await
     .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert!(store.is_revoked("old").await.unwrap(), "token rows kept");
     assert_eq!(store.get_api_key("k0").await.unwrap().unwrap().name, "kept");
     let failure = Failure {

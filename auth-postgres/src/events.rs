@@ -1,0 +1,118 @@
+//! Security events in PostgreSQL: the table beside the token table
+//! (`<token table>_events`), appended to in batches (one statement).
+
+use std::sync::Arc;
+
+use auth_core::{AuditEvent, AuditStore, EventKind, Outcome, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use auth_sql::{limit, sql};
+
+use crate::store::{PgStore, db_err};
+
+/// The event statements of one token table, built once.
+#[derive(Debug)]
+pub(crate) struct EventQueries {
+    insert: Arc<str>,
+    list: Arc<str>,
+    delete_before: Arc<str>,
+}
+
+impl EventQueries {
+    /// The statements for the event table `e` (quoted).
+    pub(crate) fn new(e: &str) -> Self {
+        Self {
+            insert: format!(
+                "INSERT INTO {e} (at, kind, subject, session, ip, user_agent, outcome) \
+                 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[], $7::text[])"
+            )
+            .into(),
+            list: format!(
+                "SELECT at, kind, subject, session, ip, user_agent, outcome FROM {e} \
+                 WHERE subject = $1 ORDER BY at DESC, id DESC LIMIT $2"
+            )
+            .into(),
+            delete_before: format!(
+                "DELETE FROM {e} WHERE id IN (SELECT id FROM {e} WHERE at < $1 ORDER BY at LIMIT $2)"
+            )
+            .into(),
+        }
+    }
+}
+
+fn event(row: &PgRow) -> Result<AuditEvent, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let outcome: String = row.try_get("outcome")?;
+    let bad = |what: &str| sqlx::Error::Decode(format!("unknown {what}").into());
+    Ok(AuditEvent {
+        kind: EventKind::parse(&kind).ok_or_else(|| bad("event kind"))?,
+        at: row.try_get("at")?,
+        subject: row.try_get("subject")?,
+        session: row.try_get("session")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        outcome: match outcome.as_str() {
+            "success" => Outcome::Success,
+            "failure" => Outcome::Failure,
+            _ => return Err(bad("outcome")),
+        },
+    })
+}
+
+impl AuditStore for PgStore {
+    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let q = &self.token_queries().events;
+        let column = |f: fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
+            events.iter().map(f).collect()
+        };
+        let at: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
+        sqlx::query(sql(&q.insert))
+            .bind(at)
+            .bind(column(|e| Some(e.kind.as_str())))
+            .bind(column(|e| e.subject.as_deref()))
+            .bind(column(|e| e.session.as_deref()))
+            .bind(column(|e| e.ip.as_deref()))
+            .bind(column(|e| e.user_agent.as_deref()))
+            .bind(column(|e| Some(e.outcome.as_str())))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("insert events"))?;
+        Ok(())
+    }
+
+    async fn list_events(
+        &self,
+        subject: &str,
+        limit_to: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let q = &self.token_queries().events;
+        let rows = sqlx::query(sql(&q.list))
+            .bind(subject)
+            .bind(limit(limit_to))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list events"))?;
+        rows.iter()
+            .map(event)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("decode events"))
+    }
+
+    async fn delete_events_before(
+        &self,
+        before: DateTime<Utc>,
+        limit_to: usize,
+    ) -> Result<u64, StoreError> {
+        let q = &self.token_queries().events;
+        let done = sqlx::query(sql(&q.delete_before))
+            .bind(before)
+            .bind(limit(limit_to))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("delete events"))?;
+        Ok(done.rows_affected())
+    }
+}
