@@ -2,7 +2,7 @@
 
 pub use crate::api_key::{ApiKeyConfig, ApiKeyInfo, CreatedApiKey};
 pub use crate::api_keys::AuthenticatedKey;
-pub use crate::audit::{AuditConfig, IpMode};
+pub use crate::audit::{AuditConfig, AuditEvent, IpMode};
 pub use crate::auth::Auth;
 pub use crate::claims::{ClaimsContext, ExtraClaims};
 pub use crate::column::ColumnType;
@@ -13,6 +13,7 @@ pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::SignedIn;
 pub use crate::session::{Refreshed, Session, SignInContext};
 pub use crate::special::Reauthentication;
+pub use crate::store::AuditStore;
 pub use crate::store::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore, UserStore};
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;

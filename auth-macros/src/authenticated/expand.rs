@@ -105,6 +105,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                 magic_link: magic_link_lifetime_secs.is_some(),
                 confirmation: confirmation.is_some(),
                 api_key: api_key.is_some(),
+                audit_log: audit_log.is_some(),
             },
         )
     });
@@ -485,6 +486,7 @@ pub struct ActionSet<'a> {
     pub magic_link: bool,
     pub confirmation: bool,
     pub api_key: bool,
+    pub audit_log: bool,
 }
 
 /// The user actions as associated functions: thin calls into `Auth`.
@@ -498,6 +500,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
         magic_link,
         confirmation,
         api_key,
+        audit_log,
     } = set;
     let bound = quote!(S: __p::SingleUseStore + __p::PasswordStore<Self>);
     let queued = quote!(S: __p::SingleUseStore + __p::PasswordStore<Self> + 'static);
@@ -789,8 +792,21 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             }
         }
     });
+    let audit_fns = audit_log.then(|| {
+        let listed = result(quote!(__p::Vec<__p::AuditEvent>));
+        quote! {
+            /// The user's newest `limit` security events, newest first
+            /// (needs `Auth::store_audit_events`).
+            pub async fn list_events<S>(auth: &__p::Auth<Self, S>, user: &Self, limit: usize) -> #listed
+            where S: __p::AuditStore + ::core::clone::Clone + 'static
+            {
+                auth.list_events(user, limit).await
+            }
+        }
+    });
     if password_fns.is_none()
         && api_key_fns.is_none()
+        && audit_fns.is_none()
         && log_out_fn.is_none()
         && session_fns.is_none()
         && refresh_fn.is_none()
@@ -810,6 +826,7 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             #magic_link_fns
             #confirmation_fns
             #api_key_fns
+            #audit_fns
         }
     }
 }

@@ -99,6 +99,7 @@ pub fn fallback(
         magic_link: true,
         confirmation: true,
         api_key: true,
+        audit_log: true,
     };
     let actions = user_actions(ident, every_action);
     let actions = placeholder_bodies(actions);

@@ -202,7 +202,8 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
         None => Auth::with_secret(settings, &secret(&backend)?, store.clone()),
     }
     .and_then(|a| a.with_hash_limits(hash_limits()?))
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .store_audit_events();
     let hasher = auth.hasher();
     tracing::info!(
         max_concurrent = hasher.limits().max_concurrent,
@@ -213,14 +214,19 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
     let store_name = backend.name();
     println!("listening on http://{addr} ({store_name} store)");
     tracing::info!(%addr, store = store_name, ?limits, "serving");
+    let auth = Arc::new(auth);
+    let events = auth.clone();
     serve::serve(
         listener,
-        app::router(Arc::new(auth), pages::Pages::new(secure)),
+        app::router(auth, pages::Pages::new(secure)),
         limits,
         shutdown_signal(),
     )
     .await;
     expunger.shutdown().await;
+    if let Err(e) = events.flush_audit_events().await {
+        tracing::warn!(error = %e, "the last security events were not stored");
+    }
     tracing::info!("stopped");
     Ok(())
 }

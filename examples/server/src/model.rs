@@ -52,6 +52,8 @@ pub fn role_claims(user: &User, _: &ClaimsContext) -> ExtraClaims {
         log_out_everywhere(apply_on_password_change),
         // 5 failures lock an identity, 50 throttle an address, for 15 min.
         brute_force(),
+        // Security events, kept 90 days, addresses as their /24 (or /48).
+        audit_log(ip = truncate),
     ),
 )]
 pub struct User {
@@ -91,6 +93,7 @@ pub trait Store:
     auth_core::RefreshStore
     + auth_core::SingleUseStore
     + auth_core::ApiKeyStore
+    + auth_core::AuditStore
     + auth_core::PasswordStore<User>
     + Clone
     + 'static
@@ -101,6 +104,7 @@ impl<S> Store for S where
     S: auth_core::RefreshStore
         + auth_core::SingleUseStore
         + auth_core::ApiKeyStore
+        + auth_core::AuditStore
         + auth_core::PasswordStore<User>
         + Clone
         + 'static

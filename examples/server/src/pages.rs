@@ -391,11 +391,64 @@ fn time_ago(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::U
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
+/// What an event says on the account page.
+fn event_label(kind: auth_core::EventKind) -> &'static str {
+    use auth_core::EventKind as K;
+    match kind {
+        K::Registered => "Account created",
+        K::SignedIn => "Signed in",
+        K::SignInFailed => "Failed sign-in",
+        K::LockedOut => "Sign-ins refused (too many failures)",
+        K::Refreshed => "Session renewed",
+        K::RefreshReuseDetected => "Session ended: a stolen refresh token was used",
+        K::SignedOut => "Signed out",
+        K::SessionEnded => "Session ended",
+        K::LoggedOutEverywhere => "Logged out everywhere",
+        K::PasswordChanged => "Password changed",
+        K::PasswordResetRequested => "Password reset requested",
+        K::PasswordReset => "Password reset",
+        K::MagicLinkRequested => "Sign-in link requested",
+        K::Confirmed => "Address confirmed",
+        K::EmailChanged => "Email address changed",
+        K::ApiKeyCreated => "API key created",
+        K::ApiKeyRevoked => "API key revoked",
+        _ => "Security event",
+    }
+}
+
+fn events_section(events: &[auth_core::AuditEvent]) -> String {
+    let now = chrono::Utc::now();
+    let mut rows = String::new();
+    for e in events {
+        let raw = e.user_agent.as_deref().unwrap_or("");
+        let device = if raw.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", device_name(raw))
+        };
+        let _ = write!(
+            rows,
+            "<li data-event=\"{kind}\">{label}{device}, \
+             <time datetime=\"{iso}\" title=\"{exact}\">{when}</time>\
+             <span class=\"opt\"> ({ip})</span></li>",
+            kind = e.kind.as_str(),
+            label = event_label(e.kind),
+            device = esc(&device),
+            iso = e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            exact = e.at.format("%Y-%m-%d %H:%M UTC"),
+            when = time_ago(now, e.at),
+            ip = esc(e.ip.as_deref().unwrap_or("address unknown")),
+        );
+    }
+    format!("<section><h2>Recent security activity</h2><ul class=\"events\">{rows}</ul></section>")
+}
+
 fn account_page(
     token: &str,
     me: &AuthenticatedUser<User>,
     sessions: &[auth_core::Session],
     keys: &[auth_core::ApiKeyInfo],
+    events: &[auth_core::AuditEvent],
 ) -> String {
     let now = chrono::Utc::now();
     let mut rows = String::new();
@@ -471,7 +524,7 @@ fn account_page(
              </div></section>\
              <section><h2>Signed-in devices</h2>\
              <table><thead><tr><th>Kind</th><th>Last seen</th><th class=\"opt\">Browser</th><th class=\"opt\">IP</th><th><span class=\"visually-hidden\">Action</span></th></tr></thead>\
-             <tbody>{rows}</tbody></table></section>{keys_section}",
+             <tbody>{rows}</tbody></table></section>{keys_section}{events_section}",
             email = esc(&me.user.email),
             role = esc(&me.user.role),
             confirmed = if me.user.confirmed_at.is_some() {
@@ -480,6 +533,7 @@ fn account_page(
                 "address not confirmed yet"
             },
             tok = hidden_token(token),
+            events_section = events_section(events),
         ),
     )
 }
@@ -1031,12 +1085,19 @@ pub async fn account<S: Store>(
     };
     let sessions = User::list_sessions(&st.auth, &me.user, me.claims.sid.as_deref()).await;
     let keys = User::list_api_keys(&st.auth, &me.user).await;
-    match (sessions, keys) {
-        (Ok(sessions), Ok(keys)) => page(
+    let events = User::list_events(&st.auth, &me.user, 10).await;
+    match (sessions, keys, events) {
+        (Ok(sessions), Ok(keys), Ok(events)) => page(
             StatusCode::OK,
-            account_page(&st.pages.form_token(&cookies), &me, &sessions, &keys),
+            account_page(
+                &st.pages.form_token(&cookies),
+                &me,
+                &sessions,
+                &keys,
+                &events,
+            ),
         ),
-        (Err(e), _) | (_, Err(e)) => failed(&e),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => failed(&e),
     }
 }
 

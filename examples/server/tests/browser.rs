@@ -389,6 +389,29 @@ async fn scenario(driver: &Driver, base: &str, shots: &Shots) {
         "a revoked key works no more"
     );
 
+    // Recent security activity, newest first: the key revoked and made,
+    // the sign-ins from this browser, the failed one.
+    let mut kinds = Vec::new();
+    let mut signed_in_from = String::new();
+    for item in b.find_all(Locator::Css("li[data-event]")).await.unwrap() {
+        let kind = item.attr("data-event").await.unwrap().unwrap();
+        if kind == "signed_in" && signed_in_from.is_empty() {
+            signed_in_from = item.text().await.unwrap();
+        }
+        kinds.push(kind);
+    }
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("api_key_revoked"),
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|k| k == "api_key_created"), "{kinds:?}");
+    assert!(
+        signed_in_from.starts_with("Signed in from Chrome"),
+        "{signed_in_from}"
+    );
+    shots.take(&b, "account-activity").await;
+
     // Sign in again (remembered), then sign out.
     sign_in(&a, base, true).await;
     let second_remember = cookie(&a, "remember_me").await.unwrap().value().to_owned();
