@@ -31,7 +31,13 @@ pub struct Member {
     pub hashed_password: String,
 }
 
+async fn listed(auth: &auth_core::Auth<User, auth_core::MemoryStore>, user: &User) {
+    let events: Vec<auth_core::AuditEvent> = User::list_events(auth, user, 10).await.unwrap_or_default();
+    let _ = events;
+}
+
 fn main() {
+    let _ = listed;
     let log = User::settings().audit_log.expect("configured");
     assert_eq!((log.retention.as_secs(), log.ip), (30 * 86_400, IpMode::Truncate));
     let log = Member::settings().audit_log.expect("configured");
