@@ -27,9 +27,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::auth::Auth;
 use crate::config::BruteForceConfig;
 use crate::error::{Error, Result};
 use crate::store::{AttemptStore, Failure};
+use crate::user::UserResource;
 
 /// The counters one sign-in attempt touches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +57,19 @@ impl Counters {
             ip: ip
                 .filter(|_| config.by_ip)
                 .map(|ip| format!("{resource}:ip:{}", address_key(ip))),
+        }
+    }
+
+    /// The counter of the address `ip` alone (a token exchange names no
+    /// identity).
+    pub(crate) fn of_address(
+        config: &BruteForceConfig,
+        resource: &str,
+        ip: Option<IpAddr>,
+    ) -> Self {
+        Self {
+            identity: None,
+            ..Self::of(config, resource, "", ip)
         }
     }
 
@@ -137,6 +152,59 @@ pub(crate) async fn clear_identity<S: AttemptStore>(store: &S, counters: &Counte
     {
         tracing::error!(error = %e, "could not clear a sign-in counter");
     }
+}
+
+impl<U: UserResource, S: AttemptStore> Auth<U, S> {
+    /// Runs a token exchange (a sign-in token, a magic link) under its
+    /// address's throttle: refused with [`Error::TooManyAttempts`] while the
+    /// address is throttled, and a refusal of the token counts a failure
+    /// against the address (a store or configuration fault does not).
+    pub(crate) async fn address_guarded<T>(
+        &self,
+        ip: Option<IpAddr>,
+        run: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(config) = &self.settings().brute_force else {
+            return run.await;
+        };
+        let counters = Counters::of_address(config, U::SUBJECT_NAME, ip);
+        if let Err(e) = check(self.store(), &counters).await {
+            if matches!(e, Error::TooManyAttempts { .. }) {
+                self.audit(
+                    crate::audit::EventKind::LockedOut,
+                    None,
+                    None,
+                    Some(crate::audit::Client {
+                        ip,
+                        user_agent: None,
+                    }),
+                    crate::audit::Outcome::Failure,
+                );
+            }
+            return Err(e);
+        }
+        let result = run.await;
+        if let Err(e) = &result
+            && refused(e)
+        {
+            failed(self.store(), config, &counters).await;
+        }
+        result
+    }
+}
+
+/// Whether an error refuses what the client presented (not a fault of the
+/// server, its store or its settings).
+fn refused(e: &Error) -> bool {
+    !matches!(
+        e,
+        Error::Store(_)
+            | Error::Unavailable(_)
+            | Error::Config(_)
+            | Error::Signing(_)
+            | Error::NotConfigured(_)
+            | Error::TooManyAttempts { .. }
+    )
 }
 
 /// Whole seconds from `now` until `until`, at least one.

@@ -233,15 +233,25 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         if self.settings().magic_link.is_none() {
             return Err(Error::NotConfigured("magic links are not configured"));
         }
+        let context = context.into();
+        let ip = context.client.ip;
+        self.address_guarded(ip, self.redeem_magic_link(magic_link_token, context))
+            .await
+    }
+
+    async fn redeem_magic_link(
+        &self,
+        magic_link_token: &str,
+        context: SignInContext,
+    ) -> Result<SignedIn<U>> {
         let (claims, key, user) = self
             .check_single_use(magic_link_token, &Purpose::MAGIC_LINK)
             .await?;
         if self.never_confirmed(&user) {
             return self
-                .first_proof_by_magic_link(&claims, &key, &user, context.into())
+                .first_proof_by_magic_link(&claims, &key, &user, context)
                 .await;
         }
-        let context = context.into();
         let client = context.client.clone();
         let minted = self.mint_sign_in(&user, context)?;
         let redeem = Redeem {

@@ -201,6 +201,17 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         sign_in_token: &str,
         context: impl Into<SignInContext>,
     ) -> Result<SignedIn<U>> {
+        let context = context.into();
+        let ip = context.client.ip;
+        self.address_guarded(ip, self.exchange_sign_in_token(sign_in_token, context))
+            .await
+    }
+
+    async fn exchange_sign_in_token(
+        &self,
+        sign_in_token: &str,
+        context: SignInContext,
+    ) -> Result<SignedIn<U>> {
         let claims = self.verify(sign_in_token).await?;
         if claims.purpose != Purpose::SIGN_IN.as_str() {
             return Err(Error::WrongPurpose {

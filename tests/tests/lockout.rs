@@ -287,6 +287,60 @@ async fn concurrent_failures_lock<S: Store>(store: S) {
     ));
 }
 
+/// Sign-in tokens and magic links presented from one address count
+/// against it with its password failures: forged ones until the address
+/// is throttled, after which even a good one is refused there (and works
+/// from elsewhere).
+async fn forged_tokens_count_against_the_address<S: Store>(store: S) {
+    let outbox = Outbox::default();
+    let mut settings = User::settings();
+    settings.magic_link = Some(auth_core::MagicLinkConfig {
+        token_lifetime: auth_core::Lifetime::from_secs(600),
+    });
+    let auth = auth_with(store, &outbox, settings);
+    register(&auth, "ada@example.com").await;
+    let attacker = "203.0.113.5";
+    for n in 0..6 {
+        let forged = format!("eyJhbGciOiJIUzI1NiJ9.e30.forged{n}");
+        assert!(
+            auth.sign_in_with_token(&forged, from(attacker))
+                .await
+                .is_err()
+        );
+    }
+    for n in 0..4 {
+        let forged = format!("not-a-link-{n}");
+        assert!(
+            auth.sign_in_with_magic_link(&forged, from(attacker))
+                .await
+                .is_err()
+        );
+    }
+    // Ten failures: the address is throttled for every kind of attempt.
+    let good = auth
+        .sign_in_with_password(
+            "ada@example.com",
+            PASSWORD,
+            TokenType::SignIn,
+            from("198.51.100.4"),
+        )
+        .await
+        .unwrap()
+        .token
+        .token;
+    assert!(matches!(
+        auth.sign_in_with_token(&good, from(attacker)).await,
+        Err(Error::TooManyAttempts { .. })
+    ));
+    assert!(matches!(
+        sign_in(&auth, "ada@example.com", PASSWORD, from(attacker)).await,
+        Err(Error::TooManyAttempts { .. })
+    ));
+    auth.sign_in_with_token(&good, from("198.51.100.4"))
+        .await
+        .expect("the good token, from elsewhere");
+}
+
 macro_rules! on_every_store {
     ($($case:ident),*) => {
         mod memory {
@@ -321,7 +375,8 @@ on_every_store!(
     a_lock_runs_out_after_its_lockout,
     an_address_that_tries_many_identities_is_throttled,
     a_credential_stuffing_run_is_throttled_and_owners_get_in,
-    concurrent_failures_lock
+    concurrent_failures_lock,
+    forged_tokens_count_against_the_address
 );
 
 /// Two nodes (two pools, two `Auth`s) on one PostgreSQL: failures on node
