@@ -146,6 +146,13 @@ impl Outcome {
             Self::Failure => "failure",
         }
     }
+
+    /// The outcome named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Success, Self::Failure]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+    }
 }
 
 /// What an event keeps of the client (a view of a `ClientInfo`).

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use auth_core::{AuditEvent, AuditStore, EventKind, Outcome, StoreError};
+use auth_core::{AuditEvent, AuditStore, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use auth_sql::events::{EVENT_COLUMNS, EventRow};
 use auth_sql::{limit, sql};
 
 use crate::store::{PgStore, db_err};
@@ -25,13 +26,13 @@ impl EventQueries {
     pub(crate) fn new(e: &str) -> Self {
         Self {
             insert: format!(
-                "INSERT INTO {e} (at, kind, subject, session, ip, user_agent, outcome) \
+                "INSERT INTO {e} ({EVENT_COLUMNS}) \
                  SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], \
                  $5::text[], $6::text[], $7::text[])"
             )
             .into(),
             list: format!(
-                "SELECT at, kind, subject, session, ip, user_agent, outcome FROM {e} \
+                "SELECT {EVENT_COLUMNS} FROM {e} \
                  WHERE subject = $1 ORDER BY at DESC, id DESC LIMIT $2"
             )
             .into(),
@@ -44,21 +45,14 @@ impl EventQueries {
 }
 
 fn event(row: &PgRow) -> Result<AuditEvent, sqlx::Error> {
-    let kind: String = row.try_get("kind")?;
-    let outcome: String = row.try_get("outcome")?;
-    let bad = |what: &str| sqlx::Error::Decode(format!("unknown {what}").into());
-    Ok(AuditEvent {
-        kind: EventKind::parse(&kind).ok_or_else(|| bad("event kind"))?,
+    AuditEvent::try_from(EventRow {
         at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
         subject: row.try_get("subject")?,
         session: row.try_get("session")?,
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
-        outcome: match outcome.as_str() {
-            "success" => Outcome::Success,
-            "failure" => Outcome::Failure,
-            _ => return Err(bad("outcome")),
-        },
+        outcome: row.try_get("outcome")?,
     })
 }
 

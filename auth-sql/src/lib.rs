@@ -8,6 +8,7 @@
 //! Internal to this workspace: its API follows the stores' needs, and
 //! applications use the stores, not this crate.
 
+pub mod events;
 pub mod tokens;
 
 #[doc(hidden)]

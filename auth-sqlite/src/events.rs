@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use auth_core::{AuditEvent, AuditStore, EventKind, Outcome, StoreError};
+use auth_core::{AuditEvent, AuditStore, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use auth_sql::events::{EVENT_COLUMNS, EventRow};
 use auth_sql::{limit, sql};
 
 use crate::store::{SqliteStore, db_err, from_micros, micros};
@@ -28,7 +29,7 @@ impl EventQueries {
         let field = |i: usize| format!("json_extract(value, '$[{i}]')");
         Self {
             insert: format!(
-                "INSERT INTO {e} (at, kind, subject, session, ip, user_agent, outcome) \
+                "INSERT INTO {e} ({EVENT_COLUMNS}) \
                  SELECT {}, {}, {}, {}, {}, {}, {} FROM json_each(?1)",
                 field(0),
                 field(1),
@@ -40,7 +41,7 @@ impl EventQueries {
             )
             .into(),
             list: format!(
-                "SELECT at, kind, subject, session, ip, user_agent, outcome FROM {e} \
+                "SELECT {EVENT_COLUMNS} FROM {e} \
                  WHERE subject = ?1 ORDER BY at DESC, id DESC LIMIT ?2"
             )
             .into(),
@@ -53,21 +54,14 @@ impl EventQueries {
 }
 
 fn event(row: &SqliteRow) -> Result<AuditEvent, sqlx::Error> {
-    let kind: String = row.try_get("kind")?;
-    let outcome: String = row.try_get("outcome")?;
-    let bad = |what: &str| sqlx::Error::Decode(format!("unknown {what}").into());
-    Ok(AuditEvent {
-        kind: EventKind::parse(&kind).ok_or_else(|| bad("event kind"))?,
+    AuditEvent::try_from(EventRow {
         at: from_micros(row.try_get("at")?),
+        kind: row.try_get("kind")?,
         subject: row.try_get("subject")?,
         session: row.try_get("session")?,
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
-        outcome: match outcome.as_str() {
-            "success" => Outcome::Success,
-            "failure" => Outcome::Failure,
-            _ => return Err(bad("outcome")),
-        },
+        outcome: row.try_get("outcome")?,
     })
 }
 
