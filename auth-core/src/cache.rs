@@ -92,12 +92,9 @@ struct SubjectEntry<U> {
 }
 
 impl<U> SubjectEntry<U> {
-    fn new(user: &Option<U>) -> Arc<Self>
-    where
-        U: Clone,
-    {
+    fn new(user: Option<U>) -> Arc<Self> {
         Arc::new(Self {
-            user: user.clone(),
+            user,
             tokens: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
         })
@@ -288,25 +285,60 @@ impl<U: UserResource> AuthCache<U> {
         jti: &str,
         sid: Option<&str>,
     ) -> Result<(Rows, Option<U>), Option<Ticket>> {
+        self.answer(|| {
+            let entry = self.subjects.get(key)?;
+            let rows = lock(&entry.tokens)
+                .get(jti)
+                .filter(|(kept_sid, _)| kept_sid.as_deref() == sid)
+                .map(|(_, rows)| rows.clone())?;
+            Some((rows, entry.user.clone()))
+        })
+    }
+
+    /// An answer `find` reads from the kept entries (a hit), or a ticket to
+    /// keep the store's (a miss), or nothing while not listening (bypassed).
+    fn answer<T>(&self, find: impl FnOnce() -> Option<T>) -> Result<T, Option<Ticket>> {
         // Read the epoch before anything: an invalidation after this point
-        // makes `put` drop what it stores.
+        // makes `keep` drop what it stores.
         let epoch = self.shared.epoch.load(Ordering::SeqCst);
         if !self.is_listening() {
             self.shared.bypassed.fetch_add(1, Ordering::Relaxed);
             return Err(None);
         }
-        if let Some(entry) = self.subjects.get(key) {
-            let rows = lock(&entry.tokens)
-                .get(jti)
-                .filter(|(kept_sid, _)| kept_sid.as_deref() == sid)
-                .map(|(_, rows)| rows.clone());
-            if let Some(rows) = rows {
+        match find() {
+            Some(found) => {
                 self.shared.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((rows, entry.user.clone()));
+                Ok(found)
+            }
+            None => {
+                self.shared.misses.fetch_add(1, Ordering::Relaxed);
+                Err(Some(Ticket { epoch }))
             }
         }
-        self.shared.misses.fetch_add(1, Ordering::Relaxed);
-        Err(Some(Ticket { epoch }))
+    }
+
+    /// Puts a store's answer into the entry of `key` with `insert`, unless
+    /// an invalidation arrived since the ticket (the answer may predate the
+    /// write it announced).
+    fn keep(
+        &self,
+        ticket: Ticket,
+        key: &str,
+        user: impl FnOnce() -> Option<U>,
+        insert: impl FnOnce(&SubjectEntry<U>),
+    ) {
+        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            return;
+        }
+        let entry = self
+            .subjects
+            .get_with(key.to_owned(), || SubjectEntry::new(user()));
+        insert(&entry);
+        // An invalidation between the check above and the insert: its
+        // eviction may have run before the insert, so drop the entry now.
+        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            self.subjects.invalidate(key);
+        }
     }
 
     /// Keeps the store's answer, unless an invalidation arrived since the
@@ -320,24 +352,18 @@ impl<U: UserResource> AuthCache<U> {
         rows: &Rows,
         user: &Option<U>,
     ) {
-        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
-            return;
-        }
-        let entry = self
-            .subjects
-            .get_with(key.to_owned(), || SubjectEntry::new(user));
-        {
-            let mut tokens = lock(&entry.tokens);
-            if tokens.len() >= TOKENS_PER_SUBJECT {
-                tokens.clear();
-            }
-            tokens.insert(jti.to_owned(), (sid.map(str::to_owned), rows.clone()));
-        }
-        // An invalidation between the check above and the insert: its
-        // eviction may have run before the insert, so drop the entry now.
-        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
-            self.subjects.invalidate(key);
-        }
+        self.keep(
+            ticket,
+            key,
+            || user.clone(),
+            |entry| {
+                let mut tokens = lock(&entry.tokens);
+                if tokens.len() >= TOKENS_PER_SUBJECT {
+                    tokens.clear();
+                }
+                tokens.insert(jti.to_owned(), (sid.map(str::to_owned), rows.clone()));
+            },
+        );
     }
 }
 
@@ -345,48 +371,31 @@ impl<U: UserResource> AuthCache<U> {
     /// The kept row of this API key and its user, or a ticket to store the
     /// store's.
     pub(crate) fn get_key(&self, id: &str) -> Result<(ApiKeyRow, U), Option<Ticket>> {
-        let epoch = self.shared.epoch.load(Ordering::SeqCst);
-        if !self.is_listening() {
-            self.shared.bypassed.fetch_add(1, Ordering::Relaxed);
-            return Err(None);
-        }
-        let entry = self
-            .key_owners
-            .get(id)
-            .and_then(|owner| self.subjects.get(&owner));
-        if let Some(entry) = entry {
-            let row = lock(&entry.keys).get(id).cloned();
-            if let (Some(row), Some(user)) = (row, entry.user.clone()) {
-                self.shared.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((row, user));
-            }
-        }
-        self.shared.misses.fetch_add(1, Ordering::Relaxed);
-        Err(Some(Ticket { epoch }))
+        self.answer(|| {
+            let entry = self.subjects.get(&self.key_owners.get(id)?)?;
+            let row = lock(&entry.keys).get(id).cloned()?;
+            Some((row, entry.user.clone()?))
+        })
     }
 
     /// Keeps an API key's row under its user's entry (evicted with the
     /// user's subject: any write to the key, its user's tokens or the
     /// user), unless an invalidation arrived since the ticket.
     pub(crate) fn put_key(&self, ticket: Ticket, row: &ApiKeyRow, user: &U) {
-        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
-            return;
-        }
         let key = user.primary_key().to_subject_value();
-        let entry = self
-            .subjects
-            .get_with(key.clone(), || SubjectEntry::new(&Some(user.clone())));
-        {
-            let mut keys = lock(&entry.keys);
-            if keys.len() >= KEYS_PER_SUBJECT {
-                keys.clear();
-            }
-            keys.insert(row.id.clone(), row.clone());
-        }
-        self.key_owners.insert(row.id.clone(), key.clone());
-        if self.shared.epoch.load(Ordering::SeqCst) != ticket.epoch {
-            self.subjects.invalidate(&key);
-        }
+        self.keep(
+            ticket,
+            &key,
+            || Some(user.clone()),
+            |entry| {
+                let mut keys = lock(&entry.keys);
+                if keys.len() >= KEYS_PER_SUBJECT {
+                    keys.clear();
+                }
+                keys.insert(row.id.clone(), row.clone());
+                self.key_owners.insert(row.id.clone(), key.clone());
+            },
+        );
     }
 }
 

@@ -39,7 +39,7 @@ impl<U: UserResource, S: AuditStore + Clone + 'static> Auth<U, S> {
                     store.insert_events(&events).await?;
                 }
                 if let Some(before) = before {
-                    while store.delete_events_before(before, 1_000).await? == 1_000 {}
+                    crate::expunger::in_batches(|n| store.delete_events_before(before, n)).await?;
                 }
                 Ok(())
             })

@@ -104,38 +104,39 @@ where
     ExpungerHandle { stop, task }
 }
 
-/// How many rows one batch of [`expunge_expired_attempts`] or
-/// [`expunge_dead_api_keys`] deletes.
-const ATTEMPT_BATCH: usize = 1_000;
+/// How many rows one batch of [`expunge_expired_attempts`],
+/// [`expunge_dead_api_keys`] or the event retention sweep deletes.
+pub(crate) const DELETE_BATCH: usize = 1_000;
 
-/// Deletes every failed-attempt counter whose window and lock have passed,
-/// in batches; how many.
-pub async fn expunge_expired_attempts<S: AttemptStore>(store: &S) -> crate::Result<u64> {
+/// Runs `delete(DELETE_BATCH)` until a batch deletes fewer rows than it
+/// may; how many in all.
+pub(crate) async fn in_batches<F, Fut>(mut delete: F) -> Result<u64, crate::error::StoreError>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, crate::error::StoreError>>,
+{
     let mut total = 0;
     loop {
-        let n = store
-            .delete_expired_attempts(ATTEMPT_BATCH)
-            .await
-            .map_err(|e| crate::error::store_failure("expunge attempt counters", e))?;
+        let n = delete(DELETE_BATCH).await?;
         total += n;
-        if n < ATTEMPT_BATCH as u64 {
+        if n < DELETE_BATCH as u64 {
             return Ok(total);
         }
     }
 }
 
+/// Deletes every failed-attempt counter whose window and lock have passed,
+/// in batches; how many.
+pub async fn expunge_expired_attempts<S: AttemptStore>(store: &S) -> crate::Result<u64> {
+    in_batches(|n| store.delete_expired_attempts(n))
+        .await
+        .map_err(|e| crate::error::store_failure("expunge attempt counters", e))
+}
+
 /// Deletes every API key that can never authenticate again (revoked or
 /// expired), in batches; how many.
 pub async fn expunge_dead_api_keys<S: ApiKeyStore>(store: &S) -> crate::Result<u64> {
-    let mut total = 0;
-    loop {
-        let n = store
-            .delete_dead_api_keys(ATTEMPT_BATCH)
-            .await
-            .map_err(|e| crate::error::store_failure("expunge API keys", e))?;
-        total += n;
-        if n < ATTEMPT_BATCH as u64 {
-            return Ok(total);
-        }
-    }
+    in_batches(|n| store.delete_dead_api_keys(n))
+        .await
+        .map_err(|e| crate::error::store_failure("expunge API keys", e))
 }

@@ -54,9 +54,7 @@ impl Counters {
             identity: config
                 .by_identity
                 .then(|| format!("{resource}:identity:{}", hex_sha256(identity))),
-            ip: ip
-                .filter(|_| config.by_ip)
-                .map(|ip| format!("{resource}:ip:{}", address_key(ip))),
+            ip: address_counter(config, resource, ip),
         }
     }
 
@@ -69,7 +67,7 @@ impl Counters {
     ) -> Self {
         Self {
             identity: None,
-            ..Self::of(config, resource, "", ip)
+            ip: address_counter(config, resource, ip),
         }
     }
 
@@ -205,6 +203,16 @@ fn refused(e: &Error) -> bool {
             | Error::NotConfigured(_)
             | Error::TooManyAttempts { .. }
     )
+}
+
+/// The counter of the address `ip`, when addresses are counted.
+fn address_counter(
+    config: &BruteForceConfig,
+    resource: &str,
+    ip: Option<IpAddr>,
+) -> Option<String> {
+    ip.filter(|_| config.by_ip)
+        .map(|ip| format!("{resource}:ip:{}", address_key(ip)))
 }
 
 /// Whole seconds from `now` until `until`, at least one.
