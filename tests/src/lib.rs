@@ -325,3 +325,51 @@ fn crc32fast_hash(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Creates `U`'s user table in `f` (the SQL stores need one).
+pub async fn with_table<U: UserResource, F: conformance::Fixture>(f: &F) {
+    f.create_user_table::<U>().await;
+}
+
+/// Prepares nothing (the fixture's own `users` table fits).
+pub async fn as_is<F: conformance::Fixture>(_: &F) {}
+
+/// Runs each `case(store)` on a fresh memory, SQLite and PostgreSQL store
+/// (modules `memory`, `sqlite`, `postgres`); with `table = super::User;`
+/// first, after creating that derived user type's table on the SQL stores
+/// (the type is named from inside those modules).
+#[macro_export]
+macro_rules! on_every_store {
+    (table = $user:ty; $($case:ident),* $(,)?) => {
+        $crate::on_every_store!(@run $crate::with_table::<$user, _>; $($case),*);
+    };
+    ($($case:ident),* $(,)?) => {
+        $crate::on_every_store!(@run $crate::as_is; $($case),*);
+    };
+    (@run $prepare:path; $($case:ident),*) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case(auth_core::MemoryStore::new()).await;
+            })*
+        }
+        mod sqlite {
+            use $crate::conformance::Fixture as _;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let db = $crate::sqlite::fresh_db().await;
+                $prepare(&db).await;
+                super::$case(db.store()).await;
+            })*
+        }
+        mod postgres {
+            use $crate::conformance::Fixture as _;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let db = $crate::pg::fresh_db().await;
+                $prepare(&db).await;
+                super::$case(db.store()).await;
+            })*
+        }
+    };
+}

@@ -245,32 +245,7 @@ where
     }
 }
 
-macro_rules! on_every_store {
-    ($($case:ident),*) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                super::$case(auth_core::MemoryStore::new()).await;
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let db = auth_tests::sqlite::fresh_db().await;
-                super::$case(db.store.clone()).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let db = auth_tests::pg::fresh_db().await;
-                super::$case(db.store.clone()).await;
-            })*
-        }
-    };
-}
-
-on_every_store!(
+auth_tests::on_every_store!(
     the_flow,
     the_attacks,
     uses_are_written_in_batches_at_most_once_per_interval,

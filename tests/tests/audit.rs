@@ -300,7 +300,6 @@ mod stored {
     //! on every store.
     use super::*;
     use auth_core::{AuditStore, PasswordStore, SingleUseStore};
-    use auth_tests::conformance::Fixture;
 
     #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
     #[authentication(
@@ -415,26 +414,5 @@ mod stored {
         );
     }
 
-    macro_rules! on_every_store {
-        ($case:ident) => {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                $case(auth_core::MemoryStore::new()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = auth_tests::sqlite::fresh_db().await;
-                db.create_user_table::<Member>().await;
-                $case(db.store()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let db = auth_tests::pg::fresh_db().await;
-                db.create_user_table::<Member>().await;
-                $case(db.store()).await;
-            }
-        };
-    }
-
-    on_every_store!(events_are_stored_and_listed_newest_first);
+    auth_tests::on_every_store!(table = super::Member; events_are_stored_and_listed_newest_first);
 }

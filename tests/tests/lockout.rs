@@ -341,36 +341,8 @@ async fn forged_tokens_count_against_the_address<S: Store>(store: S) {
         .expect("the good token, from elsewhere");
 }
 
-macro_rules! on_every_store {
-    ($($case:ident),*) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                super::$case(auth_core::MemoryStore::new()).await;
-            })*
-        }
-        mod sqlite {
-            use auth_tests::conformance::Fixture;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let db = auth_tests::sqlite::fresh_db().await;
-                db.create_user_table::<super::User>().await;
-                super::$case(db.store()).await;
-            })*
-        }
-        mod postgres {
-            use auth_tests::conformance::Fixture;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let db = auth_tests::pg::fresh_db().await;
-                db.create_user_table::<super::User>().await;
-                super::$case(db.store()).await;
-            })*
-        }
-    };
-}
-
-on_every_store!(
+auth_tests::on_every_store!(
+    table = super::User;
     an_identity_locks_and_answers_as_a_wrong_password,
     a_lock_runs_out_after_its_lockout,
     an_address_that_tries_many_identities_is_throttled,
