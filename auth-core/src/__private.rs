@@ -17,6 +17,24 @@ pub use crate::store::AuditStore;
 pub use crate::store::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore, UserStore};
 pub use crate::store::{TokenRow, TokenStore};
 pub use crate::subject::SubjectKey;
+pub use crate::tenant::{TenancyConfig, TenancyStrategy};
+
+/// The type of a `tenancy(field = …)` field: its `Display` form is the
+/// tenant every token of the user carries.
+#[diagnostic::on_unimplemented(
+    message = "the tenant field's type `{Self}` must be `Serialize + Display`",
+    label = "the `tenancy(field = ..)` field's type: its `Display` form is the tenant"
+)]
+pub trait TenantField {
+    /// The tenant's name.
+    fn tenant_name(&self) -> ::std::string::String;
+}
+
+impl<T: ::serde::Serialize + ::std::fmt::Display> TenantField for T {
+    fn tenant_name(&self) -> ::std::string::String {
+        ::std::string::ToString::to_string(self)
+    }
+}
 pub use crate::token::{TokenFacts, TokenResource};
 pub use crate::token_actions as actions;
 pub use crate::user::{Authenticated, NewPrimaryKey, PasswordUser, Settings, UserResource};

@@ -100,6 +100,7 @@ impl<U: UserResource> AuthenticatedKey<U> {
                 purpose: API_KEY_PURPOSE.to_owned(),
                 cred: None,
                 sid: None,
+                tenant: self.user.tenant(),
                 extra,
             },
         }

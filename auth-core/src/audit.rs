@@ -70,11 +70,13 @@ pub enum EventKind {
     ApiKeyCreated,
     /// An API key (or all of them) was revoked.
     ApiKeyRevoked,
+    /// A membership of a tenant ended: the user's sessions there ended.
+    MembershipEnded,
 }
 
 impl EventKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         Self::Registered,
         Self::SignedIn,
         Self::SignInFailed,
@@ -92,6 +94,7 @@ impl EventKind {
         Self::EmailChanged,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
+        Self::MembershipEnded,
     ];
 
     /// The stable name (`signed_in`, `api_key_revoked`, ...).
@@ -114,6 +117,7 @@ impl EventKind {
             Self::EmailChanged => "email_changed",
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
+            Self::MembershipEnded => "membership_ended",
         }
     }
 
@@ -415,6 +419,7 @@ mod tests {
                 "email_changed",
                 "api_key_created",
                 "api_key_revoked",
+                "membership_ended",
             ]
         );
         for kind in EventKind::ALL {

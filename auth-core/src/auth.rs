@@ -12,14 +12,39 @@ use crate::keys::KeySet;
 use crate::password::{HashCost, HashLimits, PasswordHasher};
 use crate::secret::Secret;
 use crate::store::{TokenStore, UserStore};
+use crate::tenant::{TenancyStrategy, Tenant};
 use crate::token::{self, TokenFacts};
 use crate::user::{Authenticated, Settings, UserResource};
 
-/// The session new tokens are minted in: its id and absolute end.
+/// What new tokens are minted in: a session (its id and absolute end) and
+/// the tenant it is bound to (context tenancy), or a tenant alone.
 #[derive(Clone, Debug)]
 pub(crate) struct SessionRef {
-    pub(crate) id: String,
+    /// The session's id; `None`: a tenant alone, no session.
+    pub(crate) id: Option<String>,
     pub(crate) expires_at: i64,
+    /// The tenant (context tenancy).
+    pub(crate) tenant: Option<String>,
+}
+
+impl SessionRef {
+    /// A session.
+    pub(crate) fn session(id: String, expires_at: i64, tenant: Option<String>) -> Self {
+        Self {
+            id: Some(id),
+            expires_at,
+            tenant,
+        }
+    }
+
+    /// No session, only a tenant (a context-tenancy sign-in token).
+    pub(crate) fn tenant_only(tenant: Option<&crate::tenant::Tenant>) -> Option<Self> {
+        tenant.map(|t| Self {
+            id: None,
+            expires_at: i64::MAX,
+            tenant: Some(t.as_str().to_owned()),
+        })
+    }
 }
 
 /// The runtime of one user resource over one store.
@@ -224,7 +249,22 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         lifetime: Lifetime,
         extra_claims: ExtraClaims,
     ) -> Result<IssuedToken> {
-        let issued = self.mint(user, purpose, lifetime, extra_claims, None)?;
+        self.issue_in(user, purpose, lifetime, extra_claims, None)
+            .await
+    }
+
+    /// [`Auth::issue`] bound to `tenant` (context tenancy; with attribute
+    /// tenancy every token is bound to the user's tenant anyway).
+    pub(crate) async fn issue_in(
+        &self,
+        user: &U,
+        purpose: &Purpose,
+        lifetime: Lifetime,
+        extra_claims: ExtraClaims,
+        tenant: Option<&Tenant>,
+    ) -> Result<IssuedToken> {
+        let bound = SessionRef::tenant_only(tenant);
+        let issued = self.mint(user, purpose, lifetime, extra_claims, bound.as_ref())?;
         if let Some(row) = self.row_to_store(&issued)? {
             token::insert_new_row(&self.store, &row).await?;
         }
@@ -240,7 +280,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         purpose: &Purpose,
         lifetime: Lifetime,
     ) -> Result<IssuedToken> {
-        self.signed(self.claims_now(user, purpose, lifetime, ExtraClaims::new()))
+        self.signed(self.claims_now(user, purpose, lifetime, ExtraClaims::new(), None)?)
     }
 
     /// Mints a token without extra claims (in `session` when given) and
@@ -304,30 +344,96 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         extra: ExtraClaims,
         session: Option<&SessionRef>,
     ) -> Result<IssuedToken> {
-        let mut claims = self.claims_now(user, purpose, lifetime, extra);
+        let mut claims = self.claims_now(user, purpose, lifetime, extra, session)?;
         claims.cred = user
             .credential_hash()
             .map(crate::claims::credential_fingerprint);
-        if let Some(session) = session {
+        if let Some(SessionRef {
+            id: Some(id),
+            expires_at,
+            ..
+        }) = session
+        {
             // No token outlives its session.
-            claims.exp = claims.exp.min(session.expires_at);
-            claims.sid = Some(session.id.clone());
+            claims.exp = claims.exp.min(*expires_at);
+            claims.sid = Some(id.clone());
         }
         self.signed(claims)
     }
 
-    /// The registered claims of a token of `user`'s issued now, with
-    /// `extra` merged in; not yet bound to a password or a session.
+    /// The registered claims of a token of `user`'s issued now (in
+    /// `session`), with `extra` merged in and bound to its tenant; not yet
+    /// bound to a password or a session.
     fn claims_now(
         &self,
         user: &U,
         purpose: &Purpose,
         lifetime: Lifetime,
         extra: ExtraClaims,
-    ) -> Claims {
+        session: Option<&SessionRef>,
+    ) -> Result<Claims> {
         let now = Utc::now().timestamp();
-        self.jwt
-            .claims(user.subject(), purpose, lifetime, extra, now)
+        let mut claims = self
+            .jwt
+            .claims(user.subject(), purpose, lifetime, extra, now);
+        claims.tenant = self.minted_tenant(user, session)?;
+        Ok(claims)
+    }
+
+    /// The tenant a token minted now for `user` (in `session`) is bound
+    /// to: with attribute tenancy the user's, whatever the flow (so no
+    /// token of a tenant-bound user is minted without it); with context
+    /// tenancy its session's (a token outside a session has none, and
+    /// authenticates nowhere).
+    pub(crate) fn minted_tenant(
+        &self,
+        user: &U,
+        session: Option<&SessionRef>,
+    ) -> Result<Option<String>> {
+        match self.settings.tenancy.map(|t| t.strategy) {
+            None => Ok(None),
+            Some(TenancyStrategy::Attribute) => self.user_tenant(user).map(Some),
+            Some(TenancyStrategy::Context) => Ok(session.and_then(|s| s.tenant.clone())),
+        }
+    }
+
+    /// The tenant an attribute-tenancy user belongs to, checked as a
+    /// [`Tenant`] name is.
+    pub(crate) fn user_tenant(&self, user: &U) -> Result<String> {
+        let name = user.tenant().ok_or(Error::Config(
+            "tenancy(strategy = attribute): the user has no tenant".into(),
+        ))?;
+        Ok(Tenant::new(name)?.as_str().to_owned())
+    }
+
+    /// The tenant a sign-in of `user` opens its session in, from what the
+    /// request `asked`: with attribute tenancy the user's own (a request
+    /// naming another tenant is refused like a wrong password); with
+    /// context tenancy the one asked, which is required; without tenancy
+    /// none may be asked.
+    pub(crate) fn sign_in_tenant(
+        &self,
+        user: &U,
+        asked: Option<&Tenant>,
+    ) -> Result<Option<String>> {
+        match (self.settings.tenancy.map(|t| t.strategy), asked) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(Error::NotConfigured(
+                "this resource has no tenancy: a sign-in names no tenant",
+            )),
+            (Some(TenancyStrategy::Attribute), asked) => {
+                let own = self.user_tenant(user)?;
+                match asked {
+                    Some(asked) if asked.as_str() != own => Err(Error::AuthenticationFailed),
+                    _ => Ok(Some(own)),
+                }
+            }
+            (Some(TenancyStrategy::Context), Some(asked)) => Ok(Some(asked.as_str().to_owned())),
+            (Some(TenancyStrategy::Context), None) => Err(Error::InvalidInput(
+                "a sign-in to a tenant-bound resource names its tenant (`SignInContext::tenant`)"
+                    .into(),
+            )),
+        }
     }
 
     /// `claims` signed.

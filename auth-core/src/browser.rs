@@ -45,6 +45,9 @@ pub struct SessionState {
     /// The fingerprint of the password hash at sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cred: Option<String>,
+    /// The tenant signed in to (a resource with tenancy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl std::fmt::Debug for SessionState {
@@ -69,6 +72,7 @@ impl<U: UserResource, S> Auth<U, S> {
             token: (revocable && signed_in.session.is_none())
                 .then(|| signed_in.token.token.clone()),
             cred: claims.cred.clone(),
+            tenant: claims.tenant.clone(),
         }
     }
 
@@ -87,9 +91,23 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// row (or token) still live, the user loaded, the password unchanged,
     /// in one store call. The claims returned describe the session (purpose
     /// `session`, `jti` and `sid` its id) when there is no token.
+    ///
+    /// At a resource with tenancy every state is refused here: use
+    /// [`Auth::authenticate_session_in`] with the request's tenant.
     pub async fn authenticate_session(&self, state: &SessionState) -> Result<AuthenticatedUser<U>> {
+        self.authenticate_session_in(state, None).await
+    }
+
+    /// [`Auth::authenticate_session`] in the request's `tenant`: the
+    /// sign-in must be bound to it (and its session row too).
+    pub async fn authenticate_session_in(
+        &self,
+        state: &SessionState,
+        tenant: Option<&crate::tenant::Tenant>,
+    ) -> Result<AuthenticatedUser<U>> {
+        crate::tenant::same(self.request_tenant(tenant)?, state.tenant.as_deref())?;
         if let Some(token) = &state.token {
-            let found = self.authenticate(token).await?;
+            let found = self.authenticate_in(token, tenant).await?;
             if found.claims.sub != state.sub {
                 return Err(Error::InvalidSubject(truncated(&state.sub)));
             }
@@ -105,7 +123,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                 let (rows, user) = self.authentication_rows(&key, sid, None).await?;
                 let session = rows
                     .token
-                    .filter(|s| s.is_live_session(&state.sub, now))
+                    .filter(|s| s.is_live_session(&state.sub, now) && s.tenant == state.tenant)
                     .ok_or(Error::SessionEnded)?;
                 let mut claims = probe;
                 claims.iat = session.created_at.timestamp();
@@ -120,6 +138,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         };
         let user = user.ok_or(Error::UserNotFound)?;
         crate::verify::check_credential(&claims, &user)?;
+        self.check_user_tenant(&claims, &user)?;
         Ok(AuthenticatedUser { user, claims })
     }
 
@@ -136,6 +155,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             purpose: Purpose::SESSION.as_str().to_owned(),
             cred: state.cred.clone(),
             sid,
+            tenant: state.tenant.clone(),
             extra: ExtraClaims::new(),
         }
     }
@@ -154,9 +174,12 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
             .session
             .clone()
             .or_else(|| signed_in.token.claims.sid.clone())
-            .map(|id| crate::auth::SessionRef {
-                id,
-                expires_at: i64::MAX,
+            .map(|id| {
+                crate::auth::SessionRef::session(
+                    id,
+                    i64::MAX,
+                    signed_in.token.claims.tenant.clone(),
+                )
             });
         self.issue_stored(
             &signed_in.user,
@@ -182,6 +205,8 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     ) -> Result<Remembered<U>> {
         self.remember_me_config()?;
         let (claims, _, user) = self.check_single_use(token, &Purpose::REMEMBER_ME).await?;
+        // Refused in another tenant before it is spent.
+        let context = self.exchange_context(&claims, context.into())?;
         let sid = claims.sid.as_deref();
         // Spend it: of concurrent uses, one goes on.
         self.revoke_verified(&claims).await?;
@@ -192,7 +217,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                 .map_err(fail_closed)?;
         }
         let signed_in = self
-            .sign_in(user, context.into().kind(SessionKind::RememberMe))
+            .sign_in(user, context.kind(SessionKind::RememberMe))
             .await?;
         let remember_me = self.issue_remember_me(&signed_in).await?;
         Ok(Remembered {

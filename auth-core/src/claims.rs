@@ -52,6 +52,9 @@ pub struct Claims {
     /// The session the token belongs to (sessions add-on): the token dies
     /// with it.
     pub sid: Option<String>,
+    /// The tenant the token is bound to (a resource with tenancy): it
+    /// authenticates in that tenant only.
+    pub tenant: Option<String>,
     /// Every other claim.
     pub extra: ExtraClaims,
 }
@@ -82,6 +85,9 @@ impl Claims {
         }
         if let Some(sid) = &self.sid {
             map.insert("sid".into(), sid.clone().into());
+        }
+        if let Some(tenant) = &self.tenant {
+            map.insert("tenant".into(), tenant.clone().into());
         }
         map
     }
@@ -135,6 +141,7 @@ impl Claims {
             purpose: string(&mut map, "purpose")?,
             cred: optional_string(&mut map, "cred")?,
             sid: optional_string(&mut map, "sid")?,
+            tenant: optional_string(&mut map, "tenant")?,
             extra: map,
         })
     }
@@ -244,6 +251,7 @@ mod tests {
             purpose: "user".into(),
             cred: Some("c".into()),
             sid: Some("s".into()),
+            tenant: Some("acme".into()),
             extra: obj(json!({"role": "x"})),
         };
         assert_eq!(Claims::from_json(c.to_json()).unwrap(), c);

@@ -60,6 +60,10 @@ pub enum Error {
     #[error("subject is malformed: {0}")]
     InvalidSubject(String),
     /// A revocation row exists for the token's `jti`.
+    /// The token is bound to another tenant than the request's, or to none
+    /// at a tenant-bound resource (or to one where there is no tenancy).
+    #[error("the token is not valid for this tenant")]
+    WrongTenant,
     #[error("token has been revoked")]
     Revoked,
     /// Allow-list mode: no stored, unexpired row for the token with its purpose.

@@ -149,6 +149,7 @@ impl Jwt {
             purpose: purpose.as_str().to_owned(),
             cred: None,
             sid: None,
+            tenant: None,
             extra,
         }
     }

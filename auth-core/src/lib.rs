@@ -73,6 +73,8 @@ mod session;
 mod special;
 mod store;
 mod subject;
+mod tenant;
+mod tenants;
 mod token;
 mod user;
 mod user_actions;
@@ -161,6 +163,9 @@ pub use store::{
     UserStore,
 };
 pub use subject::{Subject, SubjectKey};
+pub use tenant::{
+    DEFAULT_TENANT_HEADER, MAX_TENANT_LEN, TenancyConfig, TenancyStrategy, Tenant, TenantSource,
+};
 pub use token::{REVOCATION_SKEW_MARGIN, TokenFacts, TokenResource};
 pub use user::{
     Authenticated, ExtraClaimsFn, MAX_IDENTITY_LEN, NewPrimaryKey, PasswordUser, Settings,

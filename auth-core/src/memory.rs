@@ -186,14 +186,25 @@ fn insert_fresh(
 }
 
 fn revoke_all(rows: &mut HashMap<String, TokenRow>, revoke: &RevokeAll<'_>) -> u64 {
+    revoke_rows(rows, revoke.keep_for, |r| {
+        r.subject == revoke.subject
+            && revoke.filter.matches(&r.purpose)
+            && revoke.tenant.is_none_or(|t| r.tenant.as_deref() == Some(t))
+    })
+}
+
+/// Flips the rows `which` selects (not already revocations) to revocations
+/// kept `keep_for` past their expiry; how many.
+fn revoke_rows(
+    rows: &mut HashMap<String, TokenRow>,
+    keep_for: std::time::Duration,
+    which: impl Fn(&TokenRow) -> bool,
+) -> u64 {
     let now = Utc::now();
-    let keep_for = chrono::Duration::from_std(revoke.keep_for).unwrap_or(chrono::Duration::MAX);
+    let keep_for = chrono::Duration::from_std(keep_for).unwrap_or(chrono::Duration::MAX);
     let mut count = 0;
     for r in rows.values_mut() {
-        if r.subject == revoke.subject
-            && r.purpose != REVOCATION
-            && revoke.filter.matches(&r.purpose)
-        {
+        if r.purpose != REVOCATION && which(r) {
             r.purpose = REVOCATION.to_owned();
             r.expires_at = r
                 .expires_at
@@ -309,6 +320,7 @@ fn row(new: &NewTokenRow, created_at: DateTime<Utc>) -> TokenRow {
         extra_data: new.extra_data.clone(),
         created_at,
         updated_at: Utc::now(),
+        tenant: new.tenant.clone(),
     }
 }
 
@@ -373,6 +385,20 @@ impl TokenStore for MemoryStore {
             return Ok(0);
         };
         Ok(revoke_all(rows, revoke))
+    }
+
+    async fn revoke_tenant(
+        &self,
+        tenant: &str,
+        keep_for: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let Some(rows) = inner.tokens.get_mut(&*self.table) else {
+            return Ok(0);
+        };
+        Ok(revoke_rows(rows, keep_for, |r| {
+            r.tenant.as_deref() == Some(tenant)
+        }))
     }
 
     async fn read_expired(&self, limit: usize) -> Result<Vec<TokenRow>, StoreError> {

@@ -112,6 +112,10 @@ pub struct SignInContext {
     pub client: ClientInfo,
     /// The kind of session to open.
     pub kind: SessionKind,
+    /// The tenant signed in to (a resource with tenancy): required with
+    /// context tenancy; with attribute tenancy, when given, it must be the
+    /// user's.
+    pub tenant: Option<crate::tenant::Tenant>,
 }
 
 impl SignInContext {
@@ -130,6 +134,12 @@ impl SignInContext {
     /// A context opening a session of this kind.
     pub fn kind(mut self, kind: SessionKind) -> Self {
         self.kind = kind;
+        self
+    }
+
+    /// A context signing in to this tenant.
+    pub fn tenant(mut self, tenant: crate::tenant::Tenant) -> Self {
+        self.tenant = Some(tenant);
         self
     }
 }
@@ -165,6 +175,8 @@ pub struct Session {
     pub ip: Option<String>,
     /// Whether it is the session of the token that asked.
     pub current: bool,
+    /// The tenant it is bound to (a resource with tenancy).
+    pub tenant: Option<String>,
 }
 
 impl Session {
@@ -184,6 +196,7 @@ impl Session {
             expires_at: row.expires_at,
             user_agent: text("user_agent"),
             ip: text("ip"),
+            tenant: row.tenant,
         }
     }
 }
@@ -237,6 +250,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub(crate) fn mint_sign_in(&self, user: &U, context: SignInContext) -> Result<Minted> {
         let now = Utc::now();
         let subject = user.subject();
+        let tenant = self.sign_in_tenant(user, context.tenant.as_ref())?;
         let mut rows = Vec::new();
         let session = self.settings().sessions.map(|config| {
             let id = new_jti();
@@ -253,11 +267,9 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
                     "ip": ip,
                     "last_seen_at": now,
                 })),
+                tenant: tenant.clone(),
             });
-            SessionRef {
-                id,
-                expires_at: expires_at.timestamp(),
-            }
+            SessionRef::session(id, expires_at.timestamp(), tenant.clone())
         });
         let lifetime = self.settings().tokens.token_lifetime;
         let token = self.mint(
@@ -281,7 +293,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         Ok(Minted {
             token,
             refresh_token,
-            session: session.map(|s| s.id),
+            session: session.and_then(|s| s.id),
             rows,
         })
     }
@@ -314,6 +326,24 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             crate::audit::Outcome::Success,
         );
         Ok(signed_in)
+    }
+
+    /// A sign-in `context` for the exchange of a verified single-use token
+    /// (`claims`): a token bound to a tenant signs in to that tenant only
+    /// (a request naming another is refused).
+    pub(crate) fn exchange_context(
+        &self,
+        claims: &Claims,
+        mut context: SignInContext,
+    ) -> Result<SignInContext> {
+        if let Some(bound) = &claims.tenant {
+            match &context.tenant {
+                Some(asked) if asked.as_str() != bound => return Err(Error::WrongTenant),
+                Some(_) => {}
+                None => context.tenant = Some(crate::tenant::Tenant::new(bound.as_str())?),
+            }
+        }
+        Ok(context)
     }
 
     pub(crate) async fn store_rows(&self, rows: &[NewTokenRow]) -> Result<()> {
@@ -351,6 +381,22 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             .into_iter()
             .map(|row| Session::from_row(row, current))
             .collect())
+    }
+
+    /// [`Auth::list_sessions`] in one tenant: the device list a tenant's
+    /// page shows (the user's sessions in other tenants are not listed).
+    pub async fn list_sessions_in(
+        &self,
+        user: &U,
+        tenant: &crate::tenant::Tenant,
+        current: Option<&str>,
+    ) -> Result<Vec<Session>>
+    where
+        S: RefreshStore,
+    {
+        let mut sessions = self.list_sessions(user, current).await?;
+        sessions.retain(|s| s.tenant.as_deref() == Some(tenant.as_str()));
+        Ok(sessions)
     }
 
     /// Ends one of the user's sessions: every token of it stops working.
@@ -406,10 +452,11 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
             return Err(Error::SessionEnded);
         };
 
-        let session = SessionRef {
-            id: sid.clone(),
-            expires_at: session.expires_at.timestamp(),
-        };
+        let session = SessionRef::session(
+            sid.clone(),
+            session.expires_at.timestamp(),
+            claims.tenant.clone(),
+        );
         let lifetime = self.settings().tokens.token_lifetime;
         let token = self.mint(
             &user,

@@ -247,6 +247,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         let (claims, key, user) = self
             .check_single_use(magic_link_token, &Purpose::MAGIC_LINK)
             .await?;
+        let context = self.exchange_context(&claims, context)?;
         if self.never_confirmed(&user) {
             return self
                 .first_proof_by_magic_link(&claims, &key, &user, context)
@@ -304,7 +305,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         let current = user.hashed_password().to_owned();
         let new_hash = self.hasher().hash(password).await?;
         user.set_hashed_password(new_hash.clone());
-        let context = context.into();
+        let context = self.exchange_context(&claims, context.into())?;
         let client = context.client.clone();
         let minted = self.mint_sign_in(&user, context)?;
         let filter = self.log_out_filter();
@@ -317,6 +318,8 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
                 filter: &filter,
                 keep_for: crate::token::revocation_keep_for(self.leeway()),
                 api_keys: self.sign_ins_take_keys(),
+                // The password is the account's: every tenant's sign-ins.
+                tenant: None,
             }),
             new_rows: &minted.rows,
             redeem: Some(Redeem {

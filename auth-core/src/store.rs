@@ -34,6 +34,8 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     /// When the row was last written.
     pub updated_at: DateTime<Utc>,
+    /// The tenant the token is bound to (a resource with tenancy).
+    pub tenant: Option<String>,
 }
 
 impl TokenRow {
@@ -59,6 +61,8 @@ pub struct SessionFacts {
     pub expires_at: DateTime<Utc>,
     /// When it began (the sign-in).
     pub created_at: DateTime<Utc>,
+    /// The tenant the session is bound to (a resource with tenancy).
+    pub tenant: Option<String>,
 }
 
 impl SessionFacts {
@@ -76,6 +80,7 @@ impl From<TokenRow> for SessionFacts {
             purpose: row.purpose,
             expires_at: row.expires_at,
             created_at: row.created_at,
+            tenant: row.tenant,
         }
     }
 }
@@ -96,6 +101,8 @@ pub struct TokenRowFacts {
     pub extra_data: Option<Value>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// The tenant the token is bound to (a resource with tenancy).
+    pub tenant: Option<String>,
 }
 
 impl TokenRowFacts {
@@ -113,6 +120,7 @@ impl From<TokenRow> for TokenRowFacts {
             expires_at: row.expires_at,
             extra_data: row.extra_data,
             created_at: row.created_at,
+            tenant: row.tenant,
         }
     }
 }
@@ -140,6 +148,8 @@ pub struct NewTokenRow {
     pub purpose: String,
     /// Optional JSON payload.
     pub extra_data: Option<Value>,
+    /// The tenant the token is bound to (a resource with tenancy).
+    pub tenant: Option<String>,
 }
 
 /// Storage of the rows of one token table, bound when the store is built
@@ -213,10 +223,22 @@ pub trait TokenStore: Send + Sync {
     /// whose `expires_at` moves `revoke.keep_for` later (so it outlives the
     /// token's leeway and clock skew); with `revoke.api_keys`, revokes the
     /// subject's API keys in the same write (a store without
-    /// [`ApiKeyStore`] answers an error then). Returns how many token rows.
+    /// [`ApiKeyStore`] answers an error then). With `revoke.tenant`, only
+    /// the rows bound to that tenant (API keys are not bound to one).
+    /// Returns how many token rows.
     fn revoke_all_for_subject(
         &self,
         revoke: &RevokeAll<'_>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Flips every row bound to `tenant` (of every subject, not already a
+    /// revocation) to a revocation whose `expires_at` moves `keep_for`
+    /// later: a suspended tenant's sessions and tokens end, in one write.
+    /// Returns how many rows.
+    fn revoke_tenant(
+        &self,
+        tenant: &str,
+        keep_for: Duration,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Rows expired by the store's clock, at most `limit`.
@@ -574,6 +596,10 @@ pub struct RevokeAll<'a> {
     pub keep_for: Duration,
     /// Whether the subject's API keys are revoked in the same write.
     pub api_keys: bool,
+    /// Only the rows bound to this tenant (log out everywhere in one
+    /// tenant, a membership ended); `None`: the subject's rows in every
+    /// tenant.
+    pub tenant: Option<&'a str>,
 }
 
 impl<'a> RevokeAll<'a> {
@@ -584,7 +610,13 @@ impl<'a> RevokeAll<'a> {
             filter,
             keep_for,
             api_keys: false,
+            tenant: None,
         }
+    }
+
+    /// Only the rows bound to `tenant`.
+    pub fn in_tenant(self, tenant: Option<&'a str>) -> Self {
+        Self { tenant, ..self }
     }
 }
 
@@ -821,6 +853,7 @@ mod tests {
             extra_data: None,
             created_at: at,
             updated_at: at,
+            tenant: None,
         }
     }
 

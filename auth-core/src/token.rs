@@ -23,7 +23,7 @@ pub trait TokenResource {
     const CONFIG: TokenResourceConfig;
 }
 
-/// The facts a token row is made of: `jti`, `sub`, `exp`.
+/// The facts a token row is made of: `jti`, `sub`, `exp`, `tenant`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenFacts {
     /// The token's `jti`.
@@ -32,6 +32,8 @@ pub struct TokenFacts {
     pub subject: String,
     /// The token's `exp`.
     pub expires_at: DateTime<Utc>,
+    /// The token's `tenant` (a resource with tenancy).
+    pub tenant: Option<String>,
 }
 
 impl TokenFacts {
@@ -52,6 +54,7 @@ impl TryFrom<&Claims> for TokenFacts {
                 .timestamp_opt(claims.exp, 0)
                 .single()
                 .ok_or(Error::InvalidClaim("exp"))?,
+            tenant: claims.tenant.clone(),
         })
     }
 }
@@ -74,6 +77,7 @@ fn new_row(facts: &TokenFacts, purpose: &str, extra_data: Option<Value>) -> NewT
         expires_at: facts.expires_at,
         purpose: purpose.to_owned(),
         extra_data,
+        tenant: facts.tenant.clone(),
     }
 }
 
@@ -199,6 +203,7 @@ pub async fn revoke_jti<S: TokenStore>(
         jti: jti.to_owned(),
         subject: subject.to_owned(),
         expires_at: Utc::now() + Duration::days(JTI_REVOCATION_LIFETIME_DAYS),
+        tenant: None,
     };
     revoke_row(store, &new_row(&facts, REVOCATION, None)).await
 }

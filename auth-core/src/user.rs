@@ -50,6 +50,14 @@ pub trait UserResource: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
         None
     }
 
+    /// The tenant this user belongs to (`tenancy(strategy = attribute,
+    /// field = …)`: the field's `Display` form), written into every token
+    /// of the user; `None` without attribute tenancy (the default). A
+    /// token whose tenant is not its user's current one is refused.
+    fn tenant(&self) -> Option<String> {
+        None
+    }
+
     /// This user's subject, as written into `sub`.
     fn subject(&self) -> String {
         Subject::new(
@@ -110,6 +118,8 @@ pub struct Settings<U> {
     pub brute_force: Option<crate::config::BruteForceConfig>,
     /// The audit-log add-on, when configured.
     pub audit_log: Option<crate::audit::AuditConfig>,
+    /// Tenancy, when configured: every token is bound to one tenant.
+    pub tenancy: Option<crate::tenant::TenancyConfig>,
     /// Delivers single-use tokens (password reset); required when a
     /// strategy sends one. Not part of the DSL: set it with
     /// [`Settings::with_sender`].
@@ -133,6 +143,7 @@ impl<U> Clone for Settings<U> {
             api_key: self.api_key.clone(),
             brute_force: self.brute_force.clone(),
             audit_log: self.audit_log,
+            tenancy: self.tenancy,
             sender: self.sender.clone(),
         }
     }
@@ -156,6 +167,7 @@ impl<U> Settings<U> {
             api_key: None,
             brute_force: None,
             audit_log: None,
+            tenancy: None,
             sender: None,
         }
     }

@@ -13,6 +13,7 @@ use crate::session::{SignInContext, SignedIn};
 use crate::store::{
     InsertUserError, PasswordChange, PasswordStore, RevokeAll, SingleUseStore, TokenStore,
 };
+use crate::tenant::Tenant;
 use crate::token;
 use crate::user::{PasswordUser, UserResource};
 use crate::verify::check_credential;
@@ -178,8 +179,17 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         match token_type {
             TokenType::User => self.sign_in(user, context).await,
             TokenType::SignIn => {
+                // With context tenancy, bound to the tenant signed in to.
+                let tenant = self.sign_in_tenant(&user, context.tenant.as_ref())?;
+                let tenant = tenant.map(Tenant::new).transpose()?;
                 let token = self
-                    .issue(&user, &Purpose::SIGN_IN, lifetime, context.extra_claims)
+                    .issue_in(
+                        &user,
+                        &Purpose::SIGN_IN,
+                        lifetime,
+                        context.extra_claims,
+                        tenant.as_ref(),
+                    )
                     .await?;
                 Ok(SignedIn {
                     user,
@@ -219,6 +229,8 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                 found: truncated(&claims.purpose),
             });
         }
+        // Refused in another tenant before it is spent.
+        let context = self.exchange_context(&claims, context)?;
         match self.revoke_verified(&claims).await {
             Ok(()) => {}
             // Another request redeemed it first.
@@ -227,6 +239,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         }
         let user = self.load_user(&claims).await?;
         check_credential(&claims, &user)?;
+        self.check_user_tenant(&claims, &user)?;
         self.sign_in(user, context).await
     }
 
@@ -295,6 +308,8 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             filter: &filter,
             keep_for: crate::token::revocation_keep_for(self.leeway()),
             api_keys: keys,
+            // The password is the account's: every tenant's sign-ins.
+            tenant: None,
         });
         let change = PasswordChange {
             key: &updated.primary_key(),

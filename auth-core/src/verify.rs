@@ -26,6 +26,7 @@ use crate::claims::{Claims, ExtraClaims};
 use crate::config::Purpose;
 use crate::error::{Error, Result, truncated};
 use crate::store::{Rows, TokenStore, UserStore};
+use crate::tenant::{self, TenancyStrategy, Tenant};
 use crate::user::UserResource;
 
 /// What the token's own row must be.
@@ -60,6 +61,9 @@ pub(crate) struct Expect<'a> {
     /// The lookup may be answered by the cache (access tokens only: a
     /// token the flow then spends is read from the store).
     pub cached: bool,
+    /// The tenant the request is in, when the flow compares it
+    /// (`Auth::authenticate_in`): the token's must be the same.
+    pub tenant: Option<Option<&'a str>>,
 }
 
 impl Expect<'static> {
@@ -71,6 +75,7 @@ impl Expect<'static> {
         restore_claims: true,
         credential: false,
         cached: false,
+        tenant: None,
     };
 
     /// An access token (`Auth::authenticate`): `ANY`, but purpose `user`,
@@ -118,6 +123,28 @@ pub(crate) struct Verified<U: UserResource> {
     pub rows: Rows,
 }
 
+impl<U: UserResource, S> Auth<U, S> {
+    /// The tenant a request must be in, as a flow compares it: none at a
+    /// resource without tenancy; at one with, the request must name one.
+    pub(crate) fn request_tenant<'t>(&self, tenant: Option<&'t Tenant>) -> Result<Option<&'t str>> {
+        match (self.settings().tenancy, tenant) {
+            (Some(_), None) => Err(Error::WrongTenant),
+            (_, tenant) => Ok(tenant.map(Tenant::as_str)),
+        }
+    }
+
+    /// With attribute tenancy, the token's tenant is its user's current
+    /// one: a user moved to another tenant loses every token of the old.
+    pub(crate) fn check_user_tenant(&self, claims: &Claims, user: &U) -> Result<()> {
+        match self.settings().tenancy.map(|t| t.strategy) {
+            Some(TenancyStrategy::Attribute) => {
+                tenant::same(user.tenant().as_deref(), claims.tenant.as_deref())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// Stages 1 to 3: the token decoded, its purpose one `expect` accepts,
     /// its subject a user of this resource, its `sid` there when needed.
@@ -144,6 +171,20 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         if expect.needs_session && claims.sid.is_none() {
             return Err(Error::InvalidClaim("sid"));
         }
+        // Every token of an attribute-tenancy resource names its tenant;
+        // none of a resource without tenancy does (a context-tenancy
+        // resource's account tokens, outside a session, name none).
+        let bound = match self.settings().tenancy.map(|t| t.strategy) {
+            None => claims.tenant.is_none(),
+            Some(TenancyStrategy::Attribute) => claims.tenant.is_some(),
+            Some(TenancyStrategy::Context) => true,
+        };
+        if !bound {
+            return Err(Error::WrongTenant);
+        }
+        if let Some(expected) = expect.tenant {
+            tenant::same(expected, claims.tenant.as_deref())?;
+        }
         Ok((claims, key))
     }
 
@@ -160,7 +201,9 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let alive = self.presence_time(now);
-        let token = rows.token.as_ref();
+        // A row of another tenant is no row of this token: a jti revoked
+        // in one tenant revokes nothing in another.
+        let token = rows.token.as_ref().filter(|r| r.tenant == claims.tenant);
         if token.is_some_and(|r| r.purpose == Purpose::REVOCATION.as_str()) {
             return Err(Error::Revoked);
         }
@@ -191,6 +234,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             let live = rows.session.as_ref().is_some_and(|s| {
                 s.purpose == Purpose::SESSION.as_str()
                     && s.subject == claims.sub
+                    && s.tenant == claims.tenant
                     && s.expires_at > alive
             });
             if !live {
@@ -234,10 +278,28 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// user loaded, and the password unchanged since the token was issued.
     /// The token's row, its session's row and the user are one store call
     /// ([`UserStore::authenticate_lookup`]): one round trip in every mode.
+    ///
+    /// At a resource with tenancy every token is refused here: use
+    /// [`Auth::authenticate_in`] with the request's tenant.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedUser<U>> {
-        let Verified { user, claims, .. } = self
-            .verify_token(token, &Expect::ACCESS, Utc::now())
-            .await?;
+        self.authenticate_in(token, None).await
+    }
+
+    /// [`Auth::authenticate`] in the request's `tenant`: the token must be
+    /// bound to it (a token of another tenant, or of none, is refused,
+    /// before any store call, like any other bad token). At a resource with
+    /// tenancy a request without a tenant authenticates nothing; at one
+    /// without, a request naming a tenant authenticates nothing either.
+    pub async fn authenticate_in(
+        &self,
+        token: &str,
+        tenant: Option<&Tenant>,
+    ) -> Result<AuthenticatedUser<U>> {
+        let expect = Expect {
+            tenant: Some(self.request_tenant(tenant)?),
+            ..Expect::ACCESS
+        };
+        let Verified { user, claims, .. } = self.verify_token(token, &expect, Utc::now()).await?;
         Ok(AuthenticatedUser { user, claims })
     }
 
@@ -292,6 +354,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         };
         self.judge(&mut claims, &rows, expect, now)?;
         let user = user.ok_or(Error::UserNotFound)?;
+        self.check_user_tenant(&claims, &user)?;
         if expect.credential && claims.purpose != Purpose::CONFIRM.as_str() {
             check_credential(&claims, &user)?;
         }
@@ -507,6 +570,7 @@ mod tests {
 
     fn row(jti: &str, sub: &str, exp: i64, purpose: &Purpose) -> NewTokenRow {
         NewTokenRow {
+            tenant: None,
             jti: jti.to_owned(),
             subject: sub.to_owned(),
             expires_at: DateTime::from_timestamp(exp, 0).unwrap(),
@@ -528,10 +592,7 @@ mod tests {
         };
         auth.store().insert_user(&member).await.unwrap();
         let session_end = Utc::now().timestamp() + LIFETIME as i64;
-        let session = SessionRef {
-            id: "s1".into(),
-            expires_at: session_end,
-        };
+        let session = SessionRef::session("s1".into(), session_end, None);
         let lifetime = Lifetime::from_secs(LIFETIME);
         let presented = match case {
             Case::WrongPurpose if *purpose == Purpose::USER => &Purpose::REFRESH,

@@ -17,8 +17,8 @@ pub const ALGORITHMS: [&str; 12] = [
 ];
 
 /// The claims the framework writes itself; extra claims never set them.
-pub const REGISTERED_CLAIMS: [&str; 10] = [
-    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred", "sid",
+pub const REGISTERED_CLAIMS: [&str; 11] = [
+    "sub", "jti", "iat", "nbf", "exp", "iss", "aud", "purpose", "cred", "sid", "tenant",
 ];
 
 /// The longest lifetime the grammar accepts: a hundred years (so that any

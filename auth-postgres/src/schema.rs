@@ -15,7 +15,8 @@ const MIGRATION_LOCK: i64 = 0x6175_7468_5f70_6721; // "auth_pg!"
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
 /// the quoted API-key table beside it (step 2), `{a}` the quoted
-/// failed-attempt counters (step 3), `{e}` the security events (step 4).
+/// failed-attempt counters (step 3), `{e}` the security events (step 4);
+/// step 5 binds rows to tenants.
 const TOKEN_TABLE_STEPS: &[&str] = &[
     "\
 CREATE TABLE IF NOT EXISTS {t} (
@@ -69,6 +70,10 @@ CREATE TABLE IF NOT EXISTS {e} (
 );
 CREATE INDEX IF NOT EXISTS \"{n}_events_subject_at_idx\" ON {e} (subject, at);
 CREATE INDEX IF NOT EXISTS \"{n}_events_at_idx\" ON {e} (at);
+",
+    "\
+ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tenant text;
+CREATE INDEX IF NOT EXISTS \"{n}_tenant_subject_idx\" ON {t} (tenant, subject) WHERE tenant IS NOT NULL;
 ",
 ];
 

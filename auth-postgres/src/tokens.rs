@@ -54,6 +54,8 @@ pub(crate) const REVOKE_ALL_SET: &str = "purpose = 'revocation', \
      expires_at = expires_at + make_interval(secs => $4), updated_at = now()";
 pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocation' \
      AND ($2::text[] IS NULL OR purpose = ANY($2)) AND NOT (purpose = ANY($3))";
+/// Log out everywhere in one tenant: `$5` the tenant (NULL: every tenant).
+const IN_TENANT: &str = "($5::text IS NULL OR tenant = $5)";
 
 impl TokenQueries {
     /// The statements of the token table `t` and its API-key table `k`
@@ -87,11 +89,11 @@ impl TokenQueries {
             // A revocation row is never turned back into a live one: the
             // update's WHERE skips it and RETURNING yields no row.
             upsert: format!(
-                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO {t} ({NEW_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (jti) DO UPDATE SET subject = EXCLUDED.subject, \
                  expires_at = EXCLUDED.expires_at, purpose = EXCLUDED.purpose, \
-                 extra_data = EXCLUDED.extra_data, updated_at = now() \
+                 extra_data = EXCLUDED.extra_data, tenant = EXCLUDED.tenant, updated_at = now() \
                  WHERE {t}.purpose <> 'revocation' RETURNING 1"
             )
             .into(),
@@ -104,10 +106,11 @@ impl TokenQueries {
             // first inserts or flips it, the others find a revocation and
             // return no row.
             revoke: format!(
-                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
-                 VALUES ($1, $2, $3, 'revocation', NULL) \
+                "INSERT INTO {t} ({NEW_COLUMNS}) \
+                 VALUES ($1, $2, $3, 'revocation', NULL, $4) \
                  ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', \
                  subject = EXCLUDED.subject, expires_at = EXCLUDED.expires_at, \
+                 tenant = EXCLUDED.tenant, \
                  extra_data = NULL, updated_at = now() \
                  WHERE {t}.purpose <> 'revocation' RETURNING 1"
             )
@@ -116,14 +119,22 @@ impl TokenQueries {
                 "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND purpose = 'revocation')"
             )
             .into(),
-            revoke_all: format!("UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE}").into(),
+            revoke_all: format!(
+                "UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE} AND {IN_TENANT}"
+            )
+            .into(),
+            // The partial (tenant, subject) index finds a tenant's rows.
+            revoke_tenant: format!(
+                "UPDATE {t} SET purpose = 'revocation', \
+                 expires_at = expires_at + make_interval(secs => $2), updated_at = now() \
+                 WHERE tenant = $1 AND purpose <> 'revocation'"
+            )
+            .into(),
             read_expired: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE expires_at < now() ORDER BY expires_at LIMIT $1"
             )
             .into(),
-            insert: format!(
-                "INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) VALUES ($1, $2, $3, $4, $5)"
-            )
+            insert: format!("INSERT INTO {t} ({NEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
             .into(),
         };
         Self {
@@ -134,7 +145,7 @@ impl TokenQueries {
             // then finds it spent.
             redeem: format!(
                 "WITH spent AS (UPDATE {t} SET purpose = 'revocation', updated_at = now() \
-                     WHERE jti = $6 AND subject = $7 AND purpose = $8 AND expires_at > now() \
+                     WHERE jti = $7 AND subject = $8 AND purpose = $9 AND expires_at > now() \
                      RETURNING 1), \
                  issued AS (INSERT INTO {t} ({NEW_COLUMNS}) \
                      SELECT r.* FROM ({}) r WHERE EXISTS (SELECT 1 FROM spent)) \
@@ -149,8 +160,8 @@ impl TokenQueries {
             // the session is live. The outer SELECT reports what was seen
             // (its snapshot is the statement's start: a concurrent winner's
             // write shows as `refresh` with nothing done, and the caller asks
-            // again). $1 old jti, $2 sid, $3 subject, $4 grace seconds, $5-$9
-            // the new rows, $10 the successor.
+            // again). $1 old jti, $2 sid, $3 subject, $4 grace seconds, $5-$10
+            // the new rows, $11 the successor.
             // Every row is found by its primary key: the other conditions
             // sit inside `(…) IS TRUE`, which no index serves, so the
             // planner cannot trade the key for the (subject, purpose) index
@@ -164,7 +175,7 @@ impl TokenQueries {
                 "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
                      AND subject = $3 AND expires_at > now()) IS TRUE), \
                  used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now(), \
-                     extra_data = jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{successor}}', $10::jsonb) \
+                     extra_data = jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{successor}}', $11::jsonb) \
                      WHERE jti = $1 AND (purpose = 'refresh' AND subject = $3 AND expires_at > now()) IS TRUE \
                      AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
                  sibling AS (SELECT extra_data -> 'successor' AS successor FROM {t} WHERE jti = $1 AND $4 > 0 AND (purpose = 'refresh_used' \
@@ -199,7 +210,8 @@ impl TokenQueries {
             )
             .into(),
             revoke_all_and_keys: format!(
-                "WITH keys AS ({}) UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE}",
+                "WITH keys AS ({}) UPDATE {t} SET {REVOKE_ALL_SET} \
+                 WHERE {REVOKE_ALL_WHERE} AND {IN_TENANT}",
                 crate::api_keys::revoke_all(k)
             )
             .into(),
@@ -220,26 +232,30 @@ fn token_row(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
         extra_data: row.try_get("extra_data")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        tenant: row.try_get("tenant")?,
     })
 }
 
-const NEW_COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data";
+/// The columns a new row writes (the database sets the timestamps).
+pub(crate) const NEW_COLUMNS: &str = "jti, subject, expires_at, purpose, extra_data, tenant";
 
-/// `SELECT` of new rows bound as five arrays from parameter `$first` on.
+/// `SELECT` of new rows bound as six arrays from parameter `$first` on.
 pub(crate) fn unnest_rows(first: usize) -> String {
-    let [a, b, c, d, e] = [first, first + 1, first + 2, first + 3, first + 4];
+    let [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map(|i| first + i);
     format!(
-        "SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::timestamptz[], ${d}::text[], ${e}::jsonb[])"
+        "SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::timestamptz[], ${d}::text[], \
+         ${e}::jsonb[], ${f}::text[])"
     )
 }
 
-/// New rows as the five arrays [`unnest_rows`] binds.
+/// New rows as the six arrays [`unnest_rows`] binds.
 pub(crate) struct RowArrays {
     jti: Vec<String>,
     subject: Vec<String>,
     expires_at: Vec<DateTime<Utc>>,
     purpose: Vec<String>,
     extra_data: Vec<Option<serde_json::Value>>,
+    tenant: Vec<Option<String>>,
 }
 
 impl RowArrays {
@@ -250,6 +266,7 @@ impl RowArrays {
             expires_at: rows.iter().map(|r| r.expires_at).collect(),
             purpose: rows.iter().map(|r| r.purpose.clone()).collect(),
             extra_data: rows.iter().map(|r| r.extra_data.clone()).collect(),
+            tenant: rows.iter().map(|r| r.tenant.clone()).collect(),
         }
     }
 
@@ -262,6 +279,7 @@ impl RowArrays {
             .bind(self.expires_at)
             .bind(self.purpose)
             .bind(self.extra_data)
+            .bind(self.tenant)
     }
 }
 
@@ -288,18 +306,20 @@ pub(crate) fn lookup_rows(row: &PgRow, with_session: bool) -> Result<auth_core::
             purpose,
             extra_data: row.try_get(3)?,
             created_at: row.try_get(4)?,
+            tenant: row.try_get(5)?,
         }),
     };
     let session = match with_session {
         false => None,
-        true => match row.try_get::<Option<String>, _>(5)? {
+        true => match row.try_get::<Option<String>, _>(6)? {
             None => None,
             Some(jti) => Some(SessionFacts {
                 jti,
-                subject: row.try_get(6)?,
-                expires_at: row.try_get(7)?,
-                purpose: row.try_get(8)?,
-                created_at: row.try_get(9)?,
+                subject: row.try_get(7)?,
+                expires_at: row.try_get(8)?,
+                purpose: row.try_get(9)?,
+                created_at: row.try_get(10)?,
+                tenant: row.try_get(11)?,
             }),
         },
     };
@@ -401,16 +421,10 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
-        let RevokeAll {
-            subject,
-            filter,
-            keep_for,
-            api_keys,
-        } = *revoke;
-        if !api_keys {
-            return ops::revoke_all_for_subject(self, subject, filter, keep_for).await;
+        if !revoke.api_keys {
+            return ops::revoke_all_for_subject(self, revoke).await;
         }
-        let params = ops::revoke_all_params(subject, filter, keep_for);
+        let params = ops::revoke_all_params(revoke);
         let q = self.token_queries();
         ops::TokenSql::write(
             self,
@@ -419,6 +433,14 @@ impl TokenStore for PgStore {
             "revoke all and API keys",
         )
         .await
+    }
+
+    async fn revoke_tenant(
+        &self,
+        tenant: &str,
+        keep_for: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        ops::revoke_tenant(self, tenant, keep_for).await
     }
 
     async fn read_expired(&self, limit_to: usize) -> Result<Vec<TokenRow>, StoreError> {

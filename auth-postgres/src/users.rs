@@ -14,8 +14,8 @@ use auth_sql::{identity_column, inserted, quote_column, stored_user, update_err,
 
 use crate::store::{PgStore, db_err};
 use crate::tokens::{
-    REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_from, lookup_rows,
-    unnest_rows,
+    NEW_COLUMNS, REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_from,
+    lookup_rows, unnest_rows,
 };
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
@@ -153,7 +153,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
         // insert's RETURNING, so all land or none does.
         let sql = format!(
             "WITH u AS ({insert} RETURNING 1) \
-             INSERT INTO {} (jti, subject, expires_at, purpose, extra_data) \
+             INSERT INTO {} ({NEW_COLUMNS}) \
              SELECT r.* FROM ({}) r, u",
             tokens.table,
             unnest_rows(2)
@@ -302,18 +302,18 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
         // redemption waits, then sees it spent), the change requires it,
         // and it is spent only if the change happened.
         let sql = format!(
-            "WITH tok AS (SELECT 1 FROM {t} WHERE jti = $13 AND subject = $14 \
-                 AND purpose = $15 AND expires_at > now() FOR UPDATE), \
+            "WITH tok AS (SELECT 1 FROM {t} WHERE jti = $14 AND subject = $15 \
+                 AND purpose = $16 AND expires_at > now() FOR UPDATE), \
              changed AS (UPDATE {users} u SET {hash} = $7 \
                  WHERE u.{pk} = $5::{key_type} AND u.{hash} = $6 \
-                 AND ($13::text IS NULL OR EXISTS (SELECT 1 FROM tok)) RETURNING 1), \
+                 AND ($14::text IS NULL OR EXISTS (SELECT 1 FROM tok)) RETURNING 1), \
              spent AS (UPDATE {t} SET purpose = 'revocation', updated_at = now() \
-                 WHERE jti = $13 AND EXISTS (SELECT 1 FROM changed)), \
+                 WHERE jti = $14 AND EXISTS (SELECT 1 FROM changed)), \
              revoked AS (UPDATE {t} SET {REVOKE_ALL_SET} \
                  WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE}), \
-             keys AS (UPDATE {k} SET revoked = true WHERE $16 AND subject = $1 AND NOT revoked \
+             keys AS (UPDATE {k} SET revoked = true WHERE $17 AND subject = $1 AND NOT revoked \
                  AND EXISTS (SELECT 1 FROM changed)), \
-             issued AS (INSERT INTO {t} (jti, subject, expires_at, purpose, extra_data) \
+             issued AS (INSERT INTO {t} ({NEW_COLUMNS}) \
                  SELECT r.* FROM ({}) r WHERE EXISTS (SELECT 1 FROM changed)) \
              SELECT EXISTS (SELECT 1 FROM changed)",
             unnest_rows(8)

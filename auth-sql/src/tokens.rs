@@ -9,12 +9,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{NewTokenRow, Purpose, PurposeFilter, Rows, Sessions, StoreError, TokenRow};
+use auth_core::{NewTokenRow, Purpose, RevokeAll, Rows, Sessions, StoreError, TokenRow};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// The token table's columns, in the order every store selects them.
-pub const COLUMNS: [&str; 7] = [
+pub const COLUMNS: [&str; 8] = [
     "jti",
     "subject",
     "expires_at",
@@ -22,26 +22,35 @@ pub const COLUMNS: [&str; 7] = [
     "extra_data",
     "created_at",
     "updated_at",
+    "tenant",
 ];
 
 /// [`COLUMNS`] as a select list.
 pub const COLUMN_LIST: &str =
-    "jti, subject, expires_at, purpose, extra_data, created_at, updated_at";
+    "jti, subject, expires_at, purpose, extra_data, created_at, updated_at, tenant";
 
 /// The columns of a token's own row that verification reads (what
 /// `auth_core::TokenRowFacts` holds), in this order; `purpose` is never
 /// NULL in a row, so a NULL `purpose` is a row not found.
-pub const TOKEN_FACT_COLUMNS: [&str; 5] = [
+pub const TOKEN_FACT_COLUMNS: [&str; 6] = [
     "subject",
     "expires_at",
     "purpose",
     "extra_data",
     "created_at",
+    "tenant",
 ];
 
 /// The columns of a session row that verification reads (what
 /// `auth_core::SessionFacts` holds): not its `extra_data` or `updated_at`.
-pub const SESSION_COLUMNS: [&str; 5] = ["jti", "subject", "expires_at", "purpose", "created_at"];
+pub const SESSION_COLUMNS: [&str; 6] = [
+    "jti",
+    "subject",
+    "expires_at",
+    "purpose",
+    "created_at",
+    "tenant",
+];
 
 /// The select list of a lookup, in this order (a store reads it by
 /// position): what verification reads of the token's row (`t.c AS t_c`,
@@ -104,21 +113,25 @@ pub struct TokenStatements {
     /// a session joins nothing): jti.
     pub lookup_token: Arc<str>,
     /// Insert a row unless a revocation holds its jti, returning a row
-    /// when written: jti, subject, expires_at, purpose, extra_data, now.
+    /// when written: jti, subject, expires_at, purpose, extra_data, tenant,
+    /// now.
     pub upsert: Arc<str>,
     /// Insert a row (a conflict is an error): as `upsert`.
     pub insert: Arc<str>,
     /// The live row of a jti: jti, now, purpose (or NULL: any).
     pub get: Arc<str>,
     /// Insert or turn a row into a revocation unless it is one, returning
-    /// a row when written: jti, subject, expires_at, now.
+    /// a row when written: jti, subject, expires_at, tenant, now.
     pub revoke: Arc<str>,
     /// Whether a jti's row is a revocation (one boolean): jti.
     pub is_revoked: Arc<str>,
     /// Turn a subject's rows into revocations kept past their expiry:
     /// subject, included purposes (or NULL: all), excluded purposes, how
-    /// long they are kept, now.
+    /// long they are kept, the tenant (or NULL: every tenant), now.
     pub revoke_all: Arc<str>,
+    /// Turn a tenant's rows into revocations kept past their expiry:
+    /// tenant, how long they are kept, now.
+    pub revoke_tenant: Arc<str>,
     /// A subject's live sessions: subject, now.
     pub list_sessions: Arc<str>,
     /// A subject's live rows of one purpose: subject, now, purpose.
@@ -183,14 +196,16 @@ pub trait TokenSql: Sync {
     ) -> impl Future<Output = Result<Rows, StoreError>> + Send;
 }
 
-/// A new row's values: jti, subject, expires_at, purpose, extra_data, now.
-fn new_row(row: &NewTokenRow) -> [Param<'_>; 6] {
+/// A new row's values: jti, subject, expires_at, purpose, extra_data,
+/// tenant, now.
+fn new_row(row: &NewTokenRow) -> [Param<'_>; 7] {
     [
         Param::Text(&row.jti),
         Param::Text(&row.subject),
         Param::Time(row.expires_at),
         Param::Text(&row.purpose),
         Param::Json(row.extra_data.as_ref()),
+        Param::MaybeText(row.tenant.as_deref()),
         Param::Now,
     ]
 }
@@ -249,6 +264,7 @@ pub async fn insert_revocation<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<
         Param::Text(&row.jti),
         Param::Text(&row.subject),
         Param::Time(row.expires_at),
+        Param::MaybeText(row.tenant.as_deref()),
         Param::Now,
     ];
     s.write_returning(&q.as_ref().revoke, &params, "revoke token")
@@ -263,31 +279,39 @@ pub async fn is_revoked<S: TokenSql>(s: &S, jti: &str) -> Result<bool, StoreErro
 }
 
 /// The values of `revoke_all` (log out everywhere): subject, included and
-/// excluded purposes, how long a revocation is kept, now.
-pub fn revoke_all_params<'a>(
-    subject: &'a str,
-    filter: &'a PurposeFilter,
-    keep_for: Duration,
-) -> [Param<'a>; 5] {
+/// excluded purposes, how long a revocation is kept, the tenant (or NULL),
+/// now.
+pub fn revoke_all_params<'a>(revoke: &RevokeAll<'a>) -> [Param<'a>; 6] {
     [
-        Param::Text(subject),
-        Param::Purposes(filter.include.as_deref()),
-        Param::Purposes(Some(&filter.exclude)),
-        Param::Duration(keep_for),
+        Param::Text(revoke.subject),
+        Param::Purposes(revoke.filter.include.as_deref()),
+        Param::Purposes(Some(&revoke.filter.exclude)),
+        Param::Duration(revoke.keep_for),
+        Param::MaybeText(revoke.tenant),
         Param::Now,
     ]
 }
 
-/// `TokenStore::revoke_all_for_subject`.
+/// `TokenStore::revoke_all_for_subject`, without the API keys.
 pub async fn revoke_all_for_subject<S: TokenSql>(
     s: &S,
-    subject: &str,
-    filter: &PurposeFilter,
+    revoke: &RevokeAll<'_>,
+) -> Result<u64, StoreError> {
+    let q = s.queries();
+    let params = revoke_all_params(revoke);
+    s.write(&q.as_ref().revoke_all, &params, "revoke all for subject")
+        .await
+}
+
+/// `TokenStore::revoke_tenant`.
+pub async fn revoke_tenant<S: TokenSql>(
+    s: &S,
+    tenant: &str,
     keep_for: Duration,
 ) -> Result<u64, StoreError> {
     let q = s.queries();
-    let params = revoke_all_params(subject, filter, keep_for);
-    s.write(&q.as_ref().revoke_all, &params, "revoke all for subject")
+    let params = [Param::Text(tenant), Param::Duration(keep_for), Param::Now];
+    s.write(&q.as_ref().revoke_tenant, &params, "revoke tenant")
         .await
 }
 
@@ -457,16 +481,16 @@ mod tests {
         assert_eq!(
             token,
             "t.subject AS t_subject, t.expires_at AS t_expires_at, t.purpose AS t_purpose, \
-             t.extra_data AS t_extra_data, t.created_at AS t_created_at"
+             t.extra_data AS t_extra_data, t.created_at AS t_created_at, t.tenant AS t_tenant"
         );
-        assert_eq!(lookup_width(false), 5);
-        assert_eq!(lookup_width(true), 10);
+        assert_eq!(lookup_width(false), 6);
+        assert_eq!(lookup_width(true), 12);
         let both = lookup_columns(true);
         assert_eq!(
             both,
             format!(
                 "{token}, s.jti AS s_jti, s.subject AS s_subject, s.expires_at AS s_expires_at, \
-                 s.purpose AS s_purpose, s.created_at AS s_created_at"
+                 s.purpose AS s_purpose, s.created_at AS s_created_at, s.tenant AS s_tenant"
             )
         );
         assert!(

@@ -10,7 +10,8 @@ use crate::store::{SQLITE, SqliteStore, db_err};
 /// Steps of a token table, in order; a step is never edited once released,
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
 /// the quoted API-key table beside it (step 2), `{a}` the quoted
-/// failed-attempt counters (step 3), `{e}` the security events (step 4). The
+/// failed-attempt counters (step 3), `{e}` the security events (step 4);
+/// step 5 binds rows to tenants. The
 /// shape and indexes are PostgreSQL's; times are microseconds since the Unix
 /// epoch (UTC), `extra_data` JSON text. No foreign key: a revocation row
 /// outlives whatever it revokes and never cascades.
@@ -67,6 +68,10 @@ CREATE TABLE IF NOT EXISTS {e} (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS \"{n}_events_subject_at_idx\" ON {e} (subject, at);
 CREATE INDEX IF NOT EXISTS \"{n}_events_at_idx\" ON {e} (at);
+",
+    "\
+ALTER TABLE {t} ADD COLUMN tenant TEXT;
+CREATE INDEX IF NOT EXISTS \"{n}_tenant_subject_idx\" ON {t} (tenant, subject) WHERE tenant IS NOT NULL;
 ",
 ];
 

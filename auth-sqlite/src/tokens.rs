@@ -77,14 +77,15 @@ impl TokenQueries {
             // A revocation row is never turned back into a live one: the
             // update's WHERE skips it and RETURNING yields no row.
             upsert: format!(
-                "INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+                "INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?7, ?6) \
                  ON CONFLICT (jti) DO UPDATE SET subject = excluded.subject, \
                  expires_at = excluded.expires_at, purpose = excluded.purpose, \
-                 extra_data = excluded.extra_data, updated_at = excluded.updated_at \
+                 extra_data = excluded.extra_data, tenant = excluded.tenant, \
+                 updated_at = excluded.updated_at \
                  WHERE {t}.purpose <> 'revocation' RETURNING 1"
             )
             .into(),
-            insert: format!("INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")
+            insert: format!("INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?7, ?6)")
                 .into(),
             get: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE jti = ?1 AND expires_at > ?2 \
@@ -94,9 +95,10 @@ impl TokenQueries {
             // Writers are serialised: the first of concurrent revocations
             // inserts or flips the row, the others find a revocation.
             revoke: format!(
-                "INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, 'revocation', NULL, ?4, ?4) \
+                "INSERT INTO {t} ({COLUMNS}) VALUES (?1, ?2, ?3, 'revocation', NULL, ?5, ?5, ?4) \
                  ON CONFLICT (jti) DO UPDATE SET purpose = 'revocation', \
                  subject = excluded.subject, expires_at = excluded.expires_at, \
+                 tenant = excluded.tenant, \
                  extra_data = NULL, updated_at = excluded.updated_at \
                  WHERE {t}.purpose <> 'revocation' RETURNING 1"
             )
@@ -105,12 +107,20 @@ impl TokenQueries {
                 "SELECT EXISTS (SELECT 1 FROM {t} WHERE jti = ?1 AND purpose = 'revocation')"
             )
             .into(),
-            // ?2 and ?3: JSON arrays of purposes; ?4: microseconds.
+            // ?2 and ?3: JSON arrays of purposes; ?4: microseconds; ?5 the
+            // tenant (NULL: every tenant).
             revoke_all: format!(
-                "UPDATE {t} SET purpose = 'revocation', expires_at = expires_at + ?4, updated_at = ?5 \
+                "UPDATE {t} SET purpose = 'revocation', expires_at = expires_at + ?4, updated_at = ?6 \
                  WHERE subject = ?1 AND purpose <> 'revocation' \
                  AND (?2 IS NULL OR purpose IN (SELECT value FROM json_each(?2))) \
-                 AND purpose NOT IN (SELECT value FROM json_each(?3))"
+                 AND purpose NOT IN (SELECT value FROM json_each(?3)) \
+                 AND (?5 IS NULL OR tenant = ?5)"
+            )
+            .into(),
+            // The partial (tenant, subject) index finds a tenant's rows.
+            revoke_tenant: format!(
+                "UPDATE {t} SET purpose = 'revocation', expires_at = expires_at + ?2, updated_at = ?3 \
+                 WHERE tenant = ?1 AND purpose <> 'revocation'"
             )
             .into(),
             read_expired: format!(
@@ -124,7 +134,8 @@ impl TokenQueries {
             // statement, so all rows land or none does.
             insert_many: format!(
                 "INSERT INTO {t} ({COLUMNS}) \
-                 SELECT value ->> 'j', value ->> 's', value ->> 'e', value ->> 'p', value -> 'x', ?2, ?2 \
+                 SELECT value ->> 'j', value ->> 's', value ->> 'e', value ->> 'p', value -> 'x', \
+                 ?2, ?2, value ->> 't' \
                  FROM json_each(?1)"
             )
             .into(),
@@ -201,6 +212,7 @@ fn token_row(row: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
         extra_data: json(row.try_get("extra_data")?)?,
         created_at: from_micros(row.try_get("created_at")?),
         updated_at: from_micros(row.try_get("updated_at")?),
+        tenant: row.try_get("tenant")?,
     })
 }
 
@@ -216,18 +228,20 @@ pub(crate) fn lookup_rows(row: &SqliteRow, with_session: bool) -> Result<Rows, s
             purpose,
             extra_data: json(row.try_get(3)?)?,
             created_at: from_micros(row.try_get(4)?),
+            tenant: row.try_get(5)?,
         }),
     };
     let session = match with_session {
         false => None,
-        true => match row.try_get::<Option<String>, _>(5)? {
+        true => match row.try_get::<Option<String>, _>(6)? {
             None => None,
             Some(jti) => Some(SessionFacts {
                 jti,
-                subject: row.try_get(6)?,
-                expires_at: from_micros(row.try_get(7)?),
-                purpose: row.try_get(8)?,
-                created_at: from_micros(row.try_get(9)?),
+                subject: row.try_get(7)?,
+                expires_at: from_micros(row.try_get(8)?),
+                purpose: row.try_get(9)?,
+                created_at: from_micros(row.try_get(10)?),
+                tenant: row.try_get(11)?,
             }),
         },
     };
@@ -247,6 +261,9 @@ pub(crate) fn rows_json(rows: &[NewTokenRow]) -> String {
             if let Some(x) = &r.extra_data {
                 o.insert("x".into(), x.clone());
             }
+            if let Some(t) = &r.tenant {
+                o.insert("t".into(), t.clone().into());
+            }
             Value::Object(o)
         })
         .collect();
@@ -258,9 +275,6 @@ fn purposes_json(purposes: &[Purpose]) -> String {
     Value::Array(purposes.iter().map(|p| p.as_str().into()).collect()).to_string()
 }
 
-/// `sql` with `params` bound as SQLite stores them: times and durations in
-/// microseconds, JSON and purpose lists as JSON text; [`Param::Now`] is
-/// this process's clock (the database is on the same machine).
 /// Log out everywhere inside a transaction, at its time: the subject's
 /// token rows and, when asked, its API keys. How many token rows.
 pub(crate) async fn revoke_all(
@@ -269,9 +283,15 @@ pub(crate) async fn revoke_all(
     revoke: &RevokeAll<'_>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let [subject, include, exclude, keep_for, _now] =
-        ops::revoke_all_params(revoke.subject, revoke.filter, revoke.keep_for);
-    let params = [subject, include, exclude, keep_for, Param::Time(now)];
+    let [subject, include, exclude, keep_for, tenant, _now] = ops::revoke_all_params(revoke);
+    let params = [
+        subject,
+        include,
+        exclude,
+        keep_for,
+        tenant,
+        Param::Time(now),
+    ];
     let done = query(&tokens.common.revoke_all, &params)
         .execute(&mut *tx)
         .await?;
@@ -284,6 +304,9 @@ pub(crate) async fn revoke_all(
     Ok(done.rows_affected())
 }
 
+/// `sql` with `params` bound as SQLite stores them: times and durations in
+/// microseconds, JSON and purpose lists as JSON text; [`Param::Now`] is
+/// this process's clock (the database is on the same machine).
 pub(crate) fn query(
     sql: &Arc<str>,
     params: &[Param<'_>],
@@ -414,13 +437,7 @@ impl TokenStore for SqliteStore {
 
     async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
         if !revoke.api_keys {
-            return ops::revoke_all_for_subject(
-                self,
-                revoke.subject,
-                revoke.filter,
-                revoke.keep_for,
-            )
-            .await;
+            return ops::revoke_all_for_subject(self, revoke).await;
         }
         let tokens = self.token_queries();
         self.write(
@@ -429,6 +446,14 @@ impl TokenStore for SqliteStore {
         )
         .await
         .map_err(db_err("revoke all and API keys"))
+    }
+
+    async fn revoke_tenant(
+        &self,
+        tenant: &str,
+        keep_for: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        ops::revoke_tenant(self, tenant, keep_for).await
     }
 
     async fn read_expired(&self, limit_to: usize) -> Result<Vec<TokenRow>, StoreError> {

@@ -106,6 +106,7 @@ pub fn fresh_facts(user: &User) -> TokenFacts {
         jti: auth_core::new_jti(),
         subject: user.subject(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        tenant: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use auth_core::{
     Error, InsertUserError, NewTokenRow, PasswordStore, Purpose, PurposeFilter, RefreshStore,
-    Rotation, Rows, Sessions, SingleUseStore, TokenResourceConfig, UserStore,
+    RevokeAll, Rotation, Rows, Sessions, SingleUseStore, TokenResourceConfig, UserStore,
 };
 use auth_core::{TokenFacts, token_actions};
 use chrono::{DateTime, Utc};
@@ -180,6 +180,7 @@ pub fn facts(subject: &str, expires_in_secs: i64) -> TokenFacts {
         jti: auth_core::new_jti(),
         subject: subject.into(),
         expires_at: at(expires_in_secs),
+        tenant: None,
     }
 }
 
@@ -612,6 +613,7 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
                 expires_at: f.expires_at,
                 purpose: Purpose::USER.as_str().to_owned(),
                 extra_data: None,
+                tenant: None,
             }
         })
         .collect();
@@ -692,8 +694,6 @@ pub async fn two_expungers_at_once_remove_each_row_once<S: ConformanceStore>(s: 
     assert_only_live_rows_left(&s, 100).await;
 }
 
-/// Expands to one `#[tokio::test]` per conformance case, each on a fresh
-/// [`Fixture`] from `$make` (an async expression).
 fn new_row(jti: &str, subject: &str, purpose: &str, expires_in_secs: i64) -> NewTokenRow {
     NewTokenRow {
         jti: jti.into(),
@@ -701,7 +701,84 @@ fn new_row(jti: &str, subject: &str, purpose: &str, expires_in_secs: i64) -> New
         expires_at: at(expires_in_secs),
         purpose: purpose.into(),
         extra_data: Some(json!({"k": jti})),
+        tenant: None,
     }
+}
+
+/// A row of `tenant`.
+fn tenant_row(subject: &str, purpose: &str, tenant: Option<&str>) -> NewTokenRow {
+    NewTokenRow {
+        tenant: tenant.map(str::to_owned),
+        ..new_row(&auth_core::new_jti(), subject, purpose, 600)
+    }
+}
+
+/// Every write path keeps a row's tenant and every read returns it; log
+/// out everywhere in one tenant flips only that tenant's rows of the
+/// subject; suspending a tenant flips its rows of every subject, in one
+/// statement, and nothing else; a revocation keeps the tenant it names.
+pub async fn rows_are_bound_to_their_tenant_and_revoked_by_it<S: ConformanceStore>(s: S) {
+    let (ada, bob) = ("user?id=ada", "user?id=bob");
+    let session_a = tenant_row(ada, "session", Some("acme"));
+    let session_b = tenant_row(ada, "session", Some("globex"));
+    let access_a = tenant_row(ada, "user", Some("acme"));
+    let untenanted = tenant_row(ada, "user", None);
+    let bob_a = tenant_row(bob, "session", Some("acme"));
+    let bob_b = tenant_row(bob, "user", Some("globex"));
+    s.insert_tokens(&[session_a.clone(), session_b.clone(), access_a.clone()])
+        .await
+        .unwrap();
+    s.insert_token(&untenanted).await.unwrap();
+    assert!(s.upsert_token(&bob_a).await.unwrap());
+    s.insert_tokens(std::slice::from_ref(&bob_b)).await.unwrap();
+    // Read back: the lookup (token and session), get_token, the device list.
+    let found = s.lookup(&access_a.jti, Some(&session_a.jti)).await.unwrap();
+    assert_eq!(found.token.unwrap().tenant.as_deref(), Some("acme"));
+    assert_eq!(found.session.unwrap().tenant.as_deref(), Some("acme"));
+    let row = s.get_token(&session_b.jti, None, Utc::now()).await.unwrap();
+    assert_eq!(row.unwrap().tenant.as_deref(), Some("globex"));
+    assert_eq!(stored(&s, &untenanted.jti).await.unwrap().tenant, None);
+    let mut listed: Vec<_> = s
+        .list_sessions(ada, Utc::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.tenant)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, [Some("acme".into()), Some("globex".into())]);
+    // Log out everywhere in acme: ada's two acme rows, nothing else.
+    let all = PurposeFilter::all();
+    let keep = Duration::from_secs(60);
+    let revoke = RevokeAll::tokens(ada, &all, keep).in_tenant(Some("acme"));
+    assert_eq!(s.revoke_all_for_subject(&revoke).await.unwrap(), 2);
+    let purpose = async |jti: &str| stored(&s, jti).await.unwrap().purpose;
+    assert_eq!(purpose(&session_a.jti).await, "revocation");
+    assert_eq!(purpose(&access_a.jti).await, "revocation");
+    assert_eq!(
+        stored(&s, &access_a.jti).await.unwrap().tenant.as_deref(),
+        Some("acme"),
+        "a revocation keeps its tenant"
+    );
+    for live in [&session_b, &untenanted, &bob_a] {
+        assert_ne!(purpose(&live.jti).await, "revocation");
+    }
+    // Suspend globex: every globex row of every subject, nothing else.
+    assert_eq!(s.revoke_tenant("globex", keep).await.unwrap(), 2);
+    assert_eq!(purpose(&session_b.jti).await, "revocation");
+    assert_eq!(purpose(&bob_b.jti).await, "revocation");
+    assert_ne!(purpose(&untenanted.jti).await, "revocation");
+    assert_ne!(purpose(&bob_a.jti).await, "revocation");
+    assert_eq!(s.revoke_tenant("globex", keep).await.unwrap(), 0);
+    assert_eq!(s.revoke_tenant("initech", keep).await.unwrap(), 0);
+    // A revocation written for a jti names its tenant.
+    let revocation = tenant_row(bob, "revocation", Some("initech"));
+    assert!(s.insert_revocation(&revocation).await.unwrap());
+    let row = stored(&s, &revocation.jti).await.unwrap();
+    assert_eq!(
+        (row.purpose.as_str(), row.tenant.as_deref()),
+        ("revocation", Some("initech"))
+    );
 }
 
 pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
@@ -1482,6 +1559,8 @@ pub async fn expired_counters_are_deleted_and_live_ones_kept<S: ConformanceStore
     assert!(locked_until(&s, long.key).await.is_some());
 }
 
+/// Expands to one `#[tokio::test]` per conformance case, each on a fresh
+/// [`Fixture`] from `$make` (an async expression).
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -1518,6 +1597,7 @@ macro_rules! conformance_suite {
             a_window_that_passed_starts_the_count_again,
             concurrent_failures_are_all_counted,
             expired_counters_are_deleted_and_live_ones_kept,
+            rows_are_bound_to_their_tenant_and_revoked_by_it,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

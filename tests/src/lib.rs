@@ -95,6 +95,7 @@ pub fn claims_for(user: &User) -> Claims {
         purpose: "user".into(),
         cred: None,
         sid: None,
+        tenant: None,
         extra: ExtraClaims::new(),
     }
 }

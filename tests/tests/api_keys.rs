@@ -287,6 +287,13 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         ) -> Result<u64, StoreError> {
             self.0.revoke_all_for_subject(r).await
         }
+        async fn revoke_tenant(
+            &self,
+            tenant: &str,
+            keep_for: std::time::Duration,
+        ) -> Result<u64, StoreError> {
+            self.0.revoke_tenant(tenant, keep_for).await
+        }
         async fn read_expired(&self, l: usize) -> Result<Vec<auth_core::TokenRow>, StoreError> {
             self.0.read_expired(l).await
         }

@@ -43,6 +43,13 @@ impl TokenStore for OnlyTokens {
     async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
         self.0.revoke_all_for_subject(revoke).await
     }
+    async fn revoke_tenant(
+        &self,
+        tenant: &str,
+        keep_for: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        self.0.revoke_tenant(tenant, keep_for).await
+    }
     async fn read_expired(&self, limit: usize) -> Result<Vec<TokenRow>, StoreError> {
         self.0.read_expired(limit).await
     }

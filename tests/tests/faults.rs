@@ -71,6 +71,7 @@ async fn database_down_fails_closed_and_recovers_without_restart() {
         jti: "expired".into(),
         subject: ada.subject(),
         expires_at: chrono::Utc::now() - chrono::Duration::hours(1),
+        tenant: None,
     };
     token_actions::store_token(&store, &res, &expired, &Purpose::USER, None)
         .await

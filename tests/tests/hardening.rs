@@ -254,6 +254,7 @@ mod verification {
                     jti,
                     subject: "user?id=1".into(),
                     expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+                    tenant: None,
                 };
                 auth_core::token_actions::store_token(
                     &store,

@@ -77,8 +77,8 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
             .await
             .unwrap();
     assert_eq!(
-        version, 4,
-        "the token table, its API keys, attempt counters and events"
+        version, 5,
+        "the token table, its API keys, attempt counters, events and tenants"
     );
     let indexes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'session_tokens'",
@@ -87,7 +87,10 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
     .fetch_one(db.store.pool())
     .await
     .unwrap();
-    assert_eq!(indexes, 3, "primary key, expires_at, (subject, purpose)");
+    assert_eq!(
+        indexes, 4,
+        "primary key, expires_at, (subject, purpose), (tenant, subject)"
+    );
 
     // The schema-qualified token table works end to end.
     let res = auth_core::TokenResourceConfig {
@@ -98,6 +101,7 @@ async fn migrate_is_idempotent_and_safe_from_several_nodes_at_once() {
         jti: "j1".into(),
         subject: "account?handle=neo".into(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        tenant: None,
     };
     auth_core::token_actions::store_token(&bound, &res, &f, &Purpose::USER, None)
         .await
@@ -264,7 +268,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     .fetch_one(store.pool())
     .await
     .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(
         store.is_revoked("old").await.unwrap(),
         "the old rows are kept"
@@ -314,7 +318,7 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
     .fetch_one(store.pool())
     .await
     .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(store.is_revoked("old").await.unwrap(), "token rows kept");
     assert_eq!(store.get_api_key("k0").await.unwrap().unwrap().name, "kept");
     let failure = Failure {
@@ -333,5 +337,66 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// A database at schema version 4 (sessions and tokens in it) gains the
+/// `tenant` column at the next `migrate`: its rows kept, bound to no
+/// tenant (so suspending a tenant touches none of them), and new rows
+/// bound to tenants beside them.
+#[tokio::test]
+async fn a_version_4_database_gains_the_tenant_column_and_keeps_its_rows() {
+    use auth_core::{NewTokenRow, PurposeFilter, RevokeAll, TokenStore};
+    let db = auth_tests::pg::fresh_db().await;
+    let steps = PgStore::token_table_sql("legacy4").unwrap();
+    let step_5 = steps.find("ALTER TABLE \"legacy4\" ADD COLUMN").unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "{} \
+         INSERT INTO auth_postgres_schema (object, version) VALUES ('token_table:legacy4', 4) \
+         ON CONFLICT (object) DO UPDATE SET version = 4; \
+         INSERT INTO legacy4 (jti, subject, expires_at, purpose, extra_data) VALUES \
+         ('s0', 'user?id=1', now() + interval '1 day', 'session', '{{\"kind\": \"bearer\"}}'), \
+         ('t0', 'user?id=1', now() + interval '1 day', 'user', NULL);",
+        &steps[..step_5]
+    )))
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let store = db.store.clone().with_token_table("legacy4").unwrap();
+    store.migrate().await.unwrap();
+    let version: i32 = sqlx::query_scalar(
+        "SELECT version FROM auth_postgres_schema WHERE object = 'token_table:legacy4'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(version, 5);
+    let found = store.lookup("t0", Some("s0")).await.unwrap();
+    let (token, session) = (found.token.unwrap(), found.session.unwrap());
+    assert_eq!((token.purpose.as_str(), token.tenant), ("user", None));
+    assert_eq!(
+        (session.purpose.as_str(), session.tenant),
+        ("session", None)
+    );
+    let keep = std::time::Duration::from_secs(60);
+    let row = NewTokenRow {
+        jti: "t1".into(),
+        subject: "user?id=1".into(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        purpose: "user".into(),
+        extra_data: None,
+        tenant: Some("acme".into()),
+    };
+    store
+        .insert_tokens(std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    assert_eq!(store.revoke_tenant("acme", keep).await.unwrap(), 1);
+    let all = PurposeFilter::all();
+    let revoke = RevokeAll::tokens("user?id=1", &all, keep);
+    assert_eq!(
+        store.revoke_all_for_subject(&revoke).await.unwrap(),
+        2,
+        "the old rows, untouched by the tenant's suspension"
     );
 }

@@ -227,6 +227,7 @@ async fn soak() {
                                     jti: auth_core::new_jti(),
                                     subject: format!("user?id=expired-{t}"),
                                     expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+                                    tenant: None,
                                 };
                                 token_actions::store_token(
                                     auth.store(),

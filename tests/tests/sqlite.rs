@@ -315,7 +315,7 @@ async fn the_file_is_in_wal_mode_with_full_sync_and_migrates_once() {
     .await
     .unwrap();
     assert_eq!(
-        version, 4,
+        version, 5,
         "the token table, its API keys, attempt counters and events"
     );
     for pool in [a.writer(), a.reader(), b.writer(), b.reader()] {
@@ -425,7 +425,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
     .fetch_one(store.reader())
     .await
     .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(
         store.is_revoked("old").await.unwrap(),
         "the old rows are kept"
@@ -478,7 +478,7 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
     .fetch_one(store.reader())
     .await
     .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(store.is_revoked("old").await.unwrap(), "token rows kept");
     assert_eq!(store.get_api_key("k0").await.unwrap().unwrap().name, "kept");
     let failure = Failure {
@@ -497,6 +497,69 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
             .unwrap()
             .len(),
         1
+    );
+    store.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A database at schema version 4 (sessions and tokens in it) gains the
+/// `tenant` column at the next `migrate`: its rows kept, bound to no
+/// tenant (so suspending a tenant touches none of them), and new rows
+/// bound to tenants beside them.
+#[tokio::test]
+async fn a_version_4_database_gains_the_tenant_column_and_keeps_its_rows() {
+    use auth_core::{NewTokenRow, PurposeFilter, RevokeAll, TokenStore};
+    let path = fresh_path();
+    let store = SqliteStore::open(&path).await.unwrap();
+    let steps = SqliteStore::token_table_sql("tokens").unwrap();
+    let step_5 = steps.find("ALTER TABLE \"tokens\" ADD COLUMN").unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE auth_sqlite_schema (object TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) STRICT; \
+         {} \
+         INSERT INTO auth_sqlite_schema (object, version) VALUES ('token_table:tokens', 4); \
+         INSERT INTO \"tokens\" VALUES ('s0', 'user?id=1', 4102444800000000, 'session', '{{\"kind\": \"bearer\"}}', 0, 0); \
+         INSERT INTO \"tokens\" VALUES ('t0', 'user?id=1', 4102444800000000, 'user', NULL, 0, 0);",
+        &steps[..step_5]
+    )))
+    .execute(store.writer())
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let version: i64 = sqlx::query_scalar(
+        "SELECT version FROM auth_sqlite_schema WHERE object = 'token_table:tokens'",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(version, 5);
+    let found = store.lookup("t0", Some("s0")).await.unwrap();
+    let (token, session) = (found.token.unwrap(), found.session.unwrap());
+    assert_eq!((token.purpose.as_str(), token.tenant), ("user", None));
+    assert_eq!(
+        (session.purpose.as_str(), session.tenant),
+        ("session", None)
+    );
+    let keep = Duration::from_secs(60);
+    let row = NewTokenRow {
+        jti: "t1".into(),
+        subject: "user?id=1".into(),
+        expires_at: Utc::now() + chrono::Duration::hours(1),
+        purpose: "user".into(),
+        extra_data: None,
+        tenant: Some("acme".into()),
+    };
+    store
+        .insert_tokens(std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    assert_eq!(store.revoke_tenant("acme", keep).await.unwrap(), 1);
+    let all = PurposeFilter::all();
+    let revoke = RevokeAll::tokens("user?id=1", &all, keep);
+    assert_eq!(
+        store.revoke_all_for_subject(&revoke).await.unwrap(),
+        2,
+        "the old rows, untouched by the tenant's suspension"
     );
     store.close().await;
     let _ = std::fs::remove_file(&path);

@@ -459,6 +459,9 @@ impl TokenStore for BrokenStore {
     async fn revoke_all_for_subject(&self, _: &RevokeAll<'_>) -> Result<u64, StoreError> {
         broken()
     }
+    async fn revoke_tenant(&self, _: &str, _: std::time::Duration) -> Result<u64, StoreError> {
+        broken()
+    }
     async fn read_expired(&self, _: usize) -> Result<Vec<TokenRow>, StoreError> {
         broken()
     }

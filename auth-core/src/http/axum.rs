@@ -42,7 +42,7 @@ use std::task::{Context, Poll};
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Request};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
 use crate::api_keys::AuthenticatedKey;
@@ -50,6 +50,7 @@ use crate::auth::{Auth, AuthenticatedUser};
 use crate::http::{API_KEY_HEADER, RequestCredential, bearer_token};
 use crate::session::ClientInfo;
 use crate::store::{ApiKeyStore, TokenStore, UserStore};
+use crate::tenant::{Tenant, TenantSource};
 use crate::user::UserResource;
 
 /// The response to a request without a valid token: 401,
@@ -75,9 +76,16 @@ impl IntoResponse for Unauthorized {
 /// [`AuthenticatedUser`]. `optional` lets requests without a valid token
 /// through (handlers decide with [`CurrentUser`]); `required` answers them
 /// with [`Unauthorized`].
+///
+/// At a resource with tenancy it reads the request's tenant from
+/// [`AuthLayer::tenant_from`]'s source (default: the `X-Tenant` header)
+/// and authenticates in it ([`Auth::authenticate_in`]); a request naming
+/// no tenant, or an invalid one, authenticates nobody. The tenant is left
+/// in the request for the [`TenantId`] extractor.
 pub struct AuthLayer<U, S> {
     auth: Arc<Auth<U, S>>,
     required: bool,
+    tenants: Arc<TenantSource>,
 }
 
 impl<U, S> Clone for AuthLayer<U, S> {
@@ -85,6 +93,7 @@ impl<U, S> Clone for AuthLayer<U, S> {
         Self {
             auth: self.auth.clone(),
             required: self.required,
+            tenants: self.tenants.clone(),
         }
     }
 }
@@ -103,6 +112,7 @@ impl<U, S> AuthLayer<U, S> {
         Self {
             auth,
             required: false,
+            tenants: Arc::default(),
         }
     }
 
@@ -111,7 +121,15 @@ impl<U, S> AuthLayer<U, S> {
         Self {
             auth,
             required: true,
+            tenants: Arc::default(),
         }
+    }
+
+    /// Where requests name their tenant (a resource with tenancy); the
+    /// default is the `X-Tenant` header.
+    pub fn tenant_from(mut self, source: TenantSource) -> Self {
+        self.tenants = Arc::new(source);
+        self
     }
 }
 
@@ -123,6 +141,7 @@ impl<I, U, S> tower_layer::Layer<I> for AuthLayer<U, S> {
             inner,
             auth: self.auth.clone(),
             required: self.required,
+            tenants: self.tenants.clone(),
         }
     }
 }
@@ -132,6 +151,7 @@ pub struct AuthService<I, U, S> {
     inner: I,
     auth: Arc<Auth<U, S>>,
     required: bool,
+    tenants: Arc<TenantSource>,
 }
 
 impl<I: Clone, U, S> Clone for AuthService<I, U, S> {
@@ -140,6 +160,7 @@ impl<I: Clone, U, S> Clone for AuthService<I, U, S> {
             inner: self.inner.clone(),
             auth: self.auth.clone(),
             required: self.required,
+            tenants: self.tenants.clone(),
         }
     }
 }
@@ -174,13 +195,27 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (auth, required) = (self.auth.clone(), self.required);
+        let tenants = self.tenants.clone();
         Box::pin(async move {
             let (authorization, api_key) = (
                 header_text(&req, header::AUTHORIZATION.as_str()),
                 header_text(&req, API_KEY_HEADER),
             );
+            // An invalid tenant name authenticates nobody (and is no
+            // tenant for the handler either).
+            let tenant = match auth.settings().tenancy {
+                Some(_) => tenant_of(&tenants, req.headers(), req.uri().path()),
+                None => None,
+            };
+            if let Some(tenant) = &tenant {
+                req.extensions_mut().insert(tenant.clone());
+            }
             let result = match auth
-                .authenticate_headers(authorization.as_deref(), api_key.as_deref())
+                .authenticate_headers_in(
+                    authorization.as_deref(),
+                    api_key.as_deref(),
+                    tenant.as_ref(),
+                )
                 .await
             {
                 Ok(Some(found)) => Ok(found),
@@ -189,7 +224,7 @@ where
                 Ok(None) => {
                     let browser = Browser::of(&req);
                     browser
-                        .user(&auth)
+                        .user(&auth, tenant.as_ref())
                         .await
                         .map(|user| RequestCredential { user, key: None })
                 }
@@ -215,6 +250,53 @@ where
             }
             inner.call(req).await
         })
+    }
+}
+
+/// The tenant a request names by `source`; `None` when it names none or
+/// an invalid one.
+fn tenant_of(source: &TenantSource, headers: &HeaderMap, path: &str) -> Option<Tenant> {
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    source.tenant_of(header, path).ok().flatten()
+}
+
+/// The request's tenant (a resource with tenancy): the one [`AuthLayer`]
+/// read, else read from the [`TenantSource`] in the request's extensions
+/// (`Extension(source)`), else from the `X-Tenant` header. Rejects a
+/// request naming none, or an invalid one, with 400
+/// `{"error":"invalid_tenant"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantId(pub Tenant);
+
+/// The rejection of [`TenantId`]: 400, `{"error":"invalid_tenant"}`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InvalidTenant;
+
+impl IntoResponse for InvalidTenant {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "invalid_tenant"})),
+        )
+            .into_response()
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for TenantId {
+    type Rejection = InvalidTenant;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, InvalidTenant> {
+        if let Some(tenant) = parts.extensions.get::<Tenant>() {
+            return Ok(Self(tenant.clone()));
+        }
+        let source = parts
+            .extensions
+            .get::<TenantSource>()
+            .cloned()
+            .unwrap_or_default();
+        tenant_of(&source, &parts.headers, parts.uri.path())
+            .map(Self)
+            .ok_or(InvalidTenant)
     }
 }
 
@@ -248,6 +330,7 @@ impl Browser {
     async fn user<U, S>(
         self,
         auth: &Auth<U, S>,
+        tenant: Option<&Tenant>,
     ) -> Result<AuthenticatedUser<U>, Option<crate::Error>>
     where
         U: UserResource,
@@ -256,13 +339,19 @@ impl Browser {
         let Some(session) = self.session else {
             return Err(None);
         };
-        if let Some(user) = auth.retrieve_from_session(&session).await.map_err(Some)? {
+        if let Some(user) = auth
+            .retrieve_from_session_in(&session, tenant)
+            .await
+            .map_err(Some)?
+        {
             return Ok(user);
         }
         let Some(cookies) = self.cookies else {
             return Err(None);
         };
-        auth.sign_in_from_remember_me_cookie(&session, &cookies, self.client)
+        let mut context = crate::session::SignInContext::default().client(self.client);
+        context.tenant = tenant.cloned();
+        auth.sign_in_from_remember_me_cookie(&session, &cookies, context)
             .await
             .map_err(Some)?
             .ok_or(None)

@@ -87,6 +87,7 @@ fn class(error: &Error) -> Class {
         | Error::WrongSubject { .. }
         | Error::InvalidSubject(_)
         | Error::Revoked
+        | Error::WrongTenant
         | Error::NotPresent
         | Error::SessionEnded
         | Error::RefreshTokenReused
@@ -189,19 +190,35 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         authorization: Option<&str>,
         x_api_key: Option<&str>,
     ) -> Result<Option<RequestCredential<U>>> {
+        self.authenticate_headers_in(authorization, x_api_key, None)
+            .await
+    }
+
+    /// [`Auth::authenticate_headers`] in the request's `tenant`
+    /// ([`Auth::authenticate_in`]; an API key's user must belong to the
+    /// tenant).
+    pub async fn authenticate_headers_in(
+        &self,
+        authorization: Option<&str>,
+        x_api_key: Option<&str>,
+        tenant: Option<&crate::tenant::Tenant>,
+    ) -> Result<Option<RequestCredential<U>>> {
         let key = match (x_api_key, authorization) {
             (Some(key), _) => key.trim(),
             (None, Some(header)) => {
                 let presented = bearer_token(header)?;
                 if self.settings().api_key.is_none() || !looks_like_api_key(presented) {
-                    let user = self.authenticate(presented).await?;
+                    let user = self.authenticate_in(presented, tenant).await?;
                     return Ok(Some(RequestCredential { user, key: None }));
                 }
                 presented
             }
             (None, None) => return Ok(None),
         };
+        let expected = self.request_tenant(tenant)?;
         let found = self.authenticate_api_key(key).await?;
+        // A key acts as its user, in the user's tenant only.
+        crate::tenant::same(expected, found.user.tenant().as_deref())?;
         let tokens = &self.settings().tokens;
         Ok(Some(RequestCredential {
             user: found.as_user(&tokens.issuer, &tokens.audience),

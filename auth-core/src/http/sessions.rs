@@ -105,8 +105,8 @@ use crate::auth::{Auth, AuthenticatedUser, IssuedToken};
 use crate::browser::{Remembered, SessionState};
 use crate::config::Purpose;
 use crate::error::{Error, Result};
+use crate::session::SignInContext;
 use crate::session::SignedIn;
-use crate::session::{ClientInfo, SignInContext};
 use crate::store::{NewTokenRow, Sessions, TokenStore, UserStore};
 use crate::user::UserResource;
 
@@ -144,6 +144,18 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         &self,
         session: &Session,
     ) -> Result<Option<AuthenticatedUser<U>>> {
+        self.retrieve_from_session_in(session, None).await
+    }
+
+    /// [`Auth::retrieve_from_session`] in the request's `tenant`
+    /// ([`Auth::authenticate_session_in`]). A sign-in of another tenant is
+    /// `None` but stays in the session (it is not ended by a visit to
+    /// another tenant).
+    pub async fn retrieve_from_session_in(
+        &self,
+        session: &Session,
+        tenant: Option<&crate::tenant::Tenant>,
+    ) -> Result<Option<AuthenticatedUser<U>>> {
         let key = session_key::<U>();
         let Some(state) = session
             .get::<SessionState>(&key)
@@ -152,8 +164,9 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         else {
             return Ok(None);
         };
-        match self.authenticate_session(&state).await {
+        match self.authenticate_session_in(&state, tenant).await {
             Ok(user) => Ok(Some(user)),
+            Err(Error::WrongTenant) => Ok(None),
             Err(e) if is_refusal(&e) => {
                 tracing::debug!(error = %e, "cookie session refused");
                 session.flush().await.map_err(session_error)?;
@@ -240,11 +253,15 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
     /// (`Max-Age=0`) and `None` returned; one that lost a race with another
     /// request of the same browser is left alone (the winner's response
     /// replaces it).
+    ///
+    /// `context` is the client (a [`ClientInfo`](crate::ClientInfo)) or a whole
+    /// [`SignInContext`]: with tenancy, the request's tenant; a cookie of
+    /// another tenant's sign-in is left alone and `None` returned.
     pub async fn sign_in_from_remember_me_cookie(
         &self,
         session: &Session,
         cookies: &Cookies,
-        client: ClientInfo,
+        context: impl Into<SignInContext>,
     ) -> Result<Option<AuthenticatedUser<U>>> {
         let Some(config) = &self.settings().remember_me else {
             return Ok(None);
@@ -252,10 +269,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let Some(cookie) = cookies.get(&config.cookie_name) else {
             return Ok(None);
         };
-        match self
-            .redeem_remember_me(cookie.value(), SignInContext::default().client(client))
-            .await
-        {
+        match self.redeem_remember_me(cookie.value(), context).await {
             Ok(Remembered {
                 signed_in,
                 remember_me,
@@ -267,7 +281,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
                     user: signed_in.user,
                 }))
             }
-            Err(Error::AlreadyRevoked) => Ok(None),
+            Err(Error::AlreadyRevoked | Error::WrongTenant) => Ok(None),
             Err(e) if is_refusal(&e) => {
                 tracing::debug!(error = %e, "remember-me cookie refused");
                 self.forget_remember_me(cookies);
@@ -319,14 +333,17 @@ impl<U, S> std::fmt::Debug for TokenTableSessionStore<U, S> {
 
 impl<U: UserResource, S: TokenStore + 'static> TokenTableSessionStore<U, S> {
     fn row(record: &Record) -> NewTokenRow {
-        let subject = record
-            .data
-            .get(&session_key::<U>())
-            .and_then(|s| s.get("sub"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let state = record.data.get(&session_key::<U>());
+        let text = |name: &str| {
+            state
+                .and_then(|s| s.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let subject = text("sub").unwrap_or_default();
         NewTokenRow {
+            // A suspended tenant's cookie sessions end with its tokens.
+            tenant: text("tenant"),
             jti: record.id.to_string(),
             subject,
             expires_at: to_chrono(record.expiry_date),
@@ -411,6 +428,7 @@ impl<U: UserResource, S: TokenStore + 'static> SessionStore for TokenTableSessio
             expires_at: Utc::now() + chrono::Duration::days(1),
             purpose: Purpose::REVOCATION.as_str().to_owned(),
             extra_data: None,
+            tenant: None,
         };
         self.auth
             .store()

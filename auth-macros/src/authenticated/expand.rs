@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 
 use super::model::{
     ApiKey, ExtraClaims, LogOutEverywhere, Password, Refresh, RememberMe, SessionIdentifier,
-    Sessions, SigningSecret, User,
+    Sessions, SigningSecret, Tenancy, User,
 };
 
 pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
@@ -28,6 +28,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
         api_key,
         brute_force,
         audit_log,
+        tenancy,
     } = user;
     let pk_name = pk.to_string();
     let pk_ty_spanned = quote_spanned!(pk_ty.span()=> #pk_ty);
@@ -61,6 +62,33 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
             }
         }
     });
+
+    // Attribute tenancy: the field's `Display` form, through a trait whose
+    // error (spanned on the field's type) says what the type must be.
+    let tenant_fn = match &tenancy {
+        Some(Tenancy::Attribute(field, ty)) => {
+            let read =
+                quote_spanned!(ty.span()=> <#ty as __p::TenantField>::tenant_name(&self.#field));
+            Some(quote! {
+                fn tenant(&self) -> ::core::option::Option<::std::string::String> {
+                    ::core::option::Option::Some(#read)
+                }
+            })
+        }
+        _ => None,
+    };
+    let tenancy_config = match &tenancy {
+        None => quote!(::core::option::Option::None),
+        Some(t) => {
+            let strategy = match t {
+                Tenancy::Attribute(..) => quote!(Attribute),
+                Tenancy::Context => quote!(Context),
+            };
+            quote!(::core::option::Option::Some(__p::TenancyConfig {
+                strategy: __p::TenancyStrategy::#strategy,
+            }))
+        }
+    };
 
     let password_user = password.as_ref().map(|pw| {
         let (field, ty) = &pw.hashed_password_field;
@@ -339,6 +367,7 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                     settings.api_key = #api_key_config;
                     settings.brute_force = #brute_force_config;
                     settings.audit_log = #audit_log_config;
+                    settings.tenancy = #tenancy_config;
                     settings
                 }
             }
@@ -364,6 +393,8 @@ pub fn expand(user: User, input: &syn::DeriveInput) -> TokenStream {
                 }
 
                 #identity
+
+                #tenant_fn
             }
 
             #password_user

@@ -26,6 +26,17 @@ pub struct Input {
     pub strategies: Option<Strategies>,
     /// The `add_ons(...)` block.
     pub add_ons: Option<AddOns>,
+    /// `tenancy(strategy = attribute, field = org_id)` or
+    /// `tenancy(strategy = context)`.
+    pub tenancy: Option<Opt<Tenancy>>,
+}
+
+#[derive(Debug, Default, FromMeta)]
+pub struct Tenancy {
+    /// `attribute` or `context` (checked by T1).
+    pub strategy: Option<syn::Expr>,
+    /// The user's tenant field (attribute tenancy; checked by T2, T3).
+    pub field: Option<syn::Expr>,
 }
 
 #[derive(Debug, FromField)]

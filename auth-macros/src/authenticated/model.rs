@@ -22,6 +22,14 @@ pub struct User {
     pub api_key: Option<ApiKey>,
     pub brute_force: Option<BruteForce>,
     pub audit_log: Option<AuditLog>,
+    pub tenancy: Option<Tenancy>,
+}
+
+pub enum Tenancy {
+    /// The tenant is this field of the user (its type checked by rustc).
+    Attribute(syn::Ident, Box<syn::Type>),
+    /// The tenant comes from the request.
+    Context,
 }
 
 pub struct AuditLog {

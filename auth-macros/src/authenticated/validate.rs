@@ -2,11 +2,12 @@
 //! each opened by the rule's sentence; every error is collected, none stops the others.
 
 use proc_macro2::Span;
+use syn::spanned::Spanned;
 
 use super::input::{self, Input};
 use super::model::{
     ApiKey, AuditLog, BruteForce, Confirmation, ExtraClaims, LogOutEverywhere, Password, Refresh,
-    RememberMe, SessionIdentifier, Sessions, SigningSecret, Tokens, User,
+    RememberMe, SessionIdentifier, Sessions, SigningSecret, Tenancy, Tokens, User,
 };
 use crate::common::spanned::Opt;
 use crate::common::{Errors, action_name, private_path, snake_case};
@@ -307,6 +308,23 @@ pub fn validate(input: Input) -> Result<User, Errors> {
             confirmed_at_ty: confirmed_at_ty?,
         })
     });
+    // T1: `strategy` is `attribute` or `context`; tenancy needs tokens. (t1-tenancy-unknown-strategy, t1-tenancy-without-tokens)
+    // T2: `attribute` names a field of the struct (rustc checks it is `Serialize + Display`). (t2-tenancy-field-missing, t2-tenancy-field-not-display)
+    // T3: `field` belongs to `attribute` only.                 (t3-tenancy-context-with-field)
+    // T4: `context` needs the sessions add-on (the tenant lives in the stored session). (t4-tenancy-context-without-sessions)
+    // T5: `context` refuses API keys (a key is bound to no sign-in). (t5-tenancy-context-with-api-key)
+    let tenancy = input.tenancy.as_ref().and_then(|t| {
+        let strategy = t1_tenancy_strategy(t, tokens_enabled, e)?;
+        match strategy {
+            "attribute" => t2_tenant_field(t, fields.as_ref(), e),
+            _ => {
+                t3_no_field_with_context(t, e);
+                t4_context_needs_sessions(t, sessions_input.is_some(), e);
+                t5_context_refuses_api_keys(api_key_input, e);
+                Some(Tenancy::Context)
+            }
+        }
+    });
     // A17: `subject_name` is a name.                            (the subject_name rule)
     let subject_name = input
         .subject_name
@@ -384,7 +402,116 @@ pub fn validate(input: Input) -> Result<User, Errors> {
         api_key: api_key.filter(|_| tokens_enabled),
         brute_force: brute_force.filter(|_| password_input.is_some()),
         audit_log,
+        tenancy: tenancy.filter(|_| tokens_enabled),
     })
+}
+
+/// A bare name (`attribute`, `org_id`) written as an expression.
+fn bare_name(expr: &syn::Expr) -> Option<String> {
+    match expr {
+        syn::Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+        _ => None,
+    }
+}
+
+/// T1: `strategy` is `attribute` or `context`, and tenancy needs tokens
+/// (the tenant is a claim of every token).
+fn t1_tenancy_strategy(
+    t: &Opt<input::Tenancy>,
+    tokens_enabled: bool,
+    errors: &mut Errors,
+) -> Option<&'static str> {
+    if !tokens_enabled {
+        errors.push_span(
+            t.span,
+            "`tenancy` needs tokens (every token carries the tenant): add a `tokens(token_resource = ..)` block",
+        );
+    }
+    let Some(strategy) = &t.strategy else {
+        errors.push_span(
+            t.span,
+            "`tenancy` needs a `strategy`: `strategy = attribute, field = <the user's tenant field>` or `strategy = context`",
+        );
+        return None;
+    };
+    match bare_name(strategy).as_deref() {
+        Some("attribute") => Some("attribute"),
+        Some("context") => Some("context"),
+        _ => {
+            errors.push(
+                strategy,
+                "`strategy` is `attribute` (the tenant is a field of the user) or `context` (the tenant comes from the request)",
+            );
+            None
+        }
+    }
+}
+
+/// T2: attribute tenancy names the user's tenant field, a field of the
+/// struct (rustc checks its type through `TenantField`).
+fn t2_tenant_field(
+    t: &Opt<input::Tenancy>,
+    fields: Option<&Fields>,
+    errors: &mut Errors,
+) -> Option<Tenancy> {
+    let Some(field) = &t.field else {
+        errors.push_span(
+            t.span,
+            "`strategy = attribute` needs `field = <name>`: the field of the user holding its tenant",
+        );
+        return None;
+    };
+    let Some(name) = bare_name(field) else {
+        errors.push(
+            field,
+            "`field` is a field name, written bare: `field = org_id`",
+        );
+        return None;
+    };
+    match fields?.get(&name) {
+        Some((ident, ty, _)) => Some(Tenancy::Attribute(ident.clone(), Box::new(ty.clone()))),
+        None => {
+            errors.push(
+                field,
+                format!("`field` names `{name}`, which is not a field of this struct: add the field or name another"),
+            );
+            None
+        }
+    }
+}
+
+/// T3: `field` is for attribute tenancy: with `context` the tenant is the
+/// request's, and a field would be ignored.
+fn t3_no_field_with_context(t: &Opt<input::Tenancy>, errors: &mut Errors) {
+    if let Some(field) = &t.field {
+        errors.push(
+            field,
+            "`field` is for `strategy = attribute`; with `strategy = context` the tenant comes from the request: remove `field`",
+        );
+    }
+}
+
+/// T4: context tenancy needs the sessions add-on: each sign-in is bound to
+/// its tenant by its stored session row.
+fn t4_context_needs_sessions(t: &Opt<input::Tenancy>, sessions: bool, errors: &mut Errors) {
+    if !sessions {
+        let span = t.strategy.as_ref().map_or(t.span, Spanned::span);
+        errors.push_span(
+            span,
+            "`strategy = context` needs stored sessions (each sign-in's tenant is kept in its session row): add `add_ons(sessions(...))`",
+        );
+    }
+}
+
+/// T5: context tenancy refuses the API-key strategy: a key belongs to a
+/// user, not to a sign-in, so it would act in every tenant of the user.
+fn t5_context_refuses_api_keys(api_key: Option<&Opt<input::ApiKey>>, errors: &mut Errors) {
+    if let Some(k) = api_key {
+        errors.push_span(
+            k.span,
+            "`api_key` cannot be used with `tenancy(strategy = context)`: a key is bound to no tenant and would act in every tenant of its user",
+        );
+    }
 }
 
 /// L2: `ip` names how much of an address an event keeps.

@@ -1,0 +1,599 @@
+//! Tenancy on every store. Attribute tenancy (`Member`: the tenant is a
+//! field of the user): every token a member gets names its tenant, whatever
+//! the flow; it authenticates in that tenant only; a tenant's suspension
+//! ends its sessions and no other's; a member moved to another tenant loses
+//! its tokens. Context tenancy (`Person`: the tenant comes from the
+//! request): each sign-in is bound to its tenant; logging out everywhere in
+//! one tenant, or ending the membership, leaves the others signed in. And
+//! tenant confusion: a token re-signed with another tenant, one of another
+//! tenant, one without a tenant, a revocation of the same jti in another
+//! tenant, names with control characters or empty.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use auth_core::{
+    AuditEvent, AuditSink, Auth, Authenticated, Claims, Error, EventKind, HashCost, Purpose,
+    Secret, SignInContext, SignedIn, Tenant, TokenType, peek_claims, token_resource,
+};
+use auth_tests::PASSWORD;
+use auth_tests::special::{Addressed, Outbox};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[token_resource]
+pub struct Token;
+
+const SECRET: &str = "tenancy-secret-0123456789abcdef0123456789abcdef";
+
+fn tenant(name: &str) -> Tenant {
+    Tenant::new(name).unwrap()
+}
+
+fn tenant_of(token: &str) -> Option<String> {
+    peek_claims(token).unwrap().tenant
+}
+
+/// Attribute tenancy, deny-list tokens, sessions and refresh tokens, a
+/// password with resets, API keys.
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tokens(token_resource = Token, refresh_tokens()),
+    session_identifier = "jti",
+    strategies(password(resettable()), api_key(prefix = "org")),
+    add_ons(sessions()),
+    tenancy(strategy = attribute, field = org),
+)]
+pub struct Member {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub org: String,
+}
+
+impl Addressed for Member {
+    fn address(&self) -> &str {
+        &self.email
+    }
+}
+
+/// Context tenancy, allow-list tokens, sessions and refresh tokens,
+/// sign-in tokens, the audit log.
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tokens(
+        token_resource = Token,
+        store_all_tokens,
+        require_token_presence_for_authentication,
+        refresh_tokens(),
+    ),
+    strategies(password()),
+    add_ons(sessions(), audit_log()),
+    tenancy(strategy = context),
+)]
+pub struct Person {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: String,
+}
+
+/// Keeps every event.
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<AuditEvent>>>);
+
+impl AuditSink for Collect {
+    fn record(&self, event: &AuditEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+mod attribute {
+    use super::*;
+    use auth_core::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore};
+
+    pub trait Store:
+        PasswordStore<Member> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
+    {
+    }
+    impl<S> Store for S where
+        S: PasswordStore<Member> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
+    {
+    }
+
+    fn auth<S: Store>(store: S, outbox: &Outbox) -> Arc<Auth<Member, S>> {
+        let settings = Member::settings().with_sender(outbox.clone());
+        Arc::new(
+            Auth::with_secret(settings, &Secret::from(SECRET), store)
+                .unwrap()
+                .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+                .unwrap(),
+        )
+    }
+
+    async fn join<S: Store>(auth: &Auth<Member, S>, email: &str, org: &str) -> SignedIn<Member> {
+        let member = Member {
+            id: Uuid::new_v4(),
+            email: email.into(),
+            hashed_password: String::new(),
+            org: org.into(),
+        };
+        auth.register_with_password(member, PASSWORD, Some(PASSWORD), SignInContext::default())
+            .await
+            .unwrap()
+    }
+
+    pub async fn every_token_of_a_member_names_its_tenant<S: Store>(store: S) {
+        let outbox = Outbox::default();
+        let auth = auth(store, &outbox);
+        let ada = join(&auth, "ada@example.com", "acme").await;
+        let refresh = ada.refresh_token.as_ref().unwrap();
+        assert_eq!(ada.token.claims.tenant.as_deref(), Some("acme"));
+        assert_eq!(tenant_of(&ada.token.token).as_deref(), Some("acme"));
+        assert_eq!(tenant_of(&refresh.token).as_deref(), Some("acme"));
+        // A refresh, a sign-in token, a reset token, an API key: the same.
+        let refreshed = auth.refresh(&refresh.token).await.unwrap();
+        assert_eq!(tenant_of(&refreshed.token.token).as_deref(), Some("acme"));
+        assert_eq!(
+            tenant_of(&refreshed.refresh_token.token).as_deref(),
+            Some("acme")
+        );
+        let sign_in = auth
+            .sign_in_with_password(
+                "ada@example.com",
+                PASSWORD,
+                TokenType::SignIn,
+                SignInContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tenant_of(&sign_in.token.token).as_deref(), Some("acme"));
+        let exchanged = auth
+            .sign_in_with_token(&sign_in.token.token, SignInContext::default())
+            .await
+            .unwrap();
+        assert_eq!(exchanged.token.claims.tenant.as_deref(), Some("acme"));
+        auth.request_password_reset("ada@example.com").unwrap();
+        let reset = outbox.token_for("ada@example.com", 0).await;
+        assert_eq!(tenant_of(&reset).as_deref(), Some("acme"));
+        let reset_in = auth
+            .reset_password(
+                &reset,
+                "a new password 123",
+                Some("a new password 123"),
+                SignInContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reset_in.token.claims.tenant.as_deref(), Some("acme"));
+        let key = auth
+            .create_api_key(&reset_in.user, "ci", &[], None)
+            .await
+            .unwrap();
+        let acme = tenant("acme");
+        let found = auth
+            .authenticate_headers_in(None, Some(&key.key), Some(&acme))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.user.claims.tenant.as_deref(), Some("acme"));
+        // The key acts in its user's tenant only, and in none without one.
+        for elsewhere in [Some(tenant("globex")), None] {
+            let refused = auth
+                .authenticate_headers_in(None, Some(&key.key), elsewhere.as_ref())
+                .await;
+            assert!(matches!(refused, Err(Error::WrongTenant)), "{refused:?}");
+        }
+    }
+
+    pub async fn a_member_authenticates_in_its_tenant_only<S: Store>(store: S) {
+        let auth = auth(store, &Outbox::default());
+        let ada = join(&auth, "ada@example.com", "acme").await;
+        let token = &ada.token.token;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        let me = auth.authenticate_in(token, Some(&acme)).await.unwrap();
+        assert_eq!(me.user.email, "ada@example.com");
+        for refused in [
+            auth.authenticate_in(token, Some(&globex)).await,
+            auth.authenticate_in(token, None).await,
+            auth.authenticate(token).await,
+        ] {
+            let e = refused.unwrap_err();
+            assert!(matches!(e, Error::WrongTenant), "{e:?}");
+            // Refused like any bad token: 401, nothing said about why.
+            assert_eq!(
+                (
+                    auth_core::http::status_code(&e),
+                    auth_core::http::public_code(&e)
+                ),
+                (401, "unauthorized")
+            );
+        }
+        // A sign-in naming another tenant is refused as a wrong password;
+        // naming its own, or none, signs in to the member's.
+        let to = |t: &Tenant| SignInContext::default().tenant(t.clone());
+        let wrong = auth
+            .sign_in_with_password("ada@example.com", PASSWORD, TokenType::User, to(&globex))
+            .await;
+        assert!(matches!(wrong, Err(Error::AuthenticationFailed)));
+        let right = auth
+            .sign_in_with_password("ada@example.com", PASSWORD, TokenType::User, to(&acme))
+            .await
+            .unwrap();
+        assert_eq!(right.token.claims.tenant.as_deref(), Some("acme"));
+    }
+
+    pub async fn confused_and_forged_tenants_are_refused<S: Store>(store: S) {
+        let auth = auth(store.clone(), &Outbox::default());
+        let ada = join(&auth, "ada@example.com", "acme").await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        let claims: Claims = ada.token.claims.clone();
+        // Re-signed for another tenant without the key: the signature.
+        let forger = Auth::<Member, S>::with_secret(
+            Member::settings().with_sender(Outbox::default()),
+            &Secret::from("another-secret-0123456789abcdef0123456789abcdef"),
+            store.clone(),
+        )
+        .unwrap();
+        let forged = forger
+            .jwt()
+            .sign(&Claims {
+                tenant: Some("globex".into()),
+                ..claims.clone()
+            })
+            .unwrap();
+        // And the payload edited to another tenant, the signature kept.
+        let edited = {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let parts: Vec<&str> = ada.token.token.split('.').collect();
+            let mut payload: serde_json::Value =
+                serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+            payload["tenant"] = "globex".into();
+            let payload = b64.encode(serde_json::to_vec(&payload).unwrap());
+            format!("{}.{payload}.{}", parts[0], parts[2])
+        };
+        for t in [&acme, &globex] {
+            let refused = auth.authenticate_in(&forged, Some(t)).await;
+            assert!(matches!(refused, Err(Error::UnknownKey(_))), "{refused:?}");
+            let refused = auth.authenticate_in(&edited, Some(t)).await;
+            assert!(
+                matches!(refused, Err(Error::InvalidSignature)),
+                "{refused:?}"
+            );
+        }
+        // Signed with the key but without a tenant (as a flow that forgot
+        // it would): refused by the tenant-bound resource in any tenant.
+        let untenanted = auth
+            .jwt()
+            .sign(&Claims {
+                tenant: None,
+                ..claims.clone()
+            })
+            .unwrap();
+        for t in [Some(&acme), None] {
+            let refused = auth.authenticate_in(&untenanted, t).await;
+            assert!(matches!(refused, Err(Error::WrongTenant)), "{refused:?}");
+        }
+        // Signed with the key for another tenant (a key shared across
+        // tenants): refused, as its session and its user are acme's; and
+        // out of a session, as its user is.
+        let moved = auth
+            .jwt()
+            .sign(&Claims {
+                tenant: Some("globex".into()),
+                ..claims.clone()
+            })
+            .unwrap();
+        let refused = auth.authenticate_in(&moved, Some(&globex)).await;
+        assert!(matches!(refused, Err(Error::SessionEnded)), "{refused:?}");
+        let sessionless = auth
+            .jwt()
+            .sign(&Claims {
+                tenant: Some("globex".into()),
+                sid: None,
+                ..claims.clone()
+            })
+            .unwrap();
+        let refused = auth.authenticate_in(&sessionless, Some(&globex)).await;
+        assert!(matches!(refused, Err(Error::WrongTenant)), "{refused:?}");
+        // The same jti revoked in another tenant revokes nothing here.
+        let elsewhere = auth_core::NewTokenRow {
+            jti: claims.jti.clone(),
+            subject: claims.sub.clone(),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            purpose: Purpose::REVOCATION.as_str().into(),
+            extra_data: None,
+            tenant: Some("globex".into()),
+        };
+        assert!(store.insert_revocation(&elsewhere).await.unwrap());
+        auth.authenticate_in(&ada.token.token, Some(&acme))
+            .await
+            .expect("a revocation in globex is none in acme");
+        // Names with control characters or whitespace, and the empty name,
+        // are no tenant.
+        for bad in ["", "acme\n", "ac me", "acme\u{0}", "\u{1b}[31m"] {
+            assert!(
+                matches!(Tenant::new(bad), Err(Error::InvalidInput(_))),
+                "{bad:?}"
+            );
+        }
+        // A member whose tenant field is no valid name gets no token, and
+        // is not registered.
+        let nowhere = Member {
+            id: Uuid::new_v4(),
+            email: "eve@example.com".into(),
+            hashed_password: String::new(),
+            org: "ev il".into(),
+        };
+        let refused = auth
+            .register_with_password(nowhere, PASSWORD, Some(PASSWORD), SignInContext::default())
+            .await;
+        assert!(
+            matches!(refused, Err(Error::InvalidInput(_))),
+            "{refused:?}"
+        );
+        assert!(
+            store
+                .get_user_by_identity("eve@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn a_member_moved_to_another_tenant_loses_its_tokens<S: Store>(store: S) {
+        let auth = auth(store.clone(), &Outbox::default());
+        let ada = join(&auth, "ada@example.com", "acme").await;
+        let mut moved = ada.user.clone();
+        moved.org = "globex".into();
+        assert!(store.update_user(&moved).await.unwrap());
+        for t in ["acme", "globex"] {
+            let refused = auth
+                .authenticate_in(&ada.token.token, Some(&tenant(t)))
+                .await;
+            assert!(
+                matches!(refused, Err(Error::WrongTenant)),
+                "{t}: {refused:?}"
+            );
+        }
+        let refresh = &ada.refresh_token.as_ref().unwrap().token;
+        assert!(matches!(
+            auth.refresh(refresh).await,
+            Err(Error::WrongTenant)
+        ));
+        // Signed in again, the member's tokens are globex's.
+        let again = auth
+            .sign_in_with_password(
+                "ada@example.com",
+                PASSWORD,
+                TokenType::User,
+                SignInContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.token.claims.tenant.as_deref(), Some("globex"));
+    }
+
+    pub async fn suspending_a_tenant_ends_its_sessions_only<S: Store>(store: S) {
+        let auth = auth(store, &Outbox::default());
+        let ada = join(&auth, "ada@example.com", "acme").await;
+        let cy = join(&auth, "cy@example.com", "acme").await;
+        let bob = join(&auth, "bob@example.com", "globex").await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        // Two sessions and a refreshed pair each, per acme member.
+        assert!(auth.end_tenant(&acme).await.unwrap() >= 4);
+        for member in [&ada, &cy] {
+            let refused = auth.authenticate_in(&member.token.token, Some(&acme)).await;
+            assert!(matches!(refused, Err(Error::SessionEnded)), "{refused:?}");
+            let refresh = &member.refresh_token.as_ref().unwrap().token;
+            assert!(auth.refresh(refresh).await.is_err());
+        }
+        auth.authenticate_in(&bob.token.token, Some(&globex))
+            .await
+            .expect("globex goes on");
+        let refresh = &bob.refresh_token.as_ref().unwrap().token;
+        auth.refresh(refresh).await.expect("globex refreshes");
+        assert_eq!(auth.end_tenant(&acme).await.unwrap(), 0);
+    }
+}
+
+mod context {
+    use super::*;
+    use auth_core::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore};
+
+    pub trait Store:
+        PasswordStore<Person> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
+    {
+    }
+    impl<S> Store for S where
+        S: PasswordStore<Person> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
+    {
+    }
+
+    fn auth<S: Store>(store: S, events: &Collect) -> Arc<Auth<Person, S>> {
+        Arc::new(
+            Auth::with_secret(Person::settings(), &Secret::from(SECRET), store)
+                .unwrap()
+                .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+                .unwrap()
+                .with_audit_sink(events.clone()),
+        )
+    }
+
+    fn to(t: &Tenant) -> SignInContext {
+        SignInContext::default().tenant(t.clone())
+    }
+
+    /// Ada registered in acme, signed in to globex too.
+    async fn ada_in_two<S: Store>(
+        auth: &Auth<Person, S>,
+    ) -> (SignedIn<Person>, SignedIn<Person>, Tenant, Tenant) {
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        let person = Person {
+            id: Uuid::new_v4(),
+            email: "ada@example.com".into(),
+            hashed_password: String::new(),
+        };
+        let in_acme = auth
+            .register_with_password(person, PASSWORD, Some(PASSWORD), to(&acme))
+            .await
+            .unwrap();
+        let in_globex = auth
+            .sign_in_with_password("ada@example.com", PASSWORD, TokenType::User, to(&globex))
+            .await
+            .unwrap();
+        (in_acme, in_globex, acme, globex)
+    }
+
+    pub async fn each_sign_in_is_bound_to_its_tenant<S: Store>(store: S) {
+        let auth = auth(store, &Collect::default());
+        let (in_acme, in_globex, acme, globex) = ada_in_two(&auth).await;
+        assert_eq!(in_acme.token.claims.tenant.as_deref(), Some("acme"));
+        assert_eq!(in_globex.token.claims.tenant.as_deref(), Some("globex"));
+        auth.authenticate_in(&in_acme.token.token, Some(&acme))
+            .await
+            .unwrap();
+        auth.authenticate_in(&in_globex.token.token, Some(&globex))
+            .await
+            .unwrap();
+        for (token, t) in [
+            (&in_acme.token.token, Some(&globex)),
+            (&in_globex.token.token, Some(&acme)),
+            (&in_acme.token.token, None),
+        ] {
+            let refused = auth.authenticate_in(token, t).await;
+            assert!(matches!(refused, Err(Error::WrongTenant)), "{refused:?}");
+        }
+        // A refresh stays in its tenant.
+        let refreshed = auth
+            .refresh(&in_globex.refresh_token.as_ref().unwrap().token)
+            .await
+            .unwrap();
+        assert_eq!(refreshed.token.claims.tenant.as_deref(), Some("globex"));
+        auth.authenticate_in(&refreshed.token.token, Some(&globex))
+            .await
+            .unwrap();
+        // The device list, per tenant and whole.
+        let user = &in_acme.user;
+        assert_eq!(auth.list_sessions(user, None).await.unwrap().len(), 2);
+        let listed = auth.list_sessions_in(user, &acme, None).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].tenant.as_deref(), Some("acme"));
+        // A sign-in names its tenant.
+        let refused = auth
+            .sign_in_with_password(
+                "ada@example.com",
+                PASSWORD,
+                TokenType::User,
+                SignInContext::default(),
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(Error::InvalidInput(_))),
+            "{refused:?}"
+        );
+        // A sign-in token is bound to the tenant it was asked in: exchanged
+        // there (or where the request names none), refused elsewhere.
+        let sign_in = auth
+            .sign_in_with_password("ada@example.com", PASSWORD, TokenType::SignIn, to(&acme))
+            .await
+            .unwrap();
+        assert_eq!(tenant_of(&sign_in.token.token).as_deref(), Some("acme"));
+        let refused = auth
+            .sign_in_with_token(&sign_in.token.token, to(&globex))
+            .await;
+        assert!(matches!(refused, Err(Error::WrongTenant)), "{refused:?}");
+        let exchanged = auth
+            .sign_in_with_token(&sign_in.token.token, SignInContext::default())
+            .await
+            .unwrap();
+        assert_eq!(exchanged.token.claims.tenant.as_deref(), Some("acme"));
+    }
+
+    pub async fn logging_out_in_one_tenant_leaves_the_others<S: Store>(store: S) {
+        let auth = auth(store, &Collect::default());
+        let (in_acme, in_globex, acme, globex) = ada_in_two(&auth).await;
+        let revoked = auth
+            .log_out_everywhere_in(&in_acme.user, &acme)
+            .await
+            .unwrap();
+        assert!(revoked >= 3, "session, access and refresh rows: {revoked}");
+        assert!(
+            auth.authenticate_in(&in_acme.token.token, Some(&acme))
+                .await
+                .is_err()
+        );
+        assert!(
+            auth.refresh(&in_acme.refresh_token.as_ref().unwrap().token)
+                .await
+                .is_err()
+        );
+        auth.authenticate_in(&in_globex.token.token, Some(&globex))
+            .await
+            .expect("globex stays signed in");
+        auth.refresh(&in_globex.refresh_token.as_ref().unwrap().token)
+            .await
+            .expect("and refreshes");
+    }
+
+    pub async fn an_ended_membership_ends_that_tenants_sessions<S: Store>(store: S) {
+        let events = Collect::default();
+        let auth = auth(store, &events);
+        let (in_acme, in_globex, acme, globex) = ada_in_two(&auth).await;
+        assert!(auth.end_membership(&in_acme.user, &globex).await.unwrap() >= 3);
+        let refused = auth
+            .authenticate_in(&in_globex.token.token, Some(&globex))
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(
+            auth.refresh(&in_globex.refresh_token.as_ref().unwrap().token)
+                .await
+                .is_err()
+        );
+        auth.authenticate_in(&in_acme.token.token, Some(&acme))
+            .await
+            .expect("acme goes on");
+        let ended: Vec<_> = events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == EventKind::MembershipEnded)
+            .map(|e| e.subject.clone())
+            .collect();
+        assert_eq!(ended, [Some(in_acme.user_subject())]);
+    }
+
+    trait SubjectOf {
+        fn user_subject(&self) -> String;
+    }
+    impl SubjectOf for SignedIn<Person> {
+        fn user_subject(&self) -> String {
+            auth_core::UserResource::subject(&self.user)
+        }
+    }
+}
+
+mod every_attribute_case {
+    use super::attribute::*;
+    use super::*;
+    auth_tests::on_every_store!(
+        table = super::Member;
+        every_token_of_a_member_names_its_tenant,
+        a_member_authenticates_in_its_tenant_only,
+        confused_and_forged_tenants_are_refused,
+        a_member_moved_to_another_tenant_loses_its_tokens,
+        suspending_a_tenant_ends_its_sessions_only,
+    );
+}
+
+mod every_context_case {
+    use super::context::*;
+    use super::*;
+    auth_tests::on_every_store!(
+        table = super::Person;
+        each_sign_in_is_bound_to_its_tenant,
+        logging_out_in_one_tenant_leaves_the_others,
+        an_ended_membership_ends_that_tenants_sessions,
+    );
+}

@@ -1,0 +1,18 @@
+use auth_core::{Authenticated, token_resource};
+use serde::{Deserialize, Serialize};
+
+#[token_resource]
+pub struct Token;
+
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    tenancy(strategy = attribute, field = org_id),
+)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub hashed_password: String,
+    pub org_id: String,
+}
+
+fn main() {}
