@@ -597,3 +597,103 @@ mod every_context_case {
         an_ended_membership_ends_that_tenants_sessions,
     );
 }
+
+/// Two nodes with the PostgreSQL cache: what ending a membership and
+/// suspending a tenant end on node A, node B (which answered from its
+/// cache) refuses within the invalidation bound; other tenants' sessions
+/// are still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_node_refuses_what_a_tenant_operation_ended() {
+    use auth_core::{AuthCache, CacheConfig};
+    use auth_postgres::{PgConnectOptions, PgPoolOptions, PgStore};
+    use auth_tests::conformance::Fixture as _;
+    use std::str::FromStr;
+    use std::time::{Duration, Instant};
+
+    type Node = (
+        Auth<Person, PgStore>,
+        AuthCache<Person>,
+        auth_postgres::InvalidationListener,
+    );
+    let db = auth_tests::pg::fresh_db().await;
+    db.create_user_table::<Person>().await;
+    let node = async || -> Node {
+        let options = PgConnectOptions::from_str(&auth_tests::pg::database_url())
+            .unwrap()
+            .options([("search_path", db.schema.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let store = PgStore::new(pool);
+        let cache = AuthCache::new(CacheConfig::default());
+        let listener = store
+            .listen_for_invalidations::<Person>(cache.clone())
+            .await
+            .unwrap();
+        let auth = Auth::with_secret(Person::settings(), &Secret::from(SECRET), store)
+            .unwrap()
+            .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+            .unwrap()
+            .with_cache(cache.clone());
+        let started = Instant::now();
+        while !cache.is_listening() {
+            assert!(started.elapsed() < Duration::from_secs(10));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        (auth, cache, listener)
+    };
+    let (a, b) = (node().await, node().await);
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let to = |t: &Tenant| SignInContext::default().tenant(t.clone());
+    let person = Person {
+        id: Uuid::new_v4(),
+        email: "ada@example.com".into(),
+        hashed_password: String::new(),
+    };
+    let in_acme = a
+        .0
+        .register_with_password(person, PASSWORD, Some(PASSWORD), to(&acme))
+        .await
+        .unwrap();
+    let in_globex = a
+        .0
+        .sign_in_with_password("ada@example.com", PASSWORD, TokenType::User, to(&globex))
+        .await
+        .unwrap();
+    // Node B answers both from its cache.
+    let warm = async |token: &str, t: &Tenant| {
+        let started = Instant::now();
+        loop {
+            let hits = b.1.stats().hits;
+            b.0.authenticate_in(token, Some(t)).await.unwrap();
+            if b.1.stats().hits > hits {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "never cached");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let refused_on_b = async |token: &str, t: &Tenant| {
+        let since = Instant::now();
+        while b.0.authenticate_in(token, Some(t)).await.is_ok() {
+            assert!(
+                since.elapsed() < Duration::from_secs(5),
+                "still accepted after 5 s"
+            );
+            tokio::task::yield_now().await;
+        }
+        since.elapsed()
+    };
+    warm(&in_acme.token.token, &acme).await;
+    warm(&in_globex.token.token, &globex).await;
+    a.0.end_membership(&in_acme.user, &globex).await.unwrap();
+    let took = refused_on_b(&in_globex.token.token, &globex).await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    warm(&in_acme.token.token, &acme).await;
+    a.0.end_tenant(&acme).await.unwrap();
+    let took = refused_on_b(&in_acme.token.token, &acme).await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    drop((a, b));
+}
