@@ -19,6 +19,7 @@ use auth_core::http::sessions::{Expiry, SessionManagerLayer, TokenTableSessionSt
 
 use crate::model::{PublicUser, Store, User, UserRegistration};
 use crate::pages::{self, PageState, Pages};
+use crate::tenants::Members;
 
 /// Request bodies larger than this are refused (413).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -27,7 +28,7 @@ pub type App<S> = Arc<Auth<User, S>>;
 
 /// Every route: the JSON API (bearer tokens only) and the browser pages
 /// (cookie sessions, CSRF-checked forms), with the body limit.
-pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
+pub fn router<S: Store>(auth: App<S>, members: Members<S>, pages: Pages) -> Router {
     let sessions = SessionManagerLayer::new(TokenTableSessionStore::new(auth.clone()))
         .with_name("session")
         .with_secure(pages.secure)
@@ -78,6 +79,7 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
             auth: auth.clone(),
             pages,
         });
+    let auth_for_admin = auth.clone();
     // The API authenticates bearer tokens only: no cookie, so no request
     // forged by another site is ever authenticated here.
     let api = Router::new()
@@ -120,6 +122,7 @@ pub fn router<S: Store>(auth: App<S>, pages: Pages) -> Router {
         .layer(AuthLayer::optional(auth.clone()))
         .with_state(auth);
     api.merge(html)
+        .merge(crate::tenants::router(members, auth_for_admin))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(no_store))
@@ -165,7 +168,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: Option<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: Option<String>) -> Self {
         Self {
             status,
             code,
@@ -220,7 +223,7 @@ impl IntoResponse for ApiError {
 
 /// `Json<T>` whose rejections are JSON too: 400 for malformed JSON, 422 for
 /// wrong types or missing fields, 415 without a JSON content type, 413 too large.
-pub struct Body<T>(T);
+pub struct Body<T>(pub T);
 
 impl<T, St> FromRequest<St> for Body<T>
 where

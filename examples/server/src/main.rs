@@ -25,6 +25,7 @@ mod model;
 mod outbox;
 mod pages;
 mod serve;
+mod tenants;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use auth_core::{
 use auth_postgres::PgStore;
 use auth_sqlite::SqliteStore;
 
-use crate::model::{Store, Token, User};
+use crate::model::{Member, Store, Token, User};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -79,6 +80,10 @@ macro_rules! connect_and_migrate {
             store.migrate().await.map_err(|e| e.to_string())?;
             store
                 .create_user_table::<User>()
+                .await
+                .map_err(|e| e.to_string())?;
+            store
+                .create_user_table::<Member>()
                 .await
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(store)
@@ -188,7 +193,7 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
         Some("off") => settings.brute_force = None,
         Some(other) => return Err(format!("BRUTE_FORCE is `on` or `off`, not `{other}`")),
     }
-    let auth = match std::env::var("TOKEN_KEYS_FILE")
+    let keys = match std::env::var("TOKEN_KEYS_FILE")
         .ok()
         .filter(|p| !p.is_empty())
     {
@@ -197,13 +202,20 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
         Some(path) => {
             let keys = KeySet::from_file(&path).map_err(|e| e.to_string())?;
             tracing::info!(path = %path, active = keys.active().kid(), "signing with a key set");
-            Auth::with_keys(settings, &keys, store.clone())
+            Signing::Keys(keys)
         }
-        None => Auth::with_secret(settings, &secret(&backend)?, store.clone()),
-    }
-    .and_then(|a| a.with_hash_limits(hash_limits()?))
-    .map_err(|e| e.to_string())?
-    .store_audit_events();
+        None => Signing::Secret(secret(&backend)?),
+    };
+    let auth = keys
+        .auth(settings, store.clone())
+        .and_then(|a| a.with_hash_limits(hash_limits()?))
+        .map_err(|e| e.to_string())?
+        .store_audit_events();
+    // The tenants' members (`/t/...`), signed with the same keys.
+    let members = keys
+        .auth(Member::settings(), store.clone())
+        .and_then(|a| a.with_hash_limits(hash_limits()?))
+        .map_err(|e| e.to_string())?;
     let hasher = auth.hasher();
     tracing::info!(
         max_concurrent = hasher.limits().max_concurrent,
@@ -218,7 +230,7 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
     let events = auth.clone();
     serve::serve(
         listener,
-        app::router(auth, pages::Pages::new(secure)),
+        app::router(auth, Arc::new(members), pages::Pages::new(secure)),
         limits,
         shutdown_signal(),
     )
@@ -229,6 +241,25 @@ async fn serve<S: Store + Clone>(store: S, backend: Backend) -> Result<(), Strin
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What tokens are signed with: a key set, or a secret.
+enum Signing {
+    Keys(KeySet),
+    Secret(Secret),
+}
+
+impl Signing {
+    fn auth<U: auth_core::UserResource, S: Store>(
+        &self,
+        settings: auth_core::Settings<U>,
+        store: S,
+    ) -> auth_core::Result<Auth<U, S>> {
+        match self {
+            Self::Keys(keys) => Auth::with_keys(settings, keys, store),
+            Self::Secret(secret) => Auth::with_secret(settings, secret, store),
+        }
+    }
 }
 
 /// `SECURE_COOKIES`: `true` when the demo is served over https (behind a

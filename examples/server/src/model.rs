@@ -66,6 +66,32 @@ pub struct User {
     pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A member of the demo's tenants (`/t/...`): context tenancy, so one
+/// member signs in to several tenants (named by the `X-Tenant` header),
+/// each sign-in bound to one. The demo treats every tenant as open (any
+/// member may sign in to any); a product checks its membership table
+/// before signing in.
+#[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+#[authentication(
+    subject_name = "member",
+    tokens(
+        token_resource = Token,
+        signing_secret(env = "TOKEN_SIGNING_SECRET"),
+        token_lifetime = "15m",
+        store_all_tokens,
+        require_token_presence_for_authentication,
+        refresh_tokens(lifetime = "7d"),
+    ),
+    strategies(password()),
+    add_ons(sessions(lifetime = "30d")),
+    tenancy(strategy = context),
+)]
+pub struct Member {
+    pub id: Uuid,
+    pub email: String,
+    pub hashed_password: HashedPassword,
+}
+
 /// A user as responses show it: never the password hash.
 #[derive(Debug, Serialize)]
 pub struct PublicUser {
@@ -95,6 +121,7 @@ pub trait Store:
     + auth_core::ApiKeyStore
     + auth_core::AuditStore
     + auth_core::PasswordStore<User>
+    + auth_core::PasswordStore<Member>
     + Clone
     + 'static
 {
@@ -106,6 +133,7 @@ impl<S> Store for S where
         + auth_core::ApiKeyStore
         + auth_core::AuditStore
         + auth_core::PasswordStore<User>
+        + auth_core::PasswordStore<Member>
         + Clone
         + 'static
 {

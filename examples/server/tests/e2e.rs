@@ -58,6 +58,86 @@ fn forged(s: &Server, t: &str) -> String {
 mod steps {
     use super::*;
 
+    /// Tenants (`/t/...`, named by `X-Tenant`): a member signed in to two
+    /// tenants; each token is refused at the other tenant and without one;
+    /// logging out everywhere in acme leaves globex signed in; an admin's
+    /// suspension of acme ends every acme session (another member's too)
+    /// and no globex one.
+    pub fn tenants_are_kept_apart(s: &Server) {
+        let creds = json!({"email": "ada@example.com", "password": "correct horse",
+                           "password_confirmation": "correct horse"});
+        let body = creds.to_string();
+        let (st, v) = s.call_in("acme", "POST", "/t/auth/register", None, Some(&body));
+        assert_eq!((st, v["tenant"].as_str()), (201, Some("acme")), "{v}");
+        let in_acme = token(&v);
+        let (st, v) = s.call_in("globex", "POST", "/t/auth/sign_in", None, Some(&body));
+        assert_eq!((st, v["tenant"].as_str()), (200, Some("globex")), "{v}");
+        let (in_globex, globex_refresh) = (token(&v), v["refresh_token"].clone());
+        let me = |tenant: &str, t: &str| s.call_in(tenant, "GET", "/t/me", Some(t), None);
+        let (st, v) = me("acme", &in_acme);
+        assert_eq!((st, v["tenant"].as_str()), (200, Some("acme")), "{v}");
+        assert_eq!(me("globex", &in_globex).0, 200);
+        // A token of acme at globex, of globex at acme, and either without
+        // a tenant (or with an invalid one): 401, nothing said about why.
+        for (tenant, t) in [("globex", &in_acme), ("acme", &in_globex)] {
+            let (st, v) = me(tenant, t);
+            assert_eq!((st, &v["error"]), (401, &json!("unauthorized")), "{v}");
+        }
+        assert_eq!(s.call("GET", "/t/me", Some(&in_acme), None).0, 401);
+        assert_eq!(me("ac me", &in_acme).0, 401);
+        // A sign-in names a valid tenant.
+        assert_eq!(s.call("POST", "/t/auth/sign_in", None, Some(&body)).0, 400);
+        assert_eq!(
+            s.call_in("ac\u{7f}me", "POST", "/t/auth/sign_in", None, Some(&body))
+                .0,
+            400
+        );
+        // Log out everywhere in acme: globex goes on, and refreshes.
+        let (st, v) = s.call_in(
+            "acme",
+            "POST",
+            "/t/auth/log_out_everywhere",
+            Some(&in_acme),
+            None,
+        );
+        assert_eq!(st, 204, "{v}");
+        assert_eq!(me("acme", &in_acme).0, 401);
+        assert_eq!(me("globex", &in_globex).0, 200);
+        let refresh = json!({"refresh_token": globex_refresh}).to_string();
+        let (st, v) = s.call("POST", "/t/auth/refresh", None, Some(&refresh));
+        assert_eq!(st, 200, "{v}");
+        let in_globex = token(&v);
+        // Suspending acme ends every acme session, of every member.
+        let (_, v) = s.call_in("acme", "POST", "/t/auth/sign_in", None, Some(&body));
+        let ada_again = token(&v);
+        let bob = json!({"email": "bob@example.com", "password": "battery staple",
+                         "password_confirmation": "battery staple"});
+        let (st, v) = s.call_in(
+            "acme",
+            "POST",
+            "/t/auth/register",
+            None,
+            Some(&bob.to_string()),
+        );
+        assert_eq!(st, 201, "{v}");
+        let bob = token(&v);
+        assert_eq!(me("acme", &bob).0, 200);
+        let suspend = "/admin/tenants/acme/suspend";
+        assert_eq!(
+            post(s, suspend, Some(&bob), json!({})).0,
+            401,
+            "a member token is no admin's"
+        );
+        let admin = ada(s);
+        let (st, v) = post(s, suspend, Some(&admin), json!({}));
+        assert_eq!(st, 200, "{v}");
+        assert!(v["ended"].as_u64().unwrap() >= 4, "{v}");
+        for t in [&ada_again, &bob] {
+            assert_eq!(me("acme", t).0, 401);
+        }
+        assert_eq!(me("globex", &in_globex).0, 200, "globex is not suspended");
+    }
+
     /// API keys over HTTP: made with a token (never with a key), shown
     /// once, used as `Bearer` or `X-Api-Key`, scoped, listed without their
     /// secret, revoked at once; log out everywhere leaves them alone.
@@ -642,6 +722,7 @@ every_backend!(
     log_out_everywhere_ends_every_token,
     a_password_change_ends_every_earlier_token,
     sessions_and_refresh_tokens,
+    tenants_are_kept_apart,
 );
 
 fn pg_url(db: &auth_tests::pg::TestDb) -> String {

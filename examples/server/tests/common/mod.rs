@@ -54,7 +54,31 @@ impl Server {
         bearer: Option<&str>,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let mut headers = String::new();
+        self.call_with(method, path, bearer, body, "")
+    }
+
+    /// [`Server::call`] in a tenant (the `X-Tenant` header).
+    pub fn call_in(
+        &self,
+        tenant: &str,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let tenant = format!("x-tenant: {tenant}\r\n");
+        self.call_with(method, path, bearer, body, &tenant)
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&str>,
+        extra_headers: &str,
+    ) -> (u16, Value) {
+        let mut headers = extra_headers.to_owned();
         if let Some(t) = bearer {
             headers.push_str(&format!("authorization: Bearer {t}\r\n"));
         }
