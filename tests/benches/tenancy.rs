@@ -73,7 +73,10 @@ async fn tokens<U: Authenticated>(
     tenant: &Tenant,
 ) -> [(Arc<Auth<U, PgStore>>, Arc<str>, Option<Tenant>); 2] {
     use auth_core::UserStore;
-    let (with, without) = (auth::<U>(store.clone(), true), auth::<U>(store.clone(), false));
+    let (with, without) = (
+        auth::<U>(store.clone(), true),
+        auth::<U>(store.clone(), false),
+    );
     store.insert_user(&user).await.unwrap();
     let ctx = SignInContext::default().tenant(tenant.clone());
     let bound = with.sign_in(user.clone(), ctx).await.unwrap();

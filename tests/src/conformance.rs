@@ -771,6 +771,22 @@ pub async fn rows_are_bound_to_their_tenant_and_revoked_by_it<S: ConformanceStor
     assert_ne!(purpose(&bob_a.jti).await, "revocation");
     assert_eq!(s.revoke_tenant("globex", keep).await.unwrap(), 0);
     assert_eq!(s.revoke_tenant("initech", keep).await.unwrap(), 0);
+    // Expired rows of every tenant are expunged alike.
+    let expired = NewTokenRow {
+        tenant: Some("acme".into()),
+        ..new_row(&auth_core::new_jti(), bob, "user", -60)
+    };
+    s.insert_token(&expired).await.unwrap();
+    assert!(
+        s.read_expired(10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.jti == expired.jti)
+    );
+    let batch = s.delete_expired(at(-3600), 100).await.unwrap();
+    assert!(batch.deleted >= 1);
+    assert!(stored(&s, &expired.jti).await.is_none());
     // A revocation written for a jti names its tenant.
     let revocation = tenant_row(bob, "revocation", Some("initech"));
     assert!(s.insert_revocation(&revocation).await.unwrap());

@@ -35,13 +35,21 @@ fn tenant_of(token: &str) -> Option<String> {
 }
 
 /// Attribute tenancy, deny-list tokens, sessions and refresh tokens, a
-/// password with resets, API keys.
+/// password with resets, magic links, remember-me, confirmations, API keys.
 #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
 #[authentication(
     tokens(token_resource = Token, refresh_tokens()),
     session_identifier = "jti",
-    strategies(password(resettable()), api_key(prefix = "org")),
-    add_ons(sessions()),
+    strategies(
+        password(resettable()),
+        magic_link(),
+        remember_me(),
+        api_key(prefix = "org"),
+    ),
+    add_ons(
+        sessions(),
+        confirmation(monitor_fields = ["email"], require_confirmed = false),
+    ),
     tenancy(strategy = attribute, field = org),
 )]
 pub struct Member {
@@ -49,6 +57,7 @@ pub struct Member {
     pub email: String,
     pub hashed_password: String,
     pub org: String,
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Addressed for Member {
@@ -116,6 +125,7 @@ mod attribute {
             email: email.into(),
             hashed_password: String::new(),
             org: org.into(),
+            confirmed_at: None,
         };
         auth.register_with_password(member, PASSWORD, Some(PASSWORD), SignInContext::default())
             .await
@@ -155,6 +165,31 @@ mod attribute {
         auth.request_password_reset("ada@example.com").unwrap();
         let reset = outbox.token_for("ada@example.com", 0).await;
         assert_eq!(tenant_of(&reset).as_deref(), Some("acme"));
+        // The confirmation registration sent, a magic link, a remember-me
+        // token.
+        let confirm = outbox
+            .message("ada@example.com", &Purpose::CONFIRM, 0)
+            .await;
+        assert_eq!(tenant_of(&confirm).as_deref(), Some("acme"));
+        auth.request_magic_link("ada@example.com").unwrap();
+        let link = outbox
+            .message("ada@example.com", &Purpose::MAGIC_LINK, 0)
+            .await;
+        assert_eq!(tenant_of(&link).as_deref(), Some("acme"));
+        let remember = auth.issue_remember_me(&exchanged).await.unwrap();
+        assert_eq!(remember.claims.tenant.as_deref(), Some("acme"));
+        // Presented at another tenant it is refused, and not spent.
+        let at = |t: &str| SignInContext::default().tenant(tenant(t));
+        let refused = auth.redeem_remember_me(&remember.token, at("globex")).await;
+        assert!(matches!(refused, Err(Error::WrongTenant)), "{refused:?}");
+        let remembered = auth
+            .redeem_remember_me(&remember.token, at("acme"))
+            .await
+            .unwrap();
+        assert_eq!(
+            remembered.signed_in.token.claims.tenant.as_deref(),
+            Some("acme")
+        );
         let reset_in = auth
             .reset_password(
                 &reset,
@@ -324,6 +359,7 @@ mod attribute {
             email: "eve@example.com".into(),
             hashed_password: String::new(),
             org: "ev il".into(),
+            confirmed_at: None,
         };
         let refused = auth
             .register_with_password(nowhere, PASSWORD, Some(PASSWORD), SignInContext::default())
@@ -652,16 +688,14 @@ async fn every_node_refuses_what_a_tenant_operation_ended() {
         email: "ada@example.com".into(),
         hashed_password: String::new(),
     };
-    let in_acme = a
-        .0
-        .register_with_password(person, PASSWORD, Some(PASSWORD), to(&acme))
-        .await
-        .unwrap();
-    let in_globex = a
-        .0
-        .sign_in_with_password("ada@example.com", PASSWORD, TokenType::User, to(&globex))
-        .await
-        .unwrap();
+    let in_acme =
+        a.0.register_with_password(person, PASSWORD, Some(PASSWORD), to(&acme))
+            .await
+            .unwrap();
+    let in_globex =
+        a.0.sign_in_with_password("ada@example.com", PASSWORD, TokenType::User, to(&globex))
+            .await
+            .unwrap();
     // Node B answers both from its cache.
     let warm = async |token: &str, t: &Tenant| {
         let started = Instant::now();
