@@ -202,8 +202,12 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     ) -> Result<()> {
         let alive = self.presence_time(now);
         // A row of another tenant is no row of this token: a jti revoked
-        // in one tenant revokes nothing in another.
-        let token = rows.token.as_ref().filter(|r| r.tenant == claims.tenant);
+        // in one tenant revokes nothing in another. A revocation of the jti
+        // alone (`revoke_jti`: no tenant) revokes it in every tenant.
+        let token = rows.token.as_ref().filter(|r| {
+            r.tenant == claims.tenant
+                || (r.tenant.is_none() && r.purpose == Purpose::REVOCATION.as_str())
+        });
         if token.is_some_and(|r| r.purpose == Purpose::REVOCATION.as_str()) {
             return Err(Error::Revoked);
         }

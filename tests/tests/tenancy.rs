@@ -344,6 +344,30 @@ mod attribute {
         auth.authenticate_in(&ada.token.token, Some(&acme))
             .await
             .expect("a revocation in globex is none in acme");
+        // A revocation of the jti alone (the token resource's `revoke_jti`)
+        // revokes it in every tenant.
+        let other = auth
+            .sign_in_with_password(
+                "ada@example.com",
+                PASSWORD,
+                TokenType::User,
+                SignInContext::default(),
+            )
+            .await
+            .unwrap();
+        auth.authenticate_in(&other.token.token, Some(&acme))
+            .await
+            .unwrap();
+        auth_core::token_actions::revoke_jti(
+            &store,
+            &Member::settings().token_resource,
+            &other.token.claims.jti,
+            &other.token.claims.sub,
+        )
+        .await
+        .unwrap();
+        let refused = auth.authenticate_in(&other.token.token, Some(&acme)).await;
+        assert!(matches!(refused, Err(Error::Revoked)), "{refused:?}");
         // Names with control characters or whitespace, and the empty name,
         // are no tenant.
         for bad in ["", "acme\n", "ac me", "acme\u{0}", "\u{1b}[31m"] {
