@@ -181,7 +181,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         self.audit(
             crate::audit::EventKind::ApiKeyCreated,
             Some(&new.subject),
-            None,
+            crate::audit::At::NONE,
             None,
             crate::audit::Outcome::Success,
         );
@@ -217,7 +217,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         self.audit(
             crate::audit::EventKind::ApiKeyRevoked,
             Some(&user.subject()),
-            None,
+            crate::audit::At::NONE,
             None,
             crate::audit::Outcome::Success,
         );
@@ -236,7 +236,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             self.audit(
                 crate::audit::EventKind::ApiKeyRevoked,
                 Some(&user.subject()),
-                None,
+                crate::audit::At::NONE,
                 None,
                 crate::audit::Outcome::Success,
             );

@@ -166,6 +166,45 @@ pub(crate) struct Client<'a> {
     pub(crate) user_agent: Option<&'a str>,
 }
 
+/// Where an event happened: the session and the tenant, when known.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct At<'a> {
+    pub(crate) session: Option<&'a str>,
+    pub(crate) tenant: Option<&'a str>,
+}
+
+impl<'a> At<'a> {
+    /// Nowhere in particular.
+    pub(crate) const NONE: Self = Self {
+        session: None,
+        tenant: None,
+    };
+
+    /// The session and tenant a token names.
+    pub(crate) fn of(claims: &'a crate::claims::Claims) -> Self {
+        Self {
+            session: claims.sid.as_deref(),
+            tenant: claims.tenant.as_deref(),
+        }
+    }
+
+    /// A session (its tenant unknown).
+    pub(crate) fn session(id: &'a str) -> Self {
+        Self {
+            session: Some(id),
+            tenant: None,
+        }
+    }
+
+    /// A tenant.
+    pub(crate) fn tenant(tenant: &'a str) -> Self {
+        Self {
+            session: None,
+            tenant: Some(tenant),
+        }
+    }
+}
+
 /// One security event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEvent {
@@ -177,6 +216,8 @@ pub struct AuditEvent {
     pub subject: Option<String>,
     /// The session (its id), when there is one.
     pub session: Option<String>,
+    /// The tenant, at a resource with tenancy, when known.
+    pub tenant: Option<String>,
     /// The client's address, as the add-on's [`IpMode`] keeps it.
     pub ip: Option<String>,
     /// The client's user agent, as the session row keeps it.

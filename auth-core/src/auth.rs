@@ -504,7 +504,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.audit(
             crate::audit::EventKind::SignedOut,
             Some(&claims.sub),
-            claims.sid.as_deref(),
+            crate::audit::At::of(&claims),
             None,
             crate::audit::Outcome::Success,
         );
@@ -631,7 +631,7 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
         &self,
         kind: crate::audit::EventKind,
         subject: Option<&str>,
-        session: Option<&str>,
+        at: crate::audit::At<'_>,
         client: Option<crate::audit::Client<'_>>,
         outcome: crate::audit::Outcome,
     ) {
@@ -642,7 +642,8 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
             kind,
             at: Utc::now(),
             subject: subject.map(str::to_owned),
-            session: session.map(str::to_owned),
+            session: at.session.map(str::to_owned),
+            tenant: at.tenant.map(str::to_owned),
             ip: config.ip.keep(client.and_then(|c| c.ip)),
             user_agent: client.and_then(|c| c.user_agent.map(str::to_owned)),
             outcome,

@@ -171,7 +171,7 @@ impl<U: UserResource, S: AttemptStore> Auth<U, S> {
                 self.audit(
                     crate::audit::EventKind::LockedOut,
                     None,
-                    None,
+                    crate::audit::At::NONE,
                     Some(crate::audit::Client {
                         ip,
                         user_agent: None,

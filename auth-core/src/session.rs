@@ -321,7 +321,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.audit(
             crate::audit::EventKind::SignedIn,
             Some(&signed_in.user.subject()),
-            signed_in.token.claims.sid.as_deref(),
+            crate::audit::At::of(&signed_in.token.claims),
             Some(client.seen()),
             crate::audit::Outcome::Success,
         );
@@ -414,7 +414,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.audit(
             crate::audit::EventKind::SessionEnded,
             Some(&user.subject()),
-            Some(session_id),
+            crate::audit::At::session(session_id),
             None,
             crate::audit::Outcome::Success,
         );
@@ -495,7 +495,7 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
                 self.audit(
                     crate::audit::EventKind::Refreshed,
                     Some(&claims.sub),
-                    Some(&sid),
+                    crate::audit::At::of(&claims),
                     None,
                     crate::audit::Outcome::Success,
                 );
@@ -551,7 +551,7 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
         self.audit(
             crate::audit::EventKind::RefreshReuseDetected,
             Some(&claims.sub),
-            Some(sid),
+            crate::audit::At::of(claims),
             None,
             crate::audit::Outcome::Failure,
         );

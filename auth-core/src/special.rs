@@ -111,7 +111,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         self.audit(
             EventKind::PasswordResetRequested,
             None,
-            None,
+            crate::audit::At::NONE,
             None,
             Outcome::Success,
         );
@@ -131,7 +131,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         self.audit(
             EventKind::MagicLinkRequested,
             None,
-            None,
+            crate::audit::At::NONE,
             None,
             Outcome::Success,
         );
@@ -272,7 +272,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         self.audit(
             EventKind::SignedIn,
             Some(&claims.sub),
-            signed_in.token.claims.sid.as_deref(),
+            crate::audit::At::of(&signed_in.token.claims),
             Some(client.seen()),
             Outcome::Success,
         );
@@ -346,7 +346,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         self.audit(
             EventKind::PasswordReset,
             Some(&claims.sub),
-            signed_in.token.claims.sid.as_deref(),
+            crate::audit::At::of(&signed_in.token.claims),
             Some(client.seen()),
             Outcome::Success,
         );
@@ -653,7 +653,13 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
         } else {
             EventKind::Confirmed
         };
-        self.audit(kind, Some(&claims.sub), None, None, Outcome::Success);
+        self.audit(
+            kind,
+            Some(&claims.sub),
+            crate::audit::At::of(&claims),
+            None,
+            Outcome::Success,
+        );
         crate::user::apply_fields(&user, &fields)
     }
 

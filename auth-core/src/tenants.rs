@@ -2,7 +2,7 @@
 //! end a membership, suspend a tenant. (The tenant a token is bound to,
 //! and the rule comparing it, are `tenant.rs`'.)
 
-use crate::audit::{EventKind, Outcome};
+use crate::audit::{At, EventKind, Outcome};
 use crate::auth::Auth;
 use crate::config::PurposeFilter;
 use crate::error::{Error, Result, store_failure};
@@ -23,7 +23,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.audit(
             EventKind::LoggedOutEverywhere,
             Some(&subject),
-            None,
+            At::tenant(tenant.as_str()),
             None,
             Outcome::Success,
         );
@@ -46,7 +46,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.audit(
             EventKind::MembershipEnded,
             Some(&subject),
-            None,
+            At::tenant(tenant.as_str()),
             None,
             Outcome::Success,
         );

@@ -78,7 +78,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                 self.audit(
                     EventKind::Registered,
                     Some(&signed_in.user.subject()),
-                    signed_in.token.claims.sid.as_deref(),
+                    crate::audit::At::of(&signed_in.token.claims),
                     Some(client.seen()),
                     Outcome::Success,
                 );
@@ -121,7 +121,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                     self.audit(
                         EventKind::LockedOut,
                         None,
-                        None,
+                        crate::audit::At::NONE,
                         Some(context.client.seen()),
                         Outcome::Failure,
                     );
@@ -157,7 +157,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                 self.audit(
                     EventKind::SignInFailed,
                     subject.as_deref(),
-                    None,
+                    crate::audit::At::NONE,
                     Some(context.client.seen()),
                     Outcome::Failure,
                 );
@@ -332,7 +332,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         self.audit(
             EventKind::PasswordChanged,
             Some(&subject),
-            signed_in.token.claims.sid.as_deref(),
+            crate::audit::At::of(&signed_in.token.claims),
             Some(client.seen()),
             Outcome::Success,
         );
@@ -355,7 +355,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         self.audit(
             EventKind::LoggedOutEverywhere,
             Some(&subject),
-            None,
+            crate::audit::At::NONE,
             None,
             Outcome::Success,
         );

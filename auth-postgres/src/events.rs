@@ -28,7 +28,7 @@ impl EventQueries {
             insert: format!(
                 "INSERT INTO {e} ({EVENT_COLUMNS}) \
                  SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::text[])"
+                 $5::text[], $6::text[], $7::text[], $8::text[])"
             )
             .into(),
             list: format!(
@@ -53,6 +53,7 @@ fn event(row: &PgRow) -> Result<AuditEvent, sqlx::Error> {
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         outcome: row.try_get("outcome")?,
+        tenant: row.try_get("tenant")?,
     })
 }
 
@@ -71,6 +72,7 @@ impl AuditStore for PgStore {
             .bind(column(|e| e.ip.as_deref()))
             .bind(column(|e| e.user_agent.as_deref()))
             .bind(column(|e| Some(e.outcome.as_str())))
+            .bind(column(|e| e.tenant.as_deref()))
             .execute(&self.pool)
             .await
             .map_err(db_err("insert events"))?;

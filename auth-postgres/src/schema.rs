@@ -16,7 +16,7 @@ const MIGRATION_LOCK: i64 = 0x6175_7468_5f70_6721; // "auth_pg!"
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
 /// the quoted API-key table beside it (step 2), `{a}` the quoted
 /// failed-attempt counters (step 3), `{e}` the security events (step 4);
-/// step 5 binds rows to tenants.
+/// step 5 binds rows and events to tenants.
 const TOKEN_TABLE_STEPS: &[&str] = &[
     "\
 CREATE TABLE IF NOT EXISTS {t} (
@@ -73,6 +73,7 @@ CREATE INDEX IF NOT EXISTS \"{n}_events_at_idx\" ON {e} (at);
 ",
     "\
 ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tenant text;
+ALTER TABLE {e} ADD COLUMN IF NOT EXISTS tenant text;
 CREATE INDEX IF NOT EXISTS \"{n}_tenant_subject_idx\" ON {t} (tenant, subject) WHERE tenant IS NOT NULL;
 ",
 ];

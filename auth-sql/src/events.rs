@@ -6,7 +6,7 @@ use auth_core::{AuditEvent, EventKind, Outcome};
 use chrono::{DateTime, Utc};
 
 /// The event table's columns, in the order every store selects them.
-pub const EVENT_COLUMNS: &str = "at, kind, subject, session, ip, user_agent, outcome";
+pub const EVENT_COLUMNS: &str = "at, kind, subject, session, ip, user_agent, outcome, tenant";
 
 /// A stored event's columns (each store decodes `at` its own way).
 #[derive(Debug)]
@@ -25,6 +25,8 @@ pub struct EventRow {
     pub user_agent: Option<String>,
     /// `Outcome::as_str`.
     pub outcome: String,
+    /// The tenant.
+    pub tenant: Option<String>,
 }
 
 impl TryFrom<EventRow> for AuditEvent {
@@ -37,6 +39,7 @@ impl TryFrom<EventRow> for AuditEvent {
             at: row.at,
             subject: row.subject,
             session: row.session,
+            tenant: row.tenant,
             ip: row.ip,
             user_agent: row.user_agent,
             outcome: Outcome::parse(&row.outcome).ok_or_else(|| bad("outcome"))?,

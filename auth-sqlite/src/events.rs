@@ -30,14 +30,8 @@ impl EventQueries {
         Self {
             insert: format!(
                 "INSERT INTO {e} ({EVENT_COLUMNS}) \
-                 SELECT {}, {}, {}, {}, {}, {}, {} FROM json_each(?1)",
-                field(0),
-                field(1),
-                field(2),
-                field(3),
-                field(4),
-                field(5),
-                field(6)
+                 SELECT {} FROM json_each(?1)",
+                (0..8).map(field).collect::<Vec<_>>().join(", ")
             )
             .into(),
             list: format!(
@@ -62,6 +56,7 @@ fn event(row: &SqliteRow) -> Result<AuditEvent, sqlx::Error> {
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         outcome: row.try_get("outcome")?,
+        tenant: row.try_get("tenant")?,
     })
 }
 
@@ -78,7 +73,8 @@ impl AuditStore for SqliteStore {
                     e.session,
                     e.ip,
                     e.user_agent,
-                    e.outcome.as_str()
+                    e.outcome.as_str(),
+                    e.tenant
                 ])
             })
             .collect();

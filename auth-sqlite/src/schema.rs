@@ -11,7 +11,7 @@ use crate::store::{SQLITE, SqliteStore, db_err};
 /// only appended to. `{t}` is the quoted table, `{n}` its bare name, `{k}`
 /// the quoted API-key table beside it (step 2), `{a}` the quoted
 /// failed-attempt counters (step 3), `{e}` the security events (step 4);
-/// step 5 binds rows to tenants. The
+/// step 5 binds rows and events to tenants. The
 /// shape and indexes are PostgreSQL's; times are microseconds since the Unix
 /// epoch (UTC), `extra_data` JSON text. No foreign key: a revocation row
 /// outlives whatever it revokes and never cascades.
@@ -71,6 +71,7 @@ CREATE INDEX IF NOT EXISTS \"{n}_events_at_idx\" ON {e} (at);
 ",
     "\
 ALTER TABLE {t} ADD COLUMN tenant TEXT;
+ALTER TABLE {e} ADD COLUMN tenant TEXT;
 CREATE INDEX IF NOT EXISTS \"{n}_tenant_subject_idx\" ON {t} (tenant, subject) WHERE tenant IS NOT NULL;
 ",
 ];

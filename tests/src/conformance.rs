@@ -1381,6 +1381,7 @@ pub async fn events_are_appended_listed_newest_first_and_deleted_when_old<S: Con
         at: t0 + chrono::Duration::minutes(minutes),
         subject: subject.map(str::to_owned),
         session: Some("s1".into()),
+        tenant: Some("acme".into()),
         ip: Some("203.0.113.0/24".into()),
         user_agent: None,
         outcome: Outcome::Success,
@@ -1389,6 +1390,7 @@ pub async fn events_are_appended_listed_newest_first_and_deleted_when_old<S: Con
     let mut failed = event(EventKind::SignInFailed, a, 30);
     failed.outcome = Outcome::Failure;
     failed.session = None;
+    failed.tenant = None;
     let batch = [
         event(EventKind::Registered, a, 0),
         event(EventKind::SignedIn, a, 10),
@@ -1414,6 +1416,10 @@ pub async fn events_are_appended_listed_newest_first_and_deleted_when_old<S: Con
         (None, Some("s1"))
     );
     assert_eq!(listed[1].ip.as_deref(), Some("203.0.113.0/24"));
+    assert_eq!(
+        (listed[0].tenant.as_deref(), listed[1].tenant.as_deref()),
+        (None, Some("acme"))
+    );
     assert!((listed[0].at - failed.at).num_milliseconds().abs() < 1);
     assert_eq!(s.list_events("user?id=a", 2).await.unwrap().len(), 2);
     assert!(s.list_events("user?id=c", 10).await.unwrap().is_empty());

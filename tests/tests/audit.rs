@@ -356,6 +356,7 @@ mod stored {
             at: chrono::Utc::now() - chrono::Duration::days(100),
             subject: Some(auth_core::UserResource::subject(&ada)),
             session: None,
+            tenant: None,
             ip: None,
             user_agent: None,
             outcome: Outcome::Success,

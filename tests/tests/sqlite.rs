@@ -503,7 +503,7 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
 }
 
 /// A database at schema version 4 (sessions and tokens in it) gains the
-/// `tenant` column at the next `migrate`: its rows kept, bound to no
+/// `tenant` column (on tokens and events) at the next `migrate`: its rows kept, bound to no
 /// tenant (so suspending a tenant touches none of them), and new rows
 /// bound to tenants beside them.
 #[tokio::test]
@@ -561,6 +561,24 @@ async fn a_version_4_database_gains_the_tenant_column_and_keeps_its_rows() {
         2,
         "the old rows, untouched by the tenant's suspension"
     );
+    // The event table gained the column too.
+    let event = auth_core::AuditEvent {
+        kind: auth_core::EventKind::MembershipEnded,
+        at: chrono::Utc::now(),
+        subject: Some("user?id=1".into()),
+        session: None,
+        tenant: Some("acme".into()),
+        ip: None,
+        user_agent: None,
+        outcome: auth_core::Outcome::Success,
+    };
+    auth_core::AuditStore::insert_events(&store, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let listed = auth_core::AuditStore::list_events(&store, "user?id=1", 1)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].tenant.as_deref(), Some("acme"));
     store.close().await;
     let _ = std::fs::remove_file(&path);
 }

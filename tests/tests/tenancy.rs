@@ -613,15 +613,24 @@ mod context {
         auth.authenticate_in(&in_acme.token.token, Some(&acme))
             .await
             .expect("acme goes on");
-        let ended: Vec<_> = events
+        // Events name their tenant: the sign-ins', and the membership's.
+        let seen: Vec<_> = events
             .0
             .lock()
             .unwrap()
             .iter()
-            .filter(|e| e.kind == EventKind::MembershipEnded)
-            .map(|e| e.subject.clone())
+            .map(|e| (e.kind, e.subject.clone(), e.tenant.clone()))
             .collect();
-        assert_eq!(ended, [Some(in_acme.user_subject())]);
+        let ada = Some(in_acme.user_subject());
+        let named = |t: &str| Some(t.to_owned());
+        assert_eq!(
+            seen,
+            [
+                (EventKind::Registered, ada.clone(), named("acme")),
+                (EventKind::SignedIn, ada.clone(), named("globex")),
+                (EventKind::MembershipEnded, ada, named("globex")),
+            ]
+        );
     }
 
     trait SubjectOf {
