@@ -11,7 +11,7 @@ pub use crate::config::*;
 pub use crate::error::{Error, Result};
 pub use crate::secret::{Secret, SigningSecret};
 pub use crate::session::SignedIn;
-pub use crate::session::{Refreshed, Session, SignInContext};
+pub use crate::session::{ClientInfo, Refreshed, Session, SignInContext};
 pub use crate::special::Reauthentication;
 pub use crate::store::AuditStore;
 pub use crate::store::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore, UserStore};

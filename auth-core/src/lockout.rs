@@ -162,8 +162,47 @@ impl<U: UserResource, S: AttemptStore> Auth<U, S> {
         ip: Option<IpAddr>,
         run: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        let Some(config) = &self.settings().brute_force else {
+        let Some((config, counters)) = self.address_open(ip).await? else {
             return run.await;
+        };
+        let result = run.await;
+        if let Err(e) = &result
+            && refused(e)
+        {
+            failed(self.store(), config, &counters).await;
+        }
+        result
+    }
+
+    /// Runs an out-of-band request (a password reset, a magic link) under
+    /// its address's throttle: refused with [`Error::TooManyAttempts`]
+    /// while the address is throttled, and every request counts against
+    /// the address (each one mails someone: a flood from one address is
+    /// bounded like a flood of guesses).
+    pub(crate) async fn address_counted<T>(
+        &self,
+        ip: Option<IpAddr>,
+        run: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let Some((config, counters)) = self.address_open(ip).await? else {
+            return run();
+        };
+        let result = run();
+        if result.is_ok() {
+            failed(self.store(), config, &counters).await;
+        }
+        result
+    }
+
+    /// With the brute-force add-on, the address's counter once it is not
+    /// throttled ([`Error::TooManyAttempts`] while it is, recorded as
+    /// `locked_out`); `None` without the add-on.
+    async fn address_open(
+        &self,
+        ip: Option<IpAddr>,
+    ) -> Result<Option<(&BruteForceConfig, Counters)>> {
+        let Some(config) = &self.settings().brute_force else {
+            return Ok(None);
         };
         let counters = Counters::of_address(config, U::SUBJECT_NAME, ip);
         if let Err(e) = check(self.store(), &counters).await {
@@ -181,13 +220,7 @@ impl<U: UserResource, S: AttemptStore> Auth<U, S> {
             }
             return Err(e);
         }
-        let result = run.await;
-        if let Err(e) = &result
-            && refused(e)
-        {
-            failed(self.store(), config, &counters).await;
-        }
-        result
+        Ok(Some((config, counters)))
     }
 }
 

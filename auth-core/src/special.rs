@@ -118,6 +118,32 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         Ok(())
     }
 
+    /// [`Auth::request_password_reset`] from `client`: with the brute-force
+    /// add-on, every request counts against the client's address, and an
+    /// address past `max_failures_per_ip` within the window is refused
+    /// ([`Error::TooManyAttempts`], 429 with `Retry-After`) until its
+    /// lockout has passed. The answer is still the same whether the
+    /// identity exists or not.
+    pub async fn request_password_reset_from(
+        self: &Arc<Self>,
+        identity: &str,
+        client: &crate::session::ClientInfo,
+    ) -> Result<()> {
+        self.address_counted(client.ip, || self.request_password_reset(identity))
+            .await
+    }
+
+    /// [`Auth::request_magic_link`] from `client`, throttled per address as
+    /// [`Auth::request_password_reset_from`].
+    pub async fn request_magic_link_from(
+        self: &Arc<Self>,
+        identity: &str,
+        client: &crate::session::ClientInfo,
+    ) -> Result<()> {
+        self.address_counted(client.ip, || self.request_magic_link(identity))
+            .await
+    }
+
     /// Requests a magic link for `identity`: as
     /// [`request_password_reset`](Self::request_password_reset), with a
     /// token of purpose `magic_link`.

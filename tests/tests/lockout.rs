@@ -341,8 +341,134 @@ async fn forged_tokens_count_against_the_address<S: Store>(store: S) {
         .expect("the good token, from elsewhere");
 }
 
+/// Reset and magic-link requests count against their address, whatever
+/// the identity (known or not): past `max_failures_per_ip` the address is
+/// refused (429, `Retry-After`), and nothing more is sent, while another
+/// address still asks.
+async fn requests_are_throttled_per_address<S: Store>(store: S) {
+    let outbox = Outbox::default();
+    let mut settings = User::settings();
+    settings.magic_link = Some(auth_core::MagicLinkConfig {
+        token_lifetime: auth_core::Lifetime::from_secs(600),
+    });
+    let auth = auth_with(store, &outbox, settings);
+    register(&auth, "ada@example.com").await;
+    let flood = from("203.0.113.8");
+    for n in 0..10 {
+        let who = if n % 2 == 0 {
+            "ada@example.com".to_owned()
+        } else {
+            format!("nobody{n}@example.com")
+        };
+        if n < 5 {
+            auth.request_password_reset_from(&who, &flood)
+                .await
+                .unwrap();
+        } else {
+            auth.request_magic_link_from(&who, &flood).await.unwrap();
+        }
+    }
+    // Refused requests are not queued: the queue and the outbox together
+    // hold no more than before them.
+    let before = auth.waiting_requests() + outbox.count();
+    for refused in [
+        auth.request_password_reset_from("ada@example.com", &flood)
+            .await,
+        auth.request_magic_link_from("ada@example.com", &flood)
+            .await,
+    ] {
+        let Err(e) = refused else {
+            panic!("the eleventh request from one address was accepted")
+        };
+        assert!(matches!(e, Error::TooManyAttempts { .. }), "{e:?}");
+        assert_eq!(auth_core::http::status_code(&e), 429);
+        assert!(auth_core::http::retry_after(&e).is_some());
+    }
+    assert!(auth.waiting_requests() + outbox.count() <= before);
+    auth.request_password_reset_from("ada@example.com", &from("198.51.100.8"))
+        .await
+        .expect("another address still asks");
+}
+
+/// API keys presented from one address: each refused one counts against
+/// it; past `max_failures_per_ip` the address has no key checked, even a
+/// right one (429 through the axum layer), while another address's key
+/// works.
+async fn refused_api_keys_count_against_the_address<S: Store + auth_core::ApiKeyStore>(store: S) {
+    use auth_core::http::axum::{ApiKey, AuthLayer};
+    use axum::body::Body;
+    use axum::http::Request;
+    let outbox = Outbox::default();
+    let mut settings = User::settings();
+    settings.api_key = Some(auth_core::ApiKeyConfig::new("lock"));
+    let auth = auth_with(store, &outbox, settings);
+    let ada = register(&auth, "ada@example.com").await;
+    let key = auth
+        .create_api_key(&ada, "ci", &[], None)
+        .await
+        .unwrap()
+        .key;
+    let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+    // A well-formed key of another id, and the right id with another secret.
+    let wrong = auth.create_api_key(&ada, "x", &[], None).await.unwrap();
+    auth.revoke_api_key(&ada, &wrong.info.id).await.unwrap();
+    for _ in 0..10 {
+        let refused = auth
+            .authenticate_headers_from(None, Some(&wrong.key), None, Some(attacker))
+            .await;
+        assert!(matches!(refused, Err(Error::InvalidApiKey)), "{refused:?}");
+    }
+    let throttled = auth
+        .authenticate_headers_from(None, Some(&key), None, Some(attacker))
+        .await;
+    assert!(
+        matches!(throttled, Err(Error::TooManyAttempts { .. })),
+        "{throttled:?}"
+    );
+    auth.authenticate_headers_from(
+        None,
+        Some(&key),
+        None,
+        Some("198.51.100.9".parse().unwrap()),
+    )
+    .await
+    .unwrap()
+    .expect("a key from another address");
+    // Through the axum layer: 429 with Retry-After for the throttled peer.
+    async fn reports(ApiKey(_): ApiKey<User>) -> &'static str {
+        "ok"
+    }
+    let app = axum::Router::new()
+        .route("/reports", axum::routing::get(reports))
+        .layer(AuthLayer::optional(auth.clone()));
+    let call = |peer: IpAddr| {
+        let mut req = Request::get("/reports")
+            .header("x-api-key", key.as_str())
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                peer, 40000,
+            )));
+        let mut svc = app.clone().into_service::<Body>();
+        async move {
+            std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut svc, cx))
+                .await
+                .unwrap();
+            tower_service::Service::call(&mut svc, req).await.unwrap()
+        }
+    };
+    let res = call(attacker).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let res = call("198.51.100.9".parse().unwrap()).await;
+    assert_eq!(res.status(), 200);
+}
+
 auth_tests::on_every_store!(
     table = super::User;
+    requests_are_throttled_per_address,
+    refused_api_keys_count_against_the_address,
     an_identity_locks_and_answers_as_a_wrong_password,
     a_lock_runs_out_after_its_lockout,
     an_address_that_tries_many_identities_is_throttled,

@@ -49,7 +49,7 @@ use crate::api_keys::AuthenticatedKey;
 use crate::auth::{Auth, AuthenticatedUser};
 use crate::http::{API_KEY_HEADER, RequestCredential, bearer_token};
 use crate::session::ClientInfo;
-use crate::store::{ApiKeyStore, TokenStore, UserStore};
+use crate::store::{ApiKeyStore, AttemptStore, TokenStore, UserStore};
 use crate::tenant::{Tenant, TenantSource};
 use crate::user::UserResource;
 
@@ -67,6 +67,26 @@ impl IntoResponse for Unauthorized {
             .into_response();
         res.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        res
+    }
+}
+
+/// The response to a request from an address the brute-force add-on
+/// throttles (its refused API keys): 429, `{"error":"too_many_attempts"}`
+/// and `Retry-After` in seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct TooManyAttempts(pub std::time::Duration);
+
+impl IntoResponse for TooManyAttempts {
+    fn into_response(self) -> Response {
+        let mut res = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(serde_json::json!({"error": "too_many_attempts"})),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.0.as_secs().max(1).to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         res
     }
 }
@@ -180,7 +200,7 @@ where
     I: tower_service::Service<Request, Response = Response> + Clone + Send + 'static,
     I::Future: Send + 'static,
     U: UserResource,
-    S: ApiKeyStore + UserStore<U> + Clone + 'static,
+    S: ApiKeyStore + UserStore<U> + AttemptStore + Clone + 'static,
 {
     type Response = Response;
     type Error = I::Error;
@@ -210,11 +230,13 @@ where
             if let Some(tenant) = &tenant {
                 req.extensions_mut().insert(tenant.clone());
             }
+            let ip = client_info(req.headers(), req.extensions()).ip;
             let result = match auth
-                .authenticate_headers_in(
+                .authenticate_headers_from(
                     authorization.as_deref(),
                     api_key.as_deref(),
                     tenant.as_ref(),
+                    ip,
                 )
                 .await
             {
@@ -242,6 +264,10 @@ where
                     if let Some(e) = &e {
                         // Which check failed goes to the log, never to the client.
                         tracing::debug!(error = %e, "bearer token refused");
+                        // A throttled address is told when to come back.
+                        if let Some(wait) = crate::http::retry_after(e) {
+                            return Ok(TooManyAttempts(wait).into_response());
+                        }
                     }
                     if required {
                         return Ok(Unauthorized.into_response());

@@ -203,6 +203,23 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
         x_api_key: Option<&str>,
         tenant: Option<&crate::tenant::Tenant>,
     ) -> Result<Option<RequestCredential<U>>> {
+        self.credential(authorization, x_api_key, tenant, |key| {
+            self.authenticate_api_key(key)
+        })
+        .await
+    }
+
+    /// The credential of a request's headers, an API key checked by `key`.
+    async fn credential<'a, F>(
+        &'a self,
+        authorization: Option<&'a str>,
+        x_api_key: Option<&'a str>,
+        tenant: Option<&crate::tenant::Tenant>,
+        check_key: impl FnOnce(&'a str) -> F,
+    ) -> Result<Option<RequestCredential<U>>>
+    where
+        F: std::future::Future<Output = Result<AuthenticatedKey<U>>>,
+    {
         let key = match (x_api_key, authorization) {
             (Some(key), _) => key.trim(),
             (None, Some(header)) => {
@@ -216,7 +233,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             (None, None) => return Ok(None),
         };
         let expected = self.request_tenant(tenant)?;
-        let found = self.authenticate_api_key(key).await?;
+        let found = check_key(key).await?;
         // A key acts as its user, in the user's tenant only.
         crate::tenant::same(expected, found.user.tenant().as_deref())?;
         let tokens = &self.settings().tokens;
@@ -224,6 +241,30 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             user: found.as_user(&tokens.issuer, &tokens.audience),
             key: Some(found),
         }))
+    }
+}
+
+impl<U, S> Auth<U, S>
+where
+    U: UserResource,
+    S: ApiKeyStore + UserStore<U> + crate::store::AttemptStore + Clone + 'static,
+{
+    /// [`Auth::authenticate_headers_in`] from the client at `ip`: with the
+    /// brute-force add-on, a refused API key counts against the address
+    /// (as a refused sign-in token does), and a throttled address has no
+    /// key checked ([`Error::TooManyAttempts`], 429 with `Retry-After`).
+    /// [`AuthLayer`](crate::http::axum::AuthLayer) authenticates this way.
+    pub async fn authenticate_headers_from(
+        &self,
+        authorization: Option<&str>,
+        x_api_key: Option<&str>,
+        tenant: Option<&crate::tenant::Tenant>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<Option<RequestCredential<U>>> {
+        self.credential(authorization, x_api_key, tenant, |key| {
+            self.address_guarded(ip, self.authenticate_api_key(key))
+        })
+        .await
     }
 }
 

@@ -701,6 +701,19 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
                     auth.request_password_reset(identity)
                 }
 
+                /// Requests a password reset from `client`: as
+                /// `request_password_reset`, each request counted against
+                /// the client's address (the brute-force add-on).
+                pub async fn request_password_reset_from<S>(
+                    auth: #shared,
+                    identity: &str,
+                    client: &__p::ClientInfo,
+                ) -> #result_unit
+                where #queued
+                {
+                    auth.request_password_reset_from(identity, client).await
+                }
+
                 /// Resets the password with a reset token, once: every earlier
                 /// session ends and a new one opens.
                 pub async fn reset_password<S>(
@@ -723,6 +736,18 @@ pub fn user_actions(ident: &syn::Ident, set: ActionSet<'_>) -> TokenStream {
             where #queued
             {
                 auth.request_magic_link(identity)
+            }
+
+            /// Requests a magic link from `client`: each request counted
+            /// against the client's address (the brute-force add-on).
+            pub async fn request_magic_link_from<S>(
+                auth: #shared,
+                identity: &str,
+                client: &__p::ClientInfo,
+            ) -> #result_unit
+            where #queued
+            {
+                auth.request_magic_link_from(identity, client).await
             }
 
             /// Signs in with a magic link, once (redeem it from a POST).

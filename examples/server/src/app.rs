@@ -492,18 +492,20 @@ struct ResetRequestBody {
 /// lookup and the mail happen after the answer).
 async fn reset_request<S: Store>(
     State(auth): State<App<S>>,
+    client: ClientInfo,
     Body(b): Body<ResetRequestBody>,
 ) -> Result<Response, ApiError> {
-    User::request_password_reset(&auth, &b.email)?;
+    User::request_password_reset_from(&auth, &b.email, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
 
 /// 202 whether the address has an account or not, as `reset_request`.
 async fn magic_link_request<S: Store>(
     State(auth): State<App<S>>,
+    client: ClientInfo,
     Body(b): Body<ResetRequestBody>,
 ) -> Result<Response, ApiError> {
-    User::request_magic_link(&auth, &b.email)?;
+    User::request_magic_link_from(&auth, &b.email, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
 

@@ -738,9 +738,10 @@ pub struct ForgotForm {
 pub async fn forgot<S: Store>(
     State(st): State<PageState<S>>,
     cookies: PageCookies,
+    client: ClientInfo,
     Checked(form): Checked<ForgotForm>,
 ) -> Response {
-    let sent = User::request_password_reset(&st.auth, &form.email);
+    let sent = User::request_password_reset_from(&st.auth, &form.email, &client).await;
     asked(&FORGOT_PAGE, &st, &cookies, sent, "a reset link")
 }
 
@@ -748,9 +749,10 @@ pub async fn forgot<S: Store>(
 pub async fn magic_link_request<S: Store>(
     State(st): State<PageState<S>>,
     cookies: PageCookies,
+    client: ClientInfo,
     Checked(form): Checked<ForgotForm>,
 ) -> Response {
-    let sent = User::request_magic_link(&st.auth, &form.email);
+    let sent = User::request_magic_link_from(&st.auth, &form.email, &client).await;
     asked(
         &MAGIC_LINK_REQUEST_PAGE,
         &st,
@@ -779,6 +781,14 @@ fn asked<S>(
                 p,
                 &token,
                 Some("Enter an email address like name@example.com."),
+            ),
+        ),
+        Err(Error::TooManyAttempts { .. }) => page(
+            StatusCode::TOO_MANY_REQUESTS,
+            ask_page(
+                p,
+                &token,
+                Some("Too many requests from your network. Try again later."),
             ),
         ),
         Err(e) => failed(&e),
