@@ -113,6 +113,16 @@ impl Outbox {
     pub fn count(&self) -> usize {
         self.0.lock().unwrap().len()
     }
+
+    /// How many messages went to `email`.
+    pub fn count_to(&self, email: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(to, _, _)| to == email)
+            .count()
+    }
 }
 
 #[allow(missing_debug_implementations)]
