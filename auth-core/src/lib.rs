@@ -159,8 +159,8 @@ pub use special::{MAX_PENDING, REQUEST_QUEUE, Reauthentication};
 pub use store::{
     ApiKeyStore, AttemptStore, AuditStore, ExpungedBatch, Failure, InsertUserError, NewTokenRow,
     PasswordChange, PasswordStore, PerTable, Redeem, RefreshStore, RevokeAll, Rotated, Rotation,
-    Rows, SUCCESSOR, SessionFacts, Sessions, SingleUseStore, TokenRow, TokenRowFacts, TokenStore,
-    UserStore,
+    Rows, SUCCESSOR, SessionFacts, Sessions, SignInRows, SingleUseStore, TokenRow, TokenRowFacts,
+    TokenStore, UserStore,
 };
 pub use subject::{Subject, SubjectKey};
 pub use tenant::{

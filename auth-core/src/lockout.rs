@@ -71,7 +71,7 @@ impl Counters {
         }
     }
 
-    fn keys(&self) -> Vec<String> {
+    pub(crate) fn keys(&self) -> Vec<String> {
         self.identity.iter().chain(&self.ip).cloned().collect()
     }
 }
@@ -96,6 +96,13 @@ pub(crate) async fn check<S: AttemptStore>(store: &S, counters: &Counters) -> Re
         .locked_attempts(&keys)
         .await
         .map_err(|e| crate::error::store_failure("read sign-in attempts", e))?;
+    verdict(counters, &locked)
+}
+
+/// The verdict on `counters` given the ones `locked`:
+/// [`Error::TooManyAttempts`] when the address is throttled, else whether
+/// the identity is locked.
+pub(crate) fn verdict(counters: &Counters, locked: &[(String, DateTime<Utc>)]) -> Result<Verdict> {
     let until = |key: &Option<String>| {
         key.as_ref()
             .and_then(|k| locked.iter().find(|(l, _)| l == k))

@@ -780,6 +780,35 @@ pub trait PasswordStore<U: PasswordUser>: UserStore<U> + AttemptStore {
         &self,
         change: &PasswordChange<'_, U::PrimaryKey>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// What a password sign-in reads, in one round trip where the store
+    /// can: the user with this identity ([`UserStore::get_user_by_identity`])
+    /// and, of the counters `keys`, the ones locked now
+    /// ([`AttemptStore::locked_attempts`]). The default asks the two in turn.
+    fn sign_in_lookup(
+        &self,
+        identity: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<SignInRows<U>, StoreError>> + Send {
+        async move {
+            let user = self.get_user_by_identity(identity).await?;
+            let locked = if keys.is_empty() {
+                Vec::new()
+            } else {
+                self.locked_attempts(keys).await?
+            };
+            Ok(SignInRows { user, locked })
+        }
+    }
+}
+
+/// What a password sign-in reads ([`PasswordStore::sign_in_lookup`]).
+#[derive(Clone, Debug)]
+pub struct SignInRows<U> {
+    /// The user with the identity, when there is one.
+    pub user: Option<U>,
+    /// The counters locked now, with when each unlocks.
+    pub locked: Vec<(String, DateTime<Utc>)>,
 }
 
 /// For store implementations: what a store builds once per table (its

@@ -115,8 +115,18 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let brute_force = self.settings().brute_force.as_ref();
         let counters = brute_force
             .map(|b| lockout::Counters::of(b, U::SUBJECT_NAME, &identity, context.client.ip));
+        // The user and the counters, in one round trip where the store can.
+        let keys = counters
+            .as_ref()
+            .map(lockout::Counters::keys)
+            .unwrap_or_default();
+        let rows = self
+            .store()
+            .sign_in_lookup(&identity, &keys)
+            .await
+            .map_err(|e| store_failure("sign in", e))?;
         let verdict = match &counters {
-            Some(c) => match lockout::check(self.store(), c).await {
+            Some(c) => match lockout::verdict(c, &rows.locked) {
                 Err(e @ Error::TooManyAttempts { .. }) => {
                     self.audit(
                         EventKind::LockedOut,
@@ -134,10 +144,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let found = if password.len() > crate::password::MAX_PASSWORD_LEN {
             None
         } else {
-            self.store()
-                .get_user_by_identity(&identity)
-                .await
-                .map_err(|e| store_failure("sign in", e))?
+            rows.user
         };
         let ok = self
             .hasher()

@@ -17,6 +17,9 @@ use crate::store::{PgStore, db_err};
 #[derive(Debug)]
 pub(crate) struct AttemptQueries {
     locked: Arc<str>,
+    /// The counter table (quoted), for statements that read it beside
+    /// another (a sign-in's lookup).
+    pub(crate) table: String,
     record: Arc<str>,
     clear: Arc<str>,
     delete_expired: Arc<str>,
@@ -36,6 +39,7 @@ impl AttemptQueries {
             "CASE WHEN {count} >= EXCLUDED.max_failures THEN {lock} ELSE a.locked_until END"
         );
         Self {
+            table: a.to_owned(),
             locked: format!(
                 "SELECT key, locked_until FROM {a} WHERE key = ANY($1) AND locked_until > now()"
             )

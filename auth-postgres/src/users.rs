@@ -3,7 +3,7 @@
 
 use auth_core::{
     InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
-    StoreError, SubjectKey, TokenStore, UserResource, UserStore,
+    SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
 use sqlx::types::Json;
@@ -282,6 +282,45 @@ impl PgStore {
 }
 
 impl<U: PasswordUser> PasswordStore<U> for PgStore {
+    /// One statement: the user and the locked counters.
+    async fn sign_in_lookup(
+        &self,
+        identity: &str,
+        keys: &[String],
+    ) -> Result<SignInRows<U>, StoreError> {
+        let identity_column = identity_column::<U>()?;
+        let table = self.user_table(U::SUBJECT_NAME)?;
+        let a = &self.token_queries().attempts.table;
+        let sql = format!(
+            "SELECT (SELECT to_jsonb(u) FROM {table} u WHERE u.{identity_column} = $1) AS user, \
+             l.keys, l.until FROM (SELECT array_agg(key) AS keys, array_agg(locked_until) AS until \
+             FROM {a} WHERE key = ANY($2) AND locked_until > now()) l"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(identity)
+            .bind(keys)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("sign-in lookup"))?;
+        let user: Option<Value> = row
+            .try_get("user")
+            .map_err(db_err("decode sign-in lookup"))?;
+        let keys: Option<Vec<String>> = row
+            .try_get("keys")
+            .map_err(db_err("decode sign-in lookup"))?;
+        let until: Option<Vec<chrono::DateTime<chrono::Utc>>> = row
+            .try_get("until")
+            .map_err(db_err("decode sign-in lookup"))?;
+        Ok(SignInRows {
+            user: user.map(from_json).transpose()?,
+            locked: keys
+                .unwrap_or_default()
+                .into_iter()
+                .zip(until.unwrap_or_default())
+                .collect(),
+        })
+    }
+
     async fn change_password(
         &self,
         change: &PasswordChange<'_, U::PrimaryKey>,

@@ -19,6 +19,9 @@ use crate::store::{SqliteStore, db_err, duration_micros, from_micros, micros};
 #[derive(Debug)]
 pub(crate) struct AttemptQueries {
     locked: Arc<str>,
+    /// The counter table (quoted), for statements that read it beside
+    /// another (a sign-in's lookup).
+    pub(crate) table: String,
     record: Arc<str>,
     clear: Arc<str>,
     delete_expired: Arc<str>,
@@ -37,6 +40,7 @@ impl AttemptQueries {
             "CASE WHEN {count} >= excluded.max_failures THEN ?3 + ?5 ELSE a.locked_until END"
         );
         Self {
+            table: a.to_owned(),
             locked: format!(
                 "SELECT key, locked_until FROM {a} WHERE key IN (SELECT value FROM json_each(?1)) \
                  AND locked_until > ?2"
@@ -61,7 +65,7 @@ impl AttemptQueries {
     }
 }
 
-fn keys_json(keys: &[String]) -> String {
+pub(crate) fn keys_json(keys: &[String]) -> String {
     Value::from(keys.to_vec()).to_string()
 }
 

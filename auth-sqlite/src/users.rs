@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use auth_core::{
     InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
-    StoreError, SubjectKey, TokenStore, UserResource, UserStore,
+    SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
@@ -420,6 +420,45 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
 }
 
 impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
+    /// One read: the user and the locked counters.
+    async fn sign_in_lookup(
+        &self,
+        identity: &str,
+        keys: &[String],
+    ) -> Result<SignInRows<U>, StoreError> {
+        let identity_column = identity_column::<U>()?;
+        let table = self.user_table::<U>().await?;
+        let a = &self.token_queries().attempts.table;
+        let sql = format!(
+            "SELECT (SELECT {} FROM {} u WHERE u.{identity_column} = ?1) AS user, \
+             (SELECT json_group_array(json_array(key, locked_until)) FROM {a} \
+             WHERE key IN (SELECT value FROM json_each(?2)) AND locked_until > ?3) AS locked",
+            table.as_json, table.name
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(identity)
+            .bind(crate::attempts::keys_json(keys))
+            .bind(crate::store::micros(chrono::Utc::now()))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err("sign-in lookup"))?;
+        let user: Option<String> = row
+            .try_get("user")
+            .map_err(db_err("decode sign-in lookup"))?;
+        let locked: String = row
+            .try_get("locked")
+            .map_err(db_err("decode sign-in lookup"))?;
+        let locked: Vec<(String, i64)> = serde_json::from_str(&locked)
+            .map_err(|e| db_err("decode sign-in lookup")(sqlx::Error::Decode(Box::new(e))))?;
+        Ok(SignInRows {
+            user: user.as_deref().map(from_json).transpose()?,
+            locked: locked
+                .into_iter()
+                .map(|(key, until)| (key, crate::store::from_micros(until)))
+                .collect(),
+        })
+    }
+
     async fn change_password(
         &self,
         change: &PasswordChange<'_, U::PrimaryKey>,

@@ -482,8 +482,38 @@ async fn refused_api_keys_count_against_the_address<S: Store + auth_core::ApiKey
     assert_eq!(res.status(), 200);
 }
 
+/// A sign-in reads the user and the locked counters together (one
+/// statement on the SQL stores): the user by identity, and of the keys
+/// asked for, only the locked ones with when they unlock.
+async fn the_sign_in_lookup_reads_the_user_and_the_locks_at_once<S: Store>(store: S) {
+    use auth_core::{Failure, PasswordStore};
+    let outbox = Outbox::default();
+    let auth = auth(store.clone(), &outbox);
+    let ada = register(&auth, "ada@example.com").await;
+    let minute = Duration::from_secs(60);
+    let fail = |key, max_failures| Failure { key, max_failures };
+    store
+        .record_failures(&[fail("locked", 1), fail("counting", 5)], minute, minute)
+        .await
+        .unwrap();
+    let keys = ["locked", "counting", "never"].map(String::from);
+    let rows = PasswordStore::<User>::sign_in_lookup(&store, "ada@example.com", &keys)
+        .await
+        .unwrap();
+    assert_eq!(rows.user.map(|u| u.id), Some(ada.id));
+    assert_eq!(rows.locked.len(), 1, "{:?}", rows.locked);
+    let (key, until) = &rows.locked[0];
+    assert_eq!(key, "locked");
+    assert!(*until > chrono::Utc::now());
+    let rows = PasswordStore::<User>::sign_in_lookup(&store, "nobody@example.com", &[])
+        .await
+        .unwrap();
+    assert!(rows.user.is_none() && rows.locked.is_empty());
+}
+
 auth_tests::on_every_store!(
     table = super::User;
+    the_sign_in_lookup_reads_the_user_and_the_locks_at_once,
     requests_are_throttled_per_address,
     refused_api_keys_count_against_the_address,
     an_identity_locks_and_answers_as_a_wrong_password,
