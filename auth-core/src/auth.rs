@@ -38,11 +38,11 @@ impl SessionRef {
     }
 
     /// No session, only a tenant (a context-tenancy sign-in token).
-    pub(crate) fn tenant_only(tenant: Option<&crate::tenant::Tenant>) -> Option<Self> {
+    pub(crate) fn tenant_only(tenant: Option<String>) -> Option<Self> {
         tenant.map(|t| Self {
             id: None,
             expires_at: i64::MAX,
-            tenant: Some(t.as_str().to_owned()),
+            tenant: Some(t),
         })
     }
 }
@@ -261,7 +261,7 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         purpose: &Purpose,
         lifetime: Lifetime,
         extra_claims: ExtraClaims,
-        tenant: Option<&Tenant>,
+        tenant: Option<String>,
     ) -> Result<IssuedToken> {
         let bound = SessionRef::tenant_only(tenant);
         let issued = self.mint(user, purpose, lifetime, extra_claims, bound.as_ref())?;

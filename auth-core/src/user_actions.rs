@@ -13,7 +13,6 @@ use crate::session::{SignInContext, SignedIn};
 use crate::store::{
     InsertUserError, PasswordChange, PasswordStore, RevokeAll, SingleUseStore, TokenStore,
 };
-use crate::tenant::Tenant;
 use crate::token;
 use crate::user::{PasswordUser, UserResource};
 use crate::verify::check_credential;
@@ -188,14 +187,13 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             TokenType::SignIn => {
                 // With context tenancy, bound to the tenant signed in to.
                 let tenant = self.sign_in_tenant(&user, context.tenant.as_ref())?;
-                let tenant = tenant.map(Tenant::new).transpose()?;
                 let token = self
                     .issue_in(
                         &user,
                         &Purpose::SIGN_IN,
                         lifetime,
                         context.extra_claims,
-                        tenant.as_ref(),
+                        tenant,
                     )
                     .await?;
                 Ok(SignedIn {

@@ -54,8 +54,11 @@ pub(crate) const REVOKE_ALL_SET: &str = "purpose = 'revocation', \
      expires_at = expires_at + make_interval(secs => $4), updated_at = now()";
 pub(crate) const REVOKE_ALL_WHERE: &str = "subject = $1 AND purpose <> 'revocation' \
      AND ($2::text[] IS NULL OR purpose = ANY($2)) AND NOT (purpose = ANY($3))";
-/// Log out everywhere in one tenant: `$5` the tenant (NULL: every tenant).
-const IN_TENANT: &str = "($5::text IS NULL OR tenant = $5)";
+/// Log out everywhere in one tenant: the tenant at parameter `$n` (NULL:
+/// every tenant).
+pub(crate) fn in_tenant(n: usize) -> String {
+    format!("(${n}::text IS NULL OR tenant = ${n})")
+}
 
 impl TokenQueries {
     /// The statements of the token table `t` and its API-key table `k`
@@ -120,7 +123,8 @@ impl TokenQueries {
             )
             .into(),
             revoke_all: format!(
-                "UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE} AND {IN_TENANT}"
+                "UPDATE {t} SET {REVOKE_ALL_SET} WHERE {REVOKE_ALL_WHERE} AND {}",
+                in_tenant(5)
             )
             .into(),
             // The partial (tenant, subject) index finds a tenant's rows.
@@ -211,8 +215,9 @@ impl TokenQueries {
             .into(),
             revoke_all_and_keys: format!(
                 "WITH keys AS ({}) UPDATE {t} SET {REVOKE_ALL_SET} \
-                 WHERE {REVOKE_ALL_WHERE} AND {IN_TENANT}",
-                crate::api_keys::revoke_all(k)
+                 WHERE {REVOKE_ALL_WHERE} AND {}",
+                crate::api_keys::revoke_all(k),
+                in_tenant(5)
             )
             .into(),
             table: t.to_owned(),

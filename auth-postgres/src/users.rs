@@ -14,8 +14,8 @@ use auth_sql::{identity_column, inserted, quote_column, stored_user, update_err,
 
 use crate::store::{PgStore, db_err};
 use crate::tokens::{
-    NEW_COLUMNS, REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, lookup_from,
-    lookup_rows, unnest_rows,
+    NEW_COLUMNS, REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, in_tenant,
+    lookup_from, lookup_rows, unnest_rows,
 };
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
@@ -349,12 +349,13 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
              spent AS (UPDATE {t} SET purpose = 'revocation', updated_at = now() \
                  WHERE jti = $14 AND EXISTS (SELECT 1 FROM changed)), \
              revoked AS (UPDATE {t} SET {REVOKE_ALL_SET} \
-                 WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE}), \
+                 WHERE EXISTS (SELECT 1 FROM changed) AND {REVOKE_ALL_WHERE} AND {}), \
              keys AS (UPDATE {k} SET revoked = true WHERE $17 AND subject = $1 AND NOT revoked \
                  AND EXISTS (SELECT 1 FROM changed)), \
              issued AS (INSERT INTO {t} ({NEW_COLUMNS}) \
                  SELECT r.* FROM ({}) r WHERE EXISTS (SELECT 1 FROM changed)) \
              SELECT EXISTS (SELECT 1 FROM changed)",
+            in_tenant(18),
             unnest_rows(8)
         );
         let (include, exclude) = change
@@ -376,6 +377,7 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
             .bind(redeem.map(|r| r.subject))
             .bind(redeem.map(|r| r.purpose))
             .bind(change.revoke.is_some_and(|r| r.api_keys))
+            .bind(change.revoke.and_then(|r| r.tenant))
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("change password"))?;
