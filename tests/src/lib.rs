@@ -374,3 +374,36 @@ macro_rules! on_every_store {
         }
     };
 }
+
+/// An audit sink that keeps every event, for tests to read back.
+#[derive(Clone, Debug, Default)]
+pub struct Collect(std::sync::Arc<std::sync::Mutex<Vec<auth_core::AuditEvent>>>);
+
+impl auth_core::AuditSink for Collect {
+    fn record(&self, event: &auth_core::AuditEvent) {
+        self.events_mut().push(event.clone());
+    }
+}
+
+impl Collect {
+    fn events_mut(&self) -> std::sync::MutexGuard<'_, Vec<auth_core::AuditEvent>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<auth_core::AuditEvent> {
+        self.events_mut().clone()
+    }
+
+    /// The kinds of every event so far, in order.
+    pub fn kinds(&self) -> Vec<auth_core::EventKind> {
+        self.events_mut().iter().map(|e| e.kind).collect()
+    }
+
+    /// The last event.
+    pub fn last(&self) -> Option<auth_core::AuditEvent> {
+        self.events_mut().last().cloned()
+    }
+}

@@ -5,14 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use auth_core::{
-    AuditEvent, AuditSink, Auth, Authenticated, ClientInfo, Error, EventKind, HashCost,
-    MemoryStore, Outcome, Purpose, Reauthentication, Secret, TokenType, token_resource,
+    Auth, Authenticated, ClientInfo, Error, EventKind, HashCost, MemoryStore, Outcome, Purpose,
+    Reauthentication, Secret, TokenType, token_resource,
 };
-use auth_tests::PASSWORD;
 use auth_tests::special::{Addressed, Outbox};
+use auth_tests::{Collect, PASSWORD};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -53,25 +53,6 @@ impl Addressed for User {
     }
 }
 
-/// Keeps every event.
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<AuditEvent>>>);
-
-impl AuditSink for Collect {
-    fn record(&self, event: &AuditEvent) {
-        self.0.lock().unwrap().push(event.clone());
-    }
-}
-
-impl Collect {
-    fn kinds(&self) -> Vec<EventKind> {
-        self.0.lock().unwrap().iter().map(|e| e.kind).collect()
-    }
-    fn last(&self) -> AuditEvent {
-        self.0.lock().unwrap().last().cloned().expect("an event")
-    }
-}
-
 const SECRET: &str = "audit-secret-0123456789abcdef0123456789abcdef";
 
 fn from(ip: &str) -> ClientInfo {
@@ -101,7 +82,7 @@ async fn every_kind_of_the_catalogue_is_recorded_once_per_action() {
     let (outbox, events) = (Outbox::default(), Collect::default());
     let auth = auth(User::settings(), &outbox, &events);
     let expect = |kind: EventKind| {
-        let last = events.last();
+        let last = events.last().expect("an event");
         assert_eq!(last.kind, kind, "{:?}", events.kinds());
         last
     };

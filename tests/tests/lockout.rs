@@ -69,6 +69,15 @@ fn auth_with<S: Store>(
     )
 }
 
+/// The settings with magic links too (ten minutes).
+fn with_magic_links() -> auth_core::Settings<User> {
+    let mut settings = User::settings();
+    settings.magic_link = Some(auth_core::MagicLinkConfig {
+        token_lifetime: auth_core::Lifetime::from_secs(600),
+    });
+    settings
+}
+
 fn from(ip: &str) -> ClientInfo {
     ClientInfo::new(None, Some(ip.parse::<IpAddr>().unwrap()))
 }
@@ -293,11 +302,7 @@ async fn concurrent_failures_lock<S: Store>(store: S) {
 /// from elsewhere).
 async fn forged_tokens_count_against_the_address<S: Store>(store: S) {
     let outbox = Outbox::default();
-    let mut settings = User::settings();
-    settings.magic_link = Some(auth_core::MagicLinkConfig {
-        token_lifetime: auth_core::Lifetime::from_secs(600),
-    });
-    let auth = auth_with(store, &outbox, settings);
+    let auth = auth_with(store, &outbox, with_magic_links());
     register(&auth, "ada@example.com").await;
     let attacker = "203.0.113.5";
     for n in 0..6 {
@@ -347,11 +352,7 @@ async fn forged_tokens_count_against_the_address<S: Store>(store: S) {
 /// address still asks.
 async fn requests_are_throttled_per_address<S: Store>(store: S) {
     let outbox = Outbox::default();
-    let mut settings = User::settings();
-    settings.magic_link = Some(auth_core::MagicLinkConfig {
-        token_lifetime: auth_core::Lifetime::from_secs(600),
-    });
-    let auth = auth_with(store, &outbox, settings);
+    let auth = auth_with(store, &outbox, with_magic_links());
     register(&auth, "ada@example.com").await;
     let flood = from("203.0.113.8");
     for n in 0..10 {

@@ -10,14 +10,14 @@
 //! tenant, names with control characters or empty.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use auth_core::{
-    AuditEvent, AuditSink, Auth, Authenticated, Claims, Error, EventKind, HashCost, Purpose,
-    Secret, SignInContext, SignedIn, Tenant, TokenType, peek_claims, token_resource,
+    Auth, Authenticated, Claims, Error, EventKind, HashCost, Purpose, Secret, SignInContext,
+    SignedIn, Tenant, TokenType, peek_claims, token_resource,
 };
-use auth_tests::PASSWORD;
 use auth_tests::special::{Addressed, Outbox};
+use auth_tests::{Collect, PASSWORD};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -86,30 +86,31 @@ pub struct Person {
     pub hashed_password: String,
 }
 
-/// Keeps every event.
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<AuditEvent>>>);
+/// What the tenancy cases need of a store, for users of type `U`.
+pub trait Store<U: auth_core::PasswordUser>:
+    auth_core::PasswordStore<U>
+    + auth_core::RefreshStore
+    + auth_core::SingleUseStore
+    + auth_core::ApiKeyStore
+    + Clone
+    + 'static
+{
+}
 
-impl AuditSink for Collect {
-    fn record(&self, event: &AuditEvent) {
-        self.0.lock().unwrap().push(event.clone());
-    }
+impl<U: auth_core::PasswordUser, S> Store<U> for S where
+    S: auth_core::PasswordStore<U>
+        + auth_core::RefreshStore
+        + auth_core::SingleUseStore
+        + auth_core::ApiKeyStore
+        + Clone
+        + 'static
+{
 }
 
 mod attribute {
     use super::*;
-    use auth_core::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore};
 
-    pub trait Store:
-        PasswordStore<Member> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
-    {
-    }
-    impl<S> Store for S where
-        S: PasswordStore<Member> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
-    {
-    }
-
-    fn auth<S: Store>(store: S, outbox: &Outbox) -> Arc<Auth<Member, S>> {
+    fn auth<S: Store<Member>>(store: S, outbox: &Outbox) -> Arc<Auth<Member, S>> {
         let settings = Member::settings().with_sender(outbox.clone());
         Arc::new(
             Auth::with_secret(settings, &Secret::from(SECRET), store)
@@ -119,7 +120,11 @@ mod attribute {
         )
     }
 
-    async fn join<S: Store>(auth: &Auth<Member, S>, email: &str, org: &str) -> SignedIn<Member> {
+    async fn join<S: Store<Member>>(
+        auth: &Auth<Member, S>,
+        email: &str,
+        org: &str,
+    ) -> SignedIn<Member> {
         let member = Member {
             id: Uuid::new_v4(),
             email: email.into(),
@@ -132,7 +137,7 @@ mod attribute {
             .unwrap()
     }
 
-    pub async fn every_token_of_a_member_names_its_tenant<S: Store>(store: S) {
+    pub async fn every_token_of_a_member_names_its_tenant<S: Store<Member>>(store: S) {
         let outbox = Outbox::default();
         let auth = auth(store, &outbox);
         let ada = join(&auth, "ada@example.com", "acme").await;
@@ -220,7 +225,7 @@ mod attribute {
         }
     }
 
-    pub async fn a_member_authenticates_in_its_tenant_only<S: Store>(store: S) {
+    pub async fn a_member_authenticates_in_its_tenant_only<S: Store<Member>>(store: S) {
         let auth = auth(store, &Outbox::default());
         let ada = join(&auth, "ada@example.com", "acme").await;
         let token = &ada.token.token;
@@ -257,7 +262,7 @@ mod attribute {
         assert_eq!(right.token.claims.tenant.as_deref(), Some("acme"));
     }
 
-    pub async fn confused_and_forged_tenants_are_refused<S: Store>(store: S) {
+    pub async fn confused_and_forged_tenants_are_refused<S: Store<Member>>(store: S) {
         let auth = auth(store.clone(), &Outbox::default());
         let ada = join(&auth, "ada@example.com", "acme").await;
         let (acme, globex) = (tenant("acme"), tenant("globex"));
@@ -401,7 +406,7 @@ mod attribute {
         );
     }
 
-    pub async fn a_member_moved_to_another_tenant_loses_its_tokens<S: Store>(store: S) {
+    pub async fn a_member_moved_to_another_tenant_loses_its_tokens<S: Store<Member>>(store: S) {
         let auth = auth(store.clone(), &Outbox::default());
         let ada = join(&auth, "ada@example.com", "acme").await;
         let mut moved = ada.user.clone();
@@ -434,7 +439,7 @@ mod attribute {
         assert_eq!(again.token.claims.tenant.as_deref(), Some("globex"));
     }
 
-    pub async fn suspending_a_tenant_ends_its_sessions_only<S: Store>(store: S) {
+    pub async fn suspending_a_tenant_ends_its_sessions_only<S: Store<Member>>(store: S) {
         let auth = auth(store, &Outbox::default());
         let ada = join(&auth, "ada@example.com", "acme").await;
         let cy = join(&auth, "cy@example.com", "acme").await;
@@ -459,18 +464,8 @@ mod attribute {
 
 mod context {
     use super::*;
-    use auth_core::{ApiKeyStore, PasswordStore, RefreshStore, SingleUseStore};
 
-    pub trait Store:
-        PasswordStore<Person> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
-    {
-    }
-    impl<S> Store for S where
-        S: PasswordStore<Person> + RefreshStore + SingleUseStore + ApiKeyStore + Clone + 'static
-    {
-    }
-
-    fn auth<S: Store>(store: S, events: &Collect) -> Arc<Auth<Person, S>> {
+    fn auth<S: Store<Person>>(store: S, events: &Collect) -> Arc<Auth<Person, S>> {
         Arc::new(
             Auth::with_secret(Person::settings(), &Secret::from(SECRET), store)
                 .unwrap()
@@ -485,7 +480,7 @@ mod context {
     }
 
     /// Ada registered in acme, signed in to globex too.
-    async fn ada_in_two<S: Store>(
+    async fn ada_in_two<S: Store<Person>>(
         auth: &Auth<Person, S>,
     ) -> (SignedIn<Person>, SignedIn<Person>, Tenant, Tenant) {
         let (acme, globex) = (tenant("acme"), tenant("globex"));
@@ -505,7 +500,7 @@ mod context {
         (in_acme, in_globex, acme, globex)
     }
 
-    pub async fn each_sign_in_is_bound_to_its_tenant<S: Store>(store: S) {
+    pub async fn each_sign_in_is_bound_to_its_tenant<S: Store<Person>>(store: S) {
         let auth = auth(store, &Collect::default());
         let (in_acme, in_globex, acme, globex) = ada_in_two(&auth).await;
         assert_eq!(in_acme.token.claims.tenant.as_deref(), Some("acme"));
@@ -570,7 +565,7 @@ mod context {
         assert_eq!(exchanged.token.claims.tenant.as_deref(), Some("acme"));
     }
 
-    pub async fn logging_out_in_one_tenant_leaves_the_others<S: Store>(store: S) {
+    pub async fn logging_out_in_one_tenant_leaves_the_others<S: Store<Person>>(store: S) {
         let auth = auth(store, &Collect::default());
         let (in_acme, in_globex, acme, globex) = ada_in_two(&auth).await;
         let revoked = auth
@@ -596,7 +591,7 @@ mod context {
             .expect("and refreshes");
     }
 
-    pub async fn an_ended_membership_ends_that_tenants_sessions<S: Store>(store: S) {
+    pub async fn an_ended_membership_ends_that_tenants_sessions<S: Store<Person>>(store: S) {
         let events = Collect::default();
         let auth = auth(store, &events);
         let (in_acme, in_globex, acme, globex) = ada_in_two(&auth).await;
@@ -615,9 +610,7 @@ mod context {
             .expect("acme goes on");
         // Events name their tenant: the sign-ins', and the membership's.
         let seen: Vec<_> = events
-            .0
-            .lock()
-            .unwrap()
+            .events()
             .iter()
             .map(|e| (e.kind, e.subject.clone(), e.tenant.clone()))
             .collect();
