@@ -157,9 +157,16 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             secret_hash: made.secret_hash,
             expires_at,
         };
+        let event = self.event(
+            crate::audit::EventKind::ApiKeyCreated,
+            Some(&new.subject),
+            crate::audit::At::NONE,
+            None,
+            crate::audit::Outcome::Success,
+        );
         let inserted = self
             .store()
-            .insert_api_key(&new, config.max_per_user)
+            .insert_api_key(&new, config.max_per_user, event.events())
             .await
             .map_err(|e| store_failure("create API key", e))?;
         if !inserted {
@@ -178,13 +185,7 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
             .ok_or_else(|| {
                 Error::Store(crate::error::StoreError::msg("a created API key is gone"))
             })?;
-        self.audit(
-            crate::audit::EventKind::ApiKeyCreated,
-            Some(&new.subject),
-            crate::audit::At::NONE,
-            None,
-            crate::audit::Outcome::Success,
-        );
+        self.recorded(event, true);
         Ok(CreatedApiKey {
             key: made.text,
             info: ApiKeyInfo::from(row),
@@ -206,42 +207,45 @@ impl<U: UserResource, S: ApiKeyStore + UserStore<U> + Clone + 'static> Auth<U, S
     /// when it is not a live key of theirs). It stops working at once.
     pub async fn revoke_api_key(&self, user: &U, id: &str) -> Result<()> {
         self.api_key_config()?;
+        let subject = user.subject();
+        let event = self.key_revoked(&subject);
         let revoked = self
             .store()
-            .revoke_api_key(&user.subject(), id)
+            .revoke_api_key(&subject, id, event.events())
             .await
             .map_err(|e| store_failure("revoke API key", e))?;
         if !revoked {
             return Err(Error::ApiKeyNotFound);
         }
-        self.audit(
-            crate::audit::EventKind::ApiKeyRevoked,
-            Some(&user.subject()),
-            crate::audit::At::NONE,
-            None,
-            crate::audit::Outcome::Success,
-        );
+        self.recorded(event, true);
         Ok(())
     }
 
     /// Revokes every key of the user; how many.
     pub async fn revoke_all_api_keys(&self, user: &U) -> Result<u64> {
         self.api_key_config()?;
+        let subject = user.subject();
+        let event = self.key_revoked(&subject);
         let revoked = self
             .store()
-            .revoke_api_keys(&user.subject())
+            .revoke_api_keys(&subject, event.events())
             .await
             .map_err(|e| store_failure("revoke API keys", e))?;
         if revoked > 0 {
-            self.audit(
-                crate::audit::EventKind::ApiKeyRevoked,
-                Some(&user.subject()),
-                crate::audit::At::NONE,
-                None,
-                crate::audit::Outcome::Success,
-            );
+            self.recorded(event, true);
         }
         Ok(revoked)
+    }
+
+    /// The event of a key (or every key) revoked.
+    fn key_revoked(&self, subject: &str) -> crate::audit::Pending {
+        self.event(
+            crate::audit::EventKind::ApiKeyRevoked,
+            Some(subject),
+            crate::audit::At::NONE,
+            None,
+            crate::audit::Outcome::Success,
+        )
     }
 
     /// Authenticates a presented key: its format and checksum (offline:

@@ -205,6 +205,27 @@ impl<'a> At<'a> {
     }
 }
 
+/// The event of an action about to write: its write appends it when the
+/// store keeps events, so the event and the action commit together.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The event (`None` without the `audit_log` add-on).
+    pub(crate) event: Option<AuditEvent>,
+    /// Whether the store keeps events (`Auth::store_audit_events`).
+    pub(crate) stored: bool,
+}
+
+impl Pending {
+    /// What the action's write appends: the event when the store keeps
+    /// events, else nothing.
+    pub(crate) fn events(&self) -> &[AuditEvent] {
+        match &self.event {
+            Some(event) if self.stored => std::slice::from_ref(event),
+            _ => &[],
+        }
+    }
+}
+
 /// One security event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEvent {

@@ -493,34 +493,41 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub async fn revoke(&self, token: &str) -> Result<()> {
         let claims = self.jwt.verify(token)?;
         self.subject_key(&claims)?;
-        if let Some(sid) = &claims.sid {
-            self.end_session_of(&claims, sid).await?;
-        } else {
-            match self.revoke_verified(&claims).await {
-                Ok(()) | Err(Error::AlreadyRevoked) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.audit(
+        let event = self.event(
             crate::audit::EventKind::SignedOut,
             Some(&claims.sub),
             crate::audit::At::of(&claims),
             None,
             crate::audit::Outcome::Success,
         );
+        let written = if let Some(sid) = &claims.sid {
+            self.end_session_of(&claims, sid, event.events()).await?
+        } else {
+            // The revocation is written with its event, new or not.
+            match self.revoke_verified(&claims, event.events()).await {
+                Ok(()) | Err(Error::AlreadyRevoked) => true,
+                Err(e) => return Err(e),
+            }
+        };
+        self.recorded(event, written);
         Ok(())
     }
 
     /// Revokes a verified token, keeping the row as long as the token could
     /// still pass the expiry check anywhere ([`Error::AlreadyRevoked`] when
     /// it already was).
-    pub(crate) async fn revoke_verified(&self, claims: &Claims) -> Result<()> {
+    pub(crate) async fn revoke_verified(
+        &self,
+        claims: &Claims,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<()> {
         let facts = TokenFacts::try_from(claims)?;
         token::revoke_token_keeping(
             &self.store,
             &self.settings.token_resource,
             &facts,
             self.leeway(),
+            events,
         )
         .await
     }
@@ -626,7 +633,9 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
         self
     }
 
-    /// Records an event when the `audit_log` add-on is on.
+    /// Records an event of an action that writes nothing (or whose write
+    /// cannot carry it), when the `audit_log` add-on is on: to the sink,
+    /// and to the batch the store gets later.
     pub(crate) fn audit(
         &self,
         kind: crate::audit::EventKind,
@@ -635,10 +644,22 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
         client: Option<crate::audit::Client<'_>>,
         outcome: crate::audit::Outcome,
     ) {
-        let Some(config) = self.settings().audit_log else {
-            return;
-        };
-        let event = crate::audit::AuditEvent {
+        let pending = self.event(kind, subject, at, client, outcome);
+        self.recorded(pending, false);
+    }
+
+    /// The event of an action, made before the action's write so that the
+    /// write carries it ([`Pending::events`](crate::audit::Pending::events)):
+    /// nothing without the `audit_log` add-on.
+    pub(crate) fn event(
+        &self,
+        kind: crate::audit::EventKind,
+        subject: Option<&str>,
+        at: crate::audit::At<'_>,
+        client: Option<crate::audit::Client<'_>>,
+        outcome: crate::audit::Outcome,
+    ) -> crate::audit::Pending {
+        let event = self.settings().audit_log.map(|config| crate::audit::AuditEvent {
             kind,
             at: Utc::now(),
             subject: subject.map(str::to_owned),
@@ -647,9 +668,23 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
             ip: config.ip.keep(client.and_then(|c| c.ip)),
             user_agent: client.and_then(|c| c.user_agent.map(str::to_owned)),
             outcome,
+        });
+        crate::audit::Pending {
+            event,
+            stored: self.event_queue.is_some(),
+        }
+    }
+
+    /// The action is done: its event goes to the sink, and, unless its
+    /// write appended it (`written`), to the batch the store gets later.
+    pub(crate) fn recorded(&self, pending: crate::audit::Pending, written: bool) {
+        let Some(event) = pending.event else {
+            return;
         };
         self.audit_sink.record(&event);
-        if let Some(queue) = &self.event_queue {
+        if let Some(queue) = &self.event_queue
+            && !(written && pending.stored)
+        {
             queue.push(event);
         }
     }

@@ -209,10 +209,10 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         let context = self.exchange_context(&claims, context.into())?;
         let sid = claims.sid.as_deref();
         // Spend it: of concurrent uses, one goes on.
-        self.revoke_verified(&claims).await?;
+        self.revoke_verified(&claims, &[]).await?;
         if let Some(sid) = sid {
             self.store()
-                .end_sessions(&claims.sub, crate::store::Sessions::One(sid))
+                .end_sessions(&claims.sub, crate::store::Sessions::One(sid), &[])
                 .await
                 .map_err(fail_closed)?;
         }

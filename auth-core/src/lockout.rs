@@ -27,6 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::config::BruteForceConfig;
 use crate::error::{Error, Result};
@@ -120,13 +121,15 @@ pub(crate) fn verdict(counters: &Counters, locked: &[(String, DateTime<Utc>)]) -
     })
 }
 
-/// Counts a failure against each counter. A store failure is logged (the
-/// attempt is refused anyway).
+/// Counts a failure against each counter, appending `events` in the same
+/// write; whether it was written. A store failure is logged (the attempt
+/// is refused anyway).
 pub(crate) async fn failed<S: AttemptStore>(
     store: &S,
     config: &BruteForceConfig,
     counters: &Counters,
-) {
+    events: &[AuditEvent],
+) -> bool {
     let mut failures = Vec::with_capacity(2);
     if let Some(key) = &counters.identity {
         failures.push(Failure {
@@ -141,11 +144,15 @@ pub(crate) async fn failed<S: AttemptStore>(
         });
     }
     if failures.is_empty() {
-        return;
+        return false;
     }
     let (window, lockout) = (config.window.as_duration(), config.lockout.as_duration());
-    if let Err(e) = store.record_failures(&failures, window, lockout).await {
-        tracing::error!(error = %e, "could not count a failed sign-in");
+    match store.record_failures(&failures, window, lockout, events).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "could not count a failed sign-in");
+            false
+        }
     }
 }
 
@@ -176,7 +183,7 @@ impl<U: UserResource, S: AttemptStore> Auth<U, S> {
         if let Err(e) = &result
             && refused(e)
         {
-            failed(self.store(), config, &counters).await;
+            failed(self.store(), config, &counters, &[]).await;
         }
         result
     }
@@ -196,7 +203,7 @@ impl<U: UserResource, S: AttemptStore> Auth<U, S> {
         };
         let result = run();
         if result.is_ok() {
-            failed(self.store(), config, &counters).await;
+            failed(self.store(), config, &counters, &[]).await;
         }
         result
     }

@@ -93,6 +93,15 @@ impl<U> Default for UserTable<U> {
 }
 
 impl Inner {
+    /// Appends `events` to the table's, under the lock of the write they
+    /// go with.
+    fn keep_events(&mut self, table: &str, events: &[AuditEvent]) {
+        if !events.is_empty() {
+            let kept = self.events.entry(table.to_owned()).or_default();
+            kept.extend_from_slice(events);
+        }
+    }
+
     fn users<U: UserResource>(&self) -> Result<Option<&UserTable<U>>, StoreError> {
         match self.users.get(U::SUBJECT_NAME) {
             None => Ok(None),
@@ -290,8 +299,14 @@ impl MemoryStore {
             .collect()
     }
 
-    fn write_unless_revoked(&self, new: &NewTokenRow, purpose: &str) -> bool {
+    fn write_unless_revoked(
+        &self,
+        new: &NewTokenRow,
+        purpose: &str,
+        events: &[AuditEvent],
+    ) -> bool {
         let mut inner = self.lock();
+        inner.keep_events(&self.table, events);
         let rows = inner.tokens.entry(self.table.to_string()).or_default();
         match rows.get(&new.jti) {
             Some(existing) if existing.purpose == REVOCATION => false,
@@ -347,7 +362,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn upsert_token(&self, new: &NewTokenRow) -> Result<bool, StoreError> {
-        Ok(self.write_unless_revoked(new, &new.purpose))
+        Ok(self.write_unless_revoked(new, &new.purpose, &[]))
     }
 
     async fn insert_token(&self, new: &NewTokenRow) -> Result<(), StoreError> {
@@ -368,16 +383,25 @@ impl TokenStore for MemoryStore {
         Ok(self.with_row(jti, |r| r.filter(live).cloned()))
     }
 
-    async fn insert_revocation(&self, new: &NewTokenRow) -> Result<bool, StoreError> {
-        Ok(self.write_unless_revoked(new, REVOCATION))
+    async fn insert_revocation(
+        &self,
+        new: &NewTokenRow,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        Ok(self.write_unless_revoked(new, REVOCATION, events))
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         Ok(self.with_row(jti, |r| r.is_some_and(|r| r.purpose == REVOCATION)))
     }
 
-    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
+    async fn revoke_all_for_subject(
+        &self,
+        revoke: &RevokeAll<'_>,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
         let mut inner = self.lock();
+        inner.keep_events(&self.table, events);
         if revoke.api_keys {
             revoke_keys(&mut inner, &self.table, revoke.subject);
         }
@@ -442,12 +466,23 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn insert_tokens(&self, new: &[NewTokenRow]) -> Result<(), StoreError> {
+    async fn insert_tokens(
+        &self,
+        new: &[NewTokenRow],
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        insert_fresh(inner.tokens.entry(self.table.to_string()).or_default(), new)
+        insert_fresh(inner.tokens.entry(self.table.to_string()).or_default(), new)?;
+        inner.keep_events(&self.table, events);
+        Ok(())
     }
 
-    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
+    async fn end_sessions(
+        &self,
+        subject: &str,
+        which: Sessions<'_>,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
         let Some(rows) = inner.tokens.get_mut(&*self.table) else {
@@ -460,6 +495,9 @@ impl TokenStore for MemoryStore {
                 r.updated_at = now;
                 ended += 1;
             }
+        }
+        if ended > 0 {
+            inner.keep_events(&self.table, events);
         }
         Ok(ended)
     }
@@ -497,6 +535,9 @@ impl RefreshStore for MemoryStore {
             }
             session.updated_at = now;
         }
+        if seen.rotated {
+            inner.keep_events(&self.table, rotation.events);
+        }
         Ok(seen)
     }
 
@@ -514,6 +555,7 @@ impl SingleUseStore for MemoryStore {
         &self,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
@@ -525,6 +567,7 @@ impl SingleUseStore for MemoryStore {
             return Ok(false);
         }
         insert_fresh(rows, new_rows)?;
+        inner.keep_events(&self.table, events);
         Ok(true)
     }
 
@@ -541,7 +584,12 @@ impl SingleUseStore for MemoryStore {
 }
 
 impl ApiKeyStore for MemoryStore {
-    async fn insert_api_key(&self, key: &NewApiKey, max: usize) -> Result<bool, StoreError> {
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        max: usize,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let now = Utc::now();
         let mut inner = self.lock();
         let keys = inner.api_keys.entry(self.table.to_string()).or_default();
@@ -569,6 +617,7 @@ impl ApiKeyStore for MemoryStore {
                 revoked: false,
             },
         );
+        inner.keep_events(&self.table, events);
         Ok(true)
     }
 
@@ -599,18 +648,36 @@ impl ApiKeyStore for MemoryStore {
         Ok(keys)
     }
 
-    async fn revoke_api_key(&self, subject: &str, id: &str) -> Result<bool, StoreError> {
+    async fn revoke_api_key(
+        &self,
+        subject: &str,
+        id: &str,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         let key = inner
             .api_keys
             .get_mut(&*self.table)
             .and_then(|k| k.get_mut(id))
             .filter(|k| k.subject == subject && !k.revoked);
-        Ok(key.map(|k| k.revoked = true).is_some())
+        let revoked = key.map(|k| k.revoked = true).is_some();
+        if revoked {
+            inner.keep_events(&self.table, events);
+        }
+        Ok(revoked)
     }
 
-    async fn revoke_api_keys(&self, subject: &str) -> Result<u64, StoreError> {
-        Ok(revoke_keys(&mut self.lock(), &self.table, subject))
+    async fn revoke_api_keys(
+        &self,
+        subject: &str,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let revoked = revoke_keys(&mut inner, &self.table, subject);
+        if revoked > 0 {
+            inner.keep_events(&self.table, events);
+        }
+        Ok(revoked)
     }
 
     async fn delete_dead_api_keys(&self, limit: usize) -> Result<u64, StoreError> {
@@ -649,9 +716,7 @@ impl ApiKeyStore for MemoryStore {
 
 impl AuditStore for MemoryStore {
     async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        let kept = inner.events.entry(self.table.to_string()).or_default();
-        kept.extend_from_slice(events);
+        self.lock().keep_events(&self.table, events);
         Ok(())
     }
 
@@ -719,6 +784,7 @@ impl AttemptStore for MemoryStore {
         failures: &[Failure<'_>],
         window: Duration,
         lockout: Duration,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         let later = |d: Duration| {
@@ -747,6 +813,7 @@ impl AttemptStore for MemoryStore {
                 c.locked_until = Some(later(lockout));
             }
         }
+        inner.keep_events(&self.table, events);
         Ok(())
     }
 
@@ -814,6 +881,7 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         &self,
         user: &U,
         new: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> Result<(), InsertUserError> {
         let mut inner = self.lock();
         let key = inner.users_mut::<U>()?.check_insert(user)?;
@@ -821,6 +889,7 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         let rows = inner.tokens.entry(self.table.to_string()).or_default();
         insert_fresh(rows, new)?;
         inner.users_mut::<U>()?.insert(key, user);
+        inner.keep_events(&self.table, events);
         Ok(())
     }
 
@@ -840,6 +909,7 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, serde_json::Value>,
         redeem: &Redeem<'_>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let key = key.to_subject_value();
         let mut inner = self.lock();
@@ -856,6 +926,7 @@ impl<U: UserResource> UserStore<U> for MemoryStore {
             return Ok(false);
         }
         inner.users_mut::<U>()?.replace(key, updated);
+        inner.keep_events(&self.table, events);
         Ok(true)
     }
 }
@@ -893,6 +964,7 @@ impl<U: PasswordUser> PasswordStore<U> for MemoryStore {
         if let Some(user) = inner.users_mut::<U>()?.by_key.get_mut(&key) {
             user.set_hashed_password(change.new_hash.to_owned());
         }
+        inner.keep_events(&self.table, change.events);
         Ok(true)
     }
 }

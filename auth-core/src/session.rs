@@ -33,6 +33,7 @@ use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Lifetime, Purpose};
 use crate::error::{Error, Result, truncated_to};
 use crate::jwt::new_jti;
+use crate::audit::AuditEvent;
 use crate::store::{
     NewTokenRow, RefreshStore, Rotation, Sessions, TokenRow, TokenStore, UserStore,
 };
@@ -316,16 +317,16 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         let context = context.into();
         let client = context.client.clone();
         let minted = self.mint_sign_in(&user, context)?;
-        self.store_rows(&minted.rows).await?;
-        let signed_in = minted.signed_in(user);
-        self.audit(
+        let event = self.event(
             crate::audit::EventKind::SignedIn,
-            Some(&signed_in.user.subject()),
-            crate::audit::At::of(&signed_in.token.claims),
+            Some(&user.subject()),
+            crate::audit::At::of(&minted.token.claims),
             Some(client.seen()),
             crate::audit::Outcome::Success,
         );
-        Ok(signed_in)
+        let written = self.store_rows(&minted.rows, event.events()).await?;
+        self.recorded(event, written);
+        Ok(minted.signed_in(user))
     }
 
     /// A sign-in `context` for the exchange of a verified single-use token
@@ -346,22 +347,29 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         Ok(context)
     }
 
-    pub(crate) async fn store_rows(&self, rows: &[NewTokenRow]) -> Result<()> {
+    pub(crate) async fn store_rows(&self, rows: &[NewTokenRow], events: &[AuditEvent]) -> Result<bool> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         self.store()
-            .insert_tokens(rows)
+            .insert_tokens(rows, events)
             .await
+            .map(|()| true)
             .map_err(|e| crate::error::store_failure("sign in", e))
     }
 
-    /// Ends the session of a verified token (sign-out): idempotent.
-    pub(crate) async fn end_session_of(&self, claims: &Claims, sid: &str) -> Result<()> {
+    /// Ends the session of a verified token (sign-out): idempotent. Whether
+    /// it ended it (and so wrote `events` with it).
+    pub(crate) async fn end_session_of(
+        &self,
+        claims: &Claims,
+        sid: &str,
+        events: &[AuditEvent],
+    ) -> Result<bool> {
         self.store()
-            .end_sessions(&claims.sub, Sessions::One(sid))
+            .end_sessions(&claims.sub, Sessions::One(sid), events)
             .await
-            .map(|_| ())
+            .map(|ended| ended > 0)
             .map_err(fail_closed)
     }
 
@@ -403,28 +411,30 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     /// [`Error::SessionNotFound`] when no live session with this id is the
     /// user's (another user's session is not found either).
     pub async fn revoke_session(&self, user: &U, session_id: &str) -> Result<()> {
+        let subject = user.subject();
+        let event = self.event(
+            crate::audit::EventKind::SessionEnded,
+            Some(&subject),
+            crate::audit::At::session(session_id),
+            None,
+            crate::audit::Outcome::Success,
+        );
         let ended = self
             .store()
-            .end_sessions(&user.subject(), Sessions::One(session_id))
+            .end_sessions(&subject, Sessions::One(session_id), event.events())
             .await
             .map_err(fail_closed)?;
         if ended == 0 {
             return Err(Error::SessionNotFound);
         }
-        self.audit(
-            crate::audit::EventKind::SessionEnded,
-            Some(&user.subject()),
-            crate::audit::At::session(session_id),
-            None,
-            crate::audit::Outcome::Success,
-        );
+        self.recorded(event, true);
         Ok(())
     }
 
     /// Ends every session of the user but `current`; returns how many.
     pub async fn revoke_other_sessions(&self, user: &U, current: &str) -> Result<u64> {
         self.store()
-            .end_sessions(&user.subject(), Sessions::AllBut(current))
+            .end_sessions(&user.subject(), Sessions::AllBut(current), &[])
             .await
             .map_err(fail_closed)
     }
@@ -475,6 +485,13 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
             "access": token.claims.to_json(),
             "refresh": next.claims.to_json(),
         });
+        let event = self.event(
+            crate::audit::EventKind::Refreshed,
+            Some(&claims.sub),
+            crate::audit::At::of(&claims),
+            None,
+            crate::audit::Outcome::Success,
+        );
         let rotation = Rotation {
             old_jti: &claims.jti,
             sid: &sid,
@@ -482,6 +499,7 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
             reuse_grace: config.reuse_grace.as_duration(),
             new_rows: &new_rows,
             successor: &successor,
+            events: event.events(),
         };
         // A SQL store that lost a race for the row reports the row as it
         // was before; asking once more sees the winner's write.
@@ -491,22 +509,16 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
                 .rotate_refresh(&rotation)
                 .await
                 .map_err(fail_closed)?;
-            if seen.rotated || seen.sibling {
-                self.audit(
-                    crate::audit::EventKind::Refreshed,
-                    Some(&claims.sub),
-                    crate::audit::At::of(&claims),
-                    None,
-                    crate::audit::Outcome::Success,
-                );
-            }
             if seen.rotated {
+                self.recorded(event, true);
                 return Ok(Refreshed {
                     token,
                     refresh_token: next,
                 });
             }
             if seen.sibling {
+                // A sibling writes nothing: its event is batched.
+                self.recorded(event, false);
                 return self.successor_again(seen.successor);
             }
             if !seen.session_live {
@@ -548,15 +560,18 @@ impl<U: UserResource, S: RefreshStore + UserStore<U>> Auth<U, S> {
             sid = %crate::error::truncated(sid),
             "refresh_token_reused: the session has been ended"
         );
-        self.audit(
+        let event = self.event(
             crate::audit::EventKind::RefreshReuseDetected,
             Some(&claims.sub),
             crate::audit::At::of(claims),
             None,
             crate::audit::Outcome::Failure,
         );
-        match self.end_session_of(claims, sid).await {
-            Ok(()) => Error::RefreshTokenReused,
+        let ended = self.end_session_of(claims, sid, event.events()).await;
+        // Recorded even when the session could not be ended.
+        self.recorded(event, matches!(ended, Ok(true)));
+        match ended {
+            Ok(_) => Error::RefreshTokenReused,
             Err(e) => e,
         }
     }

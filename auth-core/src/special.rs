@@ -286,23 +286,23 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
             subject: &claims.sub,
             purpose: Purpose::MAGIC_LINK.as_str(),
         };
+        let event = self.event(
+            EventKind::SignedIn,
+            Some(&claims.sub),
+            crate::audit::At::of(&minted.token.claims),
+            Some(client.seen()),
+            Outcome::Success,
+        );
         let spent = self
             .store()
-            .redeem(&redeem, &minted.rows)
+            .redeem(&redeem, &minted.rows, event.events())
             .await
             .map_err(|e| store_failure("magic link sign-in", e))?;
         if !spent {
             return Err(Error::Revoked);
         }
-        let signed_in = minted.signed_in(user);
-        self.audit(
-            EventKind::SignedIn,
-            Some(&claims.sub),
-            crate::audit::At::of(&signed_in.token.claims),
-            Some(client.seen()),
-            Outcome::Success,
-        );
-        Ok(signed_in)
+        self.recorded(event, true);
+        Ok(minted.signed_in(user))
     }
 
     /// Resets the password with a reset token: every check of a token
@@ -335,6 +335,13 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         let client = context.client.clone();
         let minted = self.mint_sign_in(&user, context)?;
         let filter = self.log_out_filter();
+        let event = self.event(
+            EventKind::PasswordReset,
+            Some(&claims.sub),
+            crate::audit::At::of(&minted.token.claims),
+            Some(client.seen()),
+            Outcome::Success,
+        );
         let change = PasswordChange {
             key: &key,
             current_hash: &current,
@@ -353,6 +360,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
                 subject: &claims.sub,
                 purpose: Purpose::PASSWORD_RESET.as_str(),
             }),
+            events: event.events(),
         };
         let changed = self
             .store()
@@ -368,15 +376,8 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
             let counters = crate::lockout::Counters::of(b, U::SUBJECT_NAME, identity, None);
             crate::lockout::clear_identity(self.store(), &counters).await;
         }
-        let signed_in = minted.signed_in(user);
-        self.audit(
-            EventKind::PasswordReset,
-            Some(&claims.sub),
-            crate::audit::At::of(&signed_in.token.claims),
-            Some(client.seen()),
-            Outcome::Success,
-        );
-        Ok(signed_in)
+        self.recorded(event, true);
+        Ok(minted.signed_in(user))
     }
 }
 
@@ -659,7 +660,23 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
             subject: &claims.sub,
             purpose: purpose.as_str(),
         };
-        let spent = match self.store().apply_redeemed(&key, &fields, &redeem).await {
+        let kind = if purpose == Purpose::CONFIRM_CHANGE {
+            EventKind::EmailChanged
+        } else {
+            EventKind::Confirmed
+        };
+        let event = self.event(
+            kind,
+            Some(&claims.sub),
+            crate::audit::At::of(&claims),
+            None,
+            Outcome::Success,
+        );
+        let applied = self
+            .store()
+            .apply_redeemed(&key, &fields, &redeem, event.events())
+            .await;
+        let spent = match applied {
             Ok(spent) => spent,
             Err(e) if e.to_string().starts_with("identity is already taken") => {
                 return Err(Error::IdentityTaken);
@@ -674,18 +691,7 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
             // fingerprint and is dead already; their rows end too.
             self.end_everything(&claims.sub).await?;
         }
-        let kind = if purpose == Purpose::CONFIRM_CHANGE {
-            EventKind::EmailChanged
-        } else {
-            EventKind::Confirmed
-        };
-        self.audit(
-            kind,
-            Some(&claims.sub),
-            crate::audit::At::of(&claims),
-            None,
-            Outcome::Success,
-        );
+        self.recorded(event, true);
         crate::user::apply_fields(&user, &fields)
     }
 
@@ -704,7 +710,7 @@ impl<U: UserResource, S: SingleUseStore + UserStore<U>> Auth<U, S> {
             )
         };
         self.store()
-            .revoke_all_for_subject(&revoke)
+            .revoke_all_for_subject(&revoke, &[])
             .await
             .map(|_| ())
             .map_err(|e| store_failure("end every session", e))
@@ -731,7 +737,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U> + 'static> Auth<U, S>
         };
         let spent = self
             .store()
-            .apply_redeemed(key, &fields, &redeem)
+            .apply_redeemed(key, &fields, &redeem, &[])
             .await
             .map_err(|e| store_failure("magic link sign-in", e))?;
         if !spent {

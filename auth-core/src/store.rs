@@ -176,6 +176,15 @@ pub struct NewTokenRow {
 ///
 /// The runtime's checks allow for the difference: it judges rows with the
 /// leeway, and a write's own clock has the last word.
+///
+/// **Events.** A write that takes `events` (security events of the
+/// `audit_log` add-on) appends them to the event table
+/// ([`AuditStore`]) in its own transaction, when the write takes effect
+/// as its documentation says, and not otherwise: an action that rolls back
+/// leaves no event, and an action that committed cannot lose its event to
+/// a crash. The slice is empty unless the application stores events
+/// (`Auth::store_audit_events`, which needs an [`AuditStore`]), so a store
+/// without an event table never gets one.
 pub trait TokenStore: Send + Sync {
     /// The token table this store is bound to, as the token resource names
     /// it (`tokens`, `auth.tokens`). The runtime refuses to start when it is
@@ -209,10 +218,12 @@ pub trait TokenStore: Send + Sync {
     /// `expires_at` from `row`): inserts it, or flips an existing row of
     /// another purpose. Returns `false`, writing nothing, when it already is
     /// a revocation row. Of concurrent calls for one `jti`, exactly one
-    /// returns `true`.
+    /// returns `true`. `events` are appended either way (a sign-out is done
+    /// whether or not the row already was a revocation).
     fn insert_revocation(
         &self,
         row: &NewTokenRow,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Whether a revocation row exists for `jti` (expired or not).
@@ -225,10 +236,11 @@ pub trait TokenStore: Send + Sync {
     /// subject's API keys in the same write (a store without
     /// [`ApiKeyStore`] answers an error then). With `revoke.tenant`, only
     /// the rows bound to that tenant (API keys are not bound to one).
-    /// Returns how many token rows.
+    /// Returns how many token rows; `events` are appended however many.
     fn revoke_all_for_subject(
         &self,
         revoke: &RevokeAll<'_>,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Flips every row bound to `tenant` (of every subject, not already a
@@ -271,18 +283,22 @@ pub trait TokenStore: Send + Sync {
         sid: Option<&str>,
     ) -> impl Future<Output = Result<Rows, StoreError>> + Send;
 
-    /// Inserts rows for `jti`s just minted, all or none (one statement).
+    /// Inserts rows for `jti`s just minted, all or none (one statement),
+    /// with `events`.
     fn insert_tokens(
         &self,
         rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Flips session rows of `subject` to revocations (keeping their
-    /// expiry): one, all but one, or all. Returns how many.
+    /// expiry): one, all but one, or all. Returns how many; `events` are
+    /// appended when it ended any.
     fn end_sessions(
         &self,
         subject: &str,
         which: Sessions<'_>,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
@@ -299,7 +315,8 @@ pub trait RefreshStore: TokenStore {
     /// `extra_data.successor` is returned (a retry gets the same
     /// successor: one used refresh token never has two). In both cases
     /// the session's `extra_data.last_seen_at` is set to now. Otherwise
-    /// nothing is written. See [`Rotated`].
+    /// nothing is written. `rotation.events` are appended when it
+    /// `rotated` (a sibling writes no event). See [`Rotated`].
     fn rotate_refresh(
         &self,
         rotation: &Rotation<'_>,
@@ -320,11 +337,13 @@ pub trait SingleUseStore: TokenStore {
     /// purpose and subject, becomes a revocation) and inserts `new_rows`
     /// (a sign-in's), both or neither, in one atomic write. `false`,
     /// writing nothing, when the row is not such a row. Of concurrent calls
-    /// for one `jti`, at most one returns `true`.
+    /// for one `jti`, at most one returns `true`. `events` are appended
+    /// with a `true`.
     fn redeem(
         &self,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The live rows of `subject` with `purpose` (expiring after `now`):
@@ -361,12 +380,15 @@ pub trait AttemptStore: Send + Sync {
     /// a counter without a row, or whose window has passed, starts a new
     /// window of `window` at one failure; otherwise its count grows. A
     /// count reaching the failure's `max_failures` locks the counter for
-    /// `lockout` from now. Concurrent calls never lose a count.
+    /// `lockout` from now. Concurrent calls never lose a count. `events`
+    /// (the failed sign-in) are appended in the same write; a store that
+    /// is also an [`AuditStore`] keeps both in one transaction.
     fn record_failures(
         &self,
         failures: &[Failure<'_>],
         window: Duration,
         lockout: Duration,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes these counters (a successful sign-in, a password reset).
@@ -413,11 +435,13 @@ pub trait AuditStore: Send + Sync {
 pub trait ApiKeyStore: TokenStore {
     /// Inserts `key` unless its subject already holds `max` live keys (not
     /// revoked, not expired): `false`, writing nothing, then. One atomic
-    /// write: concurrent inserts never pass the cap.
+    /// write: concurrent inserts never pass the cap. `events` are appended
+    /// with a `true`.
     fn insert_api_key(
         &self,
         key: &NewApiKey,
         max: usize,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The key `id`, whatever its state.
@@ -435,17 +459,20 @@ pub trait ApiKeyStore: TokenStore {
     ) -> impl Future<Output = Result<Vec<ApiKeyRow>, StoreError>> + Send;
 
     /// Revokes the key `id` if it is a key of `subject` not yet revoked;
-    /// whether it was.
+    /// whether it was (`events` are appended with a `true`).
     fn revoke_api_key(
         &self,
         subject: &str,
         id: &str,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Revokes every key of `subject`; how many.
+    /// Revokes every key of `subject`; how many (`events` are appended
+    /// when it revoked any).
     fn revoke_api_keys(
         &self,
         subject: &str,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Records uses, in one write: each key's `last_used_at` becomes the
@@ -514,6 +541,8 @@ pub struct Rotation<'a> {
     /// What the used row keeps of the new pair (`extra_data.successor`),
     /// handed back to a retry within the grace.
     pub successor: &'a Value,
+    /// Security events appended when it rotates (see [`TokenStore`]).
+    pub events: &'a [AuditEvent],
 }
 
 impl Rotation<'_> {
@@ -640,6 +669,9 @@ pub struct PasswordChange<'a, K> {
     /// subject, and then the row becomes a revocation in the same write.
     /// Of concurrent redemptions of one token, at most one changes anything.
     pub redeem: Option<Redeem<'a>>,
+    /// Security events appended when the change is made (see
+    /// [`TokenStore`]).
+    pub events: &'a [AuditEvent],
 }
 
 /// A single-use token spent by the write that applies its effect.
@@ -698,22 +730,27 @@ pub trait UserStore<U: UserResource>: Send + Sync {
     /// single-use token `redeem` (a confirmation): both or neither. `false`,
     /// writing nothing, when the token is not a live row of its purpose
     /// and subject. A taken identity is an error, and spends nothing.
+    /// `events` are appended with a `true`.
     fn apply_redeemed(
         &self,
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, Value>,
         redeem: &Redeem<'_>,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Inserts a new user and, in the same atomic write, the rows of what
     /// was just minted for it (its first token, its session): all or
     /// nothing, so registration never leaves a user without its rows or
     /// rows without their user. A taken identity or primary key is
-    /// [`InsertUserError::IdentityTaken`], and nothing is written.
+    /// [`InsertUserError::IdentityTaken`], and nothing is written. `rows`
+    /// may be empty; `events` (the registration) are appended with the
+    /// user.
     fn insert_user_with_tokens(
         &self,
         user: &U,
         rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<(), InsertUserError>> + Send;
 
     /// What authenticating a request needs, in one round trip: the rows of

@@ -19,14 +19,17 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub async fn log_out_everywhere_in(&self, user: &U, tenant: &Tenant) -> Result<u64> {
         self.tenancy()?;
         let (subject, filter) = (user.subject(), self.log_out_filter());
-        let revoked = self.revoke_in_tenant(&subject, &filter, tenant).await?;
-        self.audit(
+        let event = self.event(
             EventKind::LoggedOutEverywhere,
             Some(&subject),
             At::tenant(tenant.as_str()),
             None,
             Outcome::Success,
         );
+        let revoked = self
+            .revoke_in_tenant(&subject, &filter, tenant, event.events())
+            .await?;
+        self.recorded(event, true);
         Ok(revoked)
     }
 
@@ -40,16 +43,17 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
     pub async fn end_membership(&self, user: &U, tenant: &Tenant) -> Result<u64> {
         self.tenancy()?;
         let subject = user.subject();
-        let ended = self
-            .revoke_in_tenant(&subject, &PurposeFilter::all(), tenant)
-            .await?;
-        self.audit(
+        let event = self.event(
             EventKind::MembershipEnded,
             Some(&subject),
             At::tenant(tenant.as_str()),
             None,
             Outcome::Success,
         );
+        let ended = self
+            .revoke_in_tenant(&subject, &PurposeFilter::all(), tenant, event.events())
+            .await?;
+        self.recorded(event, true);
         Ok(ended)
     }
 
@@ -80,9 +84,16 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         subject: &str,
         filter: &PurposeFilter,
         tenant: &Tenant,
+        events: &[crate::audit::AuditEvent],
     ) -> Result<u64> {
         let revoke = RevokeAll::tokens(subject, filter, token::revocation_keep_for(self.leeway()))
             .in_tenant(Some(tenant.as_str()));
-        token::revoke_all(self.store(), &self.settings().token_resource, &revoke).await
+        token::revoke_all(
+            self.store(),
+            &self.settings().token_resource,
+            &revoke,
+            events,
+        )
+        .await
     }
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
+use crate::audit::AuditEvent;
 use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Purpose, PurposeFilter, TokenResourceConfig};
 use crate::error::{Error, Result};
@@ -160,7 +161,7 @@ pub async fn revoke_token<S: TokenStore>(
     resource: &TokenResourceConfig,
     facts: &TokenFacts,
 ) -> Result<()> {
-    revoke_token_keeping(store, resource, facts, std::time::Duration::ZERO).await
+    revoke_token_keeping(store, resource, facts, std::time::Duration::ZERO, &[]).await
 }
 
 /// [`revoke_token`] for a verifier with this leeway: the row is kept for the
@@ -170,11 +171,12 @@ pub(crate) async fn revoke_token_keeping<S: TokenStore>(
     resource: &TokenResourceConfig,
     facts: &TokenFacts,
     leeway: std::time::Duration,
+    events: &[AuditEvent],
 ) -> Result<()> {
     check_bound(store, resource)?;
     let mut row = new_row(facts, REVOCATION, None);
     row.expires_at = kept_until(row.expires_at, leeway);
-    revoke_row(store, &row).await
+    revoke_row(store, &row, events).await
 }
 
 /// How long past `expires_at` a revocation row must be kept for a verifier
@@ -205,11 +207,17 @@ pub async fn revoke_jti<S: TokenStore>(
         expires_at: Utc::now() + Duration::days(JTI_REVOCATION_LIFETIME_DAYS),
         tenant: None,
     };
-    revoke_row(store, &new_row(&facts, REVOCATION, None)).await
+    revoke_row(store, &new_row(&facts, REVOCATION, None), &[]).await
 }
 
-async fn revoke_row<S: TokenStore>(store: &S, row: &NewTokenRow) -> Result<()> {
-    match store.insert_revocation(row).await {
+/// Inserts a revocation row with `events` ([`Error::AlreadyRevoked`] when
+/// it already was one; the events are written either way).
+async fn revoke_row<S: TokenStore>(
+    store: &S,
+    row: &NewTokenRow,
+    events: &[AuditEvent],
+) -> Result<()> {
+    match store.insert_revocation(row, events).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Error::AlreadyRevoked),
         Err(e) => Err(store_err("revoke_token")(e)),
@@ -230,19 +238,21 @@ pub async fn revoke_all_stored_for_subject<S: TokenStore>(
         store,
         resource,
         &RevokeAll::tokens(subject, filter, keep_for),
+        &[],
     )
     .await
 }
 
-/// Log out everywhere, as `revoke` says.
+/// Log out everywhere, as `revoke` says, with `events`.
 pub(crate) async fn revoke_all<S: TokenStore>(
     store: &S,
     resource: &TokenResourceConfig,
     revoke: &RevokeAll<'_>,
+    events: &[AuditEvent],
 ) -> Result<u64> {
     check_bound(store, resource)?;
     store
-        .revoke_all_for_subject(revoke)
+        .revoke_all_for_subject(revoke, events)
         .await
         .map_err(store_err("revoke_all_stored_for_subject"))
 }

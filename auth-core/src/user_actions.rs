@@ -63,25 +63,25 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let context = context.into();
         let client = context.client.clone();
         let minted = self.mint_sign_in(&user, context)?;
-        let inserted = if minted.rows.is_empty() {
+        let event = self.event(
+            EventKind::Registered,
+            Some(&user.subject()),
+            crate::audit::At::of(&minted.token.claims),
+            Some(client.seen()),
+            Outcome::Success,
+        );
+        let inserted = if minted.rows.is_empty() && event.events().is_empty() {
             self.store().insert_user(&user).await
         } else {
             self.store()
-                .insert_user_with_tokens(&user, &minted.rows)
+                .insert_user_with_tokens(&user, &minted.rows, event.events())
                 .await
         };
         match inserted {
             Ok(()) => {
                 self.confirm_creation(&user).await;
-                let signed_in = minted.signed_in(user);
-                self.audit(
-                    EventKind::Registered,
-                    Some(&signed_in.user.subject()),
-                    crate::audit::At::of(&signed_in.token.claims),
-                    Some(client.seen()),
-                    Outcome::Success,
-                );
-                Ok(signed_in)
+                self.recorded(event, true);
+                Ok(minted.signed_in(user))
             }
             Err(InsertUserError::IdentityTaken) => Err(Error::IdentityTaken),
             Err(InsertUserError::Store(e)) => Err(store_failure("register", e)),
@@ -154,19 +154,22 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let user = match found {
             Some(user) if ok && verdict == lockout::Verdict::Open => user,
             found => {
-                if let (Some(b), Some(c)) = (brute_force, &counters)
-                    && verdict == lockout::Verdict::Open
-                {
-                    lockout::failed(self.store(), b, c).await;
-                }
                 let subject = found.map(|u| u.subject());
-                self.audit(
+                let event = self.event(
                     EventKind::SignInFailed,
                     subject.as_deref(),
                     crate::audit::At::NONE,
                     Some(context.client.seen()),
                     Outcome::Failure,
                 );
+                // The failure is counted and recorded in one write.
+                let written = match (brute_force, &counters) {
+                    (Some(b), Some(c)) if verdict == lockout::Verdict::Open => {
+                        lockout::failed(self.store(), b, c, event.events()).await
+                    }
+                    _ => false,
+                };
+                self.recorded(event, written);
                 return Err(Error::AuthenticationFailed);
             }
         };
@@ -236,7 +239,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         }
         // Refused in another tenant before it is spent.
         let context = self.exchange_context(&claims, context)?;
-        match self.revoke_verified(&claims).await {
+        match self.revoke_verified(&claims, &[]).await {
             Ok(()) => {}
             // Another request redeemed it first.
             Err(Error::AlreadyRevoked) => return Err(Error::Revoked),
@@ -287,6 +290,13 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let client = context.client.clone();
         let minted = self.mint_sign_in(&updated, context)?;
         let subject = updated.subject();
+        let event = self.event(
+            EventKind::PasswordChanged,
+            Some(&subject),
+            crate::audit::At::of(&minted.token.claims),
+            Some(client.seen()),
+            Outcome::Success,
+        );
         // Every earlier session ends with the old password (their tokens
         // are dead anyway: `cred`); with `apply_on_password_change`, every
         // stored token row is revoked too.
@@ -323,6 +333,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             revoke,
             new_rows: &minted.rows,
             redeem: None,
+            events: event.events(),
         };
         if !self
             .store()
@@ -333,15 +344,8 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
             // The hash changed (or the user went) since it was proved.
             return Err(Error::AuthenticationFailed);
         }
-        let signed_in = minted.signed_in(updated);
-        self.audit(
-            EventKind::PasswordChanged,
-            Some(&subject),
-            crate::audit::At::of(&signed_in.token.claims),
-            Some(client.seen()),
-            Outcome::Success,
-        );
-        Ok(signed_in)
+        self.recorded(event, true);
+        Ok(minted.signed_in(updated))
     }
 }
 
@@ -355,15 +359,21 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
             api_keys: self.sign_ins_take_keys(),
             ..RevokeAll::tokens(&subject, &filter, token::revocation_keep_for(self.leeway()))
         };
-        let revoked =
-            token::revoke_all(self.store(), &self.settings().token_resource, &revoke).await?;
-        self.audit(
+        let event = self.event(
             EventKind::LoggedOutEverywhere,
             Some(&subject),
             crate::audit::At::NONE,
             None,
             Outcome::Success,
         );
+        let revoked = token::revoke_all(
+            self.store(),
+            &self.settings().token_resource,
+            &revoke,
+            event.events(),
+        )
+        .await?;
+        self.recorded(event, true);
         Ok(revoked)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use auth_core::{ApiKeyRow, ApiKeyStore, NewApiKey, StoreError};
+use auth_core::{ApiKeyRow, ApiKeyStore, AuditEvent, NewApiKey, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -91,7 +91,12 @@ pub(crate) fn key_row(row: &PgRow) -> Result<ApiKeyRow, sqlx::Error> {
 }
 
 impl ApiKeyStore for PgStore {
-    async fn insert_api_key(&self, key: &NewApiKey, max: usize) -> Result<bool, StoreError> {
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        max: usize,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let q = &self.token_queries().keys;
         let err = db_err("insert API key");
         let mut tx = self.pool.begin().await.map_err(err)?;
@@ -114,8 +119,14 @@ impl ApiKeyStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err("insert API key"))?;
+        let inserted = done.rows_affected() == 1;
+        if inserted && !events.is_empty() {
+            self.append_events(&mut tx, events)
+                .await
+                .map_err(db_err("insert API key"))?;
+        }
         tx.commit().await.map_err(db_err("insert API key"))?;
-        Ok(done.rows_affected() == 1)
+        Ok(inserted)
     }
 
     async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
@@ -149,25 +160,42 @@ impl ApiKeyStore for PgStore {
             .map_err(db_err("decode API key"))
     }
 
-    async fn revoke_api_key(&self, subject: &str, id: &str) -> Result<bool, StoreError> {
+    async fn revoke_api_key(
+        &self,
+        subject: &str,
+        id: &str,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let q = &self.token_queries().keys;
-        let done = sqlx::query(sql(&q.revoke))
-            .bind(id)
-            .bind(subject)
-            .execute(&self.pool)
+        let work = async |conn: &mut sqlx::PgConnection| {
+            let done = sqlx::query(sql(&q.revoke))
+                .bind(id)
+                .bind(subject)
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        };
+        self.audited(events, work, |revoked| *revoked)
             .await
-            .map_err(db_err("revoke API key"))?;
-        Ok(done.rows_affected() == 1)
+            .map_err(db_err("revoke API key"))
     }
 
-    async fn revoke_api_keys(&self, subject: &str) -> Result<u64, StoreError> {
+    async fn revoke_api_keys(
+        &self,
+        subject: &str,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
         let q = &self.token_queries().keys;
-        let done = sqlx::query(sql(&q.revoke_all))
-            .bind(subject)
-            .execute(&self.pool)
+        let work = async |conn: &mut sqlx::PgConnection| {
+            let done = sqlx::query(sql(&q.revoke_all))
+                .bind(subject)
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected())
+        };
+        self.audited(events, work, |revoked| *revoked > 0)
             .await
-            .map_err(db_err("revoke API keys"))?;
-        Ok(done.rows_affected())
+            .map_err(db_err("revoke API keys"))
     }
 
     async fn delete_dead_api_keys(&self, limit_to: usize) -> Result<u64, StoreError> {

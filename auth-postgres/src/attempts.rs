@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AttemptStore, Failure, StoreError};
+use auth_core::{AttemptStore, AuditEvent, Failure, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -87,6 +87,7 @@ impl AttemptStore for PgStore {
         failures: &[Failure<'_>],
         window: Duration,
         lockout: Duration,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let q = &self.token_queries().attempts;
         let keys: Vec<&str> = failures.iter().map(|f| f.key).collect();
@@ -94,15 +95,19 @@ impl AttemptStore for PgStore {
             .iter()
             .map(|f| i32::try_from(f.max_failures).unwrap_or(i32::MAX))
             .collect();
-        sqlx::query(sql(&q.record))
-            .bind(keys)
-            .bind(maxes)
-            .bind(window.as_secs_f64())
-            .bind(lockout.as_secs_f64())
-            .execute(&self.pool)
+        let work = async |conn: &mut sqlx::PgConnection| {
+            sqlx::query(sql(&q.record))
+                .bind(keys)
+                .bind(maxes)
+                .bind(window.as_secs_f64())
+                .bind(lockout.as_secs_f64())
+                .execute(conn)
+                .await
+                .map(|_| ())
+        };
+        self.audited(events, work, |_| true)
             .await
-            .map_err(db_err("record failed attempts"))?;
-        Ok(())
+            .map_err(db_err("record failed attempts"))
     }
 
     async fn clear_attempts(&self, keys: &[String]) -> Result<(), StoreError> {

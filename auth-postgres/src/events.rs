@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use auth_core::{AuditEvent, AuditStore, StoreError};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 
 use auth_sql::events::{EVENT_COLUMNS, EventRow};
 use auth_sql::{limit, sql};
@@ -57,8 +57,14 @@ fn event(row: &PgRow) -> Result<AuditEvent, sqlx::Error> {
     })
 }
 
-impl AuditStore for PgStore {
-    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+impl PgStore {
+    /// Appends `events` on `conn` (one statement): a batch, or the events of
+    /// a write in its transaction.
+    pub(crate) async fn append_events(
+        &self,
+        conn: &mut PgConnection,
+        events: &[AuditEvent],
+    ) -> Result<(), sqlx::Error> {
         let q = &self.token_queries().events;
         let column = |f: fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
             events.iter().map(f).collect()
@@ -73,10 +79,18 @@ impl AuditStore for PgStore {
             .bind(column(|e| e.user_agent.as_deref()))
             .bind(column(|e| Some(e.outcome.as_str())))
             .bind(column(|e| e.tenant.as_deref()))
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("insert events"))?;
+            .execute(conn)
+            .await?;
         Ok(())
+    }
+}
+
+impl AuditStore for PgStore {
+    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_err("insert events"))?;
+        self.append_events(&mut conn, events)
+            .await
+            .map_err(db_err("insert events"))
     }
 
     async fn list_events(

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::{Error, PerTable, StoreError};
+use auth_core::{AuditEvent, Error, PerTable, StoreError};
 use auth_sql::{Dialect, Statements};
+use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::schema::pg_type;
@@ -103,6 +104,29 @@ impl PgStore {
     /// The bound token table, as the token resource names it.
     pub(crate) fn bound_table(&self) -> &str {
         self.statements.table()
+    }
+
+    /// Runs a write (`work`, one statement). With `events`, it runs in a
+    /// transaction that also appends them when `took` says the write took
+    /// effect: both commit, or neither does. Without, the statement runs
+    /// alone, as it would on the pool.
+    pub(crate) async fn audited<T>(
+        &self,
+        events: &[AuditEvent],
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+        took: impl FnOnce(&T) -> bool,
+    ) -> Result<T, sqlx::Error> {
+        if events.is_empty() {
+            let mut conn = self.pool.acquire().await?;
+            return work(&mut conn).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let done = work(&mut tx).await?;
+        if took(&done) {
+            self.append_events(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 }
 

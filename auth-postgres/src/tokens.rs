@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, RevokeAll, Rotated,
+    AuditEvent, ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, RevokeAll, Rotated,
     Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts,
     TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{Postgres, Row};
+use sqlx::{PgConnection, Postgres, Row};
 
 use auth_sql::tokens::{self as ops, Param, TokenStatements};
 use auth_sql::{limit, sql};
@@ -370,7 +370,6 @@ fn query(
 auth_sql::token_sql!(PgStore {
     queries: TokenQueries,
     reader: pool,
-    writer: pool,
     query: query,
     token_row: token_row,
     lookup_rows: lookup_rows,
@@ -386,18 +385,31 @@ impl TokenStore for PgStore {
         ops::lookup(self, jti, sid).await
     }
 
-    async fn insert_tokens(&self, rows: &[NewTokenRow]) -> Result<(), StoreError> {
+    async fn insert_tokens(
+        &self,
+        rows: &[NewTokenRow],
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let q = self.token_queries();
-        RowArrays::new(rows)
-            .bind(sqlx::query(sql(&q.insert_many)))
-            .execute(&self.pool)
+        let work = async |conn: &mut PgConnection| {
+            RowArrays::new(rows)
+                .bind(sqlx::query(sql(&q.insert_many)))
+                .execute(conn)
+                .await
+                .map(|_| ())
+        };
+        self.audited(events, work, |_| true)
             .await
-            .map_err(db_err("insert tokens"))?;
-        Ok(())
+            .map_err(db_err("insert tokens"))
     }
 
-    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
-        ops::end_sessions(self, subject, which).await
+    async fn end_sessions(
+        &self,
+        subject: &str,
+        which: Sessions<'_>,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
+        ops::end_sessions(self, subject, which, events).await
     }
 
     async fn upsert_token(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
@@ -417,17 +429,25 @@ impl TokenStore for PgStore {
         ops::get_token(self, jti, purpose, now).await
     }
 
-    async fn insert_revocation(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
-        ops::insert_revocation(self, row).await
+    async fn insert_revocation(
+        &self,
+        row: &NewTokenRow,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        ops::insert_revocation(self, row, events).await
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         ops::is_revoked(self, jti).await
     }
 
-    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
+    async fn revoke_all_for_subject(
+        &self,
+        revoke: &RevokeAll<'_>,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
         if !revoke.api_keys {
-            return ops::revoke_all_for_subject(self, revoke).await;
+            return ops::revoke_all_for_subject(self, revoke, events).await;
         }
         let params = ops::revoke_all_params(revoke);
         let q = self.token_queries();
@@ -436,6 +456,8 @@ impl TokenStore for PgStore {
             &q.revoke_all_and_keys,
             &params,
             "revoke all and API keys",
+            events,
+            ops::ALWAYS,
         )
         .await
     }
@@ -487,23 +509,23 @@ impl RefreshStore for PgStore {
             .bind(rotation.sid)
             .bind(rotation.subject)
             .bind(rotation.reuse_grace.as_secs_f64());
-        let row = RowArrays::new(rotation.new_rows)
-            .bind(query)
-            .bind(rotation.successor)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("rotate refresh token"))?;
-        let decode = db_err("decode rotation row");
-        let seen = (|| {
-            Ok::<_, sqlx::Error>(Rotated {
+        let work = async |conn: &mut PgConnection| {
+            let row = RowArrays::new(rotation.new_rows)
+                .bind(query)
+                .bind(rotation.successor)
+                .fetch_one(conn)
+                .await?;
+            Ok(Rotated {
                 rotated: row.try_get("rotated")?,
                 sibling: row.try_get("sibling")?,
                 successor: row.try_get("successor")?,
                 old_purpose: row.try_get("old_purpose")?,
                 session_live: row.try_get("session_live")?,
             })
-        })();
-        seen.map_err(decode)
+        };
+        self.audited(rotation.events, work, |seen| seen.rotated)
+            .await
+            .map_err(db_err("rotate refresh token"))
     }
 
     async fn list_sessions(
@@ -520,18 +542,22 @@ impl SingleUseStore for PgStore {
         &self,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let q = self.token_queries();
-        let row = RowArrays::new(new_rows)
-            .bind(sqlx::query(sql(&q.redeem)))
-            .bind(redeem.jti)
-            .bind(redeem.subject)
-            .bind(redeem.purpose)
-            .fetch_one(&self.pool)
+        let work = async |conn: &mut PgConnection| {
+            let row = RowArrays::new(new_rows)
+                .bind(sqlx::query(sql(&q.redeem)))
+                .bind(redeem.jti)
+                .bind(redeem.subject)
+                .bind(redeem.purpose)
+                .fetch_one(conn)
+                .await?;
+            row.try_get::<bool, _>(0)
+        };
+        self.audited(events, work, |spent| *spent)
             .await
-            .map_err(db_err("redeem token"))?;
-        row.try_get::<bool, _>(0)
-            .map_err(db_err("decode redeem row"))
+            .map_err(db_err("redeem token"))
     }
 
     async fn live_tokens(

@@ -2,7 +2,7 @@
 //! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
 
 use auth_core::{
-    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
+    AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
     SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
@@ -146,6 +146,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
         &self,
         user: &U,
         rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> Result<(), InsertUserError> {
         let (insert, row) = insert_user_sql(&self.user_table(U::SUBJECT_NAME)?, user)?;
         let tokens = self.token_queries();
@@ -159,8 +160,11 @@ impl<U: UserResource> UserStore<U> for PgStore {
             unnest_rows(2)
         );
         let query = sqlx::query(AssertSqlSafe(sql)).bind(Value::Object(row));
-        let done = RowArrays::new(rows).bind(query).execute(&self.pool).await;
-        inserted(done.map(|_| ()), db_err("insert user"))
+        let work = async |conn: &mut sqlx::PgConnection| {
+            RowArrays::new(rows).bind(query).execute(conn).await.map(|_| ())
+        };
+        let done = self.audited(events, work, |_| true).await;
+        inserted(done, db_err("insert user"))
     }
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
@@ -188,6 +192,7 @@ impl<U: UserResource> UserStore<U> for PgStore {
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, Value>,
         redeem: &Redeem<'_>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let users = self.user_table(U::SUBJECT_NAME)?;
         let tokens = self.token_queries();
@@ -207,16 +212,19 @@ impl<U: UserResource> UserStore<U> for PgStore {
              SELECT EXISTS (SELECT 1 FROM spent)",
             sets.join(", ")
         );
-        let spent: bool = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(Value::Object(fields.clone()))
-            .bind(key.to_subject_value())
-            .bind(redeem.jti)
-            .bind(redeem.subject)
-            .bind(redeem.purpose)
-            .fetch_one(&self.pool)
+        let work = async |conn: &mut sqlx::PgConnection| {
+            sqlx::query_scalar::<_, bool>(AssertSqlSafe(sql))
+                .bind(Value::Object(fields.clone()))
+                .bind(key.to_subject_value())
+                .bind(redeem.jti)
+                .bind(redeem.subject)
+                .bind(redeem.purpose)
+                .fetch_one(conn)
+                .await
+        };
+        self.audited(events, work, |spent| *spent)
             .await
-            .map_err(update_err(db_err("apply confirmed changes")))?;
-        Ok(spent)
+            .map_err(update_err(db_err("apply confirmed changes")))
     }
 
     /// One round trip: the token's row, its session's row and the user
@@ -371,17 +379,20 @@ impl<U: PasswordUser> PasswordStore<U> for PgStore {
             .bind(change.current_hash)
             .bind(change.new_hash);
         let redeem = change.redeem;
-        let row = RowArrays::new(change.new_rows)
-            .bind(query)
-            .bind(redeem.map(|r| r.jti))
-            .bind(redeem.map(|r| r.subject))
-            .bind(redeem.map(|r| r.purpose))
-            .bind(change.revoke.is_some_and(|r| r.api_keys))
-            .bind(change.revoke.and_then(|r| r.tenant))
-            .fetch_one(&self.pool)
+        let work = async |conn: &mut sqlx::PgConnection| {
+            let row = RowArrays::new(change.new_rows)
+                .bind(query)
+                .bind(redeem.map(|r| r.jti))
+                .bind(redeem.map(|r| r.subject))
+                .bind(redeem.map(|r| r.purpose))
+                .bind(change.revoke.is_some_and(|r| r.api_keys))
+                .bind(change.revoke.and_then(|r| r.tenant))
+                .fetch_one(conn)
+                .await?;
+            row.try_get::<bool, _>(0)
+        };
+        self.audited(change.events, work, |changed| *changed)
             .await
-            .map_err(db_err("change password"))?;
-        row.try_get::<bool, _>(0)
-            .map_err(db_err("decode password change row"))
+            .map_err(db_err("change password"))
     }
 }

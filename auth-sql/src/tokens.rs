@@ -9,7 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{NewTokenRow, Purpose, RevokeAll, Rows, Sessions, StoreError, TokenRow};
+use auth_core::{
+    AuditEvent, NewTokenRow, Purpose, RevokeAll, Rows, Sessions, StoreError, TokenRow,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -154,20 +156,25 @@ pub trait TokenSql: Sync {
     /// The statements of the table the store is bound to.
     fn queries(&self) -> &Self::Queries;
 
-    /// Runs a write: how many rows it changed.
+    /// Runs a write: how many rows it changed. `events` are appended in
+    /// its transaction when `took` says the count took effect.
     fn write(
         &self,
         sql: &Arc<str>,
         params: &[Param<'_>],
         what: &'static str,
+        events: &[AuditEvent],
+        took: fn(u64) -> bool,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Runs a write ending in `RETURNING`: whether it returned a row.
+    /// `events` are appended in its transaction either way.
     fn write_returning(
         &self,
         sql: &Arc<str>,
         params: &[Param<'_>],
         what: &'static str,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Reads token rows.
@@ -210,6 +217,12 @@ fn new_row(row: &NewTokenRow) -> [Param<'_>; 7] {
     ]
 }
 
+/// A write's events are appended however many rows it changed.
+pub const ALWAYS: fn(u64) -> bool = |_| true;
+
+/// A write's events are appended when it changed a row.
+pub const ANY: fn(u64) -> bool = |n| n > 0;
+
 /// `TokenStore::lookup`.
 pub async fn lookup<S: TokenSql>(s: &S, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
     let q = s.queries().as_ref();
@@ -228,14 +241,14 @@ pub async fn lookup<S: TokenSql>(s: &S, jti: &str, sid: Option<&str>) -> Result<
 /// `TokenStore::upsert_token`.
 pub async fn upsert_token<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<bool, StoreError> {
     let q = s.queries();
-    s.write_returning(&q.as_ref().upsert, &new_row(row), "store token")
+    s.write_returning(&q.as_ref().upsert, &new_row(row), "store token", &[])
         .await
 }
 
 /// `TokenStore::insert_token`.
 pub async fn insert_token<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<(), StoreError> {
     let q = s.queries();
-    s.write(&q.as_ref().insert, &new_row(row), "insert token")
+    s.write(&q.as_ref().insert, &new_row(row), "insert token", &[], ALWAYS)
         .await
         .map(|_| ())
 }
@@ -258,7 +271,11 @@ pub async fn get_token<S: TokenSql>(
 }
 
 /// `TokenStore::insert_revocation`.
-pub async fn insert_revocation<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<bool, StoreError> {
+pub async fn insert_revocation<S: TokenSql>(
+    s: &S,
+    row: &NewTokenRow,
+    events: &[AuditEvent],
+) -> Result<bool, StoreError> {
     let q = s.queries();
     let params = [
         Param::Text(&row.jti),
@@ -267,7 +284,7 @@ pub async fn insert_revocation<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<
         Param::MaybeText(row.tenant.as_deref()),
         Param::Now,
     ];
-    s.write_returning(&q.as_ref().revoke, &params, "revoke token")
+    s.write_returning(&q.as_ref().revoke, &params, "revoke token", events)
         .await
 }
 
@@ -296,10 +313,12 @@ pub fn revoke_all_params<'a>(revoke: &RevokeAll<'a>) -> [Param<'a>; 6] {
 pub async fn revoke_all_for_subject<S: TokenSql>(
     s: &S,
     revoke: &RevokeAll<'_>,
+    events: &[AuditEvent],
 ) -> Result<u64, StoreError> {
     let q = s.queries();
     let params = revoke_all_params(revoke);
-    s.write(&q.as_ref().revoke_all, &params, "revoke all for subject")
+    let what = "revoke all for subject";
+    s.write(&q.as_ref().revoke_all, &params, what, events, ALWAYS)
         .await
 }
 
@@ -311,7 +330,7 @@ pub async fn revoke_tenant<S: TokenSql>(
 ) -> Result<u64, StoreError> {
     let q = s.queries();
     let params = [Param::Text(tenant), Param::Duration(keep_for), Param::Now];
-    s.write(&q.as_ref().revoke_tenant, &params, "revoke tenant")
+    s.write(&q.as_ref().revoke_tenant, &params, "revoke tenant", &[], ALWAYS)
         .await
 }
 
@@ -345,6 +364,7 @@ pub async fn end_sessions<S: TokenSql>(
     s: &S,
     subject: &str,
     which: Sessions<'_>,
+    events: &[AuditEvent],
 ) -> Result<u64, StoreError> {
     let q = s.queries();
     let (one, all_but) = match which {
@@ -358,7 +378,7 @@ pub async fn end_sessions<S: TokenSql>(
         Param::MaybeText(all_but),
         Param::Now,
     ];
-    s.write(&q.as_ref().end_sessions, &params, "end sessions")
+    s.write(&q.as_ref().end_sessions, &params, "end sessions", events, ANY)
         .await
 }
 
@@ -374,7 +394,9 @@ pub async fn read_expired<S: TokenSql>(
 }
 
 /// Implements [`TokenSql`] for a store from its parts: `$queries` its
-/// statements, `$reader` and `$writer` its pools (fields), `$query` its
+/// statements, `$reader` its reading pool (a field; writes go through the
+/// store's `audited`, which appends a write's events in its transaction),
+/// `$query` its
 /// [`Param`] binding, `$token_row` and `$lookup_rows` its row decoding,
 /// `$db_err` its error naming. A macro because the drivers' query results
 /// share no trait (`rows_affected` is each driver's own method).
@@ -383,7 +405,6 @@ macro_rules! token_sql {
     ($store:ty {
         queries: $queries:ty,
         reader: $reader:ident,
-        writer: $writer:ident,
         query: $query:path,
         token_row: $token_row:path,
         lookup_rows: $lookup_rows:path,
@@ -405,12 +426,19 @@ macro_rules! token_sql {
                 sql: &::std::sync::Arc<str>,
                 params: &[$crate::tokens::Param<'_>],
                 what: &'static str,
+                events: &[::auth_core::AuditEvent],
+                took: fn(u64) -> bool,
             ) -> ::std::result::Result<u64, ::auth_core::StoreError> {
-                let done = $query(sql, params)
-                    .execute(&self.$writer)
-                    .await
-                    .map_err($db_err(what))?;
-                Ok(done.rows_affected())
+                self.audited(
+                    events,
+                    async |conn| {
+                        let done = $query(sql, params).execute(&mut *conn).await?;
+                        Ok(done.rows_affected())
+                    },
+                    |n| took(*n),
+                )
+                .await
+                .map_err($db_err(what))
             }
 
             async fn write_returning(
@@ -418,12 +446,18 @@ macro_rules! token_sql {
                 sql: &::std::sync::Arc<str>,
                 params: &[$crate::tokens::Param<'_>],
                 what: &'static str,
+                events: &[::auth_core::AuditEvent],
             ) -> ::std::result::Result<bool, ::auth_core::StoreError> {
-                let row = $query(sql, params)
-                    .fetch_optional(&self.$writer)
-                    .await
-                    .map_err($db_err(what))?;
-                Ok(row.is_some())
+                self.audited(
+                    events,
+                    async |conn| {
+                        let row = $query(sql, params).fetch_optional(&mut *conn).await?;
+                        Ok(row.is_some())
+                    },
+                    |_| true,
+                )
+                .await
+                .map_err($db_err(what))
             }
 
             async fn read_rows(

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use auth_core::{ApiKeyRow, ApiKeyStore, NewApiKey, StoreError};
+use auth_core::{ApiKeyRow, ApiKeyStore, AuditEvent, NewApiKey, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -91,7 +91,12 @@ pub(crate) fn key_row(row: &SqliteRow) -> Result<ApiKeyRow, sqlx::Error> {
 }
 
 impl ApiKeyStore for SqliteStore {
-    async fn insert_api_key(&self, key: &NewApiKey, max: usize) -> Result<bool, StoreError> {
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        max: usize,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let q = &self.token_queries().keys;
         let scopes = Value::from(key.scopes.clone()).to_string();
         let insert = async |tx: &mut sqlx::SqliteConnection, now| {
@@ -107,7 +112,11 @@ impl ApiKeyStore for SqliteStore {
                 .bind(&key.user_key)
                 .execute(&mut *tx)
                 .await?;
-            Ok(done.rows_affected() == 1)
+            let inserted = done.rows_affected() == 1;
+            if inserted {
+                self.append_events(tx, events).await?;
+            }
+            Ok(inserted)
         };
         self.write(insert, |inserted| *inserted)
             .await
@@ -145,25 +154,42 @@ impl ApiKeyStore for SqliteStore {
             .map_err(db_err("decode API key"))
     }
 
-    async fn revoke_api_key(&self, subject: &str, id: &str) -> Result<bool, StoreError> {
+    async fn revoke_api_key(
+        &self,
+        subject: &str,
+        id: &str,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let q = &self.token_queries().keys;
-        let done = sqlx::query(sql(&q.revoke))
-            .bind(id)
-            .bind(subject)
-            .execute(&self.writer)
+        let work = async |conn: &mut sqlx::SqliteConnection| {
+            let done = sqlx::query(sql(&q.revoke))
+                .bind(id)
+                .bind(subject)
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        };
+        self.audited(events, work, |revoked| *revoked)
             .await
-            .map_err(db_err("revoke API key"))?;
-        Ok(done.rows_affected() == 1)
+            .map_err(db_err("revoke API key"))
     }
 
-    async fn revoke_api_keys(&self, subject: &str) -> Result<u64, StoreError> {
+    async fn revoke_api_keys(
+        &self,
+        subject: &str,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
         let q = &self.token_queries().keys;
-        let done = sqlx::query(sql(&q.revoke_all))
-            .bind(subject)
-            .execute(&self.writer)
+        let work = async |conn: &mut sqlx::SqliteConnection| {
+            let done = sqlx::query(sql(&q.revoke_all))
+                .bind(subject)
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected())
+        };
+        self.audited(events, work, |revoked| *revoked > 0)
             .await
-            .map_err(db_err("revoke API keys"))?;
-        Ok(done.rows_affected())
+            .map_err(db_err("revoke API keys"))
     }
 
     async fn delete_dead_api_keys(&self, limit_to: usize) -> Result<u64, StoreError> {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AttemptStore, Failure, StoreError};
+use auth_core::{AttemptStore, AuditEvent, Failure, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -92,6 +92,7 @@ impl AttemptStore for SqliteStore {
         failures: &[Failure<'_>],
         window: Duration,
         lockout: Duration,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let q = &self.token_queries().attempts;
         let record = async |tx: &mut sqlx::SqliteConnection, now| {
@@ -105,7 +106,7 @@ impl AttemptStore for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            Ok(())
+            self.append_events(tx, events).await
         };
         self.write(record, |()| true)
             .await

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use auth_core::{AuditEvent, AuditStore, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 
 use auth_sql::events::{EVENT_COLUMNS, EventRow};
 use auth_sql::{limit, sql};
@@ -60,8 +60,17 @@ fn event(row: &SqliteRow) -> Result<AuditEvent, sqlx::Error> {
     })
 }
 
-impl AuditStore for SqliteStore {
-    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+impl SqliteStore {
+    /// Appends `events` on `conn` (one statement): a batch, or the events
+    /// of a write in its transaction.
+    pub(crate) async fn append_events(
+        &self,
+        conn: &mut SqliteConnection,
+        events: &[AuditEvent],
+    ) -> Result<(), sqlx::Error> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let q = &self.token_queries().events;
         let rows: Vec<Value> = events
             .iter()
@@ -80,10 +89,18 @@ impl AuditStore for SqliteStore {
             .collect();
         sqlx::query(sql(&q.insert))
             .bind(Value::Array(rows).to_string())
-            .execute(&self.writer)
-            .await
-            .map_err(db_err("insert events"))?;
+            .execute(conn)
+            .await?;
         Ok(())
+    }
+}
+
+impl AuditStore for SqliteStore {
+    async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(db_err("insert events"))?;
+        self.append_events(&mut conn, events)
+            .await
+            .map_err(db_err("insert events"))
     }
 
     async fn list_events(

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{Error, PerTable, StoreError};
+use auth_core::{AuditEvent, Error, PerTable, StoreError};
 use auth_sql::{Dialect, Statements};
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -212,6 +212,29 @@ impl SqliteStore {
             tx.commit().await?;
         }
         Ok(done)
+    }
+
+    /// Runs a write (`work`) on the writer. With `events`, it runs in a
+    /// write transaction that also appends them when `took` says the write
+    /// took effect: both commit, or neither does. Without, it runs alone.
+    pub(crate) async fn audited<T>(
+        &self,
+        events: &[AuditEvent],
+        work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, sqlx::Error>,
+        took: impl FnOnce(&T) -> bool,
+    ) -> Result<T, sqlx::Error> {
+        if events.is_empty() {
+            let mut conn = self.writer.acquire().await?;
+            return work(&mut conn).await;
+        }
+        let write = async |tx: &mut SqliteConnection, _| {
+            let done = work(tx).await?;
+            if took(&done) {
+                self.append_events(tx, events).await?;
+            }
+            Ok(done)
+        };
+        self.write(write, |_| true).await
     }
 
     /// Statements built once per subject name and variant (for the bound

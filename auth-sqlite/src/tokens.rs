@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use auth_core::{
-    ExpungedBatch, NewTokenRow, Purpose, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
+    AuditEvent, ExpungedBatch, NewTokenRow, Purpose, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
     SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts, TokenStore,
 };
 use chrono::{DateTime, Utc};
@@ -328,7 +328,6 @@ pub(crate) fn query(
 auth_sql::token_sql!(SqliteStore {
     queries: TokenQueries,
     reader: reader,
-    writer: writer,
     query: query,
     token_row: token_row,
     lookup_rows: lookup_rows,
@@ -394,20 +393,25 @@ impl TokenStore for SqliteStore {
         ops::lookup(self, jti, sid).await
     }
 
-    async fn insert_tokens(&self, rows: &[NewTokenRow]) -> Result<(), StoreError> {
+    async fn insert_tokens(
+        &self,
+        rows: &[NewTokenRow],
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let q = self.token_queries();
-        let mut conn = self
-            .writer
-            .acquire()
-            .await
-            .map_err(db_err("insert tokens"))?;
-        insert_rows(&mut conn, q, rows, Utc::now())
+        let work = async |conn: &mut SqliteConnection| insert_rows(conn, q, rows, Utc::now()).await;
+        self.audited(events, work, |_| true)
             .await
             .map_err(db_err("insert tokens"))
     }
 
-    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
-        ops::end_sessions(self, subject, which).await
+    async fn end_sessions(
+        &self,
+        subject: &str,
+        which: Sessions<'_>,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
+        ops::end_sessions(self, subject, which, events).await
     }
 
     async fn upsert_token(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
@@ -427,24 +431,34 @@ impl TokenStore for SqliteStore {
         ops::get_token(self, jti, purpose, now).await
     }
 
-    async fn insert_revocation(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
-        ops::insert_revocation(self, row).await
+    async fn insert_revocation(
+        &self,
+        row: &NewTokenRow,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        ops::insert_revocation(self, row, events).await
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         ops::is_revoked(self, jti).await
     }
 
-    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
+    async fn revoke_all_for_subject(
+        &self,
+        revoke: &RevokeAll<'_>,
+        events: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
         if !revoke.api_keys {
-            return ops::revoke_all_for_subject(self, revoke).await;
+            return ops::revoke_all_for_subject(self, revoke, events).await;
         }
         let tokens = self.token_queries();
-        self.write(
-            async |tx: &mut SqliteConnection, now| revoke_all(tx, tokens, revoke, now).await,
-            |_| true,
-        )
-        .await
+        let write = async |tx: &mut SqliteConnection, now| {
+            let revoked = revoke_all(tx, tokens, revoke, now).await?;
+            self.append_events(tx, events).await?;
+            Ok(revoked)
+        };
+        self.write(write, |_| true)
+            .await
         .map_err(db_err("revoke all and API keys"))
     }
 
@@ -518,6 +532,7 @@ impl RefreshStore for SqliteStore {
                     .bind(rotation.successor.to_string())
                     .execute(&mut *tx)
                     .await?;
+                self.append_events(tx, rotation.events).await?;
             }
             sqlx::query(sql(&q.touch_session))
                 .bind(rotation.sid)
@@ -546,6 +561,7 @@ impl SingleUseStore for SqliteStore {
         &self,
         redeem: &Redeem<'_>,
         new_rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let q = self.token_queries();
         // The token spent and the rows inserted, or neither.
@@ -553,6 +569,7 @@ impl SingleUseStore for SqliteStore {
             let spent = spend(tx, q, redeem, now).await?;
             if spent {
                 insert_rows(tx, q, new_rows, now).await?;
+                self.append_events(tx, events).await?;
             }
             Ok(spent)
         };

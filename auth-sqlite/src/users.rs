@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use auth_core::{
-    InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
+    AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
     SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
@@ -322,6 +322,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
         &self,
         user: &U,
         rows: &[NewTokenRow],
+        events: &[AuditEvent],
     ) -> Result<(), InsertUserError> {
         let table = self.user_table::<U>().await?;
         let tokens = self.token_queries();
@@ -336,6 +337,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
                 .map(|_| ());
             if user_done.is_ok() {
                 insert_rows(tx, tokens, rows, now).await?;
+                self.append_events(tx, events).await?;
             }
             Ok(user_done)
         };
@@ -366,6 +368,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
         key: &U::PrimaryKey,
         fields: &serde_json::Map<String, Value>,
         redeem: &Redeem<'_>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let table = self.user_table::<U>().await?;
         let tokens = self.token_queries();
@@ -382,6 +385,7 @@ impl<U: UserResource> UserStore<U> for SqliteStore {
                     .bind(key.to_subject_value())
                     .execute(&mut *tx)
                     .await?;
+                self.append_events(tx, events).await?;
             }
             Ok(spent)
         };
@@ -497,6 +501,7 @@ impl<U: PasswordUser> PasswordStore<U> for SqliteStore {
                 crate::tokens::revoke_all(tx, tokens, revoke, now).await?;
             }
             insert_rows(tx, tokens, change.new_rows, now).await?;
+            self.append_events(tx, change.events).await?;
             Ok(true)
         };
         self.write(change_then_revoke, |changed| *changed)

@@ -188,7 +188,7 @@ impl<U: UserResource, S: TokenStore + UserStore<U>> Auth<U, S> {
         if let Some(state) = state {
             if let Some(sid) = &state.sid {
                 self.store()
-                    .end_sessions(&state.sub, Sessions::One(sid))
+                    .end_sessions(&state.sub, Sessions::One(sid), &[])
                     .await
                     .map_err(crate::verify::fail_closed)?;
             }
@@ -432,7 +432,7 @@ impl<U: UserResource, S: TokenStore + 'static> SessionStore for TokenTableSessio
         };
         self.auth
             .store()
-            .insert_revocation(&row)
+            .insert_revocation(&row, &[])
             .await
             .map(|_| ())
             .map_err(backend)
