@@ -659,16 +659,19 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
         client: Option<crate::audit::Client<'_>>,
         outcome: crate::audit::Outcome,
     ) -> crate::audit::Pending {
-        let event = self.settings().audit_log.map(|config| crate::audit::AuditEvent {
-            kind,
-            at: Utc::now(),
-            subject: subject.map(str::to_owned),
-            session: at.session.map(str::to_owned),
-            tenant: at.tenant.map(str::to_owned),
-            ip: config.ip.keep(client.and_then(|c| c.ip)),
-            user_agent: client.and_then(|c| c.user_agent.map(str::to_owned)),
-            outcome,
-        });
+        let event = self
+            .settings()
+            .audit_log
+            .map(|config| crate::audit::AuditEvent {
+                kind,
+                at: Utc::now(),
+                subject: subject.map(str::to_owned),
+                session: at.session.map(str::to_owned),
+                tenant: at.tenant.map(str::to_owned),
+                ip: config.ip.keep(client.and_then(|c| c.ip)),
+                user_agent: client.and_then(|c| c.user_agent.map(str::to_owned)),
+                outcome,
+            });
         crate::audit::Pending {
             event,
             stored: self.event_queue.is_some(),

@@ -147,7 +147,10 @@ pub(crate) async fn failed<S: AttemptStore>(
         return false;
     }
     let (window, lockout) = (config.window.as_duration(), config.lockout.as_duration());
-    match store.record_failures(&failures, window, lockout, events).await {
+    match store
+        .record_failures(&failures, window, lockout, events)
+        .await
+    {
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "could not count a failed sign-in");

@@ -28,12 +28,12 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::audit::AuditEvent;
 use crate::auth::{Auth, IssuedToken, SessionRef};
 use crate::claims::{Claims, ExtraClaims};
 use crate::config::{Lifetime, Purpose};
 use crate::error::{Error, Result, truncated_to};
 use crate::jwt::new_jti;
-use crate::audit::AuditEvent;
 use crate::store::{
     NewTokenRow, RefreshStore, Rotation, Sessions, TokenRow, TokenStore, UserStore,
 };
@@ -347,7 +347,11 @@ impl<U: UserResource, S: TokenStore> Auth<U, S> {
         Ok(context)
     }
 
-    pub(crate) async fn store_rows(&self, rows: &[NewTokenRow], events: &[AuditEvent]) -> Result<bool> {
+    pub(crate) async fn store_rows(
+        &self,
+        rows: &[NewTokenRow],
+        events: &[AuditEvent],
+    ) -> Result<bool> {
         if rows.is_empty() {
             return Ok(false);
         }

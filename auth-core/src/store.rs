@@ -935,6 +935,7 @@ mod tests {
             reuse_grace: std::time::Duration::from_secs(secs),
             new_rows: &[],
             successor: &serde_json::Value::Null,
+            events: &[],
         };
         assert!(!rotation(0).decide(Some(&session), Some(&used), now).sibling);
         assert!(

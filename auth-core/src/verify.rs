@@ -616,7 +616,7 @@ mod tests {
             Case::Revoked => rows.push(row(jti, sub, exp, &Purpose::REVOCATION)),
             _ => rows.push(row(jti, sub, exp, presented)),
         }
-        auth.store().insert_tokens(&rows).await.unwrap();
+        auth.store().insert_tokens(&rows, &[]).await.unwrap();
         if matches!(case, Case::CredentialChanged) {
             let changed = Member {
                 id: 1,

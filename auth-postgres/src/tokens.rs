@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use auth_core::{
-    AuditEvent, ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore, RevokeAll, Rotated,
-    Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts,
-    TokenStore,
+    AuditEvent, ExpungedBatch, NewTokenRow, Purpose, PurposeFilter, Redeem, RefreshStore,
+    RevokeAll, Rotated, Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError,
+    TokenRow, TokenRowFacts, TokenStore,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};

@@ -2,8 +2,8 @@
 //! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
 
 use auth_core::{
-    AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
-    SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
+    AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem,
+    Rows, SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
 use sqlx::types::Json;
@@ -161,7 +161,11 @@ impl<U: UserResource> UserStore<U> for PgStore {
         );
         let query = sqlx::query(AssertSqlSafe(sql)).bind(Value::Object(row));
         let work = async |conn: &mut sqlx::PgConnection| {
-            RowArrays::new(rows).bind(query).execute(conn).await.map(|_| ())
+            RowArrays::new(rows)
+                .bind(query)
+                .execute(conn)
+                .await
+                .map(|_| ())
         };
         let done = self.audited(events, work, |_| true).await;
         inserted(done, db_err("insert user"))

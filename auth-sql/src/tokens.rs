@@ -248,9 +248,15 @@ pub async fn upsert_token<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<bool,
 /// `TokenStore::insert_token`.
 pub async fn insert_token<S: TokenSql>(s: &S, row: &NewTokenRow) -> Result<(), StoreError> {
     let q = s.queries();
-    s.write(&q.as_ref().insert, &new_row(row), "insert token", &[], ALWAYS)
-        .await
-        .map(|_| ())
+    s.write(
+        &q.as_ref().insert,
+        &new_row(row),
+        "insert token",
+        &[],
+        ALWAYS,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// `TokenStore::get_token`.
@@ -330,8 +336,14 @@ pub async fn revoke_tenant<S: TokenSql>(
 ) -> Result<u64, StoreError> {
     let q = s.queries();
     let params = [Param::Text(tenant), Param::Duration(keep_for), Param::Now];
-    s.write(&q.as_ref().revoke_tenant, &params, "revoke tenant", &[], ALWAYS)
-        .await
+    s.write(
+        &q.as_ref().revoke_tenant,
+        &params,
+        "revoke tenant",
+        &[],
+        ALWAYS,
+    )
+    .await
 }
 
 /// `RefreshStore::list_sessions`.
@@ -378,8 +390,14 @@ pub async fn end_sessions<S: TokenSql>(
         Param::MaybeText(all_but),
         Param::Now,
     ];
-    s.write(&q.as_ref().end_sessions, &params, "end sessions", events, ANY)
-        .await
+    s.write(
+        &q.as_ref().end_sessions,
+        &params,
+        "end sessions",
+        events,
+        ANY,
+    )
+    .await
 }
 
 /// `TokenStore::read_expired`.

@@ -97,7 +97,11 @@ impl SqliteStore {
 
 impl AuditStore for SqliteStore {
     async fn insert_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await.map_err(db_err("insert events"))?;
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .map_err(db_err("insert events"))?;
         self.append_events(&mut conn, events)
             .await
             .map_err(db_err("insert events"))

@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use auth_core::{
-    AuditEvent, ExpungedBatch, NewTokenRow, Purpose, Redeem, RefreshStore, RevokeAll, Rotated, Rotation, Rows,
-    SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts, TokenStore,
+    AuditEvent, ExpungedBatch, NewTokenRow, Purpose, Redeem, RefreshStore, RevokeAll, Rotated,
+    Rotation, Rows, SessionFacts, Sessions, SingleUseStore, StoreError, TokenRow, TokenRowFacts,
+    TokenStore,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -459,7 +460,7 @@ impl TokenStore for SqliteStore {
         };
         self.write(write, |_| true)
             .await
-        .map_err(db_err("revoke all and API keys"))
+            .map_err(db_err("revoke all and API keys"))
     }
 
     async fn revoke_tenant(

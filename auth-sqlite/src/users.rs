@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use auth_core::{
-    AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem, Rows,
-    SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
+    AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem,
+    Rows, SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};

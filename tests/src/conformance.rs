@@ -618,7 +618,7 @@ async fn insert_many<S: ConformanceStore>(s: &S, n: usize, subject: &str, expire
         })
         .collect();
     for chunk in rows.chunks(1_000) {
-        s.insert_tokens(chunk).await.unwrap();
+        s.insert_tokens(chunk, &[]).await.unwrap();
     }
 }
 
@@ -725,12 +725,17 @@ pub async fn rows_are_bound_to_their_tenant_and_revoked_by_it<S: ConformanceStor
     let untenanted = tenant_row(ada, "user", None);
     let bob_a = tenant_row(bob, "session", Some("acme"));
     let bob_b = tenant_row(bob, "user", Some("globex"));
-    s.insert_tokens(&[session_a.clone(), session_b.clone(), access_a.clone()])
-        .await
-        .unwrap();
+    s.insert_tokens(
+        &[session_a.clone(), session_b.clone(), access_a.clone()],
+        &[],
+    )
+    .await
+    .unwrap();
     s.insert_token(&untenanted).await.unwrap();
     assert!(s.upsert_token(&bob_a).await.unwrap());
-    s.insert_tokens(std::slice::from_ref(&bob_b)).await.unwrap();
+    s.insert_tokens(std::slice::from_ref(&bob_b), &[])
+        .await
+        .unwrap();
     // Read back: the lookup (token and session), get_token, the device list.
     let found = s.lookup(&access_a.jti, Some(&session_a.jti)).await.unwrap();
     assert_eq!(found.token.unwrap().tenant.as_deref(), Some("acme"));
@@ -751,7 +756,7 @@ pub async fn rows_are_bound_to_their_tenant_and_revoked_by_it<S: ConformanceStor
     let all = PurposeFilter::all();
     let keep = Duration::from_secs(60);
     let revoke = RevokeAll::tokens(ada, &all, keep).in_tenant(Some("acme"));
-    assert_eq!(s.revoke_all_for_subject(&revoke).await.unwrap(), 2);
+    assert_eq!(s.revoke_all_for_subject(&revoke, &[]).await.unwrap(), 2);
     let purpose = async |jti: &str| stored(&s, jti).await.unwrap().purpose;
     assert_eq!(purpose(&session_a.jti).await, "revocation");
     assert_eq!(purpose(&access_a.jti).await, "revocation");
@@ -789,7 +794,7 @@ pub async fn rows_are_bound_to_their_tenant_and_revoked_by_it<S: ConformanceStor
     assert!(stored(&s, &expired.jti).await.is_none());
     // A revocation written for a jti names its tenant.
     let revocation = tenant_row(bob, "revocation", Some("initech"));
-    assert!(s.insert_revocation(&revocation).await.unwrap());
+    assert!(s.insert_revocation(&revocation, &[]).await.unwrap());
     let row = stored(&s, &revocation.jti).await.unwrap();
     assert_eq!(
         (row.purpose.as_str(), row.tenant.as_deref()),
@@ -803,7 +808,7 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
         new_row(&a, "user?id=1", "session", 600),
         new_row(&b, "user?id=1", "user", 600),
     ];
-    s.insert_tokens(&rows).await.unwrap();
+    s.insert_tokens(&rows, &[]).await.unwrap();
     let found = s.lookup(&b, Some(&a)).await.unwrap();
     assert_eq!(found.token.as_ref().unwrap().purpose, "user");
     let session = found.session.unwrap();
@@ -824,11 +829,11 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
         new_row(&c, "user?id=1", "user", 600),
         new_row(&a, "user?id=1", "user", 600),
     ];
-    assert!(s.insert_tokens(&clash).await.is_err());
+    assert!(s.insert_tokens(&clash, &[]).await.is_err());
     assert!(stored(&s, &c).await.is_none());
     // Lookup reports rows whatever their purpose or expiry; absent ones are None.
     let old = auth_core::new_jti();
-    s.insert_tokens(&[new_row(&old, "user?id=1", "revocation", -600)])
+    s.insert_tokens(&[new_row(&old, "user?id=1", "revocation", -600)], &[])
         .await
         .unwrap();
     let found = s.lookup(&old, Some("nope")).await.unwrap();
@@ -840,10 +845,13 @@ pub async fn insert_tokens_is_all_or_nothing<S: ConformanceStore>(s: S) {
 pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
     use auth_core::Redeem;
     let (once, expired) = (auth_core::new_jti(), auth_core::new_jti());
-    s.insert_tokens(&[
-        new_row(&once, "user?id=1", "magic_link", 600),
-        new_row(&expired, "user?id=1", "magic_link", -600),
-    ])
+    s.insert_tokens(
+        &[
+            new_row(&once, "user?id=1", "magic_link", 600),
+            new_row(&expired, "user?id=1", "magic_link", -600),
+        ],
+        &[],
+    )
     .await
     .unwrap();
     let redeem = |jti: &str, subject: &str, purpose: &str| {
@@ -863,7 +871,7 @@ pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
             purpose: &purpose,
         };
         assert!(
-            !s.redeem(&r, &[new_row(&fresh, "user?id=1", "session", 600)])
+            !s.redeem(&r, &[new_row(&fresh, "user?id=1", "session", 600)], &[])
                 .await
                 .unwrap()
         );
@@ -881,7 +889,7 @@ pub async fn redeem_spends_once_and_inserts_with_it<S: ConformanceStore>(s: S) {
                 subject: "user?id=1",
                 purpose: "magic_link",
             };
-            s.redeem(&r, &[new_row(&mine, "user?id=1", "session", 600)])
+            s.redeem(&r, &[new_row(&mine, "user?id=1", "session", 600)], &[])
                 .await
                 .unwrap()
         }
@@ -901,7 +909,7 @@ async fn session_with_refresh<S: ConformanceStore>(s: &S, subject: &str) -> (Str
         new_row(&sid, subject, "session", 3600),
         new_row(&refresh, subject, "refresh", 600),
     ];
-    s.insert_tokens(&rows).await.unwrap();
+    s.insert_tokens(&rows, &[]).await.unwrap();
     (sid, refresh)
 }
 
@@ -924,6 +932,7 @@ fn rotation<'a>(
         reuse_grace: Duration::from_secs(grace),
         new_rows: new,
         successor: &SUCCESSOR,
+        events: &[],
     }
 }
 
@@ -983,7 +992,7 @@ pub async fn rotate_refresh_marks_used_inserts_and_detects_reuse<S: ConformanceS
         "{seen:?}"
     );
     assert_eq!(
-        s.end_sessions("user?id=2", Sessions::One(&sid2))
+        s.end_sessions("user?id=2", Sessions::One(&sid2), &[])
             .await
             .unwrap(),
         1
@@ -1039,7 +1048,7 @@ pub async fn rotate_refresh_follows_the_decision_table<S: ConformanceStore>(s: S
                     "an access token" => rows.push(new_row(&old_jti, me, "user", 600)),
                     _ => {}
                 }
-                s.insert_tokens(&rows).await.unwrap();
+                s.insert_tokens(&rows, &[]).await.unwrap();
                 let before = s.lookup(&old_jti, Some(&sid)).await.unwrap();
                 // The old row whole (the grace counts from its `updated_at`).
                 let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
@@ -1113,7 +1122,7 @@ pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S
     let (c, _) = session_with_refresh(&s, "user?id=1").await;
     let (other, _) = session_with_refresh(&s, "user?id=2").await;
     let expired = auth_core::new_jti();
-    s.insert_tokens(&[new_row(&expired, "user?id=1", "session", -5)])
+    s.insert_tokens(&[new_row(&expired, "user?id=1", "session", -5)], &[])
         .await
         .unwrap();
     let ids = |rows: Vec<auth_core::TokenRow>| {
@@ -1127,7 +1136,7 @@ pub async fn sessions_are_listed_and_ended_per_subject<S: ConformanceStore>(s: S
         ids(s.list_sessions("user?id=1", Utc::now()).await.unwrap()),
         want
     );
-    let end = async |which| s.end_sessions("user?id=1", which).await.unwrap();
+    let end = async |which| s.end_sessions("user?id=1", which, &[]).await.unwrap();
     // Another subject's session is not ended by this subject.
     assert_eq!(end(Sessions::One(&other)).await, 0);
     assert_eq!(end(Sessions::One(&a)).await, 1);
@@ -1157,7 +1166,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
         "session",
         600,
     )];
-    s.insert_user_with_tokens(&user, &rows).await.unwrap();
+    s.insert_user_with_tokens(&user, &rows, &[]).await.unwrap();
     assert!(stored(&s, &rows[0].jti).await.is_some());
     // A taken identity: neither the user nor its rows.
     let twin = User::new("ada@example.com");
@@ -1167,7 +1176,7 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
         "session",
         600,
     )];
-    let e = s.insert_user_with_tokens(&twin, &more).await;
+    let e = s.insert_user_with_tokens(&twin, &more, &[]).await;
     assert!(matches!(e, Err(InsertUserError::IdentityTaken)));
     assert!(stored(&s, &more[0].jti).await.is_none());
     let nobody: Option<User> = s.get_user(&twin.id).await.unwrap();
@@ -1175,7 +1184,11 @@ pub async fn registration_writes_user_and_rows_together<S: ConformanceStore>(s: 
     // A clashing row: neither the user nor its rows.
     let third = User::new("bob@example.com");
     let clash = [new_row(&rows[0].jti, "user?id=x", "session", 600)];
-    assert!(s.insert_user_with_tokens(&third, &clash).await.is_err());
+    assert!(
+        s.insert_user_with_tokens(&third, &clash, &[])
+            .await
+            .is_err()
+    );
     let nobody: Option<User> = s.get_user(&third.id).await.unwrap();
     assert!(nobody.is_none());
 }
@@ -1185,10 +1198,13 @@ pub async fn authenticate_lookup_returns_both_rows_and_the_user<S: ConformanceSt
     s.insert_user(&user).await.unwrap();
     let subject = auth_core::UserResource::subject(&user);
     let (sid, token) = (auth_core::new_jti(), auth_core::new_jti());
-    s.insert_tokens(&[
-        new_row(&sid, &subject, "session", 600),
-        new_row(&token, &subject, "user", 600),
-    ])
+    s.insert_tokens(
+        &[
+            new_row(&sid, &subject, "session", 600),
+            new_row(&token, &subject, "user", 600),
+        ],
+        &[],
+    )
     .await
     .unwrap();
     let (rows, found) = s
@@ -1240,24 +1256,24 @@ fn new_key(subject: &str, expires_in: i64) -> auth_core::NewApiKey {
 pub async fn api_keys_are_capped_listed_revoked_and_touched<S: ConformanceStore>(s: S) {
     let mine: Vec<_> = (0..3).map(|_| new_key("user?id=1", 600)).collect();
     for k in &mine {
-        assert!(s.insert_api_key(k, 3).await.unwrap());
+        assert!(s.insert_api_key(k, 3, &[]).await.unwrap());
     }
     // An expired key counts for nothing; another subject's neither.
     let expired = new_key("user?id=1", -5);
     assert!(
-        !s.insert_api_key(&new_key("user?id=1", 600), 3)
+        !s.insert_api_key(&new_key("user?id=1", 600), 3, &[])
             .await
             .unwrap(),
         "the cap"
     );
     assert!(
-        s.insert_api_key(&new_key("user?id=2", 600), 3)
+        s.insert_api_key(&new_key("user?id=2", 600), 3, &[])
             .await
             .unwrap()
     );
-    assert!(s.insert_api_key(&expired, 4).await.unwrap());
+    assert!(s.insert_api_key(&expired, 4, &[]).await.unwrap());
     assert!(
-        s.insert_api_key(&new_key("user?id=1", 600), 4)
+        s.insert_api_key(&new_key("user?id=1", 600), 4, &[])
             .await
             .unwrap()
     );
@@ -1283,9 +1299,21 @@ pub async fn api_keys_are_capped_listed_revoked_and_touched<S: ConformanceStore>
     assert!(listed.iter().all(|k| k.id != expired.id));
 
     // Revoking: only the owner's, only once.
-    assert!(!s.revoke_api_key("user?id=2", &mine[0].id).await.unwrap());
-    assert!(s.revoke_api_key("user?id=1", &mine[0].id).await.unwrap());
-    assert!(!s.revoke_api_key("user?id=1", &mine[0].id).await.unwrap());
+    assert!(
+        !s.revoke_api_key("user?id=2", &mine[0].id, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.revoke_api_key("user?id=1", &mine[0].id, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.revoke_api_key("user?id=1", &mine[0].id, &[])
+            .await
+            .unwrap()
+    );
     assert!(s.get_api_key(&mine[0].id).await.unwrap().unwrap().revoked);
     assert_eq!(
         s.list_api_keys("user?id=1", Utc::now())
@@ -1296,7 +1324,7 @@ pub async fn api_keys_are_capped_listed_revoked_and_touched<S: ConformanceStore>
     );
     // A revoked key frees its place under the cap.
     assert!(
-        s.insert_api_key(&new_key("user?id=1", 600), 4)
+        s.insert_api_key(&new_key("user?id=1", 600), 4, &[])
             .await
             .unwrap()
     );
@@ -1313,7 +1341,7 @@ pub async fn api_keys_are_capped_listed_revoked_and_touched<S: ConformanceStore>
     assert_eq!(used.last_used_at, Some(late));
 
     // Every key not yet revoked, the expired one too.
-    assert_eq!(s.revoke_api_keys("user?id=1").await.unwrap(), 5);
+    assert_eq!(s.revoke_api_keys("user?id=1", &[]).await.unwrap(), 5);
     assert!(
         s.list_api_keys("user?id=1", Utc::now())
             .await
@@ -1336,7 +1364,7 @@ pub async fn concurrent_api_key_creations_never_pass_the_cap<S: ConformanceStore
         let subject = format!("user?id=cap{trial}");
         let results = crate::at_once(12, |_| {
             let (s, key) = (s.clone(), new_key(&subject, 600));
-            async move { s.insert_api_key(&key, 5).await.unwrap() }
+            async move { s.insert_api_key(&key, 5, &[]).await.unwrap() }
         })
         .await;
         assert_eq!(results.iter().filter(|&&ok| ok).count(), 5, "trial {trial}");
@@ -1355,9 +1383,9 @@ pub async fn dead_api_keys_are_deleted_and_live_ones_kept<S: ConformanceStore>(s
         new_key(subject, 1),
     );
     for k in [&live, &revoked, &expired] {
-        assert!(s.insert_api_key(k, 10).await.unwrap());
+        assert!(s.insert_api_key(k, 10, &[]).await.unwrap());
     }
-    assert!(s.revoke_api_key(subject, &revoked.id).await.unwrap());
+    assert!(s.revoke_api_key(subject, &revoked.id, &[]).await.unwrap());
     assert_eq!(
         auth_core::expunge_dead_api_keys(&s).await.unwrap(),
         1,
@@ -1455,7 +1483,7 @@ async fn locked_until<S: ConformanceStore>(s: &S, key: &str) -> Option<chrono::D
 
 async fn fail<S: ConformanceStore>(s: &S, key: &str, max_failures: u32, window: Duration) {
     let failure = auth_core::Failure { key, max_failures };
-    s.record_failures(&[failure], window, Duration::from_secs(600))
+    s.record_failures(&[failure], window, Duration::from_secs(600), &[])
         .await
         .unwrap();
 }
@@ -1474,7 +1502,7 @@ pub async fn failures_lock_at_their_max_and_clear<S: ConformanceStore>(s: S) {
             max_failures: 1,
         },
     ];
-    s.record_failures(&both, minute, Duration::from_secs(600))
+    s.record_failures(&both, minute, Duration::from_secs(600), &[])
         .await
         .unwrap();
     assert_eq!(locked_until(&s, a).await, None, "one failure of three");
@@ -1541,9 +1569,14 @@ pub async fn concurrent_failures_are_all_counted<S: ConformanceStore>(s: S) {
                         max_failures: 17,
                     },
                 ];
-                s.record_failures(&failures, Duration::from_secs(60), Duration::from_secs(60))
-                    .await
-                    .unwrap();
+                s.record_failures(
+                    &failures,
+                    Duration::from_secs(60),
+                    Duration::from_secs(60),
+                    &[],
+                )
+                .await
+                .unwrap();
             }
         })
         .await;
@@ -1569,10 +1602,17 @@ pub async fn expired_counters_are_deleted_and_live_ones_kept<S: ConformanceStore
         max_failures: 1,
     };
     let second = Duration::from_millis(500);
-    s.record_failures(&[short], second, second).await.unwrap();
-    s.record_failures(&[long], Duration::from_secs(60), Duration::from_secs(60))
+    s.record_failures(&[short], second, second, &[])
         .await
         .unwrap();
+    s.record_failures(
+        &[long],
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(s.delete_expired_attempts(100).await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(locked_until(&s, short.key).await, None, "the lock passed");

@@ -634,6 +634,7 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
                     subject: &subject,
                     purpose,
                 }),
+                events: &[],
             },
         )
         .await
@@ -655,6 +656,7 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
                 subject: &subject,
                 purpose: "password_reset",
             }),
+            events: &[],
         },
     )
     .await

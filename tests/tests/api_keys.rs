@@ -175,6 +175,7 @@ where
                 expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
             },
             3,
+            &[],
         )
         .await
         .unwrap();
@@ -275,8 +276,12 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         ) -> Result<Option<auth_core::TokenRow>, StoreError> {
             self.0.get_token(j, p, n).await
         }
-        async fn insert_revocation(&self, r: &auth_core::NewTokenRow) -> Result<bool, StoreError> {
-            self.0.insert_revocation(r).await
+        async fn insert_revocation(
+            &self,
+            r: &auth_core::NewTokenRow,
+            e: &[auth_core::AuditEvent],
+        ) -> Result<bool, StoreError> {
+            self.0.insert_revocation(r, e).await
         }
         async fn is_revoked(&self, j: &str) -> Result<bool, StoreError> {
             self.0.is_revoked(j).await
@@ -284,8 +289,9 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         async fn revoke_all_for_subject(
             &self,
             r: &auth_core::RevokeAll<'_>,
+            e: &[auth_core::AuditEvent],
         ) -> Result<u64, StoreError> {
-            self.0.revoke_all_for_subject(r).await
+            self.0.revoke_all_for_subject(r, e).await
         }
         async fn revoke_tenant(
             &self,
@@ -307,20 +313,30 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         async fn lookup(&self, j: &str, s: Option<&str>) -> Result<auth_core::Rows, StoreError> {
             self.0.lookup(j, s).await
         }
-        async fn insert_tokens(&self, r: &[auth_core::NewTokenRow]) -> Result<(), StoreError> {
-            self.0.insert_tokens(r).await
+        async fn insert_tokens(
+            &self,
+            r: &[auth_core::NewTokenRow],
+            e: &[auth_core::AuditEvent],
+        ) -> Result<(), StoreError> {
+            self.0.insert_tokens(r, e).await
         }
         async fn end_sessions(
             &self,
             s: &str,
             w: auth_core::Sessions<'_>,
+            e: &[auth_core::AuditEvent],
         ) -> Result<u64, StoreError> {
-            self.0.end_sessions(s, w).await
+            self.0.end_sessions(s, w, e).await
         }
     }
     impl ApiKeyStore for Counting {
-        async fn insert_api_key(&self, k: &NewApiKey, m: usize) -> Result<bool, StoreError> {
-            self.0.insert_api_key(k, m).await
+        async fn insert_api_key(
+            &self,
+            k: &NewApiKey,
+            m: usize,
+            e: &[auth_core::AuditEvent],
+        ) -> Result<bool, StoreError> {
+            self.0.insert_api_key(k, m, e).await
         }
         async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
             self.1.fetch_add(1, Ordering::SeqCst);
@@ -333,11 +349,20 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
         ) -> Result<Vec<ApiKeyRow>, StoreError> {
             self.0.list_api_keys(s, n).await
         }
-        async fn revoke_api_key(&self, s: &str, id: &str) -> Result<bool, StoreError> {
-            self.0.revoke_api_key(s, id).await
+        async fn revoke_api_key(
+            &self,
+            s: &str,
+            id: &str,
+            e: &[auth_core::AuditEvent],
+        ) -> Result<bool, StoreError> {
+            self.0.revoke_api_key(s, id, e).await
         }
-        async fn revoke_api_keys(&self, s: &str) -> Result<u64, StoreError> {
-            self.0.revoke_api_keys(s).await
+        async fn revoke_api_keys(
+            &self,
+            s: &str,
+            e: &[auth_core::AuditEvent],
+        ) -> Result<u64, StoreError> {
+            self.0.revoke_api_keys(s, e).await
         }
         async fn record_api_key_uses(
             &self,
@@ -367,15 +392,17 @@ async fn a_bad_checksum_is_refused_before_any_lookup() {
             k: &uuid::Uuid,
             f: &serde_json::Map<String, serde_json::Value>,
             r: &auth_core::Redeem<'_>,
+            e: &[auth_core::AuditEvent],
         ) -> Result<bool, StoreError> {
-            UserStore::<User>::apply_redeemed(&self.0, k, f, r).await
+            UserStore::<User>::apply_redeemed(&self.0, k, f, r, e).await
         }
         async fn insert_user_with_tokens(
             &self,
             u: &User,
             r: &[auth_core::NewTokenRow],
+            e: &[auth_core::AuditEvent],
         ) -> Result<(), auth_core::InsertUserError> {
-            self.0.insert_user_with_tokens(u, r).await
+            self.0.insert_user_with_tokens(u, r, e).await
         }
     }
 

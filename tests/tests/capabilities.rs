@@ -34,14 +34,22 @@ impl TokenStore for OnlyTokens {
     ) -> Result<Option<TokenRow>, StoreError> {
         self.0.get_token(jti, purpose, now).await
     }
-    async fn insert_revocation(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
-        self.0.insert_revocation(row).await
+    async fn insert_revocation(
+        &self,
+        row: &NewTokenRow,
+        e: &[auth_core::AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self.0.insert_revocation(row, e).await
     }
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         self.0.is_revoked(jti).await
     }
-    async fn revoke_all_for_subject(&self, revoke: &RevokeAll<'_>) -> Result<u64, StoreError> {
-        self.0.revoke_all_for_subject(revoke).await
+    async fn revoke_all_for_subject(
+        &self,
+        revoke: &RevokeAll<'_>,
+        e: &[auth_core::AuditEvent],
+    ) -> Result<u64, StoreError> {
+        self.0.revoke_all_for_subject(revoke, e).await
     }
     async fn revoke_tenant(
         &self,
@@ -63,11 +71,20 @@ impl TokenStore for OnlyTokens {
     async fn lookup(&self, jti: &str, sid: Option<&str>) -> Result<Rows, StoreError> {
         self.0.lookup(jti, sid).await
     }
-    async fn insert_tokens(&self, rows: &[NewTokenRow]) -> Result<(), StoreError> {
-        self.0.insert_tokens(rows).await
+    async fn insert_tokens(
+        &self,
+        rows: &[NewTokenRow],
+        e: &[auth_core::AuditEvent],
+    ) -> Result<(), StoreError> {
+        self.0.insert_tokens(rows, e).await
     }
-    async fn end_sessions(&self, subject: &str, which: Sessions<'_>) -> Result<u64, StoreError> {
-        self.0.end_sessions(subject, which).await
+    async fn end_sessions(
+        &self,
+        subject: &str,
+        which: Sessions<'_>,
+        e: &[auth_core::AuditEvent],
+    ) -> Result<u64, StoreError> {
+        self.0.end_sessions(subject, which, e).await
     }
 }
 
@@ -89,15 +106,17 @@ impl UserStore<User> for OnlyTokens {
         key: &uuid::Uuid,
         fields: &serde_json::Map<String, serde_json::Value>,
         redeem: &Redeem<'_>,
+        e: &[auth_core::AuditEvent],
     ) -> Result<bool, StoreError> {
-        UserStore::<User>::apply_redeemed(&self.0, key, fields, redeem).await
+        UserStore::<User>::apply_redeemed(&self.0, key, fields, redeem, e).await
     }
     async fn insert_user_with_tokens(
         &self,
         user: &User,
         rows: &[NewTokenRow],
+        e: &[auth_core::AuditEvent],
     ) -> Result<(), InsertUserError> {
-        self.0.insert_user_with_tokens(user, rows).await
+        self.0.insert_user_with_tokens(user, rows, e).await
     }
 }
 

@@ -494,7 +494,12 @@ async fn the_sign_in_lookup_reads_the_user_and_the_locks_at_once<S: Store>(store
     let minute = Duration::from_secs(60);
     let fail = |key, max_failures| Failure { key, max_failures };
     store
-        .record_failures(&[fail("locked", 1), fail("counting", 5)], minute, minute)
+        .record_failures(
+            &[fail("locked", 1), fail("counting", 5)],
+            minute,
+            minute,
+            &[],
+        )
         .await
         .unwrap();
     let keys = ["locked", "counting", "never"].map(String::from);

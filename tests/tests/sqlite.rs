@@ -439,7 +439,7 @@ async fn a_version_1_database_gains_the_api_key_table_and_keeps_its_rows() {
         secret_hash: "00".repeat(32),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
-    assert!(store.insert_api_key(&key, 5).await.unwrap());
+    assert!(store.insert_api_key(&key, 5, &[]).await.unwrap());
     assert_eq!(store.get_api_key("k1").await.unwrap().unwrap().name, "ci");
     store.close().await;
     let _ = std::fs::remove_file(&path);
@@ -487,7 +487,7 @@ async fn a_version_2_database_gains_the_attempt_counters_and_keeps_its_rows() {
     };
     let minute = std::time::Duration::from_secs(60);
     store
-        .record_failures(&[failure], minute, minute)
+        .record_failures(&[failure], minute, minute, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -550,14 +550,14 @@ async fn a_version_4_database_gains_the_tenant_column_and_keeps_its_rows() {
         tenant: Some("acme".into()),
     };
     store
-        .insert_tokens(std::slice::from_ref(&row))
+        .insert_tokens(std::slice::from_ref(&row), &[])
         .await
         .unwrap();
     assert_eq!(store.revoke_tenant("acme", keep).await.unwrap(), 1);
     let all = PurposeFilter::all();
     let revoke = RevokeAll::tokens("user?id=1", &all, keep);
     assert_eq!(
-        store.revoke_all_for_subject(&revoke).await.unwrap(),
+        store.revoke_all_for_subject(&revoke, &[]).await.unwrap(),
         2,
         "the old rows, untouched by the tenant's suspension"
     );

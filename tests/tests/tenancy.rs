@@ -345,7 +345,7 @@ mod attribute {
             extra_data: None,
             tenant: Some("globex".into()),
         };
-        assert!(store.insert_revocation(&elsewhere).await.unwrap());
+        assert!(store.insert_revocation(&elsewhere, &[]).await.unwrap());
         auth.authenticate_in(&ada.token.token, Some(&acme))
             .await
             .expect("a revocation in globex is none in acme");

@@ -450,13 +450,21 @@ impl TokenStore for BrokenStore {
     ) -> Result<Option<TokenRow>, StoreError> {
         broken()
     }
-    async fn insert_revocation(&self, _: &NewTokenRow) -> Result<bool, StoreError> {
+    async fn insert_revocation(
+        &self,
+        _: &NewTokenRow,
+        _: &[auth_core::AuditEvent],
+    ) -> Result<bool, StoreError> {
         broken()
     }
     async fn is_revoked(&self, _: &str) -> Result<bool, StoreError> {
         broken()
     }
-    async fn revoke_all_for_subject(&self, _: &RevokeAll<'_>) -> Result<u64, StoreError> {
+    async fn revoke_all_for_subject(
+        &self,
+        _: &RevokeAll<'_>,
+        _: &[auth_core::AuditEvent],
+    ) -> Result<u64, StoreError> {
         broken()
     }
     async fn revoke_tenant(&self, _: &str, _: std::time::Duration) -> Result<u64, StoreError> {
@@ -478,10 +486,19 @@ impl TokenStore for BrokenStore {
     async fn lookup(&self, _: &str, _: Option<&str>) -> Result<auth_core::Rows, StoreError> {
         broken()
     }
-    async fn insert_tokens(&self, _: &[NewTokenRow]) -> Result<(), StoreError> {
+    async fn insert_tokens(
+        &self,
+        _: &[NewTokenRow],
+        _: &[auth_core::AuditEvent],
+    ) -> Result<(), StoreError> {
         broken()
     }
-    async fn end_sessions(&self, _: &str, _: auth_core::Sessions<'_>) -> Result<u64, StoreError> {
+    async fn end_sessions(
+        &self,
+        _: &str,
+        _: auth_core::Sessions<'_>,
+        _: &[auth_core::AuditEvent],
+    ) -> Result<u64, StoreError> {
         broken()
     }
 }
@@ -503,6 +520,7 @@ impl auth_core::SingleUseStore for BrokenStore {
         &self,
         _: &auth_core::Redeem<'_>,
         _: &[NewTokenRow],
+        _: &[auth_core::AuditEvent],
     ) -> Result<bool, StoreError> {
         broken()
     }
@@ -522,6 +540,7 @@ impl UserStore<User> for BrokenStore {
         _: &uuid::Uuid,
         _: &serde_json::Map<String, serde_json::Value>,
         _: &auth_core::Redeem<'_>,
+        _: &[auth_core::AuditEvent],
     ) -> Result<bool, StoreError> {
         broken()
     }
@@ -541,6 +560,7 @@ impl UserStore<User> for BrokenStore {
         &self,
         _: &User,
         _: &[NewTokenRow],
+        _: &[auth_core::AuditEvent],
     ) -> Result<(), auth_core::InsertUserError> {
         Err(broken::<()>().unwrap_err().into())
     }
