@@ -1621,6 +1621,171 @@ pub async fn expired_counters_are_deleted_and_live_ones_kept<S: ConformanceStore
     assert!(locked_until(&s, long.key).await.is_some());
 }
 
+/// A write that takes `events` commits them with itself, and a write that
+/// does not take effect (or fails) leaves none: every such write, both
+/// ways.
+pub async fn events_commit_with_their_write_or_not_at_all<S: ConformanceStore>(s: S) {
+    use auth_core::{AuditEvent, EventKind, Failure, Outcome, Redeem};
+    let ada = User::new("ada@example.com");
+    let subject = auth_core::UserResource::subject(&ada);
+    let event = |kind| {
+        [AuditEvent {
+            kind,
+            at: Utc::now(),
+            subject: Some(subject.clone()),
+            session: Some("s1".into()),
+            tenant: None,
+            ip: None,
+            user_agent: None,
+            outcome: Outcome::Success,
+        }]
+    };
+    let kinds = async || {
+        let mut listed = s.list_events(&subject, 100).await.unwrap();
+        listed.reverse();
+        listed.into_iter().map(|e| e.kind).collect::<Vec<_>>()
+    };
+    let redeem = |jti| Redeem {
+        jti,
+        subject: &subject,
+        purpose: "confirm",
+    };
+    let (sid, refresh) = (auth_core::new_jti(), auth_core::new_jti());
+
+    // Taking effect: the event is stored with the write, nothing flushed.
+    let rows = [new_row(&sid, &subject, "session", 3600)];
+    let e = event(EventKind::Registered);
+    s.insert_user_with_tokens(&ada, &rows, &e).await.unwrap();
+    let rows = [new_row(&refresh, &subject, "refresh", 600)];
+    s.insert_tokens(&rows, &event(EventKind::SignedIn))
+        .await
+        .unwrap();
+    let next = [new_row(&auth_core::new_jti(), &subject, "refresh", 600)];
+    let e = event(EventKind::Refreshed);
+    let seen = s
+        .rotate_refresh(&Rotation {
+            events: &e,
+            ..rotation(&refresh, &sid, &subject, 0, &next)
+        })
+        .await
+        .unwrap();
+    assert!(seen.rotated);
+    let (link, confirm) = (auth_core::new_jti(), auth_core::new_jti());
+    let rows = [
+        new_row(&link, &subject, "confirm", 600),
+        new_row(&confirm, &subject, "confirm", 600),
+    ];
+    s.insert_tokens(&rows, &[]).await.unwrap();
+    let e = event(EventKind::SignedIn);
+    assert!(s.redeem(&redeem(&link), &[], &e).await.unwrap());
+    let mut fields = serde_json::Map::new();
+    fields.insert("email".into(), json!("ada@example.org"));
+    let e = event(EventKind::EmailChanged);
+    assert!(
+        s.apply_redeemed(&ada.id, &fields, &redeem(&confirm), &e)
+            .await
+            .unwrap()
+    );
+    let failure = Failure {
+        key: "user:identity:events",
+        max_failures: 5,
+    };
+    let minute = Duration::from_secs(60);
+    let e = event(EventKind::SignInFailed);
+    s.record_failures(&[failure], minute, minute, &e)
+        .await
+        .unwrap();
+    let key = new_key(&subject, 600);
+    let e = event(EventKind::ApiKeyCreated);
+    assert!(s.insert_api_key(&key, 5, &e).await.unwrap());
+    let e = event(EventKind::ApiKeyRevoked);
+    assert!(s.revoke_api_key(&subject, &key.id, &e).await.unwrap());
+    assert!(
+        s.insert_api_key(&new_key(&subject, 600), 5, &[])
+            .await
+            .unwrap()
+    );
+    let e = event(EventKind::ApiKeyRevoked);
+    assert_eq!(s.revoke_api_keys(&subject, &e).await.unwrap(), 1);
+    let e = event(EventKind::SignedOut);
+    let revocation = new_row(&auth_core::new_jti(), &subject, "revocation", 600);
+    assert!(s.insert_revocation(&revocation, &e).await.unwrap());
+    let e = event(EventKind::SessionEnded);
+    assert_eq!(
+        s.end_sessions(&subject, Sessions::One(&sid), &e)
+            .await
+            .unwrap(),
+        1
+    );
+    let all = PurposeFilter::all();
+    let keep = Duration::from_secs(60);
+    for api_keys in [false, true] {
+        let revoke = RevokeAll {
+            api_keys,
+            ..RevokeAll::tokens(&subject, &all, keep)
+        };
+        let e = event(EventKind::LoggedOutEverywhere);
+        s.revoke_all_for_subject(&revoke, &e).await.unwrap();
+    }
+    let taken = [
+        EventKind::Registered,
+        EventKind::SignedIn,
+        EventKind::Refreshed,
+        EventKind::SignedIn,
+        EventKind::EmailChanged,
+        EventKind::SignInFailed,
+        EventKind::ApiKeyCreated,
+        EventKind::ApiKeyRevoked,
+        EventKind::ApiKeyRevoked,
+        EventKind::SignedOut,
+        EventKind::SessionEnded,
+        EventKind::LoggedOutEverywhere,
+        EventKind::LoggedOutEverywhere,
+    ];
+    assert_eq!(kinds().await, taken);
+
+    // Not taking effect, or failing: no event.
+    let twin = User::new("ada@example.org");
+    let e = event(EventKind::Registered);
+    let refused = s.insert_user_with_tokens(&twin, &[], &e).await;
+    assert!(matches!(refused, Err(InsertUserError::IdentityTaken)));
+    let clash = [new_row(&sid, &subject, "session", 600)];
+    let e = event(EventKind::SignedIn);
+    assert!(s.insert_tokens(&clash, &e).await.is_err());
+    let e = event(EventKind::Refreshed);
+    let seen = s
+        .rotate_refresh(&Rotation {
+            events: &e,
+            ..rotation(&refresh, &sid, &subject, 0, &next)
+        })
+        .await
+        .unwrap();
+    assert!(!seen.rotated, "used, and its session ended");
+    let e = event(EventKind::SignedIn);
+    assert!(!s.redeem(&redeem(&link), &[], &e).await.unwrap());
+    let e = event(EventKind::EmailChanged);
+    let spent = redeem(&confirm);
+    let spent = s.apply_redeemed(&ada.id, &fields, &spent, &e).await;
+    assert!(!spent.unwrap());
+    let e = event(EventKind::ApiKeyCreated);
+    assert!(
+        !s.insert_api_key(&new_key(&subject, 600), 0, &e)
+            .await
+            .unwrap()
+    );
+    let e = event(EventKind::ApiKeyRevoked);
+    assert!(!s.revoke_api_key(&subject, &key.id, &e).await.unwrap());
+    assert_eq!(s.revoke_api_keys(&subject, &e).await.unwrap(), 0);
+    let e = event(EventKind::SessionEnded);
+    assert_eq!(
+        s.end_sessions(&subject, Sessions::One(&sid), &e)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(kinds().await, taken, "nothing more");
+}
+
 /// Expands to one `#[tokio::test]` per conformance case, each on a fresh
 /// [`Fixture`] from `$make` (an async expression).
 #[macro_export]
@@ -1660,6 +1825,7 @@ macro_rules! conformance_suite {
             concurrent_failures_are_all_counted,
             expired_counters_are_deleted_and_live_ones_kept,
             rows_are_bound_to_their_tenant_and_revoked_by_it,
+            events_commit_with_their_write_or_not_at_all,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {$(

@@ -403,3 +403,134 @@ mod stored {
 
     auth_tests::on_every_store!(table = super::Member; events_are_stored_and_listed_newest_first);
 }
+
+mod committed {
+    //! An action that writes commits its event in the same transaction:
+    //! the event is in the store when the action returns (no batch, no
+    //! flush), and an `Auth` dropped right after (a crash before the batch)
+    //! loses nothing.
+    use super::*;
+    use auth_core::{AuditStore, PasswordStore, SingleUseStore, UserResource};
+
+    #[derive(Authenticated, Clone, Debug, Serialize, Deserialize)]
+    #[authentication(
+        tokens(
+            token_resource = Token,
+            store_all_tokens,
+            require_token_presence_for_authentication,
+            refresh_tokens(lifetime = "7d"),
+        ),
+        strategies(password(), api_key(prefix = "ev")),
+        add_ons(
+            sessions(lifetime = "30d"),
+            log_out_everywhere(),
+            brute_force(max_failures = 100),
+            audit_log(ip = none),
+        ),
+    )]
+    pub struct Account {
+        pub id: Uuid,
+        pub email: String,
+        pub hashed_password: String,
+    }
+
+    async fn events_are_stored_with_their_actions<S>(store: S)
+    where
+        S: PasswordStore<Account>
+            + SingleUseStore
+            + auth_core::RefreshStore
+            + auth_core::ApiKeyStore
+            + AuditStore
+            + Clone
+            + 'static,
+    {
+        let auth = || {
+            Auth::with_secret(Account::settings(), &Secret::from(SECRET), store.clone())
+                .unwrap()
+                .with_hash_cost(HashCost::INSECURE_FAST_FOR_TESTS)
+                .unwrap()
+                .store_audit_events()
+        };
+        let a = auth();
+        let account = Account {
+            id: Uuid::new_v4(),
+            email: "ada@example.com".into(),
+            hashed_password: String::new(),
+        };
+        let subject = account.subject();
+        // The newest stored event, read straight from the store.
+        let newest = async || {
+            let listed = store.list_events(&subject, 1).await.unwrap();
+            listed.first().map(|e| e.kind)
+        };
+        let ada = a
+            .register_with_password(account, PASSWORD, Some(PASSWORD), from("192.0.2.1"))
+            .await
+            .unwrap();
+        assert_eq!(newest().await, Some(EventKind::Registered));
+        let wrong = a
+            .sign_in_with_password(
+                "ada@example.com",
+                "nope",
+                TokenType::User,
+                from("192.0.2.2"),
+            )
+            .await;
+        assert!(matches!(wrong, Err(Error::AuthenticationFailed)));
+        assert_eq!(newest().await, Some(EventKind::SignInFailed));
+        let signed_in = a
+            .sign_in_with_password(
+                "ada@example.com",
+                PASSWORD,
+                TokenType::User,
+                from("192.0.2.3"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(newest().await, Some(EventKind::SignedIn));
+        let refresh = signed_in.refresh_token.as_ref().unwrap();
+        a.refresh(&refresh.token).await.unwrap();
+        assert_eq!(newest().await, Some(EventKind::Refreshed));
+        let key = a.create_api_key(&ada.user, "ci", &[], None).await.unwrap();
+        assert_eq!(newest().await, Some(EventKind::ApiKeyCreated));
+        a.revoke_api_key(&ada.user, &key.info.id).await.unwrap();
+        assert_eq!(newest().await, Some(EventKind::ApiKeyRevoked));
+        let sid = signed_in.session.as_deref().unwrap();
+        a.revoke_session(&ada.user, sid).await.unwrap();
+        assert_eq!(newest().await, Some(EventKind::SessionEnded));
+        let changed = a
+            .change_password(
+                &ada.user,
+                PASSWORD,
+                "a new passphrase 2",
+                Some("a new passphrase 2"),
+                from("192.0.2.4"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(newest().await, Some(EventKind::PasswordChanged));
+        a.revoke(&changed.token.token).await.unwrap();
+        assert_eq!(newest().await, Some(EventKind::SignedOut));
+        // A crash right after the action: the event committed with it.
+        let b = auth();
+        b.log_out_everywhere(&changed.user).await.unwrap();
+        drop(b);
+        assert_eq!(newest().await, Some(EventKind::LoggedOutEverywhere));
+        // A refused change writes nothing, and records nothing stored.
+        let refused = a
+            .change_password(
+                &changed.user,
+                "nope",
+                "another one 3",
+                Some("another one 3"),
+                from("192.0.2.5"),
+            )
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(newest().await, Some(EventKind::LoggedOutEverywhere));
+        let all = store.list_events(&subject, 100).await.unwrap();
+        assert_eq!(all.len(), 10, "each once: {all:?}");
+    }
+
+    auth_tests::on_every_store!(table = super::Account; events_are_stored_with_their_actions);
+}
