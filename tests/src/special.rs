@@ -615,6 +615,22 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
         .unwrap()
         .is_some()
     };
+    // The reset's event goes with the change, or not at all.
+    let event = [auth_core::AuditEvent {
+        kind: auth_core::EventKind::PasswordReset,
+        at: chrono::Utc::now(),
+        subject: Some(subject.clone()),
+        session: None,
+        tenant: None,
+        ip: None,
+        user_agent: None,
+        outcome: auth_core::Outcome::Success,
+    }];
+    let events = || async {
+        auth_core::AuditStore::list_events(s.auth.store(), &subject, 10)
+            .await
+            .unwrap()
+    };
     let current = hash_now().await;
     for (current_hash, redeem_jti, purpose) in [
         (current.as_str(), "unknown-jti", "password_reset"),
@@ -634,7 +650,7 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
                     subject: &subject,
                     purpose,
                 }),
-                events: &[],
+                events: &event,
             },
         )
         .await
@@ -642,6 +658,7 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
         assert!(!changed, "{redeem_jti} {purpose} {current_hash}");
         assert_eq!(hash_now().await, current, "nothing changed");
         assert!(live().await, "the token is unspent");
+        assert!(events().await.is_empty(), "no event without the change");
     }
     let changed = PasswordStore::<User>::change_password(
         s.auth.store(),
@@ -656,12 +673,22 @@ pub async fn the_store_spends_the_token_with_the_change_or_not_at_all<B: Backend
                 subject: &subject,
                 purpose: "password_reset",
             }),
-            events: &[],
+            events: &event,
         },
     )
     .await
     .unwrap();
     assert!(changed);
+    let stored: Vec<_> = events()
+        .await
+        .into_iter()
+        .map(|e| (e.kind, e.subject))
+        .collect();
+    assert_eq!(
+        stored,
+        [(auth_core::EventKind::PasswordReset, Some(subject.clone()))],
+        "the event committed with the change"
+    );
     assert_eq!(hash_now().await, "new-hash");
     assert!(!live().await, "spent with the change");
     assert!(
