@@ -1,10 +1,12 @@
 //! Stored security events (the `audit_log` add-on with
-//! [`Auth::store_audit_events`]): events are queued in memory as their
-//! actions complete and written to the store's event table in batches, off
-//! the request path (every [`EVENT_FLUSH`](crate::EVENT_FLUSH), or at once by
-//! [`Auth::flush_audit_events`] and before [`Auth::list_events`] reads);
-//! events older than the add-on's `retention` are deleted by the same task
-//! (once an hour).
+//! [`Auth::store_audit_events`]). The event of an action that writes goes
+//! with its write (the store appends it in the same transaction: see
+//! [`TokenStore`](crate::TokenStore)); the others are queued in memory as
+//! their actions complete and written to the store's event table in
+//! batches, off the request path (every [`EVENT_FLUSH`](crate::EVENT_FLUSH),
+//! or at once by [`Auth::flush_audit_events`] and before
+//! [`Auth::list_events`] reads); events older than the add-on's `retention`
+//! are deleted by the same task (once an hour).
 //!
 //! The queue is bounded ([`MAX_QUEUED_EVENTS`](crate::MAX_QUEUED_EVENTS)): while the store is down,
 //! the oldest queued events are dropped (and counted) rather than the
@@ -23,9 +25,10 @@ use crate::user::UserResource;
 
 impl<U: UserResource, S: AuditStore + Clone + 'static> Auth<U, S> {
     /// Keeps the `audit_log` add-on's events in the store too (the table
-    /// beside the token table), written in batches off the request path;
-    /// [`list_events`](Self::list_events) reads them. Without the add-on
-    /// nothing is recorded.
+    /// beside the token table): an action that writes commits its event in
+    /// the same transaction, the others are written in batches off the
+    /// request path; [`list_events`](Self::list_events) reads them. Without
+    /// the add-on nothing is recorded.
     pub fn store_audit_events(mut self) -> Self {
         let retention = self
             .settings()
