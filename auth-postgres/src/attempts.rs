@@ -21,13 +21,16 @@ pub(crate) struct AttemptQueries {
     /// another (a sign-in's lookup).
     pub(crate) table: String,
     record: Arc<str>,
+    /// `record` with the failure's events at $5-$12, in the same statement.
+    record_audited: Arc<str>,
     clear: Arc<str>,
     delete_expired: Arc<str>,
 }
 
 impl AttemptQueries {
-    /// The statements for the counter table `a` (quoted).
-    pub(crate) fn new(a: &str) -> Self {
+    /// The statements for the counter table `a` and the event table `e`
+    /// (quoted).
+    pub(crate) fn new(a: &str, e: &str) -> Self {
         // $1 keys, $2 their max failures, $3 window, $4 lockout (seconds).
         // The SET expressions read the row as it was.
         let restart = "a.window_ends <= now()";
@@ -38,21 +41,26 @@ impl AttemptQueries {
         let locked = format!(
             "CASE WHEN {count} >= EXCLUDED.max_failures THEN {lock} ELSE a.locked_until END"
         );
+        let record = format!(
+            "INSERT INTO {a} AS a (key, failures, max_failures, window_ends, locked_until, expires_at) \
+             SELECT f.key, 1, f.max, now() + make_interval(secs => $3), \
+             CASE WHEN f.max <= 1 THEN {lock} END, \
+             greatest(now() + make_interval(secs => $3), CASE WHEN f.max <= 1 THEN {lock} END) \
+             FROM unnest($1::text[], $2::int[]) AS f(key, max) \
+             ON CONFLICT (key) DO UPDATE SET failures = {count}, \
+             max_failures = EXCLUDED.max_failures, window_ends = {window}, \
+             locked_until = {locked}, expires_at = greatest({window}, {locked})"
+        );
         Self {
             table: a.to_owned(),
-            locked: format!(
-                "SELECT key, locked_until FROM {a} WHERE key = ANY($1) AND locked_until > now()"
+            record_audited: format!(
+                "WITH ev AS ({}) {record}",
+                crate::events::insert_events(e, 5, None)
             )
             .into(),
-            record: format!(
-                "INSERT INTO {a} AS a (key, failures, max_failures, window_ends, locked_until, expires_at) \
-                 SELECT f.key, 1, f.max, now() + make_interval(secs => $3), \
-                 CASE WHEN f.max <= 1 THEN {lock} END, \
-                 greatest(now() + make_interval(secs => $3), CASE WHEN f.max <= 1 THEN {lock} END) \
-                 FROM unnest($1::text[], $2::int[]) AS f(key, max) \
-                 ON CONFLICT (key) DO UPDATE SET failures = {count}, \
-                 max_failures = EXCLUDED.max_failures, window_ends = {window}, \
-                 locked_until = {locked}, expires_at = greatest({window}, {locked})"
+            record: record.into(),
+            locked: format!(
+                "SELECT key, locked_until FROM {a} WHERE key = ANY($1) AND locked_until > now()"
             )
             .into(),
             clear: format!("DELETE FROM {a} WHERE key = ANY($1)").into(),
@@ -95,19 +103,26 @@ impl AttemptStore for PgStore {
             .iter()
             .map(|f| i32::try_from(f.max_failures).unwrap_or(i32::MAX))
             .collect();
-        let work = async |conn: &mut sqlx::PgConnection| {
-            sqlx::query(sql(&q.record))
-                .bind(keys)
-                .bind(maxes)
-                .bind(window.as_secs_f64())
-                .bind(lockout.as_secs_f64())
-                .execute(conn)
-                .await
-                .map(|_| ())
+        // With events, they are a CTE of the upsert: one round trip.
+        let statement = if events.is_empty() {
+            &q.record
+        } else {
+            &q.record_audited
         };
-        self.audited(events, work, |_| true)
+        let query = sqlx::query(sql(statement))
+            .bind(keys)
+            .bind(maxes)
+            .bind(window.as_secs_f64())
+            .bind(lockout.as_secs_f64());
+        let query = match events {
+            [] => query,
+            events => crate::events::bind_events(query, events),
+        };
+        query
+            .execute(&self.pool)
             .await
-            .map_err(db_err("record failed attempts"))
+            .map_err(db_err("record failed attempts"))?;
+        Ok(())
     }
 
     async fn clear_attempts(&self, keys: &[String]) -> Result<(), StoreError> {

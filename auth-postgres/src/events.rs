@@ -21,16 +21,49 @@ pub(crate) struct EventQueries {
     delete_before: Arc<str>,
 }
 
+/// An `INSERT` of events into the event table `e` from the eight arrays
+/// [`bind_events`] binds at `$first`…`$first + 7`: alone, a batch; as a CTE
+/// of a write's own statement, the write's events in one round trip and
+/// one transaction, inserted only when the CTE `when` (of that statement)
+/// returned a row, if given.
+pub(crate) fn insert_events(e: &str, first: usize, when: Option<&str>) -> String {
+    let [at, kind, subject, session, ip, agent, outcome, tenant] =
+        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| first + i);
+    let when = when.map_or_else(String::new, |w| {
+        format!(" WHERE EXISTS (SELECT 1 FROM {w})")
+    });
+    format!(
+        "INSERT INTO {e} ({EVENT_COLUMNS}) \
+         SELECT * FROM unnest(${at}::timestamptz[], ${kind}::text[], ${subject}::text[], \
+         ${session}::text[], ${ip}::text[], ${agent}::text[], ${outcome}::text[], \
+         ${tenant}::text[]){when}"
+    )
+}
+
+/// Binds `events` as the eight arrays of [`insert_events`].
+pub(crate) fn bind_events<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    events: &[AuditEvent],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let column = |f: fn(&AuditEvent) -> Option<&str>| -> Vec<Option<String>> {
+        events.iter().map(|e| f(e).map(str::to_owned)).collect()
+    };
+    let at: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
+    q.bind(at)
+        .bind(column(|e| Some(e.kind.as_str())))
+        .bind(column(|e| e.subject.as_deref()))
+        .bind(column(|e| e.session.as_deref()))
+        .bind(column(|e| e.ip.as_deref()))
+        .bind(column(|e| e.user_agent.as_deref()))
+        .bind(column(|e| Some(e.outcome.as_str())))
+        .bind(column(|e| e.tenant.as_deref()))
+}
+
 impl EventQueries {
     /// The statements for the event table `e` (quoted).
     pub(crate) fn new(e: &str) -> Self {
         Self {
-            insert: format!(
-                "INSERT INTO {e} ({EVENT_COLUMNS}) \
-                 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::text[], $8::text[])"
-            )
-            .into(),
+            insert: insert_events(e, 1, None).into(),
             list: format!(
                 "SELECT {EVENT_COLUMNS} FROM {e} \
                  WHERE subject = $1 ORDER BY at DESC, id DESC LIMIT $2"
@@ -66,19 +99,7 @@ impl PgStore {
         events: &[AuditEvent],
     ) -> Result<(), sqlx::Error> {
         let q = &self.token_queries().events;
-        let column = |f: fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
-            events.iter().map(f).collect()
-        };
-        let at: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
-        sqlx::query(sql(&q.insert))
-            .bind(at)
-            .bind(column(|e| Some(e.kind.as_str())))
-            .bind(column(|e| e.subject.as_deref()))
-            .bind(column(|e| e.session.as_deref()))
-            .bind(column(|e| e.ip.as_deref()))
-            .bind(column(|e| e.user_agent.as_deref()))
-            .bind(column(|e| Some(e.outcome.as_str())))
-            .bind(column(|e| e.tenant.as_deref()))
+        bind_events(sqlx::query(sql(&q.insert)), events)
             .execute(conn)
             .await?;
         Ok(())

@@ -25,12 +25,16 @@ use crate::store::{PgStore, db_err};
 pub struct TokenQueries {
     common: TokenStatements,
     insert_many: Arc<str>,
+    insert_many_audited: Arc<str>,
     redeem: Arc<str>,
     rotate: Arc<str>,
+    rotate_audited: Arc<str>,
     delete_expired: Arc<str>,
     /// `revoke_all`, and the subject's API keys in the same statement.
     revoke_all_and_keys: Arc<str>,
     pub(crate) table: String,
+    /// The event table beside it (quoted), for statements built per call.
+    pub(crate) events_table: String,
     /// The statements of the API-key table beside it.
     pub(crate) keys: crate::api_keys::KeyQueries,
     /// The statements of the failed-attempt counters beside it.
@@ -65,6 +69,32 @@ impl TokenQueries {
     /// (both quoted).
     pub(crate) fn new(tables: &auth_sql::Tables<'_>) -> Self {
         let (t, k) = (tables.tokens, tables.api_keys);
+        // The refresh rotation's CTEs and its report (see `rotate` below).
+        let rotate_with = format!(
+            "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
+                 AND subject = $3 AND expires_at > now()) IS TRUE), \
+             used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now(), \
+                 extra_data = jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{successor}}', $11::jsonb) \
+                 WHERE jti = $1 AND (purpose = 'refresh' AND subject = $3 AND expires_at > now()) IS TRUE \
+                 AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
+             sibling AS (SELECT extra_data -> 'successor' AS successor FROM {t} WHERE jti = $1 AND $4 > 0 AND (purpose = 'refresh_used' \
+                 AND subject = $3 AND updated_at >= now() - make_interval(secs => $4)) IS TRUE \
+                 AND EXISTS (SELECT 1 FROM session)), \
+             ok AS (SELECT 1 FROM used UNION ALL SELECT 1 FROM sibling), \
+             inserted AS (INSERT INTO {t} ({NEW_COLUMNS}) {} \
+                 WHERE EXISTS (SELECT 1 FROM used)), \
+             touched AS (UPDATE {t} SET updated_at = now(), extra_data = \
+                 jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{last_seen_at}}', to_jsonb(now())) \
+                 WHERE jti = $2 AND EXISTS (SELECT 1 FROM ok))",
+            unnest_rows(5)
+        );
+        let rotate_select = format!(
+            "SELECT EXISTS (SELECT 1 FROM used) AS rotated, \
+                 EXISTS (SELECT 1 FROM sibling) AS sibling, \
+                 (SELECT successor FROM sibling) AS successor, \
+                 (SELECT purpose FROM {t} WHERE jti = $1 AND (subject = $3) IS TRUE) AS old_purpose, \
+                 EXISTS (SELECT 1 FROM session) AS session_live"
+        );
         let common = TokenStatements {
             lookup: format!("SELECT {} FROM {}", ops::lookup_columns(true), lookup_from(t, true))
                 .into(),
@@ -144,6 +174,13 @@ impl TokenQueries {
         Self {
             common,
             insert_many: format!("INSERT INTO {t} ({NEW_COLUMNS}) {}", unnest_rows(1)).into(),
+            // With a sign-in's events at $7-$14, in the same statement.
+            insert_many_audited: format!(
+                "WITH ev AS ({}) INSERT INTO {t} ({NEW_COLUMNS}) {}",
+                crate::events::insert_events(tables.events, 7, None),
+                unnest_rows(1)
+            )
+            .into(),
             // A single-use token spent and a sign-in's rows inserted, both
             // or neither: a concurrent redemption waits for the row lock,
             // then finds it spent.
@@ -175,28 +212,12 @@ impl TokenQueries {
             // Comparing times would not do: `now()` is taken when the
             // transaction starts, before its snapshot, so a concurrent
             // winner can commit a later `updated_at` in between.
-            rotate: format!(
-                "WITH session AS (SELECT 1 FROM {t} WHERE jti = $2 AND (purpose = 'session' \
-                     AND subject = $3 AND expires_at > now()) IS TRUE), \
-                 used AS (UPDATE {t} SET purpose = 'refresh_used', updated_at = now(), \
-                     extra_data = jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{successor}}', $11::jsonb) \
-                     WHERE jti = $1 AND (purpose = 'refresh' AND subject = $3 AND expires_at > now()) IS TRUE \
-                     AND EXISTS (SELECT 1 FROM session) RETURNING 1), \
-                 sibling AS (SELECT extra_data -> 'successor' AS successor FROM {t} WHERE jti = $1 AND $4 > 0 AND (purpose = 'refresh_used' \
-                     AND subject = $3 AND updated_at >= now() - make_interval(secs => $4)) IS TRUE \
-                     AND EXISTS (SELECT 1 FROM session)), \
-                 ok AS (SELECT 1 FROM used UNION ALL SELECT 1 FROM sibling), \
-                 inserted AS (INSERT INTO {t} ({NEW_COLUMNS}) {} \
-                     WHERE EXISTS (SELECT 1 FROM used)), \
-                 touched AS (UPDATE {t} SET updated_at = now(), extra_data = \
-                     jsonb_set(coalesce(extra_data, '{{}}'::jsonb), '{{last_seen_at}}', to_jsonb(now())) \
-                     WHERE jti = $2 AND EXISTS (SELECT 1 FROM ok)) \
-                 SELECT EXISTS (SELECT 1 FROM used) AS rotated, \
-                     EXISTS (SELECT 1 FROM sibling) AS sibling, \
-                     (SELECT successor FROM sibling) AS successor, \
-                     (SELECT purpose FROM {t} WHERE jti = $1 AND (subject = $3) IS TRUE) AS old_purpose, \
-                     EXISTS (SELECT 1 FROM session) AS session_live",
-                unnest_rows(5)
+            // `rotate_audited`: with the rotation's events at $12-$19,
+            // inserted only when it rotated.
+            rotate: format!("{rotate_with} {rotate_select}").into(),
+            rotate_audited: format!(
+                "{rotate_with}, ev AS ({}) {rotate_select}",
+                crate::events::insert_events(tables.events, 12, Some("used"))
             )
             .into(),
             // One expunger per table at a time (a transaction-scoped advisory
@@ -222,8 +243,9 @@ impl TokenQueries {
             .into(),
             table: t.to_owned(),
             keys: crate::api_keys::KeyQueries::new(k),
-            attempts: crate::attempts::AttemptQueries::new(tables.attempts),
+            attempts: crate::attempts::AttemptQueries::new(tables.attempts, tables.events),
             events: crate::events::EventQueries::new(tables.events),
+            events_table: tables.events.to_owned(),
         }
     }
 }
@@ -391,16 +413,18 @@ impl TokenStore for PgStore {
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let q = self.token_queries();
-        let work = async |conn: &mut PgConnection| {
-            RowArrays::new(rows)
-                .bind(sqlx::query(sql(&q.insert_many)))
-                .execute(conn)
-                .await
-                .map(|_| ())
+        // The events in the insert's own statement: one round trip.
+        let query = if events.is_empty() {
+            RowArrays::new(rows).bind(sqlx::query(sql(&q.insert_many)))
+        } else {
+            let rows = RowArrays::new(rows).bind(sqlx::query(sql(&q.insert_many_audited)));
+            crate::events::bind_events(rows, events)
         };
-        self.audited(events, work, |_| true)
+        query
+            .execute(&self.pool)
             .await
-            .map_err(db_err("insert tokens"))
+            .map_err(db_err("insert tokens"))?;
+        Ok(())
     }
 
     async fn end_sessions(
@@ -504,28 +528,37 @@ impl TokenStore for PgStore {
 impl RefreshStore for PgStore {
     async fn rotate_refresh(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
         let q = self.token_queries();
-        let query = sqlx::query(sql(&q.rotate))
+        // With events, they are a CTE of the rotation: one round trip.
+        let statement = match rotation.events {
+            [] => &q.rotate,
+            _ => &q.rotate_audited,
+        };
+        let query = sqlx::query(sql(statement))
             .bind(rotation.old_jti)
             .bind(rotation.sid)
             .bind(rotation.subject)
             .bind(rotation.reuse_grace.as_secs_f64());
-        let work = async |conn: &mut PgConnection| {
-            let row = RowArrays::new(rotation.new_rows)
-                .bind(query)
-                .bind(rotation.successor)
-                .fetch_one(conn)
-                .await?;
-            Ok(Rotated {
+        let query = RowArrays::new(rotation.new_rows)
+            .bind(query)
+            .bind(rotation.successor);
+        let query = match rotation.events {
+            [] => query,
+            events => crate::events::bind_events(query, events),
+        };
+        let row = query
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("rotate refresh token"))?;
+        let seen = (|| {
+            Ok::<_, sqlx::Error>(Rotated {
                 rotated: row.try_get("rotated")?,
                 sibling: row.try_get("sibling")?,
                 successor: row.try_get("successor")?,
                 old_purpose: row.try_get("old_purpose")?,
                 session_live: row.try_get("session_live")?,
             })
-        };
-        self.audited(rotation.events, work, |seen| seen.rotated)
-            .await
-            .map_err(db_err("rotate refresh token"))
+        })();
+        seen.map_err(db_err("decode rotation row"))
     }
 
     async fn list_sessions(

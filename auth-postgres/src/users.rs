@@ -150,25 +150,33 @@ impl<U: UserResource> UserStore<U> for PgStore {
     ) -> Result<(), InsertUserError> {
         let (insert, row) = insert_user_sql(&self.user_table(U::SUBJECT_NAME)?, user)?;
         let tokens = self.token_queries();
-        // One statement: the token rows are inserted only from the user
-        // insert's RETURNING, so all land or none does.
+        // One statement: the token rows (and the registration's events)
+        // are inserted only from the user insert's RETURNING, so all land
+        // or none does.
+        let events_cte = match events {
+            [] => String::new(),
+            _ => format!(
+                ", ev AS ({})",
+                crate::events::insert_events(&tokens.events_table, 8, Some("u"))
+            ),
+        };
         let sql = format!(
-            "WITH u AS ({insert} RETURNING 1) \
+            "WITH u AS ({insert} RETURNING 1){events_cte} \
              INSERT INTO {} ({NEW_COLUMNS}) \
              SELECT r.* FROM ({}) r, u",
             tokens.table,
             unnest_rows(2)
         );
         let query = sqlx::query(AssertSqlSafe(sql)).bind(Value::Object(row));
-        let work = async |conn: &mut sqlx::PgConnection| {
-            RowArrays::new(rows)
-                .bind(query)
-                .execute(conn)
-                .await
-                .map(|_| ())
+        let query = RowArrays::new(rows).bind(query);
+        let query = match events {
+            [] => query,
+            events => crate::events::bind_events(query, events),
         };
-        let done = self.audited(events, work, |_| true).await;
-        inserted(done, db_err("insert user"))
+        inserted(
+            query.execute(&self.pool).await.map(|_| ()),
+            db_err("insert user"),
+        )
     }
 
     async fn update_user(&self, user: &U) -> Result<bool, StoreError> {
