@@ -112,6 +112,11 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
         let lifetime = config.sign_in_token_lifetime;
         let identity = crate::user::normalize_identity(config, identity)?;
         let brute_force = self.settings().brute_force.as_ref();
+        // A refusal's event names the tenant the sign-in asked for.
+        let asked_in = crate::audit::At {
+            session: None,
+            tenant: context.tenant.as_ref().map(crate::tenant::Tenant::as_str),
+        };
         let counters = brute_force
             .map(|b| lockout::Counters::of(b, U::SUBJECT_NAME, &identity, context.client.ip));
         // The user and the counters, in one round trip where the store can.
@@ -130,7 +135,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                     self.audit(
                         EventKind::LockedOut,
                         None,
-                        crate::audit::At::NONE,
+                        asked_in,
                         Some(context.client.seen()),
                         Outcome::Failure,
                     );
@@ -158,7 +163,7 @@ impl<U: PasswordUser, S: SingleUseStore + PasswordStore<U>> Auth<U, S> {
                 let event = self.event(
                     EventKind::SignInFailed,
                     subject.as_deref(),
-                    crate::audit::At::NONE,
+                    asked_in,
                     Some(context.client.seen()),
                     Outcome::Failure,
                 );

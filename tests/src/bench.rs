@@ -182,7 +182,9 @@ where
 
 /// Ours against a baseline, interleaved: `rounds` rounds (after one
 /// warm-up) alternate `ops` operations of each on `tasks` tasks, so drift
-/// on the shared cores hits both alike.
+/// on the shared cores hits both alike; which of the two goes first
+/// alternates too (every other round the baseline does), so neither
+/// always follows the other.
 #[derive(Clone, Copy, Debug)]
 pub struct Interleaved {
     /// Ours, microseconds per operation over every round.
@@ -224,8 +226,13 @@ where
     let mut ratios = Vec::with_capacity(rounds);
     let (mut ours_total, mut base_total) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     for r in 0..=rounds {
-        let a = round(tasks, ops, ours.clone()).await;
-        let b = round(tasks, ops, base.clone()).await;
+        let (a, b) = if r % 2 == 0 {
+            let a = round(tasks, ops, ours.clone()).await;
+            (a, round(tasks, ops, base.clone()).await)
+        } else {
+            let b = round(tasks, ops, base.clone()).await;
+            (round(tasks, ops, ours.clone()).await, b)
+        };
         if r == 0 {
             continue; // warm-up
         }

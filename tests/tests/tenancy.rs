@@ -608,7 +608,13 @@ mod context {
         auth.authenticate_in(&in_acme.token.token, Some(&acme))
             .await
             .expect("acme goes on");
-        // Events name their tenant: the sign-ins', and the membership's.
+        // A refused sign-in names the tenant it asked for.
+        let wrong = auth
+            .sign_in_with_password("ada@example.com", "nope", TokenType::User, to(&acme))
+            .await;
+        assert!(matches!(wrong, Err(Error::AuthenticationFailed)));
+        // Events name their tenant: the sign-ins', the membership's, the
+        // refusal's.
         let seen: Vec<_> = events
             .events()
             .iter()
@@ -621,7 +627,8 @@ mod context {
             [
                 (EventKind::Registered, ada.clone(), named("acme")),
                 (EventKind::SignedIn, ada.clone(), named("globex")),
-                (EventKind::MembershipEnded, ada, named("globex")),
+                (EventKind::MembershipEnded, ada.clone(), named("globex")),
+                (EventKind::SignInFailed, ada, named("acme")),
             ]
         );
     }
