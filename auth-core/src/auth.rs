@@ -686,7 +686,7 @@ impl<U: crate::user::UserResource, S> Auth<U, S> {
         };
         self.audit_sink.record(&event);
         if let Some(queue) = &self.event_queue
-            && !(written && pending.stored)
+            && !written
         {
             queue.push(event);
         }

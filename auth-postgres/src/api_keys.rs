@@ -167,17 +167,7 @@ impl ApiKeyStore for PgStore {
         events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let q = &self.token_queries().keys;
-        let work = async |conn: &mut sqlx::PgConnection| {
-            let done = sqlx::query(sql(&q.revoke))
-                .bind(id)
-                .bind(subject)
-                .execute(conn)
-                .await?;
-            Ok(done.rows_affected() == 1)
-        };
-        self.audited(events, work, |revoked| *revoked)
-            .await
-            .map_err(db_err("revoke API key"))
+        auth_sql::tokens::revoke_api_key(self, &q.revoke, subject, id, events).await
     }
 
     async fn revoke_api_keys(
@@ -186,16 +176,7 @@ impl ApiKeyStore for PgStore {
         events: &[AuditEvent],
     ) -> Result<u64, StoreError> {
         let q = &self.token_queries().keys;
-        let work = async |conn: &mut sqlx::PgConnection| {
-            let done = sqlx::query(sql(&q.revoke_all))
-                .bind(subject)
-                .execute(conn)
-                .await?;
-            Ok(done.rows_affected())
-        };
-        self.audited(events, work, |revoked| *revoked > 0)
-            .await
-            .map_err(db_err("revoke API keys"))
+        auth_sql::tokens::revoke_api_keys(self, &q.revoke_all, subject, events).await
     }
 
     async fn delete_dead_api_keys(&self, limit_to: usize) -> Result<u64, StoreError> {

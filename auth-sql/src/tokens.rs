@@ -400,6 +400,32 @@ pub async fn end_sessions<S: TokenSql>(
     .await
 }
 
+/// `ApiKeyStore::revoke_api_key` on the store's statement `sql` (`$1` the
+/// key's id, `$2` its subject): whether it revoked it, with `events` then.
+pub async fn revoke_api_key<S: TokenSql>(
+    s: &S,
+    sql: &Arc<str>,
+    subject: &str,
+    id: &str,
+    events: &[AuditEvent],
+) -> Result<bool, StoreError> {
+    let params = [Param::Text(id), Param::Text(subject)];
+    let revoked = s.write(sql, &params, "revoke API key", events, ANY).await?;
+    Ok(revoked == 1)
+}
+
+/// `ApiKeyStore::revoke_api_keys` on the store's statement `sql` (`$1` the
+/// subject): how many, with `events` when any.
+pub async fn revoke_api_keys<S: TokenSql>(
+    s: &S,
+    sql: &Arc<str>,
+    subject: &str,
+    events: &[AuditEvent],
+) -> Result<u64, StoreError> {
+    let params = [Param::Text(subject)];
+    s.write(sql, &params, "revoke API keys", events, ANY).await
+}
+
 /// `TokenStore::read_expired`.
 pub async fn read_expired<S: TokenSql>(
     s: &S,
