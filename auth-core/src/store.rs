@@ -886,6 +886,18 @@ impl<K: Eq + Hash, V: Clone> PerTable<K, V> {
             .insert(key, value);
     }
 
+    /// Forgets the value for `key` (built again on next use).
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
     /// The value for `key`, built by `make` (which returns the key to keep
     /// it under) on first use.
     pub fn get_or_try_insert<Q, E>(

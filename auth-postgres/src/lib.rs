@@ -26,6 +26,7 @@ mod events;
 mod schema;
 mod store;
 mod tokens;
+mod user_row;
 mod users;
 
 #[cfg(feature = "cache")]

@@ -3,13 +3,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::{AuditEvent, Error, PerTable, StoreError};
+use auth_core::{AuditEvent, Error, PerTable, StoreError, UserResource};
 use auth_sql::{Dialect, Statements};
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::schema::pg_type;
 use crate::tokens::TokenQueries;
+use crate::user_row::{UserRow, is_stale};
 
 /// A PostgreSQL token and user store, bound to one token table (`tokens`
 /// unless built [`with_token_table`](Self::with_token_table)). Cloning
@@ -18,6 +19,7 @@ use crate::tokens::TokenQueries;
 pub struct PgStore {
     pub(crate) pool: PgPool,
     user_tables: Arc<PerTable<&'static str, Arc<str>>>,
+    user_rows: Arc<PerTable<&'static str, Arc<UserRow>>>,
     statements: Arc<Statements<TokenQueries>>,
 }
 
@@ -45,6 +47,7 @@ impl PgStore {
         Self {
             pool,
             user_tables: Arc::default(),
+            user_rows: Arc::default(),
             statements: Arc::new(statements),
         }
     }
@@ -80,7 +83,41 @@ impl PgStore {
     pub fn with_user_table(self, subject_name: &'static str, table: &str) -> Result<Self, Error> {
         let quoted = POSTGRES.quote_table(table)?;
         self.user_tables.insert(subject_name, quoted.into());
+        self.forget_user_row(subject_name);
         Ok(self)
+    }
+
+    /// The columns of the user table of `U`, read from the catalogue on
+    /// first use.
+    pub(crate) async fn user_row<U: UserResource>(&self) -> Result<Arc<UserRow>, StoreError> {
+        if let Some(row) = self.user_rows.get(U::SUBJECT_NAME) {
+            return Ok(row);
+        }
+        let table = self.user_table(U::SUBJECT_NAME)?;
+        let row = UserRow::of(&self.pool, &table, U::PRIMARY_KEY_FIELD)
+            .await
+            .map_err(db_err("read the user table's columns"))?;
+        let row = Arc::new(row);
+        self.user_rows.insert(U::SUBJECT_NAME, row.clone());
+        Ok(row)
+    }
+
+    /// Forgets the user table's columns (and the statements built from
+    /// them).
+    fn forget_user_row(&self, subject_name: &'static str) {
+        self.user_rows.remove(subject_name);
+    }
+
+    /// Whether a statement reading the user of `U` by its columns
+    /// ([`UserRow`]) should run again, after failing with `e` on its
+    /// `tries`-th try: once, when it named a column dropped since they
+    /// were read (they are forgotten, to be read again).
+    pub(crate) fn again<U: UserResource>(&self, e: &sqlx::Error, tries: usize) -> bool {
+        let again = tries == 1 && is_stale(e);
+        if again {
+            self.forget_user_row(U::SUBJECT_NAME);
+        }
+        again
     }
 
     pub(crate) fn user_table(&self, subject_name: &'static str) -> Result<Arc<str>, StoreError> {
@@ -93,12 +130,6 @@ impl PgStore {
     /// The statements of the bound token table.
     pub(crate) fn token_queries(&self) -> &TokenQueries {
         self.statements.queries()
-    }
-
-    /// Statements built once per subject name and variant (for the bound
-    /// token table).
-    pub(crate) fn sql_cache(&self) -> &PerTable<(&'static str, auth_sql::UserStatement), Arc<str>> {
-        self.statements.per_user()
     }
 
     /// The bound token table, as the token resource names it.

@@ -1,12 +1,13 @@
 //! The user store in SQL, for any user struct: rows go in and out through the
-//! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per field.
+//! struct's serde form (`jsonb_populate_record` / `to_jsonb`), one column per
+//! field; the hot lookups (authenticate, an API key) read the columns one by
+//! one instead (`user_row`).
 
 use auth_core::{
     AuditEvent, InsertUserError, NewTokenRow, PasswordChange, PasswordStore, PasswordUser, Redeem,
     Rows, SignInRows, StoreError, SubjectKey, TokenStore, UserResource, UserStore,
 };
 use serde_json::Value;
-use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::schema::pg_type;
@@ -17,67 +18,76 @@ use crate::tokens::{
     NEW_COLUMNS, REVOKE_ALL_SET, REVOKE_ALL_WHERE, RowArrays, filter_params, in_tenant,
     lookup_from, lookup_rows, unnest_rows,
 };
+use crate::user_row::UserRow;
 
 fn from_json<U: UserResource>(value: Value) -> Result<U, StoreError> {
     stored_user(serde_json::from_value(value))
 }
 
+/// The user whose key is the parameter `$param`, as JSON.
 fn by_key<U: UserResource>(table: &str, param: usize) -> String {
-    by_key_of::<U>(table, &format!("${param}"))
+    format!(
+        "SELECT to_json(u) FROM {table} u WHERE u.{} = ${param}::{}",
+        quote_column(U::PRIMARY_KEY_FIELD),
+        pg_type(<U::PrimaryKey as SubjectKey>::KIND)
+    )
 }
 
-/// The user whose key is the text `value` (a parameter or a column), as JSON.
-fn by_key_of<U: UserResource>(table: &str, value: &str) -> String {
+/// `LEFT JOIN` of the user table as `u`, on its key equal to the text
+/// `value` (a parameter or a column).
+fn join_user<U: UserResource>(table: &str, value: &str) -> String {
     format!(
-        "SELECT to_json(u) FROM {table} u WHERE u.{} = {value}::{}",
+        "LEFT JOIN {table} u ON u.{} = {value}::{}",
         quote_column(U::PRIMARY_KEY_FIELD),
         pg_type(<U::PrimaryKey as SubjectKey>::KIND)
     )
 }
 
 impl PgStore {
-    /// An API key's row and its user, one row or none, built once per user
-    /// resource.
-    fn api_key_sql<U: UserResource>(&self) -> Result<std::sync::Arc<str>, StoreError> {
-        let key = (U::SUBJECT_NAME, auth_sql::UserStatement::ApiKey);
-        self.sql_cache().get_or_try_insert(&key, || {
+    /// An API key's row and its user's columns, one row or none, built
+    /// once per reading of the user table.
+    fn api_key_sql<U: UserResource>(
+        &self,
+        user: &UserRow,
+    ) -> Result<std::sync::Arc<str>, StoreError> {
+        user.statement(auth_sql::UserStatement::ApiKey, || {
             let k = &self.token_queries().keys.table;
             let users = self.user_table(U::SUBJECT_NAME)?;
             let sql = format!(
-                "SELECT {}, ({}) AS \"user\" FROM {k} k WHERE k.id = $1",
+                "SELECT {}, {} FROM {k} k {} WHERE k.id = $1",
                 crate::api_keys::COLUMNS
                     .split(", ")
                     .map(|c| format!("k.{c}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                by_key_of::<U>(&users, "k.user_key"),
+                user.select(),
+                join_user::<U>(&users, "k.user_key"),
             );
-            Ok((key, sql.into()))
+            Ok(sql)
         })
     }
 
     /// The authenticate query for `U` and the bound token table, built
-    /// once per variant: the token's row, with a session what verification
-    /// reads of its row (`$2`), and the user (the last parameter), one row
-    /// always.
+    /// once per variant and reading of the user table: the token's row,
+    /// with a session what verification reads of its row (`$2`), and the
+    /// user's columns (its key the last parameter), one row always.
     fn authenticate_sql<U: UserResource>(
         &self,
         with_session: bool,
+        user: &UserRow,
     ) -> Result<std::sync::Arc<str>, StoreError> {
-        let key = (
-            U::SUBJECT_NAME,
-            auth_sql::UserStatement::authenticate(with_session),
-        );
-        self.sql_cache().get_or_try_insert(&key, || {
+        let which = auth_sql::UserStatement::authenticate(with_session);
+        user.statement(which, || {
             let q = self.token_queries();
             let users = self.user_table(U::SUBJECT_NAME)?;
             let sql = format!(
-                "SELECT {}, ({}) AS \"user\" FROM {}",
+                "SELECT {}, {} FROM {} {}",
                 auth_sql::tokens::lookup_columns(with_session),
-                by_key::<U>(&users, if with_session { 3 } else { 2 }),
-                lookup_from(&q.table, with_session)
+                user.select(),
+                lookup_from(&q.table, with_session),
+                join_user::<U>(&users, if with_session { "$3" } else { "$2" }),
             );
-            Ok((key, sql.into()))
+            Ok(sql)
         })
     }
 }
@@ -250,22 +260,30 @@ impl<U: UserResource> UserStore<U> for PgStore {
     where
         Self: TokenStore,
     {
-        let sql = self.authenticate_sql::<U>(sid.is_some())?;
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(jti);
-        if let Some(sid) = sid {
-            query = query.bind(sid);
-        }
-        let row = query
-            .bind(key.to_subject_value())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("authenticate"))?;
-        let decode = || db_err("decode authenticate row");
-        let rows = lookup_rows(&row, sid.is_some()).map_err(decode())?;
-        let user: Option<Json<U>> = row
-            .try_get(auth_sql::tokens::lookup_width(sid.is_some()))
-            .map_err(decode())?;
-        Ok((rows, user.map(|Json(u)| u)))
+        let with_session = sid.is_some();
+        let mut tries = 0;
+        let (rows, user) = loop {
+            tries += 1;
+            let user = self.user_row::<U>().await?;
+            let sql = self.authenticate_sql::<U>(with_session, &user)?;
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(jti);
+            if let Some(sid) = sid {
+                query = query.bind(sid);
+            }
+            let found = query
+                .bind(key.to_subject_value())
+                .fetch_one(&self.pool)
+                .await;
+            let row = match found {
+                Err(e) if self.again::<U>(&e, tries) => continue,
+                found => found.map_err(db_err("authenticate"))?,
+            };
+            let decode = || db_err("decode authenticate row");
+            let rows = lookup_rows(&row, with_session).map_err(decode())?;
+            let width = auth_sql::tokens::lookup_width(with_session);
+            break (rows, user.get(&row, width).map_err(decode())?);
+        };
+        Ok((rows, user.map(from_json).transpose()?))
     }
 
     /// One round trip: the key's row and its user in one query.
@@ -285,19 +303,28 @@ impl PgStore {
         &self,
         id: &str,
     ) -> Result<(Option<auth_core::ApiKeyRow>, Option<U>), StoreError> {
-        let sql = self.api_key_sql::<U>()?;
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("authenticate API key"))?;
+        let mut tries = 0;
+        let (user, row) = loop {
+            tries += 1;
+            let user = self.user_row::<U>().await?;
+            let sql = self.api_key_sql::<U>(&user)?;
+            let found = sqlx::query(AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await;
+            match found {
+                Err(e) if self.again::<U>(&e, tries) => continue,
+                found => break (user, found.map_err(db_err("authenticate API key"))?),
+            }
+        };
         let Some(row) = row else {
             return Ok((None, None));
         };
         let decode = || db_err("decode API key row");
         let key = crate::api_keys::key_row(&row).map_err(decode())?;
-        let user: Option<Json<U>> = row.try_get("user").map_err(decode())?;
-        Ok((Some(key), user.map(|Json(u)| u)))
+        let width = crate::api_keys::COLUMNS.split(", ").count();
+        let user = user.get(&row, width).map_err(decode())?;
+        Ok((Some(key), user.map(from_json).transpose()?))
     }
 }
 

@@ -5,7 +5,8 @@
 //! deny-list and allow-list mode, each without sessions (the floor reads
 //! one token row) and with the sessions add-on (the floor joins the
 //! session's row: the joined floor).
-//! `cargo bench -p auth-tests --bench floor` (prints its table)
+//! `cargo bench -p auth-tests --bench floor` (prints its table; `FLOOR_ROUNDS`
+//! and `FLOOR_MODES` narrow or widen it)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -67,6 +68,14 @@ async fn floor(pool: &PgPool, jwt: &Jwt, token: &str, allow_list: bool, id: &str
     User::from((id, email, hashed_password, role))
 }
 
+/// The modes to run: all, or those `FLOOR_MODES` names (comma-separated
+/// labels as printed, `;` between them: `allow-list, session;deny-list`).
+fn wanted(label: &str) -> bool {
+    std::env::var("FLOOR_MODES")
+        .map(|m| m.split(';').any(|w| w.trim() == label))
+        .unwrap_or(true)
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -80,6 +89,14 @@ fn main() {
         println!("| mode | tasks | ours per op | floor per op | median ratio (min–max of {rounds} rounds) |");
         println!("|---|---|---|---|---|");
         for (allow_list, sessions) in [(false, false), (true, false), (false, true), (true, true)] {
+            let label = format!(
+                "{}{}",
+                if allow_list { "allow-list" } else { "deny-list" },
+                if sessions { ", session" } else { "" }
+            );
+            if !wanted(&label) {
+                continue;
+            }
             let mut settings = settings(allow_list);
             if sessions {
                 settings.sessions = Some(SessionsConfig::default());
@@ -113,12 +130,7 @@ fn main() {
                     }
                 };
                 let run = interleave(tasks, rounds, OPS_PER_ROUND, ours, base).await;
-                println!(
-                    "| {}{} | {tasks} | {} |",
-                    if allow_list { "allow-list" } else { "deny-list" },
-                    if sessions { ", session" } else { "" },
-                    run.cells(),
-                );
+                println!("| {label} | {tasks} | {} |", run.cells());
             }
         }
     });

@@ -418,3 +418,111 @@ async fn a_version_4_database_gains_the_tenant_column_and_keeps_its_rows() {
         .unwrap();
     assert_eq!(listed[0].tenant.as_deref(), Some("acme"));
 }
+
+/// A user implemented by hand, in a table written by hand with a column of
+/// each kind PostgreSQL prints its own way: the hot lookups (authenticate,
+/// an API key) read it column by column, and must give what reading the
+/// whole row as JSON gives (`get_user`), to the byte.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Wide {
+    id: uuid::Uuid,
+    #[serde(rename = "login")]
+    email: String,
+    code: String,
+    nick: Option<String>,
+    small: i16,
+    big: i64,
+    ratio: f64,
+    active: bool,
+    at: chrono::DateTime<chrono::Utc>,
+    local: chrono::NaiveDateTime,
+    tags: Vec<String>,
+    mood: String,
+    missing: Option<i32>,
+}
+
+impl auth_core::UserResource for Wide {
+    type PrimaryKey = uuid::Uuid;
+    const SUBJECT_NAME: &'static str = "wide";
+    const PRIMARY_KEY_FIELD: &'static str = "id";
+    fn primary_key(&self) -> uuid::Uuid {
+        self.id
+    }
+}
+
+#[tokio::test]
+async fn the_hot_lookups_read_a_user_as_its_whole_row_reads() {
+    use auth_core::{ApiKeyStore, NewApiKey};
+    let db = auth_tests::pg::fresh_db().await;
+    let store = db.store.clone();
+    sqlx::raw_sql(
+        "CREATE TYPE mood AS ENUM ('calm', 'busy');
+         CREATE TABLE wides (id uuid PRIMARY KEY, login varchar(80) NOT NULL, code char(6) NOT NULL,
+           nick text, small smallint NOT NULL, big bigint NOT NULL, ratio double precision NOT NULL,
+           active boolean NOT NULL, at timestamptz NOT NULL, local timestamp NOT NULL,
+           tags jsonb NOT NULL, mood mood NOT NULL, missing integer, note text DEFAULT 'not in the struct',
+           note2 text);
+         INSERT INTO wides (id, login, code, nick, small, big, ratio, active, at, local, tags, mood)
+           VALUES ('5f0c6c1e-8a4e-4d5c-9a57-0a3c7b7d1e01', 'Ada@Example.com', 'ab', NULL, -7,
+           9007199254740993, 0.1, true, '2026-12-04 10:11:12.345678+00', '2026-12-04 10:11:12.5',
+           '[\"a\", \"b c\"]', 'busy');",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let id: uuid::Uuid = "5f0c6c1e-8a4e-4d5c-9a57-0a3c7b7d1e01".parse().unwrap();
+    let whole: Wide = store.get_user(&id).await.unwrap().unwrap();
+    // What `to_json` prints: `char(6)` keeps its padding, a bigint past 2^53
+    // stays exact.
+    assert_eq!(whole.code, "ab    ");
+    assert_eq!(whole.big, 9_007_199_254_740_993);
+    assert_eq!(whole.email, "Ada@Example.com");
+    let (_, user) = UserStore::<Wide>::authenticate_lookup(&store, &id, "no-such-jti", None)
+        .await
+        .unwrap();
+    assert_eq!(user.as_ref(), Some(&whole));
+    let (_, user) =
+        UserStore::<Wide>::authenticate_lookup(&store, &id, "no-such-jti", Some("no-sid"))
+            .await
+            .unwrap();
+    assert_eq!(user.as_ref(), Some(&whole));
+    let nobody = uuid::Uuid::new_v4();
+    let (_, user) = UserStore::<Wide>::authenticate_lookup(&store, &nobody, "j", None)
+        .await
+        .unwrap();
+    assert_eq!(user, None);
+    let key = NewApiKey {
+        id: "k1".into(),
+        subject: format!("wide?id={id}"),
+        user_key: id.to_string(),
+        name: "ci".into(),
+        scopes: vec![],
+        secret_hash: "00".into(),
+        expires_at: chrono::Utc::now() + chrono::TimeDelta::days(1),
+    };
+    store.insert_api_key(&key, 10, &[]).await.unwrap();
+    let (row, user) = UserStore::<Wide>::api_key_lookup(&store, "k1")
+        .await
+        .unwrap();
+    assert_eq!(row.unwrap().id, "k1");
+    assert_eq!(user.as_ref(), Some(&whole));
+
+    // A column dropped while the store runs (a migration on a live
+    // system): the next lookup reads the table's columns again.
+    sqlx::query("ALTER TABLE wides DROP COLUMN note")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let (_, user) = UserStore::<Wide>::authenticate_lookup(&store, &id, "j", None)
+        .await
+        .unwrap();
+    assert_eq!(user.as_ref(), Some(&whole));
+    sqlx::query("ALTER TABLE wides DROP COLUMN note2")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let (_, user) = UserStore::<Wide>::api_key_lookup(&store, "k1")
+        .await
+        .unwrap();
+    assert_eq!(user.as_ref(), Some(&whole));
+}
