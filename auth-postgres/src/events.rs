@@ -40,6 +40,29 @@ pub(crate) fn insert_events(e: &str, first: usize, when: Option<&str>) -> String
     )
 }
 
+/// `statement` (a write) with events appended by the same statement, as a
+/// data-modifying CTE whose eight arrays are the parameters from `first`
+/// on: one round trip, and both commit or neither. For writes whose events
+/// are kept whatever they do (the CTE runs unconditionally).
+pub(crate) fn with_events(e: &str, first: usize, statement: &str) -> String {
+    let ev = insert_events(e, first, None);
+    match statement.strip_prefix("WITH ") {
+        Some(rest) => format!("WITH ev AS ({ev}), {rest}"),
+        None => format!("WITH ev AS ({ev}) {statement}"),
+    }
+}
+
+/// `statement` (a single `UPDATE`, `INSERT` or `DELETE` without
+/// `RETURNING`) with events appended by the same statement only when it
+/// changed a row, parameters from `first` on; the statement returns how
+/// many rows it changed (`count`).
+pub(crate) fn with_events_if_any(e: &str, first: usize, statement: &str) -> String {
+    format!(
+        "WITH done AS ({statement} RETURNING 1), ev AS ({}) SELECT count(*) FROM done",
+        insert_events(e, first, Some("done"))
+    )
+}
+
 /// Binds `events` as the eight arrays of [`insert_events`].
 pub(crate) fn bind_events<'q>(
     q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,

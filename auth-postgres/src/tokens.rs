@@ -15,6 +15,7 @@ use sqlx::{PgConnection, Postgres, Row};
 use auth_sql::tokens::{self as ops, Param, TokenStatements};
 use auth_sql::{limit, sql};
 
+use crate::events::{bind_events, with_events, with_events_if_any};
 use crate::store::{PgStore, db_err};
 
 /// The statements for one token table, built once: the ones every SQL
@@ -32,6 +33,17 @@ pub struct TokenQueries {
     delete_expired: Arc<str>,
     /// `revoke_all`, and the subject's API keys in the same statement.
     revoke_all_and_keys: Arc<str>,
+    /// `revoke`, `revoke_all` and `revoke_all_and_keys` with the write's
+    /// events appended by the same statement (after the write's own
+    /// parameters): a sign-out or a log-out-everywhere is done whatever
+    /// it changes, so its events are kept unconditionally.
+    revoke_audited: Arc<str>,
+    revoke_all_audited: Arc<str>,
+    revoke_all_and_keys_audited: Arc<str>,
+    /// `end_sessions` and `end_session` with the write's events, appended
+    /// only when it ended a session; each returns how many it ended.
+    end_sessions_audited: Arc<str>,
+    end_session_audited: Arc<str>,
     pub(crate) table: String,
     /// The event table beside it (quoted), for statements built per call.
     pub(crate) events_table: String,
@@ -95,6 +107,12 @@ impl TokenQueries {
                  (SELECT purpose FROM {t} WHERE jti = $1 AND (subject = $3) IS TRUE) AS old_purpose, \
                  EXISTS (SELECT 1 FROM session) AS session_live"
         );
+        let revoke_all_and_keys = format!(
+            "WITH keys AS ({}) UPDATE {t} SET {REVOKE_ALL_SET} \
+             WHERE {REVOKE_ALL_WHERE} AND {}",
+            crate::api_keys::revoke_all(k),
+            in_tenant(5)
+        );
         let common = TokenStatements {
             lookup: format!("SELECT {} FROM {}", ops::lookup_columns(true), lookup_from(t, true))
                 .into(),
@@ -117,6 +135,11 @@ impl TokenQueries {
                 "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
                  WHERE subject = $1 AND purpose = 'session' \
                  AND ($2::text IS NULL OR jti = $2) AND ($3::text IS NULL OR jti <> $3)"
+            )
+            .into(),
+            end_session: format!(
+                "UPDATE {t} SET purpose = 'revocation', updated_at = now() \
+                 WHERE jti = $2 AND subject = $1 AND purpose = 'session' AND $3::text IS NULL"
             )
             .into(),
             // A revocation row is never turned back into a live one: the
@@ -171,14 +194,23 @@ impl TokenQueries {
             insert: format!("INSERT INTO {t} ({NEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
             .into(),
         };
+        // After the write's own parameters: the revocation binds four, the
+        // revocations of a subject five (`now` binds none).
+        let revoke_audited = with_events(tables.events, 5, &common.revoke).into();
+        let revoke_all_audited = with_events(tables.events, 6, &common.revoke_all).into();
+        let revoke_all_and_keys_audited =
+            with_events(tables.events, 6, &revoke_all_and_keys).into();
+        let end_sessions_audited =
+            with_events_if_any(tables.events, 4, &common.end_sessions).into();
+        let end_session_audited = with_events_if_any(tables.events, 4, &common.end_session).into();
         Self {
             common,
             insert_many: format!("INSERT INTO {t} ({NEW_COLUMNS}) {}", unnest_rows(1)).into(),
             // With a sign-in's events at $7-$14, in the same statement.
-            insert_many_audited: format!(
-                "WITH ev AS ({}) INSERT INTO {t} ({NEW_COLUMNS}) {}",
-                crate::events::insert_events(tables.events, 7, None),
-                unnest_rows(1)
+            insert_many_audited: with_events(
+                tables.events,
+                7,
+                &format!("INSERT INTO {t} ({NEW_COLUMNS}) {}", unnest_rows(1)),
             )
             .into(),
             // A single-use token spent and a sign-in's rows inserted, both
@@ -234,13 +266,12 @@ impl TokenQueries {
                  SELECT count(*) AS deleted, max(expires_at) AS last FROM gone"
             )
             .into(),
-            revoke_all_and_keys: format!(
-                "WITH keys AS ({}) UPDATE {t} SET {REVOKE_ALL_SET} \
-                 WHERE {REVOKE_ALL_WHERE} AND {}",
-                crate::api_keys::revoke_all(k),
-                in_tenant(5)
-            )
-            .into(),
+            revoke_all_and_keys: revoke_all_and_keys.into(),
+            revoke_audited,
+            revoke_all_audited,
+            revoke_all_and_keys_audited,
+            end_sessions_audited,
+            end_session_audited,
             table: t.to_owned(),
             keys: crate::api_keys::KeyQueries::new(k),
             attempts: crate::attempts::AttemptQueries::new(tables.attempts, tables.events),
@@ -433,7 +464,22 @@ impl TokenStore for PgStore {
         which: Sessions<'_>,
         events: &[AuditEvent],
     ) -> Result<u64, StoreError> {
-        ops::end_sessions(self, subject, which, events).await
+        if events.is_empty() {
+            return ops::end_sessions(self, subject, which, events).await;
+        }
+        // One statement that also appends the events when it ended one.
+        let q = self.token_queries();
+        let params = ops::end_sessions_params(subject, which);
+        let audited = match which {
+            Sessions::One(_) => &q.end_session_audited,
+            _ => &q.end_sessions_audited,
+        };
+        let ended: i64 = bind_events(query(audited, &params), events)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_err("end sessions"))?;
+        Ok(u64::try_from(ended).unwrap_or_default())
     }
 
     async fn upsert_token(&self, row: &NewTokenRow) -> Result<bool, StoreError> {
@@ -453,37 +499,57 @@ impl TokenStore for PgStore {
         ops::get_token(self, jti, purpose, now).await
     }
 
+    /// With events, one statement that also appends them.
     async fn insert_revocation(
         &self,
         row: &NewTokenRow,
         events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        ops::insert_revocation(self, row, events).await
+        if events.is_empty() {
+            return ops::insert_revocation(self, row, events).await;
+        }
+        let q = self.token_queries();
+        let params = ops::revocation_params(row);
+        let written = bind_events(query(&q.revoke_audited, &params), events)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("revoke token"))?;
+        Ok(written.is_some())
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         ops::is_revoked(self, jti).await
     }
 
+    /// One statement, with the events appended by it when there are any.
     async fn revoke_all_for_subject(
         &self,
         revoke: &RevokeAll<'_>,
         events: &[AuditEvent],
     ) -> Result<u64, StoreError> {
-        if !revoke.api_keys {
-            return ops::revoke_all_for_subject(self, revoke, events).await;
-        }
         let params = ops::revoke_all_params(revoke);
         let q = self.token_queries();
-        ops::TokenSql::write(
-            self,
-            &q.revoke_all_and_keys,
-            &params,
-            "revoke all and API keys",
-            events,
-            ops::ALWAYS,
-        )
-        .await
+        let (plain, audited, what) = if revoke.api_keys {
+            (
+                &q.revoke_all_and_keys,
+                &q.revoke_all_and_keys_audited,
+                "revoke all and API keys",
+            )
+        } else {
+            (
+                &q.common.revoke_all,
+                &q.revoke_all_audited,
+                "revoke all for subject",
+            )
+        };
+        let statement = if events.is_empty() {
+            query(plain, &params)
+        } else {
+            // One statement that also appends the events.
+            bind_events(query(audited, &params), events)
+        };
+        let done = statement.execute(&self.pool).await.map_err(db_err(what))?;
+        Ok(done.rows_affected())
     }
 
     async fn revoke_tenant(

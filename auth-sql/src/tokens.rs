@@ -141,6 +141,10 @@ pub struct TokenStatements {
     /// End a subject's sessions: subject, only this sid (or NULL), all but
     /// this sid (or NULL), now.
     pub end_sessions: Arc<str>,
+    /// End one session, found by its primary key (`end_sessions` with
+    /// only this sid walks the subject's sessions): the same parameters,
+    /// the third NULL.
+    pub end_session: Arc<str>,
     /// The earliest expired rows: how many, now.
     pub read_expired: Arc<str>,
 }
@@ -283,15 +287,48 @@ pub async fn insert_revocation<S: TokenSql>(
     events: &[AuditEvent],
 ) -> Result<bool, StoreError> {
     let q = s.queries();
-    let params = [
+    let params = revocation_params(row);
+    s.write_returning(&q.as_ref().revoke, &params, "revoke token", events)
+        .await
+}
+
+/// The parameters of [`TokenStatements::revoke`]: jti, subject, expiry,
+/// tenant, now.
+pub fn revocation_params(row: &NewTokenRow) -> [Param<'_>; 5] {
+    [
         Param::Text(&row.jti),
         Param::Text(&row.subject),
         Param::Time(row.expires_at),
         Param::MaybeText(row.tenant.as_deref()),
         Param::Now,
-    ];
-    s.write_returning(&q.as_ref().revoke, &params, "revoke token", events)
-        .await
+    ]
+}
+
+impl TokenStatements {
+    /// The statement that ends `which` sessions: [`Self::end_session`]
+    /// for one, else [`Self::end_sessions`].
+    pub fn ending(&self, which: Sessions<'_>) -> &Arc<str> {
+        match which {
+            Sessions::One(_) => &self.end_session,
+            _ => &self.end_sessions,
+        }
+    }
+}
+
+/// The parameters of [`TokenStatements::end_sessions`]: subject, only
+/// this sid (or NULL), all but this sid (or NULL), now.
+pub fn end_sessions_params<'a>(subject: &'a str, which: Sessions<'a>) -> [Param<'a>; 4] {
+    let (one, all_but) = match which {
+        Sessions::One(sid) => (Some(sid), None),
+        Sessions::AllBut(sid) => (None, Some(sid)),
+        Sessions::All => (None, None),
+    };
+    [
+        Param::Text(subject),
+        Param::MaybeText(one),
+        Param::MaybeText(all_but),
+        Param::Now,
+    ]
 }
 
 /// `TokenStore::is_revoked`.
@@ -379,19 +416,9 @@ pub async fn end_sessions<S: TokenSql>(
     events: &[AuditEvent],
 ) -> Result<u64, StoreError> {
     let q = s.queries();
-    let (one, all_but) = match which {
-        Sessions::One(sid) => (Some(sid), None),
-        Sessions::AllBut(sid) => (None, Some(sid)),
-        Sessions::All => (None, None),
-    };
-    let params = [
-        Param::Text(subject),
-        Param::MaybeText(one),
-        Param::MaybeText(all_but),
-        Param::Now,
-    ];
+    let params = end_sessions_params(subject, which);
     s.write(
-        &q.as_ref().end_sessions,
+        q.as_ref().ending(which),
         &params,
         "end sessions",
         events,

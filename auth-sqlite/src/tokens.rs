@@ -75,6 +75,11 @@ impl TokenQueries {
                  AND (?2 IS NULL OR jti = ?2) AND (?3 IS NULL OR jti <> ?3)"
             )
             .into(),
+            end_session: format!(
+                "UPDATE {t} SET purpose = 'revocation', updated_at = ?4 \
+                 WHERE jti = ?2 AND subject = ?1 AND purpose = 'session' AND ?3 IS NULL"
+            )
+            .into(),
             // A revocation row is never turned back into a live one: the
             // update's WHERE skips it and RETURNING yields no row.
             upsert: format!(

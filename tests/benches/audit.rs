@@ -3,7 +3,11 @@
 //! cluster):
 //! - a sign-in (its session and token rows; with stored events, the event
 //!   in the same transaction: `BEGIN`, the rows, the event, `COMMIT`);
-//! - an authentication (unchanged: authenticating records nothing).
+//! - an authentication (unchanged: authenticating records nothing);
+//! - a sign-out (its session ended; with stored events, the event in the
+//!   same statement, only when a session ended);
+//! - a log-out-everywhere (every row of the user revoked; the event in the
+//!   same statement).
 //!
 //! `cargo bench -p auth-tests --bench audit` (prints its table)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -104,6 +108,59 @@ fn main() {
             )
             .await;
             println!("| authenticate | {tasks} | {} |", run.cells());
+        }
+        const SIGN_OUTS: usize = 200;
+        for tasks in [1, 16] {
+            // Each sign-out needs a session of its own: signed in
+            // beforehand, one per operation of each side (rounds plus the
+            // warm-up).
+            let sessions = |auth: Arc<Auth<User, PgStore>>| {
+                let (user, client) = (user.clone(), client.clone());
+                async move {
+                    let mut tokens = Vec::with_capacity(16 * SIGN_OUTS);
+                    for _ in 0..16 * SIGN_OUTS {
+                        let signed = auth.sign_in(user.clone(), client.clone()).await.unwrap();
+                        tokens.push(signed.token.token);
+                    }
+                    Arc::new(std::sync::Mutex::new(tokens))
+                }
+            };
+            let op = |auth: Arc<Auth<User, PgStore>>,
+                      tokens: Arc<std::sync::Mutex<Vec<String>>>| {
+                move || {
+                    let (auth, tokens) = (auth.clone(), tokens.clone());
+                    async move {
+                        let token = tokens.lock().unwrap().pop().unwrap();
+                        auth.revoke(&token).await.unwrap();
+                    }
+                }
+            };
+            let (a, b) = (
+                sessions(with.clone()).await,
+                sessions(without.clone()).await,
+            );
+            let run = interleave(
+                tasks,
+                15,
+                SIGN_OUTS,
+                op(with.clone(), a),
+                op(without.clone(), b),
+            )
+            .await;
+            println!("| sign-out | {tasks} | {} |", run.cells());
+        }
+        for tasks in [1, 16] {
+            let op = |auth: Arc<Auth<User, PgStore>>| {
+                let user = user.clone();
+                move || {
+                    let (auth, user) = (auth.clone(), user.clone());
+                    async move {
+                        auth.log_out_everywhere(&user).await.unwrap();
+                    }
+                }
+            };
+            let run = interleave(tasks, 15, 500, op(with.clone()), op(without.clone())).await;
+            println!("| log out everywhere | {tasks} | {} |", run.cells());
         }
     });
 }
