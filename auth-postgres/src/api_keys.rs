@@ -17,6 +17,9 @@ use crate::store::{PgStore, db_err};
 pub(crate) const COLUMNS: &str =
     "id, subject, name, scopes, secret_hash, created_at, expires_at, last_used_at, revoked";
 
+/// How many [`COLUMNS`]: where what a statement selects after them begins.
+pub(crate) const WIDTH: usize = 9;
+
 /// The API-key statements of one token table, built once.
 #[derive(Debug)]
 pub(crate) struct KeyQueries {
@@ -203,5 +206,13 @@ impl ApiKeyStore for PgStore {
             .await
             .map_err(db_err("record API key uses"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_width_counts_the_columns() {
+        assert_eq!(super::COLUMNS.split(", ").count(), super::WIDTH);
     }
 }

@@ -94,10 +94,7 @@ impl PgStore {
             return Ok(row);
         }
         let table = self.user_table(U::SUBJECT_NAME)?;
-        let row = UserRow::of(&self.pool, &table, U::PRIMARY_KEY_FIELD)
-            .await
-            .map_err(db_err("read the user table's columns"))?;
-        let row = Arc::new(row);
+        let row = Arc::new(UserRow::of(&self.pool, &table, U::PRIMARY_KEY_FIELD).await?);
         self.user_rows.insert(U::SUBJECT_NAME, row.clone());
         Ok(row)
     }

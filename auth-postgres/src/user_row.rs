@@ -23,6 +23,8 @@ use sqlx::{PgPool, Row};
 
 use auth_sql::quote_column;
 
+use crate::store::db_err;
+
 /// How one column is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Read {
@@ -84,7 +86,7 @@ pub(crate) struct UserRow {
 impl UserRow {
     /// The columns of `table` (quoted as the store quotes it), from the
     /// catalogue; `key` is the primary key's column.
-    pub(crate) async fn of(pool: &PgPool, table: &str, key: &str) -> Result<Self, sqlx::Error> {
+    pub(crate) async fn of(pool: &PgPool, table: &str, key: &str) -> Result<Self, StoreError> {
         let found: Vec<(String, String)> = sqlx::query_as(
             "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
              JOIN pg_type t ON t.oid = a.atttypid \
@@ -93,11 +95,16 @@ impl UserRow {
         )
         .bind(table)
         .fetch_all(pool)
-        .await?;
-        Self::from_catalogue(found, key)
+        .await
+        .map_err(db_err("read the user table's columns"))?;
+        Self::from_catalogue(found, table, key)
     }
 
-    fn from_catalogue(found: Vec<(String, String)>, key: &str) -> Result<Self, sqlx::Error> {
+    fn from_catalogue(
+        found: Vec<(String, String)>,
+        table: &str,
+        key: &str,
+    ) -> Result<Self, StoreError> {
         let columns: Vec<(String, Read)> = found
             .into_iter()
             .map(|(name, ty)| (name, Read::of(&ty)))
@@ -106,8 +113,8 @@ impl UserRow {
             .iter()
             .position(|(name, _)| name == key)
             .ok_or_else(|| {
-                sqlx::Error::Protocol(format!(
-                    "the user table has no column `{key}` (its primary key)"
+                StoreError::msg(format!(
+                    "the user table {table} has no column `{key}` (the user's primary key)"
                 ))
             })?;
         Ok(Self {
@@ -179,7 +186,11 @@ mod tests {
     #[test]
     fn a_table_without_its_key_column_is_an_error() {
         let found = vec![("id".to_owned(), "uuid".to_owned())];
-        assert!(UserRow::from_catalogue(found.clone(), "key").is_err());
-        assert_eq!(UserRow::from_catalogue(found, "id").unwrap().key, 0);
+        let e = UserRow::from_catalogue(found.clone(), "users", "key").unwrap_err();
+        assert!(e.to_string().contains("no column `key`"), "{e}");
+        assert_eq!(
+            UserRow::from_catalogue(found, "users", "id").unwrap().key,
+            0
+        );
     }
 }

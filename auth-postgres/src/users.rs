@@ -322,8 +322,7 @@ impl PgStore {
         };
         let decode = || db_err("decode API key row");
         let key = crate::api_keys::key_row(&row).map_err(decode())?;
-        let width = crate::api_keys::COLUMNS.split(", ").count();
-        let user = user.get(&row, width).map_err(decode())?;
+        let user = user.get(&row, crate::api_keys::WIDTH).map_err(decode())?;
         Ok((Some(key), user.map(from_json).transpose()?))
     }
 }
